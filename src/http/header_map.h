@@ -1,0 +1,105 @@
+// An ordered list of HTTP header fields, as HTTP/1 and HTTP/2 both carry them. Names are stored
+// lower-case (HTTP/2's rule, and what HTTP/1 matching wants), values as received. Pseudo-headers
+// (":method", ":path", ":authority", ":scheme", ":status") live in the same list, first, the way
+// Envoy models a request, so route matching treats them like any other header.
+//
+// Lookups are linear: a request carries a dozen headers, and a flat vector beats any hash map there.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace weft::http {
+
+struct HeaderField {
+  std::string name;   // lower-case
+  std::string value;
+};
+
+class HeaderMap {
+ public:
+  HeaderMap() { fields_.reserve(16); }
+
+  // First value of `name` (lower-case), or nullptr.
+  const std::string* Get(std::string_view name) const {
+    for (const auto& f : fields_) {
+      if (f.name == name) return &f.value;
+    }
+    return nullptr;
+  }
+  std::string_view GetOr(std::string_view name, std::string_view fallback = {}) const {
+    const std::string* v = Get(name);
+    return v ? std::string_view(*v) : fallback;
+  }
+  bool Has(std::string_view name) const { return Get(name) != nullptr; }
+
+  // Appends a field; `name` must already be lower-case.
+  void Add(std::string name, std::string value) {
+    fields_.push_back({std::move(name), std::move(value)});
+  }
+  // Replaces every field called `name` with one, or appends it.
+  void Set(std::string_view name, std::string value) {
+    bool done = false;
+    for (size_t i = 0; i < fields_.size();) {
+      if (fields_[i].name == name) {
+        if (!done) {
+          fields_[i].value = std::move(value);
+          done = true;
+          ++i;
+        } else {
+          fields_.erase(fields_.begin() + static_cast<long>(i));
+        }
+      } else {
+        ++i;
+      }
+    }
+    if (!done) fields_.push_back({std::string(name), std::move(value)});
+  }
+  // Removes every field called `name`; returns how many.
+  size_t Remove(std::string_view name) {
+    size_t before = fields_.size();
+    std::erase_if(fields_, [&](const HeaderField& f) { return f.name == name; });
+    return before - fields_.size();
+  }
+  // All values of `name` joined by ",", as RFC 9110 allows for list-valued fields.
+  std::string GetJoined(std::string_view name) const {
+    std::string out;
+    for (const auto& f : fields_) {
+      if (f.name != name) continue;
+      if (!out.empty()) out += ',';
+      out += f.value;
+    }
+    return out;
+  }
+
+  size_t size() const { return fields_.size(); }
+  bool empty() const { return fields_.empty(); }
+  void clear() { fields_.clear(); }
+  auto begin() const { return fields_.begin(); }
+  auto end() const { return fields_.end(); }
+  auto begin() { return fields_.begin(); }
+  auto end() { return fields_.end(); }
+
+  // Pseudo-header accessors.
+  std::string_view Method() const { return GetOr(":method"); }
+  std::string_view Path() const { return GetOr(":path"); }
+  std::string_view Authority() const { return GetOr(":authority"); }
+  std::string_view Scheme() const { return GetOr(":scheme"); }
+  std::string_view Status() const { return GetOr(":status"); }
+
+ private:
+  std::vector<HeaderField> fields_;
+};
+
+// ASCII lower-casing for header names.
+inline std::string ToLowerAscii(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + ('a' - 'A'));
+  }
+  return out;
+}
+
+}  // namespace weft::http

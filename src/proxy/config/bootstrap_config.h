@@ -1,0 +1,39 @@
+// The whole static configuration of one weft-proxy: what envoy.config.bootstrap.v3.Bootstrap
+// becomes after validation. Built by bootstrap_loader, owned by the main thread.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "proxy/listener/listener_config.h"
+#include "proxy/upstream/cluster_config.h"
+
+namespace weft::config {
+
+struct AdminConfig {
+  bool enabled = false;
+  std::string address = "127.0.0.1";
+  uint32_t port = 0;  // 0 with enabled = pick one (tests read it from --admin-address-path)
+  std::vector<listener::AccessLogConfig> access_logs;
+};
+
+struct NodeConfig {
+  std::string id;
+  std::string cluster;
+  std::map<std::string, std::string> metadata;  // flat string metadata (nested values as JSON)
+  std::string locality_region, locality_zone, locality_sub_zone;
+};
+
+struct BootstrapConfig {
+  NodeConfig node;
+  AdminConfig admin;
+  std::vector<listener::ListenerConfig> listeners;
+  std::vector<std::shared_ptr<const upstream::ClusterConfig>> clusters;
+  // The source as the user wrote it, converted to JSON, for /config_dump.
+  std::string config_dump_json;
+};
+
+}  // namespace weft::config

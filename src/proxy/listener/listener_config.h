@@ -1,0 +1,146 @@
+// Listeners, filter chains and their network filters as the data path sees them: plain C++ built
+// from envoy.config.listener.v3.Listener by proxy/config, immutable, shared by every worker.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "proxy/router/route_config.h"
+
+namespace weft::listener {
+
+using Milliseconds = std::chrono::milliseconds;
+
+// An access log sink (envoy.access_loggers.file / stdout / stderr) and its format.
+struct AccessLogConfig {
+  enum class Sink { kFile, kStdout, kStderr };
+  Sink sink = Sink::kFile;
+  std::string path;
+  // Envoy substitution format; empty means Envoy's default format. For JSON logs, `json_format`
+  // holds (key, format) pairs instead.
+  std::string text_format;
+  std::vector<std::pair<std::string, std::string>> json_format;
+};
+
+// envoy.config.core.v3.CidrRange.
+struct CidrRange {
+  std::string address_prefix;
+  uint32_t prefix_len = 0;
+};
+
+// envoy.config.listener.v3.FilterChainMatch.
+struct FilterChainMatch {
+  std::optional<uint32_t> destination_port;
+  std::vector<CidrRange> prefix_ranges;         // destination IP
+  std::vector<CidrRange> source_prefix_ranges;
+  std::vector<uint32_t> source_ports;
+  std::vector<std::string> server_names;        // SNI; "*.example.com" allowed
+  std::string transport_protocol;               // "" (any), "raw_buffer", "tls"
+  std::vector<std::string> application_protocols;  // ALPN
+  enum class SourceType { kAny, kSameIpOrLoopback, kExternal };
+  SourceType source_type = SourceType::kAny;
+};
+
+// envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy.
+struct TcpProxyConfig {
+  std::string stat_prefix;
+  std::string cluster;
+  std::vector<router::WeightedCluster> weighted_clusters;
+  uint32_t total_weight = 0;
+  Milliseconds idle_timeout{3600 * 1000};  // Envoy's default: 1h; 0 disables
+  uint32_t max_connect_attempts = 1;
+  std::vector<AccessLogConfig> access_logs;
+};
+
+// One body-rewriting rule of local_reply_config (envoy...http_connection_manager.v3.ResponseMapper).
+struct LocalReplyMapper {
+  // The filter: which local replies it applies to. Supported: status_code_filter and
+  // header_filter (on the request headers), combined as configured.
+  std::optional<uint32_t> status_code_equals;
+  std::optional<router::HeaderMatcher> header_filter;
+  std::optional<uint32_t> status_code;  // rewrite the status
+  std::optional<std::string> body;      // replace the body (a format string)
+  std::optional<std::string> body_format;  // body_format_override: text format
+  std::string content_type;
+};
+
+struct LocalReplyConfig {
+  std::vector<LocalReplyMapper> mappers;
+  std::optional<std::string> body_format;  // text_format for every local reply
+  std::string content_type;
+};
+
+// An entry of http_filters: the name and which filter it is. Only the router exists in this
+// issue; fault, rbac, jwt_authn, ... arrive with theirs.
+struct HttpFilterConfig {
+  std::string name;
+  std::string type_url;  // the typed_config's @type, or "" when given by name only
+};
+
+// envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager.
+struct HttpConnectionManagerConfig {
+  enum class CodecType { kAuto, kHttp1, kHttp2 };
+  CodecType codec_type = CodecType::kAuto;
+  std::string stat_prefix;
+  std::shared_ptr<const router::RouteConfiguration> route_config;  // inline route_config
+  std::string rds_route_config_name;  // rds (dynamic); empty when inline
+  std::vector<HttpFilterConfig> http_filters;
+  std::vector<AccessLogConfig> access_logs;
+  LocalReplyConfig local_reply;
+
+  std::string server_name = "envoy";  // Envoy's default, kept for drop-in compatibility
+  enum class ServerHeaderTransformation { kOverwrite, kAppendIfAbsent, kPassThrough };
+  ServerHeaderTransformation server_header_transformation = ServerHeaderTransformation::kOverwrite;
+  bool use_remote_address = false;
+  uint32_t xff_num_trusted_hops = 0;
+  bool generate_request_id = true;
+  bool preserve_external_request_id = false;
+  bool normalize_path = false;
+  bool merge_slashes = false;
+
+  // Timeouts (0 = disabled), with Envoy's defaults.
+  Milliseconds idle_timeout{3600 * 1000};          // common_http_protocol_options.idle_timeout
+  Milliseconds stream_idle_timeout{5 * 60 * 1000};
+  Milliseconds request_timeout{0};
+  Milliseconds request_headers_timeout{0};
+  Milliseconds drain_timeout{5000};
+  Milliseconds delayed_close_timeout{1000};
+  std::optional<Milliseconds> max_connection_duration;
+
+  // Limits.
+  uint32_t max_request_headers_kb = 60;  // Envoy's default
+  uint32_t max_headers_count = 100;      // common_http_protocol_options.max_headers_count
+  uint32_t max_url_bytes = 8192;         // Weft's limit (Envoy relies on the header size limit)
+  std::optional<uint32_t> max_requests_per_connection;
+  bool allow_chunked_length = false;     // http_protocol_options: CL + TE tolerated if true
+};
+
+struct FilterChain {
+  std::string name;
+  FilterChainMatch match;
+  // The terminal network filter. Exactly one per chain in this issue.
+  std::variant<TcpProxyConfig, HttpConnectionManagerConfig> filter;
+};
+
+struct ListenerConfig {
+  std::string name;
+  std::string address;  // IP literal
+  uint32_t port = 0;
+  std::vector<FilterChain> filter_chains;
+  std::optional<FilterChain> default_filter_chain;
+  uint32_t per_connection_buffer_limit_bytes = 1024 * 1024;
+  bool use_original_dst = false;       // use_original_dst / envoy.filters.listener.original_dst
+  bool tls_inspector = false;          // envoy.filters.listener.tls_inspector present
+  bool http_inspector = false;         // envoy.filters.listener.http_inspector present
+  bool bind_to_port = true;
+  bool freebind = false;
+  uint32_t backlog = 1024;
+  std::string stat_prefix;
+};
+
+}  // namespace weft::listener
