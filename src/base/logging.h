@@ -7,6 +7,18 @@
 
 #include <spdlog/spdlog.h>
 
+#include "absl/strings/string_view.h"
+
+// Debian's abseil has its own string_view type (not std's): let log lines print it, e.g.
+// status.message().
+template <>
+struct fmt::formatter<absl::string_view> : fmt::formatter<std::string_view> {
+  template <typename FormatContext>
+  auto format(absl::string_view s, FormatContext& ctx) const {
+    return fmt::formatter<std::string_view>::format(std::string_view(s.data(), s.size()), ctx);
+  }
+};
+
 namespace weft::log {
 
 // Sets the level by Envoy's names (trace, debug, info, warning/warn, error, critical, off).
@@ -17,7 +29,17 @@ void Init(std::string_view level);
 
 }  // namespace weft::log
 
-#define WEFT_LOG(level, ...)                                                \
-  do {                                                                      \
-    if (spdlog::should_log(spdlog::level::level)) spdlog::level(__VA_ARGS__); \
+namespace weft::log::level {
+// WEFT_LOG's level names, mapped to spdlog's enum (whose "error" is spelled "err").
+inline constexpr auto trace = spdlog::level::trace;
+inline constexpr auto debug = spdlog::level::debug;
+inline constexpr auto info = spdlog::level::info;
+inline constexpr auto warn = spdlog::level::warn;
+inline constexpr auto error = spdlog::level::err;
+inline constexpr auto critical = spdlog::level::critical;
+}  // namespace weft::log::level
+
+#define WEFT_LOG(lvl, ...)                                                         \
+  do {                                                                             \
+    if (spdlog::should_log(::weft::log::level::lvl)) spdlog::lvl(__VA_ARGS__);     \
   } while (0)

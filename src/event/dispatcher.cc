@@ -208,6 +208,7 @@ void Dispatcher::RunActivated() {
 
 void Dispatcher::Run() {
   thread_id_ = std::this_thread::get_id();
+  exit_ = false;  // Exit() only ever sets this from a posted callback, so Run() can run again
   epoll_event events[kMaxEventsPerWait];
   while (!exit_) {
     int n = epoll_wait(epoll_fd_, events, kMaxEventsPerWait, NextTimeoutMs());

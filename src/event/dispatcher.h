@@ -73,6 +73,20 @@ class DeferredDeletable {
   virtual ~DeferredDeletable() = default;
 };
 
+// Wraps any object for DeferredDelete(): `dispatcher.DeferredDelete(DeferLater(std::move(p)))`.
+template <typename T>
+class DeferredHolder : public DeferredDeletable {
+ public:
+  explicit DeferredHolder(std::unique_ptr<T> object) : object_(std::move(object)) {}
+
+ private:
+  std::unique_ptr<T> object_;
+};
+template <typename T>
+std::unique_ptr<DeferredDeletable> DeferLater(std::unique_ptr<T> object) {
+  return std::make_unique<DeferredHolder<T>>(std::move(object));
+}
+
 class Dispatcher {
  public:
   Dispatcher();

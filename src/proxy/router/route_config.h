@@ -157,6 +157,9 @@ struct RouteConfiguration {
   std::vector<VirtualHost> virtual_hosts;
   HeaderMutations headers;
   std::vector<std::string> internal_only_headers;
+  // Header mutation precedence; Envoy's default (false) applies the route configuration's own
+  // mutations last, so the least specific level wins.
+  bool most_specific_header_mutations_wins = false;
 };
 
 }  // namespace weft::router

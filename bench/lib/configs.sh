@@ -1,0 +1,147 @@
+# shellcheck shell=bash
+# Config files for the benchmark's servers, sourced by bench/run.sh. Each function writes one file
+# and prints its path. Every server gets the same shape of work: one worker, loopback only, no
+# access log, keep-alive to the client and to the shared upstream.
+
+# The shared upstream: an nginx worker that answers every request itself. keepalive_requests is
+# raised so neither wrk (direct) nor a proxy's pool is forced to reconnect during a run.
+write_upstream_config() { # DIR PORT
+  local dir=$1 port=$2
+  cat >"$dir/upstream.conf" <<CONF
+worker_processes 1;
+daemon off;
+pid $dir/upstream.pid;
+error_log $dir/logs/upstream-error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  $(nginx_temp_paths "$dir/upstream-tmp")
+  keepalive_requests 100000;
+  keepalive_timeout 300s;
+  server {
+    listen 127.0.0.1:$port;
+    location / { return 200 "hello world\n"; }
+  }
+}
+CONF
+  echo "$dir/upstream.conf"
+}
+
+# nginx as the proxy under test. The client side also gets keepalive_requests 100000, since
+# nginx's default (1000) would make wrk reconnect and the other proxies have no such limit.
+write_nginx_config() { # DIR PORT UPSTREAM_PORT
+  local dir=$1 port=$2 upstream_port=$3
+  cat >"$dir/nginx.conf" <<CONF
+worker_processes 1;
+daemon off;
+pid $dir/nginx.pid;
+error_log $dir/logs/nginx-error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  $(nginx_temp_paths "$dir/nginx-tmp")
+  keepalive_requests 100000;
+  keepalive_timeout 300s;
+  upstream upstream {
+    server 127.0.0.1:$upstream_port;
+    keepalive 64;
+    keepalive_requests 100000;
+  }
+  server {
+    listen 127.0.0.1:$port;
+    location / {
+      proxy_pass http://upstream;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+    }
+  }
+}
+CONF
+  echo "$dir/nginx.conf"
+}
+
+# nginx creates these directories (but not their parent) at start; keep them in the temp dir so
+# no root-owned system path is needed.
+nginx_temp_paths() { # DIR
+  local d=$1
+  mkdir -p "$d"
+  echo "client_body_temp_path $d/body; proxy_temp_path $d/proxy; fastcgi_temp_path $d/fastcgi;" \
+    "uwsgi_temp_path $d/uwsgi; scgi_temp_path $d/scgi;"
+}
+
+# HAProxy: one thread, HTTP mode, idle upstream connections shared by all clients
+# (http-reuse always), no "log" line anywhere so nothing is logged.
+write_haproxy_config() { # DIR PORT UPSTREAM_PORT
+  local dir=$1 port=$2 upstream_port=$3
+  cat >"$dir/haproxy.cfg" <<CONF
+global
+  nbthread 1
+  maxconn 4096
+
+defaults
+  mode http
+  option http-keep-alive
+  http-reuse always
+  timeout connect 5s
+  timeout client 60s
+  timeout server 60s
+
+frontend bench
+  bind 127.0.0.1:$port
+  default_backend upstream
+
+backend upstream
+  server upstream 127.0.0.1:$upstream_port
+CONF
+  echo "$dir/haproxy.cfg"
+}
+
+# weft-proxy: an Envoy-style v3 bootstrap with one HTTP/1 listener routing "/" to a STATIC
+# cluster. No access_log field, so no access log; admin listens on loopback only.
+write_weft_config() { # DIR PORT UPSTREAM_PORT ADMIN_PORT
+  local dir=$1 port=$2 upstream_port=$3 admin_port=$4
+  cat >"$dir/weft.yaml" <<CONF
+node:
+  id: bench
+  cluster: bench
+admin:
+  address:
+    socket_address: { address: 127.0.0.1, port_value: $admin_port }
+static_resources:
+  listeners:
+  - name: bench
+    address:
+      socket_address: { address: 127.0.0.1, port_value: $port }
+    filter_chains:
+    - filters:
+      - name: envoy.filters.network.http_connection_manager
+        typed_config:
+          "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
+          stat_prefix: bench
+          codec_type: HTTP1
+          route_config:
+            name: bench
+            virtual_hosts:
+            - name: all
+              domains: ["*"]
+              routes:
+              - match: { prefix: "/" }
+                route: { cluster: upstream }
+          http_filters:
+          - name: envoy.filters.http.router
+            typed_config:
+              "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router
+  clusters:
+  - name: upstream
+    type: STATIC
+    connect_timeout: 1s
+    load_assignment:
+      cluster_name: upstream
+      endpoints:
+      - lb_endpoints:
+        - endpoint:
+            address:
+              socket_address: { address: 127.0.0.1, port_value: $upstream_port }
+CONF
+  echo "$dir/weft.yaml"
+}

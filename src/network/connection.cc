@@ -1,0 +1,229 @@
+#include "network/connection.h"
+
+#include <netinet/tcp.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "base/logging.h"
+
+namespace weft::network {
+
+namespace {
+constexpr size_t kReadChunk = 16 * 1024;
+}
+
+Connection::Connection(event::Dispatcher& dispatcher, int fd, uint32_t buffer_limit)
+    : Connection(dispatcher, fd, buffer_limit, false) {}
+
+Connection::Connection(event::Dispatcher& dispatcher, int fd, uint32_t buffer_limit, bool connecting)
+    : dispatcher_(dispatcher),
+      fd_(fd),
+      state_(connecting ? State::kConnecting : State::kOpen),
+      high_watermark_(buffer_limit ? buffer_limit : 1024 * 1024) {
+  int one = 1;
+  setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  file_event_ = dispatcher_.CreateFileEvent(fd_, [this](uint32_t events) { OnFileEvent(events); });
+  if (!connecting) {
+    local_ = LocalAddress(fd_);
+    remote_ = PeerAddress(fd_);
+  }
+}
+
+Connection::~Connection() {
+  if (fd_ >= 0) {
+    file_event_.reset();
+    close(fd_);
+  }
+}
+
+std::unique_ptr<Connection> Connection::Connect(event::Dispatcher& dispatcher, const Address& to,
+                                                uint32_t buffer_limit, std::string* error) {
+  auto fd = CreateTcpSocket(to.family());
+  if (!fd.ok()) {
+    *error = std::string(fd.status().message());
+    return nullptr;
+  }
+  int rc = connect(*fd, to.sa(), to.len);
+  if (rc != 0 && errno != EINPROGRESS) {
+    *error = std::strerror(errno);
+    close(*fd);
+    return nullptr;
+  }
+  auto conn = std::unique_ptr<Connection>(new Connection(dispatcher, *fd, buffer_limit, true));
+  conn->remote_ = to;
+  return conn;
+}
+
+void Connection::OnFileEvent(uint32_t events) {
+  if (state_ == State::kClosed) return;
+  if (state_ == State::kConnecting) {
+    if (!(events & (event::kWrite | event::kClosed))) return;
+    int err = 0;
+    socklen_t len = sizeof(err);
+    getsockopt(fd_, SOL_SOCKET, SO_ERROR, &err, &len);
+    if (err != 0) {
+      close_reason_ = std::strerror(err);
+      CloseSocket(ConnectionEvent::kRemoteClose);
+      return;
+    }
+    state_ = State::kOpen;
+    local_ = LocalAddress(fd_);
+    if (callbacks_) callbacks_->OnEvent(ConnectionEvent::kConnected);
+    if (state_ == State::kClosed) return;
+    events |= event::kWrite;
+  }
+  if (events & event::kWrite) {
+    DoWrite();
+    if (state_ == State::kClosed) return;
+  }
+  if (events & (event::kRead | event::kClosed)) {
+    if (read_disable_count_ > 0) {
+      read_pending_ = true;
+    } else {
+      DoRead();
+    }
+  }
+}
+
+void Connection::DoRead() {
+  if (read_eof_) return;
+  bool got_eof = false;
+  for (;;) {
+    char* dst = read_buffer_.Reserve(kReadChunk);
+    size_t room = read_buffer_.TailRoom();
+    ssize_t n = read(fd_, dst, room);
+    if (n > 0) {
+      read_buffer_.Commit(static_cast<size_t>(n));
+      bytes_read_ += static_cast<uint64_t>(n);
+      // A short read drained the socket: the next bytes bring a new edge.
+      if (static_cast<size_t>(n) < room) break;
+      // Do not buffer without bound before the owner sees the data.
+      if (read_buffer_.length() >= high_watermark_) {
+        read_pending_ = true;
+        file_event_->Activate(event::kRead);
+        break;
+      }
+      continue;
+    }
+    if (n == 0) {
+      got_eof = true;
+      break;
+    }
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN) break;
+    reset_by_peer_ = (errno == ECONNRESET);
+    close_reason_ = std::strerror(errno);
+    CloseSocket(ConnectionEvent::kRemoteClose);
+    return;
+  }
+  if (got_eof) read_eof_ = true;
+  if ((!read_buffer_.empty() || got_eof) && callbacks_) {
+    callbacks_->OnData(read_buffer_, got_eof);
+  }
+  if (state_ == State::kClosed) return;
+  // Both directions done: the connection is over.
+  if (read_eof_ && shutdown_written_ && write_buffer_.empty()) {
+    CloseSocket(ConnectionEvent::kRemoteClose);
+  }
+}
+
+void Connection::DoWrite() {
+  while (!write_buffer_.empty()) {
+    ssize_t n = write(fd_, write_buffer_.data(), write_buffer_.length());
+    if (n > 0) {
+      write_buffer_.Drain(static_cast<size_t>(n));
+      bytes_written_ += static_cast<uint64_t>(n);
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == EAGAIN) break;
+    reset_by_peer_ = (errno == ECONNRESET || errno == EPIPE);
+    close_reason_ = std::strerror(errno);
+    CloseSocket(ConnectionEvent::kRemoteClose);
+    return;
+  }
+  UpdateWatermarks();
+  if (state_ == State::kClosed) return;
+  if (write_buffer_.empty()) {
+    if (state_ == State::kClosing) {
+      CloseSocket(ConnectionEvent::kLocalClose);
+      return;
+    }
+    if (write_end_stream_ && !shutdown_written_) {
+      shutdown(fd_, SHUT_WR);
+      shutdown_written_ = true;
+      if (read_eof_) CloseSocket(ConnectionEvent::kRemoteClose);
+    }
+  }
+}
+
+void Connection::UpdateWatermarks() {
+  size_t pending = write_buffer_.length();
+  if (!above_high_watermark_ && pending > high_watermark_) {
+    above_high_watermark_ = true;
+    if (callbacks_) callbacks_->OnAboveWriteHighWatermark();
+  } else if (above_high_watermark_ && pending <= high_watermark_ / 2) {
+    above_high_watermark_ = false;
+    if (callbacks_) callbacks_->OnBelowWriteLowWatermark();
+  }
+}
+
+void Connection::Write(Buffer& data, bool end_stream) {
+  if (state_ != State::kOpen && state_ != State::kConnecting) {
+    data.Drain(data.length());
+    return;
+  }
+  write_buffer_.Move(data);
+  if (end_stream) write_end_stream_ = true;
+  if (state_ == State::kOpen) DoWrite();
+}
+
+void Connection::Write(std::string_view data, bool end_stream) {
+  if (state_ != State::kOpen && state_ != State::kConnecting) return;
+  write_buffer_.Append(data);
+  if (end_stream) write_end_stream_ = true;
+  if (state_ == State::kOpen) DoWrite();
+}
+
+void Connection::Close(CloseType type) {
+  if (state_ == State::kClosed) return;
+  if (type == CloseType::kFlushWrite && state_ == State::kOpen && !write_buffer_.empty()) {
+    state_ = State::kClosing;
+    // Stop delivering reads; the close happens once the backlog is written (or fails).
+    read_disable_count_++;
+    return;
+  }
+  CloseSocket(ConnectionEvent::kLocalClose);
+}
+
+void Connection::CloseSocket(ConnectionEvent event) {
+  if (state_ == State::kClosed) return;
+  state_ = State::kClosed;
+  file_event_.reset();
+  if (event == ConnectionEvent::kLocalClose && !read_eof_ && write_buffer_.empty()) {
+    // A graceful close; leave the default FIN behaviour.
+  }
+  close(fd_);
+  fd_ = -1;
+  if (callbacks_) callbacks_->OnEvent(event);
+}
+
+void Connection::ReadDisable(bool disable) {
+  if (state_ == State::kClosed) return;
+  if (disable) {
+    read_disable_count_++;
+    return;
+  }
+  if (read_disable_count_ > 0 && --read_disable_count_ == 0) {
+    // Data may have arrived (or still sit in our buffer) while reads were off.
+    if (read_pending_ || !read_buffer_.empty()) {
+      read_pending_ = false;
+      file_event_->Activate(event::kRead);
+    }
+  }
+}
+
+}  // namespace weft::network

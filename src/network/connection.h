@@ -1,0 +1,106 @@
+// A non-blocking TCP connection on one dispatcher: reads into a buffer and hands it to its owner,
+// writes what the owner gives it, with half-close and watermark-based flow control.
+//
+// Flow control: when more than `high_watermark` bytes wait to be written, the owner is told
+// (OnAboveWriteHighWatermark) so it can stop reading from the other side; when the backlog drains
+// below half of that, OnBelowWriteLowWatermark lets it resume. Not thread-safe: everything runs
+// on the owning dispatcher's thread.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "base/status.h"
+#include "event/dispatcher.h"
+#include "network/address.h"
+#include "network/buffer.h"
+
+namespace weft::network {
+
+enum class ConnectionEvent { kConnected, kRemoteClose, kLocalClose };
+
+class ConnectionCallbacks {
+ public:
+  virtual ~ConnectionCallbacks() = default;
+  // New bytes are in `data` (the owner drains what it consumes). `end_stream` means the peer
+  // half-closed: no more bytes will come.
+  virtual void OnData(Buffer& data, bool end_stream) = 0;
+  virtual void OnEvent(ConnectionEvent event) = 0;
+  virtual void OnAboveWriteHighWatermark() {}
+  virtual void OnBelowWriteLowWatermark() {}
+};
+
+class Connection {
+ public:
+  // Wraps an accepted (connected) socket.
+  Connection(event::Dispatcher& dispatcher, int fd, uint32_t buffer_limit);
+  ~Connection();
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  // Starts a non-blocking connect; kConnected or kRemoteClose (failure) follows.
+  static std::unique_ptr<Connection> Connect(event::Dispatcher& dispatcher, const Address& to,
+                                             uint32_t buffer_limit, std::string* error);
+
+  void SetCallbacks(ConnectionCallbacks* callbacks) { callbacks_ = callbacks; }
+
+  // Queues bytes (moved out of `data`) and writes as much as the socket takes now.
+  void Write(Buffer& data, bool end_stream);
+  void Write(std::string_view data, bool end_stream);
+
+  enum class CloseType { kNoFlush, kFlushWrite };
+  // Closes; with kFlushWrite, pending bytes are written first. Raises kLocalClose (once).
+  void Close(CloseType type);
+
+  // Stops (or resumes) reading; nested calls count, as in Envoy.
+  void ReadDisable(bool disable);
+  bool ReadEnabled() const { return read_disable_count_ == 0; }
+
+  bool IsOpen() const { return state_ != State::kClosed; }
+  bool Connecting() const { return state_ == State::kConnecting; }
+  size_t PendingWriteBytes() const { return write_buffer_.length(); }
+  bool AboveHighWatermark() const { return above_high_watermark_; }
+  int fd() const { return fd_; }
+  const Address& local_address() const { return local_; }
+  const Address& remote_address() const { return remote_; }
+  uint64_t bytes_read() const { return bytes_read_; }
+  uint64_t bytes_written() const { return bytes_written_; }
+  // Why it closed (errno text, "connection reset", ...); empty while open.
+  const std::string& close_reason() const { return close_reason_; }
+  event::Dispatcher& dispatcher() { return dispatcher_; }
+  // When the peer resets (RST) instead of closing cleanly.
+  bool reset_by_peer() const { return reset_by_peer_; }
+
+ private:
+  enum class State { kConnecting, kOpen, kClosing, kClosed };
+  Connection(event::Dispatcher& dispatcher, int fd, uint32_t buffer_limit, bool connecting);
+  void OnFileEvent(uint32_t events);
+  void DoRead();
+  void DoWrite();
+  void CloseSocket(ConnectionEvent event);
+  void UpdateWatermarks();
+
+  event::Dispatcher& dispatcher_;
+  int fd_;
+  std::unique_ptr<event::FileEvent> file_event_;
+  ConnectionCallbacks* callbacks_ = nullptr;
+  State state_;
+  Buffer read_buffer_;
+  Buffer write_buffer_;
+  uint32_t high_watermark_;
+  bool above_high_watermark_ = false;
+  int read_disable_count_ = 0;
+  bool read_pending_ = false;      // readable while disabled: read when re-enabled
+  bool read_eof_ = false;          // peer half-closed
+  bool write_end_stream_ = false;  // shutdown(SHUT_WR) once the buffer drains
+  bool shutdown_written_ = false;
+  bool reset_by_peer_ = false;
+  uint64_t bytes_read_ = 0;
+  uint64_t bytes_written_ = 0;
+  Address local_, remote_;
+  std::string close_reason_;
+};
+
+}  // namespace weft::network

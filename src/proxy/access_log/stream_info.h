@@ -1,0 +1,104 @@
+// What one HTTP request (or one TCP connection) did, as the access log and the header-value
+// formatter read it. The connection manager / tcp_proxy fill it while the stream runs; the
+// formatter only reads it. Plain data, no behaviour beyond the response-flag names.
+//
+// Thread-safety: a StreamInfo belongs to the worker that owns the stream; it is never shared.
+// The header map pointers are borrowed: they must outlive any Format() call that reads them.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace weft::http {
+class HeaderMap;
+}
+
+namespace weft::access_log {
+
+// Envoy's response flags (envoy/stream_info/stream_info.h, "ResponseFlag"), in Envoy's order, which
+// is also the order the formatter prints them in. Each bit's short name is Envoy's, so log
+// pipelines written for Envoy parse ours unchanged.
+enum ResponseFlag : uint64_t {
+  kFailedLocalHealthCheck = 1ull << 0,             // LH
+  kNoHealthyUpstream = 1ull << 1,                  // UH
+  kUpstreamRequestTimeout = 1ull << 2,             // UT
+  kLocalReset = 1ull << 3,                         // LR
+  kUpstreamRemoteReset = 1ull << 4,                // UR
+  kUpstreamConnectionFailure = 1ull << 5,          // UF
+  kUpstreamConnectionTermination = 1ull << 6,      // UC
+  kUpstreamOverflow = 1ull << 7,                   // UO
+  kNoRouteFound = 1ull << 8,                       // NR
+  kDelayInjected = 1ull << 9,                      // DI
+  kFaultInjected = 1ull << 10,                     // FI
+  kRateLimited = 1ull << 11,                       // RL
+  kUnauthorizedExternalService = 1ull << 12,       // UAEX
+  kRateLimitServiceError = 1ull << 13,             // RLSE
+  kDownstreamConnectionTermination = 1ull << 14,   // DC
+  kUpstreamRetryLimitExceeded = 1ull << 15,        // URX
+  kStreamIdleTimeout = 1ull << 16,                 // SI
+  kInvalidEnvoyRequestHeaders = 1ull << 17,        // IH
+  kDownstreamProtocolError = 1ull << 18,           // DPE
+  kUpstreamMaxStreamDurationReached = 1ull << 19,  // UMSDR
+  kResponseFromCacheFilter = 1ull << 20,           // RFCF
+  kNoFilterConfigFound = 1ull << 21,               // NFCF
+  kDurationTimeout = 1ull << 22,                   // DT
+  kUpstreamProtocolError = 1ull << 23,             // UPE
+  kNoClusterFound = 1ull << 24,                    // NC
+  kOverloadManager = 1ull << 25,                   // OM
+  kDnsResolutionFailed = 1ull << 26,               // DF
+  kDropOverload = 1ull << 27,                      // DO
+  kDownstreamRemoteReset = 1ull << 28,             // DR
+};
+inline constexpr int kResponseFlagCount = 29;
+
+// Envoy's short name of the flag at bit `index` (0 <= index < kResponseFlagCount).
+std::string_view ResponseFlagShortName(int index);
+
+// Appends the set flags' short names joined by ",", or "-" when none is set (Envoy's
+// %RESPONSE_FLAGS%). Appends nothing for none when `dash_when_empty` is false.
+void AppendResponseFlags(uint64_t flags, std::string& out, bool dash_when_empty = true);
+
+struct StreamInfo {
+  using Nanoseconds = std::chrono::nanoseconds;
+
+  std::chrono::system_clock::time_point start_time{};       // %START_TIME%
+  std::chrono::steady_clock::time_point start_monotonic{};  // base of the durations below
+  std::string_view protocol;  // "HTTP/1.0", "HTTP/1.1", "HTTP/2"; empty for TCP
+
+  const http::HeaderMap* request_headers = nullptr;
+  const http::HeaderMap* response_headers = nullptr;
+  const http::HeaderMap* response_trailers = nullptr;
+
+  std::optional<uint32_t> response_code;
+  uint64_t response_flags = 0;  // ResponseFlag bits
+  uint64_t bytes_received = 0;  // body bytes from downstream
+  uint64_t bytes_sent = 0;      // body bytes to downstream
+
+  // Offsets from start_monotonic, as Envoy's StreamInfo keeps them.
+  std::optional<Nanoseconds> last_downstream_rx_byte_received;  // %REQUEST_DURATION%
+  std::optional<Nanoseconds> first_upstream_rx_byte_received;   // %RESPONSE_DURATION%
+  std::optional<Nanoseconds> last_downstream_tx_byte_sent;      // response complete
+  std::optional<Nanoseconds> request_complete;                  // %DURATION% (the whole stream)
+
+  std::string upstream_host;           // "10.0.0.1:8080"
+  std::string upstream_cluster;        // cluster name
+  std::string upstream_local_address;  // "10.0.0.2:41000"
+  std::string upstream_transport_failure_reason;
+  std::string downstream_remote_address;         // after XFF / PROXY protocol
+  std::string downstream_local_address;          // the listener-side address
+  std::string downstream_direct_remote_address;  // the peer of the socket
+  std::string route_name;
+  std::string response_code_details;
+  std::string connection_termination_details;
+  std::string requested_server_name;                               // SNI
+  std::string request_id;                                          // x-request-id
+  std::optional<std::chrono::milliseconds> upstream_service_time;  // x-envoy-upstream-service-time
+
+  // Resets for reuse by the next stream on the same connection without freeing string capacity.
+  void Reset();
+};
+
+}  // namespace weft::access_log

@@ -1,0 +1,76 @@
+// Upstream HTTP connection pool: one per worker per host. Requests get a connection that is idle
+// (keep-alive reuse) or a new one; connections return to the idle list when both the request and
+// its response are complete and the upstream allows reuse. HTTP/1.1 carries one request at a time
+// per connection, so a busy pool opens more connections rather than queueing behind one.
+//
+// Not thread-safe: owned by one worker.
+#pragma once
+
+#include <cstdint>
+#include <list>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "event/dispatcher.h"
+#include "http/header_map.h"
+#include "network/connection.h"
+#include "proxy/cluster_manager/cluster_stats.h"
+#include "proxy/codec/codec.h"
+#include "proxy/upstream/cluster_config.h"
+#include "proxy/upstream/host.h"
+
+namespace weft::cluster {
+
+enum class PoolFailureReason { kConnectionFailure, kTimeout, kOverflow };
+
+class ConnPoolCallbacks {
+ public:
+  virtual ~ConnPoolCallbacks() = default;
+  // `encoder` sends the request; the response arrives on the decoder given to NewStream().
+  virtual void OnPoolReady(http::StreamEncoder& encoder, const network::Connection& connection) = 0;
+  virtual void OnPoolFailure(PoolFailureReason reason, std::string_view details) = 0;
+};
+
+// A request waiting for a connection; Cancel() withdraws it.
+class PendingRequest {
+ public:
+  virtual ~PendingRequest() = default;
+  virtual void Cancel() = 0;
+};
+
+class HttpConnPool {
+ public:
+  HttpConnPool(event::Dispatcher& dispatcher, const upstream::ClusterConfig& cluster,
+               upstream::HostConstSharedPtr host, ClusterStats& stats);
+  ~HttpConnPool();
+
+  // Either calls callbacks.OnPoolReady() / OnPoolFailure() before returning (and returns
+  // nullptr), or returns a handle and calls one of them later.
+  PendingRequest* NewStream(http::StreamDecoder& response_decoder, ConnPoolCallbacks& callbacks);
+
+  const upstream::Host& host() const { return *host_; }
+  size_t idle_connections() const;
+  size_t total_connections() const { return clients_.size(); }
+  // Closes idle connections (drain, or the host left the cluster).
+  void CloseIdle();
+
+ private:
+  class ActiveClient;
+  struct Pending;
+  friend class ActiveClient;
+
+  void Attach(ActiveClient& client, http::StreamDecoder& decoder, ConnPoolCallbacks& callbacks);
+  void OnClientReady(ActiveClient& client);
+  void OnClientClosed(ActiveClient& client, bool connect_failed, bool timed_out);
+  void ServePending();
+
+  event::Dispatcher& dispatcher_;
+  const upstream::ClusterConfig& cluster_;
+  upstream::HostConstSharedPtr host_;
+  ClusterStats& stats_;
+  std::list<std::unique_ptr<ActiveClient>> clients_;
+  std::list<std::unique_ptr<Pending>> pending_;
+};
+
+}  // namespace weft::cluster

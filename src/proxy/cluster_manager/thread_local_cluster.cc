@@ -1,0 +1,78 @@
+#include "proxy/cluster_manager/thread_local_cluster.h"
+
+#include "base/logging.h"
+
+namespace weft::cluster {
+
+ThreadLocalCluster::ThreadLocalCluster(event::Dispatcher& dispatcher,
+                                       std::shared_ptr<const upstream::ClusterConfig> config,
+                                       stats::Store& store, Random& random)
+    : dispatcher_(dispatcher),
+      config_(std::move(config)),
+      stats_(ClusterStats::Create(store, config_->alt_stat_name.empty() ? config_->name
+                                                                         : config_->alt_stat_name)),
+      random_(random) {}
+
+void ThreadLocalCluster::UpdateHosts(std::shared_ptr<const upstream::HostSet> hosts,
+                                     std::shared_ptr<const upstream::LbSharedState> lb_state) {
+  auto lb = upstream::CreateLoadBalancer(*config_, hosts, std::move(lb_state), random_);
+  if (!lb.ok()) {
+    WEFT_LOG(error, "cluster {}: cannot build load balancer: {}", config_->name, lb.status().message());
+    stats_.update_failure.Inc();
+    return;
+  }
+  // Pools of hosts that left keep serving their in-flight requests but take no new ones; drop
+  // their idle connections now.
+  std::unordered_map<std::string, bool> still_present;
+  for (auto& h : hosts->hosts()) still_present[h->address_string] = true;
+  for (auto it = pools_.begin(); it != pools_.end();) {
+    if (!still_present.count(it->first) && it->second->total_connections() == 0) {
+      it = pools_.erase(it);
+    } else {
+      if (!still_present.count(it->first)) it->second->CloseIdle();
+      ++it;
+    }
+  }
+  hosts_ = std::move(hosts);
+  lb_ = std::move(*lb);
+  stats_.membership_change.Inc();
+  stats_.update_success.Inc();
+  stats_.membership_total.Set(static_cast<int64_t>(hosts_->hosts().size()));
+}
+
+int ThreadLocalCluster::ChooseHost(const upstream::LbContext& context) {
+  if (!lb_ || !hosts_ || hosts_->hosts().empty()) return -1;
+  return lb_->ChooseHost(context);
+}
+
+HttpConnPool& ThreadLocalCluster::PoolFor(int index) {
+  const upstream::HostConstSharedPtr& host = hosts_->hosts()[static_cast<size_t>(index)];
+  auto& pool = pools_[host->address_string];
+  if (!pool) pool = std::make_unique<HttpConnPool>(dispatcher_, *config_, host, stats_);
+  return *pool;
+}
+
+HttpConnPool& ThreadLocalCluster::PoolForAddress(const sockaddr* address, socklen_t len) {
+  upstream::HostConstSharedPtr probe = upstream::MakeHost(address, len, "", 1);
+  auto& pool = pools_[probe->address_string];
+  if (!pool) pool = std::make_unique<HttpConnPool>(dispatcher_, *config_, probe, stats_);
+  return *pool;
+}
+
+void ThreadLocalClusterManager::AddCluster(std::shared_ptr<const upstream::ClusterConfig> config) {
+  std::string name = config->name;
+  clusters_[name] = std::make_unique<ThreadLocalCluster>(dispatcher_, std::move(config), store_, random_);
+}
+
+ThreadLocalCluster* ThreadLocalClusterManager::Get(std::string_view name) {
+  auto it = clusters_.find(name);
+  return it == clusters_.end() ? nullptr : it->second.get();
+}
+
+void ThreadLocalClusterManager::UpdateHosts(const std::string& name,
+                                            std::shared_ptr<const upstream::HostSet> hosts,
+                                            std::shared_ptr<const upstream::LbSharedState> lb_state) {
+  if (ThreadLocalCluster* c = Get(name)) c->UpdateHosts(std::move(hosts), std::move(lb_state));
+}
+
+}  // namespace weft::cluster

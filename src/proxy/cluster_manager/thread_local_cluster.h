@@ -1,0 +1,75 @@
+// A worker's view of the clusters: for each, the current host set, this worker's load balancer
+// over it, its connection pools (one per host) and its stats. Host sets are built on the main
+// thread (static, DNS, later EDS) and posted here as immutable snapshots.
+//
+// Not thread-safe: owned and used by one worker.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include "base/random.h"
+#include "event/dispatcher.h"
+#include "proxy/cluster_manager/cluster_stats.h"
+#include "proxy/cluster_manager/conn_pool.h"
+#include "proxy/upstream/cluster_config.h"
+#include "proxy/upstream/host.h"
+#include "proxy/upstream/load_balancer.h"
+
+namespace weft::cluster {
+
+class ThreadLocalCluster {
+ public:
+  ThreadLocalCluster(event::Dispatcher& dispatcher, std::shared_ptr<const upstream::ClusterConfig> config,
+                     stats::Store& store, Random& random);
+
+  const upstream::ClusterConfig& config() const { return *config_; }
+  ClusterStats& stats() { return stats_; }
+
+  // Installs a new host set (and the shared LB state built for it on the main thread).
+  void UpdateHosts(std::shared_ptr<const upstream::HostSet> hosts,
+                   std::shared_ptr<const upstream::LbSharedState> lb_state);
+
+  // Picks a host, or returns -1 when the cluster has none (the caller answers 503 UH).
+  int ChooseHost(const upstream::LbContext& context);
+  const upstream::Host& host(int index) const { return *hosts_->hosts()[static_cast<size_t>(index)]; }
+  upstream::LoadBalancer* load_balancer() { return lb_.get(); }
+  // The connection pool for a host chosen by ChooseHost().
+  HttpConnPool& PoolFor(int index);
+  // ORIGINAL_DST: the pool for a destination address, created on demand.
+  HttpConnPool& PoolForAddress(const sockaddr* address, socklen_t len);
+  size_t host_count() const { return hosts_ ? hosts_->hosts().size() : 0; }
+
+ private:
+  event::Dispatcher& dispatcher_;
+  std::shared_ptr<const upstream::ClusterConfig> config_;
+  ClusterStats stats_;
+  Random& random_;
+  std::shared_ptr<const upstream::HostSet> hosts_;
+  std::unique_ptr<upstream::LoadBalancer> lb_;
+  // Pools by host address, so a host that survives a DNS refresh keeps its warm connections.
+  std::unordered_map<std::string, std::unique_ptr<HttpConnPool>> pools_;
+  std::unordered_map<std::string, upstream::HostConstSharedPtr> original_dst_hosts_;
+};
+
+class ThreadLocalClusterManager {
+ public:
+  ThreadLocalClusterManager(event::Dispatcher& dispatcher, stats::Store& store, Random& random)
+      : dispatcher_(dispatcher), store_(store), random_(random) {}
+
+  void AddCluster(std::shared_ptr<const upstream::ClusterConfig> config);
+  ThreadLocalCluster* Get(std::string_view name);
+  void UpdateHosts(const std::string& name, std::shared_ptr<const upstream::HostSet> hosts,
+                   std::shared_ptr<const upstream::LbSharedState> lb_state);
+
+ private:
+  event::Dispatcher& dispatcher_;
+  stats::Store& store_;
+  Random& random_;
+  std::map<std::string, std::unique_ptr<ThreadLocalCluster>, std::less<>> clusters_;
+};
+
+}  // namespace weft::cluster

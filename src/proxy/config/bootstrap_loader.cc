@@ -1,0 +1,215 @@
+// The bootstrap pipeline: YAML/JSON text -> JSON typed by the schema (yaml_to_json) -> Bootstrap
+// proto (protobuf's JSON parser, unknown fields refused) -> supported-fields walk -> translation
+// (translate_*.cc) -> checks across resources (names, addresses, cluster references).
+#include "proxy/config/bootstrap_loader.h"
+
+#include <fstream>
+#include <sstream>
+
+#include <google/protobuf/util/json_util.h>
+
+#include "absl/container/flat_hash_map.h"
+#include "base/status.h"
+#include "envoy/config/bootstrap/v3/bootstrap.pb.h"
+#include "proxy/config/supported_fields.h"
+#include "proxy/config/translate.h"
+#include "proxy/config/translate_common.h"
+#include "proxy/config/yaml_to_json.h"
+
+namespace weft::config {
+namespace {
+
+namespace bootstrap = envoy::config::bootstrap::v3;
+
+absl::StatusOr<bootstrap::Bootstrap> ParseBootstrap(std::string_view text) {
+  ASSIGN_OR_RETURN(std::string json, YamlToJson(text, *bootstrap::Bootstrap::descriptor()));
+  bootstrap::Bootstrap proto;
+  google::protobuf::util::JsonParseOptions options;
+  options.ignore_unknown_fields = false;  // an unknown field is an error, as in Envoy
+  const auto status = google::protobuf::util::JsonStringToMessage(json, &proto, options);
+  if (!status.ok()) {
+    return absl::InvalidArgumentError(
+        Cat("invalid bootstrap: ", std::string(status.message())));
+  }
+  return proto;
+}
+
+NodeConfig TranslateNode(const envoy::config::core::v3::Node& node) {
+  NodeConfig out;
+  out.id = node.id();
+  out.cluster = node.cluster();
+  for (const auto& [key, value] : node.metadata().fields()) {
+    if (value.has_string_value()) {
+      out.metadata[key] = value.string_value();
+    } else {
+      std::string json;
+      (void)google::protobuf::util::MessageToJsonString(value, &json);
+      out.metadata[key] = std::move(json);
+    }
+  }
+  out.locality_region = node.locality().region();
+  out.locality_zone = node.locality().zone();
+  out.locality_sub_zone = node.locality().sub_zone();
+  return out;
+}
+
+absl::StatusOr<AdminConfig> TranslateAdmin(const bootstrap::Admin& admin, std::string_view path) {
+  AdminConfig out;
+  if (admin.has_address()) {
+    ASSIGN_OR_RETURN(HostPort hp, TranslateSocketAddress(admin.address(),
+                                                         FieldPath(path, "address")));
+    if (!IsIpLiteral(hp.address)) {
+      return ConfigError(FieldPath(path, "address.socket_address.address"), "'", hp.address,
+                         "' is not an IP address");
+    }
+    out.enabled = true;
+    out.address = std::move(hp.address);
+    out.port = hp.port;
+  }
+  if (!admin.access_log_path().empty()) {  // deprecated spelling of a file access log
+    listener::AccessLogConfig log;
+    log.sink = listener::AccessLogConfig::Sink::kFile;
+    log.path = admin.access_log_path();
+    out.access_logs.push_back(std::move(log));
+  }
+  ASSIGN_OR_RETURN(std::vector<listener::AccessLogConfig> logs,
+                   TranslateAccessLogs(admin.access_log(), FieldPath(path, "access_log")));
+  for (auto& log : logs) out.access_logs.push_back(std::move(log));
+  return out;
+}
+
+// Where a listener's filter chains refer to clusters, with the path of each reference.
+void CollectClusterRefs(const listener::FilterChain& chain, const std::string& chain_path,
+                        std::vector<std::pair<std::string, std::string>>& refs) {
+  const std::string filter_path = FieldPath(chain_path, "filters[0].typed_config");
+  if (const auto* tcp = std::get_if<listener::TcpProxyConfig>(&chain.filter)) {
+    if (!tcp->cluster.empty()) refs.emplace_back(tcp->cluster, FieldPath(filter_path, "cluster"));
+    for (size_t i = 0; i < tcp->weighted_clusters.size(); ++i) {
+      refs.emplace_back(tcp->weighted_clusters[i].name,
+                        Cat(filter_path, ".weighted_clusters.clusters[", i, "].name"));
+    }
+    return;
+  }
+  const auto& hcm = std::get<listener::HttpConnectionManagerConfig>(chain.filter);
+  if (!hcm.route_config) return;
+  const std::string rc_path = FieldPath(filter_path, "route_config");
+  for (size_t v = 0; v < hcm.route_config->virtual_hosts.size(); ++v) {
+    const auto& vh = hcm.route_config->virtual_hosts[v];
+    for (size_t r = 0; r < vh.routes.size(); ++r) {
+      const auto* action = std::get_if<router::RouteAction>(&vh.routes[r].action);
+      if (action == nullptr) continue;
+      const std::string route_path =
+          Cat(rc_path, ".virtual_hosts[", v, "].routes[", r, "].route");
+      if (!action->cluster.empty()) {
+        refs.emplace_back(action->cluster, FieldPath(route_path, "cluster"));
+      }
+      for (size_t w = 0; w < action->weighted_clusters.size(); ++w) {
+        refs.emplace_back(action->weighted_clusters[w].name,
+                          Cat(route_path, ".weighted_clusters.clusters[", w, "].name"));
+      }
+    }
+  }
+}
+
+absl::Status CheckAcrossResources(const BootstrapConfig& config) {
+  const std::string listeners_path = "static_resources.listeners";
+  const std::string clusters_path = "static_resources.clusters";
+
+  absl::flat_hash_map<std::string, size_t> cluster_index;
+  for (size_t i = 0; i < config.clusters.size(); ++i) {
+    auto [it, inserted] = cluster_index.emplace(config.clusters[i]->name, i);
+    if (!inserted) {
+      return ConfigError(Cat(clusters_path, "[", i, "].name"), "duplicate cluster name '",
+                         config.clusters[i]->name, "' (also clusters[", it->second, "])");
+    }
+  }
+
+  absl::flat_hash_map<std::string, size_t> listener_names;
+  absl::flat_hash_map<std::string, size_t> listener_addresses;
+  std::vector<std::pair<std::string, std::string>> refs;  // (cluster, path)
+  for (size_t i = 0; i < config.listeners.size(); ++i) {
+    const listener::ListenerConfig& l = config.listeners[i];
+    const std::string l_path = Cat(listeners_path, "[", i, "]");
+    if (!l.name.empty()) {
+      auto [it, inserted] = listener_names.emplace(l.name, i);
+      if (!inserted) {
+        return ConfigError(FieldPath(l_path, "name"), "duplicate listener name '", l.name,
+                           "' (also listeners[", it->second, "])");
+      }
+    }
+    if (l.bind_to_port && l.port != 0) {
+      const std::string key = Cat(l.address, "|", l.port);
+      auto [it, inserted] = listener_addresses.emplace(key, i);
+      if (!inserted) {
+        return ConfigError(FieldPath(l_path, "address"), "duplicate listener address ", l.address,
+                           ":", l.port, " (also listeners[", it->second, "])");
+      }
+    }
+    for (size_t c = 0; c < l.filter_chains.size(); ++c) {
+      CollectClusterRefs(l.filter_chains[c], Cat(l_path, ".filter_chains[", c, "]"), refs);
+    }
+    if (l.default_filter_chain) {
+      CollectClusterRefs(*l.default_filter_chain, FieldPath(l_path, "default_filter_chain"), refs);
+    }
+  }
+  for (const auto& [cluster, path] : refs) {
+    if (!cluster_index.contains(cluster)) {
+      return ConfigError(path, "unknown cluster '", cluster, "'");
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<BootstrapConfig> LoadBootstrapFromString(std::string_view yaml_or_json) {
+  LinkExtensionTypes();
+  ASSIGN_OR_RETURN(bootstrap::Bootstrap proto, ParseBootstrap(yaml_or_json));
+  RETURN_IF_ERROR(CheckSupportedFields(proto, ""));
+
+  BootstrapConfig config;
+  config.node = TranslateNode(proto.node());
+  if (proto.has_admin()) {
+    ASSIGN_OR_RETURN(config.admin, TranslateAdmin(proto.admin(), "admin"));
+  }
+  const auto& resources = proto.static_resources();
+  for (int i = 0; i < resources.listeners_size(); ++i) {
+    ASSIGN_OR_RETURN(listener::ListenerConfig l,
+                     internal::TranslateListenerUnchecked(
+                         resources.listeners(i), IndexPath("static_resources", "listeners", i)));
+    config.listeners.push_back(std::move(l));
+  }
+  for (int i = 0; i < resources.clusters_size(); ++i) {
+    ASSIGN_OR_RETURN(upstream::ClusterConfig c,
+                     internal::TranslateClusterUnchecked(
+                         resources.clusters(i), IndexPath("static_resources", "clusters", i)));
+    config.clusters.push_back(std::make_shared<const upstream::ClusterConfig>(std::move(c)));
+  }
+  RETURN_IF_ERROR(CheckAcrossResources(config));
+
+  google::protobuf::util::JsonPrintOptions print;
+  print.add_whitespace = true;
+  print.preserve_proto_field_names = true;
+  const auto printed =
+      google::protobuf::util::MessageToJsonString(proto, &config.config_dump_json, print);
+  if (!printed.ok()) {
+    return absl::InternalError(Cat("config dump: ", std::string(printed.message())));
+  }
+  return config;
+}
+
+absl::StatusOr<BootstrapConfig> LoadBootstrapFromFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::NotFoundError(Cat("cannot open bootstrap file '", path, "'"));
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (in.bad()) return absl::DataLossError(Cat("cannot read bootstrap file '", path, "'"));
+  auto config = LoadBootstrapFromString(text.str());
+  if (!config.ok()) {
+    return absl::Status(config.status().code(),
+                        Cat(path, ": ", config.status().message()));
+  }
+  return config;
+}
+
+}  // namespace weft::config

@@ -1,0 +1,79 @@
+#include "proxy/config/known_extensions.h"
+
+namespace weft::config {
+namespace {
+
+// Names and types as in Envoy's extension list (source/extensions/extensions_metadata.yaml).
+constexpr KnownExtension kExtensions[] = {
+    {"envoy.filters.network.http_connection_manager",
+     "envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
+     ExtensionKind::kNetworkFilter},
+    {"envoy.filters.network.tcp_proxy", "envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy",
+     ExtensionKind::kNetworkFilter},
+    {"envoy.filters.http.router", "envoy.extensions.filters.http.router.v3.Router",
+     ExtensionKind::kHttpFilter},
+    {"envoy.filters.listener.tls_inspector",
+     "envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector",
+     ExtensionKind::kListenerFilter},
+    {"envoy.filters.listener.original_dst",
+     "envoy.extensions.filters.listener.original_dst.v3.OriginalDst",
+     ExtensionKind::kListenerFilter},
+    {"envoy.filters.listener.http_inspector",
+     "envoy.extensions.filters.listener.http_inspector.v3.HttpInspector",
+     ExtensionKind::kListenerFilter},
+    {"envoy.access_loggers.file", "envoy.extensions.access_loggers.file.v3.FileAccessLog",
+     ExtensionKind::kAccessLogger},
+    {"envoy.access_loggers.stdout", "envoy.extensions.access_loggers.stream.v3.StdoutAccessLog",
+     ExtensionKind::kAccessLogger},
+    {"envoy.access_loggers.stderr", "envoy.extensions.access_loggers.stream.v3.StderrAccessLog",
+     ExtensionKind::kAccessLogger},
+    {"envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
+     "envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
+     ExtensionKind::kUpstreamProtocolOptions},
+    {"envoy.network.dns_resolver.cares",
+     "envoy.extensions.network.dns_resolver.cares.v3.CaresDnsResolverConfig",
+     ExtensionKind::kDnsResolver},
+};
+
+}  // namespace
+
+std::span<const KnownExtension> KnownExtensions() { return kExtensions; }
+
+const KnownExtension* FindExtensionByType(std::string_view type_name) {
+  for (const KnownExtension& e : kExtensions) {
+    if (e.type_name == type_name) return &e;
+  }
+  return nullptr;
+}
+
+const KnownExtension* FindExtensionByName(std::string_view name) {
+  for (const KnownExtension& e : kExtensions) {
+    if (e.name == name) return &e;
+  }
+  return nullptr;
+}
+
+std::string_view TypeNameFromUrl(std::string_view type_url) {
+  const size_t slash = type_url.rfind('/');
+  return slash == std::string_view::npos ? type_url : type_url.substr(slash + 1);
+}
+
+std::string_view ExtensionKindName(ExtensionKind kind) {
+  switch (kind) {
+    case ExtensionKind::kNetworkFilter:
+      return "network filter";
+    case ExtensionKind::kHttpFilter:
+      return "http filter";
+    case ExtensionKind::kListenerFilter:
+      return "listener filter";
+    case ExtensionKind::kAccessLogger:
+      return "access logger";
+    case ExtensionKind::kUpstreamProtocolOptions:
+      return "upstream protocol options";
+    case ExtensionKind::kDnsResolver:
+      return "dns resolver";
+  }
+  return "extension";
+}
+
+}  // namespace weft::config

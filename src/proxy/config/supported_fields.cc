@@ -1,0 +1,264 @@
+#include "proxy/config/supported_fields.h"
+
+#include <memory>
+#include <string>
+
+#include <google/protobuf/descriptor.h>
+#include <google/protobuf/dynamic_message.h>
+#include <google/protobuf/message.h>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "proxy/config/text.h"
+#include "absl/strings/str_split.h"
+#include "proxy/config/known_extensions.h"
+
+namespace weft::config {
+namespace {
+
+namespace pb = google::protobuf;
+
+// Messages not listed here support no field at all. google.protobuf.* value types (Duration,
+// wrappers, Struct) are leaves and always accepted; Any is unpacked.
+constexpr SupportedFields kTable[] = {
+    // Bootstrap.
+    {"envoy.config.bootstrap.v3.Bootstrap", "node static_resources admin"},
+    {"envoy.config.bootstrap.v3.Bootstrap.StaticResources", "listeners clusters"},
+    {"envoy.config.bootstrap.v3.Admin", "address access_log access_log_path"},
+    {"envoy.config.core.v3.Node", "id cluster metadata locality"},
+    {"envoy.config.core.v3.Locality", "region zone sub_zone"},
+    {"envoy.config.core.v3.Address", "socket_address"},
+    // `protocol` must be TCP (checked when translated).
+    {"envoy.config.core.v3.SocketAddress", "protocol address port_value"},
+    {"envoy.config.core.v3.CidrRange", "address_prefix prefix_len"},
+    {"envoy.config.core.v3.TypedExtensionConfig", "name typed_config"},
+    {"envoy.config.core.v3.DataSource", "inline_string inline_bytes"},
+    {"envoy.config.core.v3.SubstitutionFormatString",
+     "text_format json_format text_format_source content_type"},
+    // Shared by HCM (all four) and clusters (idle_timeout, max_requests_per_connection; the
+    // cluster translation refuses the other two).
+    {"envoy.config.core.v3.HttpProtocolOptions",
+     "idle_timeout max_headers_count max_connection_duration max_requests_per_connection"},
+    // HCM only; the cluster translation refuses it.
+    {"envoy.config.core.v3.Http1ProtocolOptions", "allow_chunked_length"},
+    {"envoy.config.core.v3.Http2ProtocolOptions", ""},
+    {"envoy.config.core.v3.HeaderValueOption", "header append append_action keep_empty_value"},
+    {"envoy.config.core.v3.HeaderValue", "key value"},
+    // runtime_key is required by Envoy's schema; Weft has no runtime, so only default_value counts.
+    {"envoy.config.core.v3.RuntimeUInt32", "default_value runtime_key"},
+
+    // Listeners.
+    {"envoy.config.listener.v3.Listener",
+     "name address filter_chains default_filter_chain listener_filters "
+     "per_connection_buffer_limit_bytes use_original_dst stat_prefix bind_to_port freebind "
+     "tcp_backlog_size"},
+    {"envoy.config.listener.v3.FilterChain", "name filter_chain_match filters"},
+    {"envoy.config.listener.v3.FilterChainMatch",
+     "destination_port prefix_ranges source_type source_prefix_ranges source_ports server_names "
+     "transport_protocol application_protocols"},
+    {"envoy.config.listener.v3.Filter", "name typed_config"},
+    {"envoy.config.listener.v3.ListenerFilter", "name typed_config"},
+    {"envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector", ""},
+    {"envoy.extensions.filters.listener.original_dst.v3.OriginalDst", ""},
+    {"envoy.extensions.filters.listener.http_inspector.v3.HttpInspector", ""},
+
+    // Network filters.
+    {"envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
+     "codec_type stat_prefix route_config rds http_filters access_log local_reply_config "
+     "server_name server_header_transformation use_remote_address xff_num_trusted_hops "
+     "generate_request_id preserve_external_request_id normalize_path merge_slashes "
+     "common_http_protocol_options http_protocol_options stream_idle_timeout request_timeout "
+     "request_headers_timeout drain_timeout delayed_close_timeout max_request_headers_kb"},
+    // Accepted so the translation can say "rds needs dynamic_resources".
+    {"envoy.extensions.filters.network.http_connection_manager.v3.Rds",
+     "config_source route_config_name"},
+    {"envoy.config.core.v3.ConfigSource", "ads resource_api_version"},
+    {"envoy.config.core.v3.AggregatedConfigSource", ""},
+    {"envoy.extensions.filters.network.http_connection_manager.v3.HttpFilter", "name typed_config"},
+    {"envoy.extensions.filters.network.http_connection_manager.v3.LocalReplyConfig",
+     "mappers body_format"},
+    {"envoy.extensions.filters.network.http_connection_manager.v3.ResponseMapper",
+     "filter status_code body body_format_override"},
+    {"envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy",
+     "stat_prefix cluster weighted_clusters idle_timeout max_connect_attempts access_log"},
+    {"envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy.WeightedCluster", "clusters"},
+    {"envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy.WeightedCluster.ClusterWeight",
+     "name weight"},
+
+    // HTTP filters.
+    {"envoy.extensions.filters.http.router.v3.Router", ""},
+
+    // Access logs.
+    {"envoy.config.accesslog.v3.AccessLog", "name typed_config"},
+    {"envoy.extensions.access_loggers.file.v3.FileAccessLog", "path format json_format log_format"},
+    {"envoy.extensions.access_loggers.stream.v3.StdoutAccessLog", "log_format"},
+    {"envoy.extensions.access_loggers.stream.v3.StderrAccessLog", "log_format"},
+    // local_reply_config mapper filters.
+    {"envoy.config.accesslog.v3.AccessLogFilter", "status_code_filter header_filter"},
+    {"envoy.config.accesslog.v3.StatusCodeFilter", "comparison"},
+    {"envoy.config.accesslog.v3.ComparisonFilter", "op value"},
+    {"envoy.config.accesslog.v3.HeaderFilter", "header"},
+
+    // Routes.
+    {"envoy.config.route.v3.RouteConfiguration",
+     "name virtual_hosts internal_only_headers request_headers_to_add request_headers_to_remove "
+     "response_headers_to_add response_headers_to_remove"},
+    {"envoy.config.route.v3.VirtualHost",
+     "name domains routes require_tls request_headers_to_add request_headers_to_remove "
+     "response_headers_to_add response_headers_to_remove"},
+    {"envoy.config.route.v3.Route",
+     "name match route redirect direct_response request_headers_to_add request_headers_to_remove "
+     "response_headers_to_add response_headers_to_remove"},
+    {"envoy.config.route.v3.RouteMatch",
+     "prefix path safe_regex path_separated_prefix case_sensitive headers query_parameters"},
+    {"envoy.config.route.v3.HeaderMatcher",
+     "name exact_match safe_regex_match present_match prefix_match suffix_match contains_match "
+     "string_match invert_match treat_missing_header_as_empty"},
+    {"envoy.config.route.v3.QueryParameterMatcher", "name string_match present_match"},
+    {"envoy.type.matcher.v3.StringMatcher", "exact prefix suffix safe_regex contains ignore_case"},
+    {"envoy.type.matcher.v3.RegexMatcher", "google_re2 regex"},
+    {"envoy.type.matcher.v3.RegexMatcher.GoogleRE2", ""},
+    {"envoy.type.matcher.v3.RegexMatchAndSubstitute", "pattern substitution"},
+    {"envoy.config.route.v3.RouteAction",
+     "cluster cluster_header weighted_clusters prefix_rewrite regex_rewrite host_rewrite_literal "
+     "auto_host_rewrite host_rewrite_header host_rewrite_path_regex timeout idle_timeout "
+     "hash_policy"},
+    {"envoy.config.route.v3.WeightedCluster", "clusters total_weight"},
+    {"envoy.config.route.v3.WeightedCluster.ClusterWeight",
+     "name weight request_headers_to_add request_headers_to_remove response_headers_to_add "
+     "response_headers_to_remove"},
+    {"envoy.config.route.v3.RouteAction.HashPolicy",
+     "header cookie connection_properties query_parameter filter_state terminal"},
+    {"envoy.config.route.v3.RouteAction.HashPolicy.Header", "header_name"},
+    {"envoy.config.route.v3.RouteAction.HashPolicy.Cookie", "name ttl path"},
+    {"envoy.config.route.v3.RouteAction.HashPolicy.ConnectionProperties", "source_ip"},
+    {"envoy.config.route.v3.RouteAction.HashPolicy.QueryParameter", "name"},
+    {"envoy.config.route.v3.RouteAction.HashPolicy.FilterState", "key"},
+    {"envoy.config.route.v3.RedirectAction",
+     "https_redirect scheme_redirect host_redirect port_redirect path_redirect prefix_rewrite "
+     "regex_rewrite response_code strip_query"},
+    {"envoy.config.route.v3.DirectResponseAction", "status body"},
+
+    // Clusters.
+    {"envoy.config.cluster.v3.Cluster",
+     "name alt_stat_name type lb_policy load_assignment connect_timeout dns_refresh_rate "
+     "respect_dns_ttl dns_lookup_family dns_resolvers typed_dns_resolver_config "
+     "ring_hash_lb_config maglev_lb_config least_request_lb_config "
+     "per_connection_buffer_limit_bytes max_requests_per_connection common_http_protocol_options "
+     "typed_extension_protocol_options http2_protocol_options original_dst_lb_config"},
+    {"envoy.config.cluster.v3.Cluster.RingHashLbConfig", "minimum_ring_size maximum_ring_size"},
+    {"envoy.config.cluster.v3.Cluster.MaglevLbConfig", "table_size"},
+    {"envoy.config.cluster.v3.Cluster.LeastRequestLbConfig", "choice_count"},
+    {"envoy.config.cluster.v3.Cluster.OriginalDstLbConfig", "use_http_header http_header_name"},
+    {"envoy.config.endpoint.v3.ClusterLoadAssignment", "cluster_name endpoints"},
+    {"envoy.config.endpoint.v3.LocalityLbEndpoints",
+     "locality lb_endpoints load_balancing_weight priority"},
+    {"envoy.config.endpoint.v3.LbEndpoint", "endpoint load_balancing_weight"},
+    {"envoy.config.endpoint.v3.Endpoint", "address hostname"},
+    {"envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
+     "common_http_protocol_options explicit_http_config use_downstream_protocol_config"},
+    {"envoy.extensions.upstreams.http.v3.HttpProtocolOptions.ExplicitHttpConfig",
+     "http_protocol_options http2_protocol_options"},
+    {"envoy.extensions.upstreams.http.v3.HttpProtocolOptions.UseDownstreamHttpConfig",
+     "http_protocol_options http2_protocol_options"},
+    {"envoy.extensions.network.dns_resolver.cares.v3.CaresDnsResolverConfig", "resolvers"},
+};
+
+using FieldSet = absl::flat_hash_set<std::string_view>;
+
+const absl::flat_hash_map<std::string_view, FieldSet>& Index() {
+  static const auto* index = [] {
+    auto* m = new absl::flat_hash_map<std::string_view, FieldSet>();
+    for (const SupportedFields& entry : kTable) {
+      FieldSet& set = (*m)[entry.message];
+      const absl::string_view fields(entry.fields.data(), entry.fields.size());
+      for (absl::string_view f : absl::StrSplit(fields, ' ', absl::SkipEmpty())) {
+        set.insert(std::string_view(f.data(), f.size()));
+      }
+    }
+    return m;
+  }();
+  return *index;
+}
+
+std::string Join(std::string_view path, std::string_view field) {
+  return path.empty() ? std::string(field) : Cat(path, ".", field);
+}
+
+absl::Status Walk(const pb::Message& message, const std::string& path);
+
+absl::Status WalkAny(const pb::Message& any, const std::string& path) {
+  const pb::Reflection* refl = any.GetReflection();
+  const pb::Descriptor* desc = any.GetDescriptor();
+  const std::string type_url = refl->GetString(any, desc->FindFieldByName("type_url"));
+  const std::string_view type_name = TypeNameFromUrl(type_url);
+  if (FindExtensionByType(type_name) == nullptr) {
+    return absl::InvalidArgumentError(
+        Cat(path, ": unsupported extension '", type_name, "'"));
+  }
+  const pb::Descriptor* type = pb::DescriptorPool::generated_pool()->FindMessageTypeByName(
+      std::string(type_name));
+  const pb::Message* prototype =
+      type ? pb::MessageFactory::generated_factory()->GetPrototype(type) : nullptr;
+  if (prototype == nullptr) {
+    return absl::InternalError(Cat(path, ": type '", type_name, "' is not linked in"));
+  }
+  std::unique_ptr<pb::Message> inner(prototype->New());
+  if (!inner->ParseFromString(refl->GetString(any, desc->FindFieldByName("value")))) {
+    return absl::InvalidArgumentError(Cat(path, ": cannot decode '", type_name, "'"));
+  }
+  return Walk(*inner, path);
+}
+
+absl::Status Walk(const pb::Message& message, const std::string& path) {
+  const pb::Descriptor* desc = message.GetDescriptor();
+  if (desc->full_name() == "google.protobuf.Any") return WalkAny(message, path);
+  if (desc->file()->package() == "google.protobuf") return absl::OkStatus();  // value types
+
+  const auto& index = Index();
+  const auto it = index.find(desc->full_name());
+  const pb::Reflection* refl = message.GetReflection();
+  std::vector<const pb::FieldDescriptor*> fields;
+  refl->ListFields(message, &fields);
+  for (const pb::FieldDescriptor* field : fields) {
+    const std::string field_path = Join(path, field->name());
+    if (it == index.end() || !it->second.contains(field->name())) {
+      return absl::InvalidArgumentError(Cat(field_path, ": not supported"));
+    }
+    if (field->cpp_type() != pb::FieldDescriptor::CPPTYPE_MESSAGE) continue;
+    if (field->is_map()) {
+      const pb::FieldDescriptor* key = field->message_type()->map_key();
+      const pb::FieldDescriptor* value = field->message_type()->map_value();
+      for (int i = 0; i < refl->FieldSize(message, field); ++i) {
+        const pb::Message& entry = refl->GetRepeatedMessage(message, field, i);
+        if (value->cpp_type() != pb::FieldDescriptor::CPPTYPE_MESSAGE) continue;
+        const std::string key_text = key->cpp_type() == pb::FieldDescriptor::CPPTYPE_STRING
+                                         ? entry.GetReflection()->GetString(entry, key)
+                                         : std::to_string(i);
+        absl::Status s = Walk(entry.GetReflection()->GetMessage(entry, value),
+                              Cat(field_path, "[", key_text, "]"));
+        if (!s.ok()) return s;
+      }
+    } else if (field->is_repeated()) {
+      for (int i = 0; i < refl->FieldSize(message, field); ++i) {
+        absl::Status s = Walk(refl->GetRepeatedMessage(message, field, i),
+                              Cat(field_path, "[", i, "]"));
+        if (!s.ok()) return s;
+      }
+    } else {
+      absl::Status s = Walk(refl->GetMessage(message, field), field_path);
+      if (!s.ok()) return s;
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+std::span<const SupportedFields> SupportedFieldsTable() { return kTable; }
+
+absl::Status CheckSupportedFields(const pb::Message& message, std::string_view path) {
+  return Walk(message, std::string(path));
+}
+
+}  // namespace weft::config

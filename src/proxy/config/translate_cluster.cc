@@ -1,0 +1,353 @@
+// envoy.config.cluster.v3.Cluster -> upstream::ClusterConfig.
+#include "base/status.h"
+#include "envoy/extensions/network/dns_resolver/cares/v3/cares_dns_resolver.pb.h"
+#include "envoy/extensions/upstreams/http/v3/http_protocol_options.pb.h"
+#include "proxy/config/supported_fields.h"
+#include "proxy/config/translate.h"
+#include "proxy/config/translate_common.h"
+
+namespace weft::config {
+namespace {
+
+namespace cluster = envoy::config::cluster::v3;
+namespace core = envoy::config::core::v3;
+namespace uphttp = envoy::extensions::upstreams::http::v3;
+
+bool IsPrime(uint64_t n) {
+  if (n < 2) return false;
+  for (uint64_t d = 2; d * d <= n; ++d) {
+    if (n % d == 0) return false;
+  }
+  return true;
+}
+
+std::string ResolverAddress(const HostPort& hp) {
+  return hp.address.find(':') == std::string::npos
+             ? Cat(hp.address, ":", hp.port)
+             : Cat("[", hp.address, "]:", hp.port);
+}
+
+absl::StatusOr<std::string> TranslateResolver(const core::Address& a, std::string_view path) {
+  ASSIGN_OR_RETURN(HostPort hp, TranslateSocketAddress(a, path));
+  if (!IsIpLiteral(hp.address)) {
+    return ConfigError(FieldPath(path, "socket_address.address"), "'", hp.address,
+                       "' is not an IP address");
+  }
+  if (hp.port == 0) hp.port = 53;
+  return ResolverAddress(hp);
+}
+
+// Cluster-level HTTP options share core.v3 messages with the HCM; only part applies upstream.
+absl::Status ApplyCommonHttpOptions(const core::HttpProtocolOptions& o, std::string_view path,
+                                    upstream::ClusterConfig& out) {
+  if (o.has_max_headers_count()) {
+    return ConfigError(FieldPath(path, "max_headers_count"), "not supported for clusters");
+  }
+  if (o.has_max_connection_duration()) {
+    return ConfigError(FieldPath(path, "max_connection_duration"), "not supported for clusters");
+  }
+  if (o.has_idle_timeout()) out.upstream_idle_timeout = ToMilliseconds(o.idle_timeout());
+  if (o.has_max_requests_per_connection()) {
+    out.max_requests_per_connection = o.max_requests_per_connection().value();
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckHttp1Options(const core::Http1ProtocolOptions& o, std::string_view path) {
+  if (o.allow_chunked_length()) {
+    return ConfigError(FieldPath(path, "allow_chunked_length"), "not supported for clusters");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ApplyUpstreamHttpOptions(const uphttp::HttpProtocolOptions& o, std::string_view path,
+                                      upstream::ClusterConfig& out) {
+  if (o.has_common_http_protocol_options()) {
+    RETURN_IF_ERROR(ApplyCommonHttpOptions(o.common_http_protocol_options(),
+                                           FieldPath(path, "common_http_protocol_options"), out));
+  }
+  switch (o.upstream_protocol_options_case()) {
+    case uphttp::HttpProtocolOptions::kExplicitHttpConfig: {
+      const auto& e = o.explicit_http_config();
+      const std::string e_path = FieldPath(path, "explicit_http_config");
+      if (e.has_http2_protocol_options()) {
+        out.protocol = upstream::UpstreamProtocol::kHttp2;
+      } else if (e.has_http_protocol_options()) {
+        RETURN_IF_ERROR(CheckHttp1Options(e.http_protocol_options(),
+                                          FieldPath(e_path, "http_protocol_options")));
+        out.protocol = upstream::UpstreamProtocol::kHttp1;
+      } else {
+        return ConfigError(e_path, "needs http_protocol_options or http2_protocol_options");
+      }
+      break;
+    }
+    case uphttp::HttpProtocolOptions::kUseDownstreamProtocolConfig: {
+      const auto& d = o.use_downstream_protocol_config();
+      if (d.has_http_protocol_options()) {
+        RETURN_IF_ERROR(CheckHttp1Options(
+            d.http_protocol_options(),
+            FieldPath(path, "use_downstream_protocol_config.http_protocol_options")));
+      }
+      out.protocol = upstream::UpstreamProtocol::kUseDownstream;
+      break;
+    }
+    default:
+      return ConfigError(path, "needs explicit_http_config or use_downstream_protocol_config");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status TranslateLoadAssignment(const envoy::config::endpoint::v3::ClusterLoadAssignment& la,
+                                     std::string_view path, upstream::ClusterConfig& out) {
+  for (int i = 0; i < la.endpoints_size(); ++i) {
+    const auto& l = la.endpoints(i);
+    const std::string l_path = IndexPath(path, "endpoints", i);
+    upstream::LocalityEndpoints locality;
+    locality.region = l.locality().region();
+    locality.zone = l.locality().zone();
+    locality.sub_zone = l.locality().sub_zone();
+    locality.priority = l.priority();
+    if (l.has_load_balancing_weight()) {
+      if (l.load_balancing_weight().value() < 1) {
+        return ConfigError(FieldPath(l_path, "load_balancing_weight"), "must be at least 1");
+      }
+      locality.load_balancing_weight = l.load_balancing_weight().value();
+    }
+    for (int j = 0; j < l.lb_endpoints_size(); ++j) {
+      const auto& e = l.lb_endpoints(j);
+      const std::string e_path = IndexPath(l_path, "lb_endpoints", j);
+      if (!e.has_endpoint()) return ConfigError(FieldPath(e_path, "endpoint"), "is required");
+      const std::string a_path = FieldPath(e_path, "endpoint.address");
+      ASSIGN_OR_RETURN(HostPort hp, TranslateSocketAddress(e.endpoint().address(), a_path));
+      if (out.type == upstream::DiscoveryType::kStatic && !IsIpLiteral(hp.address)) {
+        return ConfigError(FieldPath(a_path, "socket_address.address"), "'", hp.address,
+                           "': STATIC cluster endpoints must be IP addresses");
+      }
+      if (hp.port == 0) {
+        return ConfigError(FieldPath(a_path, "socket_address.port_value"), "is required");
+      }
+      upstream::EndpointConfig endpoint;
+      endpoint.address = std::move(hp.address);
+      endpoint.port = hp.port;
+      endpoint.hostname = e.endpoint().hostname();
+      if (e.has_load_balancing_weight()) {
+        if (e.load_balancing_weight().value() < 1) {
+          return ConfigError(FieldPath(e_path, "load_balancing_weight"), "must be at least 1");
+        }
+        endpoint.weight = e.load_balancing_weight().value();
+      }
+      locality.endpoints.push_back(std::move(endpoint));
+    }
+    out.localities.push_back(std::move(locality));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+namespace internal {
+
+absl::StatusOr<upstream::ClusterConfig> TranslateClusterUnchecked(const cluster::Cluster& p,
+                                                                  std::string_view path) {
+  upstream::ClusterConfig out;
+  out.name = p.name();
+  if (out.name.empty()) return ConfigError(FieldPath(path, "name"), "is required");
+  out.alt_stat_name = p.alt_stat_name();
+  switch (p.type()) {
+    case cluster::Cluster::STATIC:
+      out.type = upstream::DiscoveryType::kStatic;
+      break;
+    case cluster::Cluster::STRICT_DNS:
+      out.type = upstream::DiscoveryType::kStrictDns;
+      break;
+    case cluster::Cluster::LOGICAL_DNS:
+      out.type = upstream::DiscoveryType::kLogicalDns;
+      break;
+    case cluster::Cluster::EDS:
+      out.type = upstream::DiscoveryType::kEds;
+      break;
+    case cluster::Cluster::ORIGINAL_DST:
+      out.type = upstream::DiscoveryType::kOriginalDst;
+      break;
+    default:
+      return ConfigError(FieldPath(path, "type"), "unknown discovery type");
+  }
+  switch (p.lb_policy()) {
+    case cluster::Cluster::ROUND_ROBIN:
+      out.lb_policy = upstream::LbPolicy::kRoundRobin;
+      break;
+    case cluster::Cluster::LEAST_REQUEST:
+      out.lb_policy = upstream::LbPolicy::kLeastRequest;
+      break;
+    case cluster::Cluster::RANDOM:
+      out.lb_policy = upstream::LbPolicy::kRandom;
+      break;
+    case cluster::Cluster::RING_HASH:
+      out.lb_policy = upstream::LbPolicy::kRingHash;
+      break;
+    case cluster::Cluster::MAGLEV:
+      out.lb_policy = upstream::LbPolicy::kMaglev;
+      break;
+    case cluster::Cluster::CLUSTER_PROVIDED:
+      out.lb_policy = upstream::LbPolicy::kClusterProvided;
+      break;
+    default:
+      return ConfigError(FieldPath(path, "lb_policy"), "not supported");
+  }
+  // Envoy pairs ORIGINAL_DST clusters with CLUSTER_PROVIDED and refuses the rest.
+  if ((out.type == upstream::DiscoveryType::kOriginalDst) !=
+      (out.lb_policy == upstream::LbPolicy::kClusterProvided)) {
+    return ConfigError(FieldPath(path, "lb_policy"),
+                       "CLUSTER_PROVIDED goes with (and only with) type ORIGINAL_DST");
+  }
+  if (p.has_connect_timeout()) {
+    out.connect_timeout = ToMilliseconds(p.connect_timeout());
+    if (out.connect_timeout.count() <= 0) {
+      return ConfigError(FieldPath(path, "connect_timeout"), "must be greater than 0");
+    }
+  }
+
+  if (p.has_load_assignment()) {
+    if (out.type == upstream::DiscoveryType::kOriginalDst &&
+        p.load_assignment().endpoints_size() > 0) {
+      return ConfigError(FieldPath(path, "load_assignment"),
+                         "ORIGINAL_DST clusters take no endpoints");
+    }
+    RETURN_IF_ERROR(
+        TranslateLoadAssignment(p.load_assignment(), FieldPath(path, "load_assignment"), out));
+  }
+  if (out.type == upstream::DiscoveryType::kLogicalDns) {
+    size_t n = 0;
+    for (const auto& l : out.localities) n += l.endpoints.size();
+    if (n != 1) {
+      return ConfigError(FieldPath(path, "load_assignment"),
+                         "LOGICAL_DNS clusters need exactly one endpoint");
+    }
+  }
+
+  if (p.has_dns_refresh_rate()) {
+    out.dns_refresh_rate = ToMilliseconds(p.dns_refresh_rate());
+    if (out.dns_refresh_rate.count() < 1) {
+      return ConfigError(FieldPath(path, "dns_refresh_rate"), "must be at least 1ms");
+    }
+  }
+  out.respect_dns_ttl = p.respect_dns_ttl();
+  switch (p.dns_lookup_family()) {
+    case cluster::Cluster::V4_ONLY:
+      out.dns_lookup_family = upstream::DnsLookupFamily::kV4Only;
+      break;
+    case cluster::Cluster::V6_ONLY:
+      out.dns_lookup_family = upstream::DnsLookupFamily::kV6Only;
+      break;
+    case cluster::Cluster::V4_PREFERRED:
+      out.dns_lookup_family = upstream::DnsLookupFamily::kV4Preferred;
+      break;
+    case cluster::Cluster::ALL:
+      out.dns_lookup_family = upstream::DnsLookupFamily::kAll;
+      break;
+    default:
+      out.dns_lookup_family = upstream::DnsLookupFamily::kAuto;
+  }
+  for (int i = 0; i < p.dns_resolvers_size(); ++i) {
+    ASSIGN_OR_RETURN(std::string r,
+                     TranslateResolver(p.dns_resolvers(i), IndexPath(path, "dns_resolvers", i)));
+    out.dns_resolvers.push_back(std::move(r));
+  }
+  if (p.has_typed_dns_resolver_config()) {
+    const std::string r_path = FieldPath(path, "typed_dns_resolver_config");
+    const auto& t = p.typed_dns_resolver_config();
+    ASSIGN_OR_RETURN(const KnownExtension* ext,
+                     ResolveExtension(t.name(), t.has_typed_config() ? &t.typed_config() : nullptr,
+                                      ExtensionKind::kDnsResolver, r_path));
+    (void)ext;
+    if (t.has_typed_config()) {
+      const std::string c_path = FieldPath(r_path, "typed_config");
+      ASSIGN_OR_RETURN(
+          auto cares,
+          Unpack<envoy::extensions::network::dns_resolver::cares::v3::CaresDnsResolverConfig>(
+              t.typed_config(), c_path));
+      for (int i = 0; i < cares.resolvers_size(); ++i) {
+        ASSIGN_OR_RETURN(std::string r, TranslateResolver(cares.resolvers(i),
+                                                          IndexPath(c_path, "resolvers", i)));
+        out.dns_resolvers.push_back(std::move(r));
+      }
+    }
+  }
+
+  if (p.has_ring_hash_lb_config()) {
+    const auto& r = p.ring_hash_lb_config();
+    if (r.has_minimum_ring_size()) out.ring_hash.minimum_ring_size = r.minimum_ring_size().value();
+    if (r.has_maximum_ring_size()) out.ring_hash.maximum_ring_size = r.maximum_ring_size().value();
+    if (out.ring_hash.maximum_ring_size > 8388608) {
+      return ConfigError(FieldPath(path, "ring_hash_lb_config.maximum_ring_size"),
+                         "must be at most 8388608");
+    }
+    if (out.ring_hash.minimum_ring_size > out.ring_hash.maximum_ring_size) {
+      return ConfigError(FieldPath(path, "ring_hash_lb_config"),
+                         "minimum_ring_size must not exceed maximum_ring_size");
+    }
+  }
+  if (p.has_maglev_lb_config() && p.maglev_lb_config().has_table_size()) {
+    out.maglev.table_size = p.maglev_lb_config().table_size().value();
+    if (!IsPrime(out.maglev.table_size) || out.maglev.table_size > 5000011) {
+      return ConfigError(FieldPath(path, "maglev_lb_config.table_size"), out.maglev.table_size,
+                         " must be a prime number no larger than 5000011");
+    }
+  }
+  if (p.has_least_request_lb_config() && p.least_request_lb_config().has_choice_count()) {
+    out.least_request.choice_count = p.least_request_lb_config().choice_count().value();
+    if (out.least_request.choice_count < 2) {
+      return ConfigError(FieldPath(path, "least_request_lb_config.choice_count"),
+                         "must be at least 2");
+    }
+  }
+  if (p.has_original_dst_lb_config()) {
+    if (out.type != upstream::DiscoveryType::kOriginalDst) {
+      return ConfigError(FieldPath(path, "original_dst_lb_config"),
+                         "applies to ORIGINAL_DST clusters only");
+    }
+    const auto& o = p.original_dst_lb_config();
+    if (o.use_http_header()) {
+      // Envoy's default header when http_header_name is empty.
+      out.original_dst_http_header =
+          o.http_header_name().empty() ? "x-envoy-original-dst-host"
+                                       : absl::AsciiStrToLower(o.http_header_name());
+    }
+  }
+
+  if (p.has_per_connection_buffer_limit_bytes()) {
+    out.per_connection_buffer_limit_bytes = p.per_connection_buffer_limit_bytes().value();
+  }
+  if (p.has_max_requests_per_connection()) {  // deprecated spelling
+    out.max_requests_per_connection = p.max_requests_per_connection().value();
+  }
+  if (p.has_common_http_protocol_options()) {
+    RETURN_IF_ERROR(ApplyCommonHttpOptions(p.common_http_protocol_options(),
+                                           FieldPath(path, "common_http_protocol_options"), out));
+  }
+  if (p.has_http2_protocol_options()) {  // deprecated: HTTP/2 to the upstream
+    out.protocol = upstream::UpstreamProtocol::kHttp2;
+  }
+  for (const auto& [key, any] : p.typed_extension_protocol_options()) {
+    const std::string o_path = Cat(FieldPath(path, "typed_extension_protocol_options"),
+                                            "[", key, "]");
+    ASSIGN_OR_RETURN(const KnownExtension* ext,
+                     ResolveExtension(key, &any, ExtensionKind::kUpstreamProtocolOptions, o_path));
+    (void)ext;
+    ASSIGN_OR_RETURN(uphttp::HttpProtocolOptions options,
+                     Unpack<uphttp::HttpProtocolOptions>(any, o_path));
+    RETURN_IF_ERROR(ApplyUpstreamHttpOptions(options, o_path, out));
+  }
+  return out;
+}
+
+}  // namespace internal
+
+absl::StatusOr<upstream::ClusterConfig> TranslateCluster(const cluster::Cluster& proto,
+                                                         std::string_view path) {
+  LinkExtensionTypes();
+  if (absl::Status s = CheckSupportedFields(proto, path); !s.ok()) return s;
+  return internal::TranslateClusterUnchecked(proto, path);
+}
+
+}  // namespace weft::config

@@ -1,0 +1,377 @@
+#include "proxy/config/translate_common.h"
+
+#include <arpa/inet.h>
+
+#include <re2/re2.h>
+
+#include "envoy/extensions/access_loggers/file/v3/file.pb.h"
+#include "envoy/extensions/access_loggers/stream/v3/stream.pb.h"
+#include "envoy/extensions/filters/http/router/v3/router.pb.h"
+#include "envoy/extensions/filters/listener/http_inspector/v3/http_inspector.pb.h"
+#include "envoy/extensions/filters/listener/original_dst/v3/original_dst.pb.h"
+#include "envoy/extensions/filters/listener/tls_inspector/v3/tls_inspector.pb.h"
+#include "envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.pb.h"
+#include "envoy/extensions/filters/network/tcp_proxy/v3/tcp_proxy.pb.h"
+#include "envoy/extensions/network/dns_resolver/cares/v3/cares_dns_resolver.pb.h"
+#include "envoy/extensions/upstreams/http/v3/http_protocol_options.pb.h"
+
+namespace weft::config {
+
+namespace core = envoy::config::core::v3;
+namespace matcher = envoy::type::matcher::v3;
+
+void LinkExtensionTypes() {
+  // One entry per KnownExtension (known_extensions.cc); a unit test checks they match.
+  static const bool linked = [] {
+    namespace ext = envoy::extensions;
+    const google::protobuf::Descriptor* descriptors[] = {
+        ext::filters::network::http_connection_manager::v3::HttpConnectionManager::descriptor(),
+        ext::filters::network::tcp_proxy::v3::TcpProxy::descriptor(),
+        ext::filters::http::router::v3::Router::descriptor(),
+        ext::filters::listener::tls_inspector::v3::TlsInspector::descriptor(),
+        ext::filters::listener::original_dst::v3::OriginalDst::descriptor(),
+        ext::filters::listener::http_inspector::v3::HttpInspector::descriptor(),
+        ext::access_loggers::file::v3::FileAccessLog::descriptor(),
+        ext::access_loggers::stream::v3::StdoutAccessLog::descriptor(),
+        ext::access_loggers::stream::v3::StderrAccessLog::descriptor(),
+        ext::upstreams::http::v3::HttpProtocolOptions::descriptor(),
+        ext::network::dns_resolver::cares::v3::CaresDnsResolverConfig::descriptor(),
+    };
+    return descriptors[0] != nullptr;
+  }();
+  (void)linked;
+}
+
+std::string FieldPath(std::string_view base, std::string_view field) {
+  return base.empty() ? std::string(field) : Cat(base, ".", field);
+}
+
+std::string IndexPath(std::string_view base, std::string_view field, int index) {
+  return Cat(FieldPath(base, field), "[", index, "]");
+}
+
+std::chrono::milliseconds ToMilliseconds(const google::protobuf::Duration& d) {
+  return std::chrono::milliseconds(d.seconds() * 1000 + d.nanos() / 1000000);
+}
+
+bool IsIpLiteral(const std::string& address) {
+  in6_addr buf;
+  return inet_pton(AF_INET, address.c_str(), &buf) == 1 ||
+         inet_pton(AF_INET6, address.c_str(), &buf) == 1;
+}
+
+absl::StatusOr<HostPort> TranslateSocketAddress(const core::Address& address,
+                                                std::string_view path) {
+  if (!address.has_socket_address()) {
+    return ConfigError(path, "socket_address is required");
+  }
+  const core::SocketAddress& sa = address.socket_address();
+  const std::string sa_path = FieldPath(path, "socket_address");
+  if (sa.protocol() != core::SocketAddress::TCP) {
+    return ConfigError(FieldPath(sa_path, "protocol"), "only TCP is supported");
+  }
+  if (sa.address().empty()) return ConfigError(FieldPath(sa_path, "address"), "is required");
+  if (sa.port_value() > 65535) {
+    return ConfigError(FieldPath(sa_path, "port_value"), "must be at most 65535");
+  }
+  return HostPort{sa.address(), sa.port_value()};
+}
+
+absl::StatusOr<std::shared_ptr<const re2::RE2>> CompileRegex(const matcher::RegexMatcher& regex,
+                                                             std::string_view path) {
+  RE2::Options options;
+  options.set_log_errors(false);
+  auto re = std::make_shared<const re2::RE2>(regex.regex(), options);
+  if (!re->ok()) {
+    return ConfigError(FieldPath(path, "regex"), "invalid regex '", regex.regex(),
+                       "': ", re->error());
+  }
+  return re;
+}
+
+absl::StatusOr<router::RegexRewrite> TranslateRegexRewrite(
+    const matcher::RegexMatchAndSubstitute& rewrite, std::string_view path) {
+  auto re = CompileRegex(rewrite.pattern(), FieldPath(path, "pattern"));
+  if (!re.ok()) return re.status();
+  std::string error;
+  if (!(*re)->CheckRewriteString(rewrite.substitution(), &error)) {
+    return ConfigError(FieldPath(path, "substitution"), error);
+  }
+  return router::RegexRewrite{std::move(*re), rewrite.substitution()};
+}
+
+absl::StatusOr<router::StringMatcher> TranslateStringMatcher(const matcher::StringMatcher& m,
+                                                             std::string_view path) {
+  router::StringMatcher out;
+  out.ignore_case = m.ignore_case();
+  switch (m.match_pattern_case()) {
+    case matcher::StringMatcher::kExact:
+      out.kind = router::StringMatcher::Kind::kExact;
+      out.value = m.exact();
+      break;
+    case matcher::StringMatcher::kPrefix:
+      out.kind = router::StringMatcher::Kind::kPrefix;
+      out.value = m.prefix();
+      break;
+    case matcher::StringMatcher::kSuffix:
+      out.kind = router::StringMatcher::Kind::kSuffix;
+      out.value = m.suffix();
+      break;
+    case matcher::StringMatcher::kContains:
+      out.kind = router::StringMatcher::Kind::kContains;
+      out.value = m.contains();
+      break;
+    case matcher::StringMatcher::kSafeRegex: {
+      out.kind = router::StringMatcher::Kind::kRegex;
+      out.value = m.safe_regex().regex();
+      auto re = CompileRegex(m.safe_regex(), FieldPath(path, "safe_regex"));
+      if (!re.ok()) return re.status();
+      out.regex = std::move(*re);
+      break;
+    }
+    default:
+      return ConfigError(path, "a string matcher needs exact, prefix, suffix, contains or "
+                               "safe_regex");
+  }
+  return out;
+}
+
+absl::StatusOr<router::HeaderMatcher> TranslateHeaderMatcher(
+    const envoy::config::route::v3::HeaderMatcher& m, std::string_view path) {
+  using Proto = envoy::config::route::v3::HeaderMatcher;
+  router::HeaderMatcher out;
+  if (m.name().empty()) return ConfigError(FieldPath(path, "name"), "is required");
+  out.name = absl::AsciiStrToLower(m.name());
+  out.invert_match = m.invert_match();
+  out.treat_missing_header_as_empty = m.treat_missing_header_as_empty();
+  auto simple = [&](router::StringMatcher::Kind kind, const std::string& value) {
+    router::StringMatcher s;
+    s.kind = kind;
+    s.value = value;
+    out.string_match = std::move(s);
+  };
+  // The deprecated *_match forms are the StringMatcher forms without ignore_case.
+  switch (m.header_match_specifier_case()) {
+    case Proto::kExactMatch:
+      simple(router::StringMatcher::Kind::kExact, m.exact_match());
+      break;
+    case Proto::kPrefixMatch:
+      simple(router::StringMatcher::Kind::kPrefix, m.prefix_match());
+      break;
+    case Proto::kSuffixMatch:
+      simple(router::StringMatcher::Kind::kSuffix, m.suffix_match());
+      break;
+    case Proto::kContainsMatch:
+      simple(router::StringMatcher::Kind::kContains, m.contains_match());
+      break;
+    case Proto::kSafeRegexMatch: {
+      auto re = CompileRegex(m.safe_regex_match(), FieldPath(path, "safe_regex_match"));
+      if (!re.ok()) return re.status();
+      simple(router::StringMatcher::Kind::kRegex, m.safe_regex_match().regex());
+      out.string_match->regex = std::move(*re);
+      break;
+    }
+    case Proto::kStringMatch: {
+      auto s = TranslateStringMatcher(m.string_match(), FieldPath(path, "string_match"));
+      if (!s.ok()) return s.status();
+      out.string_match = std::move(*s);
+      break;
+    }
+    case Proto::kPresentMatch:
+      out.present_match = m.present_match();
+      break;
+    default:  // name only: the header must be present
+      break;
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<router::HeaderValueOption>> TranslateHeadersToAdd(
+    const google::protobuf::RepeatedPtrField<core::HeaderValueOption>& headers,
+    std::string_view path) {
+  using Action = router::HeaderValueOption::AppendAction;
+  std::vector<router::HeaderValueOption> out;
+  out.reserve(headers.size());
+  for (int i = 0; i < headers.size(); ++i) {
+    const core::HeaderValueOption& h = headers[i];
+    const std::string item_path = Cat(path, "[", i, "]");
+    if (h.header().key().empty()) {
+      return ConfigError(FieldPath(item_path, "header.key"), "is required");
+    }
+    router::HeaderValueOption option;
+    option.name = absl::AsciiStrToLower(h.header().key());
+    option.value = h.header().value();
+    option.keep_empty_value = h.keep_empty_value();
+    if (h.has_append()) {
+      // Envoy refuses both together: append is the deprecated spelling of append_action.
+      if (h.append_action() != core::HeaderValueOption::APPEND_IF_EXISTS_OR_ADD) {
+        return ConfigError(item_path, "append and append_action are mutually exclusive");
+      }
+      option.action =
+          h.append().value() ? Action::kAppendIfExistsOrAdd : Action::kOverwriteIfExistsOrAdd;
+    } else {
+      switch (h.append_action()) {
+        case core::HeaderValueOption::ADD_IF_ABSENT:
+          option.action = Action::kAddIfAbsent;
+          break;
+        case core::HeaderValueOption::OVERWRITE_IF_EXISTS_OR_ADD:
+          option.action = Action::kOverwriteIfExistsOrAdd;
+          break;
+        case core::HeaderValueOption::OVERWRITE_IF_EXISTS:
+          option.action = Action::kOverwriteIfExists;
+          break;
+        default:
+          option.action = Action::kAppendIfExistsOrAdd;
+      }
+    }
+    out.push_back(std::move(option));
+  }
+  return out;
+}
+
+absl::StatusOr<std::string> TranslateDataSource(const core::DataSource& source,
+                                                std::string_view path) {
+  switch (source.specifier_case()) {
+    case core::DataSource::kInlineString:
+      return source.inline_string();
+    case core::DataSource::kInlineBytes:
+      return source.inline_bytes();
+    default:
+      return ConfigError(path, "needs inline_string or inline_bytes");
+  }
+}
+
+absl::StatusOr<Format> TranslateFormat(const core::SubstitutionFormatString& format,
+                                       std::string_view path) {
+  Format out;
+  out.content_type = format.content_type();
+  switch (format.format_case()) {
+    case core::SubstitutionFormatString::kTextFormat:
+      out.text = format.text_format();
+      break;
+    case core::SubstitutionFormatString::kTextFormatSource: {
+      auto text = TranslateDataSource(format.text_format_source(),
+                                      FieldPath(path, "text_format_source"));
+      if (!text.ok()) return text.status();
+      out.text = std::move(*text);
+      break;
+    }
+    case core::SubstitutionFormatString::kJsonFormat:
+      for (const auto& [key, value] : format.json_format().fields()) {
+        if (!value.has_string_value()) {
+          return ConfigError(IndexPath(path, "json_format", 0), "key '", key,
+                             "': only string values are supported");
+        }
+        out.json.emplace_back(key, value.string_value());
+      }
+      // Struct fields are a map: sort for a deterministic key order.
+      std::sort(out.json.begin(), out.json.end());
+      break;
+    default:
+      return ConfigError(path, "needs text_format, text_format_source or json_format");
+  }
+  return out;
+}
+
+absl::StatusOr<const KnownExtension*> ResolveExtension(std::string_view name,
+                                                       const google::protobuf::Any* typed_config,
+                                                       ExtensionKind kind, std::string_view path) {
+  const KnownExtension* ext = nullptr;
+  if (typed_config != nullptr) {
+    const std::string_view type = TypeNameFromUrl(typed_config->type_url());
+    ext = FindExtensionByType(type);
+    if (ext == nullptr) {
+      return ConfigError(FieldPath(path, "typed_config"), "unsupported extension '", type, "'");
+    }
+  } else {
+    ext = FindExtensionByName(name);
+    if (ext == nullptr) {
+      return ConfigError(FieldPath(path, "name"), "unsupported extension '", name,
+                         "' (and no typed_config)");
+    }
+  }
+  if (ext->kind != kind) {
+    return ConfigError(path, "'", ext->name, "' is a ", ExtensionKindName(ext->kind), ", not a ",
+                       ExtensionKindName(kind));
+  }
+  return ext;
+}
+
+absl::StatusOr<std::vector<listener::AccessLogConfig>> TranslateAccessLogs(
+    const google::protobuf::RepeatedPtrField<envoy::config::accesslog::v3::AccessLog>& logs,
+    std::string_view path) {
+  namespace file = envoy::extensions::access_loggers::file::v3;
+  namespace stream = envoy::extensions::access_loggers::stream::v3;
+  using Sink = listener::AccessLogConfig::Sink;
+  std::vector<listener::AccessLogConfig> out;
+  for (int i = 0; i < logs.size(); ++i) {
+    const auto& log = logs[i];
+    const std::string item_path = Cat(path, "[", i, "]");
+    if (!log.has_typed_config()) {
+      return ConfigError(FieldPath(item_path, "typed_config"), "is required for access logs");
+    }
+    auto ext = ResolveExtension(log.name(), &log.typed_config(), ExtensionKind::kAccessLogger,
+                                item_path);
+    if (!ext.ok()) return ext.status();
+    const std::string config_path = FieldPath(item_path, "typed_config");
+    listener::AccessLogConfig config;
+    const core::SubstitutionFormatString* log_format = nullptr;
+    if ((*ext)->name == "envoy.access_loggers.file") {
+      auto proto = Unpack<file::FileAccessLog>(log.typed_config(), config_path);
+      if (!proto.ok()) return proto.status();
+      config.sink = Sink::kFile;
+      config.path = proto->path();
+      if (config.path.empty()) return ConfigError(FieldPath(config_path, "path"), "is required");
+      switch (proto->access_log_format_case()) {
+        case file::FileAccessLog::kFormat:  // deprecated plain string
+          config.text_format = proto->format();
+          break;
+        case file::FileAccessLog::kJsonFormat:  // deprecated Struct
+          for (const auto& [key, value] : proto->json_format().fields()) {
+            if (!value.has_string_value()) {
+              return ConfigError(FieldPath(config_path, "json_format"), "key '", key,
+                                 "': only string values are supported");
+            }
+            config.json_format.emplace_back(key, value.string_value());
+          }
+          std::sort(config.json_format.begin(), config.json_format.end());
+          break;
+        case file::FileAccessLog::kLogFormat:
+          log_format = &proto->log_format();
+          break;
+        default:
+          break;
+      }
+      if (log_format != nullptr) {
+        auto format = TranslateFormat(*log_format, FieldPath(config_path, "log_format"));
+        if (!format.ok()) return format.status();
+        config.text_format = std::move(format->text);
+        config.json_format = std::move(format->json);
+      }
+    } else {
+      stream::StdoutAccessLog proto;  // same shape as StderrAccessLog
+      if ((*ext)->name == "envoy.access_loggers.stdout") {
+        auto p = Unpack<stream::StdoutAccessLog>(log.typed_config(), config_path);
+        if (!p.ok()) return p.status();
+        proto = std::move(*p);
+        config.sink = Sink::kStdout;
+      } else {
+        auto p = Unpack<stream::StderrAccessLog>(log.typed_config(), config_path);
+        if (!p.ok()) return p.status();
+        *proto.mutable_log_format() = p->log_format();
+        if (!p->has_log_format()) proto.clear_log_format();
+        config.sink = Sink::kStderr;
+      }
+      if (proto.has_log_format()) {
+        auto format = TranslateFormat(proto.log_format(), FieldPath(config_path, "log_format"));
+        if (!format.ok()) return format.status();
+        config.text_format = std::move(format->text);
+        config.json_format = std::move(format->json);
+      }
+    }
+    out.push_back(std::move(config));
+  }
+  return out;
+}
+
+}  // namespace weft::config

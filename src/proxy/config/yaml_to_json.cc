@@ -1,0 +1,215 @@
+#include "proxy/config/yaml_to_json.h"
+
+#include <charconv>
+#include <cstdint>
+#include <string>
+
+#include <google/protobuf/descriptor.h>
+#include <nlohmann/json.hpp>
+#include <yaml-cpp/yaml.h>
+
+#include "proxy/config/text.h"
+#include "proxy/config/known_extensions.h"
+
+namespace weft::config {
+namespace {
+
+namespace pb = google::protobuf;
+using nlohmann::json;
+
+bool IsQuoted(const YAML::Node& node) { return node.Tag() == "!"; }
+
+bool ParseBool(std::string_view s, bool* out) {
+  if (s == "true" || s == "True" || s == "TRUE") return *out = true, true;
+  if (s == "false" || s == "False" || s == "FALSE") return *out = false, true;
+  return false;
+}
+
+// Integers and decimals as JSON numbers; anything else (including "Infinity", "1e400") stays a
+// string, which protobuf's parser accepts or reports precisely.
+bool ParseNumber(std::string_view s, json* out) {
+  if (s.empty()) return false;
+  std::string_view digits = s.front() == '+' ? s.substr(1) : s;
+  if (digits.empty()) return false;
+  const char* end = digits.data() + digits.size();
+  if (digits.front() == '-') {
+    int64_t v;
+    auto [p, ec] = std::from_chars(digits.data(), end, v);
+    if (ec == std::errc() && p == end) return *out = v, true;
+  } else {
+    uint64_t v;
+    auto [p, ec] = std::from_chars(digits.data(), end, v);
+    if (ec == std::errc() && p == end) return *out = v, true;
+  }
+  double d;
+  auto [p, ec] = std::from_chars(digits.data(), end, d);
+  if (ec == std::errc() && p == end && digits.find_first_of("0123456789") == 0 ||
+      (ec == std::errc() && p == end && digits.size() > 1 &&
+       (digits[0] == '-' || digits[0] == '.'))) {
+    return *out = d, true;
+  }
+  return false;
+}
+
+bool IsWellKnown(const pb::Descriptor* d, std::string_view name) {
+  return d != nullptr && d->full_name() == name;
+}
+
+bool IsWrapper(const pb::Descriptor* d) {
+  return d->file()->name() == "google/protobuf/wrappers.proto";
+}
+
+class Converter {
+ public:
+  absl::Status status;
+
+  json Message(const YAML::Node& node, const pb::Descriptor* desc, const std::string& path) {
+    if (desc == nullptr || IsWellKnown(desc, "google.protobuf.Struct") ||
+        IsWellKnown(desc, "google.protobuf.Value") ||
+        IsWellKnown(desc, "google.protobuf.ListValue")) {
+      return Untyped(node);
+    }
+    if (IsWrapper(desc)) return Element(node, desc->FindFieldByName("value"), path);
+    if (!node.IsMap()) return Untyped(node);  // Duration, Timestamp, FieldMask: strings
+
+    const bool is_any = IsWellKnown(desc, "google.protobuf.Any");
+    const pb::Descriptor* fields_of = desc;
+    if (is_any) {
+      fields_of = nullptr;
+      if (const YAML::Node type = node["@type"]; type && type.IsScalar()) {
+        const std::string_view name = TypeNameFromUrl(type.Scalar());
+        fields_of = pb::DescriptorPool::generated_pool()->FindMessageTypeByName(std::string(name));
+        if (fields_of == nullptr && status.ok()) {
+          status = absl::InvalidArgumentError(
+              Cat(path, ": unsupported extension '", name, "'"));
+        }
+      }
+      // Well-known types inside an Any carry their JSON form under "value".
+      if (fields_of != nullptr && fields_of->file()->package() == "google.protobuf") {
+        json out = json::object();
+        for (const auto& kv : node) {
+          const std::string key = kv.first.Scalar();
+          out[key] = key == "value" ? Message(kv.second, fields_of, path) : Untyped(kv.second);
+        }
+        return out;
+      }
+    }
+
+    json out = json::object();
+    for (const auto& kv : node) {
+      const std::string key = kv.first.Scalar();
+      if (is_any && key == "@type") {
+        out[key] = kv.second.IsScalar() ? json(kv.second.Scalar()) : Untyped(kv.second);
+        continue;
+      }
+      const pb::FieldDescriptor* field = fields_of ? FindField(fields_of, key) : nullptr;
+      const std::string child_path = path.empty() ? key : Cat(path, ".", key);
+      out[key] = field ? Field(kv.second, field, child_path) : Untyped(kv.second);
+    }
+    return out;
+  }
+
+ private:
+  static const pb::FieldDescriptor* FindField(const pb::Descriptor* desc, std::string_view key) {
+    for (int i = 0; i < desc->field_count(); ++i) {
+      const pb::FieldDescriptor* f = desc->field(i);
+      if (f->name() == key || f->json_name() == key) return f;
+    }
+    return nullptr;
+  }
+
+  json Field(const YAML::Node& node, const pb::FieldDescriptor* field, const std::string& path) {
+    if (field->is_map() && node.IsMap()) {
+      const pb::FieldDescriptor* value = field->message_type()->map_value();
+      json out = json::object();
+      for (const auto& kv : node) {
+        const std::string key = kv.first.Scalar();
+        out[key] = Element(kv.second, value, Cat(path, "[", key, "]"));
+      }
+      return out;
+    }
+    if (field->is_repeated() && node.IsSequence()) {
+      json out = json::array();
+      for (size_t i = 0; i < node.size(); ++i) {
+        out.push_back(Element(node[i], field, Cat(path, "[", i, "]")));
+      }
+      return out;
+    }
+    return Element(node, field, path);
+  }
+
+  json Element(const YAML::Node& node, const pb::FieldDescriptor* field, const std::string& path) {
+    if (node.IsNull()) return nullptr;
+    if (field->cpp_type() == pb::FieldDescriptor::CPPTYPE_MESSAGE) {
+      return Message(node, field->message_type(), path);
+    }
+    if (!node.IsScalar()) return Untyped(node);
+    const std::string& text = node.Scalar();
+    switch (field->cpp_type()) {
+      case pb::FieldDescriptor::CPPTYPE_STRING:
+        return text;
+      case pb::FieldDescriptor::CPPTYPE_BOOL: {
+        bool b;
+        return ParseBool(text, &b) ? json(b) : json(text);
+      }
+      default: {  // numbers and enums (enums by name, or by number)
+        json number;
+        if (ParseNumber(text, &number)) return number;
+        return text;
+      }
+    }
+  }
+
+  // YAML 1.2 core schema, for values no field types (Struct, unknown keys).
+  json Untyped(const YAML::Node& node) {
+    switch (node.Type()) {
+      case YAML::NodeType::Map: {
+        json out = json::object();
+        for (const auto& kv : node) out[kv.first.Scalar()] = Untyped(kv.second);
+        return out;
+      }
+      case YAML::NodeType::Sequence: {
+        json out = json::array();
+        for (const auto& item : node) out.push_back(Untyped(item));
+        return out;
+      }
+      case YAML::NodeType::Scalar: {
+        const std::string& text = node.Scalar();
+        if (IsQuoted(node)) return text;
+        bool b;
+        if (ParseBool(text, &b)) return b;
+        if (text == "null" || text == "Null" || text == "NULL" || text == "~") return nullptr;
+        json number;
+        if (ParseNumber(text, &number)) return number;
+        return text;
+      }
+      default:
+        return nullptr;
+    }
+  }
+};
+
+}  // namespace
+
+absl::StatusOr<std::string> YamlToJson(std::string_view yaml, const pb::Descriptor& root) {
+  YAML::Node doc;
+  try {
+    doc = YAML::Load(std::string(yaml));
+  } catch (const YAML::Exception& e) {
+    return absl::InvalidArgumentError(Cat("invalid YAML: ", e.what()));
+  }
+  if (!doc.IsMap()) {
+    return absl::InvalidArgumentError("invalid config: the document must be a mapping");
+  }
+  Converter converter;
+  json out;
+  try {
+    out = converter.Message(doc, &root, "");
+  } catch (const YAML::Exception& e) {
+    return absl::InvalidArgumentError(Cat("invalid YAML: ", e.what()));
+  }
+  if (!converter.status.ok()) return converter.status;
+  return out.dump();
+}
+
+}  // namespace weft::config

@@ -1,0 +1,497 @@
+#include "proxy/http/active_stream.h"
+
+#include <cstdio>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "base/logging.h"
+#include "proxy/http/connection_manager.h"
+#include "proxy/http/upstream_request.h"
+#include "proxy/router/hash_policy.h"
+#include "proxy/router/route_actions.h"
+#include "proxy/router/route_matcher.h"
+
+namespace weft::proxy {
+
+namespace {
+
+// Hop-by-hop fields (RFC 9110 §7.6.1) never cross the proxy; the codecs add their own framing.
+void RemoveHopByHopHeaders(http::HeaderMap& headers, bool keep_upgrade) {
+  headers.Remove("connection");
+  headers.Remove("keep-alive");
+  headers.Remove("proxy-connection");
+  headers.Remove("transfer-encoding");
+  headers.Remove("te");
+  if (!keep_upgrade) headers.Remove("upgrade");
+}
+
+uint32_t ParseStatus(std::string_view s) {
+  uint32_t code = 0;
+  if (!absl::SimpleAtoi(absl::string_view(s.data(), s.size()), &code)) return 0;
+  return code;
+}
+
+}  // namespace
+
+ActiveStream::ActiveStream(HttpConnectionManager& hcm, http::StreamEncoder& response_encoder)
+    : hcm_(hcm), encoder_(response_encoder) {
+  encoder_.SetCallbacks(this);
+  info_.start_time = hcm_.worker().dispatcher.SystemNow();
+  info_.start_monotonic = hcm_.worker().dispatcher.Now();
+  info_.protocol = http::ProtocolString(response_encoder.protocol());
+  info_.downstream_local_address = hcm_.connection().local_address().ToString();
+  info_.downstream_direct_remote_address = hcm_.connection().remote_address().ToString();
+  info_.downstream_remote_address = info_.downstream_direct_remote_address;
+  hcm_.stats().downstream_rq_total.Inc();
+  hcm_.stats().downstream_rq_http1_total.Inc();
+  hcm_.stats().downstream_rq_active.Inc();
+  const auto& cfg = *hcm_.runtime().config;
+  if (cfg.stream_idle_timeout.count() > 0) {
+    idle_timer_ = dispatcher().CreateTimer([this] { OnIdleTimeout(); });
+    idle_timer_->Enable(cfg.stream_idle_timeout);
+  }
+  if (cfg.request_timeout.count() > 0) {
+    request_timer_ = dispatcher().CreateTimer([this] { OnStreamTimeout(); });
+    request_timer_->Enable(cfg.request_timeout);
+  }
+}
+
+ActiveStream::~ActiveStream() {
+  if (!finished_) Finish();
+}
+
+event::Dispatcher& ActiveStream::dispatcher() { return hcm_.worker().dispatcher; }
+
+void ActiveStream::ResetIdleTimer() {
+  if (idle_timer_) idle_timer_->Enable(hcm_.runtime().config->stream_idle_timeout);
+}
+
+std::string ActiveStream::GenerateRequestId() {
+  // A version 4 UUID (RFC 4122 §4.4) from the worker's generator.
+  uint64_t hi = hcm_.worker().random.Next(), lo = hcm_.worker().random.Next();
+  hi = (hi & 0xffffffffffff0fffULL) | 0x0000000000004000ULL;
+  lo = (lo & 0x3fffffffffffffffULL) | 0x8000000000000000ULL;
+  char buf[40];
+  std::snprintf(buf, sizeof(buf), "%08x-%04x-%04x-%04x-%012llx", static_cast<unsigned>(hi >> 32),
+                static_cast<unsigned>((hi >> 16) & 0xffff), static_cast<unsigned>(hi & 0xffff),
+                static_cast<unsigned>(lo >> 48),
+                static_cast<unsigned long long>(lo & 0xffffffffffffULL));
+  return buf;
+}
+
+void ActiveStream::DecodeHeaders(std::unique_ptr<http::HeaderMap> headers, bool end_stream) {
+  request_headers_ = std::move(headers);
+  info_.request_headers = request_headers_.get();
+  request_complete_ = end_stream;
+  if (end_stream) info_.last_downstream_rx_byte_received = dispatcher().Now() - info_.start_monotonic;
+  ResetIdleTimer();
+  const auto& cfg = *hcm_.runtime().config;
+  http::HeaderMap& h = *request_headers_;
+  is_head_request_ = h.Method() == "HEAD";
+  is_upgrade_ = h.Has("upgrade");
+
+  // Edge headers, as Envoy sets them.
+  if (cfg.use_remote_address) {
+    std::string remote = hcm_.connection().remote_address().IpString();
+    const std::string* xff = h.Get("x-forwarded-for");
+    h.Set("x-forwarded-for", xff ? absl::StrCat(*xff, ",", remote) : remote);
+  }
+  if (!h.Has("x-forwarded-proto")) h.Set("x-forwarded-proto", "http");
+  if (cfg.generate_request_id && !h.Has("x-request-id")) h.Set("x-request-id", GenerateRequestId());
+  info_.request_id = std::string(h.GetOr("x-request-id"));
+  for (const auto& name : hcm_.runtime().routes->config().internal_only_headers) h.Remove(name);
+
+  RouteRequest();
+}
+
+void ActiveStream::RouteRequest() {
+  const auto& runtime = hcm_.runtime();
+  route_ = runtime.routes->Route(*request_headers_);
+  if (route_ == nullptr) {
+    hcm_.stats().no_route.Inc();
+    SendLocalReply(404, "", "route_not_found", access_log::kNoRouteFound);
+    return;
+  }
+  const router::Route& route = *route_->route;
+  info_.route_name = route.name;
+
+  if (const auto* direct = std::get_if<router::DirectResponseAction>(&route.action)) {
+    hcm_.stats().rq_direct_response.Inc();
+    SendLocalReply(direct->status, direct->body, "direct_response", 0);
+    return;
+  }
+  if (const auto* redirect = std::get_if<router::RedirectAction>(&route.action)) {
+    hcm_.stats().rq_redirect.Inc();
+    auto headers = std::make_unique<http::HeaderMap>();
+    router::LocalResponse reply = router::BuildRedirectResponse(route, *redirect, *request_headers_);
+    headers->Add(":status", std::to_string(reply.status));
+    headers->Add("location", reply.location);
+    headers->Add("content-length", "0");
+    info_.response_code = reply.status;
+    info_.response_code_details = "redirect";
+    local_reply_ = true;
+    response_headers_ = std::move(headers);
+    EncodeResponseHeaders(*response_headers_, true);
+    return;
+  }
+
+  const auto& action = std::get<router::RouteAction>(route.action);
+  std::string cluster_name = action.cluster;
+  if (!action.weighted_clusters.empty()) {
+    weighted_cluster_ = router::RouteTable::PickWeightedCluster(action, hcm_.worker().random.Next());
+    if (weighted_cluster_ >= 0) cluster_name = action.weighted_clusters[weighted_cluster_].name;
+  } else if (!action.cluster_header.empty()) {
+    cluster_name = std::string(request_headers_->GetOr(action.cluster_header));
+  }
+  info_.upstream_cluster = cluster_name;
+  cluster::ThreadLocalCluster* cluster = hcm_.worker().clusters.Get(cluster_name);
+  if (cluster == nullptr) {
+    hcm_.stats().no_cluster.Inc();
+    SendLocalReply(action.cluster_header.empty() ? 503 : 404, "", "cluster_not_found",
+                   access_log::kNoClusterFound);
+    return;
+  }
+  upstream::LbContext lb_context;
+  if (!action.hash_policy.empty()) {
+    lb_context.hash = router::ComputeRequestHash(action.hash_policy, *request_headers_,
+                                                 hcm_.connection().remote_address().IpString())
+                          .hash;
+  }
+  cluster::HttpConnPool* pool = nullptr;
+  int host = -1;
+  if (cluster->config().type == upstream::DiscoveryType::kOriginalDst) {
+    network::Address dst = hcm_.connection().local_address();
+    pool = &cluster->PoolForAddress(dst.sa(), dst.len);
+  } else {
+    host = cluster->ChooseHost(lb_context);
+    if (host < 0) {
+      cluster->stats().upstream_cx_none_healthy.Inc();
+      SendLocalReply(503, "no healthy upstream", "no_healthy_upstream", access_log::kNoHealthyUpstream);
+      return;
+    }
+    pool = &cluster->PoolFor(host);
+  }
+
+  // The request as the upstream will see it.
+  auto upstream_headers = std::make_unique<http::HeaderMap>(*request_headers_);
+  RemoveHopByHopHeaders(*upstream_headers, is_upgrade_);
+  const std::string* upstream_hostname = host >= 0 ? &cluster->host(host).hostname : nullptr;
+  router::RewritePath(route, action, *upstream_headers);
+  router::RewriteHost(action, *upstream_headers);
+  if (action.auto_host_rewrite && upstream_hostname && !upstream_hostname->empty()) {
+    router::AutoRewriteHost(action, *upstream_hostname, *upstream_headers);
+  }
+  runtime.routes->ApplyRequestHeaderMutations(*route_, weighted_cluster_, *upstream_headers, info_);
+  if (action.timeout.count() > 0) {
+    upstream_headers->Set("x-envoy-expected-rq-timeout-ms", std::to_string(action.timeout.count()));
+  }
+
+  // Route timeout: Envoy counts it from the end of the downstream request.
+  if (action.timeout.count() > 0) {
+    if (!request_timer_) request_timer_ = dispatcher().CreateTimer([this] { OnStreamTimeout(); });
+    if (request_complete_) request_timer_->Enable(action.timeout);
+  }
+  if (action.idle_timeout && action.idle_timeout->count() > 0) {
+    if (!idle_timer_) idle_timer_ = dispatcher().CreateTimer([this] { OnIdleTimeout(); });
+    idle_timer_->Enable(*action.idle_timeout);
+  }
+
+  upstream_ = std::make_unique<UpstreamRequest>(*this, *cluster, host, *pool);
+  bool end_stream = request_complete_;
+  upstream_->Start(std::move(upstream_headers), end_stream && buffered_body_.empty());
+}
+
+void ActiveStream::DecodeData(network::Buffer& data, bool end_stream) {
+  info_.bytes_received += data.length();
+  ResetIdleTimer();
+  if (end_stream) {
+    request_complete_ = true;
+    info_.last_downstream_rx_byte_received = dispatcher().Now() - info_.start_monotonic;
+    if (route_ && request_timer_ && !request_timer_->Enabled()) {
+      const auto* action = route_->action();
+      if (action && action->timeout.count() > 0) request_timer_->Enable(action->timeout);
+    }
+  }
+  if (upstream_) {
+    upstream_->SendData(data, end_stream);
+  } else {
+    data.Drain(data.length());  // a local reply is (being) sent: the body has nowhere to go
+  }
+  if (end_stream) MaybeFinish();
+}
+
+void ActiveStream::DecodeTrailers(std::unique_ptr<http::HeaderMap> trailers) {
+  request_trailers_ = std::move(trailers);
+  request_complete_ = true;
+  if (upstream_) upstream_->SendTrailers(*request_trailers_);
+  MaybeFinish();
+}
+
+void ActiveStream::OnUpstream1xxHeaders(std::unique_ptr<http::HeaderMap> headers) {
+  encoder_.Encode1xxHeaders(*headers);
+}
+
+void ActiveStream::EncodeResponseHeaders(http::HeaderMap& headers, bool end_stream) {
+  const auto& cfg = *hcm_.runtime().config;
+  response_started_ = true;
+  info_.response_code = ParseStatus(headers.Status());
+  info_.response_headers = &headers;
+  switch (cfg.server_header_transformation) {
+    case listener::HttpConnectionManagerConfig::ServerHeaderTransformation::kOverwrite:
+      headers.Set("server", cfg.server_name);
+      break;
+    case listener::HttpConnectionManagerConfig::ServerHeaderTransformation::kAppendIfAbsent:
+      if (!headers.Has("server")) headers.Set("server", cfg.server_name);
+      break;
+    default:
+      break;
+  }
+  if (!headers.Has("date")) {
+    char buf[64];
+    std::time_t t = std::chrono::system_clock::to_time_t(info_.start_time);
+    std::tm tm;
+    gmtime_r(&t, &tm);
+    std::strftime(buf, sizeof(buf), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+    headers.Set("date", buf);
+  }
+  if (hcm_.worker().draining) headers.Set("connection", "close");
+  if (end_stream) {
+    response_complete_ = true;
+    info_.last_downstream_tx_byte_sent = dispatcher().Now() - info_.start_monotonic;
+  }
+  encoder_.EncodeHeaders(headers, end_stream);
+  if (end_stream) MaybeFinish();
+}
+
+void ActiveStream::OnUpstreamHeaders(std::unique_ptr<http::HeaderMap> headers, bool end_stream) {
+  ResetIdleTimer();
+  // The response has started: the route timeout no longer applies (Envoy's semantics).
+  if (request_timer_) request_timer_->Disable();
+  response_headers_ = std::move(headers);
+  RemoveHopByHopHeaders(*response_headers_, ParseStatus(response_headers_->Status()) == 101);
+  if (ParseStatus(response_headers_->Status()) == 101) {
+    hcm_.stats().downstream_cx_upgrades_total.Inc();
+    response_headers_->Set("connection", "upgrade");
+  }
+  if (info_.upstream_service_time) {
+    response_headers_->Set("x-envoy-upstream-service-time",
+                           std::to_string(info_.upstream_service_time->count()));
+  }
+  hcm_.runtime().routes->ApplyResponseHeaderMutations(*route_, weighted_cluster_, *response_headers_,
+                                                      info_);
+  if (end_stream) upstream_.reset();
+  EncodeResponseHeaders(*response_headers_, end_stream);
+}
+
+void ActiveStream::OnUpstreamData(network::Buffer& data, bool end_stream) {
+  ResetIdleTimer();
+  info_.bytes_sent += data.length();
+  if (end_stream) {
+    response_complete_ = true;
+    info_.last_downstream_tx_byte_sent = dispatcher().Now() - info_.start_monotonic;
+  }
+  encoder_.EncodeData(data, end_stream);
+  if (end_stream) {
+    upstream_.reset();
+    MaybeFinish();
+  }
+}
+
+void ActiveStream::OnUpstreamTrailers(std::unique_ptr<http::HeaderMap> trailers) {
+  response_trailers_ = std::move(trailers);
+  info_.response_trailers = response_trailers_.get();
+  response_complete_ = true;
+  encoder_.EncodeTrailers(*response_trailers_);
+  upstream_.reset();
+  MaybeFinish();
+}
+
+void ActiveStream::OnUpstreamFailure(uint32_t status, uint64_t response_flag,
+                                     std::string_view details, std::string_view body) {
+  upstream_.reset();
+  SendLocalReply(status, body, details, response_flag);
+}
+
+void ActiveStream::OnUpstreamResetAfterHeaders(std::string_view details) {
+  info_.response_flags |= access_log::kUpstreamConnectionTermination;
+  info_.response_code_details = std::string(details);
+  upstream_.reset();
+  reset_ = true;
+  encoder_.ResetStream(http::StreamResetReason::kRemoteReset);
+  // The encoder reset ends the downstream connection; the stream finishes when it reports back.
+}
+
+void ActiveStream::OnUpstreamAboveWriteBufferHighWatermark() {
+  // The upstream cannot take the request body as fast as the client sends it.
+  encoder_.ReadDisable(true);
+}
+void ActiveStream::OnUpstreamBelowWriteBufferLowWatermark() { encoder_.ReadDisable(false); }
+
+void ActiveStream::OnAboveWriteBufferHighWatermark() {
+  // The client reads the response slower than the upstream sends it.
+  if (upstream_) upstream_->ReadDisable(true);
+}
+void ActiveStream::OnBelowWriteBufferLowWatermark() {
+  if (upstream_) upstream_->ReadDisable(false);
+}
+
+void ActiveStream::OnResetStream(http::StreamResetReason reason, std::string_view details) {
+  // The downstream connection went away under us.
+  if (reset_ && finished_) return;
+  reset_ = true;
+  if (!response_complete_) {
+    info_.response_flags |= access_log::kDownstreamConnectionTermination;
+    if (info_.connection_termination_details.empty()) {
+      info_.connection_termination_details = std::string(details);
+    }
+    hcm_.stats().downstream_rq_rx_reset.Inc();
+  }
+  if (upstream_) {
+    upstream_->Reset();
+    upstream_.reset();
+  }
+  Finish();
+  hcm_.OnStreamDone(*this);
+}
+
+void ActiveStream::OnStreamTimeout() {
+  if (response_started_) return;
+  if (upstream_) {
+    upstream_->Reset();
+    upstream_.reset();
+    if (auto* c = hcm_.worker().clusters.Get(info_.upstream_cluster)) c->stats().upstream_rq_timeout.Inc();
+    hcm_.stats().downstream_rq_timeout.Inc();
+    SendLocalReply(504, "upstream request timeout", "upstream_response_timeout",
+                   access_log::kUpstreamRequestTimeout);
+    return;
+  }
+  hcm_.stats().downstream_rq_timeout.Inc();
+  SendLocalReply(408, "request timeout", "request_overall_timeout", 0);
+}
+
+void ActiveStream::OnIdleTimeout() {
+  hcm_.stats().downstream_rq_idle_timeout.Inc();
+  if (upstream_) {
+    upstream_->Reset();
+    upstream_.reset();
+  }
+  if (!response_started_) {
+    SendLocalReply(request_complete_ ? 504 : 408, "stream timeout", "stream_idle_timeout",
+                   access_log::kStreamIdleTimeout);
+    return;
+  }
+  info_.response_flags |= access_log::kStreamIdleTimeout;
+  reset_ = true;
+  encoder_.ResetStream(http::StreamResetReason::kLocalReset);
+}
+
+void ActiveStream::SendLocalReply(uint32_t status, std::string_view body, std::string_view details,
+                                  uint64_t response_flag) {
+  info_.response_flags |= response_flag;
+  info_.response_code_details = std::string(details);
+  local_reply_ = true;
+  const HcmRuntime& runtime = hcm_.runtime();
+  std::string final_body(body);
+  std::string content_type = body.empty() ? "" : "text/plain";
+  uint32_t final_status = status;
+  info_.response_code = status;
+
+  // local_reply_config: the first mapper whose filter matches rewrites status and body.
+  const access_log::SubstitutionFormatter* body_format = runtime.local_reply_body_format.get();
+  if (!runtime.config->local_reply.content_type.empty() && body_format) {
+    content_type = runtime.config->local_reply.content_type;
+  }
+  for (const auto& mapper : runtime.local_reply_mappers) {
+    const listener::LocalReplyMapper& m = *mapper.config;
+    bool matches = true;
+    if (m.status_code_equals && *m.status_code_equals != status) matches = false;
+    if (matches && m.header_filter && request_headers_) {
+      matches = router::MatchHeader(*m.header_filter, *request_headers_);
+    }
+    if (!matches) continue;
+    if (m.status_code) final_status = *m.status_code;
+    info_.response_code = final_status;
+    if (mapper.body) final_body = mapper.body->Format(info_);
+    if (mapper.body_format) {
+      body_format = mapper.body_format.get();
+      if (!m.content_type.empty()) content_type = m.content_type;
+    }
+    break;
+  }
+  if (body_format) {
+    // The body format may print %LOCAL_REPLY_BODY%; expose the body through the details field
+    // the formatter reads for it.
+    final_body = body_format->Format(info_);
+    if (content_type.empty()) content_type = "text/plain";
+  }
+
+  auto headers = std::make_unique<http::HeaderMap>();
+  headers->Add(":status", std::to_string(final_status));
+  if (!final_body.empty()) {
+    headers->Add("content-length", std::to_string(final_body.size()));
+    headers->Add("content-type", content_type);
+  } else {
+    headers->Add("content-length", "0");
+  }
+  if (route_) runtime.routes->ApplyResponseHeaderMutations(*route_, weighted_cluster_, *headers, info_);
+  response_headers_ = std::move(headers);
+  bool has_body = !final_body.empty() && !is_head_request_;
+  if (response_started_) {
+    // Too late for a reply: the client already has part of a response.
+    reset_ = true;
+    encoder_.ResetStream(http::StreamResetReason::kLocalReset);
+    return;
+  }
+  EncodeResponseHeaders(*response_headers_, !has_body);
+  if (has_body) {
+    network::Buffer b;
+    b.Append(final_body);
+    info_.bytes_sent += b.length();
+    response_complete_ = true;
+    info_.last_downstream_tx_byte_sent = dispatcher().Now() - info_.start_monotonic;
+    encoder_.EncodeData(b, true);
+    MaybeFinish();
+  }
+}
+
+void ActiveStream::MaybeFinish() {
+  if (finished_ || !response_complete_) return;
+  // HTTP/1: a response sent before the request body finished ends the connection (the codec
+  // knows); the stream itself is done once its response is out.
+  Finish();
+  hcm_.OnStreamDone(*this);
+}
+
+void ActiveStream::Finish() {
+  if (finished_) return;
+  finished_ = true;
+  if (request_timer_) request_timer_->Disable();
+  if (idle_timer_) idle_timer_->Disable();
+  if (upstream_) {
+    upstream_->Reset();
+    upstream_.reset();
+  }
+  info_.request_complete = dispatcher().Now() - info_.start_monotonic;
+  HcmStats& stats = hcm_.stats();
+  stats.downstream_rq_active.Dec();
+  stats.downstream_rq_completed.Inc();
+  if (info_.response_code) stats.RecordResponseCode(*info_.response_code);
+  stats.downstream_rq_time.Record(
+      std::chrono::duration<double, std::milli>(*info_.request_complete).count());
+  WriteAccessLogs();
+}
+
+void ActiveStream::WriteAccessLogs() {
+  for (const AccessLogRuntime& log : hcm_.runtime().access_logs) {
+    access_log::AccessLogWriter& writer = hcm_.worker().access_logs(log.file);
+    std::string& line = writer.line_buffer();
+    if (log.json) {
+      log.json->FormatTo(info_, line);
+    } else {
+      log.text->FormatTo(info_, line);
+    }
+    writer.CommitLine();
+  }
+}
+
+}  // namespace weft::proxy

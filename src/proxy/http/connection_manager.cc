@@ -1,0 +1,155 @@
+#include "proxy/http/connection_manager.h"
+
+#include "base/logging.h"
+#include "proxy/http/active_stream.h"
+#include "proxy/codec/codec_factory.h"
+
+namespace weft::proxy {
+
+HttpConnectionManager::HttpConnectionManager(WorkerContext& worker,
+                                             std::shared_ptr<const HcmRuntime> runtime,
+                                             HcmStats& stats,
+                                             std::unique_ptr<network::Connection> connection,
+                                             std::function<void(HttpConnectionManager*)> on_closed)
+    : worker_(worker),
+      runtime_(std::move(runtime)),
+      stats_(stats),
+      connection_(std::move(connection)),
+      on_closed_(std::move(on_closed)) {
+  connection_->SetCallbacks(this);
+  codec_ = http::CreateHttp1ServerCodec(*connection_, *this, runtime_->limits);
+  start_ = worker_.dispatcher.Now();
+  stats_.downstream_cx_total.Inc();
+  stats_.downstream_cx_http1_total.Inc();
+  stats_.downstream_cx_active.Inc();
+  stats_.downstream_cx_http1_active.Inc();
+  const auto& cfg = *runtime_->config;
+  idle_timer_ = worker_.dispatcher.CreateTimer([this] {
+    stats_.downstream_cx_idle_timeout.Inc();
+    CloseConnection(network::Connection::CloseType::kFlushWrite);
+  });
+  ArmIdleTimer();
+  if (cfg.request_headers_timeout.count() > 0) {
+    // Slow clients (slowloris): the first request's headers must arrive in time.
+    request_headers_timer_ = worker_.dispatcher.CreateTimer([this] {
+      stats_.downstream_rq_header_timeout.Inc();
+      if (streams_.empty()) {
+        connection_->Write("HTTP/1.1 408 Request Timeout\r\ncontent-length: 0\r\nconnection: close\r\n\r\n", false);
+      }
+      CloseConnection(network::Connection::CloseType::kFlushWrite);
+    });
+    request_headers_timer_->Enable(cfg.request_headers_timeout);
+  }
+}
+
+HttpConnectionManager::~HttpConnectionManager() {
+  // Streams first: they talk to the codec as they go.
+  streams_.clear();
+  codec_.reset();
+}
+
+void HttpConnectionManager::ArmIdleTimer() {
+  const auto& cfg = *runtime_->config;
+  if (cfg.idle_timeout.count() > 0) idle_timer_->Enable(cfg.idle_timeout);
+}
+
+void HttpConnectionManager::OnData(network::Buffer& data, bool end_stream) {
+  stats_.downstream_cx_rx_bytes_total.Inc(data.length());
+  absl::Status status = codec_->Dispatch(data);
+  if (!status.ok()) {
+    stats_.downstream_cx_protocol_error.Inc();
+    WEFT_LOG(debug, "downstream protocol error from {}: {}", connection_->remote_address().ToString(),
+             status.message());
+    // The codec already queued its 4xx; close once it is written.
+    CloseConnection(network::Connection::CloseType::kFlushWrite);
+    return;
+  }
+  if (end_stream && !closed_) {
+    codec_->OnEof();
+    if (streams_.empty()) CloseConnection(network::Connection::CloseType::kFlushWrite);
+  }
+}
+
+http::StreamDecoder& HttpConnectionManager::NewStream(http::StreamEncoder& response_encoder) {
+  idle_timer_->Disable();
+  if (request_headers_timer_) {
+    request_headers_timer_->Disable();
+    request_headers_timer_.reset();
+  }
+  saw_request_ = true;
+  ++requests_;
+  auto& cfg = *runtime_->config;
+  if (cfg.max_requests_per_connection && requests_ >= *cfg.max_requests_per_connection) {
+    codec_->ShutdownNotice();
+  }
+  if (worker_.draining) codec_->ShutdownNotice();
+  streams_.push_back(std::make_unique<ActiveStream>(*this, response_encoder));
+  return *streams_.back();
+}
+
+void HttpConnectionManager::OnStreamDone(ActiveStream& stream) {
+  for (auto it = streams_.begin(); it != streams_.end(); ++it) {
+    if (it->get() == &stream) {
+      // Deferred: the stream is still on the call stack.
+      worker_.dispatcher.DeferredDelete(event::DeferLater(std::move(*it)));
+      streams_.erase(it);
+      break;
+    }
+  }
+  if (closed_) return;
+  if (!codec_->WantsMoreStreams()) {
+    if (worker_.draining) stats_.downstream_cx_drain_close.Inc();
+    CloseConnection(network::Connection::CloseType::kFlushWrite);
+    return;
+  }
+  if (streams_.empty()) ArmIdleTimer();
+}
+
+void HttpConnectionManager::StartDrain() {
+  codec_->ShutdownNotice();
+  if (streams_.empty()) CloseConnection(network::Connection::CloseType::kFlushWrite);
+}
+
+void HttpConnectionManager::CloseConnection(network::Connection::CloseType type) {
+  if (closed_) return;
+  connection_->Close(type);
+}
+
+void HttpConnectionManager::OnEvent(network::ConnectionEvent event) {
+  if (event == network::ConnectionEvent::kConnected) return;
+  if (closed_) return;
+  closed_ = true;
+  idle_timer_->Disable();
+  if (request_headers_timer_) request_headers_timer_->Disable();
+  if (event == network::ConnectionEvent::kRemoteClose) {
+    stats_.downstream_cx_destroy_remote.Inc();
+  } else {
+    stats_.downstream_cx_destroy_local.Inc();
+  }
+  stats_.downstream_cx_destroy.Inc();
+  stats_.downstream_cx_active.Dec();
+  stats_.downstream_cx_http1_active.Dec();
+  stats_.downstream_cx_tx_bytes_total.Inc(connection_->bytes_written());
+  stats_.downstream_cx_length_ms.Record(
+      std::chrono::duration<double, std::milli>(worker_.dispatcher.Now() - start_).count());
+  // Streams still open lost their client.
+  std::string reason = connection_->close_reason().empty() ? "downstream_remote_disconnect"
+                                                           : connection_->close_reason();
+  while (!streams_.empty()) {
+    ActiveStream& s = *streams_.front();
+    s.OnResetStream(http::StreamResetReason::kConnectionTermination, reason);
+    // OnResetStream -> OnStreamDone removed it; guard against a stream that did not.
+    if (!streams_.empty() && streams_.front().get() == &s) streams_.pop_front();
+  }
+  if (on_closed_) on_closed_(this);
+}
+
+void HttpConnectionManager::OnAboveWriteHighWatermark() {
+  for (auto& s : streams_) s->OnAboveWriteBufferHighWatermark();
+}
+
+void HttpConnectionManager::OnBelowWriteLowWatermark() {
+  for (auto& s : streams_) s->OnBelowWriteBufferLowWatermark();
+}
+
+}  // namespace weft::proxy

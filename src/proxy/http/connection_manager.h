@@ -1,0 +1,74 @@
+// The HTTP connection manager: one per downstream connection of an http_connection_manager
+// filter chain. It runs the codec over the socket, and for each request an ActiveStream that
+// picks a route and either answers locally (direct response, redirect, 404, 503, ...) or forwards
+// the request upstream through the cluster's connection pool and streams the response back.
+//
+// Not thread-safe: lives on one worker's dispatcher.
+#pragma once
+
+#include <list>
+#include <memory>
+#include <string>
+
+#include "event/dispatcher.h"
+#include "network/connection.h"
+#include "proxy/access_log/stream_info.h"
+#include "proxy/codec/codec.h"
+#include "proxy/http/hcm_runtime.h"
+#include "proxy/http/hcm_stats.h"
+#include "proxy/http/worker_context.h"
+
+namespace weft::proxy {
+
+class ActiveStream;
+
+class HttpConnectionManager : public network::ConnectionCallbacks,
+                              public http::ServerConnectionCallbacks,
+                              public event::DeferredDeletable {
+ public:
+  // `on_closed` runs once when the connection is gone; the owner then deletes this (deferred).
+  HttpConnectionManager(WorkerContext& worker, std::shared_ptr<const HcmRuntime> runtime,
+                        HcmStats& stats, std::unique_ptr<network::Connection> connection,
+                        std::function<void(HttpConnectionManager*)> on_closed);
+  ~HttpConnectionManager() override;
+
+  // network::ConnectionCallbacks
+  void OnData(network::Buffer& data, bool end_stream) override;
+  void OnEvent(network::ConnectionEvent event) override;
+  void OnAboveWriteHighWatermark() override;
+  void OnBelowWriteLowWatermark() override;
+
+  // http::ServerConnectionCallbacks
+  http::StreamDecoder& NewStream(http::StreamEncoder& response_encoder) override;
+
+  // Drain: stop keeping the connection alive after the current request.
+  void StartDrain();
+
+  WorkerContext& worker() { return worker_; }
+  const HcmRuntime& runtime() const { return *runtime_; }
+  HcmStats& stats() { return stats_; }
+  network::Connection& connection() { return *connection_; }
+
+ private:
+  friend class ActiveStream;
+  void OnStreamDone(ActiveStream& stream);
+  void ArmIdleTimer();
+  void CloseConnection(network::Connection::CloseType type);
+
+  WorkerContext& worker_;
+  std::shared_ptr<const HcmRuntime> runtime_;
+  HcmStats& stats_;
+  std::unique_ptr<network::Connection> connection_;
+  std::unique_ptr<http::Connection> codec_;
+  std::function<void(HttpConnectionManager*)> on_closed_;
+  std::list<std::unique_ptr<ActiveStream>> streams_;
+  std::unique_ptr<event::Timer> idle_timer_;            // no stream active for idle_timeout
+  std::unique_ptr<event::Timer> request_headers_timer_;  // first request's headers too slow
+  event::MonotonicTime start_;
+  bool closed_ = false;
+  bool saw_request_ = false;
+  bool read_disabled_for_watermark_ = false;
+  uint32_t requests_ = 0;
+};
+
+}  // namespace weft::proxy

@@ -1,0 +1,49 @@
+// Everything one http_connection_manager filter chain needs at run time, prepared once on the
+// main thread from its HttpConnectionManagerConfig and shared (immutable) by every worker:
+// the compiled route table, compiled access-log and local-reply formats, codec limits.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/status.h"
+#include "proxy/access_log/access_log_sink.h"
+#include "proxy/access_log/json_formatter.h"
+#include "proxy/access_log/substitution_formatter.h"
+#include "proxy/codec/codec_factory.h"
+#include "proxy/listener/listener_config.h"
+#include "proxy/router/router.h"
+
+namespace weft::proxy {
+
+// An access log destination and its compiled format.
+struct AccessLogRuntime {
+  std::shared_ptr<access_log::AccessLogFile> file;
+  std::shared_ptr<const access_log::SubstitutionFormatter> text;  // set for text formats
+  std::shared_ptr<const access_log::JsonFormatter> json;          // set for JSON formats
+};
+
+absl::StatusOr<std::vector<AccessLogRuntime>> BuildAccessLogs(
+    const std::vector<listener::AccessLogConfig>& configs);
+
+struct LocalReplyMapperRuntime {
+  const listener::LocalReplyMapper* config;
+  std::shared_ptr<const access_log::SubstitutionFormatter> body_format;  // may be null
+  std::shared_ptr<const access_log::SubstitutionFormatter> body;         // may be null
+};
+
+struct HcmRuntime {
+  const listener::HttpConnectionManagerConfig* config = nullptr;  // owned by the listener config
+  std::shared_ptr<const router::RouteTable> routes;
+  std::vector<AccessLogRuntime> access_logs;
+  std::vector<LocalReplyMapperRuntime> local_reply_mappers;
+  std::shared_ptr<const access_log::SubstitutionFormatter> local_reply_body_format;
+  http::CodecLimits limits;
+
+  static absl::StatusOr<std::shared_ptr<const HcmRuntime>> Build(
+      const listener::HttpConnectionManagerConfig& config);
+};
+
+}  // namespace weft::proxy

@@ -1,0 +1,38 @@
+// What a worker offers the connections it owns: its event loop, stats, randomness and clusters.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+
+#include "base/random.h"
+#include "event/dispatcher.h"
+#include "proxy/access_log/access_log_sink.h"
+#include "proxy/cluster_manager/thread_local_cluster.h"
+#include "proxy/stats/stats.h"
+
+namespace weft::proxy {
+
+struct WorkerContext {
+  event::Dispatcher& dispatcher;
+  stats::Store& stats;
+  Random& random;
+  cluster::ThreadLocalClusterManager& clusters;
+  std::string hostname;    // for %HOSTNAME% and x-envoy headers
+  bool draining = false;   // set on drain: HTTP answers "connection: close", TCP is left alone
+
+  // This worker's buffered writer for an access log file (created on first use). The worker
+  // flushes them all periodically and on exit.
+  access_log::AccessLogWriter& access_logs(const std::shared_ptr<access_log::AccessLogFile>& file) {
+    auto& writer = access_log_writers[file.get()];
+    if (!writer) writer = std::make_unique<access_log::AccessLogWriter>(file);
+    return *writer;
+  }
+  void FlushAccessLogs() {
+    for (auto& [file, writer] : access_log_writers) writer->Flush();
+  }
+  std::map<const access_log::AccessLogFile*, std::unique_ptr<access_log::AccessLogWriter>>
+      access_log_writers;
+};
+
+}  // namespace weft::proxy

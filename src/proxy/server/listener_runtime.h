@@ -1,0 +1,37 @@
+// A listener prepared for the workers: its config plus, per filter chain, the immutable runtime
+// of its terminal filter (HTTP connection manager or tcp_proxy). Built on the main thread.
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "base/status.h"
+#include "network/address.h"
+#include "proxy/http/hcm_runtime.h"
+#include "proxy/listener/listener_config.h"
+#include "proxy/tcp/tcp_proxy.h"
+
+namespace weft::proxy {
+
+struct FilterChainRuntime {
+  const listener::FilterChain* config = nullptr;
+  std::shared_ptr<const HcmRuntime> hcm;       // set for http_connection_manager chains
+  std::shared_ptr<const TcpProxyRuntime> tcp;  // set for tcp_proxy chains
+};
+
+struct ListenerRuntime {
+  std::shared_ptr<const listener::ListenerConfig> config;
+  network::Address address;
+  std::string stat_prefix;  // "listener.<address>_<port>." as Envoy names it
+  std::vector<FilterChainRuntime> chains;
+  std::optional<FilterChainRuntime> default_chain;
+
+  static absl::StatusOr<std::shared_ptr<const ListenerRuntime>> Build(
+      std::shared_ptr<const listener::ListenerConfig> config);
+
+  // The filter chain for a new connection (Envoy's most-specific-match order), or nullptr.
+  const FilterChainRuntime* SelectChain(const network::Address& local,
+                                        const network::Address& remote) const;
+};
+
+}  // namespace weft::proxy

@@ -1,0 +1,88 @@
+// weft-proxy: the data plane. Command-line flags follow Envoy's names so existing scripts and
+// habits carry over: -c/--config-path, --config-yaml, --concurrency, -l/--log-level,
+// --drain-time-s, --mode serve|validate, --admin-address-path.
+#include <signal.h>
+#include <unistd.h>
+
+#include <thread>
+
+#include <CLI/CLI.hpp>
+
+#include "base/logging.h"
+#include "proxy/config/bootstrap_loader.h"
+#include "proxy/server/server.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"weft-proxy: the Weft service mesh's L4/L7 proxy (Envoy v3 configuration)"};
+  std::string config_path, config_yaml, log_level = "info", mode = "serve", admin_address_path;
+  int concurrency = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  int drain_time_s = 600;
+  bool version = false;
+  app.add_option("-c,--config-path", config_path, "Envoy v3 bootstrap file (YAML or JSON)");
+  app.add_option("--config-yaml", config_yaml, "Envoy v3 bootstrap as inline YAML");
+  app.add_option("--concurrency", concurrency, "worker threads (default: the number of cores)")
+      ->check(CLI::Range(1, 1024));
+  app.add_option("-l,--log-level", log_level, "trace|debug|info|warning|error|critical|off");
+  app.add_option("--drain-time-s", drain_time_s, "how long a drain waits for connections to finish")
+      ->check(CLI::Range(0, 86400));
+  app.add_option("--mode", mode, "serve (default) or validate: check the configuration and exit")
+      ->check(CLI::IsMember({"serve", "validate"}));
+  app.add_option("--admin-address-path", admin_address_path, "write the admin address to this file");
+  app.add_flag("--version", version, "print the version and exit");
+  CLI11_PARSE(app, argc, argv);
+
+  if (version) {
+    std::printf("weft-proxy version: 0.1.0\n");
+    return 0;
+  }
+  weft::log::Init("info");
+  if (!weft::log::SetLevel(log_level)) {
+    std::fprintf(stderr, "error: unknown log level '%s'\n", log_level.c_str());
+    return 1;
+  }
+  if (config_path.empty() && config_yaml.empty()) {
+    std::fprintf(stderr, "error: no configuration: give -c FILE or --config-yaml YAML\n");
+    return 1;
+  }
+  if (!config_path.empty() && !config_yaml.empty()) {
+    std::fprintf(stderr, "error: merging --config-yaml into -c is not supported yet: give one of them\n");
+    return 1;
+  }
+  auto bootstrap = config_path.empty() ? weft::config::LoadBootstrapFromString(config_yaml)
+                                       : weft::config::LoadBootstrapFromFile(config_path);
+  if (!bootstrap.ok()) {
+    std::fprintf(stderr, "error: invalid configuration: %s\n",
+                 std::string(bootstrap.status().message()).c_str());
+    return 1;
+  }
+  if (mode == "validate") {
+    std::printf("configuration '%s' OK\n", config_path.empty() ? "<inline>" : config_path.c_str());
+    return 0;
+  }
+
+  // Block the signals the main loop reads through signalfd, in every thread to come.
+  sigset_t mask;
+  sigemptyset(&mask);
+  sigaddset(&mask, SIGTERM);
+  sigaddset(&mask, SIGINT);
+  sigaddset(&mask, SIGUSR1);
+  pthread_sigmask(SIG_BLOCK, &mask, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  char hostname[256] = {};
+  gethostname(hostname, sizeof(hostname) - 1);
+  weft::proxy::ServerOptions options;
+  options.concurrency = concurrency;
+  options.drain_time = std::chrono::seconds(drain_time_s);
+  options.admin_address_path = admin_address_path;
+  options.hostname = hostname;
+  weft::proxy::Server server(options, std::move(*bootstrap));
+  if (absl::Status st = server.Start(); !st.ok()) {
+    std::fprintf(stderr, "error: cannot start: %s\n", std::string(st.message()).c_str());
+    return 1;
+  }
+  WEFT_LOG(info, "weft-proxy started with {} worker(s)", concurrency);
+  server.Run();
+  WEFT_LOG(info, "weft-proxy exiting");
+  return 0;
+}

@@ -1,0 +1,275 @@
+#include "proxy/server/server.h"
+
+#include <signal.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include "absl/strings/str_cat.h"
+#include "base/logging.h"
+#include "network/listen_socket.h"
+
+namespace weft::proxy {
+
+Server::Server(ServerOptions options, config::BootstrapConfig bootstrap)
+    : options_(std::move(options)), bootstrap_(std::move(bootstrap)) {
+  main_stats_ = &stats_.NewStore();
+  start_time_ = dispatcher_.Now();
+}
+
+Server::~Server() {
+  for (auto& w : workers_) w->Stop();
+  workers_.clear();
+  admin_.reset();
+  clusters_.reset();
+  signal_event_.reset();
+  if (signal_fd_ >= 0) close(signal_fd_);
+}
+
+absl::Status Server::Start() {
+  int n = std::max(1, options_.concurrency);
+  for (int i = 0; i < n; ++i) {
+    workers_.push_back(std::make_unique<Worker>(i, stats_, options_.hostname));
+  }
+
+  // Clusters first, so no listener can route to a cluster a worker does not know yet.
+  clusters_ = std::make_unique<cluster::ClusterManager>(
+      dispatcher_, [this](const std::string& name, std::shared_ptr<const upstream::HostSet> hosts,
+                          std::shared_ptr<const upstream::LbSharedState> lb_state) {
+        for (auto& w : workers_) w->UpdateHosts(name, hosts, lb_state);
+      });
+  for (const auto& cluster : bootstrap_.clusters) {
+    for (auto& w : workers_) w->AddCluster(cluster);
+    RETURN_IF_ERROR(clusters_->AddCluster(cluster));
+  }
+
+  // Listeners: one SO_REUSEPORT socket per worker, all bound before any worker runs.
+  std::vector<std::pair<std::shared_ptr<const ListenerRuntime>, std::vector<int>>> bound;
+  auto close_bound = [&bound] {
+    for (auto& [rt, fds] : bound) {
+      for (int fd : fds) close(fd);
+    }
+  };
+  for (const auto& listener : bootstrap_.listeners) {
+    auto shared = std::make_shared<const listener::ListenerConfig>(listener);
+    auto runtime = ListenerRuntime::Build(shared);
+    if (!runtime.ok()) {
+      close_bound();
+      return absl::InvalidArgumentError(absl::StrCat("listener '", listener.name, "': ",
+                                                     runtime.status().message()));
+    }
+    std::vector<int> fds;
+    bound.emplace_back(*runtime, std::vector<int>{});
+    if (!listener.bind_to_port) continue;
+    for (int i = 0; i < n; ++i) {
+      auto fd = network::BindListenSocket((*runtime)->address, static_cast<int>(listener.backlog),
+                                          /*reuse_port=*/true, listener.freebind);
+      if (!fd.ok()) {
+        close_bound();
+        return absl::UnavailableError(absl::StrCat("listener '", listener.name, "': ", fd.status().message()));
+      }
+      bound.back().second.push_back(*fd);
+    }
+  }
+
+  // Admin.
+  if (bootstrap_.admin.enabled) {
+    admin_ = std::make_unique<AdminServer>(dispatcher_);
+    InstallAdminHandlers();
+    ASSIGN_OR_RETURN(network::Address admin_address,
+                     network::MakeAddress(bootstrap_.admin.address, bootstrap_.admin.port));
+    absl::Status st = admin_->Listen(admin_address);
+    if (!st.ok()) {
+      close_bound();
+      return absl::UnavailableError(absl::StrCat("admin: ", st.message()));
+    }
+    if (!options_.admin_address_path.empty()) {
+      std::ofstream(options_.admin_address_path) << admin_->address().ToString();
+    }
+    WEFT_LOG(info, "admin address: {}", admin_->address().ToString());
+  }
+
+  for (auto& [runtime, fds] : bound) {
+    listeners_.push_back(runtime);
+    for (size_t i = 0; i < fds.size(); ++i) workers_[i]->AddListener(runtime, fds[i]);
+    WEFT_LOG(info, "listener '{}' on {}", runtime->config->name, runtime->address.ToString());
+  }
+  for (auto& w : workers_) w->Start();
+
+  // Signals arrive as events on the main loop, not in a handler. main() blocked them in every
+  // thread before any thread was created, which signalfd needs.
+  sigset_t mask;
+  sigemptyset(&mask);
+  sigaddset(&mask, SIGTERM);
+  sigaddset(&mask, SIGINT);
+  sigaddset(&mask, SIGUSR1);
+  signal_fd_ = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+  signal_event_ = dispatcher_.CreateFileEvent(signal_fd_, [this](uint32_t) { OnSignal(); });
+  main_stats_->gauge("server.live").Set(1);
+  main_stats_->gauge("server.concurrency").Set(n);
+  main_stats_->gauge("server.state").Set(0);  // LIVE
+  return absl::OkStatus();
+}
+
+void Server::OnSignal() {
+  signalfd_siginfo info;
+  while (read(signal_fd_, &info, sizeof(info)) == sizeof(info)) {
+    if (info.ssi_signo == SIGUSR1) {
+      WEFT_LOG(info, "SIGUSR1: reopening access logs");
+      continue;
+    }
+    WEFT_LOG(info, "caught signal {}: draining for up to {}s", info.ssi_signo,
+             options_.drain_time.count());
+    if (draining_) {
+      Shutdown();  // a second signal: stop now
+      return;
+    }
+    Drain(true);
+  }
+}
+
+void Server::Drain(bool then_exit) {
+  exit_after_drain_ = exit_after_drain_ || then_exit;
+  if (draining_) return;
+  draining_ = true;
+  main_stats_->gauge("server.state").Set(1);  // DRAINING
+  for (auto& w : workers_) w->StartDrain();
+  if (!exit_after_drain_) return;
+  drain_timer_ = dispatcher_.CreateTimer([this] { Shutdown(); });
+  drain_timer_->Enable(std::chrono::duration_cast<event::Milliseconds>(options_.drain_time));
+  drain_poll_timer_ = dispatcher_.CreateTimer([this] { CheckDrained(); });
+  drain_poll_timer_->Enable(event::Milliseconds(50));
+}
+
+void Server::CheckDrained() {
+  size_t open = 0;
+  for (auto& w : workers_) open += w->active_connections();
+  if (open == 0) {
+    WEFT_LOG(info, "drained: exiting");
+    Shutdown();
+    return;
+  }
+  drain_poll_timer_->Enable(event::Milliseconds(50));
+}
+
+void Server::Shutdown() {
+  main_stats_->gauge("server.live").Set(0);
+  dispatcher_.Exit();
+}
+
+void Server::Run() { dispatcher_.Run(); }
+
+void Server::InstallAdminHandlers() {
+  auto text = [](std::string body, uint32_t status = 200) {
+    return AdminResponse{status, "text/plain; charset=UTF-8", std::move(body)};
+  };
+  admin_->AddHandler("/ready", "print server state, return 200 if LIVE, otherwise return 503", false,
+                     [this, text](auto, auto, const auto&) {
+                       return draining_ ? text("DRAINING\n", 503) : text("LIVE\n");
+                     });
+  admin_->AddHandler("/stats", "print server stats (?filter=, ?format=json|prometheus)", false,
+                     [this, text](auto, auto, const auto& query) {
+                       stats::Snapshot snap = stats_.Merge();
+                       auto format = query.find("format");
+                       if (format != query.end() && format->second == "json") {
+                         return AdminResponse{200, "application/json", stats::FormatJson(snap)};
+                       }
+                       if (format != query.end() && format->second == "prometheus") {
+                         return text(stats::FormatPrometheus(snap));
+                       }
+                       auto filter = query.find("filter");
+                       return text(stats::FormatText(snap, filter == query.end() ? "" : filter->second));
+                     });
+  admin_->AddHandler("/stats/prometheus", "print server stats in prometheus format", false,
+                     [this, text](auto, auto, const auto&) {
+                       return text(stats::FormatPrometheus(stats_.Merge()));
+                     });
+  admin_->AddHandler("/config_dump", "dump current Envoy configs", false, [this](auto, auto, const auto&) {
+    return AdminResponse{200, "application/json", bootstrap_.config_dump_json};
+  });
+  admin_->AddHandler("/clusters", "upstream cluster status (?format=json)", false,
+                     [this, text](auto, auto, const auto& query) {
+                       stats::Snapshot snap = stats_.Merge();
+                       bool json = query.count("format") && query.at("format") == "json";
+                       nlohmann::json statuses = nlohmann::json::array();
+                       std::string out;
+                       for (auto& [name, config] : clusters_->clusters()) {
+                         auto hosts = clusters_->hosts(name);
+                         nlohmann::json host_list = nlohmann::json::array();
+                         if (hosts) {
+                           for (auto& h : hosts->hosts()) {
+                             std::string p = absl::StrCat(name, "::", h->address_string, "::");
+                             absl::StrAppend(&out, p, "hostname::", h->hostname, "\n");
+                             absl::StrAppend(&out, p, "health_flags::healthy\n");
+                             absl::StrAppend(&out, p, "weight::", h->weight, "\n");
+                             absl::StrAppend(&out, p, "priority::", h->priority, "\n");
+                             host_list.push_back({{"address", h->address_string},
+                                                  {"hostname", h->hostname},
+                                                  {"weight", h->weight},
+                                                  {"health_status", {{"eds_health_status", "HEALTHY"}}}});
+                           }
+                         }
+                         statuses.push_back({{"name", name}, {"host_statuses", host_list}});
+                       }
+                       if (json) {
+                         return AdminResponse{200, "application/json",
+                                              nlohmann::json{{"cluster_statuses", statuses}}.dump(2)};
+                       }
+                       return text(out);
+                     });
+  admin_->AddHandler("/listeners", "print listener info (?format=json)", false,
+                     [this, text](auto, auto, const auto& query) {
+                       bool json = query.count("format") && query.at("format") == "json";
+                       nlohmann::json list = nlohmann::json::array();
+                       std::string out;
+                       for (auto& l : listeners_) {
+                         absl::StrAppend(&out, l->config->name, "::", l->address.ToString(), "\n");
+                         list.push_back({{"name", l->config->name},
+                                         {"local_address", {{"socket_address",
+                                                             {{"address", l->address.IpString()},
+                                                              {"port_value", l->address.port()}}}}}});
+                       }
+                       if (json) {
+                         return AdminResponse{200, "application/json",
+                                              nlohmann::json{{"listener_statuses", list}}.dump(2)};
+                       }
+                       return text(out);
+                     });
+  admin_->AddHandler("/logging", "query/change logging levels (?level=debug)", true,
+                     [text](auto, auto, const auto& query) {
+                       auto level = query.find("level");
+                       if (level != query.end() && !log::SetLevel(level->second)) {
+                         return text(absl::StrCat("error: unknown logging level '", level->second,
+                                                  "'\nusage: /logging?level=<trace|debug|info|warning|error|critical|off>\n"),
+                                     400);
+                       }
+                       return text(absl::StrCat("active loggers:\n  weft: ", std::string(log::LevelName()), "\n"));
+                     });
+  admin_->AddHandler("/drain_listeners", "drain listeners (stop accepting; HTTP connections close after their current request)",
+                     true, [this, text](auto, auto, const auto&) {
+                       Drain(false);
+                       return text("OK\n");
+                     });
+  admin_->AddHandler("/quitquitquit", "exit the server", true, [this, text](auto, auto, const auto&) {
+    // Answer first; exit on the next loop iteration.
+    dispatcher_.Post([this] { Shutdown(); });
+    return text("OK\n");
+  });
+  admin_->AddHandler("/server_info", "print server version/status information", false,
+                     [this](auto, auto, const auto&) {
+                       auto uptime = std::chrono::duration_cast<std::chrono::seconds>(dispatcher_.Now() - start_time_);
+                       nlohmann::json info = {
+                           {"version", "weft-proxy/0.1.0"},
+                           {"state", draining_ ? "DRAINING" : "LIVE"},
+                           {"uptime_current_epoch", absl::StrCat(uptime.count(), "s")},
+                           {"node", {{"id", bootstrap_.node.id}, {"cluster", bootstrap_.node.cluster}}},
+                           {"command_line_options", {{"concurrency", options_.concurrency},
+                                                     {"drain_time", absl::StrCat(options_.drain_time.count(), "s")}}}};
+                       return AdminResponse{200, "application/json", info.dump(2)};
+                     });
+}
+
+}  // namespace weft::proxy

@@ -1,0 +1,70 @@
+// A worker thread: one event loop that owns its accepted connections, its load balancers and
+// connection pools, and its stats store. The main thread talks to it only through Post().
+#pragma once
+
+#include <list>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "base/random.h"
+#include "event/dispatcher.h"
+#include "network/listen_socket.h"
+#include "proxy/cluster_manager/thread_local_cluster.h"
+#include "proxy/http/connection_manager.h"
+#include "proxy/http/worker_context.h"
+#include "proxy/server/listener_runtime.h"
+#include "proxy/stats/stats.h"
+#include "proxy/tcp/tcp_proxy.h"
+
+namespace weft::proxy {
+
+class Worker {
+ public:
+  Worker(int index, stats::Registry& registry, std::string hostname);
+  ~Worker();
+
+  // Each of these may be called from any thread before or after Start(); they post to the loop.
+  void AddCluster(std::shared_ptr<const upstream::ClusterConfig> config);
+  void UpdateHosts(const std::string& cluster, std::shared_ptr<const upstream::HostSet> hosts,
+                   std::shared_ptr<const upstream::LbSharedState> lb_state);
+  void AddListener(std::shared_ptr<const ListenerRuntime> listener, int listen_fd);
+  // Stops accepting and asks HTTP connections to finish their current request and close.
+  void StartDrain();
+
+  void Start();
+  // Ends the loop (connections still open are closed) and joins the thread.
+  void Stop();
+
+  event::Dispatcher& dispatcher() { return dispatcher_; }
+  size_t active_connections() const { return active_connections_.load(); }
+
+ private:
+  struct ActiveListener {
+    std::shared_ptr<const ListenerRuntime> runtime;
+    std::unique_ptr<network::Acceptor> acceptor;
+    stats::Counter* cx_total;
+    stats::Gauge* cx_active;
+    stats::Counter* no_filter_chain_match;
+  };
+  void OnAccept(ActiveListener& listener, int fd);
+  HcmStats& HcmStatsFor(const std::string& prefix);
+
+  int index_;
+  event::Dispatcher dispatcher_;
+  stats::Store& stats_;
+  FastRandom random_;
+  cluster::ThreadLocalClusterManager clusters_;
+  WorkerContext context_;
+  std::thread thread_;
+  std::list<ActiveListener> listeners_;
+  std::map<std::string, std::unique_ptr<HcmStats>> hcm_stats_;
+  std::list<std::unique_ptr<HttpConnectionManager>> http_connections_;
+  std::list<std::unique_ptr<TcpProxySession>> tcp_sessions_;
+  std::unique_ptr<event::Timer> flush_timer_;
+  std::atomic<size_t> active_connections_{0};
+};
+
+}  // namespace weft::proxy

@@ -1,0 +1,225 @@
+#include "proxy/tcp/tcp_proxy.h"
+
+#include "base/logging.h"
+
+namespace weft::proxy {
+
+class TcpProxySession::DownstreamCallbacks : public network::ConnectionCallbacks {
+ public:
+  explicit DownstreamCallbacks(TcpProxySession& s) : s_(s) {}
+  void OnData(network::Buffer& data, bool end_stream) override { s_.OnDownstreamData(data, end_stream); }
+  void OnEvent(network::ConnectionEvent event) override { s_.OnDownstreamEvent(event); }
+  // The client reads slower than the upstream sends: stop reading the upstream.
+  void OnAboveWriteHighWatermark() override {
+    if (s_.upstream_) s_.upstream_->ReadDisable(true);
+  }
+  void OnBelowWriteLowWatermark() override {
+    if (s_.upstream_) s_.upstream_->ReadDisable(false);
+  }
+
+ private:
+  TcpProxySession& s_;
+};
+
+class TcpProxySession::UpstreamCallbacks : public network::ConnectionCallbacks {
+ public:
+  explicit UpstreamCallbacks(TcpProxySession& s) : s_(s) {}
+  void OnData(network::Buffer& data, bool end_stream) override { s_.OnUpstreamData(data, end_stream); }
+  void OnEvent(network::ConnectionEvent event) override { s_.OnUpstreamEvent(event); }
+  void OnAboveWriteHighWatermark() override { s_.downstream_->ReadDisable(true); }
+  void OnBelowWriteLowWatermark() override { s_.downstream_->ReadDisable(false); }
+
+ private:
+  TcpProxySession& s_;
+};
+
+TcpProxySession::TcpProxySession(WorkerContext& worker, std::shared_ptr<const TcpProxyRuntime> runtime,
+                                 std::unique_ptr<network::Connection> downstream,
+                                 std::function<void(TcpProxySession*)> on_closed)
+    : worker_(worker),
+      runtime_(std::move(runtime)),
+      downstream_(std::move(downstream)),
+      on_closed_(std::move(on_closed)) {
+  downstream_callbacks_ = std::make_unique<DownstreamCallbacks>(*this);
+  upstream_callbacks_ = std::make_unique<UpstreamCallbacks>(*this);
+  downstream_->SetCallbacks(downstream_callbacks_.get());
+  info_.start_time = worker_.dispatcher.SystemNow();
+  info_.start_monotonic = worker_.dispatcher.Now();
+  info_.downstream_local_address = downstream_->local_address().ToString();
+  info_.downstream_remote_address = downstream_->remote_address().ToString();
+  info_.downstream_direct_remote_address = info_.downstream_remote_address;
+  idle_timer_ = worker_.dispatcher.CreateTimer([this] {
+    worker_.stats.counter("tcp." + runtime_->config->stat_prefix + ".idle_timeout").Inc();
+    CloseAll(network::Connection::CloseType::kFlushWrite);
+  });
+}
+
+TcpProxySession::~TcpProxySession() {
+  if (upstream_) upstream_->SetCallbacks(nullptr);
+  if (downstream_) downstream_->SetCallbacks(nullptr);
+}
+
+void TcpProxySession::Start() {
+  const auto& cfg = *runtime_->config;
+  worker_.stats.counter("tcp." + cfg.stat_prefix + ".downstream_cx_total").Inc();
+  // Pick the cluster (weighted clusters by weight).
+  cluster_name_ = cfg.cluster;
+  if (!cfg.weighted_clusters.empty() && cfg.total_weight > 0) {
+    uint64_t pick = worker_.random.Uniform(cfg.total_weight);
+    for (const auto& wc : cfg.weighted_clusters) {
+      if (pick < wc.weight) {
+        cluster_name_ = wc.name;
+        break;
+      }
+      pick -= wc.weight;
+    }
+  }
+  info_.upstream_cluster = cluster_name_;
+  // Hold downstream bytes until the upstream is there (bounded by the connection's buffer limit).
+  downstream_->ReadDisable(true);
+  ConnectUpstream();
+  ResetIdleTimer();
+}
+
+void TcpProxySession::ConnectUpstream() {
+  ++connect_attempts_;
+  cluster::ThreadLocalCluster* cluster = worker_.clusters.Get(cluster_name_);
+  if (cluster == nullptr) {
+    info_.response_flags |= access_log::kNoClusterFound;
+    worker_.stats.counter("tcp." + runtime_->config->stat_prefix + ".downstream_cx_no_route").Inc();
+    CloseAll(network::Connection::CloseType::kNoFlush);
+    return;
+  }
+  network::Address to;
+  if (cluster->config().type == upstream::DiscoveryType::kOriginalDst) {
+    to = downstream_->local_address();
+  } else {
+    int host = cluster->ChooseHost({});
+    if (host < 0) {
+      cluster->stats().upstream_cx_none_healthy.Inc();
+      info_.response_flags |= access_log::kNoHealthyUpstream;
+      CloseAll(network::Connection::CloseType::kNoFlush);
+      return;
+    }
+    const upstream::Host& h = cluster->host(host);
+    to = network::AddressFromSockaddr(reinterpret_cast<const sockaddr*>(&h.address), h.address_len);
+  }
+  info_.upstream_host = to.ToString();
+  std::string error;
+  cluster->stats().upstream_cx_total.Inc();
+  upstream_ = network::Connection::Connect(worker_.dispatcher, to,
+                                           cluster->config().per_connection_buffer_limit_bytes, &error);
+  if (!upstream_) {
+    cluster->stats().upstream_cx_connect_fail.Inc();
+    info_.response_flags |= access_log::kUpstreamConnectionFailure;
+    info_.upstream_transport_failure_reason = error;
+    CloseAll(network::Connection::CloseType::kNoFlush);
+    return;
+  }
+  cluster->stats().upstream_cx_active.Inc();
+  upstream_->SetCallbacks(upstream_callbacks_.get());
+  connect_timer_ = worker_.dispatcher.CreateTimer([this] {
+    if (auto* c = worker_.clusters.Get(cluster_name_)) c->stats().upstream_cx_connect_timeout.Inc();
+    info_.upstream_transport_failure_reason = "connection timeout";
+    upstream_->Close(network::Connection::CloseType::kNoFlush);
+  });
+  connect_timer_->Enable(cluster->config().connect_timeout);
+}
+
+void TcpProxySession::ResetIdleTimer() {
+  auto t = runtime_->config->idle_timeout;
+  if (t.count() > 0) idle_timer_->Enable(t);
+}
+
+void TcpProxySession::OnDownstreamData(network::Buffer& data, bool end_stream) {
+  ResetIdleTimer();
+  info_.bytes_received += data.length();
+  if (upstream_connected_ && upstream_ && upstream_->IsOpen()) {
+    upstream_->Write(data, end_stream);
+  } else {
+    early_data_.Move(data);
+    early_end_stream_ = early_end_stream_ || end_stream;
+  }
+}
+
+void TcpProxySession::OnUpstreamData(network::Buffer& data, bool end_stream) {
+  ResetIdleTimer();
+  info_.bytes_sent += data.length();
+  if (auto* c = worker_.clusters.Get(cluster_name_)) c->stats().upstream_cx_rx_bytes_total.Inc(data.length());
+  downstream_->Write(data, end_stream);
+}
+
+void TcpProxySession::OnUpstreamEvent(network::ConnectionEvent event) {
+  if (event == network::ConnectionEvent::kConnected) {
+    connect_timer_->Disable();
+    upstream_connected_ = true;
+    if (early_data_.length() > 0 || early_end_stream_) upstream_->Write(early_data_, early_end_stream_);
+    downstream_->ReadDisable(false);
+    return;
+  }
+  upstream_closed_ = true;
+  cluster::ThreadLocalCluster* cluster = worker_.clusters.Get(cluster_name_);
+  if (cluster) cluster->stats().upstream_cx_active.Dec();
+  if (!upstream_connected_) {
+    if (cluster) cluster->stats().upstream_cx_connect_fail.Inc();
+    if (connect_attempts_ < runtime_->config->max_connect_attempts && !downstream_closed_) {
+      worker_.dispatcher.DeferredDelete(event::DeferLater(std::move(upstream_)));
+      upstream_closed_ = false;
+      ConnectUpstream();
+      return;
+    }
+    info_.response_flags |= access_log::kUpstreamConnectionFailure;
+    if (info_.upstream_transport_failure_reason.empty()) {
+      info_.upstream_transport_failure_reason = upstream_->close_reason();
+    }
+    CloseAll(network::Connection::CloseType::kNoFlush);
+    return;
+  }
+  // The upstream closed: finish writing what it sent, then close the client too.
+  if (event == network::ConnectionEvent::kRemoteClose && upstream_->reset_by_peer()) {
+    info_.response_flags |= access_log::kUpstreamConnectionTermination;
+  }
+  CloseAll(network::Connection::CloseType::kFlushWrite);
+}
+
+void TcpProxySession::OnDownstreamEvent(network::ConnectionEvent event) {
+  if (event == network::ConnectionEvent::kConnected) return;
+  downstream_closed_ = true;
+  if (!upstream_closed_ && !finished_) {
+    if (event == network::ConnectionEvent::kRemoteClose && downstream_->reset_by_peer()) {
+      info_.response_flags |= access_log::kDownstreamConnectionTermination;
+    }
+    CloseAll(network::Connection::CloseType::kFlushWrite);
+  }
+  Finish();
+}
+
+void TcpProxySession::CloseAll(network::Connection::CloseType type) {
+  idle_timer_->Disable();
+  if (connect_timer_) connect_timer_->Disable();
+  if (upstream_ && upstream_->IsOpen()) upstream_->Close(type);
+  if (downstream_->IsOpen()) {
+    downstream_->Close(type);  // raises OnDownstreamEvent -> Finish() once really closed
+  } else {
+    Finish();
+  }
+}
+
+void TcpProxySession::Finish() {
+  if (finished_ || downstream_->IsOpen()) return;
+  finished_ = true;
+  info_.request_complete = worker_.dispatcher.Now() - info_.start_monotonic;
+  for (const AccessLogRuntime& log : runtime_->access_logs) {
+    access_log::AccessLogWriter& writer = worker_.access_logs(log.file);
+    std::string& line = writer.line_buffer();
+    if (log.json) {
+      log.json->FormatTo(info_, line);
+    } else {
+      log.text->FormatTo(info_, line);
+    }
+    writer.CommitLine();
+  }
+  if (on_closed_) on_closed_(this);
+}
+
+}  // namespace weft::proxy

@@ -1,0 +1,65 @@
+#include "proxy/upstream/host.h"
+
+#include <algorithm>
+#include <cstring>
+
+namespace weft::upstream {
+
+HostConstSharedPtr MakeHost(const sockaddr* address, socklen_t address_len, std::string hostname,
+                            uint32_t weight, Locality locality, uint32_t priority,
+                            uint32_t locality_weight) {
+  auto host = std::make_shared<Host>();
+  std::memcpy(&host->address, address, std::min<size_t>(address_len, sizeof(host->address)));
+  host->address_len = address_len;
+  host->address_string = FormatAddress(address);
+  host->hostname = std::move(hostname);
+  host->weight = std::max<uint32_t>(weight, 1);
+  host->locality = std::move(locality);
+  host->locality_weight = locality_weight;
+  host->priority = priority;
+  return host;
+}
+
+std::shared_ptr<const HostSet> HostSet::Create(std::vector<HostConstSharedPtr> hosts) {
+  std::shared_ptr<HostSet> set(new HostSet());
+  set->hosts_ = std::move(hosts);
+  for (uint32_t i = 0; i < set->hosts_.size(); ++i) {
+    const Host& host = *set->hosts_[i];
+    if (set->priorities_.size() <= host.priority) set->priorities_.resize(host.priority + 1);
+    PriorityHosts& level = set->priorities_[host.priority];
+    if (!level.hosts.empty() && set->hosts_[level.hosts.front()]->weight != host.weight) {
+      level.equal_weights = false;
+    }
+    level.hosts.push_back(i);
+    level.total_weight += host.weight;
+    auto it = std::find_if(level.localities.begin(), level.localities.end(),
+                           [&](const LocalityHosts& l) { return l.locality == host.locality; });
+    if (it == level.localities.end()) {
+      level.localities.push_back(LocalityHosts{host.locality, host.locality_weight, {}});
+      it = level.localities.end() - 1;
+    }
+    it->hosts.push_back(i);
+  }
+  return set;
+}
+
+const PriorityHosts& HostSet::primary() const {
+  static const PriorityHosts kEmpty;
+  return priorities_.empty() ? kEmpty : priorities_[0];
+}
+
+bool HostSet::SameHostsAs(const HostSet& other) const {
+  if (hosts_.size() != other.hosts_.size()) return false;
+  for (size_t i = 0; i < hosts_.size(); ++i) {
+    const Host& a = *hosts_[i];
+    const Host& b = *other.hosts_[i];
+    if (a.address_string != b.address_string || a.weight != b.weight || a.priority != b.priority ||
+        a.locality_weight != b.locality_weight || !(a.locality == b.locality) ||
+        a.hostname != b.hostname) {
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace weft::upstream
