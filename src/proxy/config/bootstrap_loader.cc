@@ -3,10 +3,10 @@
 // (translate_*.cc) -> checks across resources (names, addresses, cluster references).
 #include "proxy/config/bootstrap_loader.h"
 
+#include <google/protobuf/util/json_util.h>
+
 #include <fstream>
 #include <sstream>
-
-#include <google/protobuf/util/json_util.h>
 
 #include "absl/container/flat_hash_map.h"
 #include "base/status.h"
@@ -28,8 +28,7 @@ absl::StatusOr<bootstrap::Bootstrap> ParseBootstrap(std::string_view text) {
   options.ignore_unknown_fields = false;  // an unknown field is an error, as in Envoy
   const auto status = google::protobuf::util::JsonStringToMessage(json, &proto, options);
   if (!status.ok()) {
-    return absl::InvalidArgumentError(
-        Cat("invalid bootstrap: ", std::string(status.message())));
+    return absl::InvalidArgumentError(Cat("invalid bootstrap: ", std::string(status.message())));
   }
   return proto;
 }
@@ -56,8 +55,8 @@ NodeConfig TranslateNode(const envoy::config::core::v3::Node& node) {
 absl::StatusOr<AdminConfig> TranslateAdmin(const bootstrap::Admin& admin, std::string_view path) {
   AdminConfig out;
   if (admin.has_address()) {
-    ASSIGN_OR_RETURN(HostPort hp, TranslateSocketAddress(admin.address(),
-                                                         FieldPath(path, "address")));
+    ASSIGN_OR_RETURN(HostPort hp,
+                     TranslateSocketAddress(admin.address(), FieldPath(path, "address")));
     if (!IsIpLiteral(hp.address)) {
       return ConfigError(FieldPath(path, "address.socket_address.address"), "'", hp.address,
                          "' is not an IP address");
@@ -98,8 +97,7 @@ void CollectClusterRefs(const listener::FilterChain& chain, const std::string& c
     for (size_t r = 0; r < vh.routes.size(); ++r) {
       const auto* action = std::get_if<router::RouteAction>(&vh.routes[r].action);
       if (action == nullptr) continue;
-      const std::string route_path =
-          Cat(rc_path, ".virtual_hosts[", v, "].routes[", r, "].route");
+      const std::string route_path = Cat(rc_path, ".virtual_hosts[", v, "].routes[", r, "].route");
       if (!action->cluster.empty()) {
         refs.emplace_back(action->cluster, FieldPath(route_path, "cluster"));
       }
@@ -206,8 +204,7 @@ absl::StatusOr<BootstrapConfig> LoadBootstrapFromFile(const std::string& path) {
   if (in.bad()) return absl::DataLossError(Cat("cannot read bootstrap file '", path, "'"));
   auto config = LoadBootstrapFromString(text.str());
   if (!config.ok()) {
-    return absl::Status(config.status().code(),
-                        Cat(path, ": ", config.status().message()));
+    return absl::Status(config.status().code(), Cat(path, ": ", config.status().message()));
   }
   return config;
 }

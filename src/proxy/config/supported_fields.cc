@@ -1,17 +1,17 @@
 #include "proxy/config/supported_fields.h"
 
-#include <memory>
-#include <string>
-
 #include <google/protobuf/descriptor.h>
 #include <google/protobuf/dynamic_message.h>
 #include <google/protobuf/message.h>
 
+#include <memory>
+#include <string>
+
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
-#include "proxy/config/text.h"
 #include "absl/strings/str_split.h"
 #include "proxy/config/known_extensions.h"
+#include "proxy/config/text.h"
 
 namespace weft::config {
 namespace {
@@ -193,11 +193,10 @@ absl::Status WalkAny(const pb::Message& any, const std::string& path) {
   const std::string type_url = refl->GetString(any, desc->FindFieldByName("type_url"));
   const std::string_view type_name = TypeNameFromUrl(type_url);
   if (FindExtensionByType(type_name) == nullptr) {
-    return absl::InvalidArgumentError(
-        Cat(path, ": unsupported extension '", type_name, "'"));
+    return absl::InvalidArgumentError(Cat(path, ": unsupported extension '", type_name, "'"));
   }
-  const pb::Descriptor* type = pb::DescriptorPool::generated_pool()->FindMessageTypeByName(
-      std::string(type_name));
+  const pb::Descriptor* type =
+      pb::DescriptorPool::generated_pool()->FindMessageTypeByName(std::string(type_name));
   const pb::Message* prototype =
       type ? pb::MessageFactory::generated_factory()->GetPrototype(type) : nullptr;
   if (prototype == nullptr) {
@@ -241,8 +240,8 @@ absl::Status Walk(const pb::Message& message, const std::string& path) {
       }
     } else if (field->is_repeated()) {
       for (int i = 0; i < refl->FieldSize(message, field); ++i) {
-        absl::Status s = Walk(refl->GetRepeatedMessage(message, field, i),
-                              Cat(field_path, "[", i, "]"));
+        absl::Status s =
+            Walk(refl->GetRepeatedMessage(message, field, i), Cat(field_path, "[", i, "]"));
         if (!s.ok()) return s;
       }
     } else {

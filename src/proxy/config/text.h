@@ -17,8 +17,7 @@ inline void Append(std::string& out, const std::string& s) { out.append(s); }
 inline void Append(std::string& out, const char* s) { out.append(s); }
 inline void Append(std::string& out, char c) { out.push_back(c); }
 template <std::integral T>
-  requires(!std::same_as<T, bool> && !std::same_as<T, char>)
-void Append(std::string& out, T v) {
+requires(!std::same_as<T, bool> && !std::same_as<T, char>) void Append(std::string& out, T v) {
   out.append(std::to_string(v));
 }
 }  // namespace text_internal

@@ -22,9 +22,8 @@ bool IsPrime(uint64_t n) {
 }
 
 std::string ResolverAddress(const HostPort& hp) {
-  return hp.address.find(':') == std::string::npos
-             ? Cat(hp.address, ":", hp.port)
-             : Cat("[", hp.address, "]:", hp.port);
+  return hp.address.find(':') == std::string::npos ? Cat(hp.address, ":", hp.port)
+                                                   : Cat("[", hp.address, "]:", hp.port);
 }
 
 absl::StatusOr<std::string> TranslateResolver(const core::Address& a, std::string_view path) {
@@ -267,8 +266,8 @@ absl::StatusOr<upstream::ClusterConfig> TranslateClusterUnchecked(const cluster:
           Unpack<envoy::extensions::network::dns_resolver::cares::v3::CaresDnsResolverConfig>(
               t.typed_config(), c_path));
       for (int i = 0; i < cares.resolvers_size(); ++i) {
-        ASSIGN_OR_RETURN(std::string r, TranslateResolver(cares.resolvers(i),
-                                                          IndexPath(c_path, "resolvers", i)));
+        ASSIGN_OR_RETURN(std::string r,
+                         TranslateResolver(cares.resolvers(i), IndexPath(c_path, "resolvers", i)));
         out.dns_resolvers.push_back(std::move(r));
       }
     }
@@ -309,9 +308,9 @@ absl::StatusOr<upstream::ClusterConfig> TranslateClusterUnchecked(const cluster:
     const auto& o = p.original_dst_lb_config();
     if (o.use_http_header()) {
       // Envoy's default header when http_header_name is empty.
-      out.original_dst_http_header =
-          o.http_header_name().empty() ? "x-envoy-original-dst-host"
-                                       : absl::AsciiStrToLower(o.http_header_name());
+      out.original_dst_http_header = o.http_header_name().empty()
+                                         ? "x-envoy-original-dst-host"
+                                         : absl::AsciiStrToLower(o.http_header_name());
     }
   }
 
@@ -329,8 +328,8 @@ absl::StatusOr<upstream::ClusterConfig> TranslateClusterUnchecked(const cluster:
     out.protocol = upstream::UpstreamProtocol::kHttp2;
   }
   for (const auto& [key, any] : p.typed_extension_protocol_options()) {
-    const std::string o_path = Cat(FieldPath(path, "typed_extension_protocol_options"),
-                                            "[", key, "]");
+    const std::string o_path =
+        Cat(FieldPath(path, "typed_extension_protocol_options"), "[", key, "]");
     ASSIGN_OR_RETURN(const KnownExtension* ext,
                      ResolveExtension(key, &any, ExtensionKind::kUpstreamProtocolOptions, o_path));
     (void)ext;

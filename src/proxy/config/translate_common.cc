@@ -1,7 +1,6 @@
 #include "proxy/config/translate_common.h"
 
 #include <arpa/inet.h>
-
 #include <re2/re2.h>
 
 #include "envoy/extensions/access_loggers/file/v3/file.pb.h"
@@ -130,8 +129,9 @@ absl::StatusOr<router::StringMatcher> TranslateStringMatcher(const matcher::Stri
       break;
     }
     default:
-      return ConfigError(path, "a string matcher needs exact, prefix, suffix, contains or "
-                               "safe_regex");
+      return ConfigError(path,
+                         "a string matcher needs exact, prefix, suffix, contains or "
+                         "safe_regex");
   }
   return out;
 }
@@ -250,8 +250,8 @@ absl::StatusOr<Format> TranslateFormat(const core::SubstitutionFormatString& for
       out.text = format.text_format();
       break;
     case core::SubstitutionFormatString::kTextFormatSource: {
-      auto text = TranslateDataSource(format.text_format_source(),
-                                      FieldPath(path, "text_format_source"));
+      auto text =
+          TranslateDataSource(format.text_format_source(), FieldPath(path, "text_format_source"));
       if (!text.ok()) return text.status();
       out.text = std::move(*text);
       break;
@@ -310,8 +310,8 @@ absl::StatusOr<std::vector<listener::AccessLogConfig>> TranslateAccessLogs(
     if (!log.has_typed_config()) {
       return ConfigError(FieldPath(item_path, "typed_config"), "is required for access logs");
     }
-    auto ext = ResolveExtension(log.name(), &log.typed_config(), ExtensionKind::kAccessLogger,
-                                item_path);
+    auto ext =
+        ResolveExtension(log.name(), &log.typed_config(), ExtensionKind::kAccessLogger, item_path);
     if (!ext.ok()) return ext.status();
     const std::string config_path = FieldPath(item_path, "typed_config");
     listener::AccessLogConfig config;

@@ -3,20 +3,19 @@
 // path. Config-boundary only: includes generated protobuf headers. Stateless; thread-safe.
 #pragma once
 
+#include <google/protobuf/any.pb.h>
+#include <google/protobuf/duration.pb.h>
+#include <google/protobuf/repeated_field.h>
+
 #include <chrono>
 #include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
-#include <google/protobuf/any.pb.h>
-#include <google/protobuf/duration.pb.h>
-#include <google/protobuf/repeated_field.h>
-
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/ascii.h"
-#include "proxy/config/text.h"
 #include "envoy/config/accesslog/v3/accesslog.pb.h"
 #include "envoy/config/core/v3/address.pb.h"
 #include "envoy/config/core/v3/base.pb.h"
@@ -25,6 +24,7 @@
 #include "envoy/type/matcher/v3/regex.pb.h"
 #include "envoy/type/matcher/v3/string.pb.h"
 #include "proxy/config/known_extensions.h"
+#include "proxy/config/text.h"
 #include "proxy/listener/listener_config.h"
 #include "proxy/router/route_config.h"
 

@@ -32,8 +32,8 @@ absl::StatusOr<listener::CidrRange> TranslateCidr(const envoy::config::core::v3:
   return listener::CidrRange{c.address_prefix(), len};
 }
 
-absl::StatusOr<listener::FilterChainMatch> TranslateFilterChainMatch(
-    const lst::FilterChainMatch& m, std::string_view path) {
+absl::StatusOr<listener::FilterChainMatch> TranslateFilterChainMatch(const lst::FilterChainMatch& m,
+                                                                     std::string_view path) {
   listener::FilterChainMatch out;
   if (m.has_destination_port()) {
     if (m.destination_port().value() < 1 || m.destination_port().value() > 65535) {
@@ -47,9 +47,9 @@ absl::StatusOr<listener::FilterChainMatch> TranslateFilterChainMatch(
     out.prefix_ranges.push_back(std::move(c));
   }
   for (int i = 0; i < m.source_prefix_ranges_size(); ++i) {
-    ASSIGN_OR_RETURN(listener::CidrRange c, TranslateCidr(m.source_prefix_ranges(i),
-                                                          IndexPath(path, "source_prefix_ranges",
-                                                                    i)));
+    ASSIGN_OR_RETURN(
+        listener::CidrRange c,
+        TranslateCidr(m.source_prefix_ranges(i), IndexPath(path, "source_prefix_ranges", i)));
     out.source_prefix_ranges.push_back(std::move(c));
   }
   for (int i = 0; i < m.source_ports_size(); ++i) {
@@ -158,13 +158,11 @@ absl::StatusOr<listener::HttpConnectionManagerConfig> TranslateHcm(
       ASSIGN_OR_RETURN(router::RouteConfiguration routes,
                        internal::TranslateRouteConfigurationUnchecked(
                            p.route_config(), FieldPath(path, "route_config")));
-      out.route_config =
-          std::make_shared<const router::RouteConfiguration>(std::move(routes));
+      out.route_config = std::make_shared<const router::RouteConfiguration>(std::move(routes));
       break;
     }
     case hcm::HttpConnectionManager::kRds:
-      return ConfigError(FieldPath(path, "rds"),
-                         "rds needs dynamic_resources (not supported yet)");
+      return ConfigError(FieldPath(path, "rds"), "rds needs dynamic_resources (not supported yet)");
     default:
       return ConfigError(path, "http_connection_manager needs a route_config");
   }
@@ -230,7 +228,8 @@ absl::StatusOr<listener::HttpConnectionManagerConfig> TranslateHcm(
     }
   }
   out.allow_chunked_length = p.http_protocol_options().allow_chunked_length();
-  if (p.has_stream_idle_timeout()) out.stream_idle_timeout = ToMilliseconds(p.stream_idle_timeout());
+  if (p.has_stream_idle_timeout())
+    out.stream_idle_timeout = ToMilliseconds(p.stream_idle_timeout());
   if (p.has_request_timeout()) out.request_timeout = ToMilliseconds(p.request_timeout());
   if (p.has_request_headers_timeout()) {
     out.request_headers_timeout = ToMilliseconds(p.request_headers_timeout());
@@ -349,16 +348,16 @@ absl::StatusOr<listener::ListenerConfig> TranslateListenerUnchecked(const lst::L
     out.filter_chains.push_back(std::move(fc));
   }
   if (p.has_default_filter_chain()) {
-    ASSIGN_OR_RETURN(out.default_filter_chain,
-                     TranslateFilterChain(p.default_filter_chain(),
-                                          FieldPath(path, "default_filter_chain")));
+    ASSIGN_OR_RETURN(
+        out.default_filter_chain,
+        TranslateFilterChain(p.default_filter_chain(), FieldPath(path, "default_filter_chain")));
   }
   for (int i = 0; i < p.listener_filters_size(); ++i) {
     const lst::ListenerFilter& f = p.listener_filters(i);
-    ASSIGN_OR_RETURN(const KnownExtension* ext,
-                     ResolveExtension(f.name(), f.has_typed_config() ? &f.typed_config() : nullptr,
-                                      ExtensionKind::kListenerFilter,
-                                      IndexPath(path, "listener_filters", i)));
+    ASSIGN_OR_RETURN(
+        const KnownExtension* ext,
+        ResolveExtension(f.name(), f.has_typed_config() ? &f.typed_config() : nullptr,
+                         ExtensionKind::kListenerFilter, IndexPath(path, "listener_filters", i)));
     if (ext->name == "envoy.filters.listener.tls_inspector") out.tls_inspector = true;
     if (ext->name == "envoy.filters.listener.http_inspector") out.http_inspector = true;
     if (ext->name == "envoy.filters.listener.original_dst") out.use_original_dst = true;

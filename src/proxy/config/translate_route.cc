@@ -27,8 +27,7 @@ absl::StatusOr<router::RouteMatch> TranslateMatch(const route::RouteMatch& m,
     case route::RouteMatch::kSafeRegex: {
       out.path_kind = router::RouteMatch::PathKind::kSafeRegex;
       out.path = m.safe_regex().regex();
-      ASSIGN_OR_RETURN(out.path_regex,
-                                   CompileRegex(m.safe_regex(), FieldPath(path, "safe_regex")));
+      ASSIGN_OR_RETURN(out.path_regex, CompileRegex(m.safe_regex(), FieldPath(path, "safe_regex")));
       break;
     }
     case route::RouteMatch::kPathSeparatedPrefix: {
@@ -49,8 +48,7 @@ absl::StatusOr<router::RouteMatch> TranslateMatch(const route::RouteMatch& m,
   if (m.has_case_sensitive()) out.case_sensitive = m.case_sensitive().value();
   for (int i = 0; i < m.headers_size(); ++i) {
     router::HeaderMatcher h;
-    ASSIGN_OR_RETURN(h, TranslateHeaderMatcher(m.headers(i),
-                                                           IndexPath(path, "headers", i)));
+    ASSIGN_OR_RETURN(h, TranslateHeaderMatcher(m.headers(i), IndexPath(path, "headers", i)));
     out.headers.push_back(std::move(h));
   }
   for (int i = 0; i < m.query_parameters_size(); ++i) {
@@ -61,8 +59,8 @@ absl::StatusOr<router::RouteMatch> TranslateMatch(const route::RouteMatch& m,
     if (qm.name.empty()) return ConfigError(FieldPath(q_path, "name"), "is required");
     if (q.has_string_match()) {
       router::StringMatcher s;
-      ASSIGN_OR_RETURN(
-          s, TranslateStringMatcher(q.string_match(), FieldPath(q_path, "string_match")));
+      ASSIGN_OR_RETURN(s,
+                       TranslateStringMatcher(q.string_match(), FieldPath(q_path, "string_match")));
       qm.string_match = std::move(s);
     } else {
       // Envoy: with no specifier the parameter must be present.
@@ -104,8 +102,9 @@ absl::StatusOr<router::HashPolicy> TranslateHashPolicy(const route::RouteAction:
       out.name = h.filter_state().key();
       break;
     default:
-      return ConfigError(path, "needs header, cookie, connection_properties, query_parameter or "
-                               "filter_state");
+      return ConfigError(path,
+                         "needs header, cookie, connection_properties, query_parameter or "
+                         "filter_state");
   }
   if (out.kind != router::HashPolicy::Kind::kSourceIp && out.name.empty()) {
     return ConfigError(path, "the hash policy needs a name");
@@ -160,8 +159,7 @@ absl::StatusOr<router::RouteAction> TranslateRouteAction(const route::RouteActio
       return ConfigError(path, "prefix_rewrite and regex_rewrite are mutually exclusive");
     }
     router::RegexRewrite r;
-    ASSIGN_OR_RETURN(
-        r, TranslateRegexRewrite(a.regex_rewrite(), FieldPath(path, "regex_rewrite")));
+    ASSIGN_OR_RETURN(r, TranslateRegexRewrite(a.regex_rewrite(), FieldPath(path, "regex_rewrite")));
     out.regex_rewrite = std::move(r);
   }
   switch (a.host_rewrite_specifier_case()) {
@@ -177,8 +175,7 @@ absl::StatusOr<router::RouteAction> TranslateRouteAction(const route::RouteActio
     case route::RouteAction::kHostRewritePathRegex: {
       router::RegexRewrite r;
       ASSIGN_OR_RETURN(r, TranslateRegexRewrite(a.host_rewrite_path_regex(),
-                                                            FieldPath(path,
-                                                                      "host_rewrite_path_regex")));
+                                                FieldPath(path, "host_rewrite_path_regex")));
       out.host_rewrite_path_regex = std::move(r);
       break;
     }
@@ -189,8 +186,7 @@ absl::StatusOr<router::RouteAction> TranslateRouteAction(const route::RouteActio
   if (a.has_idle_timeout()) out.idle_timeout = ToMilliseconds(a.idle_timeout());
   for (int i = 0; i < a.hash_policy_size(); ++i) {
     router::HashPolicy h;
-    ASSIGN_OR_RETURN(h, TranslateHashPolicy(a.hash_policy(i),
-                                                        IndexPath(path, "hash_policy", i)));
+    ASSIGN_OR_RETURN(h, TranslateHashPolicy(a.hash_policy(i), IndexPath(path, "hash_policy", i)));
     out.hash_policy.push_back(std::move(h));
   }
   return out;
@@ -218,8 +214,8 @@ absl::StatusOr<router::RedirectAction> TranslateRedirect(const route::RedirectAc
       break;
     case route::RedirectAction::kRegexRewrite: {
       router::RegexRewrite rr;
-      ASSIGN_OR_RETURN(
-          rr, TranslateRegexRewrite(r.regex_rewrite(), FieldPath(path, "regex_rewrite")));
+      ASSIGN_OR_RETURN(rr,
+                       TranslateRegexRewrite(r.regex_rewrite(), FieldPath(path, "regex_rewrite")));
       out.regex_rewrite = std::move(rr);
       break;
     }
@@ -263,8 +259,7 @@ absl::StatusOr<router::Route> TranslateRoute(const route::Route& r, std::string_
     }
     case route::Route::kRedirect: {
       router::RedirectAction a;
-      ASSIGN_OR_RETURN(a,
-                                   TranslateRedirect(r.redirect(), FieldPath(path, "redirect")));
+      ASSIGN_OR_RETURN(a, TranslateRedirect(r.redirect(), FieldPath(path, "redirect")));
       out.action = std::move(a);
       break;
     }

@@ -1,15 +1,16 @@
 #include "proxy/config/yaml_to_json.h"
 
-#include <charconv>
-#include <cstdint>
-#include <string>
-
 #include <google/protobuf/descriptor.h>
-#include <nlohmann/json.hpp>
 #include <yaml-cpp/yaml.h>
 
-#include "proxy/config/text.h"
+#include <cctype>
+#include <charconv>
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <string>
+
 #include "proxy/config/known_extensions.h"
+#include "proxy/config/text.h"
 
 namespace weft::config {
 namespace {
@@ -25,28 +26,33 @@ bool ParseBool(std::string_view s, bool* out) {
   return false;
 }
 
-// Integers and decimals as JSON numbers; anything else (including "Infinity", "1e400") stays a
-// string, which protobuf's parser accepts or reports precisely.
+// Integers and decimals as JSON numbers; anything else (including "inf", ".nan", "0x1F") stays a
+// string, which protobuf's parser accepts (quoted numbers, "Infinity") or reports precisely.
 bool ParseNumber(std::string_view s, json* out) {
-  if (s.empty()) return false;
-  std::string_view digits = s.front() == '+' ? s.substr(1) : s;
-  if (digits.empty()) return false;
-  const char* end = digits.data() + digits.size();
-  if (digits.front() == '-') {
+  if (!s.empty() && s.front() == '+') s.remove_prefix(1);
+  const std::string_view unsigned_part = !s.empty() && s.front() == '-' ? s.substr(1) : s;
+  if (unsigned_part.empty() ||
+      !(std::isdigit(static_cast<unsigned char>(unsigned_part[0])) || unsigned_part[0] == '.')) {
+    return false;
+  }
+  const char* end = s.data() + s.size();
+  if (s.front() == '-') {
     int64_t v;
-    auto [p, ec] = std::from_chars(digits.data(), end, v);
-    if (ec == std::errc() && p == end) return *out = v, true;
+    if (auto [p, ec] = std::from_chars(s.data(), end, v); ec == std::errc() && p == end) {
+      *out = v;
+      return true;
+    }
   } else {
     uint64_t v;
-    auto [p, ec] = std::from_chars(digits.data(), end, v);
-    if (ec == std::errc() && p == end) return *out = v, true;
+    if (auto [p, ec] = std::from_chars(s.data(), end, v); ec == std::errc() && p == end) {
+      *out = v;
+      return true;
+    }
   }
   double d;
-  auto [p, ec] = std::from_chars(digits.data(), end, d);
-  if (ec == std::errc() && p == end && digits.find_first_of("0123456789") == 0 ||
-      (ec == std::errc() && p == end && digits.size() > 1 &&
-       (digits[0] == '-' || digits[0] == '.'))) {
-    return *out = d, true;
+  if (auto [p, ec] = std::from_chars(s.data(), end, d); ec == std::errc() && p == end) {
+    *out = d;
+    return true;
   }
   return false;
 }
@@ -80,8 +86,7 @@ class Converter {
         const std::string_view name = TypeNameFromUrl(type.Scalar());
         fields_of = pb::DescriptorPool::generated_pool()->FindMessageTypeByName(std::string(name));
         if (fields_of == nullptr && status.ok()) {
-          status = absl::InvalidArgumentError(
-              Cat(path, ": unsupported extension '", name, "'"));
+          status = absl::InvalidArgumentError(Cat(path, ": unsupported extension '", name, "'"));
         }
       }
       // Well-known types inside an Any carry their JSON form under "value".

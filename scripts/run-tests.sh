@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# The whole test suite: unit tests (GoogleTest) and integration tests (real weft-proxy processes,
+# real upstreams and clients on loopback), all registered with CTest; then a bounded libFuzzer run
+# of the HTTP/1 parser and a smoke run of the benchmark harness (so `make bench` keeps working).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BUILD_DIR=${1:-build}
+
+ctest --test-dir "$BUILD_DIR" --output-on-failure --timeout 300
+echo "== fuzzing the HTTP/1 parser for ${WEFT_FUZZ_SECONDS:-60}s"
+./scripts/run-fuzz.sh "${WEFT_FUZZ_SECONDS:-60}"
+echo "== benchmark harness smoke run"
+./bench/smoke_test.sh "$BUILD_DIR"

@@ -1,0 +1,92 @@
+#include "proxy/config/supported_fields.h"
+
+#include <gmock/gmock.h>
+#include <google/protobuf/descriptor.h>
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "absl/strings/str_split.h"
+#include "envoy/config/bootstrap/v3/bootstrap.pb.h"
+#include "proxy/config/known_extensions.h"
+#include "proxy/config/translate.h"
+#include "proxy/config/translate_common.h"
+
+namespace weft::config {
+namespace {
+
+namespace pb = google::protobuf;
+
+// The table is data typed by hand: every entry must name a real message and real fields, or a
+// typo would silently refuse (or fail to refuse) a field.
+TEST(SupportedFieldsTest, TableNamesRealMessagesAndFields) {
+  LinkExtensionTypes();
+  (void)envoy::config::bootstrap::v3::Bootstrap::descriptor();
+  for (const SupportedFields& entry : SupportedFieldsTable()) {
+    const pb::Descriptor* desc =
+        pb::DescriptorPool::generated_pool()->FindMessageTypeByName(std::string(entry.message));
+    ASSERT_NE(desc, nullptr) << entry.message;
+    const absl::string_view fields(entry.fields.data(), entry.fields.size());
+    for (absl::string_view field : absl::StrSplit(fields, ' ', absl::SkipEmpty())) {
+      EXPECT_NE(desc->FindFieldByName(std::string(field)), nullptr)
+          << entry.message << "." << field;
+    }
+  }
+}
+
+TEST(SupportedFieldsTest, EveryKnownExtensionIsLinked) {
+  LinkExtensionTypes();
+  for (const KnownExtension& ext : KnownExtensions()) {
+    EXPECT_NE(
+        pb::DescriptorPool::generated_pool()->FindMessageTypeByName(std::string(ext.type_name)),
+        nullptr)
+        << ext.type_name;
+  }
+}
+
+TEST(SupportedFieldsTest, AcceptsSupportedAndRefusesTheRestWithPath) {
+  envoy::config::cluster::v3::Cluster cluster;
+  cluster.set_name("c");
+  cluster.mutable_connect_timeout()->set_seconds(1);
+  EXPECT_TRUE(CheckSupportedFields(cluster, "clusters[3]").ok());
+
+  cluster.mutable_outlier_detection();  // set, even if empty: refused
+  EXPECT_EQ(CheckSupportedFields(cluster, "clusters[3]").message(),
+            "clusters[3].outlier_detection: not supported");
+}
+
+TEST(SupportedFieldsTest, WalksIntoNestedAndRepeatedMessages) {
+  envoy::config::cluster::v3::Cluster cluster;
+  cluster.set_name("c");
+  auto* endpoint = cluster.mutable_load_assignment()->add_endpoints()->add_lb_endpoints();
+  endpoint->mutable_endpoint()->mutable_health_check_config()->set_port_value(1);
+  EXPECT_EQ(CheckSupportedFields(cluster, "").message(),
+            "load_assignment.endpoints[0].lb_endpoints[0].endpoint.health_check_config: not "
+            "supported");
+}
+
+TEST(SupportedFieldsTest, RefusesUnknownAnyTypes) {
+  envoy::config::cluster::v3::Cluster cluster;
+  cluster.set_name("c");
+  pb::Any any;
+  // A real type Weft has no extension for.
+  any.PackFrom(envoy::config::core::v3::Address());
+  (*cluster.mutable_typed_extension_protocol_options())["x"] = any;
+  EXPECT_EQ(CheckSupportedFields(cluster, "").message(),
+            "typed_extension_protocol_options[x]: unsupported extension "
+            "'envoy.config.core.v3.Address'");
+}
+
+TEST(TranslateTest, TranslateClusterChecksSupportedFields) {
+  envoy::config::cluster::v3::Cluster cluster;
+  cluster.set_name("c");
+  cluster.set_ignore_health_on_host_removal(true);
+  auto result = TranslateCluster(cluster, "cds[c]");
+  ASSERT_FALSE(result.ok());
+  EXPECT_EQ(result.status().message(), "cds[c].ignore_health_on_host_removal: not supported");
+  cluster.clear_ignore_health_on_host_removal();
+  EXPECT_TRUE(TranslateCluster(cluster, "cds[c]").ok());
+}
+
+}  // namespace
+}  // namespace weft::config
