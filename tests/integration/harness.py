@@ -105,7 +105,8 @@ class Proxy:
             if self.proc.poll() is not None:
                 raise RuntimeError("weft-proxy exited: " + self.output())
             if os.path.exists(self.admin_path) and os.path.getsize(self.admin_path) > 0:
-                self.admin = open(self.admin_path).read().strip()
+                with open(self.admin_path) as f:
+                    self.admin = f.read().strip()
                 try:
                     if self.admin_get("/ready")[0] == 200:
                         return

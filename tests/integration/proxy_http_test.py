@@ -245,7 +245,9 @@ class ProxyHttpTest(unittest.TestCase):
         deadline = time.time() + 5
         text = ""
         while time.time() < deadline:
-            text = open(self.access_log).read() if os.path.exists(self.access_log) else ""
+            if os.path.exists(self.access_log):
+                with open(self.access_log) as f:
+                    text = f.read()
             if "/hello-log" in text and "/down" in text:
                 break
             time.sleep(0.2)
