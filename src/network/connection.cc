@@ -76,6 +76,7 @@ void Connection::OnFileEvent(uint32_t events) {
     events |= event::kWrite;
   }
   if (events & event::kWrite) {
+    write_scheduled_ = false;
     DoWrite();
     if (state_ == State::kClosed) return;
   }
@@ -178,18 +179,30 @@ void Connection::Write(Buffer& data, bool end_stream) {
   }
   write_buffer_.Move(data);
   if (end_stream) write_end_stream_ = true;
-  if (state_ == State::kOpen) DoWrite();
+  ScheduleWrite();
 }
 
 void Connection::Write(std::string_view data, bool end_stream) {
   if (state_ != State::kOpen && state_ != State::kConnecting) return;
   write_buffer_.Append(data);
   if (end_stream) write_end_stream_ = true;
-  if (state_ == State::kOpen) DoWrite();
+  ScheduleWrite();
+}
+
+void Connection::ScheduleWrite() {
+  // Writes wait until the current event has been handled, so a response's head and body (or
+  // several pipelined responses) leave in one write(2) instead of one each.
+  // While connecting, the connect's own writable event flushes the buffer.
+  if (write_scheduled_ || state_ != State::kOpen) return;
+  write_scheduled_ = true;
+  file_event_->Activate(event::kWrite);
+  UpdateWatermarks();
 }
 
 void Connection::Close(CloseType type) {
   if (state_ == State::kClosed) return;
+  // Already flushing toward a close: a second flushing close must not cut the backlog short.
+  if (state_ == State::kClosing && type == CloseType::kFlushWrite) return;
   if (type == CloseType::kFlushWrite && state_ == State::kOpen && !write_buffer_.empty()) {
     state_ = State::kClosing;
     // Stop delivering reads; the close happens once the backlog is written (or fails).
@@ -203,9 +216,6 @@ void Connection::CloseSocket(ConnectionEvent event) {
   if (state_ == State::kClosed) return;
   state_ = State::kClosed;
   file_event_.reset();
-  if (event == ConnectionEvent::kLocalClose && !read_eof_ && write_buffer_.empty()) {
-    // A graceful close; leave the default FIN behaviour.
-  }
   close(fd_);
   fd_ = -1;
   if (callbacks_) callbacks_->OnEvent(event);

@@ -65,6 +65,15 @@ class Connection {
   int fd() const { return fd_; }
   const Address& local_address() const { return local_; }
   const Address& remote_address() const { return remote_; }
+  // "ip:port" forms, formatted once per connection (every request's access log wants them).
+  const std::string& local_address_string() const {
+    if (local_string_.empty()) local_string_ = local_.ToString();
+    return local_string_;
+  }
+  const std::string& remote_address_string() const {
+    if (remote_string_.empty()) remote_string_ = remote_.ToString();
+    return remote_string_;
+  }
   uint64_t bytes_read() const { return bytes_read_; }
   uint64_t bytes_written() const { return bytes_written_; }
   // Why it closed (errno text, "connection reset", ...); empty while open.
@@ -79,6 +88,7 @@ class Connection {
   void OnFileEvent(uint32_t events);
   void DoRead();
   void DoWrite();
+  void ScheduleWrite();
   void CloseSocket(ConnectionEvent event);
   void UpdateWatermarks();
 
@@ -95,11 +105,13 @@ class Connection {
   bool read_pending_ = false;      // readable while disabled: read when re-enabled
   bool read_eof_ = false;          // peer half-closed
   bool write_end_stream_ = false;  // shutdown(SHUT_WR) once the buffer drains
+  bool write_scheduled_ = false;   // a write is queued for the end of this loop iteration
   bool shutdown_written_ = false;
   bool reset_by_peer_ = false;
   uint64_t bytes_read_ = 0;
   uint64_t bytes_written_ = 0;
   Address local_, remote_;
+  mutable std::string local_string_, remote_string_;
   std::string close_reason_;
 };
 

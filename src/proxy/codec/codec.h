@@ -56,7 +56,9 @@ class StreamCallbacks {
 class StreamEncoder {
  public:
   virtual ~StreamEncoder() = default;
-  virtual void EncodeHeaders(const HeaderMap& headers, bool end_stream) = 0;
+  // The encoder may add or remove framing fields (content-length, transfer-encoding, connection)
+  // in place: it owns the wire format, and this saves copying every header of every message.
+  virtual void EncodeHeaders(HeaderMap& headers, bool end_stream) = 0;
   virtual void EncodeData(network::Buffer& data, bool end_stream) = 0;
   virtual void EncodeTrailers(const HeaderMap& trailers) = 0;
   virtual void Encode1xxHeaders(const HeaderMap& headers) {}

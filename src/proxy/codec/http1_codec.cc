@@ -82,10 +82,10 @@ class Http1ServerConnection : public Connection, public StreamEncoder, public Ht
   bool WantsMoreStreams() const override { return !close_after_response_ && !parser_.closed() && !eof_; }
 
   // StreamEncoder (the response)
-  void EncodeHeaders(const HeaderMap& headers, bool end_stream) override {
+  void EncodeHeaders(HeaderMap& headers, bool end_stream) override {
     uint32_t status = StatusOf(headers);
     out_.clear();
-    HeaderMap h = headers;
+    HeaderMap& h = headers;
     bool switching = status == 101 && upgrade_request_;
     if (switching) {
       framing_ = OutFraming::kRaw;
@@ -383,9 +383,9 @@ class Http1ClientConnection : public ClientConnection, public StreamEncoder, pub
   size_t ActiveStreams() const override { return decoder_ ? 1 : 0; }
 
   // StreamEncoder (the request)
-  void EncodeHeaders(const HeaderMap& headers, bool end_stream) override {
+  void EncodeHeaders(HeaderMap& headers, bool end_stream) override {
     out_.clear();
-    HeaderMap h = headers;
+    HeaderMap& h = headers;
     std::string_view method = h.Method();
     upgrade_ = h.Has("upgrade");
     if (upgrade_) h.Set("connection", "upgrade");

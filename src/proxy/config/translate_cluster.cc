@@ -6,6 +6,10 @@
 #include "proxy/config/translate.h"
 #include "proxy/config/translate_common.h"
 
+// Weft accepts Envoy's deprecated spellings (they are still valid v3 config), so reading them
+// here is intended.
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+
 namespace weft::config {
 namespace {
 

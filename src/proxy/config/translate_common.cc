@@ -14,6 +14,10 @@
 #include "envoy/extensions/network/dns_resolver/cares/v3/cares_dns_resolver.pb.h"
 #include "envoy/extensions/upstreams/http/v3/http_protocol_options.pb.h"
 
+// Weft accepts Envoy's deprecated spellings (they are still valid v3 config), so reading them
+// here is intended.
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+
 namespace weft::config {
 
 namespace core = envoy::config::core::v3;

@@ -109,6 +109,10 @@ class Converter {
       }
       const pb::FieldDescriptor* field = fields_of ? FindField(fields_of, key) : nullptr;
       const std::string child_path = path.empty() ? key : Cat(path, ".", key);
+      // Refused here rather than by protobuf's parser, whose message loses the path inside Any.
+      if (fields_of != nullptr && field == nullptr && status.ok()) {
+        status = absl::InvalidArgumentError(Cat(child_path, ": unknown field"));
+      }
       out[key] = field ? Field(kv.second, field, child_path) : Untyped(kv.second);
     }
     return out;

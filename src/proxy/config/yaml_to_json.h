@@ -6,6 +6,7 @@
 // plain scalar by the field it fills; where no field is known (Struct values, unknown keys) it
 // uses YAML 1.2 core-schema rules (quoted scalars are always strings). Any values pick their
 // descriptor from "@type" in the generated pool; a type not in it is refused with its path.
+// A key that is not a field of its message is refused as "<path>: unknown field".
 // Anchors and aliases are resolved by yaml-cpp. Stateless; thread-safe.
 #pragma once
 

@@ -23,8 +23,8 @@ void UpstreamRequest::Done() {
   if (host_index_ >= 0 && cluster_.load_balancer()) cluster_.load_balancer()->OnRequestEnd(host_index_);
 }
 
-void UpstreamRequest::Start(std::unique_ptr<http::HeaderMap> headers, bool end_stream) {
-  headers_ = std::move(headers);
+void UpstreamRequest::Start(http::HeaderMap& headers, bool end_stream) {
+  headers_ = &headers;
   headers_end_stream_ = end_stream;
   start_ = stream_.dispatcher().Now();
   cluster_.stats().upstream_rq_total.Inc();
@@ -39,7 +39,7 @@ void UpstreamRequest::OnPoolReady(http::StreamEncoder& encoder, const network::C
   pending_ = nullptr;
   encoder_ = &encoder;
   encoder_->SetCallbacks(this);
-  stream_.info().upstream_local_address = connection.local_address().ToString();
+  stream_.info().upstream_local_address = connection.local_address_string();
   bool end = headers_end_stream_;
   encoder_->EncodeHeaders(*headers_, end);
   if (encoder_ == nullptr) return;  // reset synchronously

@@ -24,7 +24,8 @@ class UpstreamRequest : public http::StreamDecoder,
   ~UpstreamRequest() override;
 
   // Starts: asks the pool for a connection and sends `headers` when it has one.
-  void Start(std::unique_ptr<http::HeaderMap> headers, bool end_stream);
+  // `headers` belong to the stream and outlive this request; they are sent as they are.
+  void Start(http::HeaderMap& headers, bool end_stream);
   // Request body / trailers from downstream, buffered until the connection is ready.
   void SendData(network::Buffer& data, bool end_stream);
   void SendTrailers(const http::HeaderMap& trailers);
@@ -58,7 +59,7 @@ class UpstreamRequest : public http::StreamDecoder,
   cluster::HttpConnPool& pool_;
   cluster::PendingRequest* pending_ = nullptr;
   http::StreamEncoder* encoder_ = nullptr;
-  std::unique_ptr<http::HeaderMap> headers_;
+  http::HeaderMap* headers_ = nullptr;
   network::Buffer buffered_;
   std::unique_ptr<http::HeaderMap> buffered_trailers_;
   bool headers_end_stream_ = false;

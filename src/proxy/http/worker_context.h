@@ -1,6 +1,8 @@
 // What a worker offers the connections it owns: its event loop, stats, randomness and clusters.
 #pragma once
 
+#include <chrono>
+#include <ctime>
 #include <map>
 #include <memory>
 #include <string>
@@ -28,6 +30,21 @@ struct WorkerContext {
     if (!writer) writer = std::make_unique<access_log::AccessLogWriter>(file);
     return *writer;
   }
+  // The HTTP Date value (RFC 9110 §5.6.7) for `now`, formatted once per second per worker.
+  const std::string& HttpDate(std::chrono::system_clock::time_point now) {
+    std::time_t t = std::chrono::system_clock::to_time_t(now);
+    if (t != date_second) {
+      char buf[64];
+      std::tm tm;
+      gmtime_r(&t, &tm);
+      date_value.assign(buf, std::strftime(buf, sizeof(buf), "%a, %d %b %Y %H:%M:%S GMT", &tm));
+      date_second = t;
+    }
+    return date_value;
+  }
+  std::time_t date_second = 0;
+  std::string date_value;
+
   void FlushAccessLogs() {
     for (auto& [file, writer] : access_log_writers) writer->Flush();
   }
