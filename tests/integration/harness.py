@@ -166,3 +166,19 @@ def raw_request(port, data, timeout=5, read_all=True):
         except socket.timeout:
             pass
         return b"".join(chunks)
+
+
+def serve_forever(host, port, tag):
+    """Runs the echo upstream in this process (for use inside a network namespace)."""
+    class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
+        daemon_threads = True
+        allow_reuse_address = True
+    server = Server((host, port), _EchoHandler)
+    server.tag = tag
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    import sys
+    if len(sys.argv) == 5 and sys.argv[1] == "serve":
+        serve_forever(sys.argv[2], int(sys.argv[3]), sys.argv[4])

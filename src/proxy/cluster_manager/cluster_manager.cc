@@ -12,7 +12,7 @@ ClusterManager::ClusterManager(event::Dispatcher& main_dispatcher, PublishHosts 
 
 ClusterManager::~ClusterManager() {
   dns_clusters_.clear();
-  resolvers_.clear();
+  shared_resolver_.reset();
 }
 
 absl::Status ClusterManager::AddCluster(std::shared_ptr<const upstream::ClusterConfig> config) {
@@ -27,10 +27,19 @@ absl::Status ClusterManager::AddCluster(std::shared_ptr<const upstream::ClusterC
     }
     case upstream::DiscoveryType::kStrictDns:
     case upstream::DiscoveryType::kLogicalDns: {
+      if (!shared_resolver_) {
+        // One resolver (system resolv.conf and /etc/hosts) for every DNS cluster that does not
+        // name its own dns_resolvers.
+        auto resolver = event::DnsResolver::Create(dispatcher_);
+        if (!resolver.ok()) {
+          return absl::UnavailableError(absl::StrCat("cluster '", name, "': ", resolver.status().message()));
+        }
+        shared_resolver_ = std::move(*resolver);
+      }
       auto dns = upstream::DnsCluster::Create(
-          dispatcher_, config, nullptr,
+          dispatcher_, config, shared_resolver_.get(),
           [this, name](std::shared_ptr<const upstream::HostSet> hosts) { Publish(name, std::move(hosts)); });
-      if (!dns.ok()) return absl::InvalidArgumentError(absl::StrCat("cluster '", name, "': ", dns.status().message()));
+      if (!dns.ok()) return dns.status();  // the message names the cluster
       (*dns)->Start();
       dns_clusters_[name] = std::move(*dns);
       return absl::OkStatus();

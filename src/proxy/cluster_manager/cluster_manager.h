@@ -47,7 +47,7 @@ class ClusterManager {
   std::map<std::string, std::shared_ptr<const upstream::ClusterConfig>> configs_;
   std::map<std::string, std::shared_ptr<const upstream::HostSet>> hosts_;
   std::map<std::string, std::unique_ptr<upstream::DnsCluster>> dns_clusters_;
-  std::map<std::string, std::unique_ptr<event::DnsResolver>> resolvers_;
+  std::unique_ptr<event::DnsResolver> shared_resolver_;
 };
 
 }  // namespace weft::cluster
