@@ -9,6 +9,7 @@
 #include <CLI/CLI.hpp>
 
 #include "base/logging.h"
+#include "base/memory.h"
 #include "proxy/config/bootstrap_loader.h"
 #include "proxy/server/server.h"
 
@@ -81,7 +82,12 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "error: cannot start: %s\n", std::string(st.message()).c_str());
     return 1;
   }
-  WEFT_LOG(info, "weft-proxy started with {} worker(s)", concurrency);
+  // The configuration is now in the data path's own structures: drop the pages that only
+  // loading it needed (protobuf, yaml-cpp, generated code) from resident memory.
+  size_t released = weft::memory::ReleaseStartupMemory(
+      {"libprotobuf", "libyaml-cpp", "libgrpc", "libabsl", "libgpr", "libre2", "weft-proxy"});
+  WEFT_LOG(info, "weft-proxy started with {} worker(s); {} KiB of startup-only mappings released",
+           concurrency, released / 1024);
   server.Run();
   WEFT_LOG(info, "weft-proxy exiting");
   return 0;
