@@ -47,8 +47,10 @@ ActiveStream::ActiveStream(HttpConnectionManager& hcm, http::StreamEncoder& resp
   hcm_.stats().downstream_rq_active.Inc();
   const auto& cfg = *hcm_.runtime().config;
   if (cfg.stream_idle_timeout.count() > 0) {
-    idle_timer_ = dispatcher().CreateTimer([this] { OnIdleTimeout(); });
-    idle_timer_->Enable(cfg.stream_idle_timeout);
+    idle_timeout_ = cfg.stream_idle_timeout;
+    last_activity_ = dispatcher().Now();
+    idle_timer_ = dispatcher().CreateTimer([this] { OnIdleTimerFired(); });
+    idle_timer_->Enable(idle_timeout_);
   }
   if (cfg.request_timeout.count() > 0) {
     request_timer_ = dispatcher().CreateTimer([this] { OnStreamTimeout(); });
@@ -62,8 +64,17 @@ ActiveStream::~ActiveStream() {
 
 event::Dispatcher& ActiveStream::dispatcher() { return hcm_.worker().dispatcher; }
 
-void ActiveStream::ResetIdleTimer() {
-  if (idle_timer_) idle_timer_->Enable(hcm_.runtime().config->stream_idle_timeout);
+// The idle timer is lazy: activity only records the time (every read and write would otherwise
+// re-sort the timer heap); when the timer fires it either times out or sleeps for the rest.
+void ActiveStream::ResetIdleTimer() { last_activity_ = dispatcher().Now(); }
+
+void ActiveStream::OnIdleTimerFired() {
+  auto idle = std::chrono::duration_cast<std::chrono::milliseconds>(dispatcher().Now() - last_activity_);
+  if (idle < idle_timeout_) {
+    idle_timer_->Enable(idle_timeout_ - idle);
+    return;
+  }
+  OnIdleTimeout();
 }
 
 std::string ActiveStream::GenerateRequestId() {
@@ -199,8 +210,11 @@ void ActiveStream::RouteRequest() {
     if (request_complete_) request_timer_->Enable(action.timeout);
   }
   if (action.idle_timeout && action.idle_timeout->count() > 0) {
-    if (!idle_timer_) idle_timer_ = dispatcher().CreateTimer([this] { OnIdleTimeout(); });
-    idle_timer_->Enable(*action.idle_timeout);
+    // The route's idle_timeout replaces the connection manager's stream_idle_timeout.
+    idle_timeout_ = *action.idle_timeout;
+    last_activity_ = dispatcher().Now();
+    if (!idle_timer_) idle_timer_ = dispatcher().CreateTimer([this] { OnIdleTimerFired(); });
+    idle_timer_->Enable(idle_timeout_);
   }
 
   upstream_ = std::make_unique<UpstreamRequest>(*this, *cluster, host, *pool);

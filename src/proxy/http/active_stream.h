@@ -63,6 +63,7 @@ class ActiveStream : public http::StreamDecoder, public http::StreamCallbacks {
   void OnStreamTimeout();
   void OnIdleTimeout();
   void ResetIdleTimer();
+  void OnIdleTimerFired();
   void ApplyRequestHeaderMutations();
   void WriteAccessLogs();
   std::string GenerateRequestId();
@@ -75,7 +76,9 @@ class ActiveStream : public http::StreamDecoder, public http::StreamCallbacks {
   std::unique_ptr<http::HeaderMap> response_trailers_;
   std::unique_ptr<UpstreamRequest> upstream_;
   std::unique_ptr<event::Timer> request_timer_;  // route timeout / request_timeout
-  std::unique_ptr<event::Timer> idle_timer_;     // stream_idle_timeout
+  std::unique_ptr<event::Timer> idle_timer_;     // stream_idle_timeout (or the route's)
+  std::chrono::milliseconds idle_timeout_{0};
+  event::MonotonicTime last_activity_{};
   const router::RouteEntry* route_ = nullptr;
   int weighted_cluster_ = -1;
   access_log::StreamInfo info_;

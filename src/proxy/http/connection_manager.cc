@@ -24,10 +24,10 @@ HttpConnectionManager::HttpConnectionManager(WorkerContext& worker,
   stats_.downstream_cx_active.Inc();
   stats_.downstream_cx_http1_active.Inc();
   const auto& cfg = *runtime_->config;
-  idle_timer_ = worker_.dispatcher.CreateTimer([this] {
-    stats_.downstream_cx_idle_timeout.Inc();
-    CloseConnection(network::Connection::CloseType::kFlushWrite);
-  });
+  // The connection idle timer stays armed and checks on expiry whether the connection really
+  // was idle that long, so requests do not touch the timer heap.
+  idle_timer_ = worker_.dispatcher.CreateTimer([this] { OnIdleTimerFired(); });
+  idle_since_ = worker_.dispatcher.Now();
   ArmIdleTimer();
   if (cfg.request_headers_timeout.count() > 0) {
     // Slow clients (slowloris): the first request's headers must arrive in time.
@@ -53,6 +53,21 @@ void HttpConnectionManager::ArmIdleTimer() {
   if (cfg.idle_timeout.count() > 0) idle_timer_->Enable(cfg.idle_timeout);
 }
 
+void HttpConnectionManager::OnIdleTimerFired() {
+  const auto timeout = runtime_->config->idle_timeout;
+  if (!streams_.empty()) {
+    idle_timer_->Enable(timeout);  // busy: idleness starts when the last stream ends
+    return;
+  }
+  auto idle = std::chrono::duration_cast<std::chrono::milliseconds>(worker_.dispatcher.Now() - idle_since_);
+  if (idle < timeout) {
+    idle_timer_->Enable(timeout - idle);
+    return;
+  }
+  stats_.downstream_cx_idle_timeout.Inc();
+  CloseConnection(network::Connection::CloseType::kFlushWrite);
+}
+
 void HttpConnectionManager::OnData(network::Buffer& data, bool end_stream) {
   stats_.downstream_cx_rx_bytes_total.Inc(data.length());
   absl::Status status = codec_->Dispatch(data);
@@ -71,7 +86,6 @@ void HttpConnectionManager::OnData(network::Buffer& data, bool end_stream) {
 }
 
 http::StreamDecoder& HttpConnectionManager::NewStream(http::StreamEncoder& response_encoder) {
-  idle_timer_->Disable();
   if (request_headers_timer_) {
     request_headers_timer_->Disable();
     request_headers_timer_.reset();
@@ -102,7 +116,7 @@ void HttpConnectionManager::OnStreamDone(ActiveStream& stream) {
     CloseConnection(network::Connection::CloseType::kFlushWrite);
     return;
   }
-  if (streams_.empty()) ArmIdleTimer();
+  if (streams_.empty()) idle_since_ = worker_.dispatcher.Now();
 }
 
 void HttpConnectionManager::StartDrain() {

@@ -53,6 +53,7 @@ class HttpConnectionManager : public network::ConnectionCallbacks,
   friend class ActiveStream;
   void OnStreamDone(ActiveStream& stream);
   void ArmIdleTimer();
+  void OnIdleTimerFired();
   void CloseConnection(network::Connection::CloseType type);
 
   WorkerContext& worker_;
@@ -65,6 +66,7 @@ class HttpConnectionManager : public network::ConnectionCallbacks,
   std::unique_ptr<event::Timer> idle_timer_;            // no stream active for idle_timeout
   std::unique_ptr<event::Timer> request_headers_timer_;  // first request's headers too slow
   event::MonotonicTime start_;
+  event::MonotonicTime idle_since_;  // when the last stream ended
   bool closed_ = false;
   bool saw_request_ = false;
   bool read_disabled_for_watermark_ = false;
