@@ -3,9 +3,9 @@
 // when the level is off, which matters on the data path.
 #pragma once
 
-#include <string_view>
-
 #include <spdlog/spdlog.h>
+
+#include <string_view>
 
 #include "absl/strings/string_view.h"
 
@@ -39,7 +39,7 @@ inline constexpr auto error = spdlog::level::err;
 inline constexpr auto critical = spdlog::level::critical;
 }  // namespace weft::log::level
 
-#define WEFT_LOG(lvl, ...)                                                         \
-  do {                                                                             \
-    if (spdlog::should_log(::weft::log::level::lvl)) spdlog::lvl(__VA_ARGS__);     \
+#define WEFT_LOG(lvl, ...)                                                     \
+  do {                                                                         \
+    if (spdlog::should_log(::weft::log::level::lvl)) spdlog::lvl(__VA_ARGS__); \
   } while (0)

@@ -27,10 +27,12 @@ size_t ReleaseStartupMemory(const std::vector<std::string_view>& libraries) {
     if (slash == std::string::npos) continue;
     std::string_view path(line.c_str() + slash);
     bool wanted = false;
-    for (std::string_view lib : libraries) wanted = wanted || path.find(lib) != std::string_view::npos;
+    for (std::string_view lib : libraries)
+      wanted = wanted || path.find(lib) != std::string_view::npos;
     // Only read-only or executable file pages: writable ones may hold live state.
     if (!wanted || perms[1] == 'w') continue;
-    if (madvise(reinterpret_cast<void*>(start), end - start, MADV_PAGEOUT) == 0) advised += end - start;
+    if (madvise(reinterpret_cast<void*>(start), end - start, MADV_PAGEOUT) == 0)
+      advised += end - start;
   }
   return advised;
 }

@@ -59,7 +59,8 @@ class Timer {
 
  private:
   friend class Dispatcher;
-  Timer(Dispatcher& dispatcher, std::function<void()> cb) : dispatcher_(dispatcher), cb_(std::move(cb)) {}
+  Timer(Dispatcher& dispatcher, std::function<void()> cb)
+      : dispatcher_(dispatcher), cb_(std::move(cb)) {}
   Dispatcher& dispatcher_;
   std::function<void()> cb_;
   MonotonicTime deadline_{};
@@ -110,7 +111,9 @@ class Dispatcher {
   // The time at the start of this loop iteration: cheap, and what timeouts should use.
   MonotonicTime Now() const { return now_; }
   // The wall clock, for access logs and Date headers.
-  std::chrono::system_clock::time_point SystemNow() const { return std::chrono::system_clock::now(); }
+  std::chrono::system_clock::time_point SystemNow() const {
+    return std::chrono::system_clock::now();
+  }
   bool IsThreadSafe() const { return std::this_thread::get_id() == thread_id_; }
 
  private:

@@ -3,7 +3,8 @@
 // (":method", ":path", ":authority", ":scheme", ":status") live in the same list, first, the way
 // Envoy models a request, so route matching treats them like any other header.
 //
-// Lookups are linear: a request carries a dozen headers, and a flat vector beats any hash map there.
+// Lookups are linear: a request carries a dozen headers, and a flat vector beats any hash map
+// there.
 #pragma once
 
 #include <string>
@@ -14,7 +15,7 @@
 namespace weft::http {
 
 struct HeaderField {
-  std::string name;   // lower-case
+  std::string name;  // lower-case
   std::string value;
 };
 

@@ -17,7 +17,8 @@ namespace weft::network {
 
 uint16_t Address::port() const {
   if (family() == AF_INET) return ntohs(reinterpret_cast<const sockaddr_in*>(&storage)->sin_port);
-  if (family() == AF_INET6) return ntohs(reinterpret_cast<const sockaddr_in6*>(&storage)->sin6_port);
+  if (family() == AF_INET6)
+    return ntohs(reinterpret_cast<const sockaddr_in6*>(&storage)->sin6_port);
   return 0;
 }
 
@@ -26,7 +27,8 @@ std::string Address::IpString() const {
   if (family() == AF_INET) {
     inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(&storage)->sin_addr, buf, sizeof(buf));
   } else if (family() == AF_INET6) {
-    inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(&storage)->sin6_addr, buf, sizeof(buf));
+    inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(&storage)->sin6_addr, buf,
+              sizeof(buf));
   }
   return buf;
 }
@@ -75,7 +77,8 @@ absl::StatusOr<Address> ParseAddress(std::string_view ip_port) {
   }
   uint32_t port;
   if (!absl::SimpleAtoi(std::string(ip_port.substr(colon + 1)), &port)) {
-    return absl::InvalidArgumentError(absl::StrCat("'", std::string(ip_port), "' has no valid port"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("'", std::string(ip_port), "' has no valid port"));
   }
   return MakeAddress(ip_port.substr(0, colon), port);
 }

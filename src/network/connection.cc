@@ -18,7 +18,8 @@ constexpr size_t kReadChunk = 16 * 1024;
 Connection::Connection(event::Dispatcher& dispatcher, int fd, uint32_t buffer_limit)
     : Connection(dispatcher, fd, buffer_limit, false) {}
 
-Connection::Connection(event::Dispatcher& dispatcher, int fd, uint32_t buffer_limit, bool connecting)
+Connection::Connection(event::Dispatcher& dispatcher, int fd, uint32_t buffer_limit,
+                       bool connecting)
     : dispatcher_(dispatcher),
       fd_(fd),
       state_(connecting ? State::kConnecting : State::kOpen),

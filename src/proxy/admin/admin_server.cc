@@ -115,7 +115,8 @@ AdminServer::AdminServer(event::Dispatcher& dispatcher) : dispatcher_(dispatcher
              [this](std::string_view, std::string_view, const auto&) {
                AdminResponse r;
                r.body = "admin commands are:\n";
-               for (auto& [path, e] : handlers_) absl::StrAppend(&r.body, "  ", path, ": ", e.help, "\n");
+               for (auto& [path, e] : handlers_)
+                 absl::StrAppend(&r.body, "  ", path, ": ", e.help, "\n");
                return r;
              });
 }
@@ -125,7 +126,8 @@ AdminServer::~AdminServer() {
   connections_.clear();
 }
 
-void AdminServer::AddHandler(std::string path, std::string help, bool mutating, AdminHandler handler) {
+void AdminServer::AddHandler(std::string path, std::string help, bool mutating,
+                             AdminHandler handler) {
   handlers_[std::move(path)] = Entry{std::move(help), mutating, std::move(handler)};
 }
 
@@ -142,10 +144,12 @@ AdminResponse AdminServer::Handle(std::string_view method, std::string_view path
   std::string_view path = path_and_query;
   std::map<std::string, std::string> query;
   if (size_t q = path.find('?'); q != std::string_view::npos) {
-    for (absl::string_view kv : absl::StrSplit(std::string(path.substr(q + 1)), '&', absl::SkipEmpty())) {
+    for (absl::string_view kv :
+         absl::StrSplit(std::string(path.substr(q + 1)), '&', absl::SkipEmpty())) {
       size_t eq = kv.find('=');
       std::string key = PercentDecode(std::string(kv.substr(0, eq)));
-      query[key] = eq == std::string_view::npos ? "" : PercentDecode(std::string(kv.substr(eq + 1)));
+      query[key] =
+          eq == std::string_view::npos ? "" : PercentDecode(std::string(kv.substr(eq + 1)));
     }
     path = path.substr(0, q);
   }

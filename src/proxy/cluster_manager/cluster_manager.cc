@@ -21,7 +21,9 @@ absl::Status ClusterManager::AddCluster(std::shared_ptr<const upstream::ClusterC
   switch (config->type) {
     case upstream::DiscoveryType::kStatic: {
       auto hosts = upstream::BuildStaticHostSet(*config);
-      if (!hosts.ok()) return absl::InvalidArgumentError(absl::StrCat("cluster '", name, "': ", hosts.status().message()));
+      if (!hosts.ok())
+        return absl::InvalidArgumentError(
+            absl::StrCat("cluster '", name, "': ", hosts.status().message()));
       Publish(name, *hosts);
       return absl::OkStatus();
     }
@@ -32,13 +34,16 @@ absl::Status ClusterManager::AddCluster(std::shared_ptr<const upstream::ClusterC
         // name its own dns_resolvers.
         auto resolver = event::DnsResolver::Create(dispatcher_);
         if (!resolver.ok()) {
-          return absl::UnavailableError(absl::StrCat("cluster '", name, "': ", resolver.status().message()));
+          return absl::UnavailableError(
+              absl::StrCat("cluster '", name, "': ", resolver.status().message()));
         }
         shared_resolver_ = std::move(*resolver);
       }
       auto dns = upstream::DnsCluster::Create(
           dispatcher_, config, shared_resolver_.get(),
-          [this, name](std::shared_ptr<const upstream::HostSet> hosts) { Publish(name, std::move(hosts)); });
+          [this, name](std::shared_ptr<const upstream::HostSet> hosts) {
+            Publish(name, std::move(hosts));
+          });
       if (!dns.ok()) return dns.status();  // the message names the cluster
       (*dns)->Start();
       dns_clusters_[name] = std::move(*dns);
@@ -54,7 +59,8 @@ absl::Status ClusterManager::AddCluster(std::shared_ptr<const upstream::ClusterC
   return absl::OkStatus();
 }
 
-void ClusterManager::Publish(const std::string& name, std::shared_ptr<const upstream::HostSet> hosts) {
+void ClusterManager::Publish(const std::string& name,
+                             std::shared_ptr<const upstream::HostSet> hosts) {
   auto config = configs_.find(name);
   if (config == configs_.end()) return;
   auto lb_state = upstream::BuildLbSharedState(*config->second, *hosts);

@@ -24,8 +24,9 @@ class DnsCluster;
 
 namespace weft::cluster {
 
-using PublishHosts = std::function<void(const std::string& cluster, std::shared_ptr<const upstream::HostSet>,
-                                        std::shared_ptr<const upstream::LbSharedState>)>;
+using PublishHosts =
+    std::function<void(const std::string& cluster, std::shared_ptr<const upstream::HostSet>,
+                       std::shared_ptr<const upstream::LbSharedState>)>;
 
 class ClusterManager {
  public:

@@ -15,12 +15,23 @@ ClusterStats ClusterStats::Create(stats::Store& store, const std::string& cluste
 
 void ClusterStats::RecordResponseCode(uint32_t code) {
   switch (code / 100) {
-    case 1: upstream_rq_1xx.Inc(); break;
-    case 2: upstream_rq_2xx.Inc(); break;
-    case 3: upstream_rq_3xx.Inc(); break;
-    case 4: upstream_rq_4xx.Inc(); break;
-    case 5: upstream_rq_5xx.Inc(); break;
-    default: break;
+    case 1:
+      upstream_rq_1xx.Inc();
+      break;
+    case 2:
+      upstream_rq_2xx.Inc();
+      break;
+    case 3:
+      upstream_rq_3xx.Inc();
+      break;
+    case 4:
+      upstream_rq_4xx.Inc();
+      break;
+    case 5:
+      upstream_rq_5xx.Inc();
+      break;
+    default:
+      break;
   }
   upstream_rq_completed.Inc();
 }

@@ -8,20 +8,47 @@
 
 namespace weft::cluster {
 
-#define WEFT_CLUSTER_COUNTERS(X)                                                               \
-  X(upstream_cx_total) X(upstream_cx_connect_fail) X(upstream_cx_connect_timeout)              \
-  X(upstream_cx_destroy) X(upstream_cx_destroy_local) X(upstream_cx_destroy_remote)            \
-  X(upstream_cx_rx_bytes_total) X(upstream_cx_tx_bytes_total) X(upstream_cx_none_healthy)      \
-  X(upstream_cx_idle_timeout) X(upstream_cx_max_requests) X(upstream_rq_total)                 \
-  X(upstream_rq_completed) X(upstream_rq_1xx) X(upstream_rq_2xx) X(upstream_rq_3xx)            \
-  X(upstream_rq_4xx) X(upstream_rq_5xx) X(upstream_rq_timeout) X(upstream_rq_rx_reset)         \
-  X(upstream_rq_tx_reset) X(upstream_rq_pending_total) X(upstream_rq_pending_failure_eject)    \
-  X(upstream_rq_pending_overflow) X(upstream_rq_per_try_timeout) X(upstream_rq_retry)          \
-  X(upstream_flow_control_paused_reading_total) X(upstream_flow_control_resumed_reading_total) \
-  X(lb_healthy_panic) X(membership_change) X(update_success) X(update_failure)
+// clang-format off
+#define WEFT_CLUSTER_COUNTERS(X) \
+  X(upstream_cx_total) \
+  X(upstream_cx_connect_fail) \
+  X(upstream_cx_connect_timeout) \
+  X(upstream_cx_destroy) \
+  X(upstream_cx_destroy_local) \
+  X(upstream_cx_destroy_remote) \
+  X(upstream_cx_rx_bytes_total) \
+  X(upstream_cx_tx_bytes_total) \
+  X(upstream_cx_none_healthy) \
+  X(upstream_cx_idle_timeout) \
+  X(upstream_cx_max_requests) \
+  X(upstream_rq_total) \
+  X(upstream_rq_completed) \
+  X(upstream_rq_1xx) \
+  X(upstream_rq_2xx) \
+  X(upstream_rq_3xx) \
+  X(upstream_rq_4xx) \
+  X(upstream_rq_5xx) \
+  X(upstream_rq_timeout) \
+  X(upstream_rq_rx_reset) \
+  X(upstream_rq_tx_reset) \
+  X(upstream_rq_pending_total) \
+  X(upstream_rq_pending_failure_eject) \
+  X(upstream_rq_pending_overflow) \
+  X(upstream_rq_per_try_timeout) \
+  X(upstream_rq_retry) \
+  X(upstream_flow_control_paused_reading_total) \
+  X(upstream_flow_control_resumed_reading_total) \
+  X(lb_healthy_panic) \
+  X(membership_change) \
+  X(update_success) \
+  X(update_failure)
 
 #define WEFT_CLUSTER_GAUGES(X) \
-  X(upstream_cx_active) X(upstream_rq_active) X(upstream_rq_pending_active) X(membership_total)
+  X(upstream_cx_active) \
+  X(upstream_rq_active) \
+  X(upstream_rq_pending_active) \
+  X(membership_total)
+// clang-format on
 
 struct ClusterStats {
 #define WEFT_DECLARE_COUNTER(name) stats::Counter& name;

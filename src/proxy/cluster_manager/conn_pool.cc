@@ -37,7 +37,8 @@ class HttpConnPool::ActiveClient : public network::ConnectionCallbacks,
       connect_timer_->Disable();
       connected_ = true;
       pool_.stats_.upstream_cx_connect_ms.Record(
-          std::chrono::duration<double, std::milli>(pool_.dispatcher_.Now() - connect_start_).count());
+          std::chrono::duration<double, std::milli>(pool_.dispatcher_.Now() - connect_start_)
+              .count());
       pool_.OnClientReady(*this);
       return;
     }
@@ -120,7 +121,6 @@ struct HttpConnPool::Pending : public PendingRequest {
   ConnPoolCallbacks& callbacks;
 };
 
-
 HttpConnPool::HttpConnPool(event::Dispatcher& dispatcher, const upstream::ClusterConfig& cluster,
                            upstream::HostConstSharedPtr host, ClusterStats& stats)
     : dispatcher_(dispatcher), cluster_(cluster), host_(std::move(host)), stats_(stats) {}
@@ -155,8 +155,8 @@ PendingRequest* HttpConnPool::NewStream(http::StreamDecoder& response_decoder,
   network::Address to = network::AddressFromSockaddr(
       reinterpret_cast<const sockaddr*>(&host_->address), host_->address_len);
   std::string error;
-  auto connection =
-      network::Connection::Connect(dispatcher_, to, cluster_.per_connection_buffer_limit_bytes, &error);
+  auto connection = network::Connection::Connect(
+      dispatcher_, to, cluster_.per_connection_buffer_limit_bytes, &error);
   stats_.upstream_cx_total.Inc();
   if (!connection) {
     stats_.upstream_cx_connect_fail.Inc();
@@ -224,8 +224,8 @@ void HttpConnPool::ServePending() {
     network::Address to = network::AddressFromSockaddr(
         reinterpret_cast<const sockaddr*>(&host_->address), host_->address_len);
     std::string error;
-    auto connection = network::Connection::Connect(dispatcher_, to,
-                                                   cluster_.per_connection_buffer_limit_bytes, &error);
+    auto connection = network::Connection::Connect(
+        dispatcher_, to, cluster_.per_connection_buffer_limit_bytes, &error);
     stats_.upstream_cx_total.Inc();
     if (!connection) {
       std::unique_ptr<Pending> p = std::move(pending_.front());

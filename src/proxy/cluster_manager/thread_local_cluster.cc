@@ -9,15 +9,16 @@ ThreadLocalCluster::ThreadLocalCluster(event::Dispatcher& dispatcher,
                                        stats::Store& store, Random& random)
     : dispatcher_(dispatcher),
       config_(std::move(config)),
-      stats_(ClusterStats::Create(store, config_->alt_stat_name.empty() ? config_->name
-                                                                         : config_->alt_stat_name)),
+      stats_(ClusterStats::Create(
+          store, config_->alt_stat_name.empty() ? config_->name : config_->alt_stat_name)),
       random_(random) {}
 
 void ThreadLocalCluster::UpdateHosts(std::shared_ptr<const upstream::HostSet> hosts,
                                      std::shared_ptr<const upstream::LbSharedState> lb_state) {
   auto lb = upstream::CreateLoadBalancer(*config_, hosts, std::move(lb_state), random_);
   if (!lb.ok()) {
-    WEFT_LOG(error, "cluster {}: cannot build load balancer: {}", config_->name, lb.status().message());
+    WEFT_LOG(error, "cluster {}: cannot build load balancer: {}", config_->name,
+             lb.status().message());
     stats_.update_failure.Inc();
     return;
   }
@@ -61,7 +62,8 @@ HttpConnPool& ThreadLocalCluster::PoolForAddress(const sockaddr* address, sockle
 
 void ThreadLocalClusterManager::AddCluster(std::shared_ptr<const upstream::ClusterConfig> config) {
   std::string name = config->name;
-  clusters_[name] = std::make_unique<ThreadLocalCluster>(dispatcher_, std::move(config), store_, random_);
+  clusters_[name] =
+      std::make_unique<ThreadLocalCluster>(dispatcher_, std::move(config), store_, random_);
 }
 
 ThreadLocalCluster* ThreadLocalClusterManager::Get(std::string_view name) {
@@ -69,9 +71,9 @@ ThreadLocalCluster* ThreadLocalClusterManager::Get(std::string_view name) {
   return it == clusters_.end() ? nullptr : it->second.get();
 }
 
-void ThreadLocalClusterManager::UpdateHosts(const std::string& name,
-                                            std::shared_ptr<const upstream::HostSet> hosts,
-                                            std::shared_ptr<const upstream::LbSharedState> lb_state) {
+void ThreadLocalClusterManager::UpdateHosts(
+    const std::string& name, std::shared_ptr<const upstream::HostSet> hosts,
+    std::shared_ptr<const upstream::LbSharedState> lb_state) {
   if (ThreadLocalCluster* c = Get(name)) c->UpdateHosts(std::move(hosts), std::move(lb_state));
 }
 

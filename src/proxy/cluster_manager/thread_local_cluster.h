@@ -23,8 +23,9 @@ namespace weft::cluster {
 
 class ThreadLocalCluster {
  public:
-  ThreadLocalCluster(event::Dispatcher& dispatcher, std::shared_ptr<const upstream::ClusterConfig> config,
-                     stats::Store& store, Random& random);
+  ThreadLocalCluster(event::Dispatcher& dispatcher,
+                     std::shared_ptr<const upstream::ClusterConfig> config, stats::Store& store,
+                     Random& random);
 
   const upstream::ClusterConfig& config() const { return *config_; }
   ClusterStats& stats() { return stats_; }
@@ -35,7 +36,9 @@ class ThreadLocalCluster {
 
   // Picks a host, or returns -1 when the cluster has none (the caller answers 503 UH).
   int ChooseHost(const upstream::LbContext& context);
-  const upstream::Host& host(int index) const { return *hosts_->hosts()[static_cast<size_t>(index)]; }
+  const upstream::Host& host(int index) const {
+    return *hosts_->hosts()[static_cast<size_t>(index)];
+  }
   upstream::LoadBalancer* load_balancer() { return lb_.get(); }
   // The connection pool for a host chosen by ChooseHost().
   HttpConnPool& PoolFor(int index);

@@ -17,9 +17,12 @@ namespace weft::http {
 
 std::string_view ProtocolString(Protocol p) {
   switch (p) {
-    case Protocol::kHttp10: return "HTTP/1.0";
-    case Protocol::kHttp11: return "HTTP/1.1";
-    case Protocol::kHttp2: return "HTTP/2";
+    case Protocol::kHttp10:
+      return "HTTP/1.0";
+    case Protocol::kHttp11:
+      return "HTTP/1.1";
+    case Protocol::kHttp2:
+      return "HTTP/2";
   }
   return "";
 }
@@ -79,7 +82,9 @@ class Http1ServerConnection : public Connection, public StreamEncoder, public Ht
     if (!stream_active_) parser_.OnEof();
   }
   void ShutdownNotice() override { close_after_response_ = true; }
-  bool WantsMoreStreams() const override { return !close_after_response_ && !parser_.closed() && !eof_; }
+  bool WantsMoreStreams() const override {
+    return !close_after_response_ && !parser_.closed() && !eof_;
+  }
 
   // StreamEncoder (the response)
   void EncodeHeaders(HeaderMap& headers, bool end_stream) override {
@@ -222,7 +227,9 @@ class Http1ServerConnection : public Connection, public StreamEncoder, public Ht
     body_.Clear();
   }
 
-  void OnTrailers(HeaderMap&& trailers) override { trailers_ = std::make_unique<HeaderMap>(std::move(trailers)); }
+  void OnTrailers(HeaderMap&& trailers) override {
+    trailers_ = std::make_unique<HeaderMap>(std::move(trailers));
+  }
 
   void OnMessageComplete() override {
     if (decoder_ && has_body_ && !request_complete_) {
@@ -273,7 +280,8 @@ class Http1ServerConnection : public Connection, public StreamEncoder, public Ht
     size_t consumed = parser_.Execute(pending_.view());
     pending_.Drain(consumed);
     if (parser_.failed()) {
-      return absl::InvalidArgumentError(absl::StrCat("HTTP/1 ", error_.status_code, ": ", std::string(error_.reason)));
+      return absl::InvalidArgumentError(
+          absl::StrCat("HTTP/1 ", error_.status_code, ": ", std::string(error_.reason)));
     }
     return absl::OkStatus();
   }
@@ -336,7 +344,9 @@ class Http1ServerConnection : public Connection, public StreamEncoder, public Ht
 class Http1ClientConnection : public ClientConnection, public StreamEncoder, public Http1Visitor {
  public:
   Http1ClientConnection(network::Connection& connection, ClientConnectionCallbacks& callbacks)
-      : connection_(connection), callbacks_(callbacks), parser_(Http1MessageType::kResponse, *this) {}
+      : connection_(connection),
+        callbacks_(callbacks),
+        parser_(Http1MessageType::kResponse, *this) {}
 
   // Connection
   absl::Status Dispatch(network::Buffer& data) override {
@@ -472,7 +482,9 @@ class Http1ClientConnection : public ClientConnection, public StreamEncoder, pub
     decoder_->DecodeData(body_, false);
     body_.Clear();
   }
-  void OnTrailers(HeaderMap&& trailers) override { trailers_ = std::make_unique<HeaderMap>(std::move(trailers)); }
+  void OnTrailers(HeaderMap&& trailers) override {
+    trailers_ = std::make_unique<HeaderMap>(std::move(trailers));
+  }
   void OnMessageComplete() override {
     if (!decoder_ || upgraded_) return;
     if (has_body_ && !response_complete_) {

@@ -69,7 +69,8 @@ event::Dispatcher& ActiveStream::dispatcher() { return hcm_.worker().dispatcher;
 void ActiveStream::ResetIdleTimer() { last_activity_ = dispatcher().Now(); }
 
 void ActiveStream::OnIdleTimerFired() {
-  auto idle = std::chrono::duration_cast<std::chrono::milliseconds>(dispatcher().Now() - last_activity_);
+  auto idle =
+      std::chrono::duration_cast<std::chrono::milliseconds>(dispatcher().Now() - last_activity_);
   if (idle < idle_timeout_) {
     idle_timer_->Enable(idle_timeout_ - idle);
     return;
@@ -84,7 +85,8 @@ std::string ActiveStream::GenerateRequestId() {
   lo = (lo & 0x3fffffffffffffffULL) | 0x8000000000000000ULL;
   // 8-4-4-4-12 hex digits; written by hand because snprintf showed up in profiles.
   static constexpr char kHex[] = "0123456789abcdef";
-  const uint64_t groups[] = {hi >> 32, (hi >> 16) & 0xffff, hi & 0xffff, lo >> 48, lo & 0xffffffffffffULL};
+  const uint64_t groups[] = {hi >> 32, (hi >> 16) & 0xffff, hi & 0xffff, lo >> 48,
+                             lo & 0xffffffffffffULL};
   const int digits[] = {8, 4, 4, 4, 12};
   std::string out;
   out.reserve(36);
@@ -99,7 +101,8 @@ void ActiveStream::DecodeHeaders(std::unique_ptr<http::HeaderMap> headers, bool 
   request_headers_ = std::move(headers);
   info_.request_headers = request_headers_.get();
   request_complete_ = end_stream;
-  if (end_stream) info_.last_downstream_rx_byte_received = dispatcher().Now() - info_.start_monotonic;
+  if (end_stream)
+    info_.last_downstream_rx_byte_received = dispatcher().Now() - info_.start_monotonic;
   ResetIdleTimer();
   const auto& cfg = *hcm_.runtime().config;
   http::HeaderMap& h = *request_headers_;
@@ -139,7 +142,8 @@ void ActiveStream::RouteRequest() {
   if (const auto* redirect = std::get_if<router::RedirectAction>(&route.action)) {
     hcm_.stats().rq_redirect.Inc();
     auto headers = std::make_unique<http::HeaderMap>();
-    router::LocalResponse reply = router::BuildRedirectResponse(route, *redirect, *request_headers_);
+    router::LocalResponse reply =
+        router::BuildRedirectResponse(route, *redirect, *request_headers_);
     headers->Add(":status", std::to_string(reply.status));
     headers->Add("location", reply.location);
     headers->Add("content-length", "0");
@@ -154,7 +158,8 @@ void ActiveStream::RouteRequest() {
   const auto& action = std::get<router::RouteAction>(route.action);
   std::string cluster_name = action.cluster;
   if (!action.weighted_clusters.empty()) {
-    weighted_cluster_ = router::RouteTable::PickWeightedCluster(action, hcm_.worker().random.Next());
+    weighted_cluster_ =
+        router::RouteTable::PickWeightedCluster(action, hcm_.worker().random.Next());
     if (weighted_cluster_ >= 0) cluster_name = action.weighted_clusters[weighted_cluster_].name;
   } else if (!action.cluster_header.empty()) {
     cluster_name = std::string(request_headers_->GetOr(action.cluster_header));
@@ -182,7 +187,8 @@ void ActiveStream::RouteRequest() {
     host = cluster->ChooseHost(lb_context);
     if (host < 0) {
       cluster->stats().upstream_cx_none_healthy.Inc();
-      SendLocalReply(503, "no healthy upstream", "no_healthy_upstream", access_log::kNoHealthyUpstream);
+      SendLocalReply(503, "no healthy upstream", "no_healthy_upstream",
+                     access_log::kNoHealthyUpstream);
       return;
     }
     pool = &cluster->PoolFor(host);
@@ -291,8 +297,8 @@ void ActiveStream::OnUpstreamHeaders(std::unique_ptr<http::HeaderMap> headers, b
     response_headers_->Set("x-envoy-upstream-service-time",
                            std::to_string(info_.upstream_service_time->count()));
   }
-  hcm_.runtime().routes->ApplyResponseHeaderMutations(*route_, weighted_cluster_, *response_headers_,
-                                                      info_);
+  hcm_.runtime().routes->ApplyResponseHeaderMutations(*route_, weighted_cluster_,
+                                                      *response_headers_, info_);
   if (end_stream) upstream_.reset();
   EncodeResponseHeaders(*response_headers_, end_stream);
 }
@@ -373,7 +379,8 @@ void ActiveStream::OnStreamTimeout() {
   if (upstream_) {
     upstream_->Reset();
     upstream_.reset();
-    if (auto* c = hcm_.worker().clusters.Get(info_.upstream_cluster)) c->stats().upstream_rq_timeout.Inc();
+    if (auto* c = hcm_.worker().clusters.Get(info_.upstream_cluster))
+      c->stats().upstream_rq_timeout.Inc();
     hcm_.stats().downstream_rq_timeout.Inc();
     SendLocalReply(504, "upstream request timeout", "upstream_response_timeout",
                    access_log::kUpstreamRequestTimeout);
@@ -447,7 +454,8 @@ void ActiveStream::SendLocalReply(uint32_t status, std::string_view body, std::s
   } else {
     headers->Add("content-length", "0");
   }
-  if (route_) runtime.routes->ApplyResponseHeaderMutations(*route_, weighted_cluster_, *headers, info_);
+  if (route_)
+    runtime.routes->ApplyResponseHeaderMutations(*route_, weighted_cluster_, *headers, info_);
   response_headers_ = std::move(headers);
   bool has_body = !final_body.empty() && !is_head_request_;
   if (response_started_) {

@@ -1,8 +1,8 @@
 #include "proxy/http/connection_manager.h"
 
 #include "base/logging.h"
-#include "proxy/http/active_stream.h"
 #include "proxy/codec/codec_factory.h"
+#include "proxy/http/active_stream.h"
 
 namespace weft::proxy {
 
@@ -34,7 +34,9 @@ HttpConnectionManager::HttpConnectionManager(WorkerContext& worker,
     request_headers_timer_ = worker_.dispatcher.CreateTimer([this] {
       stats_.downstream_rq_header_timeout.Inc();
       if (streams_.empty()) {
-        connection_->Write("HTTP/1.1 408 Request Timeout\r\ncontent-length: 0\r\nconnection: close\r\n\r\n", false);
+        connection_->Write(
+            "HTTP/1.1 408 Request Timeout\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+            false);
       }
       CloseConnection(network::Connection::CloseType::kFlushWrite);
     });
@@ -59,7 +61,8 @@ void HttpConnectionManager::OnIdleTimerFired() {
     idle_timer_->Enable(timeout);  // busy: idleness starts when the last stream ends
     return;
   }
-  auto idle = std::chrono::duration_cast<std::chrono::milliseconds>(worker_.dispatcher.Now() - idle_since_);
+  auto idle =
+      std::chrono::duration_cast<std::chrono::milliseconds>(worker_.dispatcher.Now() - idle_since_);
   if (idle < timeout) {
     idle_timer_->Enable(timeout - idle);
     return;
@@ -73,8 +76,8 @@ void HttpConnectionManager::OnData(network::Buffer& data, bool end_stream) {
   absl::Status status = codec_->Dispatch(data);
   if (!status.ok()) {
     stats_.downstream_cx_protocol_error.Inc();
-    WEFT_LOG(debug, "downstream protocol error from {}: {}", connection_->remote_address().ToString(),
-             status.message());
+    WEFT_LOG(debug, "downstream protocol error from {}: {}",
+             connection_->remote_address().ToString(), status.message());
     // The codec already queued its 4xx; close once it is written.
     CloseConnection(network::Connection::CloseType::kFlushWrite);
     return;

@@ -63,7 +63,7 @@ class HttpConnectionManager : public network::ConnectionCallbacks,
   std::unique_ptr<http::Connection> codec_;
   std::function<void(HttpConnectionManager*)> on_closed_;
   std::list<std::unique_ptr<ActiveStream>> streams_;
-  std::unique_ptr<event::Timer> idle_timer_;            // no stream active for idle_timeout
+  std::unique_ptr<event::Timer> idle_timer_;             // no stream active for idle_timeout
   std::unique_ptr<event::Timer> request_headers_timer_;  // first request's headers too slow
   event::MonotonicTime start_;
   event::MonotonicTime idle_since_;  // when the last stream ended

@@ -12,16 +12,18 @@ absl::StatusOr<std::vector<AccessLogRuntime>> BuildAccessLogs(
     AccessLogRuntime rt;
     std::string path = c.sink == listener::AccessLogConfig::Sink::kStdout   ? "/dev/stdout"
                        : c.sink == listener::AccessLogConfig::Sink::kStderr ? "/dev/stderr"
-                                                                           : c.path;
+                                                                            : c.path;
     auto file = access_log::AccessLogFile::Open(path);
     if (!file.ok()) {
-      return absl::InvalidArgumentError(absl::StrCat("access_log[", i, "]: ", file.status().message()));
+      return absl::InvalidArgumentError(
+          absl::StrCat("access_log[", i, "]: ", file.status().message()));
     }
     rt.file = *file;
     if (!c.json_format.empty()) {
       auto json = access_log::JsonFormatter::Compile(c.json_format);
       if (!json.ok()) {
-        return absl::InvalidArgumentError(absl::StrCat("access_log[", i, "].json_format: ", json.status().message()));
+        return absl::InvalidArgumentError(
+            absl::StrCat("access_log[", i, "].json_format: ", json.status().message()));
       }
       rt.json = std::make_shared<const access_log::JsonFormatter>(std::move(*json));
     } else {
@@ -29,7 +31,8 @@ absl::StatusOr<std::vector<AccessLogRuntime>> BuildAccessLogs(
                                                       : std::string_view(c.text_format);
       auto text = access_log::SubstitutionFormatter::Compile(format);
       if (!text.ok()) {
-        return absl::InvalidArgumentError(absl::StrCat("access_log[", i, "].format: ", text.status().message()));
+        return absl::InvalidArgumentError(
+            absl::StrCat("access_log[", i, "].format: ", text.status().message()));
       }
       rt.text = std::make_shared<const access_log::SubstitutionFormatter>(std::move(*text));
     }
@@ -46,10 +49,12 @@ absl::StatusOr<std::shared_ptr<const HcmRuntime>> HcmRuntime::Build(
                                     : std::make_shared<const router::RouteConfiguration>();
   ASSIGN_OR_RETURN(rt->routes, router::RouteTable::Create(routes));
   ASSIGN_OR_RETURN(rt->access_logs, BuildAccessLogs(config.access_logs));
-  auto compile = [](const std::string& format,
-                    std::string_view what) -> absl::StatusOr<std::shared_ptr<const access_log::SubstitutionFormatter>> {
+  auto compile = [](const std::string& format, std::string_view what)
+      -> absl::StatusOr<std::shared_ptr<const access_log::SubstitutionFormatter>> {
     auto f = access_log::SubstitutionFormatter::Compile(format);
-    if (!f.ok()) return absl::InvalidArgumentError(absl::StrCat(std::string(what), ": ", f.status().message()));
+    if (!f.ok())
+      return absl::InvalidArgumentError(
+          absl::StrCat(std::string(what), ": ", f.status().message()));
     return std::make_shared<const access_log::SubstitutionFormatter>(std::move(*f));
   };
   for (const auto& m : config.local_reply.mappers) {
@@ -59,7 +64,8 @@ absl::StatusOr<std::shared_ptr<const HcmRuntime>> HcmRuntime::Build(
       ASSIGN_OR_RETURN(mapper.body, compile(*m.body, "local_reply_config.mappers.body"));
     }
     if (m.body_format) {
-      ASSIGN_OR_RETURN(mapper.body_format, compile(*m.body_format, "local_reply_config.mappers.body_format_override"));
+      ASSIGN_OR_RETURN(mapper.body_format,
+                       compile(*m.body_format, "local_reply_config.mappers.body_format_override"));
     }
     rt->local_reply_mappers.push_back(std::move(mapper));
   }

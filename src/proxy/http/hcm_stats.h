@@ -7,20 +7,48 @@
 
 namespace weft::proxy {
 
-#define WEFT_HCM_COUNTERS(X)                                                                     \
-  X(downstream_cx_total) X(downstream_cx_http1_total) X(downstream_cx_destroy)                   \
-  X(downstream_cx_destroy_remote) X(downstream_cx_destroy_local) X(downstream_cx_idle_timeout)   \
-  X(downstream_cx_protocol_error) X(downstream_cx_drain_close) X(downstream_cx_rx_bytes_total)   \
-  X(downstream_cx_tx_bytes_total) X(downstream_cx_upgrades_total) X(downstream_rq_total)        \
-  X(downstream_rq_http1_total) X(downstream_rq_1xx) X(downstream_rq_2xx) X(downstream_rq_3xx)    \
-  X(downstream_rq_4xx) X(downstream_rq_5xx) X(downstream_rq_completed) X(downstream_rq_timeout)  \
-  X(downstream_rq_idle_timeout) X(downstream_rq_header_timeout) X(downstream_rq_rx_reset)        \
-  X(downstream_rq_tx_reset) X(downstream_rq_non_relative_path) X(downstream_rq_too_large)       \
-  X(no_route) X(no_cluster) X(rq_direct_response) X(rq_redirect) X(rq_total)                     \
-  X(downstream_flow_control_paused_reading_total) X(downstream_flow_control_resumed_reading_total)
+// clang-format off
+#define WEFT_HCM_COUNTERS(X) \
+  X(downstream_cx_total) \
+  X(downstream_cx_http1_total) \
+  X(downstream_cx_destroy) \
+  X(downstream_cx_destroy_remote) \
+  X(downstream_cx_destroy_local) \
+  X(downstream_cx_idle_timeout) \
+  X(downstream_cx_protocol_error) \
+  X(downstream_cx_drain_close) \
+  X(downstream_cx_rx_bytes_total) \
+  X(downstream_cx_tx_bytes_total) \
+  X(downstream_cx_upgrades_total) \
+  X(downstream_rq_total) \
+  X(downstream_rq_http1_total) \
+  X(downstream_rq_1xx) \
+  X(downstream_rq_2xx) \
+  X(downstream_rq_3xx) \
+  X(downstream_rq_4xx) \
+  X(downstream_rq_5xx) \
+  X(downstream_rq_completed) \
+  X(downstream_rq_timeout) \
+  X(downstream_rq_idle_timeout) \
+  X(downstream_rq_header_timeout) \
+  X(downstream_rq_rx_reset) \
+  X(downstream_rq_tx_reset) \
+  X(downstream_rq_non_relative_path) \
+  X(downstream_rq_too_large) \
+  X(no_route) \
+  X(no_cluster) \
+  X(rq_direct_response) \
+  X(rq_redirect) \
+  X(rq_total) \
+  X(downstream_flow_control_paused_reading_total) \
+  X(downstream_flow_control_resumed_reading_total)
 
-#define WEFT_HCM_GAUGES(X) X(downstream_cx_active) X(downstream_cx_http1_active) X(downstream_rq_active) \
+#define WEFT_HCM_GAUGES(X) \
+  X(downstream_cx_active) \
+  X(downstream_cx_http1_active) \
+  X(downstream_rq_active) \
   X(downstream_cx_upgrades_active)
+// clang-format on
 
 struct HcmStats {
 #define WEFT_DECLARE_COUNTER(name) stats::Counter& name;
@@ -44,12 +72,23 @@ struct HcmStats {
   }
   void RecordResponseCode(uint32_t code) {
     switch (code / 100) {
-      case 1: downstream_rq_1xx.Inc(); break;
-      case 2: downstream_rq_2xx.Inc(); break;
-      case 3: downstream_rq_3xx.Inc(); break;
-      case 4: downstream_rq_4xx.Inc(); break;
-      case 5: downstream_rq_5xx.Inc(); break;
-      default: break;
+      case 1:
+        downstream_rq_1xx.Inc();
+        break;
+      case 2:
+        downstream_rq_2xx.Inc();
+        break;
+      case 3:
+        downstream_rq_3xx.Inc();
+        break;
+      case 4:
+        downstream_rq_4xx.Inc();
+        break;
+      case 5:
+        downstream_rq_5xx.Inc();
+        break;
+      default:
+        break;
     }
   }
 };

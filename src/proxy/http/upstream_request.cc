@@ -20,7 +20,8 @@ void UpstreamRequest::Done() {
   if (done_) return;
   done_ = true;
   cluster_.stats().upstream_rq_active.Dec();
-  if (host_index_ >= 0 && cluster_.load_balancer()) cluster_.load_balancer()->OnRequestEnd(host_index_);
+  if (host_index_ >= 0 && cluster_.load_balancer())
+    cluster_.load_balancer()->OnRequestEnd(host_index_);
 }
 
 void UpstreamRequest::Start(http::HeaderMap& headers, bool end_stream) {
@@ -29,13 +30,15 @@ void UpstreamRequest::Start(http::HeaderMap& headers, bool end_stream) {
   start_ = stream_.dispatcher().Now();
   cluster_.stats().upstream_rq_total.Inc();
   cluster_.stats().upstream_rq_active.Inc();
-  if (host_index_ >= 0 && cluster_.load_balancer()) cluster_.load_balancer()->OnRequestStart(host_index_);
+  if (host_index_ >= 0 && cluster_.load_balancer())
+    cluster_.load_balancer()->OnRequestStart(host_index_);
   stream_.info().upstream_host = pool_.host().address_string;
   // May call OnPoolReady / OnPoolFailure before returning.
   pending_ = pool_.NewStream(*this, *this);
 }
 
-void UpstreamRequest::OnPoolReady(http::StreamEncoder& encoder, const network::Connection& connection) {
+void UpstreamRequest::OnPoolReady(http::StreamEncoder& encoder,
+                                  const network::Connection& connection) {
   pending_ = nullptr;
   encoder_ = &encoder;
   encoder_->SetCallbacks(this);
@@ -54,8 +57,9 @@ void UpstreamRequest::OnPoolReady(http::StreamEncoder& encoder, const network::C
 void UpstreamRequest::OnPoolFailure(cluster::PoolFailureReason reason, std::string_view details) {
   pending_ = nullptr;
   if (reason == cluster::PoolFailureReason::kOverflow) {
-    stream_.OnUpstreamFailure(503, access_log::kUpstreamOverflow, "upstream_reset_before_response_started{overflow}",
-                              "upstream connect error or disconnect/reset before headers. reset reason: overflow");
+    stream_.OnUpstreamFailure(
+        503, access_log::kUpstreamOverflow, "upstream_reset_before_response_started{overflow}",
+        "upstream connect error or disconnect/reset before headers. reset reason: overflow");
     return;
   }
   stream_.info().upstream_transport_failure_reason = std::string(details);
@@ -113,13 +117,15 @@ void UpstreamRequest::Decode1xxHeaders(std::unique_ptr<http::HeaderMap> headers)
 void UpstreamRequest::DecodeHeaders(std::unique_ptr<http::HeaderMap> headers, bool end_stream) {
   response_started_ = true;
   auto elapsed = stream_.dispatcher().Now() - start_;
-  stream_.info().upstream_service_time = std::chrono::duration_cast<std::chrono::milliseconds>(elapsed);
+  stream_.info().upstream_service_time =
+      std::chrono::duration_cast<std::chrono::milliseconds>(elapsed);
   stream_.info().first_upstream_rx_byte_received =
       stream_.dispatcher().Now() - stream_.info().start_monotonic;
   uint32_t code = 0;
   for (char c : headers->Status()) code = code * 10 + static_cast<uint32_t>(c - '0');
   cluster_.stats().RecordResponseCode(code);
-  cluster_.stats().upstream_rq_time.Record(std::chrono::duration<double, std::milli>(elapsed).count());
+  cluster_.stats().upstream_rq_time.Record(
+      std::chrono::duration<double, std::milli>(elapsed).count());
   if (end_stream) {
     response_complete_ = true;
     encoder_ = nullptr;  // the codec is done with this stream
@@ -160,15 +166,22 @@ void UpstreamRequest::OnResetStream(http::StreamResetReason reason, std::string_
                                                                       : "connection termination";
   stream_.OnUpstreamFailure(
       reason == http::StreamResetReason::kProtocolError ? 502 : 503,
-      reason == http::StreamResetReason::kProtocolError ? access_log::kUpstreamProtocolError
-                                                        : access_log::kUpstreamConnectionTermination,
+      reason == http::StreamResetReason::kProtocolError
+          ? access_log::kUpstreamProtocolError
+          : access_log::kUpstreamConnectionTermination,
       absl::StrCat("upstream_reset_before_response_started{",
-                   reason == http::StreamResetReason::kProtocolError ? "protocol_error" : "connection_termination",
+                   reason == http::StreamResetReason::kProtocolError ? "protocol_error"
+                                                                     : "connection_termination",
                    "}"),
-      absl::StrCat("upstream connect error or disconnect/reset before headers. reset reason: ", why));
+      absl::StrCat("upstream connect error or disconnect/reset before headers. reset reason: ",
+                   why));
 }
 
-void UpstreamRequest::OnAboveWriteBufferHighWatermark() { stream_.OnUpstreamAboveWriteBufferHighWatermark(); }
-void UpstreamRequest::OnBelowWriteBufferLowWatermark() { stream_.OnUpstreamBelowWriteBufferLowWatermark(); }
+void UpstreamRequest::OnAboveWriteBufferHighWatermark() {
+  stream_.OnUpstreamAboveWriteBufferHighWatermark();
+}
+void UpstreamRequest::OnBelowWriteBufferLowWatermark() {
+  stream_.OnUpstreamBelowWriteBufferLowWatermark();
+}
 
 }  // namespace weft::proxy

@@ -20,8 +20,8 @@ struct WorkerContext {
   stats::Store& stats;
   Random& random;
   cluster::ThreadLocalClusterManager& clusters;
-  std::string hostname;    // for %HOSTNAME% and x-envoy headers
-  bool draining = false;   // set on drain: HTTP answers "connection: close", TCP is left alone
+  std::string hostname;   // for %HOSTNAME% and x-envoy headers
+  bool draining = false;  // set on drain: HTTP answers "connection: close", TCP is left alone
 
   // This worker's buffered writer for an access log file (created on first use). The worker
   // flushes them all periodically and on exit.

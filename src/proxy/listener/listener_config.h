@@ -36,11 +36,11 @@ struct CidrRange {
 // envoy.config.listener.v3.FilterChainMatch.
 struct FilterChainMatch {
   std::optional<uint32_t> destination_port;
-  std::vector<CidrRange> prefix_ranges;         // destination IP
+  std::vector<CidrRange> prefix_ranges;  // destination IP
   std::vector<CidrRange> source_prefix_ranges;
   std::vector<uint32_t> source_ports;
-  std::vector<std::string> server_names;        // SNI; "*.example.com" allowed
-  std::string transport_protocol;               // "" (any), "raw_buffer", "tls"
+  std::vector<std::string> server_names;           // SNI; "*.example.com" allowed
+  std::string transport_protocol;                  // "" (any), "raw_buffer", "tls"
   std::vector<std::string> application_protocols;  // ALPN
   enum class SourceType { kAny, kSameIpOrLoopback, kExternal };
   SourceType source_type = SourceType::kAny;
@@ -57,14 +57,15 @@ struct TcpProxyConfig {
   std::vector<AccessLogConfig> access_logs;
 };
 
-// One body-rewriting rule of local_reply_config (envoy...http_connection_manager.v3.ResponseMapper).
+// One body-rewriting rule of local_reply_config
+// (envoy...http_connection_manager.v3.ResponseMapper).
 struct LocalReplyMapper {
   // The filter: which local replies it applies to. Supported: status_code_filter and
   // header_filter (on the request headers), combined as configured.
   std::optional<uint32_t> status_code_equals;
   std::optional<router::HeaderMatcher> header_filter;
-  std::optional<uint32_t> status_code;  // rewrite the status
-  std::optional<std::string> body;      // replace the body (a format string)
+  std::optional<uint32_t> status_code;     // rewrite the status
+  std::optional<std::string> body;         // replace the body (a format string)
   std::optional<std::string> body_format;  // body_format_override: text format
   std::string content_type;
 };
@@ -104,7 +105,7 @@ struct HttpConnectionManagerConfig {
   bool merge_slashes = false;
 
   // Timeouts (0 = disabled), with Envoy's defaults.
-  Milliseconds idle_timeout{3600 * 1000};          // common_http_protocol_options.idle_timeout
+  Milliseconds idle_timeout{3600 * 1000};  // common_http_protocol_options.idle_timeout
   Milliseconds stream_idle_timeout{5 * 60 * 1000};
   Milliseconds request_timeout{0};
   Milliseconds request_headers_timeout{0};
@@ -117,7 +118,7 @@ struct HttpConnectionManagerConfig {
   uint32_t max_headers_count = 100;      // common_http_protocol_options.max_headers_count
   uint32_t max_url_bytes = 8192;         // Weft's limit (Envoy relies on the header size limit)
   std::optional<uint32_t> max_requests_per_connection;
-  bool allow_chunked_length = false;     // http_protocol_options: CL + TE tolerated if true
+  bool allow_chunked_length = false;  // http_protocol_options: CL + TE tolerated if true
 };
 
 struct FilterChain {
@@ -134,9 +135,9 @@ struct ListenerConfig {
   std::vector<FilterChain> filter_chains;
   std::optional<FilterChain> default_filter_chain;
   uint32_t per_connection_buffer_limit_bytes = 1024 * 1024;
-  bool use_original_dst = false;       // use_original_dst / envoy.filters.listener.original_dst
-  bool tls_inspector = false;          // envoy.filters.listener.tls_inspector present
-  bool http_inspector = false;         // envoy.filters.listener.http_inspector present
+  bool use_original_dst = false;  // use_original_dst / envoy.filters.listener.original_dst
+  bool tls_inspector = false;     // envoy.filters.listener.tls_inspector present
+  bool http_inspector = false;    // envoy.filters.listener.http_inspector present
   bool bind_to_port = true;
   bool freebind = false;
   uint32_t backlog = 1024;

@@ -49,7 +49,7 @@ struct QueryParameterMatcher {
 struct RouteMatch {
   enum class PathKind { kPrefix, kPath, kSafeRegex, kPathSeparatedPrefix };
   PathKind path_kind = PathKind::kPrefix;
-  std::string path;  // prefix, exact path, or regex pattern
+  std::string path;                            // prefix, exact path, or regex pattern
   std::shared_ptr<const re2::RE2> path_regex;  // set iff kSafeRegex
   bool case_sensitive = true;
   std::vector<HeaderMatcher> headers;
@@ -58,8 +58,13 @@ struct RouteMatch {
 
 // envoy.config.core.v3.HeaderValueOption, after validation.
 struct HeaderValueOption {
-  enum class AppendAction { kAppendIfExistsOrAdd, kAddIfAbsent, kOverwriteIfExistsOrAdd, kOverwriteIfExists };
-  std::string name;  // lower-case
+  enum class AppendAction {
+    kAppendIfExistsOrAdd,
+    kAddIfAbsent,
+    kOverwriteIfExistsOrAdd,
+    kOverwriteIfExists
+  };
+  std::string name;   // lower-case
   std::string value;  // may hold %VARIABLE% tokens, expanded per request
   AppendAction action = AppendAction::kAppendIfExistsOrAdd;
   bool keep_empty_value = false;
@@ -81,7 +86,7 @@ struct HeaderMutations {
 struct HashPolicy {
   enum class Kind { kHeader, kCookie, kSourceIp, kQueryParameter, kFilterState };
   Kind kind = Kind::kHeader;
-  std::string name;  // header (lower-case), cookie or query parameter name
+  std::string name;                        // header (lower-case), cookie or query parameter name
   std::optional<Milliseconds> cookie_ttl;  // cookie: generate one when absent if set
   std::string cookie_path;
   bool terminal = false;

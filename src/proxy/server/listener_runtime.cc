@@ -18,12 +18,16 @@ bool InCidr(const network::Address& addr, const listener::CidrRange& range) {
   const uint8_t* b;
   size_t bytes;
   if (addr.family() == AF_INET) {
-    a = reinterpret_cast<const uint8_t*>(&reinterpret_cast<const sockaddr_in*>(&addr.storage)->sin_addr);
-    b = reinterpret_cast<const uint8_t*>(&reinterpret_cast<const sockaddr_in*>(&prefix->storage)->sin_addr);
+    a = reinterpret_cast<const uint8_t*>(
+        &reinterpret_cast<const sockaddr_in*>(&addr.storage)->sin_addr);
+    b = reinterpret_cast<const uint8_t*>(
+        &reinterpret_cast<const sockaddr_in*>(&prefix->storage)->sin_addr);
     bytes = 4;
   } else {
-    a = reinterpret_cast<const uint8_t*>(&reinterpret_cast<const sockaddr_in6*>(&addr.storage)->sin6_addr);
-    b = reinterpret_cast<const uint8_t*>(&reinterpret_cast<const sockaddr_in6*>(&prefix->storage)->sin6_addr);
+    a = reinterpret_cast<const uint8_t*>(
+        &reinterpret_cast<const sockaddr_in6*>(&addr.storage)->sin6_addr);
+    b = reinterpret_cast<const uint8_t*>(
+        &reinterpret_cast<const sockaddr_in6*>(&prefix->storage)->sin6_addr);
     bytes = 16;
   }
   uint32_t bits = std::min<uint32_t>(range.prefix_len, static_cast<uint32_t>(bytes * 8));

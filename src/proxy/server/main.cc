@@ -4,9 +4,8 @@
 #include <signal.h>
 #include <unistd.h>
 
-#include <thread>
-
 #include <CLI/CLI.hpp>
+#include <thread>
 
 #include "base/logging.h"
 #include "base/memory.h"
@@ -28,7 +27,8 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0, 86400));
   app.add_option("--mode", mode, "serve (default) or validate: check the configuration and exit")
       ->check(CLI::IsMember({"serve", "validate"}));
-  app.add_option("--admin-address-path", admin_address_path, "write the admin address to this file");
+  app.add_option("--admin-address-path", admin_address_path,
+                 "write the admin address to this file");
   app.add_flag("--version", version, "print the version and exit");
   CLI11_PARSE(app, argc, argv);
 
@@ -46,7 +46,8 @@ int main(int argc, char** argv) {
     return 1;
   }
   if (!config_path.empty() && !config_yaml.empty()) {
-    std::fprintf(stderr, "error: merging --config-yaml into -c is not supported yet: give one of them\n");
+    std::fprintf(stderr,
+                 "error: merging --config-yaml into -c is not supported yet: give one of them\n");
     return 1;
   }
   auto bootstrap = config_path.empty() ? weft::config::LoadBootstrapFromString(config_yaml)

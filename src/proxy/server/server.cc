@@ -5,7 +5,6 @@
 #include <unistd.h>
 
 #include <fstream>
-
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/str_cat.h"
@@ -58,8 +57,8 @@ absl::Status Server::Start() {
     auto runtime = ListenerRuntime::Build(shared);
     if (!runtime.ok()) {
       close_bound();
-      return absl::InvalidArgumentError(absl::StrCat("listener '", listener.name, "': ",
-                                                     runtime.status().message()));
+      return absl::InvalidArgumentError(
+          absl::StrCat("listener '", listener.name, "': ", runtime.status().message()));
     }
     std::vector<int> fds;
     bound.emplace_back(*runtime, std::vector<int>{});
@@ -69,7 +68,8 @@ absl::Status Server::Start() {
                                           /*reuse_port=*/true, listener.freebind);
       if (!fd.ok()) {
         close_bound();
-        return absl::UnavailableError(absl::StrCat("listener '", listener.name, "': ", fd.status().message()));
+        return absl::UnavailableError(
+            absl::StrCat("listener '", listener.name, "': ", fd.status().message()));
       }
       bound.back().second.push_back(*fd);
     }
@@ -166,110 +166,124 @@ void Server::InstallAdminHandlers() {
   auto text = [](std::string body, uint32_t status = 200) {
     return AdminResponse{status, "text/plain; charset=UTF-8", std::move(body)};
   };
-  admin_->AddHandler("/ready", "print server state, return 200 if LIVE, otherwise return 503", false,
-                     [this, text](auto, auto, const auto&) {
+  admin_->AddHandler("/ready", "print server state, return 200 if LIVE, otherwise return 503",
+                     false, [this, text](auto, auto, const auto&) {
                        return draining_ ? text("DRAINING\n", 503) : text("LIVE\n");
                      });
-  admin_->AddHandler("/stats", "print server stats (?filter=, ?format=json|prometheus)", false,
-                     [this, text](auto, auto, const auto& query) {
-                       stats::Snapshot snap = stats_.Merge();
-                       auto format = query.find("format");
-                       if (format != query.end() && format->second == "json") {
-                         return AdminResponse{200, "application/json", stats::FormatJson(snap)};
-                       }
-                       if (format != query.end() && format->second == "prometheus") {
-                         return text(stats::FormatPrometheus(snap));
-                       }
-                       auto filter = query.find("filter");
-                       return text(stats::FormatText(snap, filter == query.end() ? "" : filter->second));
-                     });
+  admin_->AddHandler(
+      "/stats", "print server stats (?filter=, ?format=json|prometheus)", false,
+      [this, text](auto, auto, const auto& query) {
+        stats::Snapshot snap = stats_.Merge();
+        auto format = query.find("format");
+        if (format != query.end() && format->second == "json") {
+          return AdminResponse{200, "application/json", stats::FormatJson(snap)};
+        }
+        if (format != query.end() && format->second == "prometheus") {
+          return text(stats::FormatPrometheus(snap));
+        }
+        auto filter = query.find("filter");
+        return text(stats::FormatText(snap, filter == query.end() ? "" : filter->second));
+      });
   admin_->AddHandler("/stats/prometheus", "print server stats in prometheus format", false,
                      [this, text](auto, auto, const auto&) {
                        return text(stats::FormatPrometheus(stats_.Merge()));
                      });
-  admin_->AddHandler("/config_dump", "dump current Envoy configs", false, [this](auto, auto, const auto&) {
-    return AdminResponse{200, "application/json", bootstrap_.config_dump_json};
-  });
-  admin_->AddHandler("/clusters", "upstream cluster status (?format=json)", false,
-                     [this, text](auto, auto, const auto& query) {
-                       stats::Snapshot snap = stats_.Merge();
-                       bool json = query.count("format") && query.at("format") == "json";
-                       nlohmann::json statuses = nlohmann::json::array();
-                       std::string out;
-                       for (auto& [name, config] : clusters_->clusters()) {
-                         auto hosts = clusters_->hosts(name);
-                         nlohmann::json host_list = nlohmann::json::array();
-                         if (hosts) {
-                           for (auto& h : hosts->hosts()) {
-                             std::string p = absl::StrCat(name, "::", h->address_string, "::");
-                             absl::StrAppend(&out, p, "hostname::", h->hostname, "\n");
-                             absl::StrAppend(&out, p, "health_flags::healthy\n");
-                             absl::StrAppend(&out, p, "weight::", h->weight, "\n");
-                             absl::StrAppend(&out, p, "priority::", h->priority, "\n");
-                             host_list.push_back({{"address", h->address_string},
-                                                  {"hostname", h->hostname},
-                                                  {"weight", h->weight},
-                                                  {"health_status", {{"eds_health_status", "HEALTHY"}}}});
-                           }
-                         }
-                         statuses.push_back({{"name", name}, {"host_statuses", host_list}});
-                       }
-                       if (json) {
-                         return AdminResponse{200, "application/json",
-                                              nlohmann::json{{"cluster_statuses", statuses}}.dump(2)};
-                       }
-                       return text(out);
+  admin_->AddHandler("/config_dump", "dump current Envoy configs", false,
+                     [this](auto, auto, const auto&) {
+                       return AdminResponse{200, "application/json", bootstrap_.config_dump_json};
                      });
-  admin_->AddHandler("/listeners", "print listener info (?format=json)", false,
-                     [this, text](auto, auto, const auto& query) {
-                       bool json = query.count("format") && query.at("format") == "json";
-                       nlohmann::json list = nlohmann::json::array();
-                       std::string out;
-                       for (auto& l : listeners_) {
-                         absl::StrAppend(&out, l->config->name, "::", l->address.ToString(), "\n");
-                         list.push_back({{"name", l->config->name},
-                                         {"local_address", {{"socket_address",
-                                                             {{"address", l->address.IpString()},
-                                                              {"port_value", l->address.port()}}}}}});
-                       }
-                       if (json) {
-                         return AdminResponse{200, "application/json",
-                                              nlohmann::json{{"listener_statuses", list}}.dump(2)};
-                       }
-                       return text(out);
-                     });
-  admin_->AddHandler("/logging", "query/change logging levels (?level=debug)", true,
-                     [text](auto, auto, const auto& query) {
-                       auto level = query.find("level");
-                       if (level != query.end() && !log::SetLevel(level->second)) {
-                         return text(absl::StrCat("error: unknown logging level '", level->second,
-                                                  "'\nusage: /logging?level=<trace|debug|info|warning|error|critical|off>\n"),
-                                     400);
-                       }
-                       return text(absl::StrCat("active loggers:\n  weft: ", std::string(log::LevelName()), "\n"));
-                     });
-  admin_->AddHandler("/drain_listeners", "drain listeners (stop accepting; HTTP connections close after their current request)",
-                     true, [this, text](auto, auto, const auto&) {
-                       Drain(false);
+  admin_->AddHandler(
+      "/clusters", "upstream cluster status (?format=json)", false,
+      [this, text](auto, auto, const auto& query) {
+        stats::Snapshot snap = stats_.Merge();
+        bool json = query.count("format") && query.at("format") == "json";
+        nlohmann::json statuses = nlohmann::json::array();
+        std::string out;
+        for (auto& [name, config] : clusters_->clusters()) {
+          auto hosts = clusters_->hosts(name);
+          nlohmann::json host_list = nlohmann::json::array();
+          if (hosts) {
+            for (auto& h : hosts->hosts()) {
+              std::string p = absl::StrCat(name, "::", h->address_string, "::");
+              absl::StrAppend(&out, p, "hostname::", h->hostname, "\n");
+              absl::StrAppend(&out, p, "health_flags::healthy\n");
+              absl::StrAppend(&out, p, "weight::", h->weight, "\n");
+              absl::StrAppend(&out, p, "priority::", h->priority, "\n");
+              host_list.push_back({{"address", h->address_string},
+                                   {"hostname", h->hostname},
+                                   {"weight", h->weight},
+                                   {"health_status", {{"eds_health_status", "HEALTHY"}}}});
+            }
+          }
+          statuses.push_back({{"name", name}, {"host_statuses", host_list}});
+        }
+        if (json) {
+          return AdminResponse{200, "application/json",
+                               nlohmann::json{{"cluster_statuses", statuses}}.dump(2)};
+        }
+        return text(out);
+      });
+  admin_->AddHandler(
+      "/listeners", "print listener info (?format=json)", false,
+      [this, text](auto, auto, const auto& query) {
+        bool json = query.count("format") && query.at("format") == "json";
+        nlohmann::json list = nlohmann::json::array();
+        std::string out;
+        for (auto& l : listeners_) {
+          absl::StrAppend(&out, l->config->name, "::", l->address.ToString(), "\n");
+          list.push_back(
+              {{"name", l->config->name},
+               {"local_address",
+                {{"socket_address",
+                  {{"address", l->address.IpString()}, {"port_value", l->address.port()}}}}}});
+        }
+        if (json) {
+          return AdminResponse{200, "application/json",
+                               nlohmann::json{{"listener_statuses", list}}.dump(2)};
+        }
+        return text(out);
+      });
+  admin_->AddHandler(
+      "/logging", "query/change logging levels (?level=debug)", true,
+      [text](auto, auto, const auto& query) {
+        auto level = query.find("level");
+        if (level != query.end() && !log::SetLevel(level->second)) {
+          return text(
+              absl::StrCat(
+                  "error: unknown logging level '", level->second,
+                  "'\nusage: /logging?level=<trace|debug|info|warning|error|critical|off>\n"),
+              400);
+        }
+        return text(absl::StrCat("active loggers:\n  weft: ", std::string(log::LevelName()), "\n"));
+      });
+  admin_->AddHandler(
+      "/drain_listeners",
+      "drain listeners (stop accepting; HTTP connections close after their current request)", true,
+      [this, text](auto, auto, const auto&) {
+        Drain(false);
+        return text("OK\n");
+      });
+  admin_->AddHandler("/quitquitquit", "exit the server", true,
+                     [this, text](auto, auto, const auto&) {
+                       // Answer first; exit on the next loop iteration.
+                       dispatcher_.Post([this] { Shutdown(); });
                        return text("OK\n");
                      });
-  admin_->AddHandler("/quitquitquit", "exit the server", true, [this, text](auto, auto, const auto&) {
-    // Answer first; exit on the next loop iteration.
-    dispatcher_.Post([this] { Shutdown(); });
-    return text("OK\n");
-  });
-  admin_->AddHandler("/server_info", "print server version/status information", false,
-                     [this](auto, auto, const auto&) {
-                       auto uptime = std::chrono::duration_cast<std::chrono::seconds>(dispatcher_.Now() - start_time_);
-                       nlohmann::json info = {
-                           {"version", "weft-proxy/0.1.0"},
-                           {"state", draining_ ? "DRAINING" : "LIVE"},
-                           {"uptime_current_epoch", absl::StrCat(uptime.count(), "s")},
-                           {"node", {{"id", bootstrap_.node.id}, {"cluster", bootstrap_.node.cluster}}},
-                           {"command_line_options", {{"concurrency", options_.concurrency},
-                                                     {"drain_time", absl::StrCat(options_.drain_time.count(), "s")}}}};
-                       return AdminResponse{200, "application/json", info.dump(2)};
-                     });
+  admin_->AddHandler(
+      "/server_info", "print server version/status information", false,
+      [this](auto, auto, const auto&) {
+        auto uptime =
+            std::chrono::duration_cast<std::chrono::seconds>(dispatcher_.Now() - start_time_);
+        nlohmann::json info = {
+            {"version", "weft-proxy/0.1.0"},
+            {"state", draining_ ? "DRAINING" : "LIVE"},
+            {"uptime_current_epoch", absl::StrCat(uptime.count(), "s")},
+            {"node", {{"id", bootstrap_.node.id}, {"cluster", bootstrap_.node.cluster}}},
+            {"command_line_options",
+             {{"concurrency", options_.concurrency},
+              {"drain_time", absl::StrCat(options_.drain_time.count(), "s")}}}};
+        return AdminResponse{200, "application/json", info.dump(2)};
+      });
 }
 
 }  // namespace weft::proxy

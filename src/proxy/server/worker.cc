@@ -22,14 +22,16 @@ Worker::Worker(int index, stats::Registry& registry, std::string hostname)
 Worker::~Worker() { Stop(); }
 
 void Worker::AddCluster(std::shared_ptr<const upstream::ClusterConfig> config) {
-  dispatcher_.Post([this, config = std::move(config)]() mutable { clusters_.AddCluster(std::move(config)); });
+  dispatcher_.Post(
+      [this, config = std::move(config)]() mutable { clusters_.AddCluster(std::move(config)); });
 }
 
 void Worker::UpdateHosts(const std::string& cluster, std::shared_ptr<const upstream::HostSet> hosts,
                          std::shared_ptr<const upstream::LbSharedState> lb_state) {
-  dispatcher_.Post([this, cluster, hosts = std::move(hosts), lb_state = std::move(lb_state)]() mutable {
-    clusters_.UpdateHosts(cluster, std::move(hosts), std::move(lb_state));
-  });
+  dispatcher_.Post(
+      [this, cluster, hosts = std::move(hosts), lb_state = std::move(lb_state)]() mutable {
+        clusters_.UpdateHosts(cluster, std::move(hosts), std::move(lb_state));
+      });
 }
 
 void Worker::AddListener(std::shared_ptr<const ListenerRuntime> runtime, int listen_fd) {
@@ -53,8 +55,8 @@ HcmStats& Worker::HcmStatsFor(const std::string& prefix) {
 
 void Worker::OnAccept(ActiveListener& listener, int fd) {
   const ListenerRuntime& rt = *listener.runtime;
-  auto connection = std::make_unique<network::Connection>(dispatcher_, fd,
-                                                          rt.config->per_connection_buffer_limit_bytes);
+  auto connection = std::make_unique<network::Connection>(
+      dispatcher_, fd, rt.config->per_connection_buffer_limit_bytes);
   network::Address local = connection->local_address();
   if (rt.config->use_original_dst) {
     auto dst = network::OriginalDestination(fd);
@@ -72,7 +74,8 @@ void Worker::OnAccept(ActiveListener& listener, int fd) {
   if (chain->hcm) {
     HcmStats& stats = HcmStatsFor(chain->hcm->config->stat_prefix);
     auto hcm = std::make_unique<HttpConnectionManager>(
-        context_, chain->hcm, stats, std::move(connection), [this, cx_active](HttpConnectionManager* h) {
+        context_, chain->hcm, stats, std::move(connection),
+        [this, cx_active](HttpConnectionManager* h) {
           cx_active->Dec();
           --active_connections_;
           for (auto it = http_connections_.begin(); it != http_connections_.end(); ++it) {

@@ -11,13 +11,15 @@ namespace weft::stats {
 void Histogram::Record(double ms) {
   size_t i = 0;
   while (i < kBuckets && ms > kBounds[i]) ++i;
-  if (i < kBuckets) buckets_[i].store(buckets_[i].load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  if (i < kBuckets)
+    buckets_[i].store(buckets_[i].load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   count_.store(count_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   sum_.store(sum_.load(std::memory_order_relaxed) + ms, std::memory_order_relaxed);
 }
 
 template <typename T>
-static T& FindOrCreate(std::map<std::string, std::unique_ptr<T>, std::less<>>& map, std::string_view name) {
+static T& FindOrCreate(std::map<std::string, std::unique_ptr<T>, std::less<>>& map,
+                       std::string_view name) {
   auto it = map.find(name);
   if (it == map.end()) it = map.emplace(std::string(name), std::make_unique<T>()).first;
   return *it->second;
@@ -65,8 +67,8 @@ std::string FormatText(const Snapshot& snapshot, std::string_view filter) {
   for (auto& [name, v] : snapshot.counters) lines[name] = std::to_string(v);
   for (auto& [name, v] : snapshot.gauges) lines[name] = std::to_string(v);
   for (auto& [name, h] : snapshot.histograms) {
-    lines[name] = h.count == 0 ? "No recorded values"
-                               : absl::StrCat("count=", h.count, " sum=", h.sum);
+    lines[name] =
+        h.count == 0 ? "No recorded values" : absl::StrCat("count=", h.count, " sum=", h.sum);
   }
   std::string out;
   for (auto& [name, v] : lines) {
@@ -96,7 +98,8 @@ struct PromName {
 std::string Sanitize(std::string_view s) {
   std::string out(s);
   for (char& c : out) {
-    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_')) c = '_';
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_'))
+      c = '_';
   }
   return out;
 }
@@ -104,10 +107,14 @@ std::string Sanitize(std::string_view s) {
 std::string EscapeLabel(std::string_view s) {
   std::string out;
   for (char c : s) {
-    if (c == '\\') out += "\\\\";
-    else if (c == '"') out += "\\\"";
-    else if (c == '\n') out += "\\n";
-    else out += c;
+    if (c == '\\')
+      out += "\\\\";
+    else if (c == '"')
+      out += "\\\"";
+    else if (c == '\n')
+      out += "\\n";
+    else
+      out += c;
   }
   return out;
 }
@@ -165,8 +172,8 @@ std::string FormatPrometheus(const Snapshot& snapshot) {
     auto& lines = histograms[p.name];
     for (size_t i = 0; i < Histogram::kBuckets; ++i) {
       cumulative += h.buckets[i];
-      lines.push_back(absl::StrCat(p.name, "_bucket{", p.labels, sep, "le=\"", Histogram::kBounds[i],
-                                   "\"} ", cumulative));
+      lines.push_back(absl::StrCat(p.name, "_bucket{", p.labels, sep, "le=\"",
+                                   Histogram::kBounds[i], "\"} ", cumulative));
     }
     lines.push_back(absl::StrCat(p.name, "_bucket{", p.labels, sep, "le=\"+Inf\"} ", h.count));
     lines.push_back(absl::StrCat(p.name, "_sum", Braced(p.labels), " ", h.sum));

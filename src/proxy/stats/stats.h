@@ -19,7 +19,9 @@ namespace weft::stats {
 
 class Counter {
  public:
-  void Inc(uint64_t n = 1) { value_.store(value_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed); }
+  void Inc(uint64_t n = 1) {
+    value_.store(value_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+  }
   uint64_t value() const { return value_.load(std::memory_order_relaxed); }
 
  private:
@@ -30,7 +32,9 @@ class Gauge {
  public:
   void Inc() { Add(1); }
   void Dec() { Add(-1); }
-  void Add(int64_t n) { value_.store(value_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed); }
+  void Add(int64_t n) {
+    value_.store(value_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+  }
   void Set(int64_t v) { value_.store(v, std::memory_order_relaxed); }
   int64_t value() const { return value_.load(std::memory_order_relaxed); }
 
@@ -41,8 +45,9 @@ class Gauge {
 // A histogram of milliseconds with Envoy's default bucket bounds.
 class Histogram {
  public:
-  static constexpr double kBounds[] = {0.5,  1,    5,     10,    25,     50,     100,    250,     500,    1000,
-                                       2500, 5000, 10000, 30000, 60000, 300000, 600000, 1800000, 3600000};
+  static constexpr double kBounds[] = {0.5,   1,      5,      10,      25,     50,    100,
+                                       250,   500,    1000,   2500,    5000,   10000, 30000,
+                                       60000, 300000, 600000, 1800000, 3600000};
   static constexpr size_t kBuckets = sizeof(kBounds) / sizeof(kBounds[0]);
   void Record(double ms);
   uint64_t count() const { return count_.load(std::memory_order_relaxed); }

@@ -7,7 +7,9 @@ namespace weft::proxy {
 class TcpProxySession::DownstreamCallbacks : public network::ConnectionCallbacks {
  public:
   explicit DownstreamCallbacks(TcpProxySession& s) : s_(s) {}
-  void OnData(network::Buffer& data, bool end_stream) override { s_.OnDownstreamData(data, end_stream); }
+  void OnData(network::Buffer& data, bool end_stream) override {
+    s_.OnDownstreamData(data, end_stream);
+  }
   void OnEvent(network::ConnectionEvent event) override { s_.OnDownstreamEvent(event); }
   // The client reads slower than the upstream sends: stop reading the upstream.
   void OnAboveWriteHighWatermark() override {
@@ -24,7 +26,9 @@ class TcpProxySession::DownstreamCallbacks : public network::ConnectionCallbacks
 class TcpProxySession::UpstreamCallbacks : public network::ConnectionCallbacks {
  public:
   explicit UpstreamCallbacks(TcpProxySession& s) : s_(s) {}
-  void OnData(network::Buffer& data, bool end_stream) override { s_.OnUpstreamData(data, end_stream); }
+  void OnData(network::Buffer& data, bool end_stream) override {
+    s_.OnUpstreamData(data, end_stream);
+  }
   void OnEvent(network::ConnectionEvent event) override { s_.OnUpstreamEvent(event); }
   void OnAboveWriteHighWatermark() override { s_.downstream_->ReadDisable(true); }
   void OnBelowWriteLowWatermark() override { s_.downstream_->ReadDisable(false); }
@@ -33,7 +37,8 @@ class TcpProxySession::UpstreamCallbacks : public network::ConnectionCallbacks {
   TcpProxySession& s_;
 };
 
-TcpProxySession::TcpProxySession(WorkerContext& worker, std::shared_ptr<const TcpProxyRuntime> runtime,
+TcpProxySession::TcpProxySession(WorkerContext& worker,
+                                 std::shared_ptr<const TcpProxyRuntime> runtime,
                                  std::unique_ptr<network::Connection> downstream,
                                  std::function<void(TcpProxySession*)> on_closed)
     : worker_(worker),
@@ -107,8 +112,8 @@ void TcpProxySession::ConnectUpstream() {
   info_.upstream_host = to.ToString();
   std::string error;
   cluster->stats().upstream_cx_total.Inc();
-  upstream_ = network::Connection::Connect(worker_.dispatcher, to,
-                                           cluster->config().per_connection_buffer_limit_bytes, &error);
+  upstream_ = network::Connection::Connect(
+      worker_.dispatcher, to, cluster->config().per_connection_buffer_limit_bytes, &error);
   if (!upstream_) {
     cluster->stats().upstream_cx_connect_fail.Inc();
     info_.response_flags |= access_log::kUpstreamConnectionFailure;
@@ -145,7 +150,8 @@ void TcpProxySession::OnDownstreamData(network::Buffer& data, bool end_stream) {
 void TcpProxySession::OnUpstreamData(network::Buffer& data, bool end_stream) {
   ResetIdleTimer();
   info_.bytes_sent += data.length();
-  if (auto* c = worker_.clusters.Get(cluster_name_)) c->stats().upstream_cx_rx_bytes_total.Inc(data.length());
+  if (auto* c = worker_.clusters.Get(cluster_name_))
+    c->stats().upstream_cx_rx_bytes_total.Inc(data.length());
   downstream_->Write(data, end_stream);
 }
 
@@ -153,7 +159,8 @@ void TcpProxySession::OnUpstreamEvent(network::ConnectionEvent event) {
   if (event == network::ConnectionEvent::kConnected) {
     connect_timer_->Disable();
     upstream_connected_ = true;
-    if (early_data_.length() > 0 || early_end_stream_) upstream_->Write(early_data_, early_end_stream_);
+    if (early_data_.length() > 0 || early_end_stream_)
+      upstream_->Write(early_data_, early_end_stream_);
     downstream_->ReadDisable(false);
     return;
   }

@@ -21,7 +21,7 @@ enum class UpstreamProtocol { kHttp1, kHttp2, kUseDownstream };
 struct EndpointConfig {
   std::string address;
   uint32_t port = 0;
-  uint32_t weight = 1;  // load_balancing_weight
+  uint32_t weight = 1;   // load_balancing_weight
   std::string hostname;  // endpoint.hostname, used for auto_host_rewrite
 };
 
@@ -34,7 +34,7 @@ struct LocalityEndpoints {
 };
 
 struct RingHashConfig {
-  uint64_t minimum_ring_size = 1024;     // Envoy's defaults
+  uint64_t minimum_ring_size = 1024;  // Envoy's defaults
   uint64_t maximum_ring_size = 8388608;
 };
 

@@ -1,12 +1,11 @@
 #include "event/dispatcher.h"
 
+#include <gtest/gtest.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <thread>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 namespace weft::event {
 namespace {

@@ -1,8 +1,8 @@
 #include "network/buffer.h"
 
-#include <string>
-
 #include <gtest/gtest.h>
+
+#include <string>
 
 namespace weft::network {
 namespace {

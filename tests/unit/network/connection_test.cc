@@ -1,11 +1,10 @@
 #include "network/connection.h"
 
+#include <gtest/gtest.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <string>
-
-#include <gtest/gtest.h>
 
 namespace weft::network {
 namespace {

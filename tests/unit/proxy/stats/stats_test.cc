@@ -1,8 +1,8 @@
 #include "proxy/stats/stats.h"
 
-#include <thread>
-
 #include <gtest/gtest.h>
+
+#include <thread>
 
 namespace weft::stats {
 namespace {
@@ -49,12 +49,15 @@ TEST(StatsTest, PrometheusExtractsEnvoyTags) {
                       "default.svc.cluster.local\"} 7\n"),
             std::string::npos)
       << text;
-  EXPECT_NE(text.find("envoy_http_downstream_rq_2xx{envoy_http_conn_manager_prefix=\"ingress_http\"} 4"),
-            std::string::npos);
-  EXPECT_NE(text.find("envoy_listener_downstream_cx_total{envoy_listener_address=\"0.0.0.0_10000\"} 1"),
-            std::string::npos);
-  EXPECT_NE(text.find("envoy_cluster_upstream_rq_time_bucket{envoy_cluster_name=\"web\",le=\"5\"} 1"),
-            std::string::npos);
+  EXPECT_NE(
+      text.find("envoy_http_downstream_rq_2xx{envoy_http_conn_manager_prefix=\"ingress_http\"} 4"),
+      std::string::npos);
+  EXPECT_NE(
+      text.find("envoy_listener_downstream_cx_total{envoy_listener_address=\"0.0.0.0_10000\"} 1"),
+      std::string::npos);
+  EXPECT_NE(
+      text.find("envoy_cluster_upstream_rq_time_bucket{envoy_cluster_name=\"web\",le=\"5\"} 1"),
+      std::string::npos);
   EXPECT_NE(text.find("envoy_cluster_upstream_rq_time_count{envoy_cluster_name=\"web\"} 1"),
             std::string::npos);
 }
