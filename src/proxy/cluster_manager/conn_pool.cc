@@ -152,23 +152,30 @@ PendingRequest* HttpConnPool::NewStream(http::StreamDecoder& response_decoder,
     }
   }
   // A new connection for this request.
-  network::Address to = network::AddressFromSockaddr(
-      reinterpret_cast<const sockaddr*>(&host_->address), host_->address_len);
   std::string error;
-  auto connection = network::Connection::Connect(
-      dispatcher_, to, cluster_.per_connection_buffer_limit_bytes, &error);
-  stats_.upstream_cx_total.Inc();
-  if (!connection) {
-    stats_.upstream_cx_connect_fail.Inc();
+  if (!OpenConnection(&error)) {
     callbacks.OnPoolFailure(PoolFailureReason::kConnectionFailure, error);
     return nullptr;
   }
-  stats_.upstream_cx_active.Inc();
-  clients_.push_back(std::make_unique<ActiveClient>(*this, std::move(connection)));
   stats_.upstream_rq_pending_total.Inc();
   stats_.upstream_rq_pending_active.Inc();
   pending_.push_back(std::make_unique<Pending>(*this, response_decoder, callbacks));
   return pending_.back().get();
+}
+
+bool HttpConnPool::OpenConnection(std::string* error) {
+  network::Address to = network::AddressFromSockaddr(
+      reinterpret_cast<const sockaddr*>(&host_->address), host_->address_len);
+  auto connection = network::Connection::Connect(dispatcher_, to,
+                                                 cluster_.per_connection_buffer_limit_bytes, error);
+  stats_.upstream_cx_total.Inc();
+  if (!connection) {
+    stats_.upstream_cx_connect_fail.Inc();
+    return false;
+  }
+  stats_.upstream_cx_active.Inc();
+  clients_.push_back(std::make_unique<ActiveClient>(*this, std::move(connection)));
+  return true;
 }
 
 void HttpConnPool::Attach(ActiveClient& client, http::StreamDecoder& decoder,
@@ -221,22 +228,14 @@ void HttpConnPool::ServePending() {
   size_t connecting = 0;
   for (auto& c : clients_) connecting += (!c->connected_ && !c->closed_) ? 1 : 0;
   while (connecting < pending_.size()) {
-    network::Address to = network::AddressFromSockaddr(
-        reinterpret_cast<const sockaddr*>(&host_->address), host_->address_len);
     std::string error;
-    auto connection = network::Connection::Connect(
-        dispatcher_, to, cluster_.per_connection_buffer_limit_bytes, &error);
-    stats_.upstream_cx_total.Inc();
-    if (!connection) {
+    if (!OpenConnection(&error)) {
       std::unique_ptr<Pending> p = std::move(pending_.front());
       pending_.pop_front();
       stats_.upstream_rq_pending_active.Dec();
-      stats_.upstream_cx_connect_fail.Inc();
       p->callbacks.OnPoolFailure(PoolFailureReason::kConnectionFailure, error);
       continue;
     }
-    stats_.upstream_cx_active.Inc();
-    clients_.push_back(std::make_unique<ActiveClient>(*this, std::move(connection)));
     ++connecting;
   }
 }

@@ -60,6 +60,8 @@ class HttpConnPool {
   struct Pending;
   friend class ActiveClient;
 
+  // Starts a connection to the host (a new ActiveClient); false, with `error`, if it cannot.
+  bool OpenConnection(std::string* error);
   void Attach(ActiveClient& client, http::StreamDecoder& decoder, ConnPoolCallbacks& callbacks);
   void OnClientReady(ActiveClient& client);
   void OnClientClosed(ActiveClient& client, bool connect_failed, bool timed_out);

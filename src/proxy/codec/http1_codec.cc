@@ -43,6 +43,36 @@ uint32_t StatusOf(const HeaderMap& headers) {
 // Shared by both sides: how the outgoing message's body is framed.
 enum class OutFraming { kNone, kContentLength, kChunked, kUntilClose, kRaw };
 
+// Writes body bytes as `framing` says: chunk-encoded, as they are, or (no body) not at all.
+// A raw (upgraded) stream's end half-closes the connection.
+void WriteBody(network::Connection& connection, OutFraming framing, network::Buffer& data,
+               bool end_stream, std::string& scratch) {
+  switch (framing) {
+    case OutFraming::kChunked:
+      scratch.clear();
+      if (data.length() > 0) AppendChunk(data.view(), scratch);
+      data.Drain(data.length());
+      if (end_stream) (void)AppendLastChunk(nullptr, scratch);
+      connection.Write(scratch, false);
+      break;
+    case OutFraming::kNone:
+      data.Drain(data.length());  // e.g. the body of a response to HEAD
+      break;
+    default:
+      connection.Write(data, framing == OutFraming::kRaw && end_stream);
+      break;
+  }
+}
+
+// Trailers exist only in chunked framing; elsewhere they are dropped, as RFC 9110 §6.5 allows.
+void WriteTrailers(network::Connection& connection, OutFraming framing, const HeaderMap& trailers,
+                   std::string& scratch) {
+  if (framing != OutFraming::kChunked) return;
+  scratch.clear();
+  (void)AppendLastChunk(&trailers, scratch);
+  connection.Write(scratch, false);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Server side.
 
@@ -153,27 +183,12 @@ class Http1ServerConnection : public Connection, public StreamEncoder, public Ht
 
   void EncodeData(network::Buffer& data, bool end_stream) override {
     if (!response_started_) return;
-    if (framing_ == OutFraming::kRaw || framing_ == OutFraming::kContentLength ||
-        framing_ == OutFraming::kUntilClose) {
-      connection_.Write(data, framing_ == OutFraming::kRaw && end_stream);
-    } else if (framing_ == OutFraming::kChunked) {
-      out_.clear();
-      if (data.length() > 0) AppendChunk(data.view(), out_);
-      data.Drain(data.length());
-      if (end_stream) (void)AppendLastChunk(nullptr, out_);
-      connection_.Write(out_, false);
-    } else {
-      data.Drain(data.length());
-    }
+    WriteBody(connection_, framing_, data, end_stream, out_);
     if (end_stream) ResponseComplete();
   }
 
   void EncodeTrailers(const HeaderMap& trailers) override {
-    if (framing_ == OutFraming::kChunked) {
-      out_.clear();
-      (void)AppendLastChunk(&trailers, out_);
-      connection_.Write(out_, false);
-    }
+    WriteTrailers(connection_, framing_, trailers, out_);
     ResponseComplete();
   }
 
@@ -421,26 +436,14 @@ class Http1ClientConnection : public ClientConnection, public StreamEncoder, pub
     connection_.Write(out_, false);
   }
   void EncodeData(network::Buffer& data, bool end_stream) override {
-    if (framing_ == OutFraming::kChunked) {
-      out_.clear();
-      if (data.length() > 0) AppendChunk(data.view(), out_);
-      data.Drain(data.length());
-      if (end_stream) (void)AppendLastChunk(nullptr, out_);
-      connection_.Write(out_, false);
-    } else {
-      connection_.Write(data, framing_ == OutFraming::kRaw && end_stream);
-    }
+    WriteBody(connection_, framing_, data, end_stream, out_);
     if (end_stream) {
       request_complete_ = true;
       MaybeDone();
     }
   }
   void EncodeTrailers(const HeaderMap& trailers) override {
-    if (framing_ == OutFraming::kChunked) {
-      out_.clear();
-      (void)AppendLastChunk(&trailers, out_);
-      connection_.Write(out_, false);
-    }
+    WriteTrailers(connection_, framing_, trailers, out_);
     request_complete_ = true;
     MaybeDone();
   }

@@ -504,16 +504,7 @@ void ActiveStream::Finish() {
 }
 
 void ActiveStream::WriteAccessLogs() {
-  for (const AccessLogRuntime& log : hcm_.runtime().access_logs) {
-    access_log::AccessLogWriter& writer = hcm_.worker().access_logs(log.file);
-    std::string& line = writer.line_buffer();
-    if (log.json) {
-      log.json->FormatTo(info_, line);
-    } else {
-      log.text->FormatTo(info_, line);
-    }
-    writer.CommitLine();
-  }
+  hcm_.worker().access_logs.Write(hcm_.runtime().access_logs, info_);
 }
 
 }  // namespace weft::proxy

@@ -4,43 +4,6 @@
 
 namespace weft::proxy {
 
-absl::StatusOr<std::vector<AccessLogRuntime>> BuildAccessLogs(
-    const std::vector<listener::AccessLogConfig>& configs) {
-  std::vector<AccessLogRuntime> out;
-  for (size_t i = 0; i < configs.size(); ++i) {
-    const auto& c = configs[i];
-    AccessLogRuntime rt;
-    std::string path = c.sink == listener::AccessLogConfig::Sink::kStdout   ? "/dev/stdout"
-                       : c.sink == listener::AccessLogConfig::Sink::kStderr ? "/dev/stderr"
-                                                                            : c.path;
-    auto file = access_log::AccessLogFile::Open(path);
-    if (!file.ok()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("access_log[", i, "]: ", file.status().message()));
-    }
-    rt.file = *file;
-    if (!c.json_format.empty()) {
-      auto json = access_log::JsonFormatter::Compile(c.json_format);
-      if (!json.ok()) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("access_log[", i, "].json_format: ", json.status().message()));
-      }
-      rt.json = std::make_shared<const access_log::JsonFormatter>(std::move(*json));
-    } else {
-      std::string_view format = c.text_format.empty() ? access_log::kDefaultAccessLogFormat
-                                                      : std::string_view(c.text_format);
-      auto text = access_log::SubstitutionFormatter::Compile(format);
-      if (!text.ok()) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("access_log[", i, "].format: ", text.status().message()));
-      }
-      rt.text = std::make_shared<const access_log::SubstitutionFormatter>(std::move(*text));
-    }
-    out.push_back(std::move(rt));
-  }
-  return out;
-}
-
 absl::StatusOr<std::shared_ptr<const HcmRuntime>> HcmRuntime::Build(
     const listener::HttpConnectionManagerConfig& config) {
   auto rt = std::make_shared<HcmRuntime>();
@@ -48,7 +11,7 @@ absl::StatusOr<std::shared_ptr<const HcmRuntime>> HcmRuntime::Build(
   auto routes = config.route_config ? config.route_config
                                     : std::make_shared<const router::RouteConfiguration>();
   ASSIGN_OR_RETURN(rt->routes, router::RouteTable::Create(routes));
-  ASSIGN_OR_RETURN(rt->access_logs, BuildAccessLogs(config.access_logs));
+  ASSIGN_OR_RETURN(rt->access_logs, access_log::BuildAccessLogs(config.access_logs));
   auto compile = [](const std::string& format, std::string_view what)
       -> absl::StatusOr<std::shared_ptr<const access_log::SubstitutionFormatter>> {
     auto f = access_log::SubstitutionFormatter::Compile(format);

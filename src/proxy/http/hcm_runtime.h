@@ -9,24 +9,13 @@
 #include <vector>
 
 #include "base/status.h"
-#include "proxy/access_log/access_log_sink.h"
-#include "proxy/access_log/json_formatter.h"
+#include "proxy/access_log/access_log.h"
 #include "proxy/access_log/substitution_formatter.h"
 #include "proxy/codec/codec_factory.h"
 #include "proxy/listener/listener_config.h"
 #include "proxy/router/router.h"
 
 namespace weft::proxy {
-
-// An access log destination and its compiled format.
-struct AccessLogRuntime {
-  std::shared_ptr<access_log::AccessLogFile> file;
-  std::shared_ptr<const access_log::SubstitutionFormatter> text;  // set for text formats
-  std::shared_ptr<const access_log::JsonFormatter> json;          // set for JSON formats
-};
-
-absl::StatusOr<std::vector<AccessLogRuntime>> BuildAccessLogs(
-    const std::vector<listener::AccessLogConfig>& configs);
 
 struct LocalReplyMapperRuntime {
   const listener::LocalReplyMapper* config;
@@ -37,7 +26,7 @@ struct LocalReplyMapperRuntime {
 struct HcmRuntime {
   const listener::HttpConnectionManagerConfig* config = nullptr;  // owned by the listener config
   std::shared_ptr<const router::RouteTable> routes;
-  std::vector<AccessLogRuntime> access_logs;
+  std::vector<access_log::AccessLog> access_logs;
   std::vector<LocalReplyMapperRuntime> local_reply_mappers;
   std::shared_ptr<const access_log::SubstitutionFormatter> local_reply_body_format;
   http::CodecLimits limits;

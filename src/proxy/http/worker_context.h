@@ -9,7 +9,7 @@
 
 #include "base/random.h"
 #include "event/dispatcher.h"
-#include "proxy/access_log/access_log_sink.h"
+#include "proxy/access_log/access_log.h"
 #include "proxy/cluster_manager/thread_local_cluster.h"
 #include "proxy/stats/stats.h"
 
@@ -23,13 +23,8 @@ struct WorkerContext {
   std::string hostname;   // for %HOSTNAME% and x-envoy headers
   bool draining = false;  // set on drain: HTTP answers "connection: close", TCP is left alone
 
-  // This worker's buffered writer for an access log file (created on first use). The worker
-  // flushes them all periodically and on exit.
-  access_log::AccessLogWriter& access_logs(const std::shared_ptr<access_log::AccessLogFile>& file) {
-    auto& writer = access_log_writers[file.get()];
-    if (!writer) writer = std::make_unique<access_log::AccessLogWriter>(file);
-    return *writer;
-  }
+  access_log::WorkerAccessLogs access_logs;  // flushed by the worker every second
+
   // The HTTP Date value (RFC 9110 §5.6.7) for `now`, formatted once per second per worker.
   const std::string& HttpDate(std::chrono::system_clock::time_point now) {
     std::time_t t = std::chrono::system_clock::to_time_t(now);
@@ -44,12 +39,6 @@ struct WorkerContext {
   }
   std::time_t date_second = 0;
   std::string date_value;
-
-  void FlushAccessLogs() {
-    for (auto& [file, writer] : access_log_writers) writer->Flush();
-  }
-  std::map<const access_log::AccessLogFile*, std::unique_ptr<access_log::AccessLogWriter>>
-      access_log_writers;
 };
 
 }  // namespace weft::proxy

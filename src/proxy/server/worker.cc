@@ -121,7 +121,7 @@ void Worker::StartDrain() {
 void Worker::Start() {
   thread_ = std::thread([this] {
     flush_timer_ = dispatcher_.CreateTimer([this] {
-      context_.FlushAccessLogs();
+      context_.access_logs.Flush();
       flush_timer_->Enable(kAccessLogFlushInterval);
     });
     flush_timer_->Enable(kAccessLogFlushInterval);
@@ -131,8 +131,8 @@ void Worker::Start() {
     tcp_sessions_.clear();
     listeners_.clear();
     flush_timer_.reset();
-    context_.FlushAccessLogs();
-    context_.access_log_writers.clear();
+    context_.access_logs.Flush();
+    context_.access_logs.Clear();
   });
 }
 

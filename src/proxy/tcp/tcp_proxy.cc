@@ -216,16 +216,7 @@ void TcpProxySession::Finish() {
   if (finished_ || downstream_->IsOpen()) return;
   finished_ = true;
   info_.request_complete = worker_.dispatcher.Now() - info_.start_monotonic;
-  for (const AccessLogRuntime& log : runtime_->access_logs) {
-    access_log::AccessLogWriter& writer = worker_.access_logs(log.file);
-    std::string& line = writer.line_buffer();
-    if (log.json) {
-      log.json->FormatTo(info_, line);
-    } else {
-      log.text->FormatTo(info_, line);
-    }
-    writer.CommitLine();
-  }
+  worker_.access_logs.Write(runtime_->access_logs, info_);
   if (on_closed_) on_closed_(this);
 }
 

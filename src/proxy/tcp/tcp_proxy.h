@@ -11,8 +11,8 @@
 
 #include "event/dispatcher.h"
 #include "network/connection.h"
+#include "proxy/access_log/access_log.h"
 #include "proxy/access_log/stream_info.h"
-#include "proxy/http/hcm_runtime.h"
 #include "proxy/http/worker_context.h"
 #include "proxy/listener/listener_config.h"
 
@@ -21,7 +21,7 @@ namespace weft::proxy {
 // Prepared once per filter chain on the main thread.
 struct TcpProxyRuntime {
   const listener::TcpProxyConfig* config = nullptr;
-  std::vector<AccessLogRuntime> access_logs;
+  std::vector<access_log::AccessLog> access_logs;
 };
 
 class TcpProxySession : public event::DeferredDeletable {

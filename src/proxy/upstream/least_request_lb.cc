@@ -2,17 +2,9 @@
 
 #include <algorithm>
 
-namespace weft::upstream {
+#include "proxy/upstream/edf.h"
 
-namespace {
-struct DueLater {
-  template <typename E>
-  bool operator()(const E& a, const E& b) const {
-    if (a.deadline != b.deadline) return a.deadline > b.deadline;
-    return a.host > b.host;
-  }
-};
-}  // namespace
+namespace weft::upstream {
 
 LeastRequestLoadBalancer::LeastRequestLoadBalancer(std::shared_ptr<const HostSet> hosts,
                                                    uint32_t choice_count, Random& random)

@@ -2,18 +2,9 @@
 
 #include <algorithm>
 
-namespace weft::upstream {
+#include "proxy/upstream/edf.h"
 
-namespace {
-// std::*_heap build a max-heap, so "less" means "due later".
-struct DueLater {
-  template <typename E>
-  bool operator()(const E& a, const E& b) const {
-    if (a.deadline != b.deadline) return a.deadline > b.deadline;
-    return a.host > b.host;
-  }
-};
-}  // namespace
+namespace weft::upstream {
 
 RoundRobinLoadBalancer::RoundRobinLoadBalancer(std::shared_ptr<const HostSet> hosts, Random& random)
     : hosts_(std::move(hosts)), level_(hosts_->primary()) {
