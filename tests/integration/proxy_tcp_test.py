@@ -213,3 +213,54 @@ class TcpProxyTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)
+
+
+class FlowControlTest(unittest.TestCase):
+    """A slow client must not make the proxy buffer a fast upstream's whole response: the
+    write-side watermark pauses reading from the upstream until the client catches up."""
+
+    BODY = 64 * 1024 * 1024
+
+    @staticmethod
+    def big_response(conn):
+        buf = b""
+        while b"\r\n\r\n" not in buf:
+            chunk = conn.recv(4096)
+            if not chunk:
+                return
+            buf += chunk
+        conn.sendall(b"HTTP/1.1 200 OK\r\ncontent-length: %d\r\n\r\n" % FlowControlTest.BODY)
+        block = b"x" * (1 << 20)
+        for _ in range(FlowControlTest.BODY // len(block)):
+            conn.sendall(block)
+
+    def test_slow_reader_keeps_proxy_memory_bounded(self):
+        upstream = RawServer(self.big_response)
+        port = free_port()
+        proxy = Proxy(TCP_BOOTSTRAP.format(port=free_port(), down_port=free_port(), http_port=port,
+                                           echo=upstream.port, closed=free_port(), ws=upstream.port))
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
+                s.sendall(b"GET /big HTTP/1.1\r\nHost: x\r\n\r\n")
+                received = 0
+                peak_rss_kb = 0
+                deadline = time.time() + 60
+                while received < self.BODY and time.time() < deadline:
+                    chunk = s.recv(256 * 1024)
+                    if not chunk:
+                        break
+                    received += len(chunk)
+                    if received % (8 << 20) < len(chunk):
+                        # Read slowly at first so the upstream is far ahead of us.
+                        time.sleep(0.2)
+                        with open(f"/proc/{proxy.proc.pid}/status") as f:
+                            rss = next(int(l.split()[1]) for l in f if l.startswith("VmRSS"))
+                        peak_rss_kb = max(peak_rss_kb, rss)
+            self.assertGreaterEqual(received, self.BODY)  # (plus the response head)
+            # The whole response is 64 MiB; a proxy that did not stop reading would hold most of
+            # it. With 1 MiB watermarks the proxy stays within a few MiB of its idle size.
+            self.assertLess(peak_rss_kb, 32 * 1024, f"peak RSS {peak_rss_kb} KiB")
+        finally:
+            proxy.stop()
+            upstream.stop()
