@@ -274,6 +274,30 @@ class ProxyLifecycleTest(unittest.TestCase):
         self.assertNotEqual(p.returncode, 0)
         self.assertIn("bogus_field", p.stderr)
 
+    def test_config_yaml_is_merged_over_the_file(self):
+        # As in Envoy: repeated fields (listeners) are appended, the admin block is added.
+        base_port, extra_port, upstream = free_port(), free_port(), Upstream()
+        base = BOOTSTRAP.format(port=base_port, primary=upstream.port, canary=upstream.port,
+                                down=free_port(), access_log="/dev/null")
+        base = base.replace("admin:\n  address: {socket_address: {address: 127.0.0.1, port_value: 0}}\n", "")
+        self.assertNotIn("admin:", base)
+        overlay = ("{admin: {address: {socket_address: {address: 127.0.0.1, port_value: 0}}}, "
+                   "static_resources: {listeners: [{name: extra, address: {socket_address: "
+                   "{address: 127.0.0.1, port_value: %d}}, filter_chains: [{filters: [{name: "
+                   "envoy.filters.network.http_connection_manager, typed_config: {'@type': "
+                   "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3"
+                   ".HttpConnectionManager, stat_prefix: extra, http_filters: [{name: "
+                   "envoy.filters.http.router}], route_config: {virtual_hosts: [{name: x, domains: "
+                   "['*'], routes: [{match: {prefix: /}, direct_response: {status: 200, body: "
+                   "{inline_string: merged}}}]}]}}}]}]}]}}") % extra_port
+        proxy = Proxy(base, extra_args=("--config-yaml", overlay))
+        try:
+            self.assertEqual(curl(f"http://127.0.0.1:{extra_port}/")[1], "merged")
+            self.assertEqual(json.loads(curl(f"http://127.0.0.1:{base_port}/x")[1])["path"], "/x")
+        finally:
+            proxy.stop()
+            upstream.stop()
+
     def test_port_in_use_is_a_clear_error(self):
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))

@@ -162,11 +162,16 @@ absl::Status CheckAcrossResources(const BootstrapConfig& config) {
   return absl::OkStatus();
 }
 
-}  // namespace
+absl::StatusOr<std::string> ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::NotFoundError(Cat("cannot open bootstrap file '", path, "'"));
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (in.bad()) return absl::DataLossError(Cat("cannot read bootstrap file '", path, "'"));
+  return text.str();
+}
 
-absl::StatusOr<BootstrapConfig> LoadBootstrapFromString(std::string_view yaml_or_json) {
-  LinkExtensionTypes();
-  ASSIGN_OR_RETURN(bootstrap::Bootstrap proto, ParseBootstrap(yaml_or_json));
+absl::StatusOr<BootstrapConfig> TranslateBootstrap(const bootstrap::Bootstrap& proto) {
   RETURN_IF_ERROR(CheckSupportedFields(proto, ""));
 
   BootstrapConfig config;
@@ -200,17 +205,37 @@ absl::StatusOr<BootstrapConfig> LoadBootstrapFromString(std::string_view yaml_or
   return config;
 }
 
+}  // namespace
+
+absl::StatusOr<BootstrapConfig> LoadBootstrapFromString(std::string_view yaml_or_json) {
+  LinkExtensionTypes();
+  ASSIGN_OR_RETURN(bootstrap::Bootstrap proto, ParseBootstrap(yaml_or_json));
+  return TranslateBootstrap(proto);
+}
+
 absl::StatusOr<BootstrapConfig> LoadBootstrapFromFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(Cat("cannot open bootstrap file '", path, "'"));
-  std::ostringstream text;
-  text << in.rdbuf();
-  if (in.bad()) return absl::DataLossError(Cat("cannot read bootstrap file '", path, "'"));
-  auto config = LoadBootstrapFromString(text.str());
+  ASSIGN_OR_RETURN(std::string text, ReadFile(path));
+  auto config = LoadBootstrapFromString(text);
   if (!config.ok()) {
     return absl::Status(config.status().code(), Cat(path, ": ", config.status().message()));
   }
   return config;
+}
+
+absl::StatusOr<BootstrapConfig> LoadBootstrapWithOverride(const std::string& path,
+                                                          std::string_view yaml_override) {
+  LinkExtensionTypes();
+  ASSIGN_OR_RETURN(std::string text, ReadFile(path));
+  auto base = ParseBootstrap(text);
+  if (!base.ok())
+    return absl::Status(base.status().code(), Cat(path, ": ", base.status().message()));
+  auto overlay = ParseBootstrap(yaml_override);
+  if (!overlay.ok()) {
+    return absl::Status(overlay.status().code(),
+                        Cat("--config-yaml: ", overlay.status().message()));
+  }
+  base->MergeFrom(*overlay);
+  return TranslateBootstrap(*base);
 }
 
 }  // namespace weft::config

@@ -22,4 +22,10 @@ absl::StatusOr<BootstrapConfig> LoadBootstrapFromString(std::string_view yaml_or
 // The same from a file; the error names the file.
 absl::StatusOr<BootstrapConfig> LoadBootstrapFromFile(const std::string& path);
 
+// Envoy's `-c FILE --config-yaml YAML`: the YAML is merged over the file's bootstrap the way
+// Envoy does it, with protobuf's MergeFrom (scalar fields replaced, repeated fields appended,
+// messages merged field by field), and the result is validated as a whole.
+absl::StatusOr<BootstrapConfig> LoadBootstrapWithOverride(const std::string& path,
+                                                          std::string_view yaml_override);
+
 }  // namespace weft::config

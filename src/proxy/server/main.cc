@@ -19,7 +19,8 @@ int main(int argc, char** argv) {
   int drain_time_s = 600;
   bool version = false;
   app.add_option("-c,--config-path", config_path, "Envoy v3 bootstrap file (YAML or JSON)");
-  app.add_option("--config-yaml", config_yaml, "Envoy v3 bootstrap as inline YAML");
+  app.add_option("--config-yaml", config_yaml,
+                 "Envoy v3 bootstrap as inline YAML (merged over -c)");
   app.add_option("--concurrency", concurrency, "worker threads (default: the number of cores)")
       ->check(CLI::Range(1, 1024));
   app.add_option("-l,--log-level", log_level, "trace|debug|info|warning|error|critical|off");
@@ -45,13 +46,11 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "error: no configuration: give -c FILE or --config-yaml YAML\n");
     return 1;
   }
-  if (!config_path.empty() && !config_yaml.empty()) {
-    std::fprintf(stderr,
-                 "error: merging --config-yaml into -c is not supported yet: give one of them\n");
-    return 1;
-  }
+  // As Envoy: --config-yaml alone is the bootstrap; with -c it is merged over the file.
   auto bootstrap = config_path.empty() ? weft::config::LoadBootstrapFromString(config_yaml)
-                                       : weft::config::LoadBootstrapFromFile(config_path);
+                   : config_yaml.empty()
+                       ? weft::config::LoadBootstrapFromFile(config_path)
+                       : weft::config::LoadBootstrapWithOverride(config_path, config_yaml);
   if (!bootstrap.ok()) {
     std::fprintf(stderr, "error: invalid configuration: %s\n",
                  std::string(bootstrap.status().message()).c_str());
