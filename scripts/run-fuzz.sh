@@ -36,9 +36,16 @@ corpus=$build/corpus/$target
 artifacts=$build/artifacts/
 mkdir -p "$corpus" "$artifacts"
 
-echo "fuzzing $target for ${seconds}s"
-"$build/bin/$target" \
+echo "fuzzing $target for ${seconds}s (log: $build/$target.log)"
+# libFuzzer reports every coverage step; keep that in a log and show the end, or all of it on a
+# crash, so the test output stays readable.
+if ! "$build/bin/$target" \
   -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=4096 \
   -dict="$dict" -artifact_prefix="$artifacts" -print_final_stats=1 \
-  "$corpus" "$seeds"
+  "$corpus" "$seeds" > "$build/$target.log" 2>&1; then
+  tail -n 60 "$build/$target.log"
+  echo "FUZZER FOUND A PROBLEM: see $build/$target.log and $artifacts" >&2
+  exit 1
+fi
+grep -E "^stat::number_of_executed_units|^Done" "$build/$target.log" || true
 echo "no crash in ${seconds}s"
