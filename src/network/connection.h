@@ -45,6 +45,13 @@ class Connection {
                                              uint32_t buffer_limit, std::string* error);
 
   void SetCallbacks(ConnectionCallbacks* callbacks) { callbacks_ = callbacks; }
+  ConnectionCallbacks* callbacks() const { return callbacks_; }
+  // For a connection redirected to the proxy (iptables REDIRECT): from now on local_address() is
+  // the destination the client meant (SO_ORIGINAL_DST), as Envoy's original_dst filter does.
+  void RestoreLocalAddress(const Address& original) {
+    local_ = original;
+    local_string_.clear();
+  }
 
   // Queues bytes (moved out of `data`) and writes as much as the socket takes now.
   void Write(Buffer& data, bool end_stream);

@@ -264,3 +264,71 @@ class FlowControlTest(unittest.TestCase):
         finally:
             proxy.stop()
             upstream.stop()
+
+
+INSPECTOR_BOOTSTRAP = """
+admin:
+  address: {{socket_address: {{address: 127.0.0.1, port_value: 0}}}}
+static_resources:
+  listeners:
+  - name: inbound
+    address: {{socket_address: {{address: 127.0.0.1, port_value: {port}}}}}
+    listener_filters:
+    - name: envoy.filters.listener.http_inspector
+      typed_config:
+        "@type": type.googleapis.com/envoy.extensions.filters.listener.http_inspector.v3.HttpInspector
+    filter_chains:
+    - filter_chain_match: {{application_protocols: ["http/1.1", "http/1.0", "h2c"]}}
+      filters:
+      - name: envoy.filters.network.http_connection_manager
+        typed_config:
+          "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
+          stat_prefix: inbound_http
+          route_config:
+            virtual_hosts:
+            - name: all
+              domains: ["*"]
+              routes:
+              - match: {{prefix: "/"}}
+                direct_response: {{status: 200, body: {{inline_string: "http chain"}}}}
+          http_filters:
+          - name: envoy.filters.http.router
+    - filters:
+      - name: envoy.filters.network.tcp_proxy
+        typed_config:
+          "@type": type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy
+          stat_prefix: inbound_tcp
+          cluster: echo
+  clusters:
+  - name: echo
+    load_assignment:
+      cluster_name: echo
+      endpoints: [{{lb_endpoints: [{{endpoint: {{address: {{socket_address: {{address: 127.0.0.1, port_value: {echo}}}}}}}}}]}}]
+"""
+
+
+class HttpInspectorTest(unittest.TestCase):
+    """One port, two protocols: the http_inspector sends HTTP to the HTTP chain and anything
+    else to tcp_proxy, as Istio's inbound listeners do."""
+
+    def test_http_and_raw_tcp_share_a_port(self):
+        echo = RawServer(echo_until_eof_then_bye)
+        port = free_port()
+        proxy = Proxy(INSPECTOR_BOOTSTRAP.format(port=port, echo=echo.port))
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+                s.sendall(b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+                self.assertIn(b"http chain", recv_exactly(s, 1000))
+            with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+                raw = b"\x16\x03\x01not http at all"
+                s.sendall(raw)
+                self.assertEqual(recv_exactly(s, len(raw)), raw)
+            with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+                # The request line arrives in pieces: the inspector waits for enough of it.
+                s.sendall(b"GE")
+                time.sleep(0.2)
+                s.sendall(b"T /x HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+                self.assertIn(b"http chain", recv_exactly(s, 1000))
+        finally:
+            proxy.stop()
+            echo.stop()

@@ -79,16 +79,23 @@ absl::StatusOr<std::shared_ptr<const ListenerRuntime>> ListenerRuntime::Build(
     ASSIGN_OR_RETURN(FilterChainRuntime rt, build_chain(*config->default_filter_chain));
     runtime->default_chain = std::move(rt);
   }
+  if (config->http_inspector) {
+    for (const auto& chain : config->filter_chains) {
+      runtime->inspect_http = runtime->inspect_http || !chain.match.application_protocols.empty();
+    }
+  }
   runtime->config = std::move(config);
   return std::shared_ptr<const ListenerRuntime>(std::move(runtime));
 }
 
-const FilterChainRuntime* ListenerRuntime::SelectChain(const network::Address& local,
-                                                       const network::Address& remote) const {
+const FilterChainRuntime* ListenerRuntime::SelectChain(
+    const network::Address& local, const network::Address& remote,
+    std::string_view application_protocol) const {
   // Every criterion must match; among the matches the most specific wins, compared in Envoy's
   // order: destination port, destination IP, server name, transport protocol, application
-  // protocols, source type, source IP, source port. Plaintext connections carry no SNI or ALPN,
-  // so chains that require them do not match (TLS brings them).
+  // protocols, source type, source IP, source port. Plaintext connections carry no SNI, so chains
+  // that require one do not match (TLS brings it); application protocols come from the
+  // http_inspector when the listener has it.
   const FilterChainRuntime* best = nullptr;
   std::array<int, 8> best_score{};
   for (const auto& chain : chains) {
@@ -106,7 +113,12 @@ const FilterChainRuntime* ListenerRuntime::SelectChain(const network::Address& l
       if (m.transport_protocol != "raw_buffer") continue;
       score[3] = 1;
     }
-    if (!m.application_protocols.empty()) continue;
+    if (!m.application_protocols.empty()) {
+      bool found = false;
+      for (const auto& p : m.application_protocols) found = found || p == application_protocol;
+      if (!found) continue;
+      score[4] = 1;
+    }
     if (m.source_type != listener::FilterChainMatch::SourceType::kAny) {
       bool local_source = remote.IsLoopback() || remote.IpString() == local.IpString();
       bool want_local = m.source_type == listener::FilterChainMatch::SourceType::kSameIpOrLoopback;

@@ -29,9 +29,15 @@ struct ListenerRuntime {
   static absl::StatusOr<std::shared_ptr<const ListenerRuntime>> Build(
       std::shared_ptr<const listener::ListenerConfig> config);
 
+  // Whether a new connection's first bytes must be inspected before a chain can be chosen:
+  // the listener has the http_inspector and some chain matches on application_protocols.
+  bool inspect_http = false;
+
   // The filter chain for a new connection (Envoy's most-specific-match order), or nullptr.
+  // `application_protocol` is what the http_inspector found ("http/1.1", "h2c", ...), if any.
   const FilterChainRuntime* SelectChain(const network::Address& local,
-                                        const network::Address& remote) const;
+                                        const network::Address& remote,
+                                        std::string_view application_protocol = {}) const;
 };
 
 }  // namespace weft::proxy

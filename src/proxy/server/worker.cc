@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include "base/logging.h"
+#include "proxy/server/protocol_inspector.h"
 
 namespace weft::proxy {
 
@@ -53,19 +54,89 @@ HcmStats& Worker::HcmStatsFor(const std::string& prefix) {
   return *stats;
 }
 
+// Holds a new connection until its first bytes say which protocol it speaks (the
+// http_inspector listener filter), then hands it to its filter chain. Bytes it looked at stay in
+// the connection's buffer for the chain's filter.
+class Worker::ProtocolInspection : public network::ConnectionCallbacks {
+ public:
+  ProtocolInspection(Worker& worker, ActiveListener& listener,
+                     std::unique_ptr<network::Connection> connection)
+      : worker_(worker), listener_(listener), connection_(std::move(connection)) {
+    connection_->SetCallbacks(this);
+    // Envoy's listener_filters_timeout default: a client that sends nothing is dropped.
+    timer_ = worker_.dispatcher_.CreateTimer([this] {
+      worker_.stats_.counter(listener_.runtime->stat_prefix + "downstream_pre_cx_timeout").Inc();
+      connection_->Close(network::Connection::CloseType::kNoFlush);
+    });
+    timer_->Enable(std::chrono::seconds(15));
+  }
+
+  void OnData(network::Buffer& data, bool end_stream) override {
+    std::string_view protocol;
+    if (InspectHttpProtocol(data.view(), protocol) == InspectResult::kNeedMoreData && !end_stream) {
+      return;  // leave the bytes in place and wait for more
+    }
+    timer_->Disable();
+    std::unique_ptr<network::Connection> connection = std::move(connection_);
+    Worker& worker = worker_;
+    ActiveListener& listener = listener_;
+    worker.FinishInspection(this);  // deferred delete of *this
+    network::Connection* raw = connection.get();
+    if (worker.StartFilterChain(listener, std::move(connection), protocol)) {
+      // The chain's filter now owns the connection: give it what was read so far.
+      raw->callbacks()->OnData(data, end_stream);
+    }
+  }
+  void OnEvent(network::ConnectionEvent event) override {
+    if (event == network::ConnectionEvent::kConnected || !connection_) return;
+    worker_.FinishInspection(this);
+  }
+
+ private:
+  Worker& worker_;
+  ActiveListener& listener_;
+  std::unique_ptr<network::Connection> connection_;
+  std::unique_ptr<event::Timer> timer_;
+};
+
+void Worker::FinishInspection(ProtocolInspection* inspection) {
+  for (auto it = inspections_.begin(); it != inspections_.end(); ++it) {
+    if (it->get() == inspection) {
+      dispatcher_.DeferredDelete(event::DeferLater(std::move(*it)));
+      inspections_.erase(it);
+      return;
+    }
+  }
+}
+
 void Worker::OnAccept(ActiveListener& listener, int fd) {
   const ListenerRuntime& rt = *listener.runtime;
   auto connection = std::make_unique<network::Connection>(
       dispatcher_, fd, rt.config->per_connection_buffer_limit_bytes);
-  network::Address local = connection->local_address();
   if (rt.config->use_original_dst) {
     auto dst = network::OriginalDestination(fd);
-    if (dst.ok()) local = *dst;
+    if (dst.ok()) connection->RestoreLocalAddress(*dst);
   }
-  const FilterChainRuntime* chain = rt.SelectChain(local, connection->remote_address());
+  if (rt.inspect_http) {
+    inspections_.push_back(
+        std::make_unique<ProtocolInspection>(*this, listener, std::move(connection)));
+    return;
+  }
+  StartFilterChain(listener, std::move(connection), {});
+}
+
+bool Worker::StartFilterChain(ActiveListener& listener,
+                              std::unique_ptr<network::Connection> connection,
+                              std::string_view application_protocol) {
+  const ListenerRuntime& rt = *listener.runtime;
+  const FilterChainRuntime* chain = rt.SelectChain(
+      connection->local_address(), connection->remote_address(), application_protocol);
   if (chain == nullptr) {
     listener.no_filter_chain_match->Inc();
-    return;  // the connection closes as it goes out of scope
+    // Close now, free later: we may be inside this connection's own read callback.
+    connection->Close(network::Connection::CloseType::kNoFlush);
+    dispatcher_.DeferredDelete(event::DeferLater(std::move(connection)));
+    return false;
   }
   listener.cx_total->Inc();
   listener.cx_active->Inc();
@@ -88,7 +159,7 @@ void Worker::OnAccept(ActiveListener& listener, int fd) {
         });
     if (context_.draining) hcm->StartDrain();
     http_connections_.push_back(std::move(hcm));
-    return;
+    return true;
   }
   auto session = std::make_unique<TcpProxySession>(
       context_, chain->tcp, std::move(connection), [this, cx_active](TcpProxySession* s) {
@@ -105,6 +176,7 @@ void Worker::OnAccept(ActiveListener& listener, int fd) {
   TcpProxySession* raw = session.get();
   tcp_sessions_.push_back(std::move(session));
   raw->Start();
+  return true;
 }
 
 void Worker::StartDrain() {
@@ -127,6 +199,7 @@ void Worker::Start() {
     flush_timer_->Enable(kAccessLogFlushInterval);
     dispatcher_.Run();
     // Close what is still open, on this thread, then flush the logs they write.
+    inspections_.clear();
     http_connections_.clear();
     tcp_sessions_.clear();
     listeners_.clear();

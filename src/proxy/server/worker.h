@@ -49,7 +49,12 @@ class Worker {
     stats::Gauge* cx_active;
     stats::Counter* no_filter_chain_match;
   };
+  class ProtocolInspection;
   void OnAccept(ActiveListener& listener, int fd);
+  // Hands a connection to the filter chain that matches it; false when none does.
+  bool StartFilterChain(ActiveListener& listener, std::unique_ptr<network::Connection> connection,
+                        std::string_view application_protocol);
+  void FinishInspection(ProtocolInspection* inspection);
   HcmStats& HcmStatsFor(const std::string& prefix);
 
   int index_;
@@ -63,6 +68,7 @@ class Worker {
   std::map<std::string, std::unique_ptr<HcmStats>> hcm_stats_;
   std::list<std::unique_ptr<HttpConnectionManager>> http_connections_;
   std::list<std::unique_ptr<TcpProxySession>> tcp_sessions_;
+  std::list<std::unique_ptr<ProtocolInspection>> inspections_;
   std::unique_ptr<event::Timer> flush_timer_;
   std::atomic<size_t> active_connections_{0};
 };

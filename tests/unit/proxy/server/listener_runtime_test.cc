@@ -63,3 +63,35 @@ TEST(ListenerRuntimeTest, NoMatchFallsBackToDefaultChainOrNothing) {
 
 }  // namespace
 }  // namespace weft::proxy
+
+namespace weft::proxy {
+namespace {
+
+TEST(ListenerRuntimeTest, ApplicationProtocolsNeedTheHttpInspector) {
+  auto config = std::make_shared<listener::ListenerConfig>();
+  config->address = "0.0.0.0";
+  config->port = 15006;
+  listener::FilterChain http;
+  http.name = "http";
+  http.match.application_protocols = {"http/1.1", "h2c"};
+  http.filter = listener::TcpProxyConfig{};
+  listener::FilterChain tcp;
+  tcp.name = "tcp";
+  tcp.filter = listener::TcpProxyConfig{};
+  config->filter_chains = {http, tcp};
+  auto without = ListenerRuntime::Build(config);
+  ASSERT_TRUE(without.ok());
+  EXPECT_FALSE((*without)->inspect_http);
+  config->http_inspector = true;
+  auto rt = ListenerRuntime::Build(config);
+  ASSERT_TRUE(rt.ok());
+  EXPECT_TRUE((*rt)->inspect_http);
+  auto local = *network::MakeAddress("10.0.0.1", 15006);
+  auto remote = *network::MakeAddress("10.0.0.2", 4000);
+  EXPECT_EQ((*rt)->SelectChain(local, remote, "http/1.1")->config->name, "http");
+  EXPECT_EQ((*rt)->SelectChain(local, remote, "h2c")->config->name, "http");
+  EXPECT_EQ((*rt)->SelectChain(local, remote, "")->config->name, "tcp");
+}
+
+}  // namespace
+}  // namespace weft::proxy
