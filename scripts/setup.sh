@@ -14,6 +14,7 @@ PACKAGES=(
   libsqlite3-dev libspdlog-dev libfmt-dev libcli11-dev libgtest-dev libgmock-dev libbenchmark-dev
   # tests and benchmarks: real clients, real peers
   curl wrk nghttp2-client nghttp2-server nginx-light haproxy python3 procps iproute2 util-linux
+  iptables
   # the proto package comes from npm
   nodejs npm
 )
