@@ -146,6 +146,22 @@ def recv_exactly(sock, n, timeout=5):
     return out
 
 
+def read_http_response(sock, timeout=30):
+    """Reads one HTTP/1.1 response with a Content-Length; returns (head, body)."""
+    sock.settimeout(timeout)
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise AssertionError(f"connection closed before a response: {data!r}")
+        data += chunk
+    head, body = data.split(b"\r\n\r\n", 1)
+    length = int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
+    while len(body) < length:
+        body += sock.recv(length - len(body))
+    return head, body
+
+
 class TcpProxyTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
@@ -305,6 +321,55 @@ static_resources:
       cluster_name: echo
       endpoints: [{{lb_endpoints: [{{endpoint: {{address: {{socket_address: {{address: 127.0.0.1, port_value: {echo}}}}}}}}}]}}]
 """
+
+
+class UploadFlowControlTest(unittest.TestCase):
+    """The other direction: a client uploading faster than the upstream reads must be paused,
+    not buffered whole in the proxy."""
+
+    BODY = 64 * 1024 * 1024
+
+    @staticmethod
+    def slow_reader(conn):
+        buf = b""
+        while b"\r\n\r\n" not in buf:
+            chunk = conn.recv(65536)
+            if not chunk:
+                return
+            buf += chunk
+        got = len(buf.split(b"\r\n\r\n", 1)[1])
+        time.sleep(1.5)  # not reading: the client's bytes pile up wherever they are let to
+        while got < UploadFlowControlTest.BODY:
+            chunk = conn.recv(1 << 20)
+            if not chunk:
+                return
+            got += len(chunk)
+        body = b"%d" % got
+        conn.sendall(b"HTTP/1.1 200 OK\r\ncontent-length: %d\r\n\r\n%s" % (len(body), body))
+
+    def test_fast_upload_to_slow_upstream_keeps_proxy_memory_bounded(self):
+        upstream = RawServer(self.slow_reader)
+        port = free_port()
+        proxy = Proxy(TCP_BOOTSTRAP.format(port=free_port(), down_port=free_port(), http_port=port,
+                                           echo=upstream.port, closed=free_port(), ws=upstream.port))
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=30) as s:
+                s.sendall(b"POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % self.BODY)
+                block = b"u" * (1 << 20)
+                sender = threading.Thread(
+                    target=lambda: [s.sendall(block) for _ in range(self.BODY // len(block))])
+                sender.start()
+                time.sleep(1.0)  # the upstream is not reading yet
+                with open(f"/proc/{proxy.proc.pid}/status") as f:
+                    rss_kb = next(int(l.split()[1]) for l in f if l.startswith("VmRSS"))
+                sender.join(60)
+                head, body = read_http_response(s)
+            self.assertTrue(head.startswith(b"HTTP/1.1 200"), head)
+            self.assertEqual(body, b"%d" % self.BODY)
+            self.assertLess(rss_kb, 32 * 1024, f"RSS {rss_kb} KiB while the upstream was not reading")
+        finally:
+            proxy.stop()
+            upstream.stop()
 
 
 class HttpInspectorTest(unittest.TestCase):

@@ -57,17 +57,13 @@ class HttpConnPool::ActiveClient : public network::ConnectionCallbacks,
     }
     pool_.OnClientClosed(*this, !connected_, timed_out_);  // destroys *this (deferred)
   }
-  void OnAboveWriteHighWatermark() override {
-    if (stream_callbacks_) stream_callbacks_->OnAboveWriteBufferHighWatermark();
-  }
-  void OnBelowWriteLowWatermark() override {
-    if (stream_callbacks_) stream_callbacks_->OnBelowWriteBufferLowWatermark();
-  }
+  // The upstream reads the request body slower than the client sends it.
+  void OnAboveWriteHighWatermark() override { codec_->OnAboveWriteBufferHighWatermark(); }
+  void OnBelowWriteLowWatermark() override { codec_->OnBelowWriteBufferLowWatermark(); }
 
   // http::ClientConnectionCallbacks
   void OnStreamDone(bool reusable) override {
     busy_ = false;
-    stream_callbacks_ = nullptr;
     ++requests_;
     auto max = pool_.cluster_.max_requests_per_connection;
     if (max && requests_ >= *max) {
@@ -88,7 +84,6 @@ class HttpConnPool::ActiveClient : public network::ConnectionCallbacks,
     http::StreamEncoder& encoder = codec_->NewStream(decoder);
     return encoder;
   }
-  void SetStreamCallbacks(http::StreamCallbacks* cb) { stream_callbacks_ = cb; }
   void ArmIdleTimer() {
     if (pool_.cluster_.upstream_idle_timeout.count() > 0) {
       idle_timer_->Enable(pool_.cluster_.upstream_idle_timeout);
@@ -101,7 +96,6 @@ class HttpConnPool::ActiveClient : public network::ConnectionCallbacks,
   std::unique_ptr<event::Timer> connect_timer_;
   std::unique_ptr<event::Timer> idle_timer_;
   event::MonotonicTime connect_start_;
-  http::StreamCallbacks* stream_callbacks_ = nullptr;
   bool connected_ = false;
   bool timed_out_ = false;
   bool busy_ = false;

@@ -97,6 +97,10 @@ class Connection {
   virtual void ShutdownNotice() {}
   // Whether it may take another request/stream (HTTP/1: not after "connection: close").
   virtual bool WantsMoreStreams() const { return true; }
+  // The socket's outbound bytes are backing up / have drained: tell the streams writing to it,
+  // so they stop reading from their other side (flow control across the proxy).
+  virtual void OnAboveWriteBufferHighWatermark() {}
+  virtual void OnBelowWriteBufferLowWatermark() {}
 };
 
 // What a client codec tells the connection pool that owns it.

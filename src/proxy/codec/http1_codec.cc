@@ -396,6 +396,12 @@ class Http1ClientConnection : public ClientConnection, public StreamEncoder, pub
     if (decoder_) Reset(reason, details);
   }
   bool WantsMoreStreams() const override { return keep_alive_ && !parser_.closed() && !upgraded_; }
+  void OnAboveWriteBufferHighWatermark() override {
+    if (stream_callbacks_) stream_callbacks_->OnAboveWriteBufferHighWatermark();
+  }
+  void OnBelowWriteBufferLowWatermark() override {
+    if (stream_callbacks_) stream_callbacks_->OnBelowWriteBufferLowWatermark();
+  }
 
   // ClientConnection
   StreamEncoder& NewStream(StreamDecoder& response_decoder) override {
