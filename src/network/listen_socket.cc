@@ -37,12 +37,14 @@ absl::StatusOr<int> BindListenSocket(const Address& address, int backlog, bool r
 Acceptor::Acceptor(event::Dispatcher& dispatcher, int listen_fd, std::function<void(int)> on_accept)
     : fd_(listen_fd), on_accept_(std::move(on_accept)) {
   event_ = dispatcher.CreateFileEvent(fd_, [this](uint32_t) { OnReadable(); });
+  retry_timer_ = dispatcher.CreateTimer([this] { OnReadable(); });
 }
 
 Acceptor::~Acceptor() { Close(); }
 
 void Acceptor::Close() {
   if (fd_ < 0) return;
+  retry_timer_.reset();
   event_.reset();
   close(fd_);
   fd_ = -1;
@@ -59,7 +61,11 @@ void Acceptor::OnReadable() {
     }
     if (errno == EINTR || errno == ECONNABORTED) continue;
     if (errno == EAGAIN) return;
-    WEFT_LOG(warn, "accept: {}", std::strerror(errno));
+    // Out of descriptors or memory (EMFILE, ENFILE, ENOBUFS, ENOMEM): the connection stays in
+    // the kernel's backlog, and with edge-triggered events no new edge may come for it, so try
+    // again shortly rather than waiting for the next client.
+    WEFT_LOG(warn, "accept: {}; retrying in 100ms", std::strerror(errno));
+    retry_timer_->Enable(std::chrono::milliseconds(100));
     return;
   }
   if (fd_ >= 0) event_->Activate(event::kRead);

@@ -30,6 +30,7 @@ class Acceptor {
   int fd_;
   std::function<void(int)> on_accept_;
   std::unique_ptr<event::FileEvent> event_;
+  std::unique_ptr<event::Timer> retry_timer_;
 };
 
 }  // namespace weft::network

@@ -2,6 +2,7 @@
 // habits carry over: -c/--config-path, --config-yaml, --concurrency, -l/--log-level,
 // --drain-time-s, --mode serve|validate, --admin-address-path.
 #include <signal.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -69,6 +70,11 @@ int main(int argc, char** argv) {
   sigaddset(&mask, SIGUSR1);
   pthread_sigmask(SIG_BLOCK, &mask, nullptr);
   signal(SIGPIPE, SIG_IGN);
+  // A proxy holds two descriptors per proxied connection: use all the process may have.
+  if (rlimit limit; getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &limit);
+  }
 
   char hostname[256] = {};
   gethostname(hostname, sizeof(hostname) - 1);
