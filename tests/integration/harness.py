@@ -73,6 +73,8 @@ class Upstream:
         class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
             daemon_threads = True
             allow_reuse_address = True
+            # The default backlog of 5 drops SYNs when a proxy opens many connections at once.
+            request_queue_size = 256
         self.server = Server(("127.0.0.1", 0), _EchoHandler)
         self.server.tag = tag
         self.port = self.server.server_address[1]
@@ -173,6 +175,7 @@ def serve_forever(host, port, tag):
     class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
         daemon_threads = True
         allow_reuse_address = True
+        request_queue_size = 256
     server = Server((host, port), _EchoHandler)
     server.tag = tag
     server.serve_forever()

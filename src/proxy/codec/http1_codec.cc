@@ -64,6 +64,34 @@ void WriteBody(network::Connection& connection, OutFraming framing, network::Buf
   }
 }
 
+// Hands a parsed message's body to a stream decoder: each slice as it arrives (copied once into
+// a reused buffer, since the parser's views die with its input), then the end of the message,
+// as trailers when there were some, else as an empty end-of-stream data frame.
+class BodyRelay {
+ public:
+  void OnBody(StreamDecoder* decoder, std::string_view data) {
+    if (decoder == nullptr || data.empty()) return;
+    body_.Append(data);
+    decoder->DecodeData(body_, false);
+    body_.Clear();
+  }
+  void OnTrailers(HeaderMap&& trailers) {
+    trailers_ = std::make_unique<HeaderMap>(std::move(trailers));
+  }
+  void OnEnd(StreamDecoder& decoder) {
+    if (trailers_) {
+      decoder.DecodeTrailers(std::move(trailers_));
+      return;
+    }
+    network::Buffer empty;
+    decoder.DecodeData(empty, true);
+  }
+
+ private:
+  network::Buffer body_;
+  std::unique_ptr<HeaderMap> trailers_;
+};
+
 // Trailers exist only in chunked framing; elsewhere they are dropped, as RFC 9110 §6.5 allows.
 void WriteTrailers(network::Connection& connection, OutFraming framing, const HeaderMap& trailers,
                    std::string& scratch) {
@@ -235,26 +263,14 @@ class Http1ServerConnection : public Connection, public StreamEncoder, public Ht
     decoder_->DecodeHeaders(std::move(h), end_stream);
   }
 
-  void OnBody(std::string_view data) override {
-    if (!decoder_ || data.empty()) return;
-    body_.Append(data);
-    decoder_->DecodeData(body_, false);
-    body_.Clear();
-  }
+  void OnBody(std::string_view data) override { body_.OnBody(decoder_, data); }
 
-  void OnTrailers(HeaderMap&& trailers) override {
-    trailers_ = std::make_unique<HeaderMap>(std::move(trailers));
-  }
+  void OnTrailers(HeaderMap&& trailers) override { body_.OnTrailers(std::move(trailers)); }
 
   void OnMessageComplete() override {
     if (decoder_ && has_body_ && !request_complete_) {
       request_complete_ = true;
-      if (trailers_) {
-        decoder_->DecodeTrailers(std::move(trailers_));
-      } else {
-        network::Buffer empty;
-        decoder_->DecodeData(empty, true);
-      }
+      body_.OnEnd(*decoder_);
     }
     request_complete_ = true;
     // One request at a time: the next pipelined one waits for this response.
@@ -333,8 +349,7 @@ class Http1ServerConnection : public Connection, public StreamEncoder, public Ht
   StreamDecoder* decoder_ = nullptr;
   StreamCallbacks* stream_callbacks_ = nullptr;
   network::Buffer pending_;
-  network::Buffer body_;
-  std::unique_ptr<HeaderMap> trailers_;
+  BodyRelay body_;
   std::unique_ptr<event::Timer> resume_timer_;
   std::string out_;
   Http1ParseError error_;
@@ -485,26 +500,13 @@ class Http1ClientConnection : public ClientConnection, public StreamEncoder, pub
     StreamDecoder* d = decoder_;
     d->DecodeHeaders(std::move(h), end_stream);
   }
-  void OnBody(std::string_view data) override {
-    if (!decoder_ || data.empty()) return;
-    body_.Append(data);
-    decoder_->DecodeData(body_, false);
-    body_.Clear();
-  }
-  void OnTrailers(HeaderMap&& trailers) override {
-    trailers_ = std::make_unique<HeaderMap>(std::move(trailers));
-  }
+  void OnBody(std::string_view data) override { body_.OnBody(decoder_, data); }
+  void OnTrailers(HeaderMap&& trailers) override { body_.OnTrailers(std::move(trailers)); }
   void OnMessageComplete() override {
     if (!decoder_ || upgraded_) return;
     if (has_body_ && !response_complete_) {
       response_complete_ = true;
-      StreamDecoder* d = decoder_;
-      if (trailers_) {
-        d->DecodeTrailers(std::move(trailers_));
-      } else {
-        network::Buffer empty;
-        d->DecodeData(empty, true);
-      }
+      body_.OnEnd(*decoder_);
     }
     response_complete_ = true;
     MaybeDone();
@@ -532,8 +534,7 @@ class Http1ClientConnection : public ClientConnection, public StreamEncoder, pub
   Http1Parser parser_;
   StreamDecoder* decoder_ = nullptr;
   StreamCallbacks* stream_callbacks_ = nullptr;
-  network::Buffer body_;
-  std::unique_ptr<HeaderMap> trailers_;
+  BodyRelay body_;
   std::string out_;
   std::string parse_error_;
   OutFraming framing_ = OutFraming::kNone;
