@@ -227,8 +227,19 @@ class ProxyHttpTest(unittest.TestCase):
         self.assertIn("cluster.primary.upstream_rq_2xx:", body)
         status, body = self.proxy.admin_get("/stats/prometheus")
         self.assertIn('envoy_cluster_upstream_rq_total{envoy_cluster_name="primary"}', body)
+        curl(self.base + "/down")
         status, body = self.proxy.admin_get("/clusters")
-        self.assertIn(f"primary::127.0.0.1:{self.primary.port}::", body)
+        host = f"primary::127.0.0.1:{self.primary.port}::"
+        self.assertIn(host + "health_flags::healthy", body)
+        lines = dict(l.rsplit("::", 1) for l in body.splitlines())
+        self.assertGreaterEqual(int(lines[host + "rq_total"]), 1)
+        self.assertGreaterEqual(int(lines[host + "rq_success"]), 1)
+        self.assertGreaterEqual(int(lines[host + "cx_total"]), 1)
+        down = next(k for k in lines if k.startswith("down::") and k.endswith("::rq_error"))
+        self.assertGreaterEqual(int(lines[down]), 1)  # the refused connection counts as an error
+        status, body = self.proxy.admin_get("/clusters?format=json")
+        names = [c["name"] for c in json.loads(body)["cluster_statuses"]]
+        self.assertEqual(sorted(names), ["canary", "down", "primary"])
         status, body = self.proxy.admin_get("/listeners")
         self.assertIn(f"ingress::127.0.0.1:{self.port}", body)
         status, body = self.proxy.admin_get("/config_dump")

@@ -116,15 +116,23 @@ struct HttpConnPool::Pending : public PendingRequest {
 };
 
 HttpConnPool::HttpConnPool(event::Dispatcher& dispatcher, const upstream::ClusterConfig& cluster,
-                           upstream::HostConstSharedPtr host, ClusterStats& stats)
-    : dispatcher_(dispatcher), cluster_(cluster), host_(std::move(host)), stats_(stats) {}
+                           upstream::HostConstSharedPtr host, ClusterStats& stats,
+                           HostStats host_stats)
+    : dispatcher_(dispatcher),
+      cluster_(cluster),
+      host_(std::move(host)),
+      stats_(stats),
+      host_stats_(host_stats) {}
 
 HttpConnPool::~HttpConnPool() {
   for (auto& p : pending_) stats_.upstream_rq_pending_active.Dec();
   pending_.clear();
   for (auto& c : clients_) {
     c->connection_->SetCallbacks(nullptr);
-    if (!c->closed_) stats_.upstream_cx_active.Dec();
+    if (!c->closed_) {
+      stats_.upstream_cx_active.Dec();
+      host_stats_.cx_active.Dec();
+    }
   }
 }
 
@@ -163,11 +171,14 @@ bool HttpConnPool::OpenConnection(std::string* error) {
   auto connection = network::Connection::Connect(dispatcher_, to,
                                                  cluster_.per_connection_buffer_limit_bytes, error);
   stats_.upstream_cx_total.Inc();
+  host_stats_.cx_total.Inc();
   if (!connection) {
     stats_.upstream_cx_connect_fail.Inc();
+    host_stats_.cx_connect_fail.Inc();
     return false;
   }
   stats_.upstream_cx_active.Inc();
+  host_stats_.cx_active.Inc();
   clients_.push_back(std::make_unique<ActiveClient>(*this, std::move(connection)));
   return true;
 }
@@ -192,8 +203,10 @@ void HttpConnPool::OnClientReady(ActiveClient& client) {
 
 void HttpConnPool::OnClientClosed(ActiveClient& client, bool connect_failed, bool timed_out) {
   stats_.upstream_cx_active.Dec();
+  host_stats_.cx_active.Dec();
   if (connect_failed) {
     stats_.upstream_cx_connect_fail.Inc();
+    host_stats_.cx_connect_fail.Inc();
     if (timed_out) stats_.upstream_cx_connect_timeout.Inc();
     // The connection that failed was opened for the oldest waiting request.
     if (!pending_.empty()) {

@@ -16,6 +16,7 @@
 #include "http/header_map.h"
 #include "network/connection.h"
 #include "proxy/cluster_manager/cluster_stats.h"
+#include "proxy/cluster_manager/host_stats.h"
 #include "proxy/codec/codec.h"
 #include "proxy/upstream/cluster_config.h"
 #include "proxy/upstream/host.h"
@@ -42,7 +43,7 @@ class PendingRequest {
 class HttpConnPool {
  public:
   HttpConnPool(event::Dispatcher& dispatcher, const upstream::ClusterConfig& cluster,
-               upstream::HostConstSharedPtr host, ClusterStats& stats);
+               upstream::HostConstSharedPtr host, ClusterStats& stats, HostStats host_stats);
   ~HttpConnPool();
 
   // Either calls callbacks.OnPoolReady() / OnPoolFailure() before returning (and returns
@@ -50,6 +51,7 @@ class HttpConnPool {
   PendingRequest* NewStream(http::StreamDecoder& response_decoder, ConnPoolCallbacks& callbacks);
 
   const upstream::Host& host() const { return *host_; }
+  HostStats& host_stats() { return host_stats_; }
   size_t idle_connections() const;
   size_t total_connections() const { return clients_.size(); }
   // Closes idle connections (drain, or the host left the cluster).
@@ -71,6 +73,7 @@ class HttpConnPool {
   const upstream::ClusterConfig& cluster_;
   upstream::HostConstSharedPtr host_;
   ClusterStats& stats_;
+  HostStats host_stats_;
   std::list<std::unique_ptr<ActiveClient>> clients_;
   std::list<std::unique_ptr<Pending>> pending_;
 };

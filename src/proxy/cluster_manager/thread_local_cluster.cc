@@ -4,10 +4,11 @@
 
 namespace weft::cluster {
 
-ThreadLocalCluster::ThreadLocalCluster(event::Dispatcher& dispatcher,
+ThreadLocalCluster::ThreadLocalCluster(event::Dispatcher& dispatcher, stats::Store& host_stats,
                                        std::shared_ptr<const upstream::ClusterConfig> config,
                                        stats::Store& store, Random& random)
     : dispatcher_(dispatcher),
+      host_stats_(host_stats),
       config_(std::move(config)),
       stats_(ClusterStats::Create(
           store, config_->alt_stat_name.empty() ? config_->name : config_->alt_stat_name)),
@@ -49,21 +50,29 @@ int ThreadLocalCluster::ChooseHost(const upstream::LbContext& context) {
 HttpConnPool& ThreadLocalCluster::PoolFor(int index) {
   const upstream::HostConstSharedPtr& host = hosts_->hosts()[static_cast<size_t>(index)];
   auto& pool = pools_[host->address_string];
-  if (!pool) pool = std::make_unique<HttpConnPool>(dispatcher_, *config_, host, stats_);
+  if (!pool) {
+    pool = std::make_unique<HttpConnPool>(
+        dispatcher_, *config_, host, stats_,
+        HostStats::Create(host_stats_, config_->name, host->address_string));
+  }
   return *pool;
 }
 
 HttpConnPool& ThreadLocalCluster::PoolForAddress(const sockaddr* address, socklen_t len) {
   upstream::HostConstSharedPtr probe = upstream::MakeHost(address, len, "", 1);
   auto& pool = pools_[probe->address_string];
-  if (!pool) pool = std::make_unique<HttpConnPool>(dispatcher_, *config_, probe, stats_);
+  if (!pool) {
+    pool = std::make_unique<HttpConnPool>(
+        dispatcher_, *config_, probe, stats_,
+        HostStats::Create(host_stats_, config_->name, probe->address_string));
+  }
   return *pool;
 }
 
 void ThreadLocalClusterManager::AddCluster(std::shared_ptr<const upstream::ClusterConfig> config) {
   std::string name = config->name;
-  clusters_[name] =
-      std::make_unique<ThreadLocalCluster>(dispatcher_, std::move(config), store_, random_);
+  clusters_[name] = std::make_unique<ThreadLocalCluster>(dispatcher_, host_stats_,
+                                                         std::move(config), store_, random_);
 }
 
 ThreadLocalCluster* ThreadLocalClusterManager::Get(std::string_view name) {

@@ -23,7 +23,7 @@ namespace weft::cluster {
 
 class ThreadLocalCluster {
  public:
-  ThreadLocalCluster(event::Dispatcher& dispatcher,
+  ThreadLocalCluster(event::Dispatcher& dispatcher, stats::Store& host_stats,
                      std::shared_ptr<const upstream::ClusterConfig> config, stats::Store& store,
                      Random& random);
 
@@ -48,6 +48,7 @@ class ThreadLocalCluster {
 
  private:
   event::Dispatcher& dispatcher_;
+  stats::Store& host_stats_;
   std::shared_ptr<const upstream::ClusterConfig> config_;
   ClusterStats stats_;
   Random& random_;
@@ -60,8 +61,10 @@ class ThreadLocalCluster {
 
 class ThreadLocalClusterManager {
  public:
-  ThreadLocalClusterManager(event::Dispatcher& dispatcher, stats::Store& store, Random& random)
-      : dispatcher_(dispatcher), store_(store), random_(random) {}
+  // `host_stats` keeps the per-host numbers that /clusters shows, apart from `store`.
+  ThreadLocalClusterManager(event::Dispatcher& dispatcher, stats::Store& store,
+                            stats::Store& host_stats, Random& random)
+      : dispatcher_(dispatcher), store_(store), host_stats_(host_stats), random_(random) {}
 
   void AddCluster(std::shared_ptr<const upstream::ClusterConfig> config);
   ThreadLocalCluster* Get(std::string_view name);
@@ -71,6 +74,7 @@ class ThreadLocalClusterManager {
  private:
   event::Dispatcher& dispatcher_;
   stats::Store& store_;
+  stats::Store& host_stats_;
   Random& random_;
   std::map<std::string, std::unique_ptr<ThreadLocalCluster>, std::less<>> clusters_;
 };

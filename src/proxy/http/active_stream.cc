@@ -377,10 +377,8 @@ void ActiveStream::OnResetStream(http::StreamResetReason reason, std::string_vie
 void ActiveStream::OnStreamTimeout() {
   if (response_started_) return;
   if (upstream_) {
-    upstream_->Reset();
+    upstream_->OnTimeout();
     upstream_.reset();
-    if (auto* c = hcm_.worker().clusters.Get(info_.upstream_cluster))
-      c->stats().upstream_rq_timeout.Inc();
     hcm_.stats().downstream_rq_timeout.Inc();
     SendLocalReply(504, "upstream request timeout", "upstream_response_timeout",
                    access_log::kUpstreamRequestTimeout);

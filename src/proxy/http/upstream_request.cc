@@ -20,6 +20,9 @@ void UpstreamRequest::Done() {
   if (done_) return;
   done_ = true;
   cluster_.stats().upstream_rq_active.Dec();
+  pool_.host_stats().rq_active.Dec();
+  // A request that ended without a response (reset, timeout, connect failure) is an error.
+  if (!response_started_) pool_.host_stats().rq_error.Inc();
   if (host_index_ >= 0 && cluster_.load_balancer())
     cluster_.load_balancer()->OnRequestEnd(host_index_);
 }
@@ -30,6 +33,8 @@ void UpstreamRequest::Start(http::HeaderMap& headers, bool end_stream) {
   start_ = stream_.dispatcher().Now();
   cluster_.stats().upstream_rq_total.Inc();
   cluster_.stats().upstream_rq_active.Inc();
+  pool_.host_stats().rq_total.Inc();
+  pool_.host_stats().rq_active.Inc();
   if (host_index_ >= 0 && cluster_.load_balancer())
     cluster_.load_balancer()->OnRequestStart(host_index_);
   stream_.info().upstream_host = pool_.host().address_string;
@@ -105,6 +110,12 @@ void UpstreamRequest::Reset() {
   Done();
 }
 
+void UpstreamRequest::OnTimeout() {
+  cluster_.stats().upstream_rq_timeout.Inc();
+  pool_.host_stats().rq_timeout.Inc();
+  Reset();
+}
+
 void UpstreamRequest::ReadDisable(bool disable) {
   read_disabled_ += disable ? 1 : -1;
   if (encoder_) encoder_->ReadDisable(disable);
@@ -124,6 +135,8 @@ void UpstreamRequest::DecodeHeaders(std::unique_ptr<http::HeaderMap> headers, bo
   uint32_t code = 0;
   for (char c : headers->Status()) code = code * 10 + static_cast<uint32_t>(c - '0');
   cluster_.stats().RecordResponseCode(code);
+  // Envoy counts a host's 5xx as rq_error and everything else as rq_success.
+  (code >= 500 ? pool_.host_stats().rq_error : pool_.host_stats().rq_success).Inc();
   cluster_.stats().upstream_rq_time.Record(
       std::chrono::duration<double, std::milli>(elapsed).count());
   if (end_stream) {

@@ -31,6 +31,8 @@ class UpstreamRequest : public http::StreamDecoder,
   void SendTrailers(const http::HeaderMap& trailers);
   // Abandons the request (downstream went away, timeout): the upstream connection is reset.
   void Reset();
+  // The route timeout fired before a response: counted for the cluster and host, then Reset().
+  void OnTimeout();
   void ReadDisable(bool disable);
 
   // cluster::ConnPoolCallbacks

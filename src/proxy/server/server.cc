@@ -5,7 +5,9 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "absl/strings/str_cat.h"
 #include "base/logging.h"
@@ -31,7 +33,7 @@ Server::~Server() {
 absl::Status Server::Start() {
   int n = std::max(1, options_.concurrency);
   for (int i = 0; i < n; ++i) {
-    workers_.push_back(std::make_unique<Worker>(i, stats_, options_.hostname));
+    workers_.push_back(std::make_unique<Worker>(i, stats_, host_stats_, options_.hostname));
   }
 
   // Clusters first, so no listener can route to a cluster a worker does not know yet.
@@ -162,6 +164,82 @@ void Server::Shutdown() {
 
 void Server::Run() { dispatcher_.Run(); }
 
+AdminResponse Server::ClustersPage(bool json) {
+  // Per-host numbers, summed over workers, keyed "<cluster>::<address>::<stat>".
+  stats::Snapshot host_stats = host_stats_.Merge();
+  std::map<std::string, std::map<std::string, uint64_t>>
+      by_host;  // "<cluster>::<address>" -> stats
+  auto split = [](const std::string& key) {
+    size_t last = key.rfind("::");
+    return std::make_pair(key.substr(0, last), key.substr(last + 2));
+  };
+  for (auto& [key, value] : host_stats.counters) {
+    auto [host, stat] = split(key);
+    by_host[host][stat] = value;
+  }
+  for (auto& [key, value] : host_stats.gauges) {
+    auto [host, stat] = split(key);
+    by_host[host][stat] = static_cast<uint64_t>(std::max<int64_t>(0, value));
+  }
+  static constexpr const char* kStatOrder[] = {"cx_active",  "cx_connect_fail", "cx_total",
+                                               "rq_active",  "rq_error",        "rq_success",
+                                               "rq_timeout", "rq_total"};
+
+  std::string out;
+  nlohmann::json statuses = nlohmann::json::array();
+  for (auto& [name, config] : clusters_->clusters()) {
+    absl::StrAppend(&out, name, "::observability_name::",
+                    config->alt_stat_name.empty() ? name : config->alt_stat_name, "\n");
+    absl::StrAppend(&out, name, "::added_via_api::false\n");
+    // Hosts of the current host set, then any host only the workers know (ORIGINAL_DST).
+    std::vector<std::pair<std::string, const upstream::Host*>> hosts;
+    std::set<std::string> listed;
+    if (auto set = clusters_->hosts(name)) {
+      for (auto& h : set->hosts()) {
+        hosts.emplace_back(h->address_string, h.get());
+        listed.insert(h->address_string);
+      }
+    }
+    for (auto& [key, stats] : by_host) {
+      auto [cluster, address] = split(key);
+      if (cluster == name && !listed.count(address)) hosts.emplace_back(address, nullptr);
+    }
+    nlohmann::json host_list = nlohmann::json::array();
+    for (auto& [address, host] : hosts) {
+      const std::string p = absl::StrCat(name, "::", address, "::");
+      const auto& stats = by_host[absl::StrCat(name, "::", address)];
+      nlohmann::json stat_list = nlohmann::json::array();
+      for (const char* stat : kStatOrder) {
+        auto it = stats.find(stat);
+        uint64_t value = it == stats.end() ? 0 : it->second;
+        absl::StrAppend(&out, p, stat, "::", value, "\n");
+        stat_list.push_back({{"name", stat}, {"value", value}});
+      }
+      absl::StrAppend(&out, p, "hostname::", host ? host->hostname : "", "\n");
+      absl::StrAppend(&out, p, "health_flags::healthy\n");
+      absl::StrAppend(&out, p, "weight::", host ? host->weight : 1, "\n");
+      absl::StrAppend(&out, p, "region::", host ? host->locality.region : "", "\n");
+      absl::StrAppend(&out, p, "zone::", host ? host->locality.zone : "", "\n");
+      absl::StrAppend(&out, p, "sub_zone::", host ? host->locality.sub_zone : "", "\n");
+      absl::StrAppend(&out, p, "canary::false\n");
+      absl::StrAppend(&out, p, "priority::", host ? host->priority : 0, "\n");
+      absl::StrAppend(&out, p, "success_rate::-1\n");
+      host_list.push_back({{"address", address},
+                           {"hostname", host ? host->hostname : ""},
+                           {"weight", host ? host->weight : 1},
+                           {"priority", host ? host->priority : 0},
+                           {"stats", stat_list},
+                           {"health_status", {{"eds_health_status", "HEALTHY"}}}});
+    }
+    statuses.push_back({{"name", name}, {"added_via_api", false}, {"host_statuses", host_list}});
+  }
+  if (json) {
+    return AdminResponse{200, "application/json",
+                         nlohmann::json{{"cluster_statuses", statuses}}.dump(2)};
+  }
+  return AdminResponse{200, "text/plain; charset=UTF-8", out};
+}
+
 void Server::InstallAdminHandlers() {
   auto text = [](std::string body, uint32_t status = 200) {
     return AdminResponse{status, "text/plain; charset=UTF-8", std::move(body)};
@@ -192,37 +270,10 @@ void Server::InstallAdminHandlers() {
                      [this](auto, auto, const auto&) {
                        return AdminResponse{200, "application/json", bootstrap_.config_dump_json};
                      });
-  admin_->AddHandler(
-      "/clusters", "upstream cluster status (?format=json)", false,
-      [this, text](auto, auto, const auto& query) {
-        stats::Snapshot snap = stats_.Merge();
-        bool json = query.count("format") && query.at("format") == "json";
-        nlohmann::json statuses = nlohmann::json::array();
-        std::string out;
-        for (auto& [name, config] : clusters_->clusters()) {
-          auto hosts = clusters_->hosts(name);
-          nlohmann::json host_list = nlohmann::json::array();
-          if (hosts) {
-            for (auto& h : hosts->hosts()) {
-              std::string p = absl::StrCat(name, "::", h->address_string, "::");
-              absl::StrAppend(&out, p, "hostname::", h->hostname, "\n");
-              absl::StrAppend(&out, p, "health_flags::healthy\n");
-              absl::StrAppend(&out, p, "weight::", h->weight, "\n");
-              absl::StrAppend(&out, p, "priority::", h->priority, "\n");
-              host_list.push_back({{"address", h->address_string},
-                                   {"hostname", h->hostname},
-                                   {"weight", h->weight},
-                                   {"health_status", {{"eds_health_status", "HEALTHY"}}}});
-            }
-          }
-          statuses.push_back({{"name", name}, {"host_statuses", host_list}});
-        }
-        if (json) {
-          return AdminResponse{200, "application/json",
-                               nlohmann::json{{"cluster_statuses", statuses}}.dump(2)};
-        }
-        return text(out);
-      });
+  admin_->AddHandler("/clusters", "upstream cluster status (?format=json)", false,
+                     [this](auto, auto, const auto& query) {
+                       return ClustersPage(query.count("format") && query.at("format") == "json");
+                     });
   admin_->AddHandler(
       "/listeners", "print listener info (?format=json)", false,
       [this, text](auto, auto, const auto& query) {

@@ -41,6 +41,7 @@ class Server {
 
  private:
   void InstallAdminHandlers();
+  AdminResponse ClustersPage(bool json);
   void OnSignal();
   void CheckDrained();
 
@@ -48,6 +49,7 @@ class Server {
   config::BootstrapConfig bootstrap_;
   event::Dispatcher dispatcher_;
   stats::Registry stats_;
+  stats::Registry host_stats_;  // per-host numbers for /clusters
   stats::Store* main_stats_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::unique_ptr<cluster::ClusterManager> clusters_;

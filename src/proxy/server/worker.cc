@@ -11,11 +11,13 @@ namespace {
 constexpr std::chrono::milliseconds kAccessLogFlushInterval{1000};
 }
 
-Worker::Worker(int index, stats::Registry& registry, std::string hostname)
+Worker::Worker(int index, stats::Registry& registry, stats::Registry& host_registry,
+               std::string hostname)
     : index_(index),
       stats_(registry.NewStore()),
+      host_stats_(host_registry.NewStore()),
       random_(FastRandom::FromClockAndThread()),
-      clusters_(dispatcher_, stats_, random_),
+      clusters_(dispatcher_, stats_, host_stats_, random_),
       context_{dispatcher_, stats_, random_, clusters_, std::move(hostname)} {
   random_ = FastRandom(random_.Next() + static_cast<uint64_t>(index) * 0x9e3779b97f4a7c15ULL);
 }

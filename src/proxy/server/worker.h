@@ -23,7 +23,9 @@ namespace weft::proxy {
 
 class Worker {
  public:
-  Worker(int index, stats::Registry& registry, std::string hostname);
+  // `host_registry` collects the per-host numbers of /clusters, apart from /stats.
+  Worker(int index, stats::Registry& registry, stats::Registry& host_registry,
+         std::string hostname);
   ~Worker();
 
   // Each of these may be called from any thread before or after Start(); they post to the loop.
@@ -60,6 +62,7 @@ class Worker {
   int index_;
   event::Dispatcher dispatcher_;
   stats::Store& stats_;
+  stats::Store& host_stats_;
   FastRandom random_;
   cluster::ThreadLocalClusterManager clusters_;
   WorkerContext context_;
