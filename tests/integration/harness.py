@@ -40,8 +40,10 @@ class _EchoHandler(http.server.BaseHTTPRequestHandler):
                     break
                 body += self.rfile.read(size)
                 self.rfile.readline()
-        if self.path.startswith("/slow"):
-            time.sleep(float(self.path.split("/")[-1] or "1"))
+        path = self.path.split("?", 1)[0]
+        if path.startswith("/slow"):
+            # /slow/<seconds>: answer after that long
+            time.sleep(float(path.split("/")[-1] or "1"))
         if self.path.startswith("/status/"):
             code = int(self.path.split("/")[2])
         else:

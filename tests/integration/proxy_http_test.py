@@ -253,13 +253,15 @@ class ProxyHttpTest(unittest.TestCase):
     def test_access_log_has_envoy_default_format_and_flags(self):
         curl(self.base + "/down")
         curl(self.base + "/hello-log")
+        curl(self.base + "/slow/2?flag=UT")                  # route timeout 0.5 s -> 504 UT
+        curl(self.base + "/slowdc/3?flag=DC", timeout=0.3)  # client gives up -> DC
         deadline = time.time() + 5
         text = ""
         while time.time() < deadline:
             if os.path.exists(self.access_log):
                 with open(self.access_log) as f:
                     text = f.read()
-            if "/hello-log" in text and "/down" in text:
+            if all(p in text for p in ("/hello-log", "/down", "flag=UT")):
                 break
             time.sleep(0.2)
         line = next(l for l in text.splitlines() if '"GET /hello-log HTTP/1.1"' in l)
@@ -267,6 +269,13 @@ class ProxyHttpTest(unittest.TestCase):
         self.assertIn(f'"127.0.0.1:{self.primary.port}"', line)
         down = next(l for l in text.splitlines() if '"GET /down HTTP/1.1"' in l)
         self.assertIn(" 503 UF ", down)
+        deadline = time.time() + 5
+        while time.time() < deadline and "flag=DC" not in text:
+            time.sleep(0.2)
+            with open(self.access_log) as f:
+                text = f.read()
+        self.assertIn(" 504 UT ", next(l for l in text.splitlines() if "flag=UT" in l))
+        self.assertIn(" 0 DC ", next(l for l in text.splitlines() if "flag=DC" in l))
 
     def test_concurrent_load_with_wrk_loses_nothing(self):
         p = subprocess.run(["wrk", "-t2", "-c20", "-d2s", self.base + "/load"],

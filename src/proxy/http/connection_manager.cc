@@ -84,7 +84,15 @@ void HttpConnectionManager::OnData(network::Buffer& data, bool end_stream) {
   }
   if (end_stream && !closed_) {
     codec_->OnEof();
-    if (streams_.empty()) CloseConnection(network::Connection::CloseType::kFlushWrite);
+    if (streams_.empty()) {
+      CloseConnection(network::Connection::CloseType::kFlushWrite);
+      return;
+    }
+    // The client went away mid-exchange. Like Envoy (and nginx without
+    // proxy_ignore_client_abort), an HTTP/1 downstream's end of input ends its streams: the
+    // upstream request is reset and the access log says DC.
+    peer_closed_ = true;
+    CloseConnection(network::Connection::CloseType::kNoFlush);
   }
 }
 
@@ -138,7 +146,7 @@ void HttpConnectionManager::OnEvent(network::ConnectionEvent event) {
   closed_ = true;
   idle_timer_->Disable();
   if (request_headers_timer_) request_headers_timer_->Disable();
-  if (event == network::ConnectionEvent::kRemoteClose) {
+  if (event == network::ConnectionEvent::kRemoteClose || peer_closed_) {
     stats_.downstream_cx_destroy_remote.Inc();
   } else {
     stats_.downstream_cx_destroy_local.Inc();

@@ -68,6 +68,7 @@ class HttpConnectionManager : public network::ConnectionCallbacks,
   event::MonotonicTime start_;
   event::MonotonicTime idle_since_;  // when the last stream ended
   bool closed_ = false;
+  bool peer_closed_ = false;  // the client closed its side while a stream was active
   bool saw_request_ = false;
   bool read_disabled_for_watermark_ = false;
   uint32_t requests_ = 0;
