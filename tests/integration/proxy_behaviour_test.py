@@ -133,6 +133,20 @@ class ProxyBehaviourTest(unittest.TestCase):
             self.assertEqual(s.recv(1), b"")
 
 
+    def test_slow_headers_of_a_later_request_get_408_too(self):
+        with socket.create_connection(("127.0.0.1", self.port), timeout=5) as s:
+            s.sendall(b"GET /x HTTP/1.1\r\nHost: a\r\n\r\n")
+            s.settimeout(5)
+            first = b""
+            while b"}" not in first:  # the echo upstream answers with a JSON object
+                first += s.recv(65536)
+            self.assertTrue(first.startswith(b"HTTP/1.1 200"), first)
+            time.sleep(0.8)  # idle between requests is not slowness: no timer runs yet
+            s.sendall(b"GET /y HTTP/1.1\r\nHo")
+            answer = s.recv(65536)
+            self.assertTrue(answer.startswith(b"HTTP/1.1 408"), answer)
+
+
 class AdminControlTest(unittest.TestCase):
     def test_drain_listeners_stops_accepting_and_quitquitquit_exits(self):
         upstream = Upstream()

@@ -30,7 +30,8 @@ HttpConnectionManager::HttpConnectionManager(WorkerContext& worker,
   idle_since_ = worker_.dispatcher.Now();
   ArmIdleTimer();
   if (cfg.request_headers_timeout.count() > 0) {
-    // Slow clients (slowloris): the first request's headers must arrive in time.
+    // Slow clients (slowloris): as in Envoy, a request's headers must be complete within the
+    // timeout counted from their first byte (armed in OnData, disarmed by NewStream).
     request_headers_timer_ = worker_.dispatcher.CreateTimer([this] {
       stats_.downstream_rq_header_timeout.Inc();
       if (streams_.empty()) {
@@ -40,7 +41,6 @@ HttpConnectionManager::HttpConnectionManager(WorkerContext& worker,
       }
       CloseConnection(network::Connection::CloseType::kFlushWrite);
     });
-    request_headers_timer_->Enable(cfg.request_headers_timeout);
   }
 }
 
@@ -73,6 +73,10 @@ void HttpConnectionManager::OnIdleTimerFired() {
 
 void HttpConnectionManager::OnData(network::Buffer& data, bool end_stream) {
   stats_.downstream_cx_rx_bytes_total.Inc(data.length());
+  if (request_headers_timer_ && streams_.empty() && !data.empty() &&
+      !request_headers_timer_->Enabled()) {
+    request_headers_timer_->Enable(runtime_->config->request_headers_timeout);
+  }
   absl::Status status = codec_->Dispatch(data);
   if (!status.ok()) {
     stats_.downstream_cx_protocol_error.Inc();
@@ -97,10 +101,7 @@ void HttpConnectionManager::OnData(network::Buffer& data, bool end_stream) {
 }
 
 http::StreamDecoder& HttpConnectionManager::NewStream(http::StreamEncoder& response_encoder) {
-  if (request_headers_timer_) {
-    request_headers_timer_->Disable();
-    request_headers_timer_.reset();
-  }
+  if (request_headers_timer_) request_headers_timer_->Disable();
   saw_request_ = true;
   ++requests_;
   auto& cfg = *runtime_->config;
