@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The whole test suite: unit tests (GoogleTest) and integration tests (real weft-proxy processes,
-# real upstreams and clients on loopback), all registered with CTest; then a bounded libFuzzer run
-# of the HTTP/1 parser and a smoke run of the benchmark harness (so `make bench` keeps working).
+# The whole test suite: formatting and clang-tidy checks; unit tests (GoogleTest) and
+# integration tests (real weft-proxy processes, real upstreams and clients on loopback and in
+# network namespaces), all registered with CTest; then a bounded libFuzzer run of the HTTP/1
+# parser and a smoke run of the benchmark harness (so `make bench` keeps working).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD_DIR=${1:-build}
@@ -13,6 +14,9 @@ if [ "$unformatted" != "0" ]; then
   echo "clang-format: $unformatted places differ; run 'make format'" >&2
   exit 1
 fi
+
+echo "== clang-tidy (.clang-tidy)"
+./scripts/run-tidy.sh "$BUILD_DIR"
 
 ctest --test-dir "$BUILD_DIR" --output-on-failure --timeout 300
 echo "== fuzzing the HTTP/1 parser for ${WEFT_FUZZ_SECONDS:-60}s"
