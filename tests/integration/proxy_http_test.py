@@ -255,6 +255,8 @@ class ProxyHttpTest(unittest.TestCase):
         curl(self.base + "/hello-log")
         curl(self.base + "/slow/2?flag=UT")                  # route timeout 0.5 s -> 504 UT
         curl(self.base + "/slowdc/3?flag=DC", timeout=0.3)  # client gives up -> DC
+        raw_request(self.port, b"POST /smuggle HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n"
+                               b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n")  # -> 400 DPE
         deadline = time.time() + 5
         text = ""
         while time.time() < deadline:
@@ -276,6 +278,10 @@ class ProxyHttpTest(unittest.TestCase):
                 text = f.read()
         self.assertIn(" 504 UT ", next(l for l in text.splitlines() if "flag=UT" in l))
         self.assertIn(" 0 DC ", next(l for l in text.splitlines() if "flag=DC" in l))
+        # The malformed request never became a stream, but it is logged and counted.
+        self.assertIn('"- - HTTP/1.1" 400 DPE ', text)
+        _, stats = self.proxy.admin_get("/stats?filter=ingress_http.downstream_rq_4xx")
+        self.assertNotIn("downstream_rq_4xx: 0\n", stats)
 
     def test_concurrent_load_with_wrk_loses_nothing(self):
         p = subprocess.run(["wrk", "-t2", "-c20", "-d2s", self.base + "/load"],

@@ -74,6 +74,9 @@ class ServerConnectionCallbacks {
  public:
   virtual ~ServerConnectionCallbacks() = default;
   virtual StreamDecoder& NewStream(StreamEncoder& response_encoder) = 0;
+  // Bytes that were not a valid request, before any stream existed; the codec has already
+  // queued the error response (`status`). For stats and access logs.
+  virtual void OnProtocolError(uint32_t status, std::string_view details) {}
 };
 
 // A local reply the codec asks for when the peer's bytes are not valid HTTP (400/413/414/431).

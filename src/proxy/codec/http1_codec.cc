@@ -298,6 +298,8 @@ class Http1ServerConnection : public Connection, public StreamEncoder, public Ht
       stream_active_ = false;
       decoder_ = nullptr;
       cb->OnResetStream(StreamResetReason::kProtocolError, error.reason);
+    } else if (!stream_active_) {
+      callbacks_.OnProtocolError(static_cast<uint32_t>(error.status_code), error.reason);
     }
   }
 

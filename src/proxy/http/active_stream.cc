@@ -359,7 +359,12 @@ void ActiveStream::OnResetStream(http::StreamResetReason reason, std::string_vie
   // The downstream connection went away under us.
   if (reset_ && finished_) return;
   reset_ = true;
-  if (!response_complete_) {
+  if (reason == http::StreamResetReason::kProtocolError) {
+    // The request's body broke the protocol; the codec answered 400 and closes.
+    info_.response_flags |= access_log::kDownstreamProtocolError;
+    info_.response_code = 400;
+    info_.response_code_details = "codec_error:" + std::string(details);
+  } else if (!response_complete_) {
     info_.response_flags |= access_log::kDownstreamConnectionTermination;
     if (info_.connection_termination_details.empty()) {
       info_.connection_termination_details = std::string(details);

@@ -113,6 +113,26 @@ http::StreamDecoder& HttpConnectionManager::NewStream(http::StreamEncoder& respo
   return *streams_.back();
 }
 
+void HttpConnectionManager::OnProtocolError(uint32_t status, std::string_view details) {
+  // A malformed request never becomes a stream, but operators must still see it: count it and
+  // log it the way Envoy does (flag DPE, details "codec_error:...").
+  access_log::StreamInfo info;
+  info.start_time = worker_.dispatcher.SystemNow();
+  info.start_monotonic = worker_.dispatcher.Now();
+  info.protocol = http::ProtocolString(codec_->protocol());
+  info.response_code = status;
+  info.response_flags = access_log::kDownstreamProtocolError;
+  info.response_code_details = "codec_error:" + std::string(details);
+  info.downstream_local_address = connection_->local_address_string();
+  info.downstream_remote_address = connection_->remote_address_string();
+  info.downstream_direct_remote_address = info.downstream_remote_address;
+  info.request_complete = std::chrono::nanoseconds(0);
+  stats_.downstream_rq_total.Inc();
+  stats_.downstream_rq_completed.Inc();
+  stats_.RecordResponseCode(status);
+  worker_.access_logs.Write(runtime_->access_logs, info);
+}
+
 void HttpConnectionManager::OnStreamDone(ActiveStream& stream) {
   for (auto it = streams_.begin(); it != streams_.end(); ++it) {
     if (it->get() == &stream) {

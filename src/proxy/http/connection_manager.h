@@ -40,6 +40,7 @@ class HttpConnectionManager : public network::ConnectionCallbacks,
 
   // http::ServerConnectionCallbacks
   http::StreamDecoder& NewStream(http::StreamEncoder& response_encoder) override;
+  void OnProtocolError(uint32_t status, std::string_view details) override;
 
   // Drain: stop keeping the connection alive after the current request.
   void StartDrain();
