@@ -1,8 +1,10 @@
 """More of weft-proxy's behaviour end to end: consistent hashing across real upstreams, HTTP
 timeouts against slow or idle clients, and the admin endpoints that change the server's state."""
 import json
+import os
 import socket
 import subprocess
+import sys
 import time
 import unittest
 
@@ -145,6 +147,56 @@ class ProxyBehaviourTest(unittest.TestCase):
             s.sendall(b"GET /y HTTP/1.1\r\nHo")
             answer = s.recv(65536)
             self.assertTrue(answer.startswith(b"HTTP/1.1 408"), answer)
+
+
+class UpstreamRestartTest(unittest.TestCase):
+    """An upstream that dies under load and comes back: the proxy answers 503 meanwhile (never
+    hangs, never crashes), drops the dead pooled connections, and serves again afterwards."""
+
+    def test_recovers_after_the_upstream_restarts(self):
+        port, up_port = free_port(), free_port()
+        here = os.path.dirname(os.path.abspath(__file__))
+
+        def start(tag):  # a separate process, so that killing it resets every connection
+            p = subprocess.Popen([sys.executable, os.path.join(here, "harness.py"), "serve",
+                                  "127.0.0.1", str(up_port), tag])
+            deadline = time.time() + 5
+            while time.time() < deadline and curl(f"http://127.0.0.1:{up_port}/")[0] != 0:
+                time.sleep(0.05)
+            return p
+        upstream = start("before")
+        clusters = CLUSTER.format(name="rr", policy="ROUND_ROBIN",
+                                  endpoints=ENDPOINT.format(port=up_port, weight=1))
+        clusters += CLUSTER.format(name="ring", policy="RING_HASH",
+                                   endpoints=ENDPOINT.format(port=up_port, weight=1))
+        clusters += CLUSTER.format(name="maglev", policy="MAGLEV",
+                                   endpoints=ENDPOINT.format(port=up_port, weight=1))
+        proxy = Proxy(BOOTSTRAP.format(port=port, clusters=clusters), concurrency=2)
+        try:
+            load = subprocess.Popen(["wrk", "-t2", "-c16", "-d3s", f"http://127.0.0.1:{port}/"],
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            time.sleep(1.0)
+            upstream.kill()                       # dies mid-load: pooled connections reset
+            upstream.wait()
+            time.sleep(0.7)                       # requests fail fast meanwhile (503)
+            upstream = start("after")
+            out, _ = load.communicate(timeout=30)
+            self.assertIn("requests in", out)
+            self.assertIsNone(proxy.proc.poll(), "the proxy died")
+            deadline = time.time() + 5
+            server = None
+            while time.time() < deadline and server != "after":
+                code, body, _ = curl(f"http://127.0.0.1:{port}/")
+                server = json.loads(body)["server"] if code == 0 and body.startswith("{") else None
+                time.sleep(0.1)
+            self.assertEqual(server, "after")
+            self.assertEqual(proxy.admin_get("/ready")[0], 200)
+            _, stats = proxy.admin_get("/stats?filter=cluster.rr.upstream_cx_connect_fail")
+            self.assertNotIn("upstream_cx_connect_fail: 0\n", stats)  # it did see the outage
+        finally:
+            proxy.stop()
+            upstream.kill()
+            upstream.wait()
 
 
 class AdminControlTest(unittest.TestCase):

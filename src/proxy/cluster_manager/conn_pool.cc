@@ -29,8 +29,17 @@ class HttpConnPool::ActiveClient : public network::ConnectionCallbacks,
   void OnData(network::Buffer& data, bool end_stream) override {
     pool_.stats_.upstream_cx_rx_bytes_total.Inc(data.length());
     absl::Status status = codec_->Dispatch(data);
-    if (status.ok() && end_stream) codec_->OnEof();
-    if (!status.ok()) connection_->Close(network::Connection::CloseType::kNoFlush);
+    if (!status.ok()) {
+      connection_->Close(network::Connection::CloseType::kNoFlush);
+      return;
+    }
+    if (end_stream) {
+      // The upstream closed. A close-delimited response ends here; anything else in flight
+      // is cut short (the close resets it: 503 UC), and an idle connection leaves the pool
+      // now rather than failing the next request that picks it.
+      codec_->OnEof();
+      connection_->Close(network::Connection::CloseType::kNoFlush);
+    }
   }
   void OnEvent(network::ConnectionEvent event) override {
     if (event == network::ConnectionEvent::kConnected) {
