@@ -283,6 +283,34 @@ class ProxyHttpTest(unittest.TestCase):
         _, stats = self.proxy.admin_get("/stats?filter=ingress_http.downstream_rq_4xx")
         self.assertNotIn("downstream_rq_4xx: 0\n", stats)
 
+    def test_log_rotation_reopens_the_access_log(self):
+        rotated = self.access_log + ".1"
+        os.rename(self.access_log, rotated)
+        status, body = self.proxy.admin_get("/reopen_logs", method="POST")
+        self.assertEqual(status, 200, body)
+        curl(self.base + "/after-rotation")
+        deadline = time.time() + 5
+        text = ""
+        while time.time() < deadline and "/after-rotation" not in text:
+            time.sleep(0.2)
+            if os.path.exists(self.access_log):
+                with open(self.access_log) as f:
+                    text = f.read()
+        self.assertIn("/after-rotation", text)
+        # SIGUSR1 does the same (what logrotate's postrotate usually sends).
+        os.rename(self.access_log, rotated)
+        self.proxy.proc.send_signal(signal.SIGUSR1)
+        time.sleep(0.3)
+        curl(self.base + "/after-usr1")
+        deadline = time.time() + 5
+        text = ""
+        while time.time() < deadline and "/after-usr1" not in text:
+            time.sleep(0.2)
+            if os.path.exists(self.access_log):
+                with open(self.access_log) as f:
+                    text = f.read()
+        self.assertIn("/after-usr1", text)
+
     def test_concurrent_load_with_wrk_loses_nothing(self):
         p = subprocess.run(["wrk", "-t2", "-c20", "-d2s", self.base + "/load"],
                            capture_output=True, text=True, timeout=30)

@@ -120,7 +120,9 @@ void Server::OnSignal() {
   signalfd_siginfo info;
   while (read(signal_fd_, &info, sizeof(info)) == sizeof(info)) {
     if (info.ssi_signo == SIGUSR1) {
-      WEFT_LOG(info, "SIGUSR1: reopening access logs");
+      // Log rotation: the rotator renamed the files; write to new ones from now on.
+      size_t reopened = ReopenAccessLogs();
+      WEFT_LOG(info, "SIGUSR1: reopened {} access log file(s)", reopened);
       continue;
     }
     WEFT_LOG(info, "caught signal {}: draining for up to {}s", info.ssi_signo,
@@ -163,6 +165,27 @@ void Server::Shutdown() {
 }
 
 void Server::Run() { dispatcher_.Run(); }
+
+size_t Server::ReopenAccessLogs() {
+  std::set<access_log::AccessLogFile*> files;
+  auto collect = [&files](const std::vector<access_log::AccessLog>& logs) {
+    for (const auto& log : logs) files.insert(log.file.get());
+  };
+  for (const auto& listener : listeners_) {
+    auto chains = listener->chains;
+    if (listener->default_chain) chains.push_back(*listener->default_chain);
+    for (const auto& chain : chains) {
+      if (chain.hcm) collect(chain.hcm->access_logs);
+      if (chain.tcp) collect(chain.tcp->access_logs);
+    }
+  }
+  for (access_log::AccessLogFile* file : files) {
+    if (absl::Status st = file->Reopen(); !st.ok()) {
+      WEFT_LOG(error, "reopening access log {}: {}", file->path(), st.message());
+    }
+  }
+  return files.size();
+}
 
 AdminResponse Server::ClustersPage(bool json) {
   // Per-host numbers, summed over workers, keyed "<cluster>::<address>::<stat>".
@@ -307,6 +330,10 @@ void Server::InstallAdminHandlers() {
         }
         return text(absl::StrCat("active loggers:\n  weft: ", std::string(log::LevelName()), "\n"));
       });
+  admin_->AddHandler("/reopen_logs", "reopen access logs (after log rotation)", true,
+                     [this, text](auto, auto, const auto&) {
+                       return text(absl::StrCat("OK: ", ReopenAccessLogs(), " file(s)\n"));
+                     });
   admin_->AddHandler(
       "/drain_listeners",
       "drain listeners (stop accepting; HTTP connections close after their current request)", true,

@@ -44,6 +44,8 @@ class Server {
   AdminResponse ClustersPage(bool json);
   void OnSignal();
   void CheckDrained();
+  // Reopens every access log file (SIGUSR1, POST /reopen_logs); returns how many.
+  size_t ReopenAccessLogs();
 
   ServerOptions options_;
   config::BootstrapConfig bootstrap_;
