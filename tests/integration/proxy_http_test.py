@@ -24,6 +24,13 @@ static_resources:
         typed_config:
           "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
           stat_prefix: ingress_http
+          local_reply_config:
+            mappers:
+            - filter:
+                status_code_filter:
+                  comparison: {{op: EQ, value: {{default_value: 503, runtime_key: unused}}}}
+              body_format_override:
+                text_format: "%LOCAL_REPLY_BODY% (mapped %RESPONSE_CODE%)"
           access_log:
           - name: envoy.access_loggers.file
             typed_config:
@@ -173,7 +180,8 @@ class ProxyHttpTest(unittest.TestCase):
     def test_upstream_down_is_503_uf(self):
         code, out, _ = curl("-w", "\n%{http_code}", self.base + "/down")
         self.assertTrue(out.endswith("503"))
-        self.assertIn("upstream connect error", out)
+        # local_reply_config's mapper (503 only) wraps the local reply body.
+        self.assertRegex(out, r"^upstream connect error .* \(mapped 503\)\n503$")
 
     def test_route_timeout_is_504(self):
         code, out, _ = curl("-w", "\n%{http_code}", self.base + "/slow/2")

@@ -46,7 +46,7 @@ void StreamInfo::Reset() {
   for (std::string* s :
        {&upstream_host, &upstream_cluster, &upstream_local_address,
         &upstream_transport_failure_reason, &downstream_remote_address, &downstream_local_address,
-        &downstream_direct_remote_address, &route_name, &response_code_details,
+        &downstream_direct_remote_address, &route_name, &response_code_details, &local_reply_body,
         &connection_termination_details, &requested_server_name, &request_id}) {
     s->clear();
   }

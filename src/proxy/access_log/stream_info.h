@@ -92,6 +92,7 @@ struct StreamInfo {
   std::string downstream_direct_remote_address;  // the peer of the socket
   std::string route_name;
   std::string response_code_details;
+  std::string local_reply_body;  // %LOCAL_REPLY_BODY%: the body of a local reply, before mapping
   std::string connection_termination_details;
   std::string requested_server_name;                               // SNI
   std::string request_id;                                          // x-request-id

@@ -34,6 +34,7 @@ constexpr OperatorSpec kOperators[] = {
     {"PROTOCOL", Kind::kProtocol, ArgRule::kNone, false},
     {"RESPONSE_CODE", Kind::kResponseCode, ArgRule::kNone, false},
     {"RESPONSE_CODE_DETAILS", Kind::kResponseCodeDetails, ArgRule::kNone, false},
+    {"LOCAL_REPLY_BODY", Kind::kLocalReplyBody, ArgRule::kNone, false},
     {"RESPONSE_FLAGS", Kind::kResponseFlags, ArgRule::kNone, false},
     {"BYTES_RECEIVED", Kind::kBytesReceived, ArgRule::kNone, false},
     {"BYTES_SENT", Kind::kBytesSent, ArgRule::kNone, false},
@@ -247,6 +248,8 @@ bool FormatPiece::AppendValue(const StreamInfo& info, std::string& out) const {
       return true;
     case Kind::kResponseCodeDetails:
       return AppendNonEmpty(info.response_code_details, out);
+    case Kind::kLocalReplyBody:
+      return AppendNonEmpty(info.local_reply_body, out);
     case Kind::kResponseFlags:
       if (info.response_flags == 0) return false;
       AppendResponseFlags(info.response_flags, out);

@@ -50,6 +50,7 @@ struct FormatPiece {
     kProtocol,
     kResponseCode,
     kResponseCodeDetails,
+    kLocalReplyBody,
     kResponseFlags,
     kBytesReceived,
     kBytesSent,

@@ -443,8 +443,8 @@ void ActiveStream::SendLocalReply(uint32_t status, std::string_view body, std::s
     break;
   }
   if (body_format) {
-    // The body format may print %LOCAL_REPLY_BODY%; expose the body through the details field
-    // the formatter reads for it.
+    // The format may print %LOCAL_REPLY_BODY%: the body as the mappers left it.
+    info_.local_reply_body = final_body;
     final_body = body_format->Format(info_);
     if (content_type.empty()) content_type = "text/plain";
   }

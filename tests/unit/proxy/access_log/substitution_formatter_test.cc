@@ -153,3 +153,20 @@ TEST(AddressWithoutPortTest, StripsPorts) {
 
 }  // namespace
 }  // namespace weft::access_log
+
+namespace weft::access_log {
+namespace {
+
+TEST(SubstitutionFormatterLocalReplyTest, LocalReplyBodyIsPrinted) {
+  auto f = SubstitutionFormatter::Compile("%LOCAL_REPLY_BODY%:%RESPONSE_CODE%");
+  ASSERT_TRUE(f.ok()) << f.status();
+  StreamInfo info;
+  info.response_code = 503;
+  info.local_reply_body = "no healthy upstream";
+  EXPECT_EQ(f->Format(info), "no healthy upstream:503");
+  info.local_reply_body.clear();
+  EXPECT_EQ(f->Format(info), "-:503");
+}
+
+}  // namespace
+}  // namespace weft::access_log
