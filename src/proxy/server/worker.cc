@@ -151,32 +151,29 @@ bool Worker::StartFilterChain(ActiveListener& listener,
         [this, cx_active](HttpConnectionManager* h) {
           cx_active->Dec();
           --active_connections_;
-          for (auto it = http_connections_.begin(); it != http_connections_.end(); ++it) {
-            if (it->get() == h) {
-              dispatcher_.DeferredDelete(event::DeferLater(std::move(*it)));
-              http_connections_.erase(it);
-              break;
-            }
+          auto it = http_connections_.find(h);
+          if (it != http_connections_.end()) {
+            dispatcher_.DeferredDelete(event::DeferLater(std::move(it->second)));
+            http_connections_.erase(it);
           }
         });
-    if (context_.draining) hcm->StartDrain();
-    http_connections_.push_back(std::move(hcm));
+    HttpConnectionManager* raw = hcm.get();
+    http_connections_.emplace(raw, std::move(hcm));
+    if (context_.draining) raw->StartDrain();  // may close it at once: it is registered first
     return true;
   }
   auto session = std::make_unique<TcpProxySession>(
       context_, chain->tcp, std::move(connection), [this, cx_active](TcpProxySession* s) {
         cx_active->Dec();
         --active_connections_;
-        for (auto it = tcp_sessions_.begin(); it != tcp_sessions_.end(); ++it) {
-          if (it->get() == s) {
-            dispatcher_.DeferredDelete(event::DeferLater(std::move(*it)));
-            tcp_sessions_.erase(it);
-            break;
-          }
+        auto it = tcp_sessions_.find(s);
+        if (it != tcp_sessions_.end()) {
+          dispatcher_.DeferredDelete(event::DeferLater(std::move(it->second)));
+          tcp_sessions_.erase(it);
         }
       });
   TcpProxySession* raw = session.get();
-  tcp_sessions_.push_back(std::move(session));
+  tcp_sessions_.emplace(raw, std::move(session));
   raw->Start();
   return true;
 }
@@ -187,7 +184,7 @@ void Worker::StartDrain() {
     for (auto& l : listeners_) l.acceptor->Close();
     // StartDrain may close connections, which removes them from the list: iterate a copy.
     std::vector<HttpConnectionManager*> open;
-    for (auto& h : http_connections_) open.push_back(h.get());
+    for (auto& [raw, h] : http_connections_) open.push_back(raw);
     for (auto* h : open) h->StartDrain();
   });
 }

@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "base/random.h"
@@ -69,8 +70,10 @@ class Worker {
   std::thread thread_;
   std::list<ActiveListener> listeners_;
   std::map<std::string, std::unique_ptr<HcmStats>> hcm_stats_;
-  std::list<std::unique_ptr<HttpConnectionManager>> http_connections_;
-  std::list<std::unique_ptr<TcpProxySession>> tcp_sessions_;
+  // Keyed by address: a closing connection finds its own entry in O(1).
+  std::unordered_map<HttpConnectionManager*, std::unique_ptr<HttpConnectionManager>>
+      http_connections_;
+  std::unordered_map<TcpProxySession*, std::unique_ptr<TcpProxySession>> tcp_sessions_;
   std::list<std::unique_ptr<ProtocolInspection>> inspections_;
   std::unique_ptr<event::Timer> flush_timer_;
   std::atomic<size_t> active_connections_{0};
