@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# The whole test suite: formatting and clang-tidy checks; unit tests (GoogleTest) and
-# integration tests (real weft-proxy processes, real upstreams and clients on loopback and in
-# network namespaces), all registered with CTest; then a bounded libFuzzer run of the HTTP/1
-# parser and a smoke run of the benchmark harness (so `make bench` keeps working).
+# The whole test suite: formatting and clang-tidy checks; the integration tests against a
+# sanitizer build of weft-proxy (any AddressSanitizer/UBSan report fails the run); unit tests
+# (GoogleTest) and integration tests (real weft-proxy processes, real upstreams and clients on
+# loopback and in network namespaces), all registered with CTest; then a bounded libFuzzer run
+# of the HTTP/1 parser and a smoke run of the benchmark harness (so `make bench` keeps working).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD_DIR=${1:-build}
@@ -18,7 +19,27 @@ fi
 echo "== clang-tidy (.clang-tidy)"
 ./scripts/run-tidy.sh "$BUILD_DIR"
 
+# The integration tests first run against weft-proxy built with AddressSanitizer + UBSan (the
+# whole CTest suite follows, so its summary is the run's last word).
+echo "== integration tests against weft-proxy built with AddressSanitizer + UBSan"
+cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  -DWEFT_SANITIZE=address,undefined >/dev/null
+cmake --build build-asan --target weft-proxy -j "$(nproc)" | tail -n 1
+reports=$(mktemp -d)
+WEFT_PROXY=$PWD/build-asan/bin/weft-proxy WEFT_SANITIZED=1 \
+  ASAN_OPTIONS="log_path=$reports/asan:detect_leaks=1" \
+  UBSAN_OPTIONS="log_path=$reports/ubsan:print_stacktrace=1" \
+  ctest --test-dir "$BUILD_DIR" -R '^integration\.' --output-on-failure --timeout 600
+if compgen -G "$reports/*" >/dev/null; then
+  cat "$reports"/*
+  echo "sanitizer reports above" >&2
+  exit 1
+fi
+echo "no sanitizer reports"
+
+echo "== the whole suite"
 ctest --test-dir "$BUILD_DIR" --output-on-failure --timeout 300
+
 echo "== fuzzing the HTTP/1 parser for ${WEFT_FUZZ_SECONDS:-60}s"
 ./scripts/run-fuzz.sh "${WEFT_FUZZ_SECONDS:-60}"
 echo "== benchmark harness smoke run"

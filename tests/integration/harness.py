@@ -13,7 +13,10 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BUILD = os.environ.get("WEFT_BUILD_DIR", os.path.join(ROOT, "build"))
-PROXY = os.path.join(BUILD, "bin", "weft-proxy")
+# WEFT_PROXY picks another binary, e.g. the sanitizer build scripts/run-tests.sh makes.
+PROXY = os.environ.get("WEFT_PROXY") or os.path.join(BUILD, "bin", "weft-proxy")
+# Set when PROXY runs under AddressSanitizer, whose shadow memory voids RSS bounds.
+SANITIZED = bool(os.environ.get("WEFT_SANITIZED"))
 SHARED = os.path.join(os.path.dirname(ROOT), "shared")
 
 
