@@ -192,6 +192,31 @@ class ProxyHttpTest(unittest.TestCase):
         code, out, _ = curl("-o", "/dev/null", "-w", "%{http_code}", self.base + "/status/418")
         self.assertEqual(out, "418")
 
+    def test_http10_clients(self):
+        # HTTP/1.0 without keep-alive: answered in HTTP/1.0 and closed.
+        out = raw_request(self.port, b"GET /ten HTTP/1.0\r\nHost: x\r\n\r\n")
+        self.assertTrue(out.startswith(b"HTTP/1.0 200"), out[:100])
+        self.assertIn(b"connection: close", out.lower())
+        self.assertIn(b'"path": "/ten"', out)
+        # HTTP/1.0 asking for keep-alive gets it, and a second request on the same connection.
+        with socket.create_connection(("127.0.0.1", self.port), timeout=5) as s:
+            for path in (b"/a", b"/b"):
+                s.sendall(b"GET " + path + b" HTTP/1.0\r\nHost: x\r\nConnection: keep-alive\r\n\r\n")
+                data = b""
+                while b"}" not in data:
+                    data += s.recv(65536)
+                self.assertTrue(data.startswith(b"HTTP/1.0 200"), data[:100])
+                self.assertIn(b"connection: keep-alive", data.lower())
+
+    def test_absolute_form_request_target(self):
+        # A client talking to the proxy as a forward proxy sends the absolute URI.
+        out = raw_request(self.port, b"GET http://api.example.com/abs?q=1 HTTP/1.1\r\n"
+                                     b"Host: api.example.com\r\nConnection: close\r\n\r\n")
+        self.assertTrue(out.startswith(b"HTTP/1.1 200"), out[:100])
+        body = json.loads(out.split(b"\r\n\r\n", 1)[1])
+        self.assertEqual(body["path"], "/abs?q=1")
+        self.assertEqual(body["headers"]["host"], "api.example.com")
+
     def test_head_request_has_no_body(self):
         code, out, err = curl("-I", self.base + "/x")
         self.assertEqual(code, 0, err)
