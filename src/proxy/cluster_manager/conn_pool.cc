@@ -145,12 +145,6 @@ HttpConnPool::~HttpConnPool() {
   }
 }
 
-size_t HttpConnPool::idle_connections() const {
-  size_t n = 0;
-  for (auto& c : clients_) n += (c->connected_ && !c->busy_ && !c->closed_) ? 1 : 0;
-  return n;
-}
-
 PendingRequest* HttpConnPool::NewStream(http::StreamDecoder& response_decoder,
                                         ConnPoolCallbacks& callbacks) {
   // Most recently used idle connection first: it is the one least likely to have been closed by

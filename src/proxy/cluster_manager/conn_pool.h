@@ -52,7 +52,6 @@ class HttpConnPool {
 
   const upstream::Host& host() const { return *host_; }
   HostStats& host_stats() { return host_stats_; }
-  size_t idle_connections() const;
   size_t total_connections() const { return clients_.size(); }
   // Closes idle connections (drain, or the host left the cluster).
   void CloseIdle();

@@ -46,12 +46,7 @@ ActiveStream::ActiveStream(HttpConnectionManager& hcm, http::StreamEncoder& resp
   hcm_.stats().downstream_rq_http1_total.Inc();
   hcm_.stats().downstream_rq_active.Inc();
   const auto& cfg = *hcm_.runtime().config;
-  if (cfg.stream_idle_timeout.count() > 0) {
-    idle_timeout_ = cfg.stream_idle_timeout;
-    last_activity_ = dispatcher().Now();
-    idle_timer_ = dispatcher().CreateTimer([this] { OnIdleTimerFired(); });
-    idle_timer_->Enable(idle_timeout_);
-  }
+  if (cfg.stream_idle_timeout.count() > 0) StartIdleTimer(cfg.stream_idle_timeout);
   if (cfg.request_timeout.count() > 0) {
     request_timer_ = dispatcher().CreateTimer([this] { OnStreamTimeout(); });
     request_timer_->Enable(cfg.request_timeout);
@@ -64,18 +59,18 @@ ActiveStream::~ActiveStream() {
 
 event::Dispatcher& ActiveStream::dispatcher() { return hcm_.worker().dispatcher; }
 
-// The idle timer is lazy: activity only records the time (every read and write would otherwise
-// re-sort the timer heap); when the timer fires it either times out or sleeps for the rest.
-void ActiveStream::ResetIdleTimer() { last_activity_ = dispatcher().Now(); }
-
-void ActiveStream::OnIdleTimerFired() {
-  auto idle =
-      std::chrono::duration_cast<std::chrono::milliseconds>(dispatcher().Now() - last_activity_);
-  if (idle < idle_timeout_) {
-    idle_timer_->Enable(idle_timeout_ - idle);
-    return;
+void ActiveStream::StartIdleTimer(std::chrono::milliseconds timeout) {
+  if (!idle_timer_) {
+    idle_timer_.emplace(dispatcher(), [this] {
+      OnIdleTimeout();
+      return true;
+    });
   }
-  OnIdleTimeout();
+  idle_timer_->Start(timeout);
+}
+
+void ActiveStream::ResetIdleTimer() {
+  if (idle_timer_) idle_timer_->Touch();
 }
 
 std::string ActiveStream::GenerateRequestId() {
@@ -217,15 +212,12 @@ void ActiveStream::RouteRequest() {
   }
   if (action.idle_timeout && action.idle_timeout->count() > 0) {
     // The route's idle_timeout replaces the connection manager's stream_idle_timeout.
-    idle_timeout_ = *action.idle_timeout;
-    last_activity_ = dispatcher().Now();
-    if (!idle_timer_) idle_timer_ = dispatcher().CreateTimer([this] { OnIdleTimerFired(); });
-    idle_timer_->Enable(idle_timeout_);
+    StartIdleTimer(*action.idle_timeout);
   }
 
   upstream_ = std::make_unique<UpstreamRequest>(*this, *cluster, host, *pool);
   bool end_stream = request_complete_;
-  upstream_->Start(*upstream_headers, end_stream && buffered_body_.empty());
+  upstream_->Start(*upstream_headers, end_stream);
 }
 
 void ActiveStream::DecodeData(network::Buffer& data, bool end_stream) {
@@ -491,7 +483,7 @@ void ActiveStream::Finish() {
   if (finished_) return;
   finished_ = true;
   if (request_timer_) request_timer_->Disable();
-  if (idle_timer_) idle_timer_->Disable();
+  if (idle_timer_) idle_timer_->Stop();
   if (upstream_) {
     upstream_->Reset();
     upstream_.reset();

@@ -9,6 +9,7 @@
 #include <string_view>
 
 #include "event/dispatcher.h"
+#include "event/idle_timer.h"
 #include "network/buffer.h"
 #include "proxy/access_log/stream_info.h"
 #include "proxy/codec/codec.h"
@@ -62,8 +63,8 @@ class ActiveStream : public http::StreamDecoder, public http::StreamCallbacks {
   void Finish();
   void OnStreamTimeout();
   void OnIdleTimeout();
+  void StartIdleTimer(std::chrono::milliseconds timeout);
   void ResetIdleTimer();
-  void OnIdleTimerFired();
   void ApplyRequestHeaderMutations();
   void WriteAccessLogs();
   std::string GenerateRequestId();
@@ -76,13 +77,10 @@ class ActiveStream : public http::StreamDecoder, public http::StreamCallbacks {
   std::unique_ptr<http::HeaderMap> response_trailers_;
   std::unique_ptr<UpstreamRequest> upstream_;
   std::unique_ptr<event::Timer> request_timer_;  // route timeout / request_timeout
-  std::unique_ptr<event::Timer> idle_timer_;     // stream_idle_timeout (or the route's)
-  std::chrono::milliseconds idle_timeout_{0};
-  event::MonotonicTime last_activity_{};
+  std::optional<event::IdleTimer> idle_timer_;   // stream_idle_timeout, or the route's
   const router::RouteEntry* route_ = nullptr;
   int weighted_cluster_ = -1;
   access_log::StreamInfo info_;
-  network::Buffer buffered_body_;  // request body that arrived before the upstream was ready
   bool request_complete_ = false;
   bool response_started_ = false;
   bool response_complete_ = false;

@@ -24,11 +24,15 @@ HttpConnectionManager::HttpConnectionManager(WorkerContext& worker,
   stats_.downstream_cx_active.Inc();
   stats_.downstream_cx_http1_active.Inc();
   const auto& cfg = *runtime_->config;
-  // The connection idle timer stays armed and checks on expiry whether the connection really
-  // was idle that long, so requests do not touch the timer heap.
-  idle_timer_ = worker_.dispatcher.CreateTimer([this] { OnIdleTimerFired(); });
-  idle_since_ = worker_.dispatcher.Now();
-  ArmIdleTimer();
+  // Idleness counts from the end of the last stream; a connection with a stream in progress
+  // is not idle however long that stream takes.
+  idle_timer_.emplace(worker_.dispatcher, [this] {
+    if (!streams_.empty()) return false;
+    stats_.downstream_cx_idle_timeout.Inc();
+    CloseConnection(network::Connection::CloseType::kFlushWrite);
+    return true;
+  });
+  idle_timer_->Start(cfg.idle_timeout);
   if (cfg.request_headers_timeout.count() > 0) {
     // Slow clients (slowloris): as in Envoy, a request's headers must be complete within the
     // timeout counted from their first byte (armed in OnData, disarmed by NewStream).
@@ -48,27 +52,6 @@ HttpConnectionManager::~HttpConnectionManager() {
   // Streams first: they talk to the codec as they go.
   streams_.clear();
   codec_.reset();
-}
-
-void HttpConnectionManager::ArmIdleTimer() {
-  const auto& cfg = *runtime_->config;
-  if (cfg.idle_timeout.count() > 0) idle_timer_->Enable(cfg.idle_timeout);
-}
-
-void HttpConnectionManager::OnIdleTimerFired() {
-  const auto timeout = runtime_->config->idle_timeout;
-  if (!streams_.empty()) {
-    idle_timer_->Enable(timeout);  // busy: idleness starts when the last stream ends
-    return;
-  }
-  auto idle =
-      std::chrono::duration_cast<std::chrono::milliseconds>(worker_.dispatcher.Now() - idle_since_);
-  if (idle < timeout) {
-    idle_timer_->Enable(timeout - idle);
-    return;
-  }
-  stats_.downstream_cx_idle_timeout.Inc();
-  CloseConnection(network::Connection::CloseType::kFlushWrite);
 }
 
 void HttpConnectionManager::OnData(network::Buffer& data, bool end_stream) {
@@ -148,7 +131,7 @@ void HttpConnectionManager::OnStreamDone(ActiveStream& stream) {
     CloseConnection(network::Connection::CloseType::kFlushWrite);
     return;
   }
-  if (streams_.empty()) idle_since_ = worker_.dispatcher.Now();
+  if (streams_.empty()) idle_timer_->Touch();
 }
 
 void HttpConnectionManager::StartDrain() {
@@ -165,7 +148,7 @@ void HttpConnectionManager::OnEvent(network::ConnectionEvent event) {
   if (event == network::ConnectionEvent::kConnected) return;
   if (closed_) return;
   closed_ = true;
-  idle_timer_->Disable();
+  idle_timer_->Stop();
   if (request_headers_timer_) request_headers_timer_->Disable();
   if (event == network::ConnectionEvent::kRemoteClose || peer_closed_) {
     stats_.downstream_cx_destroy_remote.Inc();

@@ -8,9 +8,11 @@
 
 #include <list>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "event/dispatcher.h"
+#include "event/idle_timer.h"
 #include "network/connection.h"
 #include "proxy/access_log/stream_info.h"
 #include "proxy/codec/codec.h"
@@ -53,8 +55,6 @@ class HttpConnectionManager : public network::ConnectionCallbacks,
  private:
   friend class ActiveStream;
   void OnStreamDone(ActiveStream& stream);
-  void ArmIdleTimer();
-  void OnIdleTimerFired();
   void CloseConnection(network::Connection::CloseType type);
 
   WorkerContext& worker_;
@@ -64,10 +64,9 @@ class HttpConnectionManager : public network::ConnectionCallbacks,
   std::unique_ptr<http::Connection> codec_;
   std::function<void(HttpConnectionManager*)> on_closed_;
   std::list<std::unique_ptr<ActiveStream>> streams_;
-  std::unique_ptr<event::Timer> idle_timer_;             // no stream active for idle_timeout
+  std::optional<event::IdleTimer> idle_timer_;           // no stream active for idle_timeout
   std::unique_ptr<event::Timer> request_headers_timer_;  // first request's headers too slow
   event::MonotonicTime start_;
-  event::MonotonicTime idle_since_;  // when the last stream ended
   bool closed_ = false;
   bool peer_closed_ = false;  // the client closed its side while a stream was active
   bool saw_request_ = false;

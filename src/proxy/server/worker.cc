@@ -56,6 +56,12 @@ HcmStats& Worker::HcmStatsFor(const std::string& prefix) {
   return *stats;
 }
 
+TcpProxyStats& Worker::TcpStatsFor(const std::string& prefix) {
+  auto& stats = tcp_stats_[prefix];
+  if (!stats) stats = std::make_unique<TcpProxyStats>(TcpProxyStats::Create(stats_, prefix));
+  return *stats;
+}
+
 // Holds a new connection until its first bytes say which protocol it speaks (the
 // http_inspector listener filter), then hands it to its filter chain. Bytes it looked at stay in
 // the connection's buffer for the chain's filter.
@@ -163,7 +169,8 @@ bool Worker::StartFilterChain(ActiveListener& listener,
     return true;
   }
   auto session = std::make_unique<TcpProxySession>(
-      context_, chain->tcp, std::move(connection), [this, cx_active](TcpProxySession* s) {
+      context_, chain->tcp, TcpStatsFor(chain->tcp->config->stat_prefix), std::move(connection),
+      [this, cx_active](TcpProxySession* s) {
         cx_active->Dec();
         --active_connections_;
         auto it = tcp_sessions_.find(s);

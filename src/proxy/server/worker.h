@@ -59,6 +59,7 @@ class Worker {
                         std::string_view application_protocol);
   void FinishInspection(ProtocolInspection* inspection);
   HcmStats& HcmStatsFor(const std::string& prefix);
+  TcpProxyStats& TcpStatsFor(const std::string& prefix);
 
   int index_;
   event::Dispatcher dispatcher_;
@@ -70,6 +71,7 @@ class Worker {
   std::thread thread_;
   std::list<ActiveListener> listeners_;
   std::map<std::string, std::unique_ptr<HcmStats>> hcm_stats_;
+  std::map<std::string, std::unique_ptr<TcpProxyStats>> tcp_stats_;
   // Keyed by address: a closing connection finds its own entry in O(1).
   std::unordered_map<HttpConnectionManager*, std::unique_ptr<HttpConnectionManager>>
       http_connections_;

@@ -39,10 +39,12 @@ class TcpProxySession::UpstreamCallbacks : public network::ConnectionCallbacks {
 
 TcpProxySession::TcpProxySession(WorkerContext& worker,
                                  std::shared_ptr<const TcpProxyRuntime> runtime,
+                                 TcpProxyStats& stats,
                                  std::unique_ptr<network::Connection> downstream,
                                  std::function<void(TcpProxySession*)> on_closed)
     : worker_(worker),
       runtime_(std::move(runtime)),
+      stats_(stats),
       downstream_(std::move(downstream)),
       on_closed_(std::move(on_closed)) {
   downstream_callbacks_ = std::make_unique<DownstreamCallbacks>(*this);
@@ -50,12 +52,13 @@ TcpProxySession::TcpProxySession(WorkerContext& worker,
   downstream_->SetCallbacks(downstream_callbacks_.get());
   info_.start_time = worker_.dispatcher.SystemNow();
   info_.start_monotonic = worker_.dispatcher.Now();
-  info_.downstream_local_address = downstream_->local_address().ToString();
-  info_.downstream_remote_address = downstream_->remote_address().ToString();
+  info_.downstream_local_address = downstream_->local_address_string();
+  info_.downstream_remote_address = downstream_->remote_address_string();
   info_.downstream_direct_remote_address = info_.downstream_remote_address;
-  idle_timer_ = worker_.dispatcher.CreateTimer([this] {
-    worker_.stats.counter("tcp." + runtime_->config->stat_prefix + ".idle_timeout").Inc();
+  idle_timer_.emplace(worker_.dispatcher, [this] {
+    stats_.idle_timeout.Inc();
     CloseAll(network::Connection::CloseType::kFlushWrite);
+    return true;
   });
 }
 
@@ -66,7 +69,7 @@ TcpProxySession::~TcpProxySession() {
 
 void TcpProxySession::Start() {
   const auto& cfg = *runtime_->config;
-  worker_.stats.counter("tcp." + cfg.stat_prefix + ".downstream_cx_total").Inc();
+  stats_.downstream_cx_total.Inc();
   // Pick the cluster (weighted clusters by weight).
   cluster_name_ = cfg.cluster;
   if (!cfg.weighted_clusters.empty() && cfg.total_weight > 0) {
@@ -83,7 +86,7 @@ void TcpProxySession::Start() {
   // Hold downstream bytes until the upstream is there (bounded by the connection's buffer limit).
   downstream_->ReadDisable(true);
   ConnectUpstream();
-  ResetIdleTimer();
+  idle_timer_->Start(cfg.idle_timeout);
 }
 
 void TcpProxySession::ConnectUpstream() {
@@ -91,7 +94,7 @@ void TcpProxySession::ConnectUpstream() {
   cluster::ThreadLocalCluster* cluster = worker_.clusters.Get(cluster_name_);
   if (cluster == nullptr) {
     info_.response_flags |= access_log::kNoClusterFound;
-    worker_.stats.counter("tcp." + runtime_->config->stat_prefix + ".downstream_cx_no_route").Inc();
+    stats_.downstream_cx_no_route.Inc();
     CloseAll(network::Connection::CloseType::kNoFlush);
     return;
   }
@@ -131,13 +134,17 @@ void TcpProxySession::ConnectUpstream() {
   connect_timer_->Enable(cluster->config().connect_timeout);
 }
 
-void TcpProxySession::ResetIdleTimer() {
-  auto t = runtime_->config->idle_timeout;
-  if (t.count() > 0) idle_timer_->Enable(t);
+// Byte counters are added once, when the upstream connection ends, instead of per read.
+void TcpProxySession::CountUpstreamBytes() {
+  if (!upstream_) return;
+  if (auto* c = worker_.clusters.Get(cluster_name_)) {
+    c->stats().upstream_cx_rx_bytes_total.Inc(upstream_->bytes_read());
+    c->stats().upstream_cx_tx_bytes_total.Inc(upstream_->bytes_written());
+  }
 }
 
 void TcpProxySession::OnDownstreamData(network::Buffer& data, bool end_stream) {
-  ResetIdleTimer();
+  idle_timer_->Touch();
   info_.bytes_received += data.length();
   if (upstream_connected_ && upstream_ && upstream_->IsOpen()) {
     upstream_->Write(data, end_stream);
@@ -148,10 +155,8 @@ void TcpProxySession::OnDownstreamData(network::Buffer& data, bool end_stream) {
 }
 
 void TcpProxySession::OnUpstreamData(network::Buffer& data, bool end_stream) {
-  ResetIdleTimer();
+  idle_timer_->Touch();
   info_.bytes_sent += data.length();
-  if (auto* c = worker_.clusters.Get(cluster_name_))
-    c->stats().upstream_cx_rx_bytes_total.Inc(data.length());
   downstream_->Write(data, end_stream);
 }
 
@@ -165,6 +170,7 @@ void TcpProxySession::OnUpstreamEvent(network::ConnectionEvent event) {
     return;
   }
   upstream_closed_ = true;
+  CountUpstreamBytes();
   cluster::ThreadLocalCluster* cluster = worker_.clusters.Get(cluster_name_);
   if (cluster) cluster->stats().upstream_cx_active.Dec();
   if (!upstream_connected_) {
@@ -202,7 +208,7 @@ void TcpProxySession::OnDownstreamEvent(network::ConnectionEvent event) {
 }
 
 void TcpProxySession::CloseAll(network::Connection::CloseType type) {
-  idle_timer_->Disable();
+  idle_timer_->Stop();
   if (connect_timer_) connect_timer_->Disable();
   if (upstream_ && upstream_->IsOpen()) upstream_->Close(type);
   if (downstream_->IsOpen()) {
@@ -216,6 +222,8 @@ void TcpProxySession::Finish() {
   if (finished_ || downstream_->IsOpen()) return;
   finished_ = true;
   info_.request_complete = worker_.dispatcher.Now() - info_.start_monotonic;
+  stats_.downstream_cx_rx_bytes_total.Inc(downstream_->bytes_read());
+  stats_.downstream_cx_tx_bytes_total.Inc(downstream_->bytes_written());
   worker_.access_logs.Write(runtime_->access_logs, info_);
   if (on_closed_) on_closed_(this);
 }

@@ -7,16 +7,36 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "event/dispatcher.h"
+#include "event/idle_timer.h"
 #include "network/connection.h"
 #include "proxy/access_log/access_log.h"
 #include "proxy/access_log/stream_info.h"
 #include "proxy/http/worker_context.h"
 #include "proxy/listener/listener_config.h"
+#include "proxy/stats/stats.h"
 
 namespace weft::proxy {
+
+// tcp.<stat_prefix>.* statistics (Envoy's names), resolved once per worker per prefix.
+struct TcpProxyStats {
+  stats::Counter& downstream_cx_total;
+  stats::Counter& downstream_cx_no_route;
+  stats::Counter& downstream_cx_rx_bytes_total;
+  stats::Counter& downstream_cx_tx_bytes_total;
+  stats::Counter& idle_timeout;
+
+  static TcpProxyStats Create(stats::Store& store, const std::string& stat_prefix) {
+    const std::string p = "tcp." + stat_prefix + ".";
+    return TcpProxyStats{
+        store.counter(p + "downstream_cx_total"), store.counter(p + "downstream_cx_no_route"),
+        store.counter(p + "downstream_cx_rx_bytes_total"),
+        store.counter(p + "downstream_cx_tx_bytes_total"), store.counter(p + "idle_timeout")};
+  }
+};
 
 // Prepared once per filter chain on the main thread.
 struct TcpProxyRuntime {
@@ -27,7 +47,7 @@ struct TcpProxyRuntime {
 class TcpProxySession : public event::DeferredDeletable {
  public:
   TcpProxySession(WorkerContext& worker, std::shared_ptr<const TcpProxyRuntime> runtime,
-                  std::unique_ptr<network::Connection> downstream,
+                  TcpProxyStats& stats, std::unique_ptr<network::Connection> downstream,
                   std::function<void(TcpProxySession*)> on_closed);
   ~TcpProxySession() override;
   void Start();
@@ -41,17 +61,19 @@ class TcpProxySession : public event::DeferredDeletable {
   void OnUpstreamEvent(network::ConnectionEvent event);
   void ConnectUpstream();
   void CloseAll(network::Connection::CloseType type);
-  void ResetIdleTimer();
+  void CountUpstreamBytes();
   void Finish();
 
   WorkerContext& worker_;
   std::shared_ptr<const TcpProxyRuntime> runtime_;
+  TcpProxyStats& stats_;
   std::unique_ptr<network::Connection> downstream_;
   std::unique_ptr<network::Connection> upstream_;
   std::unique_ptr<DownstreamCallbacks> downstream_callbacks_;
   std::unique_ptr<UpstreamCallbacks> upstream_callbacks_;
   std::function<void(TcpProxySession*)> on_closed_;
-  std::unique_ptr<event::Timer> idle_timer_;
+  std::optional<event::IdleTimer> idle_timer_;
+
   std::unique_ptr<event::Timer> connect_timer_;
   network::Buffer early_data_;  // downstream bytes that arrived before the upstream connected
   bool early_end_stream_ = false;

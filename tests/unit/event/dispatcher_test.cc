@@ -7,6 +7,8 @@
 #include <thread>
 #include <vector>
 
+#include "event/idle_timer.h"
+
 namespace weft::event {
 namespace {
 
@@ -108,6 +110,49 @@ TEST(DispatcherTest, DeferredDeleteWaitsForTheCallbackToReturn) {
   d.Run();
   EXPECT_FALSE(deleted_during_callback);
   EXPECT_TRUE(deleted);
+}
+
+}  // namespace
+}  // namespace weft::event
+
+namespace weft::event {
+namespace {
+
+TEST(IdleTimerTest, FiresOnlyAfterAWholeTimeoutWithoutActivity) {
+  Dispatcher d;
+  int fired = 0;
+  IdleTimer idle(d, [&] {
+    ++fired;
+    d.Exit();
+    return true;
+  });
+  idle.Start(Milliseconds(40));
+  // Activity every 10 ms for 100 ms keeps it from firing.
+  int touches = 0;
+  std::unique_ptr<Timer> toucher;
+  toucher = d.CreateTimer([&] {
+    if (++touches < 10) {
+      idle.Touch();
+      toucher->Enable(Milliseconds(10));
+    }
+  });
+  toucher->Enable(Milliseconds(10));
+  d.Run();
+  EXPECT_EQ(fired, 1);
+  EXPECT_EQ(touches, 10);  // it fired only after the touching stopped
+}
+
+TEST(IdleTimerTest, BusyOwnerRestartsTheWait) {
+  Dispatcher d;
+  int asked = 0;
+  IdleTimer idle(d, [&] {
+    if (++asked < 3) return false;  // busy twice, then idle
+    d.Exit();
+    return true;
+  });
+  idle.Start(Milliseconds(5));
+  d.Run();
+  EXPECT_EQ(asked, 3);
 }
 
 }  // namespace
