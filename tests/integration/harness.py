@@ -44,13 +44,35 @@ class _EchoHandler(http.server.BaseHTTPRequestHandler):
                 body += self.rfile.read(size)
                 self.rfile.readline()
         path = self.path.split("?", 1)[0]
-        if path.startswith("/slow"):
+        self.server.seen.append((self.command, self.path, {k.lower(): v for k, v in
+                                                           self.headers.items()}, body))
+        code = 200
+        # Behaviours are chosen by a path segment, wherever it is (routes add prefixes).
+        if (path.startswith("/slow") or "/slow/" in path) and "/flaky/" not in path:
             # /slow/<seconds>: answer after that long
             time.sleep(float(path.split("/")[-1] or "1"))
         if self.path.startswith("/status/"):
             code = int(self.path.split("/")[2])
-        else:
-            code = 200
+        if "/flaky/" in path:
+            # /flaky/<n>/<what>/<key>: the first n requests for <key> fail, then 200. <what> is an
+            # HTTP status, "reset" (close without answering) or "slow" (answer after 1 s).
+            n, what, key = path[path.index("/flaky/") + len("/flaky/"):].split("/", 2)
+            with self.server.lock:
+                count = self.server.counts.get(key, 0)
+                self.server.counts[key] = count + 1
+            if count < int(n):
+                if what == "reset":
+                    self.close_connection = True
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                    return
+                if what == "slow":
+                    time.sleep(1)
+                else:
+                    code = int(what)
+        if path.endswith("/reset"):
+            self.close_connection = True
+            self.connection.shutdown(socket.SHUT_RDWR)
+            return
         payload = json.dumps({
             "server": self.server.tag,
             "method": self.command,
@@ -71,6 +93,13 @@ class _EchoHandler(http.server.BaseHTTPRequestHandler):
         pass
 
 
+def _init_state(server, tag):
+    server.tag = tag
+    server.seen = []
+    server.counts = {}
+    server.lock = threading.Lock()
+
+
 class Upstream:
     """A threaded HTTP/1.1 server on 127.0.0.1:<free port> that echoes requests as JSON."""
 
@@ -81,10 +110,15 @@ class Upstream:
             # The default backlog of 5 drops SYNs when a proxy opens many connections at once.
             request_queue_size = 256
         self.server = Server(("127.0.0.1", 0), _EchoHandler)
-        self.server.tag = tag
+        _init_state(self.server, tag)
         self.port = self.server.server_address[1]
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
+
+    @property
+    def seen(self):
+        """(method, path, headers, body) of every request received, in order."""
+        return self.server.seen
 
     def stop(self):
         self.server.shutdown()
@@ -182,7 +216,7 @@ def serve_forever(host, port, tag):
         allow_reuse_address = True
         request_queue_size = 256
     server = Server((host, port), _EchoHandler)
-    server.tag = tag
+    _init_state(server, tag)
     server.serve_forever()
 
 

@@ -36,6 +36,12 @@ namespace weft::cluster {
   X(upstream_rq_pending_overflow) \
   X(upstream_rq_per_try_timeout) \
   X(upstream_rq_retry) \
+  X(upstream_rq_retry_success) \
+  X(upstream_rq_retry_overflow) \
+  X(upstream_rq_retry_limit_exceeded) \
+  X(upstream_rq_retry_backoff_exponential) \
+  X(retry_or_shadow_abandoned) \
+  X(upstream_rq_max_duration_reached) \
   X(upstream_flow_control_paused_reading_total) \
   X(upstream_flow_control_resumed_reading_total) \
   X(lb_healthy_panic) \

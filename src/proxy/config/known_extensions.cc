@@ -12,6 +12,13 @@ constexpr KnownExtension kExtensions[] = {
      ExtensionKind::kNetworkFilter},
     {"envoy.filters.http.router", "envoy.extensions.filters.http.router.v3.Router",
      ExtensionKind::kHttpFilter},
+    {"envoy.filters.http.fault", "envoy.extensions.filters.http.fault.v3.HTTPFault",
+     ExtensionKind::kHttpFilter},
+    {"envoy.filters.http.local_ratelimit",
+     "envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit", ExtensionKind::kHttpFilter},
+    {"envoy.retry_host_predicates.previous_hosts",
+     "envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate",
+     ExtensionKind::kRetryHostPredicate},
     {"envoy.filters.listener.tls_inspector",
      "envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector",
      ExtensionKind::kListenerFilter},
@@ -72,6 +79,8 @@ std::string_view ExtensionKindName(ExtensionKind kind) {
       return "upstream protocol options";
     case ExtensionKind::kDnsResolver:
       return "dns resolver";
+    case ExtensionKind::kRetryHostPredicate:
+      return "retry host predicate";
   }
   return "extension";
 }

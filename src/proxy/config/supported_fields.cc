@@ -87,6 +87,18 @@ constexpr SupportedFields kTable[] = {
 
     // HTTP filters.
     {"envoy.extensions.filters.http.router.v3.Router", ""},
+    {"envoy.extensions.filters.http.fault.v3.HTTPFault",
+     "delay abort upstream_cluster headers downstream_nodes max_active_faults"},
+    {"envoy.extensions.filters.http.fault.v3.FaultAbort",
+     "http_status grpc_status header_abort percentage"},
+    {"envoy.extensions.filters.http.fault.v3.FaultAbort.HeaderAbort", ""},
+    {"envoy.extensions.filters.common.fault.v3.FaultDelay", "fixed_delay header_delay percentage"},
+    {"envoy.extensions.filters.common.fault.v3.FaultDelay.HeaderDelay", ""},
+    {"envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit",
+     "stat_prefix status token_bucket filter_enabled filter_enforced response_headers_to_add "
+     "request_headers_to_add_when_not_enforced rate_limited_as_resource_exhausted"},
+    {"envoy.type.v3.TokenBucket", "max_tokens tokens_per_fill fill_interval"},
+    {"envoy.type.v3.HttpStatus", "code"},
 
     // Access logs.
     {"envoy.config.accesslog.v3.AccessLog", "name typed_config"},
@@ -105,10 +117,11 @@ constexpr SupportedFields kTable[] = {
      "response_headers_to_add response_headers_to_remove"},
     {"envoy.config.route.v3.VirtualHost",
      "name domains routes require_tls request_headers_to_add request_headers_to_remove "
-     "response_headers_to_add response_headers_to_remove"},
+     "response_headers_to_add response_headers_to_remove typed_per_filter_config retry_policy "
+     "include_request_attempt_count include_attempt_count_in_response"},
     {"envoy.config.route.v3.Route",
      "name match route redirect direct_response request_headers_to_add request_headers_to_remove "
-     "response_headers_to_add response_headers_to_remove"},
+     "response_headers_to_add response_headers_to_remove typed_per_filter_config"},
     {"envoy.config.route.v3.RouteMatch",
      "prefix path safe_regex path_separated_prefix case_sensitive headers query_parameters"},
     {"envoy.config.route.v3.HeaderMatcher",
@@ -122,7 +135,21 @@ constexpr SupportedFields kTable[] = {
     {"envoy.config.route.v3.RouteAction",
      "cluster cluster_header weighted_clusters prefix_rewrite regex_rewrite host_rewrite_literal "
      "auto_host_rewrite host_rewrite_header host_rewrite_path_regex timeout idle_timeout "
-     "hash_policy"},
+     "hash_policy retry_policy request_mirror_policies max_stream_duration max_grpc_timeout "
+     "grpc_timeout_offset"},
+    {"envoy.config.route.v3.RetryPolicy",
+     "retry_on num_retries per_try_timeout retry_host_predicate host_selection_retry_max_attempts "
+     "retriable_status_codes retry_back_off retriable_headers retriable_request_headers"},
+    {"envoy.config.route.v3.RetryPolicy.RetryBackOff", "base_interval max_interval"},
+    {"envoy.config.route.v3.RetryPolicy.RetryHostPredicate", "name typed_config"},
+    {"envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate", ""},
+    {"envoy.config.route.v3.RouteAction.RequestMirrorPolicy",
+     "cluster runtime_fraction trace_sampled disable_shadow_host_suffix_append"},
+    {"envoy.config.route.v3.RouteAction.MaxStreamDuration",
+     "max_stream_duration grpc_timeout_header_max grpc_timeout_header_offset"},
+    // runtime_key names a runtime override, which Weft does not have: the default is used.
+    {"envoy.config.core.v3.RuntimeFractionalPercent", "default_value runtime_key"},
+    {"envoy.type.v3.FractionalPercent", "numerator denominator"},
     {"envoy.config.route.v3.WeightedCluster", "clusters total_weight"},
     {"envoy.config.route.v3.WeightedCluster.ClusterWeight",
      "name weight request_headers_to_add request_headers_to_remove response_headers_to_add "
@@ -145,7 +172,15 @@ constexpr SupportedFields kTable[] = {
      "respect_dns_ttl dns_lookup_family dns_resolvers typed_dns_resolver_config "
      "ring_hash_lb_config maglev_lb_config least_request_lb_config "
      "per_connection_buffer_limit_bytes max_requests_per_connection common_http_protocol_options "
-     "typed_extension_protocol_options http2_protocol_options original_dst_lb_config"},
+     "typed_extension_protocol_options http2_protocol_options original_dst_lb_config "
+     "circuit_breakers"},
+    {"envoy.config.cluster.v3.CircuitBreakers", "thresholds"},
+    // priority must be DEFAULT (checked when translated): routes here have no priority.
+    {"envoy.config.cluster.v3.CircuitBreakers.Thresholds",
+     "priority max_connections max_pending_requests max_requests max_retries retry_budget"},
+    {"envoy.config.cluster.v3.CircuitBreakers.Thresholds.RetryBudget",
+     "budget_percent min_retry_concurrency"},
+    {"envoy.type.v3.Percent", "value"},
     {"envoy.config.cluster.v3.Cluster.RingHashLbConfig", "minimum_ring_size maximum_ring_size"},
     {"envoy.config.cluster.v3.Cluster.MaglevLbConfig", "table_size"},
     {"envoy.config.cluster.v3.Cluster.LeastRequestLbConfig", "choice_count"},

@@ -150,6 +150,44 @@ absl::Status TranslateLoadAssignment(const envoy::config::endpoint::v3::ClusterL
 
 namespace internal {
 
+namespace {
+
+// CircuitBreakers: the DEFAULT priority's thresholds. Every route here is DEFAULT priority, so a
+// HIGH threshold would never apply: refused rather than silently ignored.
+absl::Status ApplyCircuitBreakers(const cluster::CircuitBreakers& cb, std::string_view path,
+                                  upstream::ClusterConfig& out) {
+  for (int i = 0; i < cb.thresholds_size(); ++i) {
+    const auto& t = cb.thresholds(i);
+    const std::string t_path = IndexPath(path, "thresholds", i);
+    if (t.priority() != envoy::config::core::v3::DEFAULT) {
+      return ConfigError(FieldPath(t_path, "priority"),
+                         "only DEFAULT is supported (routes have no priority)");
+    }
+    upstream::CircuitBreakerThresholds& th = out.circuit_breakers;
+    if (t.has_max_connections()) th.max_connections = t.max_connections().value();
+    if (t.has_max_pending_requests()) th.max_pending_requests = t.max_pending_requests().value();
+    if (t.has_max_requests()) th.max_requests = t.max_requests().value();
+    if (t.has_max_retries()) th.max_retries = t.max_retries().value();
+    if (t.has_retry_budget()) {
+      upstream::CircuitBreakerThresholds::RetryBudget budget;
+      if (t.retry_budget().has_budget_percent()) {
+        budget.budget_percent = t.retry_budget().budget_percent().value();
+        if (budget.budget_percent < 0 || budget.budget_percent > 100) {
+          return ConfigError(FieldPath(t_path, "retry_budget.budget_percent"),
+                             "must be in [0, 100]");
+        }
+      }
+      if (t.retry_budget().has_min_retry_concurrency()) {
+        budget.min_retry_concurrency = t.retry_budget().min_retry_concurrency().value();
+      }
+      th.retry_budget = budget;
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 absl::StatusOr<upstream::ClusterConfig> TranslateClusterUnchecked(const cluster::Cluster& p,
                                                                   std::string_view path) {
   upstream::ClusterConfig out;
@@ -341,6 +379,11 @@ absl::StatusOr<upstream::ClusterConfig> TranslateClusterUnchecked(const cluster:
                      Unpack<uphttp::HttpProtocolOptions>(any, o_path));
     RETURN_IF_ERROR(ApplyUpstreamHttpOptions(options, o_path, out));
   }
+  if (p.has_circuit_breakers()) {
+    RETURN_IF_ERROR(
+        ApplyCircuitBreakers(p.circuit_breakers(), FieldPath(path, "circuit_breakers"), out));
+  }
+  out.resources = std::make_shared<upstream::ResourceManager>(out.circuit_breakers);
   return out;
 }
 

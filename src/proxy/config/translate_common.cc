@@ -5,6 +5,8 @@
 
 #include "envoy/extensions/access_loggers/file/v3/file.pb.h"
 #include "envoy/extensions/access_loggers/stream/v3/stream.pb.h"
+#include "envoy/extensions/filters/http/fault/v3/fault.pb.h"
+#include "envoy/extensions/filters/http/local_ratelimit/v3/local_rate_limit.pb.h"
 #include "envoy/extensions/filters/http/router/v3/router.pb.h"
 #include "envoy/extensions/filters/listener/http_inspector/v3/http_inspector.pb.h"
 #include "envoy/extensions/filters/listener/original_dst/v3/original_dst.pb.h"
@@ -12,6 +14,7 @@
 #include "envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.pb.h"
 #include "envoy/extensions/filters/network/tcp_proxy/v3/tcp_proxy.pb.h"
 #include "envoy/extensions/network/dns_resolver/cares/v3/cares_dns_resolver.pb.h"
+#include "envoy/extensions/retry/host/previous_hosts/v3/previous_hosts.pb.h"
 #include "envoy/extensions/upstreams/http/v3/http_protocol_options.pb.h"
 
 // Weft accepts Envoy's deprecated spellings (they are still valid v3 config), so reading them
@@ -31,6 +34,9 @@ void LinkExtensionTypes() {
         ext::filters::network::http_connection_manager::v3::HttpConnectionManager::descriptor(),
         ext::filters::network::tcp_proxy::v3::TcpProxy::descriptor(),
         ext::filters::http::router::v3::Router::descriptor(),
+        ext::filters::http::fault::v3::HTTPFault::descriptor(),
+        ext::filters::http::local_ratelimit::v3::LocalRateLimit::descriptor(),
+        ext::retry::host::previous_hosts::v3::PreviousHostsPredicate::descriptor(),
         ext::filters::listener::tls_inspector::v3::TlsInspector::descriptor(),
         ext::filters::listener::original_dst::v3::OriginalDst::descriptor(),
         ext::filters::listener::http_inspector::v3::HttpInspector::descriptor(),

@@ -10,6 +10,7 @@
 #include "proxy/config/supported_fields.h"
 #include "proxy/config/translate.h"
 #include "proxy/config/translate_common.h"
+#include "proxy/config/translate_filters.h"
 
 namespace weft::config {
 namespace {
@@ -174,9 +175,17 @@ absl::StatusOr<listener::HttpConnectionManagerConfig> TranslateHcm(
     ASSIGN_OR_RETURN(last_filter,
                      ResolveExtension(f.name(), f.has_typed_config() ? &f.typed_config() : nullptr,
                                       ExtensionKind::kHttpFilter, f_path));
+    if (last_filter->name == "envoy.filters.http.router" && i + 1 < p.http_filters_size()) {
+      return ConfigError(f_path,
+                         "envoy.filters.http.router is terminal: it must be the last filter");
+    }
+    std::string name = f.name().empty() ? std::string(last_filter->name) : f.name();
+    ASSIGN_OR_RETURN(auto factory, TranslateHttpFilter(
+                                       *last_filter, name,
+                                       f.has_typed_config() ? &f.typed_config() : nullptr, f_path));
     out.http_filters.push_back(listener::HttpFilterConfig{
-        f.name().empty() ? std::string(last_filter->name) : f.name(),
-        f.has_typed_config() ? f.typed_config().type_url() : std::string()});
+        std::move(name), f.has_typed_config() ? f.typed_config().type_url() : std::string(),
+        std::move(factory)});
   }
   // The router is the terminal filter: Envoy requires a terminal filter last.
   if (last_filter == nullptr || last_filter->name != "envoy.filters.http.router") {

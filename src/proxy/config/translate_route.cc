@@ -6,6 +6,8 @@
 #include "proxy/config/supported_fields.h"
 #include "proxy/config/translate.h"
 #include "proxy/config/translate_common.h"
+#include "proxy/config/translate_filters.h"
+#include "proxy/router/retry_state.h"
 
 // Weft accepts Envoy's deprecated spellings (they are still valid v3 config), so reading them
 // here is intended.
@@ -116,6 +118,62 @@ absl::StatusOr<router::HashPolicy> TranslateHashPolicy(const route::RouteAction:
   return out;
 }
 
+absl::StatusOr<router::RetryPolicy> TranslateRetryPolicy(const route::RetryPolicy& r,
+                                                         std::string_view path) {
+  router::RetryPolicy out;
+  auto retry_on = router::ParseRetryOn(r.retry_on());
+  if (!retry_on.ok()) return ConfigError(FieldPath(path, "retry_on"), retry_on.status().message());
+  out.retry_on = *retry_on;
+  if (r.has_num_retries()) out.num_retries = r.num_retries().value();
+  if (r.has_per_try_timeout()) out.per_try_timeout = ToMilliseconds(r.per_try_timeout());
+  if (r.has_retry_back_off()) {
+    const std::string b_path = FieldPath(path, "retry_back_off");
+    if (!r.retry_back_off().has_base_interval()) {
+      return ConfigError(FieldPath(b_path, "base_interval"), "is required");
+    }
+    out.base_interval = ToMilliseconds(r.retry_back_off().base_interval());
+    if (out.base_interval.count() <= 0) {
+      return ConfigError(FieldPath(b_path, "base_interval"), "must be > 0");
+    }
+    // Envoy's default max_interval is 10 times base_interval.
+    out.max_interval = r.retry_back_off().has_max_interval()
+                           ? ToMilliseconds(r.retry_back_off().max_interval())
+                           : out.base_interval * 10;
+    if (out.max_interval < out.base_interval) {
+      return ConfigError(FieldPath(b_path, "max_interval"), "must be >= base_interval");
+    }
+  }
+  for (uint32_t code : r.retriable_status_codes()) out.retriable_status_codes.push_back(code);
+  for (int i = 0; i < r.retriable_headers_size(); ++i) {
+    ASSIGN_OR_RETURN(
+        router::HeaderMatcher m,
+        TranslateHeaderMatcher(r.retriable_headers(i), IndexPath(path, "retriable_headers", i)));
+    out.retriable_headers.push_back(std::move(m));
+  }
+  for (int i = 0; i < r.retriable_request_headers_size(); ++i) {
+    ASSIGN_OR_RETURN(router::HeaderMatcher m,
+                     TranslateHeaderMatcher(r.retriable_request_headers(i),
+                                            IndexPath(path, "retriable_request_headers", i)));
+    out.retriable_request_headers.push_back(std::move(m));
+  }
+  for (int i = 0; i < r.retry_host_predicate_size(); ++i) {
+    const auto& p = r.retry_host_predicate(i);
+    const std::string p_path = IndexPath(path, "retry_host_predicate", i);
+    ASSIGN_OR_RETURN(const KnownExtension* ext,
+                     ResolveExtension(p.name(), p.has_typed_config() ? &p.typed_config() : nullptr,
+                                      ExtensionKind::kRetryHostPredicate, p_path));
+    if (ext->name == "envoy.retry_host_predicates.previous_hosts") out.previous_hosts = true;
+  }
+  if (r.host_selection_retry_max_attempts() < 0) {
+    return ConfigError(FieldPath(path, "host_selection_retry_max_attempts"), "must be >= 0");
+  }
+  if (r.host_selection_retry_max_attempts() > 0) {
+    out.host_selection_retry_max_attempts =
+        static_cast<uint32_t>(std::min<int64_t>(r.host_selection_retry_max_attempts(), 100));
+  }
+  return out;
+}
+
 absl::StatusOr<router::RouteAction> TranslateRouteAction(const route::RouteAction& a,
                                                          std::string_view path) {
   router::RouteAction out;
@@ -192,6 +250,42 @@ absl::StatusOr<router::RouteAction> TranslateRouteAction(const route::RouteActio
     router::HashPolicy h;
     ASSIGN_OR_RETURN(h, TranslateHashPolicy(a.hash_policy(i), IndexPath(path, "hash_policy", i)));
     out.hash_policy.push_back(std::move(h));
+  }
+  if (a.has_retry_policy()) {
+    ASSIGN_OR_RETURN(out.retry_policy,
+                     TranslateRetryPolicy(a.retry_policy(), FieldPath(path, "retry_policy")));
+  }
+  for (int i = 0; i < a.request_mirror_policies_size(); ++i) {
+    const auto& m = a.request_mirror_policies(i);
+    const std::string m_path = IndexPath(path, "request_mirror_policies", i);
+    if (m.cluster().empty()) return ConfigError(FieldPath(m_path, "cluster"), "is required");
+    router::RequestMirrorPolicy mirror;
+    mirror.cluster = m.cluster();
+    if (m.has_runtime_fraction()) {
+      mirror.runtime_fraction = TranslateFractionalPercent(m.runtime_fraction().default_value());
+    }
+    mirror.disable_shadow_host_suffix_append = m.disable_shadow_host_suffix_append();
+    out.request_mirror_policies.push_back(std::move(mirror));
+  }
+  if (a.has_max_stream_duration()) {
+    const auto& d = a.max_stream_duration();
+    if (d.has_max_stream_duration()) {
+      out.max_stream_duration.max_stream_duration = ToMilliseconds(d.max_stream_duration());
+    }
+    if (d.has_grpc_timeout_header_max()) {
+      out.max_stream_duration.grpc_timeout_header_max = ToMilliseconds(d.grpc_timeout_header_max());
+    }
+    if (d.has_grpc_timeout_header_offset()) {
+      out.max_stream_duration.grpc_timeout_header_offset =
+          ToMilliseconds(d.grpc_timeout_header_offset());
+    }
+  }
+  // The deprecated spellings mean the same: honour grpc-timeout, capped / offset.
+  if (a.has_max_grpc_timeout() && !out.max_stream_duration.grpc_timeout_header_max) {
+    out.max_stream_duration.grpc_timeout_header_max = ToMilliseconds(a.max_grpc_timeout());
+  }
+  if (a.has_grpc_timeout_offset() && !out.max_stream_duration.grpc_timeout_header_offset) {
+    out.max_stream_duration.grpc_timeout_header_offset = ToMilliseconds(a.grpc_timeout_offset());
   }
   return out;
 }
@@ -285,6 +379,9 @@ absl::StatusOr<router::Route> TranslateRoute(const route::Route& r, std::string_
       return ConfigError(path, "needs route, redirect or direct_response");
   }
   ASSIGN_OR_RETURN(out.headers, TranslateHeaderMutations(r, path));
+  ASSIGN_OR_RETURN(out.per_filter_config,
+                   TranslatePerFilterConfigs(r.typed_per_filter_config(),
+                                             FieldPath(path, "typed_per_filter_config")));
   return out;
 }
 
@@ -315,6 +412,21 @@ absl::StatusOr<router::VirtualHost> TranslateVirtualHost(const route::VirtualHos
       break;
   }
   ASSIGN_OR_RETURN(out.headers, TranslateHeaderMutations(v, path));
+  ASSIGN_OR_RETURN(out.per_filter_config,
+                   TranslatePerFilterConfigs(v.typed_per_filter_config(),
+                                             FieldPath(path, "typed_per_filter_config")));
+  if (v.has_retry_policy()) {
+    ASSIGN_OR_RETURN(out.retry_policy,
+                     TranslateRetryPolicy(v.retry_policy(), FieldPath(path, "retry_policy")));
+    // A route without its own retry policy uses its virtual host's.
+    for (router::Route& r : out.routes) {
+      if (auto* action = std::get_if<router::RouteAction>(&r.action)) {
+        if (!action->retry_policy) action->retry_policy = out.retry_policy;
+      }
+    }
+  }
+  out.include_request_attempt_count = v.include_request_attempt_count();
+  out.include_attempt_count_in_response = v.include_attempt_count_in_response();
   return out;
 }
 

@@ -5,8 +5,9 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "base/logging.h"
+#include "http/grpc.h"
 #include "proxy/http/connection_manager.h"
-#include "proxy/http/upstream_request.h"
+#include "proxy/http/upstream_router.h"
 #include "proxy/router/hash_policy.h"
 #include "proxy/router/route_actions.h"
 #include "proxy/router/route_matcher.h"
@@ -24,6 +25,10 @@ void RemoveHopByHopHeaders(http::HeaderMap& headers, bool keep_upgrade) {
   headers.Remove("te");
   if (!keep_upgrade) headers.Remove("upgrade");
 }
+
+// How much request body is kept while a filter holds the request (a fault delay) before the
+// client is read-disabled: Envoy's default per_connection_buffer_limit_bytes.
+constexpr size_t kHeldRequestBufferLimit = 1024 * 1024;
 
 uint32_t ParseStatus(std::string_view s) {
   uint32_t code = 0;
@@ -58,6 +63,19 @@ ActiveStream::~ActiveStream() {
 }
 
 event::Dispatcher& ActiveStream::dispatcher() { return hcm_.worker().dispatcher; }
+Random& ActiveStream::random() { return hcm_.worker().random; }
+stats::Store& ActiveStream::stats() { return hcm_.worker().stats; }
+const std::string& ActiveStream::stat_prefix() { return hcm_.runtime().stat_prefix; }
+
+const router::RouteFilterConfig* ActiveStream::PerRouteConfig(std::string_view filter_name) {
+  if (route_ == nullptr) return nullptr;
+  // The most specific level wins: the route's, then its virtual host's.
+  const auto& on_route = route_->route->per_filter_config;
+  if (auto it = on_route.find(filter_name); it != on_route.end()) return it->second.get();
+  const auto& on_host = route_->virtual_host->config->per_filter_config;
+  if (auto it = on_host.find(filter_name); it != on_host.end()) return it->second.get();
+  return nullptr;
+}
 
 void ActiveStream::StartIdleTimer(std::chrono::milliseconds timeout) {
   if (!idle_timer_) {
@@ -96,6 +114,7 @@ void ActiveStream::DecodeHeaders(std::unique_ptr<http::HeaderMap> headers, bool 
   request_headers_ = std::move(headers);
   info_.request_headers = request_headers_.get();
   request_complete_ = end_stream;
+  headers_end_stream_ = end_stream;
   if (end_stream)
     info_.last_downstream_rx_byte_received = dispatcher().Now() - info_.start_monotonic;
   ResetIdleTimer();
@@ -114,20 +133,124 @@ void ActiveStream::DecodeHeaders(std::unique_ptr<http::HeaderMap> headers, bool 
   if (cfg.generate_request_id && !h.Has("x-request-id")) h.Set("x-request-id", GenerateRequestId());
   info_.request_id = std::string(h.GetOr("x-request-id"));
   for (const auto& name : hcm_.runtime().routes->config().internal_only_headers) h.Remove(name);
+  is_grpc_ = http::IsGrpcRequest(h);
 
+  // The route is chosen once, before the filters, so they can read it (per-route configs, the
+  // target cluster); the router acts on it after them.
+  route_ = hcm_.runtime().routes->Route(h);
+  if (route_ != nullptr) {
+    info_.route_name = route_->route->name;
+    PickCluster();
+  }
+  ArmStreamDurationTimer();
+  for (const auto& factory : hcm_.runtime().filter_factories) {
+    if (auto filter = factory->Create(*this)) filters_.push_back(std::move(filter));
+  }
+  RunDecoderFilters();
+}
+
+void ActiveStream::RunDecoderFilters() {
+  decoding_held_ = false;
+  while (next_filter_ < filters_.size()) {
+    const filters::FilterStatus status =
+        filters_[next_filter_++]->DecodeHeaders(*request_headers_, request_complete_);
+    if (status == filters::FilterStatus::kLocalReplySent || local_reply_ || finished_) return;
+    if (status == filters::FilterStatus::kStopIteration) {
+      decoding_held_ = true;
+      return;
+    }
+  }
+  routed_ = true;
   RouteRequest();
+}
+
+void ActiveStream::ContinueDecoding() {
+  if (finished_ || local_reply_ || routed_) return;
+  RunDecoderFilters();
+  if (!routed_) return;
+  if (hold_read_disabled_) {
+    hold_read_disabled_ = false;
+    encoder_.ReadDisable(false);
+  }
+  // What the client sent while the request was held.
+  if (upstream_ && !headers_end_stream_) {
+    if (held_body_.length() > 0 || (request_complete_ && !request_trailers_)) {
+      upstream_->SendData(held_body_, request_complete_ && !request_trailers_);
+    }
+    if (upstream_ && request_trailers_) upstream_->SendTrailers(*request_trailers_);
+  } else {
+    held_body_.Clear();
+  }
+}
+
+void ActiveStream::PickCluster() {
+  const router::RouteAction* action = route_->action();
+  if (action == nullptr) return;
+  if (!action->weighted_clusters.empty()) {
+    weighted_cluster_ =
+        router::RouteTable::PickWeightedCluster(*action, hcm_.worker().random.Next());
+    if (weighted_cluster_ >= 0) {
+      info_.upstream_cluster = action->weighted_clusters[weighted_cluster_].name;
+    }
+  } else if (!action->cluster_header.empty()) {
+    info_.upstream_cluster = std::string(request_headers_->GetOr(action->cluster_header));
+  } else {
+    info_.upstream_cluster = action->cluster;
+  }
+}
+
+void ActiveStream::ArmStreamDurationTimer() {
+  // RouteAction.max_stream_duration: a bound on the whole exchange, counted from its start; with
+  // grpc_timeout_header_max set, a gRPC request's own grpc-timeout sets it (capped there).
+  const router::RouteAction* action = route_ ? route_->action() : nullptr;
+  if (action == nullptr) return;
+  const router::MaxStreamDuration& m = action->max_stream_duration;
+  std::optional<std::chrono::milliseconds> duration = m.max_stream_duration;
+  if (duration && duration->count() == 0) duration.reset();
+  if (m.grpc_timeout_header_max && is_grpc_) {
+    if (auto grpc = http::ParseGrpcTimeout(request_headers_->GetOr("grpc-timeout"))) {
+      auto d = *grpc;
+      if (m.grpc_timeout_header_max->count() > 0) d = std::min(d, *m.grpc_timeout_header_max);
+      if (m.grpc_timeout_header_offset && d > *m.grpc_timeout_header_offset) {
+        d -= *m.grpc_timeout_header_offset;
+      }
+      duration = d;
+      grpc_deadline_ = true;
+    }
+  }
+  if (!duration) return;
+  max_duration_timer_ = dispatcher().CreateTimer([this] { OnMaxDurationReached(); });
+  max_duration_timer_->Enable(*duration);
+}
+
+void ActiveStream::OnMaxDurationReached() {
+  if (upstream_) {
+    upstream_->Reset();
+    ReleaseUpstream();
+  }
+  if (!response_started_) {
+    SendLocalReply(408, "downstream duration timeout", "max_duration_timeout",
+                   access_log::kDurationTimeout, http::kGrpcDeadlineExceeded);
+    return;
+  }
+  info_.response_flags |= access_log::kDurationTimeout;
+  reset_ = true;
+  encoder_.ResetStream(http::StreamResetReason::kLocalReset);
+}
+
+void ActiveStream::ReleaseUpstream() {
+  // Often called from inside the router's own callbacks: destroy it once this event is over.
+  if (upstream_) dispatcher().DeferredDelete(event::DeferLater(std::move(upstream_)));
 }
 
 void ActiveStream::RouteRequest() {
   const auto& runtime = hcm_.runtime();
-  route_ = runtime.routes->Route(*request_headers_);
   if (route_ == nullptr) {
     hcm_.stats().no_route.Inc();
     SendLocalReply(404, "", "route_not_found", access_log::kNoRouteFound);
     return;
   }
   const router::Route& route = *route_->route;
-  info_.route_name = route.name;
 
   if (const auto* direct = std::get_if<router::DirectResponseAction>(&route.action)) {
     hcm_.stats().rq_direct_response.Inc();
@@ -151,16 +274,7 @@ void ActiveStream::RouteRequest() {
   }
 
   const auto& action = std::get<router::RouteAction>(route.action);
-  std::string cluster_name = action.cluster;
-  if (!action.weighted_clusters.empty()) {
-    weighted_cluster_ =
-        router::RouteTable::PickWeightedCluster(action, hcm_.worker().random.Next());
-    if (weighted_cluster_ >= 0) cluster_name = action.weighted_clusters[weighted_cluster_].name;
-  } else if (!action.cluster_header.empty()) {
-    cluster_name = std::string(request_headers_->GetOr(action.cluster_header));
-  }
-  info_.upstream_cluster = cluster_name;
-  cluster::ThreadLocalCluster* cluster = hcm_.worker().clusters.Get(cluster_name);
+  cluster::ThreadLocalCluster* cluster = hcm_.worker().clusters.Get(info_.upstream_cluster);
   if (cluster == nullptr) {
     hcm_.stats().no_cluster.Inc();
     SendLocalReply(action.cluster_header.empty() ? 503 : 404, "", "cluster_not_found",
@@ -173,33 +287,14 @@ void ActiveStream::RouteRequest() {
                                                  hcm_.connection().remote_address().IpString())
                           .hash;
   }
-  cluster::HttpConnPool* pool = nullptr;
-  int host = -1;
-  if (cluster->config().type == upstream::DiscoveryType::kOriginalDst) {
-    network::Address dst = hcm_.connection().local_address();
-    pool = &cluster->PoolForAddress(dst.sa(), dst.len);
-  } else {
-    host = cluster->ChooseHost(lb_context);
-    if (host < 0) {
-      cluster->stats().upstream_cx_none_healthy.Inc();
-      SendLocalReply(503, "no healthy upstream", "no_healthy_upstream",
-                     access_log::kNoHealthyUpstream);
-      return;
-    }
-    pool = &cluster->PoolFor(host);
-  }
 
   // The request as the upstream will see it.
   // Like Envoy, the request headers are edited in place into what the upstream sees (the access
   // log then shows the rewritten request; x-envoy-original-path keeps the original path).
   http::HeaderMap* upstream_headers = request_headers_.get();
   RemoveHopByHopHeaders(*upstream_headers, is_upgrade_);
-  const std::string* upstream_hostname = host >= 0 ? &cluster->host(host).hostname : nullptr;
   router::RewritePath(route, action, *upstream_headers);
   router::RewriteHost(action, *upstream_headers);
-  if (action.auto_host_rewrite && upstream_hostname && !upstream_hostname->empty()) {
-    router::AutoRewriteHost(action, *upstream_hostname, *upstream_headers);
-  }
   runtime.routes->ApplyRequestHeaderMutations(*route_, weighted_cluster_, *upstream_headers, info_);
   if (action.timeout.count() > 0) {
     upstream_headers->Set("x-envoy-expected-rq-timeout-ms", std::to_string(action.timeout.count()));
@@ -215,9 +310,9 @@ void ActiveStream::RouteRequest() {
     StartIdleTimer(*action.idle_timeout);
   }
 
-  upstream_ = std::make_unique<UpstreamRequest>(*this, *cluster, host, *pool);
-  bool end_stream = request_complete_;
-  upstream_->Start(*upstream_headers, end_stream);
+  upstream_ = std::make_unique<UpstreamRouter>(*this, *cluster, *route_, lb_context);
+  UpstreamRouter* router = upstream_.get();
+  router->Start(*upstream_headers, headers_end_stream_);
 }
 
 void ActiveStream::DecodeData(network::Buffer& data, bool end_stream) {
@@ -233,6 +328,14 @@ void ActiveStream::DecodeData(network::Buffer& data, bool end_stream) {
   }
   if (upstream_) {
     upstream_->SendData(data, end_stream);
+  } else if (!routed_ && !local_reply_ && !finished_) {
+    // A filter holds the request: keep the body for when it continues, within the buffer limit.
+    held_body_.Append(data.view());
+    data.Drain(data.length());
+    if (!hold_read_disabled_ && held_body_.length() > kHeldRequestBufferLimit) {
+      hold_read_disabled_ = true;
+      encoder_.ReadDisable(true);
+    }
   } else {
     data.Drain(data.length());  // a local reply is (being) sent: the body has nowhere to go
   }
@@ -242,7 +345,7 @@ void ActiveStream::DecodeData(network::Buffer& data, bool end_stream) {
 void ActiveStream::DecodeTrailers(std::unique_ptr<http::HeaderMap> trailers) {
   request_trailers_ = std::move(trailers);
   request_complete_ = true;
-  if (upstream_) upstream_->SendTrailers(*request_trailers_);
+  if (upstream_) upstream_->SendTrailers(*request_trailers_);  // else kept for ContinueDecoding
   MaybeFinish();
 }
 
@@ -271,6 +374,9 @@ void ActiveStream::EncodeResponseHeaders(http::HeaderMap& headers, bool end_stre
     response_complete_ = true;
     info_.last_downstream_tx_byte_sent = dispatcher().Now() - info_.start_monotonic;
   }
+  for (auto it = filters_.rbegin(); it != filters_.rend(); ++it) {
+    (*it)->EncodeHeaders(headers, end_stream);
+  }
   encoder_.EncodeHeaders(headers, end_stream);
   if (end_stream) MaybeFinish();
 }
@@ -291,7 +397,7 @@ void ActiveStream::OnUpstreamHeaders(std::unique_ptr<http::HeaderMap> headers, b
   }
   hcm_.runtime().routes->ApplyResponseHeaderMutations(*route_, weighted_cluster_,
                                                       *response_headers_, info_);
-  if (end_stream) upstream_.reset();
+  if (end_stream) ReleaseUpstream();
   EncodeResponseHeaders(*response_headers_, end_stream);
 }
 
@@ -304,7 +410,7 @@ void ActiveStream::OnUpstreamData(network::Buffer& data, bool end_stream) {
   }
   encoder_.EncodeData(data, end_stream);
   if (end_stream) {
-    upstream_.reset();
+    ReleaseUpstream();
     MaybeFinish();
   }
 }
@@ -314,20 +420,20 @@ void ActiveStream::OnUpstreamTrailers(std::unique_ptr<http::HeaderMap> trailers)
   info_.response_trailers = response_trailers_.get();
   response_complete_ = true;
   encoder_.EncodeTrailers(*response_trailers_);
-  upstream_.reset();
+  ReleaseUpstream();
   MaybeFinish();
 }
 
 void ActiveStream::OnUpstreamFailure(uint32_t status, uint64_t response_flag,
                                      std::string_view details, std::string_view body) {
-  upstream_.reset();
+  ReleaseUpstream();
   SendLocalReply(status, body, details, response_flag);
 }
 
 void ActiveStream::OnUpstreamResetAfterHeaders(std::string_view details) {
   info_.response_flags |= access_log::kUpstreamConnectionTermination;
   info_.response_code_details = std::string(details);
-  upstream_.reset();
+  ReleaseUpstream();
   reset_ = true;
   encoder_.ResetStream(http::StreamResetReason::kRemoteReset);
   // The encoder reset ends the downstream connection; the stream finishes when it reports back.
@@ -365,7 +471,7 @@ void ActiveStream::OnResetStream(http::StreamResetReason reason, std::string_vie
   }
   if (upstream_) {
     upstream_->Reset();
-    upstream_.reset();
+    ReleaseUpstream();
   }
   Finish();
   hcm_.OnStreamDone(*this);
@@ -374,8 +480,8 @@ void ActiveStream::OnResetStream(http::StreamResetReason reason, std::string_vie
 void ActiveStream::OnStreamTimeout() {
   if (response_started_) return;
   if (upstream_) {
-    upstream_->OnTimeout();
-    upstream_.reset();
+    upstream_->OnGlobalTimeout();
+    ReleaseUpstream();
     hcm_.stats().downstream_rq_timeout.Inc();
     SendLocalReply(504, "upstream request timeout", "upstream_response_timeout",
                    access_log::kUpstreamRequestTimeout);
@@ -389,7 +495,7 @@ void ActiveStream::OnIdleTimeout() {
   hcm_.stats().downstream_rq_idle_timeout.Inc();
   if (upstream_) {
     upstream_->Reset();
-    upstream_.reset();
+    ReleaseUpstream();
   }
   if (!response_started_) {
     SendLocalReply(request_complete_ ? 504 : 408, "stream timeout", "stream_idle_timeout",
@@ -402,10 +508,15 @@ void ActiveStream::OnIdleTimeout() {
 }
 
 void ActiveStream::SendLocalReply(uint32_t status, std::string_view body, std::string_view details,
-                                  uint64_t response_flag) {
+                                  uint64_t response_flag, std::optional<uint32_t> grpc_status) {
   info_.response_flags |= response_flag;
   info_.response_code_details = std::string(details);
   local_reply_ = true;
+  if (held_body_.length() > 0) held_body_.Clear();
+  if (is_grpc_ && !response_started_) {
+    SendGrpcLocalReply(status, body, grpc_status);
+    return;
+  }
   const HcmRuntime& runtime = hcm_.runtime();
   std::string final_body(body);
   std::string content_type = body.empty() ? "" : "text/plain";
@@ -471,6 +582,24 @@ void ActiveStream::SendLocalReply(uint32_t status, std::string_view body, std::s
   }
 }
 
+void ActiveStream::SendGrpcLocalReply(uint32_t status, std::string_view body,
+                                      std::optional<uint32_t> grpc_status) {
+  // A gRPC client reads the outcome from grpc-status, not the HTTP status: answer with a
+  // "trailers-only" response (HTTP 200 whose headers carry grpc-status and grpc-message), the
+  // status derived from the HTTP one unless the caller chose it (PROTOCOL-HTTP2.md).
+  info_.response_code = 200;
+  auto headers = std::make_unique<http::HeaderMap>();
+  headers->Add(":status", "200");
+  headers->Add("content-type", "application/grpc");
+  headers->Add("grpc-status", std::to_string(grpc_status.value_or(http::HttpToGrpcStatus(status))));
+  if (!body.empty()) headers->Add("grpc-message", std::string(body));
+  if (route_)
+    hcm_.runtime().routes->ApplyResponseHeaderMutations(*route_, weighted_cluster_, *headers,
+                                                        info_);
+  response_headers_ = std::move(headers);
+  EncodeResponseHeaders(*response_headers_, true);
+}
+
 void ActiveStream::MaybeFinish() {
   if (finished_ || !response_complete_) return;
   // HTTP/1: a response sent before the request body finished ends the connection (the codec
@@ -483,10 +612,12 @@ void ActiveStream::Finish() {
   if (finished_) return;
   finished_ = true;
   if (request_timer_) request_timer_->Disable();
+  if (max_duration_timer_) max_duration_timer_->Disable();
   if (idle_timer_) idle_timer_->Stop();
+  for (auto& filter : filters_) filter->OnDestroy();
   if (upstream_) {
     upstream_->Reset();
-    upstream_.reset();
+    ReleaseUpstream();
   }
   info_.request_complete = dispatcher().Now() - info_.start_monotonic;
   HcmStats& stats = hcm_.stats();

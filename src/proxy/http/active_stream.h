@@ -1,5 +1,6 @@
 // One request/response exchange on a downstream connection: decodes the request from the
-// downstream codec, routes it, answers locally or forwards it upstream (UpstreamRequest), and
+// downstream codec, picks its route, runs the HTTP filters (fault, local rate limit, ...), then
+// answers locally or forwards it upstream (UpstreamRouter: attempts, retries, mirrors), and
 // encodes the response back. Records what happened in a StreamInfo for stats and access logs.
 #pragma once
 
@@ -13,14 +14,17 @@
 #include "network/buffer.h"
 #include "proxy/access_log/stream_info.h"
 #include "proxy/codec/codec.h"
+#include "proxy/filters/filter.h"
 #include "proxy/router/router.h"
 
 namespace weft::proxy {
 
 class HttpConnectionManager;
-class UpstreamRequest;
+class UpstreamRouter;
 
-class ActiveStream : public http::StreamDecoder, public http::StreamCallbacks {
+class ActiveStream : public http::StreamDecoder,
+                     public http::StreamCallbacks,
+                     public filters::FilterCallbacks {
  public:
   ActiveStream(HttpConnectionManager& hcm, http::StreamEncoder& response_encoder);
   ~ActiveStream() override;
@@ -35,7 +39,18 @@ class ActiveStream : public http::StreamDecoder, public http::StreamCallbacks {
   void OnAboveWriteBufferHighWatermark() override;
   void OnBelowWriteBufferLowWatermark() override;
 
-  // Called by UpstreamRequest with the upstream's response.
+  // filters::FilterCallbacks
+  event::Dispatcher& dispatcher() override;
+  Random& random() override;
+  stats::Store& stats() override;
+  const std::string& stat_prefix() override;
+  access_log::StreamInfo& info() override { return info_; }
+  const router::RouteFilterConfig* PerRouteConfig(std::string_view filter_name) override;
+  void ContinueDecoding() override;
+  void SendLocalReply(uint32_t status, std::string_view body, std::string_view details,
+                      uint64_t response_flag, std::optional<uint32_t> grpc_status) override;
+
+  // Called by the UpstreamRouter with the upstream's response.
   void OnUpstream1xxHeaders(std::unique_ptr<http::HeaderMap> headers);
   void OnUpstreamHeaders(std::unique_ptr<http::HeaderMap> headers, bool end_stream);
   void OnUpstreamData(network::Buffer& data, bool end_stream);
@@ -48,16 +63,26 @@ class ActiveStream : public http::StreamDecoder, public http::StreamCallbacks {
   void OnUpstreamAboveWriteBufferHighWatermark();
   void OnUpstreamBelowWriteBufferLowWatermark();
 
-  access_log::StreamInfo& info() { return info_; }
   HttpConnectionManager& hcm() { return hcm_; }
-  event::Dispatcher& dispatcher();
   const http::HeaderMap& request_headers() const { return *request_headers_; }
   bool complete() const { return response_complete_ && request_complete_; }
 
  private:
+  // Runs the decoder filters from `next_filter_`; then, if none held or answered, the router.
+  void RunDecoderFilters();
   void RouteRequest();
+  // Picks the route's cluster (weighted clusters, cluster_header) into info_.upstream_cluster.
+  void PickCluster();
+  void ArmStreamDurationTimer();
+  void OnMaxDurationReached();
+  // Hands the router to deferred deletion (it may be the caller).
+  void ReleaseUpstream();
+  void SendGrpcLocalReply(uint32_t status, std::string_view body,
+                          std::optional<uint32_t> grpc_status);
   void SendLocalReply(uint32_t status, std::string_view body, std::string_view details,
-                      uint64_t response_flag);
+                      uint64_t response_flag) {
+    SendLocalReply(status, body, details, response_flag, std::nullopt);
+  }
   void EncodeResponseHeaders(http::HeaderMap& headers, bool end_stream);
   void MaybeFinish();
   void Finish();
@@ -75,9 +100,18 @@ class ActiveStream : public http::StreamDecoder, public http::StreamCallbacks {
   std::unique_ptr<http::HeaderMap> request_trailers_;
   std::unique_ptr<http::HeaderMap> response_headers_;
   std::unique_ptr<http::HeaderMap> response_trailers_;
-  std::unique_ptr<UpstreamRequest> upstream_;
+  std::unique_ptr<UpstreamRouter> upstream_;
+  std::vector<std::unique_ptr<filters::StreamFilter>> filters_;
+  size_t next_filter_ = 0;
+  // Request body that arrived while a filter held the request; sent on when it continues.
+  network::Buffer held_body_;
+  bool decoding_held_ = false;
+  bool hold_read_disabled_ = false;              // held_body_ grew past the limit: the client waits
+  bool headers_end_stream_ = false;              // the request had no body
+  bool routed_ = false;                          // the router has the request (or answered it)
   std::unique_ptr<event::Timer> request_timer_;  // route timeout / request_timeout
-  std::optional<event::IdleTimer> idle_timer_;   // stream_idle_timeout, or the route's
+  std::unique_ptr<event::Timer> max_duration_timer_;  // max_stream_duration / grpc-timeout
+  std::optional<event::IdleTimer> idle_timer_;        // stream_idle_timeout, or the route's
   const router::RouteEntry* route_ = nullptr;
   int weighted_cluster_ = -1;
   access_log::StreamInfo info_;
@@ -89,6 +123,8 @@ class ActiveStream : public http::StreamDecoder, public http::StreamCallbacks {
   bool is_head_request_ = false;
   bool is_upgrade_ = false;
   bool local_reply_ = false;
+  bool is_grpc_ = false;
+  bool grpc_deadline_ = false;  // max_duration_timer_ comes from the request's grpc-timeout
 };
 
 }  // namespace weft::proxy

@@ -40,6 +40,10 @@ absl::StatusOr<std::shared_ptr<const HcmRuntime>> HcmRuntime::Build(
   rt->limits.max_header_bytes = static_cast<size_t>(config.max_request_headers_kb) * 1024;
   rt->limits.max_url_length = config.max_url_bytes;
   rt->limits.allow_chunked_length = config.allow_chunked_length;
+  rt->stat_prefix = absl::StrCat("http.", config.stat_prefix, ".");
+  for (const auto& filter : config.http_filters) {
+    if (filter.factory) rt->filter_factories.push_back(filter.factory);
+  }
   return std::shared_ptr<const HcmRuntime>(std::move(rt));
 }
 

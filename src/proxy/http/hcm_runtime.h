@@ -12,6 +12,7 @@
 #include "proxy/access_log/access_log.h"
 #include "proxy/access_log/substitution_formatter.h"
 #include "proxy/codec/codec_factory.h"
+#include "proxy/filters/filter.h"
 #include "proxy/listener/listener_config.h"
 #include "proxy/router/router.h"
 
@@ -30,6 +31,9 @@ struct HcmRuntime {
   std::vector<LocalReplyMapperRuntime> local_reply_mappers;
   std::shared_ptr<const access_log::SubstitutionFormatter> local_reply_body_format;
   http::CodecLimits limits;
+  std::string stat_prefix;  // "http.<stat_prefix>."
+  // http_filters before the router, in order.
+  std::vector<std::shared_ptr<const filters::FilterFactory>> filter_factories;
 
   static absl::StatusOr<std::shared_ptr<const HcmRuntime>> Build(
       const listener::HttpConnectionManagerConfig& config);

@@ -1,14 +1,11 @@
 #include "proxy/http/upstream_request.h"
 
-#include "absl/strings/str_cat.h"
-#include "proxy/http/active_stream.h"
-#include "proxy/http/connection_manager.h"
-
 namespace weft::proxy {
 
-UpstreamRequest::UpstreamRequest(ActiveStream& stream, cluster::ThreadLocalCluster& cluster,
-                                 int host_index, cluster::HttpConnPool& pool)
-    : stream_(stream), cluster_(cluster), host_index_(host_index), pool_(pool) {}
+UpstreamRequest::UpstreamRequest(UpstreamRequestCallbacks& callbacks,
+                                 cluster::ThreadLocalCluster& cluster, int host_index,
+                                 cluster::HttpConnPool& pool)
+    : callbacks_(callbacks), cluster_(cluster), host_index_(host_index), pool_(pool) {}
 
 UpstreamRequest::~UpstreamRequest() {
   if (pending_) pending_->Cancel();
@@ -19,6 +16,7 @@ UpstreamRequest::~UpstreamRequest() {
 void UpstreamRequest::Done() {
   if (done_) return;
   done_ = true;
+  if (counted_request_) cluster_.config().resources->requests.Dec();
   cluster_.stats().upstream_rq_active.Dec();
   pool_.host_stats().rq_active.Dec();
   // A request that ended without a response (reset, timeout, connect failure) is an error.
@@ -30,14 +28,23 @@ void UpstreamRequest::Done() {
 void UpstreamRequest::Start(http::HeaderMap& headers, bool end_stream) {
   headers_ = &headers;
   headers_end_stream_ = end_stream;
-  start_ = stream_.dispatcher().Now();
+  start_ = callbacks_.dispatcher().Now();
   cluster_.stats().upstream_rq_total.Inc();
   cluster_.stats().upstream_rq_active.Inc();
   pool_.host_stats().rq_total.Inc();
   pool_.host_stats().rq_active.Inc();
   if (host_index_ >= 0 && cluster_.load_balancer())
     cluster_.load_balancer()->OnRequestStart(host_index_);
-  stream_.info().upstream_host = pool_.host().address_string;
+  callbacks_.info().upstream_host = pool_.host().address_string;
+  // Circuit breaker: the cluster's max_requests across all workers.
+  upstream::ResourceManager& resources = *cluster_.config().resources;
+  if (!resources.requests.CanCreate()) {
+    cluster_.stats().upstream_rq_pending_overflow.Inc();
+    OnPoolFailure(cluster::PoolFailureReason::kOverflow, "");
+    return;
+  }
+  resources.requests.Inc();
+  counted_request_ = true;
   // May call OnPoolReady / OnPoolFailure before returning.
   pending_ = pool_.NewStream(*this, *this);
 }
@@ -47,7 +54,7 @@ void UpstreamRequest::OnPoolReady(http::StreamEncoder& encoder,
   pending_ = nullptr;
   encoder_ = &encoder;
   encoder_->SetCallbacks(this);
-  stream_.info().upstream_local_address = connection.local_address_string();
+  callbacks_.info().upstream_local_address = connection.local_address_string();
   bool end = headers_end_stream_;
   encoder_->EncodeHeaders(*headers_, end);
   if (encoder_ == nullptr) return;  // reset synchronously
@@ -61,20 +68,13 @@ void UpstreamRequest::OnPoolReady(http::StreamEncoder& encoder,
 
 void UpstreamRequest::OnPoolFailure(cluster::PoolFailureReason reason, std::string_view details) {
   pending_ = nullptr;
+  Done();
   if (reason == cluster::PoolFailureReason::kOverflow) {
-    stream_.OnUpstreamFailure(
-        503, access_log::kUpstreamOverflow, "upstream_reset_before_response_started{overflow}",
-        "upstream connect error or disconnect/reset before headers. reset reason: overflow");
+    callbacks_.OnUpstreamFailure(*this, router::AttemptFailure::kOverflow, details);
     return;
   }
-  stream_.info().upstream_transport_failure_reason = std::string(details);
-  // Envoy's words, so scripts that grep for them keep working.
-  stream_.OnUpstreamFailure(
-      503, access_log::kUpstreamConnectionFailure,
-      "upstream_reset_before_response_started{connection_failure}",
-      absl::StrCat("upstream connect error or disconnect/reset before headers. reset reason: "
-                   "connection failure",
-                   details.empty() ? "" : ", transport failure reason: ", std::string(details)));
+  callbacks_.info().upstream_transport_failure_reason = std::string(details);
+  callbacks_.OnUpstreamFailure(*this, router::AttemptFailure::kConnectFailure, details);
 }
 
 void UpstreamRequest::SendData(network::Buffer& data, bool end_stream) {
@@ -122,16 +122,16 @@ void UpstreamRequest::ReadDisable(bool disable) {
 }
 
 void UpstreamRequest::Decode1xxHeaders(std::unique_ptr<http::HeaderMap> headers) {
-  stream_.OnUpstream1xxHeaders(std::move(headers));
+  callbacks_.OnUpstream1xxHeaders(std::move(headers));
 }
 
 void UpstreamRequest::DecodeHeaders(std::unique_ptr<http::HeaderMap> headers, bool end_stream) {
   response_started_ = true;
-  auto elapsed = stream_.dispatcher().Now() - start_;
-  stream_.info().upstream_service_time =
-      std::chrono::duration_cast<std::chrono::milliseconds>(elapsed);
-  stream_.info().first_upstream_rx_byte_received =
-      stream_.dispatcher().Now() - stream_.info().start_monotonic;
+  access_log::StreamInfo& info = callbacks_.info();
+  const auto now = callbacks_.dispatcher().Now();
+  auto elapsed = now - start_;
+  info.upstream_service_time = std::chrono::duration_cast<std::chrono::milliseconds>(elapsed);
+  info.first_upstream_rx_byte_received = now - info.start_monotonic;
   uint32_t code = 0;
   for (char c : headers->Status()) code = code * 10 + static_cast<uint32_t>(c - '0');
   cluster_.stats().RecordResponseCode(code);
@@ -144,7 +144,7 @@ void UpstreamRequest::DecodeHeaders(std::unique_ptr<http::HeaderMap> headers, bo
     encoder_ = nullptr;  // the codec is done with this stream
     Done();
   }
-  stream_.OnUpstreamHeaders(std::move(headers), end_stream);
+  callbacks_.OnUpstreamHeaders(*this, std::move(headers), end_stream);
 }
 
 void UpstreamRequest::DecodeData(network::Buffer& data, bool end_stream) {
@@ -153,14 +153,14 @@ void UpstreamRequest::DecodeData(network::Buffer& data, bool end_stream) {
     encoder_ = nullptr;
     Done();
   }
-  stream_.OnUpstreamData(data, end_stream);
+  callbacks_.OnUpstreamData(data, end_stream);
 }
 
 void UpstreamRequest::DecodeTrailers(std::unique_ptr<http::HeaderMap> trailers) {
   response_complete_ = true;
   encoder_ = nullptr;
   Done();
-  stream_.OnUpstreamTrailers(std::move(trailers));
+  callbacks_.OnUpstreamTrailers(std::move(trailers));
 }
 
 void UpstreamRequest::OnResetStream(http::StreamResetReason reason, std::string_view details) {
@@ -168,33 +168,28 @@ void UpstreamRequest::OnResetStream(http::StreamResetReason reason, std::string_
   cluster_.stats().upstream_rq_rx_reset.Inc();
   Done();
   if (response_started_) {
-    stream_.OnUpstreamResetAfterHeaders(details);
+    callbacks_.OnUpstreamResetAfterHeaders(details);
     return;
   }
   if (reason == http::StreamResetReason::kConnectionFailure) {
-    OnPoolFailure(cluster::PoolFailureReason::kConnectionFailure, details);
+    callbacks_.info().upstream_transport_failure_reason = std::string(details);
+    callbacks_.OnUpstreamFailure(*this, router::AttemptFailure::kConnectFailure, details);
     return;
   }
-  const char* why = reason == http::StreamResetReason::kProtocolError ? "protocol error"
-                                                                      : "connection termination";
-  stream_.OnUpstreamFailure(
-      reason == http::StreamResetReason::kProtocolError ? 502 : 503,
-      reason == http::StreamResetReason::kProtocolError
-          ? access_log::kUpstreamProtocolError
-          : access_log::kUpstreamConnectionTermination,
-      absl::StrCat("upstream_reset_before_response_started{",
-                   reason == http::StreamResetReason::kProtocolError ? "protocol_error"
-                                                                     : "connection_termination",
-                   "}"),
-      absl::StrCat("upstream connect error or disconnect/reset before headers. reset reason: ",
-                   why));
+  router::AttemptFailure failure = router::AttemptFailure::kConnectionTermination;
+  if (reason == http::StreamResetReason::kProtocolError) {
+    failure = router::AttemptFailure::kProtocolError;
+  } else if (reason == http::StreamResetReason::kRemoteReset) {
+    failure = router::AttemptFailure::kRemoteReset;
+  }
+  callbacks_.OnUpstreamFailure(*this, failure, details);
 }
 
 void UpstreamRequest::OnAboveWriteBufferHighWatermark() {
-  stream_.OnUpstreamAboveWriteBufferHighWatermark();
+  callbacks_.OnUpstreamAboveWriteBufferHighWatermark();
 }
 void UpstreamRequest::OnBelowWriteBufferLowWatermark() {
-  stream_.OnUpstreamBelowWriteBufferLowWatermark();
+  callbacks_.OnUpstreamBelowWriteBufferLowWatermark();
 }
 
 }  // namespace weft::proxy

@@ -1,35 +1,62 @@
-// The router's half of a stream: one request forwarded to one upstream host through the
-// cluster's connection pool, and its response relayed back to the ActiveStream.
+// One attempt at a request: the request forwarded to one upstream host through that host's
+// connection pool, and what came back (response, or why there was none) reported to its owner.
+// The owner is the stream's UpstreamRouter (which may make several attempts: retries) or a
+// ShadowRequest (a mirrored copy whose response is dropped).
 #pragma once
 
 #include <memory>
 #include <string>
 #include <string_view>
 
+#include "event/dispatcher.h"
 #include "network/buffer.h"
+#include "proxy/access_log/stream_info.h"
 #include "proxy/cluster_manager/conn_pool.h"
 #include "proxy/cluster_manager/thread_local_cluster.h"
 #include "proxy/codec/codec.h"
+#include "proxy/router/retry_state.h"
 
 namespace weft::proxy {
 
-class ActiveStream;
+class UpstreamRequest;
 
-class UpstreamRequest : public http::StreamDecoder,
+// What an UpstreamRequest reports. Every callback may destroy the UpstreamRequest.
+class UpstreamRequestCallbacks {
+ public:
+  virtual ~UpstreamRequestCallbacks() = default;
+  virtual event::Dispatcher& dispatcher() = 0;
+  // Where the attempt records upstream host, addresses and timings.
+  virtual access_log::StreamInfo& info() = 0;
+  virtual void OnUpstream1xxHeaders(std::unique_ptr<http::HeaderMap> headers) = 0;
+  virtual void OnUpstreamHeaders(UpstreamRequest& request, std::unique_ptr<http::HeaderMap> headers,
+                                 bool end_stream) = 0;
+  virtual void OnUpstreamData(network::Buffer& data, bool end_stream) = 0;
+  virtual void OnUpstreamTrailers(std::unique_ptr<http::HeaderMap> trailers) = 0;
+  // The attempt ended before any response headers. `details` is the transport's reason, if any.
+  virtual void OnUpstreamFailure(UpstreamRequest& request, router::AttemptFailure failure,
+                                 std::string_view details) = 0;
+  // The upstream reset after the response started.
+  virtual void OnUpstreamResetAfterHeaders(std::string_view details) = 0;
+  virtual void OnUpstreamAboveWriteBufferHighWatermark() {}
+  virtual void OnUpstreamBelowWriteBufferLowWatermark() {}
+};
+
+class UpstreamRequest : public event::DeferredDeletable,
+                        public http::StreamDecoder,
                         public http::StreamCallbacks,
                         public cluster::ConnPoolCallbacks {
  public:
-  UpstreamRequest(ActiveStream& stream, cluster::ThreadLocalCluster& cluster, int host_index,
-                  cluster::HttpConnPool& pool);
+  UpstreamRequest(UpstreamRequestCallbacks& callbacks, cluster::ThreadLocalCluster& cluster,
+                  int host_index, cluster::HttpConnPool& pool);
   ~UpstreamRequest() override;
 
   // Starts: asks the pool for a connection and sends `headers` when it has one.
-  // `headers` belong to the stream and outlive this request; they are sent as they are.
+  // `headers` belong to the owner and outlive this request; they are sent as they are.
   void Start(http::HeaderMap& headers, bool end_stream);
-  // Request body / trailers from downstream, buffered until the connection is ready.
+  // Request body / trailers, buffered until the connection is ready.
   void SendData(network::Buffer& data, bool end_stream);
   void SendTrailers(const http::HeaderMap& trailers);
-  // Abandons the request (downstream went away, timeout): the upstream connection is reset.
+  // Abandons the attempt (downstream went away, timeout, retry): the upstream stream is reset.
   void Reset();
   // The route timeout fired before a response: counted for the cluster and host, then Reset().
   void OnTimeout();
@@ -51,11 +78,15 @@ class UpstreamRequest : public http::StreamDecoder,
   void OnBelowWriteBufferLowWatermark() override;
 
   bool response_started() const { return response_started_; }
+  int host_index() const { return host_index_; }
+  const upstream::Host& host() const { return pool_.host(); }
+  // Outlier detection and load balancers learn each attempt's result through the cluster.
+  cluster::ThreadLocalCluster& cluster() { return cluster_; }
 
  private:
   void Done();
 
-  ActiveStream& stream_;
+  UpstreamRequestCallbacks& callbacks_;
   cluster::ThreadLocalCluster& cluster_;
   int host_index_;
   cluster::HttpConnPool& pool_;
@@ -69,6 +100,7 @@ class UpstreamRequest : public http::StreamDecoder,
   bool response_started_ = false;
   bool response_complete_ = false;
   bool done_ = false;
+  bool counted_request_ = false;  // holds one of the cluster's max_requests
   int read_disabled_ = 0;
   event::MonotonicTime start_;
 };

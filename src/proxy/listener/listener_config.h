@@ -10,6 +10,7 @@
 #include <variant>
 #include <vector>
 
+#include "proxy/filters/filter.h"
 #include "proxy/router/route_config.h"
 
 namespace weft::listener {
@@ -76,11 +77,12 @@ struct LocalReplyConfig {
   std::string content_type;
 };
 
-// An entry of http_filters: the name and which filter it is. Only the router exists in this
-// issue; fault, rbac, jwt_authn, ... arrive with theirs.
+// An entry of http_filters: the name, which filter it is, and (for every filter but the router,
+// which is the stream's last step) the factory built from its typed_config.
 struct HttpFilterConfig {
   std::string name;
   std::string type_url;  // the typed_config's @type, or "" when given by name only
+  std::shared_ptr<const filters::FilterFactory> factory;  // null for envoy.filters.http.router
 };
 
 // envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager.

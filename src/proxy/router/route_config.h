@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -104,8 +105,71 @@ struct RegexRewrite {
   std::string substitution;  // RE2 syntax: \1 for groups
 };
 
-// envoy.config.route.v3.RouteAction (the part of it this issue supports; retries, mirrors and
-// the rest of the resilience fields land with the proxy's part 2).
+// envoy.type.v3.FractionalPercent: numerator / denominator (100, 10000 or 1000000).
+struct FractionalPercent {
+  uint32_t numerator = 0;
+  uint32_t denominator = 100;
+  // True for a share `numerator / denominator` of uniformly distributed `random` values.
+  bool Sample(uint64_t random) const { return random % denominator < numerator; }
+  bool always() const { return numerator >= denominator; }
+};
+
+// envoy.config.route.v3.RetryPolicy. `retry_on` is a set of RetryOn bits.
+struct RetryPolicy {
+  enum RetryOn : uint32_t {
+    k5xx = 1u << 0,                     // any 5xx, a reset, a connect failure, refused stream
+    kGatewayError = 1u << 1,            // 502, 503, 504
+    kReset = 1u << 2,                   // reset/disconnect before a response
+    kConnectFailure = 1u << 3,          // connection could not be established
+    kRetriable4xx = 1u << 4,            // 409
+    kRefusedStream = 1u << 5,           // HTTP/2 REFUSED_STREAM
+    kRetriableStatusCodes = 1u << 6,    // retriable_status_codes
+    kRetriableHeaders = 1u << 7,        // retriable_headers
+    kEnvoyRateLimited = 1u << 8,        // x-envoy-ratelimited in the response
+    kGrpcCancelled = 1u << 9,           // grpc-status 1
+    kGrpcDeadlineExceeded = 1u << 10,   // grpc-status 4
+    kGrpcResourceExhausted = 1u << 11,  // grpc-status 8
+    kGrpcUnavailable = 1u << 12,        // grpc-status 14
+    kGrpcInternal = 1u << 13,           // grpc-status 13
+    kResetBeforeRequest = 1u << 14,     // reset before any request byte was sent
+  };
+  uint32_t retry_on = 0;
+  uint32_t num_retries = 1;  // Envoy's default when a retry policy is present
+  Milliseconds per_try_timeout{0};
+  Milliseconds per_try_idle_timeout{0};
+  Milliseconds base_interval{25};  // retry_back_off; Envoy's default 25 ms
+  Milliseconds max_interval{250};  // default 10 x base_interval
+  std::vector<uint32_t> retriable_status_codes;
+  std::vector<HeaderMatcher> retriable_headers;
+  std::vector<HeaderMatcher> retriable_request_headers;
+  bool previous_hosts = false;  // retry_host_predicate envoy.retry_host_predicates.previous_hosts
+  uint32_t host_selection_retry_max_attempts = 1;
+};
+
+// envoy.config.route.v3.RouteAction.RequestMirrorPolicy.
+struct RequestMirrorPolicy {
+  std::string cluster;
+  std::optional<FractionalPercent> runtime_fraction;  // default: every request
+  bool disable_shadow_host_suffix_append = false;
+};
+
+// envoy.config.route.v3.RouteAction.MaxStreamDuration, and the legacy max_grpc_timeout fields.
+struct MaxStreamDuration {
+  std::optional<Milliseconds> max_stream_duration;
+  // grpc-timeout header honoured, capped at this (0 = no cap); unset = header ignored.
+  std::optional<Milliseconds> grpc_timeout_header_max;
+  std::optional<Milliseconds> grpc_timeout_header_offset;
+};
+
+// A filter's per-route settings (typed_per_filter_config), built by proxy/config from the
+// filter's own proto. Each filter defines its subclass.
+struct RouteFilterConfig {
+  virtual ~RouteFilterConfig() = default;
+};
+using PerFilterConfigs =
+    std::map<std::string, std::shared_ptr<const RouteFilterConfig>, std::less<>>;
+
+// envoy.config.route.v3.RouteAction.
 struct RouteAction {
   std::string cluster;  // one of cluster / weighted_clusters / cluster_header is set
   std::vector<WeightedCluster> weighted_clusters;
@@ -120,6 +184,9 @@ struct RouteAction {
   Milliseconds timeout{15000};  // Envoy's default route timeout; 0 disables
   std::optional<Milliseconds> idle_timeout;
   std::vector<HashPolicy> hash_policy;
+  std::optional<RetryPolicy> retry_policy;  // the route's, else the virtual host's
+  std::vector<RequestMirrorPolicy> request_mirror_policies;
+  MaxStreamDuration max_stream_duration;
 };
 
 // envoy.config.route.v3.RedirectAction.
@@ -145,6 +212,7 @@ struct Route {
   RouteMatch match;
   std::variant<RouteAction, RedirectAction, DirectResponseAction> action;
   HeaderMutations headers;
+  PerFilterConfigs per_filter_config;  // typed_per_filter_config
 };
 
 struct VirtualHost {
@@ -154,6 +222,10 @@ struct VirtualHost {
   HeaderMutations headers;
   enum class RequireTls { kNone, kExternalOnly, kAll };
   RequireTls require_tls = RequireTls::kNone;
+  PerFilterConfigs per_filter_config;  // typed_per_filter_config
+  std::optional<RetryPolicy> retry_policy;
+  bool include_request_attempt_count = false;      // x-envoy-attempt-count upstream
+  bool include_attempt_count_in_response = false;  // x-envoy-attempt-count downstream
 };
 
 // envoy.config.route.v3.RouteConfiguration.

@@ -4,9 +4,12 @@
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
+
+#include "proxy/upstream/resource_manager.h"
 
 namespace weft::upstream {
 
@@ -69,6 +72,12 @@ struct ClusterConfig {
   std::optional<uint32_t> max_requests_per_connection;
   Milliseconds upstream_idle_timeout{3600 * 1000};  // common_http_protocol_options.idle_timeout
   UpstreamProtocol protocol = UpstreamProtocol::kHttp1;
+
+  // Circuit breakers: the DEFAULT priority's thresholds (routes here are all DEFAULT priority),
+  // and the live counts they are checked against, shared by every worker using this config.
+  CircuitBreakerThresholds circuit_breakers;
+  std::shared_ptr<ResourceManager> resources =
+      std::make_shared<ResourceManager>(CircuitBreakerThresholds{});
 
   // ORIGINAL_DST.
   std::optional<std::string> original_dst_http_header;  // use_http_header / http_header_name

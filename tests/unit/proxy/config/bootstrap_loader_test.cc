@@ -145,11 +145,11 @@ TEST(BootstrapLoaderTest, RefusesUnknownTypedExtension) {
   std::string yaml = HttpBootstrap(kDefaultRoute);
   Replace(yaml, "http_filters: [{name: envoy.filters.http.router}]",
           "http_filters: [{name: f, typed_config: {'@type': "
-          "type.googleapis.com/envoy.extensions.filters.http.fault.v3.HTTPFault}}, "
+          "type.googleapis.com/envoy.extensions.filters.http.cors.v3.Cors}}, "
           "{name: envoy.filters.http.router}]");
   const std::string error = ErrorOf(yaml);
   EXPECT_THAT(error, HasSubstr("http_filters[0].typed_config: unsupported extension "
-                               "'envoy.extensions.filters.http.fault.v3.HTTPFault'"));
+                               "'envoy.extensions.filters.http.cors.v3.Cors'"));
 }
 
 TEST(BootstrapLoaderTest, RefusesUnknownNamedFilter) {
