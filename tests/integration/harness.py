@@ -49,6 +49,12 @@ class _EchoHandler(http.server.BaseHTTPRequestHandler):
             time.sleep(float(path.split("/")[-1] or "1"))
         if self.path.startswith("/status/"):
             code = int(self.path.split("/")[2])
+        elif path == "/health":
+            # Health checks probe /health; tests flip Upstream.health_status.
+            code = self.server.health_status
+        elif self.server.fixed_status:
+            # An upstream that fails on purpose: every other request gets this status.
+            code = self.server.fixed_status
         else:
             code = 200
         payload = json.dumps({
@@ -82,9 +88,19 @@ class Upstream:
             request_queue_size = 256
         self.server = Server(("127.0.0.1", 0), _EchoHandler)
         self.server.tag = tag
+        self.server.health_status = 200
+        self.server.fixed_status = None
         self.port = self.server.server_address[1]
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
+
+    def set_health_status(self, code):
+        """What GET /health answers from now on."""
+        self.server.health_status = code
+
+    def set_fixed_status(self, code):
+        """Answer every request except /health with `code` (None: echo normally)."""
+        self.server.fixed_status = code
 
     def stop(self):
         self.server.shutdown()
@@ -183,6 +199,8 @@ def serve_forever(host, port, tag):
         request_queue_size = 256
     server = Server((host, port), _EchoHandler)
     server.tag = tag
+    server.health_status = 200
+    server.fixed_status = None
     server.serve_forever()
 
 

@@ -112,6 +112,7 @@ void UpstreamRequest::Reset() {
 
 void UpstreamRequest::OnTimeout() {
   cluster_.stats().upstream_rq_timeout.Inc();
+  cluster_.ReportHostResult(pool_, {health::HostResult::Kind::kTimeout, 0});
   pool_.host_stats().rq_timeout.Inc();
   Reset();
 }
@@ -137,6 +138,7 @@ void UpstreamRequest::DecodeHeaders(std::unique_ptr<http::HeaderMap> headers, bo
   cluster_.stats().RecordResponseCode(code);
   // Envoy counts a host's 5xx as rq_error and everything else as rq_success.
   (code >= 500 ? pool_.host_stats().rq_error : pool_.host_stats().rq_success).Inc();
+  cluster_.ReportHostResult(pool_, {health::HostResult::Kind::kHttpStatus, code});
   cluster_.stats().upstream_rq_time.Record(
       std::chrono::duration<double, std::milli>(elapsed).count());
   if (end_stream) {
@@ -166,6 +168,8 @@ void UpstreamRequest::DecodeTrailers(std::unique_ptr<http::HeaderMap> trailers) 
 void UpstreamRequest::OnResetStream(http::StreamResetReason reason, std::string_view details) {
   encoder_ = nullptr;
   cluster_.stats().upstream_rq_rx_reset.Inc();
+  if (!response_started_ && reason != http::StreamResetReason::kConnectionFailure)
+    cluster_.ReportHostResult(pool_, {health::HostResult::Kind::kReset, 0});
   Done();
   if (response_started_) {
     stream_.OnUpstreamResetAfterHeaders(details);
