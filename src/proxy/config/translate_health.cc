@@ -3,6 +3,10 @@
 // upstream::ClusterConfig. Defaults are Envoy's, from the protos' comments (see cluster_config.h).
 #include "proxy/config/translate_health.h"
 
+#include <algorithm>
+#include <initializer_list>
+#include <tuple>
+
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "base/status.h"
@@ -124,34 +128,29 @@ absl::Status TranslateHealthCheck(const core::HealthCheck& h, std::string_view p
 absl::Status TranslateOutlierDetection(const envoy::config::cluster::v3::OutlierDetection& o,
                                        std::string_view path, upstream::ClusterConfig& out) {
   upstream::OutlierDetectionConfig c;
-  // Counts and thresholds: a set wrapper replaces the default.
-  auto u32 = [](const google::protobuf::UInt32Value& v, bool has, uint32_t& field) {
-    if (has) field = v.value();
-  };
-  u32(o.consecutive_5xx(), o.has_consecutive_5xx(), c.consecutive_5xx);
-  u32(o.consecutive_gateway_failure(), o.has_consecutive_gateway_failure(),
-      c.consecutive_gateway_failure);
-  u32(o.consecutive_local_origin_failure(), o.has_consecutive_local_origin_failure(),
-      c.consecutive_local_origin_failure);
-  u32(o.success_rate_minimum_hosts(), o.has_success_rate_minimum_hosts(),
-      c.success_rate_minimum_hosts);
-  u32(o.success_rate_request_volume(), o.has_success_rate_request_volume(),
-      c.success_rate_request_volume);
-  u32(o.success_rate_stdev_factor(), o.has_success_rate_stdev_factor(),
-      c.success_rate_stdev_factor);
-  u32(o.failure_percentage_minimum_hosts(), o.has_failure_percentage_minimum_hosts(),
-      c.failure_percentage_minimum_hosts);
-  u32(o.failure_percentage_request_volume(), o.has_failure_percentage_request_volume(),
-      c.failure_percentage_request_volume);
-  for (auto [name, has, value, field] :
-       std::initializer_list<std::tuple<const char*, bool, uint32_t, uint32_t*>>{
-           {"consecutive_5xx", o.has_consecutive_5xx(), o.consecutive_5xx().value(), nullptr},
+  // Counts: a set wrapper replaces the default; the consecutive ones must be at least 1.
+  for (auto [name, has, value, field, minimum] :
+       std::initializer_list<std::tuple<const char*, bool, uint32_t, uint32_t*, uint32_t>>{
+           {"consecutive_5xx", o.has_consecutive_5xx(), o.consecutive_5xx().value(),
+            &c.consecutive_5xx, 1},
            {"consecutive_gateway_failure", o.has_consecutive_gateway_failure(),
-            o.consecutive_gateway_failure().value(), nullptr},
+            o.consecutive_gateway_failure().value(), &c.consecutive_gateway_failure, 1},
            {"consecutive_local_origin_failure", o.has_consecutive_local_origin_failure(),
-            o.consecutive_local_origin_failure().value(), nullptr}}) {
-    (void)field;
-    if (has && value == 0) return ConfigError(FieldPath(path, name), "must be at least 1");
+            o.consecutive_local_origin_failure().value(), &c.consecutive_local_origin_failure, 1},
+           {"success_rate_minimum_hosts", o.has_success_rate_minimum_hosts(),
+            o.success_rate_minimum_hosts().value(), &c.success_rate_minimum_hosts, 0},
+           {"success_rate_request_volume", o.has_success_rate_request_volume(),
+            o.success_rate_request_volume().value(), &c.success_rate_request_volume, 0},
+           {"success_rate_stdev_factor", o.has_success_rate_stdev_factor(),
+            o.success_rate_stdev_factor().value(), &c.success_rate_stdev_factor, 0},
+           {"failure_percentage_minimum_hosts", o.has_failure_percentage_minimum_hosts(),
+            o.failure_percentage_minimum_hosts().value(), &c.failure_percentage_minimum_hosts, 0},
+           {"failure_percentage_request_volume", o.has_failure_percentage_request_volume(),
+            o.failure_percentage_request_volume().value(), &c.failure_percentage_request_volume,
+            0}}) {
+    if (!has) continue;
+    if (value < minimum) return ConfigError(FieldPath(path, name), "must be at least ", minimum);
+    *field = value;
   }
   // Percentages: at most 100 (outlier_detection.proto's validation rules).
   for (auto [name, has, value, field] :
