@@ -53,6 +53,12 @@ class _EchoHandler(http.server.BaseHTTPRequestHandler):
             time.sleep(float(path.split("/")[-1] or "1"))
         if self.path.startswith("/status/"):
             code = int(self.path.split("/")[2])
+        elif path == "/health":
+            # Health checks probe /health; tests flip Upstream.health_status.
+            code = self.server.health_status
+        elif self.server.fixed_status:
+            # An upstream that fails on purpose: every other request gets this status.
+            code = self.server.fixed_status
         if "/flaky/" in path:
             # /flaky/<n>/<what>/<key>: the first n requests for <key> fail, then 200. <what> is an
             # HTTP status, "reset" (close without answering) or "slow" (answer after 1 s).
@@ -98,6 +104,8 @@ def _init_state(server, tag):
     server.seen = []
     server.counts = {}
     server.lock = threading.Lock()
+    server.health_status = 200
+    server.fixed_status = None
 
 
 class Upstream:
@@ -119,6 +127,14 @@ class Upstream:
     def seen(self):
         """(method, path, headers, body) of every request received, in order."""
         return self.server.seen
+
+    def set_health_status(self, code):
+        """What GET /health answers from now on."""
+        self.server.health_status = code
+
+    def set_fixed_status(self, code):
+        """Answer every request except /health with `code` (None: echo normally)."""
+        self.server.fixed_status = code
 
     def stop(self):
         self.server.shutdown()

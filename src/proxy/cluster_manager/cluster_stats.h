@@ -53,7 +53,8 @@ namespace weft::cluster {
   X(upstream_cx_active) \
   X(upstream_rq_active) \
   X(upstream_rq_pending_active) \
-  X(membership_total)
+  X(membership_total) \
+  X(membership_healthy)
 // clang-format on
 
 struct ClusterStats {

@@ -48,6 +48,7 @@ class HttpConnPool::ActiveClient : public network::ConnectionCallbacks,
       pool_.stats_.upstream_cx_connect_ms.Record(
           std::chrono::duration<double, std::milli>(pool_.dispatcher_.Now() - connect_start_)
               .count());
+      pool_.ReportResult({health::HostResult::Kind::kConnectSuccess, 0});
       pool_.OnClientReady(*this);
       return;
     }
@@ -159,6 +160,7 @@ PendingRequest* HttpConnPool::NewStream(http::StreamDecoder& response_decoder,
   // A new connection for this request.
   std::string error;
   if (!OpenConnection(&error)) {
+    ReportResult({health::HostResult::Kind::kConnectFailed, 0});
     callbacks.OnPoolFailure(PoolFailureReason::kConnectionFailure, error);
     return nullptr;
   }
@@ -211,6 +213,9 @@ void HttpConnPool::OnClientClosed(ActiveClient& client, bool connect_failed, boo
     stats_.upstream_cx_connect_fail.Inc();
     host_stats_.cx_connect_fail.Inc();
     if (timed_out) stats_.upstream_cx_connect_timeout.Inc();
+    ReportResult(
+        {timed_out ? health::HostResult::Kind::kTimeout : health::HostResult::Kind::kConnectFailed,
+         0});
     // The connection that failed was opened for the oldest waiting request.
     if (!pending_.empty()) {
       std::unique_ptr<Pending> p = std::move(pending_.front());
@@ -247,6 +252,20 @@ void HttpConnPool::ServePending() {
       continue;
     }
     ++connecting;
+  }
+}
+
+void HttpConnPool::EnableOutlierReporting(std::unique_ptr<health::HostOutcomeRecorder> recorder,
+                                          std::function<void(health::EjectionType)> on_threshold) {
+  outcomes_ = std::move(recorder);
+  on_outlier_threshold_ = std::move(on_threshold);
+}
+
+void HttpConnPool::RecordOutcome(const health::HostResult& result) {
+  const uint32_t reached = outcomes_->Record(result, *cluster_.outlier_detection);
+  if (reached == 0) return;
+  for (int type = 0; type < health::kEjectionTypes; ++type) {
+    if (reached & (1u << type)) on_outlier_threshold_(static_cast<health::EjectionType>(type));
   }
 }
 

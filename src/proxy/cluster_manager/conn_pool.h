@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <list>
 #include <memory>
 #include <string>
@@ -18,6 +19,7 @@
 #include "proxy/cluster_manager/cluster_stats.h"
 #include "proxy/cluster_manager/host_stats.h"
 #include "proxy/codec/codec.h"
+#include "proxy/health/host_outcome.h"
 #include "proxy/upstream/cluster_config.h"
 #include "proxy/upstream/host.h"
 
@@ -56,6 +58,15 @@ class HttpConnPool {
   // Closes idle connections (drain, or the host left the cluster).
   void CloseIdle();
 
+  // Outlier detection: from now on, results of this host are recorded here, and `on_threshold`
+  // is called when one of this worker's consecutive-failure counts reaches its threshold.
+  void EnableOutlierReporting(std::unique_ptr<health::HostOutcomeRecorder> recorder,
+                              std::function<void(health::EjectionType)> on_threshold);
+  // A no-op unless EnableOutlierReporting() was called.
+  void ReportResult(const health::HostResult& result) {
+    if (outcomes_) RecordOutcome(result);
+  }
+
  private:
   class ActiveClient;
   struct Pending;
@@ -67,6 +78,7 @@ class HttpConnPool {
   void OnClientReady(ActiveClient& client);
   void OnClientClosed(ActiveClient& client, bool connect_failed, bool timed_out);
   void ServePending();
+  void RecordOutcome(const health::HostResult& result);
 
   event::Dispatcher& dispatcher_;
   const upstream::ClusterConfig& cluster_;
@@ -75,6 +87,8 @@ class HttpConnPool {
   HostStats host_stats_;
   std::list<std::unique_ptr<ActiveClient>> clients_;
   std::list<std::unique_ptr<Pending>> pending_;
+  std::unique_ptr<health::HostOutcomeRecorder> outcomes_;
+  std::function<void(health::EjectionType)> on_outlier_threshold_;
 };
 
 }  // namespace weft::cluster

@@ -6,17 +6,19 @@ namespace weft::cluster {
 
 ThreadLocalCluster::ThreadLocalCluster(event::Dispatcher& dispatcher, stats::Store& host_stats,
                                        std::shared_ptr<const upstream::ClusterConfig> config,
-                                       stats::Store& store, Random& random)
+                                       stats::Store& store, Random& random,
+                                       const OutlierReporter* outlier_reporter)
     : dispatcher_(dispatcher),
       host_stats_(host_stats),
       config_(std::move(config)),
       stats_(ClusterStats::Create(
           store, config_->alt_stat_name.empty() ? config_->name : config_->alt_stat_name)),
-      random_(random) {}
+      random_(random),
+      outlier_reporter_(outlier_reporter) {}
 
 void ThreadLocalCluster::UpdateHosts(std::shared_ptr<const upstream::HostSet> hosts,
                                      std::shared_ptr<const upstream::LbSharedState> lb_state) {
-  auto lb = upstream::CreateLoadBalancer(*config_, hosts, std::move(lb_state), random_);
+  auto lb = upstream::CreateLoadBalancer(*config_, hosts, lb_state, random_);
   if (!lb.ok()) {
     WEFT_LOG(error, "cluster {}: cannot build load balancer: {}", config_->name,
              lb.status().message());
@@ -35,16 +37,28 @@ void ThreadLocalCluster::UpdateHosts(std::shared_ptr<const upstream::HostSet> ho
       ++it;
     }
   }
+  // The same host set again means only health changed: not a membership change.
+  const bool membership_changed = hosts != hosts_;
   hosts_ = std::move(hosts);
   lb_ = std::move(*lb);
-  stats_.membership_change.Inc();
+  lb_state_ = std::move(lb_state);
+  if (membership_changed) stats_.membership_change.Inc();
   stats_.update_success.Inc();
   stats_.membership_total.Set(static_cast<int64_t>(hosts_->hosts().size()));
+  const int64_t healthy = lb_state_ ? static_cast<int64_t>(lb_state_->healthy_hosts)
+                                    : static_cast<int64_t>(hosts_->hosts().size());
+  stats_.membership_healthy.Set(healthy);
 }
 
 int ThreadLocalCluster::ChooseHost(const upstream::LbContext& context) {
   if (!lb_ || !hosts_ || hosts_->hosts().empty()) return -1;
-  return lb_->ChooseHost(context);
+  const int host = lb_->ChooseHost(context);
+  // Envoy counts each choice made while the chosen level is in panic.
+  if (host >= 0 && lb_state_ && lb_state_->any_panic &&
+      lb_state_->panic_by_priority[hosts_->hosts()[static_cast<size_t>(host)]->priority]) {
+    stats_.lb_healthy_panic.Inc();
+  }
+  return host;
 }
 
 HttpConnPool& ThreadLocalCluster::PoolFor(int index) {
@@ -54,6 +68,14 @@ HttpConnPool& ThreadLocalCluster::PoolFor(int index) {
     pool = std::make_unique<HttpConnPool>(
         dispatcher_, *config_, host, stats_,
         HostStats::Create(host_stats_, config_->name, host->address_string));
+    if (config_->outlier_detection && outlier_reporter_ && *outlier_reporter_) {
+      pool->EnableOutlierReporting(
+          std::make_unique<health::HostOutcomeRecorder>(health::HostOutcomeCounters::Create(
+              host_stats_, config_->name, host->address_string)),
+          [this, address = host->address_string](health::EjectionType type) {
+            (*outlier_reporter_)(config_->name, address, type);
+          });
+    }
   }
   return *pool;
 }
@@ -71,8 +93,8 @@ HttpConnPool& ThreadLocalCluster::PoolForAddress(const sockaddr* address, sockle
 
 void ThreadLocalClusterManager::AddCluster(std::shared_ptr<const upstream::ClusterConfig> config) {
   std::string name = config->name;
-  clusters_[name] = std::make_unique<ThreadLocalCluster>(dispatcher_, host_stats_,
-                                                         std::move(config), store_, random_);
+  clusters_[name] = std::make_unique<ThreadLocalCluster>(
+      dispatcher_, host_stats_, std::move(config), store_, random_, &outlier_reporter_);
 }
 
 ThreadLocalCluster* ThreadLocalClusterManager::Get(std::string_view name) {

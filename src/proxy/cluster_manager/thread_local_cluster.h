@@ -5,6 +5,7 @@
 // Not thread-safe: owned and used by one worker.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -15,17 +16,23 @@
 #include "event/dispatcher.h"
 #include "proxy/cluster_manager/cluster_stats.h"
 #include "proxy/cluster_manager/conn_pool.h"
+#include "proxy/health/host_outcome.h"
 #include "proxy/upstream/cluster_config.h"
 #include "proxy/upstream/host.h"
 #include "proxy/upstream/load_balancer.h"
 
 namespace weft::cluster {
 
+// Called on a worker when one of its consecutive-failure counts for a host reaches the
+// threshold; must be safe to call from any worker (it posts to the main thread).
+using OutlierReporter = std::function<void(const std::string& cluster, const std::string& address,
+                                           health::EjectionType type)>;
+
 class ThreadLocalCluster {
  public:
   ThreadLocalCluster(event::Dispatcher& dispatcher, stats::Store& host_stats,
                      std::shared_ptr<const upstream::ClusterConfig> config, stats::Store& store,
-                     Random& random);
+                     Random& random, const OutlierReporter* outlier_reporter = nullptr);
 
   const upstream::ClusterConfig& config() const { return *config_; }
   ClusterStats& stats() { return stats_; }
@@ -40,6 +47,12 @@ class ThreadLocalCluster {
     return *hosts_->hosts()[static_cast<size_t>(index)];
   }
   upstream::LoadBalancer* load_balancer() { return lb_.get(); }
+  // Outlier detection's data-path hook: what happened to one request to the pool's host. Cheap
+  // and a no-op for clusters without outlier_detection; connect failures, timeouts and connect
+  // successes are reported by the pool itself.
+  void ReportHostResult(HttpConnPool& pool, const health::HostResult& result) {
+    pool.ReportResult(result);
+  }
   // The connection pool for a host chosen by ChooseHost().
   HttpConnPool& PoolFor(int index);
   // ORIGINAL_DST: the pool for a destination address, created on demand.
@@ -54,6 +67,8 @@ class ThreadLocalCluster {
   Random& random_;
   std::shared_ptr<const upstream::HostSet> hosts_;
   std::unique_ptr<upstream::LoadBalancer> lb_;
+  std::shared_ptr<const upstream::LbSharedState> lb_state_;
+  const OutlierReporter* outlier_reporter_;
   // Pools by host address, so a host that survives a DNS refresh keeps its warm connections.
   std::unordered_map<std::string, std::unique_ptr<HttpConnPool>> pools_;
   std::unordered_map<std::string, upstream::HostConstSharedPtr> original_dst_hosts_;
@@ -67,6 +82,7 @@ class ThreadLocalClusterManager {
       : dispatcher_(dispatcher), store_(store), host_stats_(host_stats), random_(random) {}
 
   void AddCluster(std::shared_ptr<const upstream::ClusterConfig> config);
+  void SetOutlierReporter(OutlierReporter reporter) { outlier_reporter_ = std::move(reporter); }
   ThreadLocalCluster* Get(std::string_view name);
   void UpdateHosts(const std::string& name, std::shared_ptr<const upstream::HostSet> hosts,
                    std::shared_ptr<const upstream::LbSharedState> lb_state);
@@ -77,6 +93,7 @@ class ThreadLocalClusterManager {
   stats::Store& host_stats_;
   Random& random_;
   std::map<std::string, std::unique_ptr<ThreadLocalCluster>, std::less<>> clusters_;
+  OutlierReporter outlier_reporter_;
 };
 
 }  // namespace weft::cluster

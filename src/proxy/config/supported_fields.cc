@@ -173,7 +173,7 @@ constexpr SupportedFields kTable[] = {
      "ring_hash_lb_config maglev_lb_config least_request_lb_config "
      "per_connection_buffer_limit_bytes max_requests_per_connection common_http_protocol_options "
      "typed_extension_protocol_options http2_protocol_options original_dst_lb_config "
-     "circuit_breakers"},
+     "circuit_breakers health_checks outlier_detection common_lb_config"},
     {"envoy.config.cluster.v3.CircuitBreakers", "thresholds"},
     // priority must be DEFAULT (checked when translated): routes here have no priority.
     {"envoy.config.cluster.v3.CircuitBreakers.Thresholds",
@@ -181,11 +181,34 @@ constexpr SupportedFields kTable[] = {
     {"envoy.config.cluster.v3.CircuitBreakers.Thresholds.RetryBudget",
      "budget_percent min_retry_concurrency"},
     {"envoy.type.v3.Percent", "value"},
+    {"envoy.config.cluster.v3.Cluster.CommonLbConfig", "healthy_panic_threshold"},
+    // Active health checking: HTTP and TCP (grpc_health_check, custom_health_check,
+    // no_traffic_interval and the event log fields are refused).
+    {"envoy.config.core.v3.HealthCheck",
+     "timeout interval initial_jitter interval_jitter interval_jitter_percent unhealthy_threshold "
+     "healthy_threshold reuse_connection http_health_check tcp_health_check unhealthy_interval "
+     "unhealthy_edge_interval healthy_edge_interval"},
+    {"envoy.config.core.v3.HealthCheck.HttpHealthCheck",
+     "host path request_headers_to_add expected_statuses"},
+    {"envoy.config.core.v3.HealthCheck.TcpHealthCheck", "send receive"},
+    {"envoy.config.core.v3.HealthCheck.Payload", "text binary"},
+    {"envoy.type.v3.Int64Range", "start end"},
+    {"envoy.config.cluster.v3.OutlierDetection",
+     "consecutive_5xx interval base_ejection_time max_ejection_percent enforcing_consecutive_5xx "
+     "enforcing_success_rate success_rate_minimum_hosts success_rate_request_volume "
+     "success_rate_stdev_factor consecutive_gateway_failure enforcing_consecutive_gateway_failure "
+     "split_external_local_origin_errors consecutive_local_origin_failure "
+     "enforcing_consecutive_local_origin_failure enforcing_local_origin_success_rate "
+     "failure_percentage_threshold enforcing_failure_percentage "
+     "enforcing_failure_percentage_local_origin failure_percentage_minimum_hosts "
+     "failure_percentage_request_volume max_ejection_time "
+     "successful_active_health_check_uneject_host always_eject_one_host"},
     {"envoy.config.cluster.v3.Cluster.RingHashLbConfig", "minimum_ring_size maximum_ring_size"},
     {"envoy.config.cluster.v3.Cluster.MaglevLbConfig", "table_size"},
     {"envoy.config.cluster.v3.Cluster.LeastRequestLbConfig", "choice_count"},
     {"envoy.config.cluster.v3.Cluster.OriginalDstLbConfig", "use_http_header http_header_name"},
-    {"envoy.config.endpoint.v3.ClusterLoadAssignment", "cluster_name endpoints"},
+    {"envoy.config.endpoint.v3.ClusterLoadAssignment", "cluster_name endpoints policy"},
+    {"envoy.config.endpoint.v3.ClusterLoadAssignment.Policy", "overprovisioning_factor"},
     {"envoy.config.endpoint.v3.LocalityLbEndpoints",
      "locality lb_endpoints load_balancing_weight priority"},
     {"envoy.config.endpoint.v3.LbEndpoint", "endpoint load_balancing_weight"},

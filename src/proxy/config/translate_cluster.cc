@@ -5,6 +5,7 @@
 #include "proxy/config/supported_fields.h"
 #include "proxy/config/translate.h"
 #include "proxy/config/translate_common.h"
+#include "proxy/config/translate_health.h"
 
 // Weft accepts Envoy's deprecated spellings (they are still valid v3 config), so reading them
 // here is intended.
@@ -379,6 +380,7 @@ absl::StatusOr<upstream::ClusterConfig> TranslateClusterUnchecked(const cluster:
                      Unpack<uphttp::HttpProtocolOptions>(any, o_path));
     RETURN_IF_ERROR(ApplyUpstreamHttpOptions(options, o_path, out));
   }
+  RETURN_IF_ERROR(TranslateClusterHealth(p, path, out));
   if (p.has_circuit_breakers()) {
     RETURN_IF_ERROR(
         ApplyCircuitBreakers(p.circuit_breakers(), FieldPath(path, "circuit_breakers"), out));

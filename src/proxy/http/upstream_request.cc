@@ -113,6 +113,12 @@ void UpstreamRequest::Reset() {
 void UpstreamRequest::OnTimeout() {
   cluster_.stats().upstream_rq_timeout.Inc();
   pool_.host_stats().rq_timeout.Inc();
+  OnPerTryTimeout();
+}
+
+void UpstreamRequest::OnPerTryTimeout() {
+  // A timeout is a failure of the host for outlier detection, whichever timer saw it.
+  cluster_.ReportHostResult(pool_, {health::HostResult::Kind::kTimeout, 0});
   Reset();
 }
 
@@ -137,6 +143,7 @@ void UpstreamRequest::DecodeHeaders(std::unique_ptr<http::HeaderMap> headers, bo
   cluster_.stats().RecordResponseCode(code);
   // Envoy counts a host's 5xx as rq_error and everything else as rq_success.
   (code >= 500 ? pool_.host_stats().rq_error : pool_.host_stats().rq_success).Inc();
+  cluster_.ReportHostResult(pool_, {health::HostResult::Kind::kHttpStatus, code});
   cluster_.stats().upstream_rq_time.Record(
       std::chrono::duration<double, std::milli>(elapsed).count());
   if (end_stream) {
@@ -166,6 +173,8 @@ void UpstreamRequest::DecodeTrailers(std::unique_ptr<http::HeaderMap> trailers) 
 void UpstreamRequest::OnResetStream(http::StreamResetReason reason, std::string_view details) {
   encoder_ = nullptr;
   cluster_.stats().upstream_rq_rx_reset.Inc();
+  if (!response_started_ && reason != http::StreamResetReason::kConnectionFailure)
+    cluster_.ReportHostResult(pool_, {health::HostResult::Kind::kReset, 0});
   Done();
   if (response_started_) {
     callbacks_.OnUpstreamResetAfterHeaders(details);

@@ -60,6 +60,9 @@ class UpstreamRequest : public event::DeferredDeletable,
   void Reset();
   // The route timeout fired before a response: counted for the cluster and host, then Reset().
   void OnTimeout();
+  // The route's per_try_timeout fired (counted by the router): reported to outlier detection,
+  // then Reset().
+  void OnPerTryTimeout();
   void ReadDisable(bool disable);
 
   // cluster::ConnPoolCallbacks

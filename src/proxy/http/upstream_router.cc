@@ -212,7 +212,8 @@ void UpstreamRouter::ArmPerTryTimer() {
 void UpstreamRouter::OnPerTryTimeout() {
   if (!attempt_ || response_started_) return;
   cluster_.stats().upstream_rq_per_try_timeout.Inc();
-  ReleaseAttempt(/*reset=*/true);
+  attempt_->OnPerTryTimeout();
+  ReleaseAttempt(/*reset=*/false);
   if (MaybeScheduleRetry(
           router::ShouldRetryFailure(*retry_policy_, router::AttemptFailure::kPerTryTimeout))) {
     return;

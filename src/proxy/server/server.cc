@@ -38,10 +38,21 @@ absl::Status Server::Start() {
 
   // Clusters first, so no listener can route to a cluster a worker does not know yet.
   clusters_ = std::make_unique<cluster::ClusterManager>(
-      dispatcher_, [this](const std::string& name, std::shared_ptr<const upstream::HostSet> hosts,
-                          std::shared_ptr<const upstream::LbSharedState> lb_state) {
+      dispatcher_,
+      [this](const std::string& name, std::shared_ptr<const upstream::HostSet> hosts,
+             std::shared_ptr<const upstream::LbSharedState> lb_state) {
         for (auto& w : workers_) w->UpdateHosts(name, hosts, lb_state);
-      });
+      },
+      *main_stats_, host_stats_);
+  // Workers post consecutive-failure thresholds here; the main loop runs them.
+  for (auto& w : workers_) {
+    w->SetOutlierReporter(
+        [this](const std::string& cluster, const std::string& address, health::EjectionType type) {
+          dispatcher_.Post([this, cluster, address, type] {
+            if (clusters_) clusters_->OnConsecutiveFailure(cluster, address, type);
+          });
+        });
+  }
   for (const auto& cluster : bootstrap_.clusters) {
     for (auto& w : workers_) w->AddCluster(cluster);
     RETURN_IF_ERROR(clusters_->AddCluster(cluster));
@@ -239,20 +250,30 @@ AdminResponse Server::ClustersPage(bool json) {
         stat_list.push_back({{"name", stat}, {"value", value}});
       }
       absl::StrAppend(&out, p, "hostname::", host ? host->hostname : "", "\n");
-      absl::StrAppend(&out, p, "health_flags::healthy\n");
+      const uint32_t flags = host ? clusters_->HealthFlags(name, address) : 0;
+      std::string flag_text;
+      if (flags & upstream::kFailedActiveHc) flag_text += "/failed_active_hc";
+      if (flags & upstream::kFailedOutlierCheck) flag_text += "/failed_outlier_check";
+      absl::StrAppend(&out, p, "health_flags::", flags ? flag_text : "healthy", "\n");
       absl::StrAppend(&out, p, "weight::", host ? host->weight : 1, "\n");
       absl::StrAppend(&out, p, "region::", host ? host->locality.region : "", "\n");
       absl::StrAppend(&out, p, "zone::", host ? host->locality.zone : "", "\n");
       absl::StrAppend(&out, p, "sub_zone::", host ? host->locality.sub_zone : "", "\n");
       absl::StrAppend(&out, p, "canary::false\n");
       absl::StrAppend(&out, p, "priority::", host ? host->priority : 0, "\n");
-      absl::StrAppend(&out, p, "success_rate::-1\n");
-      host_list.push_back({{"address", address},
-                           {"hostname", host ? host->hostname : ""},
-                           {"weight", host ? host->weight : 1},
-                           {"priority", host ? host->priority : 0},
-                           {"stats", stat_list},
-                           {"health_status", {{"eds_health_status", "HEALTHY"}}}});
+      const double success_rate = host ? clusters_->SuccessRate(name, address) : -1;
+      absl::StrAppend(&out, p, "success_rate::", success_rate, "\n");
+      nlohmann::json health_status = {{"eds_health_status", "HEALTHY"}};
+      if (flags & upstream::kFailedActiveHc) health_status["failed_active_health_check"] = true;
+      if (flags & upstream::kFailedOutlierCheck) health_status["failed_outlier_check"] = true;
+      nlohmann::json host_json = {{"address", address},
+                                  {"hostname", host ? host->hostname : ""},
+                                  {"weight", host ? host->weight : 1},
+                                  {"priority", host ? host->priority : 0},
+                                  {"stats", stat_list},
+                                  {"health_status", health_status}};
+      if (success_rate >= 0) host_json["success_rate"] = {{"value", success_rate}};
+      host_list.push_back(std::move(host_json));
     }
     statuses.push_back({{"name", name}, {"added_via_api", false}, {"host_statuses", host_list}});
   }

@@ -34,6 +34,10 @@ class Worker {
   void UpdateHosts(const std::string& cluster, std::shared_ptr<const upstream::HostSet> hosts,
                    std::shared_ptr<const upstream::LbSharedState> lb_state);
   void AddListener(std::shared_ptr<const ListenerRuntime> listener, int listen_fd);
+  // Before Start(): where this worker's outlier-detection thresholds go (thread-safe callable).
+  void SetOutlierReporter(cluster::OutlierReporter reporter) {
+    clusters_.SetOutlierReporter(std::move(reporter));
+  }
   // Stops accepting and asks HTTP connections to finish their current request and close.
   void StartDrain();
 

@@ -7,6 +7,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "proxy/upstream/resource_manager.h"
@@ -49,6 +50,63 @@ struct LeastRequestConfig {
   uint32_t choice_count = 2;
 };
 
+// envoy.config.core.v3.HealthCheck (one per cluster; Weft runs the first of health_checks).
+// Defaults from envoy/config/core/v3/health_check.proto's comments.
+struct HealthCheckConfig {
+  enum class Kind { kHttp, kTcp, kGrpc };
+  Kind kind = Kind::kHttp;
+  Milliseconds timeout{1000};
+  Milliseconds interval{10000};
+  Milliseconds initial_jitter{0};
+  Milliseconds interval_jitter{0};
+  uint32_t interval_jitter_percent = 0;
+  uint32_t unhealthy_threshold = 1;
+  uint32_t healthy_threshold = 1;
+  std::optional<Milliseconds> unhealthy_interval;       // default: interval
+  std::optional<Milliseconds> unhealthy_edge_interval;  // default: unhealthy_interval
+  std::optional<Milliseconds> healthy_edge_interval;    // default: interval
+  bool reuse_connection = true;
+
+  // http_health_check
+  std::string host;  // empty: the cluster's name
+  std::string path;
+  std::vector<std::pair<int64_t, int64_t>> expected_statuses;  // [start, end); empty: 200 only
+  std::vector<std::pair<std::string, std::string>> request_headers_to_add;
+  // tcp_health_check: raw bytes (decoded from the config's hex text). Empty send = connect only.
+  std::string send;
+  std::vector<std::string> receive;
+  // grpc_health_check
+  std::string service_name;
+  std::string authority;  // empty: the cluster's name
+};
+
+// envoy.config.cluster.v3.OutlierDetection; defaults from its proto comments.
+struct OutlierDetectionConfig {
+  uint32_t consecutive_5xx = 5;
+  uint32_t consecutive_gateway_failure = 5;
+  uint32_t consecutive_local_origin_failure = 5;
+  Milliseconds interval{10000};
+  Milliseconds base_ejection_time{30000};
+  Milliseconds max_ejection_time{300000};
+  uint32_t max_ejection_percent = 10;
+  bool always_eject_one_host = false;
+  bool split_external_local_origin_errors = false;
+  uint32_t enforcing_consecutive_5xx = 100;
+  uint32_t enforcing_consecutive_gateway_failure = 0;
+  uint32_t enforcing_consecutive_local_origin_failure = 100;
+  uint32_t enforcing_success_rate = 100;
+  uint32_t enforcing_local_origin_success_rate = 100;
+  uint32_t enforcing_failure_percentage = 0;
+  uint32_t enforcing_failure_percentage_local_origin = 0;
+  uint32_t success_rate_minimum_hosts = 5;
+  uint32_t success_rate_request_volume = 100;
+  uint32_t success_rate_stdev_factor = 1900;  // thousandths: 1900 = 1.9
+  uint32_t failure_percentage_threshold = 85;
+  uint32_t failure_percentage_minimum_hosts = 5;
+  uint32_t failure_percentage_request_volume = 50;
+  bool successful_active_health_check_uneject_host = true;
+};
+
 struct ClusterConfig {
   std::string name;
   std::string alt_stat_name;
@@ -78,6 +136,12 @@ struct ClusterConfig {
   CircuitBreakerThresholds circuit_breakers;
   std::shared_ptr<ResourceManager> resources =
       std::make_shared<ResourceManager>(CircuitBreakerThresholds{});
+  // Health. common_lb_config.healthy_panic_threshold (percent, Envoy's default 50) and
+  // load_assignment.policy.overprovisioning_factor (percent, Envoy's default 140).
+  double healthy_panic_threshold = 50;
+  uint32_t overprovisioning_factor = 140;
+  std::optional<HealthCheckConfig> health_check;
+  std::optional<OutlierDetectionConfig> outlier_detection;
 
   // ORIGINAL_DST.
   std::optional<std::string> original_dst_http_header;  // use_http_header / http_header_name

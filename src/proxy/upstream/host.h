@@ -42,6 +42,19 @@ struct Host {
 
 using HostConstSharedPtr = std::shared_ptr<const Host>;
 
+// Why a host takes no traffic, as bits (Envoy's /clusters names them: /failed_active_hc,
+// /failed_outlier_check). The main thread owns these; workers only ever see them folded into the
+// load balancers' per-priority views (see HostSet::CreateView and load_balancer.h).
+enum HealthFlag : uint32_t {
+  kFailedActiveHc = 1u << 0,      // active health checking says unhealthy
+  kFailedOutlierCheck = 1u << 1,  // ejected by outlier detection
+};
+// Health flags by index into HostSet::hosts(); 0 = healthy. Empty = every host healthy.
+using HostHealth = std::vector<uint32_t>;
+inline bool IsHealthy(const HostHealth& health, size_t index) {
+  return index >= health.size() || health[index] == 0;
+}
+
 // Builds a host from a socket address (AF_INET or AF_INET6). Weight 0 is raised to 1, as Envoy
 // requires weights >= 1.
 HostConstSharedPtr MakeHost(const sockaddr* address, socklen_t address_len, std::string hostname,
@@ -69,12 +82,19 @@ class HostSet {
   // load balancers refer to it.
   static std::shared_ptr<const HostSet> Create(std::vector<HostConstSharedPtr> hosts);
 
-  const std::vector<HostConstSharedPtr>& hosts() const { return hosts_; }
+  const std::vector<HostConstSharedPtr>& hosts() const { return *hosts_; }
   // Priorities 0..N-1; a level with no hosts is present but empty.
   const std::vector<PriorityHosts>& priorities() const { return priorities_; }
-  // Priority 0, or an empty level when there are no hosts. Load balancers only use this for now;
-  // priority failover will walk priorities() by health.
+  // What a load balancer built over this set picks from: priority 0 of a full set (an empty
+  // level when there are no hosts), or the chosen hosts of a view (CreateView).
   const PriorityHosts& primary() const;
+
+  // A view for one load balancer: the same hosts() as `all` (so every index a balancer returns
+  // still means the same host), with primary() being `hosts`, a subset of one priority level
+  // (its healthy hosts, or all of them in panic). Built on the main thread when health changes;
+  // the balancers themselves need not know health exists.
+  static std::shared_ptr<const HostSet> CreateView(const HostSet& all,
+                                                   const std::vector<uint32_t>& hosts);
 
   // True when both sets hold the same addresses with the same weights, localities and
   // priorities, in the same order: a DNS refresh that changes nothing publishes nothing.
@@ -82,7 +102,9 @@ class HostSet {
 
  private:
   HostSet() = default;
-  std::vector<HostConstSharedPtr> hosts_;
+  void AddToLevel(uint32_t index, PriorityHosts& level) const;
+  // Shared between a set and its views.
+  std::shared_ptr<const std::vector<HostConstSharedPtr>> hosts_;
   std::vector<PriorityHosts> priorities_;
 };
 

@@ -8,9 +8,13 @@
 //     (round-robin position, active request counts). Not thread-safe, never locked; the worker
 //     makes a new one (cheap) when a new HostSet is published.
 //
-// Only priority 0 is balanced for now (HostSet::primary()); hosts keep their priority and locality
-// so priority failover and locality-weighted selection can be layered on top: the plan is a
-// per-priority choice first (by health), then these algorithms over that level's hosts.
+// Health and priorities: the main thread folds host health into LbSharedState, one entry per
+// priority level that takes traffic (its share from priority_load.h, and a HostSet view whose
+// primary() holds the hosts to pick from: the healthy ones, or all of them in panic). A worker's
+// balancer is then one algorithm instance per such level; a request first rolls for a level
+// (skipped when one level takes everything), then that level's algorithm picks. Health changes
+// rebuild the shared state and the per-worker balancers, exactly like a membership change, so
+// the per-request path never looks at health.
 #pragma once
 
 #include <cstdint>
@@ -43,19 +47,32 @@ class LoadBalancer {
 class RingHashTable;
 class MaglevTable;
 
-// Immutable per-HostSet tables, shared by every worker's LoadBalancer. Empty for the
-// algorithms that need none.
-struct LbSharedState {
-  std::shared_ptr<const RingHashTable> ring;
-  std::shared_ptr<const MaglevTable> maglev;
+// One priority level that takes traffic, as the balancers see it.
+struct LevelLbState {
+  uint32_t priority = 0;
+  uint32_t load = 100;                  // percent of requests
+  bool panic = false;                   // `view` holds every host of the level, healthy or not
+  std::shared_ptr<const HostSet> view;  // view->primary(): the hosts to pick from
+  std::shared_ptr<const RingHashTable> ring;  // RING_HASH only
+  std::shared_ptr<const MaglevTable> maglev;  // MAGLEV only
 };
 
-// Main thread, once per published HostSet. Returns nullptr for algorithms without shared state;
-// an error for an invalid configuration (e.g. a non-prime Maglev table size).
-absl::StatusOr<std::shared_ptr<const LbSharedState>> BuildLbSharedState(const ClusterConfig& config,
-                                                                        const HostSet& hosts);
+// Immutable per-(HostSet, health) state, shared by every worker's LoadBalancer.
+struct LbSharedState {
+  std::vector<LevelLbState> levels;     // levels with load > 0, in priority order
+  std::vector<bool> panic_by_priority;  // indexed by priority; all false when none panics
+  bool any_panic = false;
+  uint32_t healthy_hosts = 0;  // for the membership_healthy gauge
+};
 
-// Per worker. `shared` must come from BuildLbSharedState() for the same `hosts`. `random` must
+// Main thread, once per published HostSet and whenever health changes. `health` is indexed like
+// hosts.hosts() (empty: all healthy). An error for an invalid configuration (e.g. a non-prime
+// Maglev table size).
+absl::StatusOr<std::shared_ptr<const LbSharedState>> BuildLbSharedState(
+    const ClusterConfig& config, const HostSet& hosts, const HostHealth& health = {});
+
+// Per worker. `shared` must come from BuildLbSharedState() for the same `hosts` (nullptr: all
+// hosts healthy, priority 0 only, for algorithms that need no tables). `random` must
 // outlive the balancer (it is the worker's generator). Returns an error for LB policies this
 // proxy does not implement (CLUSTER_PROVIDED, which ORIGINAL_DST handles itself).
 absl::StatusOr<std::unique_ptr<LoadBalancer>> CreateLoadBalancer(

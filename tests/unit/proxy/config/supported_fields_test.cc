@@ -50,9 +50,9 @@ TEST(SupportedFieldsTest, AcceptsSupportedAndRefusesTheRestWithPath) {
   cluster.mutable_connect_timeout()->set_seconds(1);
   EXPECT_TRUE(CheckSupportedFields(cluster, "clusters[3]").ok());
 
-  cluster.mutable_outlier_detection();  // set, even if empty: refused
+  cluster.mutable_upstream_bind_config();  // set, even if empty: refused
   EXPECT_EQ(CheckSupportedFields(cluster, "clusters[3]").message(),
-            "clusters[3].outlier_detection: not supported");
+            "clusters[3].upstream_bind_config: not supported");
 }
 
 TEST(SupportedFieldsTest, WalksIntoNestedAndRepeatedMessages) {
