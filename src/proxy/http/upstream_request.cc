@@ -128,6 +128,8 @@ void UpstreamRequest::Decode1xxHeaders(std::unique_ptr<http::HeaderMap> headers)
 void UpstreamRequest::DecodeHeaders(std::unique_ptr<http::HeaderMap> headers, bool end_stream) {
   response_started_ = true;
   auto elapsed = stream_.dispatcher().Now() - start_;
+  if (host_index_ >= 0 && cluster_.load_balancer())
+    cluster_.load_balancer()->OnResponseLatency(host_index_, elapsed);
   stream_.info().upstream_service_time =
       std::chrono::duration_cast<std::chrono::milliseconds>(elapsed);
   stream_.info().first_upstream_rx_byte_received =

@@ -13,11 +13,13 @@
 // per-priority choice first (by health), then these algorithms over that level's hosts.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
 
 #include "absl/status/statusor.h"
+#include "base/monotonic_clock.h"
 #include "base/random.h"
 #include "proxy/upstream/cluster_config.h"
 #include "proxy/upstream/host.h"
@@ -38,16 +40,21 @@ class LoadBalancer {
   // the index ChooseHost() returned. Other algorithms ignore them.
   virtual void OnRequestStart(int host) {}
   virtual void OnRequestEnd(int host) {}
+  // PEAK_EWMA's measurement: the time from sending a request to `host` until its response
+  // headers arrived. Other algorithms ignore it.
+  virtual void OnResponseLatency(int host, std::chrono::nanoseconds latency) {}
 };
 
 class RingHashTable;
 class MaglevTable;
+struct LocalityHostSets;
 
 // Immutable per-HostSet tables, shared by every worker's LoadBalancer. Empty for the
 // algorithms that need none.
 struct LbSharedState {
   std::shared_ptr<const RingHashTable> ring;
   std::shared_ptr<const MaglevTable> maglev;
+  std::shared_ptr<const LocalityHostSets> localities;  // locality_weighted_lb only
 };
 
 // Main thread, once per published HostSet. Returns nullptr for algorithms without shared state;
@@ -56,10 +63,12 @@ absl::StatusOr<std::shared_ptr<const LbSharedState>> BuildLbSharedState(const Cl
                                                                         const HostSet& hosts);
 
 // Per worker. `shared` must come from BuildLbSharedState() for the same `hosts`. `random` must
-// outlive the balancer (it is the worker's generator). Returns an error for LB policies this
-// proxy does not implement (CLUSTER_PROVIDED, which ORIGINAL_DST handles itself).
+// outlive the balancer (it is the worker's generator), and so must `clock` (read by PEAK_EWMA).
+// Returns an error for LB policies this proxy does not implement (CLUSTER_PROVIDED, which
+// ORIGINAL_DST handles itself).
 absl::StatusOr<std::unique_ptr<LoadBalancer>> CreateLoadBalancer(
     const ClusterConfig& config, std::shared_ptr<const HostSet> hosts,
-    std::shared_ptr<const LbSharedState> shared, Random& random);
+    std::shared_ptr<const LbSharedState> shared, Random& random,
+    const MonotonicClock& clock = SteadyClock::Instance());
 
 }  // namespace weft::upstream
