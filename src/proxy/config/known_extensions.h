@@ -16,6 +16,7 @@ enum class ExtensionKind {
   kAccessLogger,
   kUpstreamProtocolOptions,
   kDnsResolver,
+  kLoadBalancingPolicy,
 };
 
 struct KnownExtension {

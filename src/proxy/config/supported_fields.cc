@@ -145,7 +145,20 @@ constexpr SupportedFields kTable[] = {
      "respect_dns_ttl dns_lookup_family dns_resolvers typed_dns_resolver_config "
      "ring_hash_lb_config maglev_lb_config least_request_lb_config "
      "per_connection_buffer_limit_bytes max_requests_per_connection common_http_protocol_options "
-     "typed_extension_protocol_options http2_protocol_options original_dst_lb_config"},
+     "typed_extension_protocol_options http2_protocol_options original_dst_lb_config "
+     "load_balancing_policy common_lb_config"},
+    {"envoy.config.cluster.v3.Cluster.CommonLbConfig", "locality_weighted_lb_config"},
+    // Cluster.load_balancing_policy's entries are checked by translate_lb_policy.cc, which skips
+    // the policies Weft lacks (kCheckedByTranslator); these are the policies it implements.
+    {"envoy.extensions.load_balancing_policies.round_robin.v3.RoundRobin", "locality_lb_config"},
+    {"envoy.extensions.load_balancing_policies.least_request.v3.LeastRequest",
+     "choice_count locality_lb_config"},
+    {"envoy.extensions.load_balancing_policies.random.v3.Random", "locality_lb_config"},
+    {"envoy.extensions.load_balancing_policies.ring_hash.v3.RingHash",
+     "minimum_ring_size maximum_ring_size"},
+    {"envoy.extensions.load_balancing_policies.maglev.v3.Maglev", "table_size"},
+    {"envoy.extensions.load_balancing_policies.common.v3.LocalityLbConfig",
+     "locality_weighted_lb_config"},
     {"envoy.config.cluster.v3.Cluster.RingHashLbConfig", "minimum_ring_size maximum_ring_size"},
     {"envoy.config.cluster.v3.Cluster.MaglevLbConfig", "table_size"},
     {"envoy.config.cluster.v3.Cluster.LeastRequestLbConfig", "choice_count"},
@@ -163,6 +176,20 @@ constexpr SupportedFields kTable[] = {
      "http_protocol_options http2_protocol_options"},
     {"envoy.extensions.network.dns_resolver.cares.v3.CaresDnsResolverConfig", "resolvers"},
 };
+
+// Fields accepted here but not walked: their translator checks them, because Envoy gives them
+// semantics a plain walk cannot express (load_balancing_policy: "stop at the first policy it
+// supports", so the policies after the chosen one, possibly unknown to Weft, are not looked at).
+constexpr SupportedFields kCheckedByTranslator[] = {
+    {"envoy.config.cluster.v3.Cluster", "load_balancing_policy"},
+};
+
+bool CheckedByTranslator(std::string_view message, std::string_view field) {
+  for (const SupportedFields& entry : kCheckedByTranslator) {
+    if (entry.message == message && entry.fields == field) return true;
+  }
+  return false;
+}
 
 using FieldSet = absl::flat_hash_set<std::string_view>;
 
@@ -225,6 +252,7 @@ absl::Status Walk(const pb::Message& message, const std::string& path) {
       return absl::InvalidArgumentError(Cat(field_path, ": not supported"));
     }
     if (field->cpp_type() != pb::FieldDescriptor::CPPTYPE_MESSAGE) continue;
+    if (CheckedByTranslator(desc->full_name(), field->name())) continue;
     if (field->is_map()) {
       const pb::FieldDescriptor* key = field->message_type()->map_key();
       const pb::FieldDescriptor* value = field->message_type()->map_value();
