@@ -5,8 +5,8 @@
 
 # The shared upstream: an nginx worker that answers every request itself. keepalive_requests is
 # raised so neither wrk (direct) nor a proxy's pool is forced to reconnect during a run.
-write_upstream_config() { # DIR PORT
-  local dir=$1 port=$2
+write_upstream_config() { # DIR PORT H2C_PORT
+  local dir=$1 port=$2 h2_port=$3
   cat >"$dir/upstream.conf" <<CONF
 worker_processes 1;
 daemon off;
@@ -21,6 +21,19 @@ http {
   server {
     listen 127.0.0.1:$port;
     location / { return 200 "hello world\n"; }
+  }
+  # h2c (prior knowledge) for the HTTP/2 and gRPC runs. keepalive_requests above also bounds the
+  # streams per HTTP/2 connection (its default of 1000 would make every client reconnect).
+  # /grpc.*: a gRPC unary answer as h2load sees it: 200, content-type application/grpc and the
+  # grpc-status trailer; no response message (nginx cannot put the 5-byte frame in `return`).
+  server {
+    listen 127.0.0.1:$h2_port http2;
+    location / { return 200 "hello world\n"; }
+    location /grpc. {
+      default_type application/grpc;
+      add_trailer grpc-status 0 always;
+      return 200 "";
+    }
   }
 }
 CONF
@@ -144,4 +157,91 @@ static_resources:
               socket_address: { address: 127.0.0.1, port_value: $upstream_port }
 CONF
   echo "$dir/weft.yaml"
+}
+
+# ---- HTTP/2 and gRPC (BENCH_PROTOCOLS=h2,grpc) -------------------------------------------------
+# Each proxy speaks h2c (prior knowledge) to the client and its best HTTP/2-era option upstream.
+
+# nginx: h2c listener; plain requests go upstream over HTTP/1.1 keep-alive (proxy_pass has no
+# HTTP/2), gRPC over h2c with grpc_pass (the only HTTP/2 upstream nginx has).
+write_nginx_h2_config() { # DIR PORT UPSTREAM_PORT UPSTREAM_H2C_PORT
+  local dir=$1 port=$2 upstream_port=$3 upstream_h2_port=$4
+  cat >"$dir/nginx-h2.conf" <<CONF
+worker_processes 1;
+daemon off;
+pid $dir/nginx-h2.pid;
+error_log $dir/logs/nginx-h2-error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  $(nginx_temp_paths "$dir/nginx-h2-tmp")
+  keepalive_requests 100000;
+  keepalive_timeout 300s;
+  http2_max_concurrent_streams 128;
+  upstream upstream {
+    server 127.0.0.1:$upstream_port;
+    keepalive 64;
+    keepalive_requests 100000;
+  }
+  upstream upstream_h2c {
+    server 127.0.0.1:$upstream_h2_port;
+    keepalive 64;
+    keepalive_requests 100000;
+  }
+  server {
+    listen 127.0.0.1:$port http2;
+    location / {
+      proxy_pass http://upstream;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+    }
+    location /grpc. { grpc_pass grpc://upstream_h2c; }
+  }
+}
+CONF
+  echo "$dir/nginx-h2.conf"
+}
+
+# HAProxy: h2c on both sides (bind ... proto h2, server ... proto h2).
+write_haproxy_h2_config() { # DIR PORT UPSTREAM_H2C_PORT
+  local dir=$1 port=$2 upstream_h2_port=$3
+  cat >"$dir/haproxy-h2.cfg" <<CONF
+global
+  nbthread 1
+  maxconn 4096
+
+defaults
+  mode http
+  option http-keep-alive
+  http-reuse always
+  timeout connect 5s
+  timeout client 60s
+  timeout server 60s
+
+frontend bench
+  bind 127.0.0.1:$port proto h2
+  default_backend upstream
+
+backend upstream
+  server upstream 127.0.0.1:$upstream_h2_port proto h2
+CONF
+  echo "$dir/haproxy-h2.cfg"
+}
+
+# weft-proxy: the HTTP/1 bootstrap with codec_type AUTO on the listener (h2c prior knowledge is
+# detected by its preface) and explicit HTTP/2 to the upstream's h2c port.
+write_weft_h2_config() { # DIR PORT UPSTREAM_H2C_PORT ADMIN_PORT
+  local dir=$1 port=$2 upstream_h2_port=$3 admin_port=$4
+  local h1
+  mkdir -p "$dir/weft-h2"  # write_weft_config's file name is fixed; keep the HTTP/1 one intact
+  h1=$(write_weft_config "$dir/weft-h2" "$port" "$upstream_h2_port" "$admin_port")
+  sed -e 's/codec_type: HTTP1/codec_type: AUTO/' "$h1" >"$dir/weft-h2.yaml"
+  cat >>"$dir/weft-h2.yaml" <<CONF
+    typed_extension_protocol_options:
+      envoy.extensions.upstreams.http.v3.HttpProtocolOptions:
+        "@type": type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions
+        explicit_http_config:
+          http2_protocol_options: {}
+CONF
+  echo "$dir/weft-h2.yaml"
 }

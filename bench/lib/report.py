@@ -60,18 +60,63 @@ def parse_wrk(text):
     return result
 
 
+# h2load (nghttp2-client) output. It reports min/max/mean/sd of request time, not percentiles, so
+# an HTTP/2 row's "p50" is h2load's mean and its "p99" the mean + 2 sd (labelled so in markdown).
+_H2_FINISHED_LINE = re.compile(r"^finished in ([0-9.]+)(us|ms|s|m|h), ([0-9.]+) req/s")
+_H2_REQUESTS_LINE = re.compile(
+    r"^requests: (\d+) total, (\d+) started, (\d+) done, (\d+) succeeded, (\d+) failed, "
+    r"(\d+) errored, (\d+) timeout")
+_H2_STATUS_LINE = re.compile(r"^status codes: (\d+) 2xx, (\d+) 3xx, (\d+) 4xx, (\d+) 5xx")
+_H2_TIME_LINE = re.compile(r"^time for request:\s+([0-9.]+)(us|ms|s)\s+([0-9.]+)(us|ms|s)\s+"
+                           r"([0-9.]+)(us|ms|s)\s+([0-9.]+)(us|ms|s)")
+
+
+def parse_h2load(text):
+    """Parses h2load output. Returns a dict shaped like parse_wrk's, or None without a result.
+
+    Errors are non-2xx answers plus requests that failed for another reason than the run's end:
+    h2load counts the streams still in flight when -D expires as failed, at most one per stream
+    slot, so `failed` beyond `started - done` is what counts."""
+    result = {"errors": 0}
+    for line in text.splitlines():
+        if m := _H2_FINISHED_LINE.match(line):
+            result["elapsed_s"] = to_microseconds(m.group(1), m.group(2)) / 1e6
+            result["rps"] = float(m.group(3))
+        elif m := _H2_REQUESTS_LINE.match(line):
+            total, started, done, succeeded, failed, errored, timeout = map(int, m.groups())
+            result["requests"] = succeeded
+            result["errors"] += max(0, failed - (started - done)) + timeout
+        elif m := _H2_STATUS_LINE.match(line):
+            result["errors"] += sum(int(g) for g in m.groups()[1:])
+        elif m := _H2_TIME_LINE.match(line):
+            mean = to_microseconds(m.group(5), m.group(6))
+            sd = to_microseconds(m.group(7), m.group(8))
+            result["p50_us"] = mean
+            result["p99_us"] = mean + 2 * sd
+    needed = ("requests", "rps", "p50_us", "p99_us")
+    if not all(k in result for k in needed) or result["requests"] == 0:
+        return None
+    return result
+
+
+def load_key(conns):
+    """A load as recorded: a connection count (wrk) or CLIENTSxSTREAMS (h2load)."""
+    return int(conns) if conns.isdigit() else conns
+
+
 def read_tsv(path):
     with open(path) as f:
         return [line.rstrip("\n").split("\t") for line in f if line.strip()]
 
 
-def load_runs(path):
+def load_runs(path, parse=parse_wrk):
     runs = []
     for rep, conns, target, cpu_before, cpu_after, wrk_exit, output_file in read_tsv(path):
-        run = {"rep": int(rep), "conns": int(conns), "target": target, "wrk_exit": int(wrk_exit)}
+        run = {"rep": int(rep), "conns": load_key(conns), "target": target,
+               "wrk_exit": int(wrk_exit)}
         try:
             with open(output_file) as f:
-                parsed = parse_wrk(f.read()) if run["wrk_exit"] == 0 else None
+                parsed = parse(f.read()) if run["wrk_exit"] == 0 else None
         except FileNotFoundError:
             parsed = None
         run["ok"] = parsed is not None
@@ -190,7 +235,7 @@ def check_goals(summary, targets, conns_list):
                       "goal": f"CPU/request at {conns} conns <= {GOAL_CPU_RATIO}x best of "
                               "nginx/HAProxy", "measured": weft, "limit": limit, "unit": "us",
                       "passed": None if weft is None or limit is None else weft <= limit})
-    added = median_of(summary, "weft", 1, "added_p50_us")
+    added = median_of(summary, "weft", conns_list[0], "added_p50_us")  # 1 conn, or 1x1
     goals.append({"id": "added_p50_1_conn", "goal": "added p50 at 1 conn", "measured": added,
                   "limit": GOAL_ADDED_P50_US, "unit": "us",
                   "passed": None if added is None else added <= GOAL_ADDED_P50_US})
@@ -222,21 +267,39 @@ METRIC_LABEL = {"rps": "requests/s", "added_p50_us": "added p50", "added_p99_us"
                 "after_rss_kb": "RSS after load"}
 
 
+PROTOCOL_TITLE = {"h1": "HTTP/1.1 (wrk)", "h2": "HTTP/2 h2c (h2load)",
+                  "grpc": "gRPC unary over h2c (h2load)"}
+
+
 def markdown(meta, settings, targets, summary, ratios, goals):
     out = []
-    out.append(f"### weft-proxy vs nginx vs HAProxy — {meta.get('date', '')}")
+    protocol = settings.get("protocol", "h1")
+    h2 = protocol != "h1"
+    out.append(f"### weft-proxy vs nginx vs HAProxy, {PROTOCOL_TITLE[protocol]} — "
+               f"{meta.get('date', '')}")
     out.append("")
     repetitions = "repetition" if settings["reps"] == 1 else "interleaved repetitions"
-    out.append(f"{settings['reps']} {repetitions} × {settings['duration_s']} s per run, "
-               f"wrk -t1 on CPU {settings['client_cpu']}, proxies and upstream on CPU "
-               f"{settings['server_cpu']}, loopback, HTTP/1.1 keep-alive, upstream nginx "
-               f"`return 200`. Medians shown; added latency is proxied minus direct in the same "
-               f"repetition.")
+    if h2:
+        out.append(f"{settings['reps']} {repetitions} × {settings['duration_s']} s per run, "
+                   f"h2load -t1 on CPU {settings['client_cpu']}, proxies and upstream on CPU "
+                   f"{settings['server_cpu']}, loopback, h2c prior knowledge; load = clients × "
+                   f"streams per client (-c × -m); upstream nginx h2c `return 200`. h2load gives "
+                   f"no percentiles: the p50 column is its mean, the p99 column mean + 2 sd. "
+                   f"Medians over repetitions; added latency is proxied minus direct in the same "
+                   f"repetition.")
+    else:
+        out.append(f"{settings['reps']} {repetitions} × {settings['duration_s']} s per run, "
+                   f"wrk -t1 on CPU {settings['client_cpu']}, proxies and upstream on CPU "
+                   f"{settings['server_cpu']}, loopback, HTTP/1.1 keep-alive, upstream nginx "
+                   f"`return 200`. Medians shown; added latency is proxied minus direct in the "
+                   f"same repetition.")
     out.append("")
     out.append(f"Machine: {meta.get('cpu_model', '?')}, {meta.get('cpus', '?')} CPUs, "
                f"kernel {meta.get('kernel', '?')}. Versions: weft {meta.get('weft_version', '?')}"
                f", nginx {meta.get('nginx_version', '?')}, HAProxy "
-               f"{meta.get('haproxy_version', '?')}, wrk {meta.get('wrk_version', '?')}.")
+               f"{meta.get('haproxy_version', '?')}, "
+               + (f"h2load {meta.get('h2load_version', '?')}." if h2
+                  else f"wrk {meta.get('wrk_version', '?')}."))
     out.append("")
     for target in TARGETS:
         status = targets[target].get("status", "not run")
@@ -246,8 +309,12 @@ def markdown(meta, settings, targets, summary, ratios, goals):
     if any(targets[t].get("status") != "ok" for t in TARGETS):
         out.append("")
 
-    out.append("| conns | target | requests/s | p50 µs | p99 µs | added p50 µs | added p99 µs "
-               "| CPU µs/req | errors |")
+    if h2:
+        out.append("| clients×streams | target | requests/s | mean µs | mean+2sd µs "
+                   "| added mean µs | added mean+2sd µs | CPU µs/req | errors |")
+    else:
+        out.append("| conns | target | requests/s | p50 µs | p99 µs | added p50 µs "
+                   "| added p99 µs | CPU µs/req | errors |")
     out.append("|---:|---|---:|---:|---:|---:|---:|---:|---:|")
     for conns in settings["conns"]:
         for target in TARGETS:
@@ -319,11 +386,13 @@ def main():
 
     meta = dict(read_tsv(f"{args.workdir}/meta.tsv"))
     settings = {"reps": int(meta.pop("reps")), "duration_s": int(meta.pop("duration_s")),
-                "conns": [int(c) for c in meta.pop("conns").split()],
+                "conns": [load_key(c) for c in meta.pop("conns").split()],
+                "protocol": meta.pop("protocol", "h1"),
                 "server_cpu": meta.pop("server_cpu"), "client_cpu": meta.pop("client_cpu"),
                 "quick": meta.pop("quick") == "1"}
     targets = load_targets(f"{args.workdir}/targets.tsv")
-    runs = load_runs(f"{args.workdir}/runs.tsv")
+    runs = load_runs(f"{args.workdir}/runs.tsv",
+                     parse_wrk if settings["protocol"] == "h1" else parse_h2load)
     summary = summarize(runs, settings["conns"])
     ratios = compute_ratios(summary, targets, settings["conns"])
     goals = check_goals(summary, targets, settings["conns"])

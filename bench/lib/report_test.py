@@ -74,6 +74,29 @@ def wrk_text(rps, p50_us, p99_us, requests):
             f"  {requests} requests in 5.00s, 1.00MB read\nRequests/sec:  {rps:.2f}\n")
 
 
+H2LOAD_OUTPUT = """finished in 2.00s, 25000.50 req/s, 1.20MB/s
+requests: 50010 total, 50010 started, 50001 done, 50000 succeeded, 10 failed, 1 errored, 0 timeout
+status codes: 49998 2xx, 0 3xx, 0 4xx, 2 5xx
+traffic: 1.20MB (1258000) total, 500.00KB (512000) headers (space savings 90.00%), 0B (0) data
+                     min         max         mean         sd        +/- sd
+time for request:       48us      5.51ms       400us       50us    93.00%
+"""
+
+
+class ParseH2loadTest(unittest.TestCase):
+    def test_parses_rate_requests_latency_and_errors(self):
+        r = report.parse_h2load(H2LOAD_OUTPUT)
+        self.assertEqual(r["requests"], 50000)
+        self.assertAlmostEqual(r["rps"], 25000.5)
+        self.assertAlmostEqual(r["p50_us"], 400.0)  # the mean
+        self.assertAlmostEqual(r["p99_us"], 500.0)  # mean + 2 sd
+        # 10 failed, 9 of them still in flight at the end of -D (started - done); plus two 5xx.
+        self.assertEqual(r["errors"], 1 + 2)
+
+    def test_no_result(self):
+        self.assertIsNone(report.parse_h2load("connect: Connection refused\n"))
+
+
 class WorkdirFixture:
     """Writes what run.sh would record: meta, targets and runs with their wrk outputs."""
 

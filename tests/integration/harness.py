@@ -99,7 +99,8 @@ class _EchoHandler(http.server.BaseHTTPRequestHandler):
         pass
 
 
-def _init_state(server, tag):
+def init_upstream_state(server, tag):
+    """What the echo handler keeps on its server: its tag, the requests seen, /flaky counts."""
     server.tag = tag
     server.seen = []
     server.counts = {}
@@ -118,7 +119,7 @@ class Upstream:
             # The default backlog of 5 drops SYNs when a proxy opens many connections at once.
             request_queue_size = 256
         self.server = Server(("127.0.0.1", 0), _EchoHandler)
-        _init_state(self.server, tag)
+        init_upstream_state(self.server, tag)
         self.port = self.server.server_address[1]
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
@@ -232,7 +233,7 @@ def serve_forever(host, port, tag):
         allow_reuse_address = True
         request_queue_size = 256
     server = Server((host, port), _EchoHandler)
-    _init_state(server, tag)
+    init_upstream_state(server, tag)
     server.serve_forever()
 
 

@@ -40,6 +40,23 @@ constexpr KnownExtension kExtensions[] = {
     {"envoy.network.dns_resolver.cares",
      "envoy.extensions.network.dns_resolver.cares.v3.CaresDnsResolverConfig",
      ExtensionKind::kDnsResolver},
+    // Cluster.load_balancing_policy. Peak EWMA has no proto in the pinned package: it comes in an
+    // xds.type.v3.TypedStruct and is recognised by translate_lb_policy.cc.
+    {"envoy.load_balancing_policies.round_robin",
+     "envoy.extensions.load_balancing_policies.round_robin.v3.RoundRobin",
+     ExtensionKind::kLoadBalancingPolicy},
+    {"envoy.load_balancing_policies.least_request",
+     "envoy.extensions.load_balancing_policies.least_request.v3.LeastRequest",
+     ExtensionKind::kLoadBalancingPolicy},
+    {"envoy.load_balancing_policies.random",
+     "envoy.extensions.load_balancing_policies.random.v3.Random",
+     ExtensionKind::kLoadBalancingPolicy},
+    {"envoy.load_balancing_policies.ring_hash",
+     "envoy.extensions.load_balancing_policies.ring_hash.v3.RingHash",
+     ExtensionKind::kLoadBalancingPolicy},
+    {"envoy.load_balancing_policies.maglev",
+     "envoy.extensions.load_balancing_policies.maglev.v3.Maglev",
+     ExtensionKind::kLoadBalancingPolicy},
 };
 
 }  // namespace
@@ -81,6 +98,8 @@ std::string_view ExtensionKindName(ExtensionKind kind) {
       return "dns resolver";
     case ExtensionKind::kRetryHostPredicate:
       return "retry host predicate";
+    case ExtensionKind::kLoadBalancingPolicy:
+      return "load balancing policy";
   }
   return "extension";
 }

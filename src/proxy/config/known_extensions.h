@@ -17,6 +17,7 @@ enum class ExtensionKind {
   kUpstreamProtocolOptions,
   kDnsResolver,
   kRetryHostPredicate,
+  kLoadBalancingPolicy,
 };
 
 struct KnownExtension {

@@ -173,7 +173,7 @@ constexpr SupportedFields kTable[] = {
      "ring_hash_lb_config maglev_lb_config least_request_lb_config "
      "per_connection_buffer_limit_bytes max_requests_per_connection common_http_protocol_options "
      "typed_extension_protocol_options http2_protocol_options original_dst_lb_config "
-     "circuit_breakers health_checks outlier_detection common_lb_config"},
+     "circuit_breakers health_checks outlier_detection load_balancing_policy common_lb_config"},
     {"envoy.config.cluster.v3.CircuitBreakers", "thresholds"},
     // priority must be DEFAULT (checked when translated): routes here have no priority.
     {"envoy.config.cluster.v3.CircuitBreakers.Thresholds",
@@ -181,7 +181,8 @@ constexpr SupportedFields kTable[] = {
     {"envoy.config.cluster.v3.CircuitBreakers.Thresholds.RetryBudget",
      "budget_percent min_retry_concurrency"},
     {"envoy.type.v3.Percent", "value"},
-    {"envoy.config.cluster.v3.Cluster.CommonLbConfig", "healthy_panic_threshold"},
+    {"envoy.config.cluster.v3.Cluster.CommonLbConfig",
+     "healthy_panic_threshold locality_weighted_lb_config"},
     // Active health checking: HTTP and TCP (grpc_health_check, custom_health_check,
     // no_traffic_interval and the event log fields are refused).
     {"envoy.config.core.v3.HealthCheck",
@@ -203,6 +204,17 @@ constexpr SupportedFields kTable[] = {
      "enforcing_failure_percentage_local_origin failure_percentage_minimum_hosts "
      "failure_percentage_request_volume max_ejection_time "
      "successful_active_health_check_uneject_host always_eject_one_host"},
+    // Cluster.load_balancing_policy's entries are checked by translate_lb_policy.cc, which skips
+    // the policies Weft lacks (kCheckedByTranslator); these are the policies it implements.
+    {"envoy.extensions.load_balancing_policies.round_robin.v3.RoundRobin", "locality_lb_config"},
+    {"envoy.extensions.load_balancing_policies.least_request.v3.LeastRequest",
+     "choice_count locality_lb_config"},
+    {"envoy.extensions.load_balancing_policies.random.v3.Random", "locality_lb_config"},
+    {"envoy.extensions.load_balancing_policies.ring_hash.v3.RingHash",
+     "minimum_ring_size maximum_ring_size"},
+    {"envoy.extensions.load_balancing_policies.maglev.v3.Maglev", "table_size"},
+    {"envoy.extensions.load_balancing_policies.common.v3.LocalityLbConfig",
+     "locality_weighted_lb_config"},
     {"envoy.config.cluster.v3.Cluster.RingHashLbConfig", "minimum_ring_size maximum_ring_size"},
     {"envoy.config.cluster.v3.Cluster.MaglevLbConfig", "table_size"},
     {"envoy.config.cluster.v3.Cluster.LeastRequestLbConfig", "choice_count"},
@@ -221,6 +233,20 @@ constexpr SupportedFields kTable[] = {
      "http_protocol_options http2_protocol_options"},
     {"envoy.extensions.network.dns_resolver.cares.v3.CaresDnsResolverConfig", "resolvers"},
 };
+
+// Fields accepted here but not walked: their translator checks them, because Envoy gives them
+// semantics a plain walk cannot express (load_balancing_policy: "stop at the first policy it
+// supports", so the policies after the chosen one, possibly unknown to Weft, are not looked at).
+constexpr SupportedFields kCheckedByTranslator[] = {
+    {"envoy.config.cluster.v3.Cluster", "load_balancing_policy"},
+};
+
+bool CheckedByTranslator(std::string_view message, std::string_view field) {
+  for (const SupportedFields& entry : kCheckedByTranslator) {
+    if (entry.message == message && entry.fields == field) return true;
+  }
+  return false;
+}
 
 using FieldSet = absl::flat_hash_set<std::string_view>;
 
@@ -283,6 +309,7 @@ absl::Status Walk(const pb::Message& message, const std::string& path) {
       return absl::InvalidArgumentError(Cat(field_path, ": not supported"));
     }
     if (field->cpp_type() != pb::FieldDescriptor::CPPTYPE_MESSAGE) continue;
+    if (CheckedByTranslator(desc->full_name(), field->name())) continue;
     if (field->is_map()) {
       const pb::FieldDescriptor* key = field->message_type()->map_key();
       const pb::FieldDescriptor* value = field->message_type()->map_value();

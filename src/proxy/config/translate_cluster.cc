@@ -6,6 +6,7 @@
 #include "proxy/config/translate.h"
 #include "proxy/config/translate_common.h"
 #include "proxy/config/translate_health.h"
+#include "proxy/config/translate_lb_policy.h"
 
 // Weft accepts Envoy's deprecated spellings (they are still valid v3 config), so reading them
 // here is intended.
@@ -17,14 +18,6 @@ namespace {
 namespace cluster = envoy::config::cluster::v3;
 namespace core = envoy::config::core::v3;
 namespace uphttp = envoy::extensions::upstreams::http::v3;
-
-bool IsPrime(uint64_t n) {
-  if (n < 2) return false;
-  for (uint64_t d = 2; d * d <= n; ++d) {
-    if (n % d == 0) return false;
-  }
-  return true;
-}
 
 std::string ResolverAddress(const HostPort& hp) {
   return hp.address.find(':') == std::string::npos ? Cat(hp.address, ":", hp.port)
@@ -233,9 +226,13 @@ absl::StatusOr<upstream::ClusterConfig> TranslateClusterUnchecked(const cluster:
     case cluster::Cluster::CLUSTER_PROVIDED:
       out.lb_policy = upstream::LbPolicy::kClusterProvided;
       break;
+    case cluster::Cluster::LOAD_BALANCING_POLICY_CONFIG:  // deprecated: load_balancing_policy
+                                                          // decides
+      break;
     default:
       return ConfigError(FieldPath(path, "lb_policy"), "not supported");
   }
+  RETURN_IF_ERROR(TranslateLbPolicy(p, path, out));
   // Envoy pairs ORIGINAL_DST clusters with CLUSTER_PROVIDED and refuses the rest.
   if ((out.type == upstream::DiscoveryType::kOriginalDst) !=
       (out.lb_policy == upstream::LbPolicy::kClusterProvided)) {
@@ -320,28 +317,17 @@ absl::StatusOr<upstream::ClusterConfig> TranslateClusterUnchecked(const cluster:
     const auto& r = p.ring_hash_lb_config();
     if (r.has_minimum_ring_size()) out.ring_hash.minimum_ring_size = r.minimum_ring_size().value();
     if (r.has_maximum_ring_size()) out.ring_hash.maximum_ring_size = r.maximum_ring_size().value();
-    if (out.ring_hash.maximum_ring_size > 8388608) {
-      return ConfigError(FieldPath(path, "ring_hash_lb_config.maximum_ring_size"),
-                         "must be at most 8388608");
-    }
-    if (out.ring_hash.minimum_ring_size > out.ring_hash.maximum_ring_size) {
-      return ConfigError(FieldPath(path, "ring_hash_lb_config"),
-                         "minimum_ring_size must not exceed maximum_ring_size");
-    }
+    RETURN_IF_ERROR(CheckRingHash(out.ring_hash, FieldPath(path, "ring_hash_lb_config")));
   }
   if (p.has_maglev_lb_config() && p.maglev_lb_config().has_table_size()) {
     out.maglev.table_size = p.maglev_lb_config().table_size().value();
-    if (!IsPrime(out.maglev.table_size) || out.maglev.table_size > 5000011) {
-      return ConfigError(FieldPath(path, "maglev_lb_config.table_size"), out.maglev.table_size,
-                         " must be a prime number no larger than 5000011");
-    }
+    RETURN_IF_ERROR(CheckMaglevTableSize(out.maglev.table_size,
+                                         FieldPath(path, "maglev_lb_config.table_size")));
   }
   if (p.has_least_request_lb_config() && p.least_request_lb_config().has_choice_count()) {
     out.least_request.choice_count = p.least_request_lb_config().choice_count().value();
-    if (out.least_request.choice_count < 2) {
-      return ConfigError(FieldPath(path, "least_request_lb_config.choice_count"),
-                         "must be at least 2");
-    }
+    RETURN_IF_ERROR(CheckChoiceCount(out.least_request.choice_count,
+                                     FieldPath(path, "least_request_lb_config")));
   }
   if (p.has_original_dst_lb_config()) {
     if (out.type != upstream::DiscoveryType::kOriginalDst) {

@@ -13,6 +13,11 @@
 #include "envoy/extensions/filters/listener/tls_inspector/v3/tls_inspector.pb.h"
 #include "envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.pb.h"
 #include "envoy/extensions/filters/network/tcp_proxy/v3/tcp_proxy.pb.h"
+#include "envoy/extensions/load_balancing_policies/least_request/v3/least_request.pb.h"
+#include "envoy/extensions/load_balancing_policies/maglev/v3/maglev.pb.h"
+#include "envoy/extensions/load_balancing_policies/random/v3/random.pb.h"
+#include "envoy/extensions/load_balancing_policies/ring_hash/v3/ring_hash.pb.h"
+#include "envoy/extensions/load_balancing_policies/round_robin/v3/round_robin.pb.h"
 #include "envoy/extensions/network/dns_resolver/cares/v3/cares_dns_resolver.pb.h"
 #include "envoy/extensions/retry/host/previous_hosts/v3/previous_hosts.pb.h"
 #include "envoy/extensions/upstreams/http/v3/http_protocol_options.pb.h"
@@ -45,6 +50,11 @@ void LinkExtensionTypes() {
         ext::access_loggers::stream::v3::StderrAccessLog::descriptor(),
         ext::upstreams::http::v3::HttpProtocolOptions::descriptor(),
         ext::network::dns_resolver::cares::v3::CaresDnsResolverConfig::descriptor(),
+        ext::load_balancing_policies::round_robin::v3::RoundRobin::descriptor(),
+        ext::load_balancing_policies::least_request::v3::LeastRequest::descriptor(),
+        ext::load_balancing_policies::random::v3::Random::descriptor(),
+        ext::load_balancing_policies::ring_hash::v3::RingHash::descriptor(),
+        ext::load_balancing_policies::maglev::v3::Maglev::descriptor(),
     };
     return descriptors[0] != nullptr;
   }();

@@ -136,6 +136,8 @@ void UpstreamRequest::DecodeHeaders(std::unique_ptr<http::HeaderMap> headers, bo
   access_log::StreamInfo& info = callbacks_.info();
   const auto now = callbacks_.dispatcher().Now();
   auto elapsed = now - start_;
+  if (host_index_ >= 0 && cluster_.load_balancer())
+    cluster_.load_balancer()->OnResponseLatency(host_index_, elapsed);
   info.upstream_service_time = std::chrono::duration_cast<std::chrono::milliseconds>(elapsed);
   info.first_upstream_rx_byte_received = now - info.start_monotonic;
   uint32_t code = 0;

@@ -17,7 +17,15 @@ namespace weft::upstream {
 using Milliseconds = std::chrono::milliseconds;
 
 enum class DiscoveryType { kStatic, kStrictDns, kLogicalDns, kOriginalDst, kEds };
-enum class LbPolicy { kRoundRobin, kLeastRequest, kRandom, kRingHash, kMaglev, kClusterProvided };
+enum class LbPolicy {
+  kRoundRobin,
+  kLeastRequest,
+  kRandom,
+  kRingHash,
+  kMaglev,
+  kClusterProvided,
+  kPeakEwma,  // selected through load_balancing_policy (see peak_ewma_lb.h)
+};
 enum class DnsLookupFamily { kAuto, kV4Only, kV6Only, kV4Preferred, kAll };
 enum class UpstreamProtocol { kHttp1, kHttp2, kUseDownstream };
 
@@ -107,6 +115,12 @@ struct OutlierDetectionConfig {
   bool successful_active_health_check_uneject_host = true;
 };
 
+// Defaults are linkerd2-proxy's (EWMA_DECAY, EWMA_DEFAULT_RTT in linkerd/app/outbound/src/lib.rs).
+struct PeakEwmaConfig {
+  std::chrono::nanoseconds decay_time = std::chrono::seconds(10);
+  std::chrono::nanoseconds default_rtt = std::chrono::milliseconds(30);
+};
+
 struct ClusterConfig {
   std::string name;
   std::string alt_stat_name;
@@ -124,6 +138,10 @@ struct ClusterConfig {
   RingHashConfig ring_hash;
   MaglevConfig maglev;
   LeastRequestConfig least_request;
+  PeakEwmaConfig peak_ewma;
+  // common_lb_config.locality_weighted_lb_config (or a policy's locality_lb_config): pick a
+  // locality by its load_balancing_weight first, then a host in it (locality_lb.h).
+  bool locality_weighted_lb = false;
 
   // Connection handling.
   uint32_t per_connection_buffer_limit_bytes = 1024 * 1024;

@@ -3,7 +3,9 @@
 #include "absl/strings/str_cat.h"
 #include "base/status.h"
 #include "proxy/upstream/least_request_lb.h"
+#include "proxy/upstream/locality_lb.h"
 #include "proxy/upstream/maglev_lb.h"
+#include "proxy/upstream/peak_ewma_lb.h"
 #include "proxy/upstream/priority_load.h"
 #include "proxy/upstream/random_lb.h"
 #include "proxy/upstream/ring_hash_lb.h"
@@ -38,6 +40,9 @@ class PriorityLoadBalancer final : public LoadBalancer {
   void OnRequestEnd(int host) override {
     if (LoadBalancer* lb = LevelOf(host)) lb->OnRequestEnd(host);
   }
+  void OnResponseLatency(int host, std::chrono::nanoseconds latency) override {
+    if (LoadBalancer* lb = LevelOf(host)) lb->OnResponseLatency(host, latency);
+  }
 
  private:
   LoadBalancer* LevelOf(int host) {
@@ -50,17 +55,22 @@ class PriorityLoadBalancer final : public LoadBalancer {
   Random& random_;
 };
 
-absl::StatusOr<std::unique_ptr<LoadBalancer>> CreateLevelBalancer(const ClusterConfig& config,
-                                                                  const LevelLbState& level,
-                                                                  Random& random) {
+// The cluster's lb_policy over `hosts` (a level's view, or one locality of it); `level` carries
+// the shared tables RING_HASH and MAGLEV need.
+absl::StatusOr<std::unique_ptr<LoadBalancer>> CreatePolicyBalancer(
+    const ClusterConfig& config, std::shared_ptr<const HostSet> hosts, const LevelLbState& level,
+    Random& random, const MonotonicClock& clock) {
   switch (config.lb_policy) {
     case LbPolicy::kRoundRobin:
-      return std::make_unique<RoundRobinLoadBalancer>(level.view, random);
+      return std::make_unique<RoundRobinLoadBalancer>(std::move(hosts), random);
     case LbPolicy::kLeastRequest:
-      return std::make_unique<LeastRequestLoadBalancer>(level.view,
+      return std::make_unique<LeastRequestLoadBalancer>(std::move(hosts),
                                                         config.least_request.choice_count, random);
     case LbPolicy::kRandom:
-      return std::make_unique<RandomLoadBalancer>(level.view, random);
+      return std::make_unique<RandomLoadBalancer>(std::move(hosts), random);
+    case LbPolicy::kPeakEwma:
+      return std::make_unique<PeakEwmaLoadBalancer>(std::move(hosts), config.peak_ewma, random,
+                                                    clock);
     case LbPolicy::kRingHash:
       if (level.ring == nullptr) {
         return absl::FailedPreconditionError("RING_HASH needs the ring from BuildLbSharedState()");
@@ -80,11 +90,34 @@ absl::StatusOr<std::unique_ptr<LoadBalancer>> CreateLevelBalancer(const ClusterC
                    "picks its host from the connection)"));
 }
 
+// One priority level's balancer: the policy over the level's hosts, or, with
+// locality_weighted_lb_config, a locality pick first and the policy within the locality.
+absl::StatusOr<std::unique_ptr<LoadBalancer>> CreateLevelBalancer(const ClusterConfig& config,
+                                                                  const LevelLbState& level,
+                                                                  Random& random,
+                                                                  const MonotonicClock& clock) {
+  if (!config.locality_weighted_lb) {
+    return CreatePolicyBalancer(config, level.view, level, random, clock);
+  }
+  auto make_child = [&](std::shared_ptr<const HostSet> locality_hosts) {
+    return CreatePolicyBalancer(config, std::move(locality_hosts), level, random, clock);
+  };
+  std::shared_ptr<const LocalityHostSets> localities =
+      level.localities ? level.localities : LocalityHostSets::Build(*level.view);
+  ASSIGN_OR_RETURN(auto lb, LocalityWeightedLoadBalancer::Create(
+                                localities, level.view->hosts().size(), make_child, random));
+  return std::unique_ptr<LoadBalancer>(std::move(lb));
+}
+
 }  // namespace
 
 absl::StatusOr<std::shared_ptr<const LbSharedState>> BuildLbSharedState(const ClusterConfig& config,
                                                                         const HostSet& hosts,
                                                                         const HostHealth& health) {
+  if (config.locality_weighted_lb &&
+      (config.lb_policy == LbPolicy::kRingHash || config.lb_policy == LbPolicy::kMaglev)) {
+    return absl::UnimplementedError("locality-weighted balancing with RING_HASH or MAGLEV");
+  }
   const auto& priorities = hosts.priorities();
   std::vector<LevelHealth> level_health(priorities.size());
   std::vector<std::vector<uint32_t>> healthy(priorities.size());
@@ -113,6 +146,7 @@ absl::StatusOr<std::shared_ptr<const LbSharedState>> BuildLbSharedState(const Cl
       state->panic_by_priority[p] = true;
       state->any_panic = true;
     }
+    if (config.locality_weighted_lb) level.localities = LocalityHostSets::Build(*level.view);
     if (config.lb_policy == LbPolicy::kRingHash) {
       ASSIGN_OR_RETURN(level.ring, RingHashTable::Build(*level.view, config.ring_hash));
     } else if (config.lb_policy == LbPolicy::kMaglev) {
@@ -130,13 +164,13 @@ absl::StatusOr<std::shared_ptr<const LbSharedState>> BuildLbSharedState(const Cl
 
 absl::StatusOr<std::unique_ptr<LoadBalancer>> CreateLoadBalancer(
     const ClusterConfig& config, std::shared_ptr<const HostSet> hosts,
-    std::shared_ptr<const LbSharedState> shared, Random& random) {
+    std::shared_ptr<const LbSharedState> shared, Random& random, const MonotonicClock& clock) {
   if (hosts == nullptr) return absl::InvalidArgumentError("CreateLoadBalancer: no host set");
   if (shared == nullptr) {
     // All healthy, priority 0 only.
     LevelLbState level;
     level.view = std::move(hosts);
-    return CreateLevelBalancer(config, level, random);
+    return CreateLevelBalancer(config, level, random, clock);
   }
   if (shared->levels.empty()) {
     // No host at all: any algorithm over the empty set answers -1.
@@ -145,15 +179,15 @@ absl::StatusOr<std::unique_ptr<LoadBalancer>> CreateLoadBalancer(
     if (config.lb_policy == LbPolicy::kRingHash || config.lb_policy == LbPolicy::kMaglev) {
       return std::make_unique<RandomLoadBalancer>(level.view, random);
     }
-    return CreateLevelBalancer(config, level, random);
+    return CreateLevelBalancer(config, level, random, clock);
   }
-  if (shared->levels.size() == 1) return CreateLevelBalancer(config, shared->levels[0], random);
+  if (shared->levels.size() == 1) return CreateLevelBalancer(config, shared->levels[0], random, clock);
 
   std::vector<PriorityLoadBalancer::Level> levels;
   std::vector<uint16_t> level_of_host(hosts->hosts().size(), 0xFFFF);
   uint32_t cumulative = 0;
   for (const LevelLbState& level : shared->levels) {
-    ASSIGN_OR_RETURN(auto lb, CreateLevelBalancer(config, level, random));
+    ASSIGN_OR_RETURN(auto lb, CreateLevelBalancer(config, level, random, clock));
     cumulative += level.load;
     for (uint32_t index : level.view->primary().hosts) {
       level_of_host[index] = static_cast<uint16_t>(levels.size());

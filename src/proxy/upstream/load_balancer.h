@@ -17,11 +17,13 @@
 // the per-request path never looks at health.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
 
 #include "absl/status/statusor.h"
+#include "base/monotonic_clock.h"
 #include "base/random.h"
 #include "proxy/upstream/cluster_config.h"
 #include "proxy/upstream/host.h"
@@ -42,10 +44,14 @@ class LoadBalancer {
   // the index ChooseHost() returned. Other algorithms ignore them.
   virtual void OnRequestStart(int host) {}
   virtual void OnRequestEnd(int host) {}
+  // PEAK_EWMA's measurement: the time from sending a request to `host` until its response
+  // headers arrived. Other algorithms ignore it.
+  virtual void OnResponseLatency(int host, std::chrono::nanoseconds latency) {}
 };
 
 class RingHashTable;
 class MaglevTable;
+struct LocalityHostSets;
 
 // One priority level that takes traffic, as the balancers see it.
 struct LevelLbState {
@@ -55,6 +61,7 @@ struct LevelLbState {
   std::shared_ptr<const HostSet> view;  // view->primary(): the hosts to pick from
   std::shared_ptr<const RingHashTable> ring;  // RING_HASH only
   std::shared_ptr<const MaglevTable> maglev;  // MAGLEV only
+  std::shared_ptr<const LocalityHostSets> localities;  // locality_weighted_lb only
 };
 
 // Immutable per-(HostSet, health) state, shared by every worker's LoadBalancer.
@@ -77,6 +84,7 @@ absl::StatusOr<std::shared_ptr<const LbSharedState>> BuildLbSharedState(
 // proxy does not implement (CLUSTER_PROVIDED, which ORIGINAL_DST handles itself).
 absl::StatusOr<std::unique_ptr<LoadBalancer>> CreateLoadBalancer(
     const ClusterConfig& config, std::shared_ptr<const HostSet> hosts,
-    std::shared_ptr<const LbSharedState> shared, Random& random);
+    std::shared_ptr<const LbSharedState> shared, Random& random,
+    const MonotonicClock& clock = SteadyClock::Instance());
 
 }  // namespace weft::upstream
