@@ -40,6 +40,8 @@ absl::StatusOr<std::shared_ptr<const HcmRuntime>> HcmRuntime::Build(
   rt->limits.max_header_bytes = static_cast<size_t>(config.max_request_headers_kb) * 1024;
   rt->limits.max_url_length = config.max_url_bytes;
   rt->limits.allow_chunked_length = config.allow_chunked_length;
+  rt->http2 = config.http2;
+  rt->http2.drain_timeout = config.drain_timeout;
   return std::shared_ptr<const HcmRuntime>(std::move(rt));
 }
 

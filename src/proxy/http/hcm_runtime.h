@@ -30,6 +30,7 @@ struct HcmRuntime {
   std::vector<LocalReplyMapperRuntime> local_reply_mappers;
   std::shared_ptr<const access_log::SubstitutionFormatter> local_reply_body_format;
   http::CodecLimits limits;
+  http::Http2Options http2;  // http2_protocol_options, plus drain_timeout
 
   static absl::StatusOr<std::shared_ptr<const HcmRuntime>> Build(
       const listener::HttpConnectionManagerConfig& config);

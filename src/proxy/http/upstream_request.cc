@@ -175,6 +175,20 @@ void UpstreamRequest::OnResetStream(http::StreamResetReason reason, std::string_
     OnPoolFailure(cluster::PoolFailureReason::kConnectionFailure, details);
     return;
   }
+  if (reason == http::StreamResetReason::kRemoteReset ||
+      reason == http::StreamResetReason::kRemoteRefusedStreamReset) {
+    // The upstream reset this stream (HTTP/2 RST_STREAM): 503 UR, in Envoy's words.
+    bool refused = reason == http::StreamResetReason::kRemoteRefusedStreamReset;
+    stream_.OnUpstreamFailure(
+        503, access_log::kUpstreamRemoteReset,
+        refused ? "upstream_reset_before_response_started{remote_refused_stream_reset}"
+                : "upstream_reset_before_response_started{remote_reset}",
+        refused ? "upstream connect error or disconnect/reset before headers. reset reason: "
+                  "remote refused stream reset"
+                : "upstream connect error or disconnect/reset before headers. reset reason: "
+                  "remote reset");
+    return;
+  }
   const char* why = reason == http::StreamResetReason::kProtocolError ? "protocol error"
                                                                       : "connection termination";
   stream_.OnUpstreamFailure(

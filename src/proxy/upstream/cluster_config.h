@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "http/http2_options.h"
+
 namespace weft::upstream {
 
 using Milliseconds = std::chrono::milliseconds;
@@ -69,6 +71,7 @@ struct ClusterConfig {
   std::optional<uint32_t> max_requests_per_connection;
   Milliseconds upstream_idle_timeout{3600 * 1000};  // common_http_protocol_options.idle_timeout
   UpstreamProtocol protocol = UpstreamProtocol::kHttp1;
+  http::Http2Options http2;  // http2_protocol_options (explicit or deprecated cluster field)
 
   // ORIGINAL_DST.
   std::optional<std::string> original_dst_http_header;  // use_http_header / http_header_name
