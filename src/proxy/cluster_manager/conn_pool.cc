@@ -50,12 +50,12 @@ class HttpConnPool::ActiveClient : public network::ConnectionCallbacks,
   }
   void OnEvent(network::ConnectionEvent event) override {
     if (event == network::ConnectionEvent::kConnected) {
-      connect_timer_->Disable();
-      connected_ = true;
       pool_.stats_.upstream_cx_connect_ms.Record(
           std::chrono::duration<double, std::milli>(pool_.dispatcher_.Now() - connect_start_)
               .count());
-      pool_.OnClientReady(*this);
+      // HTTP/2 waits for the peer's SETTINGS (sent at once by a server): streams sent before
+      // its limit is known could be refused. The connect timeout covers that wait too.
+      if (pool_.protocol_ != http::Protocol::kHttp2) Ready();
       return;
     }
     // Closed, either way.
@@ -72,6 +72,19 @@ class HttpConnPool::ActiveClient : public network::ConnectionCallbacks,
       codec_->OnClose(http::StreamResetReason::kConnectionTermination, connection_->close_reason());
     }
     pool_.OnClientClosed(*this, !connected_, timed_out_);  // destroys *this (deferred)
+  }
+  void OnSettings() override {
+    pool_.expected_streams_per_connection_ = codec_->MaxConcurrentStreams();
+    if (!connected_) {
+      Ready();
+      return;
+    }
+    pool_.OnClientReady(*this);  // the peer may allow more streams now
+  }
+  void Ready() {
+    connect_timer_->Disable();
+    connected_ = true;
+    pool_.OnClientReady(*this);
   }
   // The upstream reads the request body slower than the client sends it.
   void OnAboveWriteHighWatermark() override { codec_->OnAboveWriteBufferHighWatermark(); }
@@ -111,7 +124,7 @@ class HttpConnPool::ActiveClient : public network::ConnectionCallbacks,
   }
   // Streams it will take once connected (the peer's SETTINGS are not known yet).
   size_t ExpectedCapacity() const {
-    return pool_.protocol_ == http::Protocol::kHttp2 ? pool_.cluster_.http2.max_concurrent_streams
+    return pool_.protocol_ == http::Protocol::kHttp2 ? pool_.expected_streams_per_connection_
                                                      : 1;
   }
 
@@ -162,7 +175,8 @@ HttpConnPool::HttpConnPool(event::Dispatcher& dispatcher, const upstream::Cluste
       host_(std::move(host)),
       stats_(stats),
       host_stats_(host_stats),
-      protocol_(protocol) {}
+      protocol_(protocol),
+      expected_streams_per_connection_(cluster.http2.max_concurrent_streams) {}
 
 HttpConnPool::~HttpConnPool() {
   for (auto& p : pending_) stats_.upstream_rq_pending_active.Dec();
@@ -236,6 +250,8 @@ void HttpConnPool::OnClientReady(ActiveClient& client) {
     Attach(client, p->decoder, p->callbacks);
   }
   if (client.active_ == 0 && !client.closed_) client.ArmIdleTimer();
+  // The connection took what it could (HTTP/2: the peer's limit may be low): the rest need more.
+  if (!pending_.empty()) ServePending();
 }
 
 size_t HttpConnPool::ConnectingCapacity() const {

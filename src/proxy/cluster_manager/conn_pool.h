@@ -81,6 +81,9 @@ class HttpConnPool {
   ClusterStats& stats_;
   HostStats host_stats_;
   const http::Protocol protocol_;
+  // HTTP/2: streams a new connection is expected to take, from the last SETTINGS seen (a
+  // connection still connecting is counted with this).
+  size_t expected_streams_per_connection_;
   std::list<std::unique_ptr<ActiveClient>> clients_;
   std::list<std::unique_ptr<Pending>> pending_;
 };

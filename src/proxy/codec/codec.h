@@ -119,6 +119,9 @@ class ClientConnectionCallbacks {
   // The peer will take no new streams on this connection (HTTP/2 GOAWAY); streams in flight
   // finish. The pool stops choosing the connection and opens another for new requests.
   virtual void OnGoAway() {}
+  // HTTP/2: the peer's SETTINGS arrived (its stream limit is known: streams sent before it may
+  // be refused) or changed.
+  virtual void OnSettings() {}
 };
 
 class ClientConnection : public Connection {

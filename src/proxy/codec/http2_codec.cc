@@ -167,7 +167,8 @@ class Http2Stream : public StreamEncoder {
   bool above_watermark_ = false;
 
   bool reset_locally_ = false;
-  bool closed_ = false;  // nghttp2 closed the stream
+  bool closed_ = false;   // nghttp2 closed the stream
+  bool removed_ = false;  // out of the codec's list, deleted at the end of the loop turn
 };
 
 // The parts shared by the server and the client codecs: the nghttp2 session and its callbacks.
@@ -276,8 +277,8 @@ class Http2Codec {
   }
 
   void ScheduleDeliver(Http2Stream& stream) {
-    if (stream.id_ < 0) return;
-    deliver_ids_.push_back(stream.id_);
+    if (std::find(deliver_.begin(), deliver_.end(), &stream) != deliver_.end()) return;
+    deliver_.push_back(&stream);
     if (!deliver_timer_->Enabled()) deliver_timer_->Enable(std::chrono::milliseconds(0));
   }
 
@@ -294,6 +295,9 @@ class Http2Codec {
   // Removes a stream the session closed; its memory goes at the end of the event-loop turn
   // (a decoder may still be on the stack with a reference to it).
   void Remove(Http2Stream& stream) {
+    if (stream.removed_) return;
+    stream.removed_ = true;
+    std::erase(deliver_, &stream);
     auto it = stream.self_;
     connection_.dispatcher().DeferredDelete(event::DeferLater(std::move(*it)));
     streams_.erase(it);
@@ -326,6 +330,7 @@ class Http2Codec {
   }
   virtual void OnStreamClosed(Http2Stream& stream) {}
   virtual void OnGoAwayReceived() {}
+  virtual void OnSettingsReceived() {}
 
   network::Connection& connection_;
   const bool server_;
@@ -335,7 +340,7 @@ class Http2Codec {
   std::list<std::unique_ptr<Http2Stream>> streams_;
   std::vector<nghttp2_nv> nva_;  // reused for every header block we send
   std::unique_ptr<event::Timer> deliver_timer_;
-  std::vector<int32_t> deliver_ids_;
+  std::vector<Http2Stream*> deliver_;  // streams read-enabled again, with bytes waiting
   std::vector<Http2Stream*> low_watermark_;
   std::string protocol_error_;  // set when we sent GOAWAY with an error: the session is over
   bool in_nghttp2_ = false;
@@ -353,10 +358,12 @@ class Http2Codec {
   }
 
   void DeliverScheduled() {
-    std::vector<int32_t> ids;
-    ids.swap(deliver_ids_);
-    for (int32_t id : ids) {
-      if (Http2Stream* s = FindStream(id)) s->Deliver();
+    std::vector<Http2Stream*> streams;
+    streams.swap(deliver_);
+    // Removed streams are only deleted at the end of the loop turn, so every pointer here is
+    // still valid; one an earlier delivery removed says so.
+    for (Http2Stream* s : streams) {
+      if (!s->removed_) s->Deliver();
     }
     SendPending();  // the WINDOW_UPDATEs the deliveries earned
   }
@@ -423,6 +430,9 @@ class Http2Codec {
       case NGHTTP2_GOAWAY:
         self.OnGoAwayReceived();
         return 0;
+      case NGHTTP2_SETTINGS:
+        if (!(frame->hd.flags & NGHTTP2_FLAG_ACK)) self.OnSettingsReceived();
+        return 0;
       default:
         return 0;
     }
@@ -467,10 +477,25 @@ class Http2Codec {
     Http2Stream* s = self.FindStream(stream_id);
     if (s == nullptr) return 0;
     s->closed_ = true;
+    if (error_code == NGHTTP2_NO_ERROR && s->remote_end_ && s->decoder_ != nullptr &&
+        s->HasUndelivered()) {
+      // Complete both ways, but its last bytes wait for a read-disabled decoder: the stream
+      // ends when Deliver() hands them over.
+      return 0;
+    }
+    self.FinishClosed(*s, error_code);
+    return 0;
+  }
+
+  void FinishClosed(Http2Stream& stream, uint32_t error_code) {
+    Http2Stream* s = &stream;
+    Http2Codec& self = *this;
     StreamCallbacks* cb = s->callbacks_;
     bool had_decoder = s->decoder_ != nullptr;
     s->Detach();
     if (cb != nullptr && had_decoder) {
+      WEFT_LOG(debug, "HTTP/2 {} stream {} reset: {}", self.server_ ? "server" : "client", s->id_,
+               nghttp2_http2_strerror(error_code));
       StreamResetReason reason = StreamResetReason::kRemoteReset;
       if (error_code == NGHTTP2_REFUSED_STREAM) {
         reason = StreamResetReason::kRemoteRefusedStreamReset;
@@ -483,7 +508,6 @@ class Http2Codec {
     }
     self.OnStreamClosed(*s);
     self.Remove(*s);
-    return 0;
   }
 
  private:
@@ -672,7 +696,7 @@ void Http2Stream::ReadDisable(bool disable) {
 }
 
 void Http2Stream::Deliver() {
-  if (read_disabled_ > 0) return;
+  if (read_disabled_ > 0 || removed_) return;
   if (decoder_ == nullptr) {
     codec_.Consume(id_, recv_data_.length());
     recv_data_.Clear();
@@ -688,10 +712,7 @@ void Http2Stream::Deliver() {
     decoder->DecodeData(recv_data_, end_with_data);
     recv_data_.Clear();
     codec_.Consume(id_, n);
-    if (client_done) {
-      AfterResponseComplete();
-      return;
-    }
+    if (client_done) AfterResponseComplete();
   }
   if (recv_trailers_ && decoder_ != nullptr && read_disabled_ == 0) {
     remote_end_delivered_ = true;
@@ -700,6 +721,8 @@ void Http2Stream::Deliver() {
     decoder->DecodeTrailers(std::move(recv_trailers_));
     if (!codec_.server_) AfterResponseComplete();
   }
+  // nghttp2 already closed it (see OnStreamCloseCb): now it is done here too.
+  if (closed_ && !HasUndelivered()) codec_.FinishClosed(*this, NGHTTP2_NO_ERROR);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -815,6 +838,7 @@ class Http2ClientConnection : public ClientConnection, public Http2Codec {
     if (active_ > 0) --active_;
     callbacks_.OnStreamDone(WantsMoreStreams());
   }
+  void OnSettingsReceived() override { callbacks_.OnSettings(); }
   void OnGoAwayReceived() override {
     if (goaway_received_) return;
     goaway_received_ = true;
