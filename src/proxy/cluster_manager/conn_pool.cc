@@ -124,8 +124,7 @@ class HttpConnPool::ActiveClient : public network::ConnectionCallbacks,
   }
   // Streams it will take once connected (the peer's SETTINGS are not known yet).
   size_t ExpectedCapacity() const {
-    return pool_.protocol_ == http::Protocol::kHttp2 ? pool_.expected_streams_per_connection_
-                                                     : 1;
+    return pool_.protocol_ == http::Protocol::kHttp2 ? pool_.expected_streams_per_connection_ : 1;
   }
 
   http::StreamEncoder& StartStream(http::StreamDecoder& decoder) {

@@ -185,8 +185,7 @@ class Http2Codec {
     nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, &Http2Codec::OnDataChunkCb);
     nghttp2_session_callbacks_set_on_stream_close_callback(cb, &Http2Codec::OnStreamCloseCb);
     nghttp2_session_callbacks_set_on_frame_send_callback(cb, &Http2Codec::OnFrameSendCb);
-    nghttp2_session_callbacks_set_on_invalid_frame_recv_callback(cb,
-                                                                 &Http2Codec::OnInvalidFrameCb);
+    nghttp2_session_callbacks_set_on_invalid_frame_recv_callback(cb, &Http2Codec::OnInvalidFrameCb);
     nghttp2_option* opt;
     nghttp2_option_new(&opt);
     // Window updates follow what the decoders actually took (see the top of this file).
@@ -205,14 +204,16 @@ class Http2Codec {
         {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, static_cast<uint32_t>(limits_.max_header_bytes)},
     };
     if (server) {
-      settings.push_back({NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, options_.max_concurrent_streams});
+      settings.push_back(
+          {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, options_.max_concurrent_streams});
     } else {
       settings.push_back({NGHTTP2_SETTINGS_ENABLE_PUSH, 0});
     }
     nghttp2_submit_settings(session_, NGHTTP2_FLAG_NONE, settings.data(), settings.size());
     // The connection window is not a SETTING: it grows by a WINDOW_UPDATE on stream 0.
-    nghttp2_session_set_local_window_size(session_, NGHTTP2_FLAG_NONE, 0,
-                                          static_cast<int32_t>(options_.initial_connection_window_size));
+    nghttp2_session_set_local_window_size(
+        session_, NGHTTP2_FLAG_NONE, 0,
+        static_cast<int32_t>(options_.initial_connection_window_size));
     deliver_timer_ = connection_.dispatcher().CreateTimer([this] { DeliverScheduled(); });
   }
 
@@ -266,9 +267,8 @@ class Http2Codec {
           return;
         }
         if (n == 0) break;
-        connection_.Write(std::string_view(reinterpret_cast<const char*>(bytes),
-                                           static_cast<size_t>(n)),
-                          false);
+        connection_.Write(
+            std::string_view(reinterpret_cast<const char*>(bytes), static_cast<size_t>(n)), false);
       }
       // Streams whose queued bytes drained below half the limit hear about it now, outside
       // nghttp2 (their callbacks may submit more data).
@@ -828,8 +828,8 @@ class Http2ClientConnection : public ClientConnection, public Http2Codec {
   }
   size_t ActiveStreams() const override { return active_; }
   size_t MaxConcurrentStreams() const override {
-    uint32_t peer = nghttp2_session_get_remote_settings(session_,
-                                                        NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS);
+    uint32_t peer =
+        nghttp2_session_get_remote_settings(session_, NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS);
     return std::max<uint32_t>(1, std::min(peer, options_.max_concurrent_streams));
   }
 

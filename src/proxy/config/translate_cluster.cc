@@ -75,8 +75,9 @@ absl::Status ApplyUpstreamHttpOptions(const uphttp::HttpProtocolOptions& o, std:
       const std::string e_path = FieldPath(path, "explicit_http_config");
       if (e.has_http2_protocol_options()) {
         out.protocol = upstream::UpstreamProtocol::kHttp2;
-        ASSIGN_OR_RETURN(out.http2, TranslateHttp2Options(e.http2_protocol_options(),
-                                                          FieldPath(e_path, "http2_protocol_options")));
+        ASSIGN_OR_RETURN(out.http2,
+                         TranslateHttp2Options(e.http2_protocol_options(),
+                                               FieldPath(e_path, "http2_protocol_options")));
       } else if (e.has_http_protocol_options()) {
         RETURN_IF_ERROR(CheckHttp1Options(e.http_protocol_options(),
                                           FieldPath(e_path, "http_protocol_options")));
@@ -96,8 +97,9 @@ absl::Status ApplyUpstreamHttpOptions(const uphttp::HttpProtocolOptions& o, std:
       if (d.has_http2_protocol_options()) {
         ASSIGN_OR_RETURN(
             out.http2,
-            TranslateHttp2Options(d.http2_protocol_options(),
-                                  FieldPath(path, "use_downstream_protocol_config.http2_protocol_options")));
+            TranslateHttp2Options(
+                d.http2_protocol_options(),
+                FieldPath(path, "use_downstream_protocol_config.http2_protocol_options")));
       }
       out.protocol = upstream::UpstreamProtocol::kUseDownstream;
       break;

@@ -1,10 +1,9 @@
 #include "proxy/config/translate_common.h"
 
-#include "base/status.h"
-
 #include <arpa/inet.h>
 #include <re2/re2.h>
 
+#include "base/status.h"
 #include "envoy/extensions/access_loggers/file/v3/file.pb.h"
 #include "envoy/extensions/access_loggers/stream/v3/stream.pb.h"
 #include "envoy/extensions/filters/http/router/v3/router.pb.h"

@@ -194,7 +194,8 @@ void HttpConnectionManager::OnEvent(network::ConnectionEvent event) {
   }
   stats_.downstream_cx_destroy.Inc();
   stats_.downstream_cx_active.Dec();
-  if (codec_) (http2_ ? stats_.downstream_cx_http2_active : stats_.downstream_cx_http1_active).Dec();
+  if (codec_)
+    (http2_ ? stats_.downstream_cx_http2_active : stats_.downstream_cx_http1_active).Dec();
   stats_.downstream_cx_tx_bytes_total.Inc(connection_->bytes_written());
   stats_.downstream_cx_length_ms.Record(
       std::chrono::duration<double, std::milli>(worker_.dispatcher.Now() - start_).count());

@@ -67,7 +67,8 @@ struct Wire : public network::ConnectionCallbacks {
   bool closed = false;
 };
 
-class Http2CodecTest : public ::testing::Test, public ServerConnectionCallbacks,
+class Http2CodecTest : public ::testing::Test,
+                       public ServerConnectionCallbacks,
                        public ClientConnectionCallbacks {
  protected:
   void Start(const Http2Options& server_options = {}, const Http2Options& client_options = {}) {
@@ -77,8 +78,8 @@ class Http2CodecTest : public ::testing::Test, public ServerConnectionCallbacks,
     client_.connection = std::make_unique<network::Connection>(dispatcher_, fds[1], 1 << 20);
     server_.connection->SetCallbacks(&server_);
     client_.connection->SetCallbacks(&client_);
-    server_codec_ = CreateHttp2ServerCodec(*server_.connection, *this, CodecLimits{},
-                                           server_options);
+    server_codec_ =
+        CreateHttp2ServerCodec(*server_.connection, *this, CodecLimits{}, server_options);
     client_codec_ = CreateHttp2ClientCodec(*client_.connection, *this, client_options);
     server_.codec = server_codec_.get();
     client_.codec = client_codec_.get();
@@ -137,7 +138,8 @@ class Http2CodecTest : public ::testing::Test, public ServerConnectionCallbacks,
     h.Add(":path", std::move(path));
     return h;
   }
-  static void Respond(Received& request, std::string body = "", const HeaderMap* trailers = nullptr) {
+  static void Respond(Received& request, std::string body = "",
+                      const HeaderMap* trailers = nullptr) {
     HeaderMap h;
     h.Add(":status", "200");
     bool end = body.empty() && trailers == nullptr;

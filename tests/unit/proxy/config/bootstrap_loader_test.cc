@@ -646,9 +646,9 @@ TEST(BootstrapLoaderTest, ResolvesYamlAnchors) {
   EXPECT_EQ(std::get<router::RouteAction>(r[1].action).timeout, Ms(3000));
 }
 
-
 TEST(BootstrapLoaderHttp2Test, TranslatesHttp2ProtocolOptionsWithEnvoyDefaults) {
-  const std::string extra = R"Y(http2_protocol_options: {max_concurrent_streams: 7, initial_stream_window_size: 65535})Y";
+  const std::string extra =
+      R"Y(http2_protocol_options: {max_concurrent_streams: 7, initial_stream_window_size: 65535})Y";
   const std::string clusters = R"Y(- name: explicit
     typed_extension_protocol_options:
       envoy.extensions.upstreams.http.v3.HttpProtocolOptions:
@@ -684,11 +684,14 @@ TEST(BootstrapLoaderHttp2Test, RefusesBadHttp2OptionsWithTheirPath) {
                                     "http2_protocol_options: {initial_stream_window_size: 100}")),
               HasSubstr("http2_protocol_options.initial_stream_window_size: must be between "
                         "65535 and 2147483647"));
-  EXPECT_THAT(ErrorOf(HttpBootstrap(kDefaultRoute, "", R"Y(- {name: c2, http2_protocol_options: {max_concurrent_streams: 0}})Y")),
+  EXPECT_THAT(ErrorOf(HttpBootstrap(
+                  kDefaultRoute, "",
+                  R"Y(- {name: c2, http2_protocol_options: {max_concurrent_streams: 0}})Y")),
               HasSubstr("clusters[1].http2_protocol_options.max_concurrent_streams: must be "
                         "between 1 and 2147483647"));
-  EXPECT_THAT(ErrorOf(HttpBootstrap(kDefaultRoute, "http2_protocol_options: {allow_connect: true}")),
-              HasSubstr("http2_protocol_options.allow_connect"));
+  EXPECT_THAT(
+      ErrorOf(HttpBootstrap(kDefaultRoute, "http2_protocol_options: {allow_connect: true}")),
+      HasSubstr("http2_protocol_options.allow_connect"));
 }
 
 }  // namespace
