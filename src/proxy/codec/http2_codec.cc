@@ -274,6 +274,7 @@ class Http2Codec {
       // nghttp2 (their callbacks may submit more data).
       RunLowWatermarkCallbacks();
     } while (send_wanted_ && connection_.IsOpen() && !connection_.AboveHighWatermark());
+    if (connection_.IsOpen()) AfterSend();
   }
 
   void ScheduleDeliver(Http2Stream& stream) {
@@ -331,6 +332,8 @@ class Http2Codec {
   virtual void OnStreamClosed(Http2Stream& stream) {}
   virtual void OnGoAwayReceived() {}
   virtual void OnSettingsReceived() {}
+  // Everything nghttp2 had to send is in the connection (or the socket is backed up).
+  virtual void AfterSend() {}
 
   network::Connection& connection_;
   const bool server_;
@@ -793,7 +796,13 @@ class Http2ServerConnection : public Connection, public Http2Codec {
                           nghttp2_session_get_last_proc_stream_id(session_), NGHTTP2_NO_ERROR,
                           nullptr, 0);
     SendPending();
-    if (streams_.empty()) connection_.Close(network::Connection::CloseType::kFlushWrite);
+  }
+  // After the final GOAWAY the connection ends once its last stream is done and written: a
+  // response still waiting for the client's window is not cut short.
+  void AfterSend() override {
+    if (final_goaway_sent_ && streams_.empty() && !nghttp2_session_want_write(session_)) {
+      connection_.Close(network::Connection::CloseType::kFlushWrite);
+    }
   }
 
   ServerConnectionCallbacks& callbacks_;

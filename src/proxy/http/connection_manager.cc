@@ -160,8 +160,10 @@ void HttpConnectionManager::OnStreamDone(ActiveStream& stream) {
     }
   }
   if (closed_) return;
-  // HTTP/2: the connection ends once its last stream is done, not with the first.
-  if (!codec_->WantsMoreStreams() && streams_.empty()) {
+  // HTTP/1: a response with "connection: close" ends the connection. HTTP/2 closes itself once
+  // its final GOAWAY is out and its last stream written (the codec may still hold response
+  // bytes waiting for the client's flow-control window).
+  if (!http2_ && !codec_->WantsMoreStreams()) {
     if (worker_.draining) stats_.downstream_cx_drain_close.Inc();
     CloseConnection(network::Connection::CloseType::kFlushWrite);
     return;
