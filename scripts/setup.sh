@@ -13,8 +13,8 @@ PACKAGES=(
   libnghttp2-dev libyaml-cpp-dev nlohmann-json3-dev libabsl-dev libc-ares-dev libre2-dev
   libsqlite3-dev libspdlog-dev libfmt-dev libcli11-dev libgtest-dev libgmock-dev libbenchmark-dev
   # tests and benchmarks: real clients, real peers
-  curl wrk nghttp2-client nghttp2-server nginx-light haproxy python3 procps iproute2 util-linux
-  iptables
+  curl wrk nghttp2-client nghttp2-server nginx-light haproxy python3 python3-grpcio procps iproute2
+  util-linux iptables
   # the proto package comes from npm
   nodejs npm
 )

@@ -11,6 +11,9 @@ namespace weft::cluster {
 // clang-format off
 #define WEFT_CLUSTER_COUNTERS(X) \
   X(upstream_cx_total) \
+  X(upstream_cx_http1_total) \
+  X(upstream_cx_http2_total) \
+  X(upstream_cx_protocol_error) \
   X(upstream_cx_connect_fail) \
   X(upstream_cx_connect_timeout) \
   X(upstream_cx_destroy) \

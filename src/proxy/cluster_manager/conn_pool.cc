@@ -12,7 +12,11 @@ class HttpConnPool::ActiveClient : public network::ConnectionCallbacks,
   ActiveClient(HttpConnPool& pool, std::unique_ptr<network::Connection> connection)
       : pool_(pool), connection_(std::move(connection)) {
     connection_->SetCallbacks(this);
-    codec_ = http::CreateHttp1ClientCodec(*connection_, *this);
+    if (pool_.protocol_ == http::Protocol::kHttp2) {
+      codec_ = http::CreateHttp2ClientCodec(*connection_, *this, pool_.cluster_.http2);
+    } else {
+      codec_ = http::CreateHttp1ClientCodec(*connection_, *this);
+    }
     connect_timer_ = pool_.dispatcher_.CreateTimer([this] {
       timed_out_ = true;
       connection_->Close(network::Connection::CloseType::kNoFlush);
@@ -30,6 +34,9 @@ class HttpConnPool::ActiveClient : public network::ConnectionCallbacks,
     pool_.stats_.upstream_cx_rx_bytes_total.Inc(data.length());
     absl::Status status = codec_->Dispatch(data);
     if (!status.ok()) {
+      pool_.stats_.upstream_cx_protocol_error.Inc();
+      WEFT_LOG(debug, "upstream protocol error from {}: {}", pool_.host_->address_string,
+               status.message());
       connection_->Close(network::Connection::CloseType::kNoFlush);
       return;
     }
@@ -43,13 +50,13 @@ class HttpConnPool::ActiveClient : public network::ConnectionCallbacks,
   }
   void OnEvent(network::ConnectionEvent event) override {
     if (event == network::ConnectionEvent::kConnected) {
-      connect_timer_->Disable();
-      connected_ = true;
       pool_.stats_.upstream_cx_connect_ms.Record(
           std::chrono::duration<double, std::milli>(pool_.dispatcher_.Now() - connect_start_)
               .count());
       pool_.ReportResult({health::HostResult::Kind::kConnectSuccess, 0});
-      pool_.OnClientReady(*this);
+      // HTTP/2 waits for the peer's SETTINGS (sent at once by a server): streams sent before
+      // its limit is known could be refused. The connect timeout covers that wait too.
+      if (pool_.protocol_ != http::Protocol::kHttp2) Ready();
       return;
     }
     // Closed, either way.
@@ -67,29 +74,63 @@ class HttpConnPool::ActiveClient : public network::ConnectionCallbacks,
     }
     pool_.OnClientClosed(*this, !connected_, timed_out_);  // destroys *this (deferred)
   }
+  void OnSettings() override {
+    pool_.expected_streams_per_connection_ = codec_->MaxConcurrentStreams();
+    if (!connected_) {
+      Ready();
+      return;
+    }
+    pool_.OnClientReady(*this);  // the peer may allow more streams now
+  }
+  void Ready() {
+    connect_timer_->Disable();
+    connected_ = true;
+    pool_.OnClientReady(*this);
+  }
   // The upstream reads the request body slower than the client sends it.
   void OnAboveWriteHighWatermark() override { codec_->OnAboveWriteBufferHighWatermark(); }
   void OnBelowWriteLowWatermark() override { codec_->OnBelowWriteBufferLowWatermark(); }
 
   // http::ClientConnectionCallbacks
   void OnStreamDone(bool reusable) override {
-    busy_ = false;
-    ++requests_;
+    if (active_ > 0) --active_;
     auto max = pool_.cluster_.max_requests_per_connection;
-    if (max && requests_ >= *max) {
+    if (max && requests_ >= *max && !draining_) {
       pool_.stats_.upstream_cx_max_requests.Inc();
-      reusable = false;
+      draining_ = true;
     }
-    if (!reusable || !codec_->WantsMoreStreams()) {
-      // Close after the current callback stack unwinds: the codec is still on it.
-      connection_->Close(network::Connection::CloseType::kNoFlush);
+    if (!reusable || !codec_->WantsMoreStreams()) draining_ = true;
+    if (draining_) {
+      // HTTP/1 has no other stream; HTTP/2 lets the others finish first.
+      if (active_ == 0 && !closed_) connection_->Close(network::Connection::CloseType::kNoFlush);
       return;
     }
     pool_.OnClientReady(*this);
   }
+  void OnGoAway() override {
+    draining_ = true;
+    if (active_ == 0) {
+      connection_->Close(network::Connection::CloseType::kNoFlush);
+      return;
+    }
+    pool_.ServePending();  // requests that waited for this connection need another
+  }
+
+  // Whether it can take one more stream now.
+  bool HasRoom() const {
+    if (!connected_ || closed_ || draining_ || !codec_->WantsMoreStreams()) return false;
+    auto max = pool_.cluster_.max_requests_per_connection;
+    if (max && requests_ >= *max) return false;
+    return active_ < codec_->MaxConcurrentStreams();
+  }
+  // Streams it will take once connected (the peer's SETTINGS are not known yet).
+  size_t ExpectedCapacity() const {
+    return pool_.protocol_ == http::Protocol::kHttp2 ? pool_.expected_streams_per_connection_ : 1;
+  }
 
   http::StreamEncoder& StartStream(http::StreamDecoder& decoder) {
-    busy_ = true;
+    ++active_;
+    ++requests_;
     idle_timer_->Disable();
     http::StreamEncoder& encoder = codec_->NewStream(decoder);
     return encoder;
@@ -108,9 +149,10 @@ class HttpConnPool::ActiveClient : public network::ConnectionCallbacks,
   event::MonotonicTime connect_start_;
   bool connected_ = false;
   bool timed_out_ = false;
-  bool busy_ = false;
   bool closed_ = false;
-  uint32_t requests_ = 0;
+  bool draining_ = false;  // takes no new streams (GOAWAY, max requests, no keep-alive)
+  size_t active_ = 0;      // streams in flight
+  uint32_t requests_ = 0;  // streams started
 };
 
 struct HttpConnPool::Pending : public PendingRequest {
@@ -127,12 +169,14 @@ struct HttpConnPool::Pending : public PendingRequest {
 
 HttpConnPool::HttpConnPool(event::Dispatcher& dispatcher, const upstream::ClusterConfig& cluster,
                            upstream::HostConstSharedPtr host, ClusterStats& stats,
-                           HostStats host_stats)
+                           HostStats host_stats, http::Protocol protocol)
     : dispatcher_(dispatcher),
       cluster_(cluster),
       host_(std::move(host)),
       stats_(stats),
-      host_stats_(host_stats) {}
+      host_stats_(host_stats),
+      protocol_(protocol),
+      expected_streams_per_connection_(cluster.http2.max_concurrent_streams) {}
 
 HttpConnPool::~HttpConnPool() {
   for (auto& p : pending_) stats_.upstream_rq_pending_active.Dec();
@@ -148,21 +192,23 @@ HttpConnPool::~HttpConnPool() {
 
 PendingRequest* HttpConnPool::NewStream(http::StreamDecoder& response_decoder,
                                         ConnPoolCallbacks& callbacks) {
-  // Most recently used idle connection first: it is the one least likely to have been closed by
-  // the upstream's own idle timeout.
+  // Most recently used connection with room first: for HTTP/1 it is the one least likely to
+  // have been closed by the upstream's own idle timeout.
   for (auto it = clients_.rbegin(); it != clients_.rend(); ++it) {
     ActiveClient& c = **it;
-    if (c.connected_ && !c.busy_ && !c.closed_) {
+    if (c.HasRoom()) {
       Attach(c, response_decoder, callbacks);
       return nullptr;
     }
   }
-  // A new connection for this request.
-  std::string error;
-  if (!OpenConnection(&error)) {
-    ReportResult({health::HostResult::Kind::kConnectFailed, 0});
-    callbacks.OnPoolFailure(PoolFailureReason::kConnectionFailure, error);
-    return nullptr;
+  // A new connection, unless one on its way will have room for this request (HTTP/2).
+  if (pending_.size() + 1 > ConnectingCapacity()) {
+    std::string error;
+    if (!OpenConnection(&error)) {
+      ReportResult({health::HostResult::Kind::kConnectFailed, 0});
+      callbacks.OnPoolFailure(PoolFailureReason::kConnectionFailure, error);
+      return nullptr;
+    }
   }
   stats_.upstream_rq_pending_total.Inc();
   stats_.upstream_rq_pending_active.Inc();
@@ -176,6 +222,9 @@ bool HttpConnPool::OpenConnection(std::string* error) {
   auto connection = network::Connection::Connect(dispatcher_, to,
                                                  cluster_.per_connection_buffer_limit_bytes, error);
   stats_.upstream_cx_total.Inc();
+  (protocol_ == http::Protocol::kHttp2 ? stats_.upstream_cx_http2_total
+                                       : stats_.upstream_cx_http1_total)
+      .Inc();
   host_stats_.cx_total.Inc();
   if (!connection) {
     stats_.upstream_cx_connect_fail.Inc();
@@ -195,15 +244,23 @@ void HttpConnPool::Attach(ActiveClient& client, http::StreamDecoder& decoder,
 }
 
 void HttpConnPool::OnClientReady(ActiveClient& client) {
-  if (client.closed_) return;
-  if (!pending_.empty()) {
+  while (!pending_.empty() && client.HasRoom()) {
     std::unique_ptr<Pending> p = std::move(pending_.front());
     pending_.pop_front();
     stats_.upstream_rq_pending_active.Dec();
     Attach(client, p->decoder, p->callbacks);
-    return;
   }
-  client.ArmIdleTimer();
+  if (client.active_ == 0 && !client.closed_) client.ArmIdleTimer();
+  // The connection took what it could (HTTP/2: the peer's limit may be low): the rest need more.
+  if (!pending_.empty()) ServePending();
+}
+
+size_t HttpConnPool::ConnectingCapacity() const {
+  size_t capacity = 0;
+  for (auto& c : clients_) {
+    if (!c->connected_ && !c->closed_) capacity += c->ExpectedCapacity();
+  }
+  return capacity;
 }
 
 void HttpConnPool::OnClientClosed(ActiveClient& client, bool connect_failed, bool timed_out) {
@@ -216,12 +273,18 @@ void HttpConnPool::OnClientClosed(ActiveClient& client, bool connect_failed, boo
     ReportResult(
         {timed_out ? health::HostResult::Kind::kTimeout : health::HostResult::Kind::kConnectFailed,
          0});
-    // The connection that failed was opened for the oldest waiting request.
-    if (!pending_.empty()) {
+    // The requests that were waiting for this connection fail (the oldest first); the others
+    // still have a connection on its way. `client` is closed, so it no longer counts.
+    std::string details = timed_out ? "connection timeout" : client.connection_->close_reason();
+    size_t failing = 1;
+    if (protocol_ == http::Protocol::kHttp2) {
+      size_t capacity = ConnectingCapacity();
+      failing = pending_.size() > capacity ? pending_.size() - capacity : 0;
+    }
+    for (size_t i = 0; i < failing && !pending_.empty(); ++i) {
       std::unique_ptr<Pending> p = std::move(pending_.front());
       pending_.pop_front();
       stats_.upstream_rq_pending_active.Dec();
-      std::string details = timed_out ? "connection timeout" : client.connection_->close_reason();
       p->callbacks.OnPoolFailure(
           timed_out ? PoolFailureReason::kTimeout : PoolFailureReason::kConnectionFailure, details);
     }
@@ -240,8 +303,7 @@ void HttpConnPool::OnClientClosed(ActiveClient& client, bool connect_failed, boo
 void HttpConnPool::ServePending() {
   // A connection closed while requests still wait (e.g. an idle one the upstream dropped):
   // make sure each waiting request has a connection on its way.
-  size_t connecting = 0;
-  for (auto& c : clients_) connecting += (!c->connected_ && !c->closed_) ? 1 : 0;
+  size_t connecting = ConnectingCapacity();
   while (connecting < pending_.size()) {
     std::string error;
     if (!OpenConnection(&error)) {
@@ -251,7 +313,7 @@ void HttpConnPool::ServePending() {
       p->callbacks.OnPoolFailure(PoolFailureReason::kConnectionFailure, error);
       continue;
     }
-    ++connecting;
+    connecting += clients_.back()->ExpectedCapacity();
   }
 }
 
@@ -272,7 +334,7 @@ void HttpConnPool::RecordOutcome(const health::HostResult& result) {
 void HttpConnPool::CloseIdle() {
   std::vector<ActiveClient*> idle;
   for (auto& c : clients_) {
-    if (c->connected_ && !c->busy_ && !c->closed_) idle.push_back(c.get());
+    if (c->connected_ && c->active_ == 0 && !c->closed_) idle.push_back(c.get());
   }
   for (ActiveClient* c : idle) c->connection_->Close(network::Connection::CloseType::kNoFlush);
 }

@@ -1,7 +1,10 @@
-// Upstream HTTP connection pool: one per worker per host. Requests get a connection that is idle
-// (keep-alive reuse) or a new one; connections return to the idle list when both the request and
-// its response are complete and the upstream allows reuse. HTTP/1.1 carries one request at a time
-// per connection, so a busy pool opens more connections rather than queueing behind one.
+// Upstream HTTP connection pool: one per worker per host and upstream protocol. Requests get a
+// connection with room for another stream or a new one. HTTP/1.1 carries one request at a time
+// per connection (reused when both the request and its response are complete and the upstream
+// allows keep-alive), so a busy pool opens more connections rather than queueing behind one.
+// HTTP/2 multiplexes: a connection takes streams up to the lower of our max_concurrent_streams
+// and the peer's SETTINGS before a second one opens; after the peer's GOAWAY it takes none (its
+// streams in flight finish) and new requests go to a new connection.
 //
 // Not thread-safe: owned by one worker.
 #pragma once
@@ -45,7 +48,8 @@ class PendingRequest {
 class HttpConnPool {
  public:
   HttpConnPool(event::Dispatcher& dispatcher, const upstream::ClusterConfig& cluster,
-               upstream::HostConstSharedPtr host, ClusterStats& stats, HostStats host_stats);
+               upstream::HostConstSharedPtr host, ClusterStats& stats, HostStats host_stats,
+               http::Protocol protocol = http::Protocol::kHttp11);
   ~HttpConnPool();
 
   // Either calls callbacks.OnPoolReady() / OnPoolFailure() before returning (and returns
@@ -55,6 +59,7 @@ class HttpConnPool {
   const upstream::Host& host() const { return *host_; }
   HostStats& host_stats() { return host_stats_; }
   size_t total_connections() const { return clients_.size(); }
+  http::Protocol protocol() const { return protocol_; }
   // Closes idle connections (drain, or the host left the cluster).
   void CloseIdle();
 
@@ -79,12 +84,18 @@ class HttpConnPool {
   void OnClientClosed(ActiveClient& client, bool connect_failed, bool timed_out);
   void ServePending();
   void RecordOutcome(const health::HostResult& result);
+  // Streams the connections still connecting will be able to take.
+  size_t ConnectingCapacity() const;
 
   event::Dispatcher& dispatcher_;
   const upstream::ClusterConfig& cluster_;
   upstream::HostConstSharedPtr host_;
   ClusterStats& stats_;
   HostStats host_stats_;
+  const http::Protocol protocol_;
+  // HTTP/2: streams a new connection is expected to take, from the last SETTINGS seen (a
+  // connection still connecting is counted with this).
+  size_t expected_streams_per_connection_;
   std::list<std::unique_ptr<ActiveClient>> clients_;
   std::list<std::unique_ptr<Pending>> pending_;
   std::unique_ptr<health::HostOutcomeRecorder> outcomes_;

@@ -30,10 +30,10 @@ void ThreadLocalCluster::UpdateHosts(std::shared_ptr<const upstream::HostSet> ho
   std::unordered_map<std::string, bool> still_present;
   for (auto& h : hosts->hosts()) still_present[h->address_string] = true;
   for (auto it = pools_.begin(); it != pools_.end();) {
-    if (!still_present.count(it->first) && it->second->total_connections() == 0) {
+    if (!still_present.count(it->first) && it->second.total_connections() == 0) {
       it = pools_.erase(it);
     } else {
-      if (!still_present.count(it->first)) it->second->CloseIdle();
+      if (!still_present.count(it->first)) it->second.CloseIdle();
       ++it;
     }
   }
@@ -61,13 +61,26 @@ int ThreadLocalCluster::ChooseHost(const upstream::LbContext& context) {
   return host;
 }
 
-HttpConnPool& ThreadLocalCluster::PoolFor(int index) {
-  const upstream::HostConstSharedPtr& host = hosts_->hosts()[static_cast<size_t>(index)];
-  auto& pool = pools_[host->address_string];
+http::Protocol ThreadLocalCluster::UpstreamProtocolFor(http::Protocol downstream) const {
+  switch (config_->protocol) {
+    case upstream::UpstreamProtocol::kHttp2:
+      return http::Protocol::kHttp2;
+    case upstream::UpstreamProtocol::kUseDownstream:
+      return downstream == http::Protocol::kHttp2 ? http::Protocol::kHttp2
+                                                  : http::Protocol::kHttp11;
+    default:
+      return http::Protocol::kHttp11;
+  }
+}
+
+HttpConnPool& ThreadLocalCluster::PoolIn(HostPools& pools, const upstream::HostConstSharedPtr& host,
+                                         http::Protocol downstream) {
+  http::Protocol protocol = UpstreamProtocolFor(downstream);
+  auto& pool = protocol == http::Protocol::kHttp2 ? pools.http2 : pools.http1;
   if (!pool) {
     pool = std::make_unique<HttpConnPool>(
         dispatcher_, *config_, host, stats_,
-        HostStats::Create(host_stats_, config_->name, host->address_string));
+        HostStats::Create(host_stats_, config_->name, host->address_string), protocol);
     if (config_->outlier_detection && outlier_reporter_ && *outlier_reporter_) {
       pool->EnableOutlierReporting(
           std::make_unique<health::HostOutcomeRecorder>(health::HostOutcomeCounters::Create(
@@ -80,15 +93,15 @@ HttpConnPool& ThreadLocalCluster::PoolFor(int index) {
   return *pool;
 }
 
-HttpConnPool& ThreadLocalCluster::PoolForAddress(const sockaddr* address, socklen_t len) {
+HttpConnPool& ThreadLocalCluster::PoolFor(int index, http::Protocol downstream) {
+  const upstream::HostConstSharedPtr& host = hosts_->hosts()[static_cast<size_t>(index)];
+  return PoolIn(pools_[host->address_string], host, downstream);
+}
+
+HttpConnPool& ThreadLocalCluster::PoolForAddress(const sockaddr* address, socklen_t len,
+                                                 http::Protocol downstream) {
   upstream::HostConstSharedPtr probe = upstream::MakeHost(address, len, "", 1);
-  auto& pool = pools_[probe->address_string];
-  if (!pool) {
-    pool = std::make_unique<HttpConnPool>(
-        dispatcher_, *config_, probe, stats_,
-        HostStats::Create(host_stats_, config_->name, probe->address_string));
-  }
-  return *pool;
+  return PoolIn(pools_[probe->address_string], probe, downstream);
 }
 
 void ThreadLocalClusterManager::AddCluster(std::shared_ptr<const upstream::ClusterConfig> config) {

@@ -53,10 +53,14 @@ class ThreadLocalCluster {
   void ReportHostResult(HttpConnPool& pool, const health::HostResult& result) {
     pool.ReportResult(result);
   }
-  // The connection pool for a host chosen by ChooseHost().
-  HttpConnPool& PoolFor(int index);
+  // The connection pool for a host chosen by ChooseHost(), for a request that came downstream
+  // over `downstream` (it matters with use_downstream_protocol_config).
+  HttpConnPool& PoolFor(int index, http::Protocol downstream = http::Protocol::kHttp11);
   // ORIGINAL_DST: the pool for a destination address, created on demand.
-  HttpConnPool& PoolForAddress(const sockaddr* address, socklen_t len);
+  HttpConnPool& PoolForAddress(const sockaddr* address, socklen_t len,
+                               http::Protocol downstream = http::Protocol::kHttp11);
+  // The protocol spoken to the upstream for a request that came over `downstream`.
+  http::Protocol UpstreamProtocolFor(http::Protocol downstream) const;
   size_t host_count() const { return hosts_ ? hosts_->hosts().size() : 0; }
 
  private:
@@ -69,8 +73,22 @@ class ThreadLocalCluster {
   std::unique_ptr<upstream::LoadBalancer> lb_;
   std::shared_ptr<const upstream::LbSharedState> lb_state_;
   const OutlierReporter* outlier_reporter_;
+  // A host's pools, one per upstream protocol in use (both only with use_downstream_protocol).
+  struct HostPools {
+    std::unique_ptr<HttpConnPool> http1;
+    std::unique_ptr<HttpConnPool> http2;
+    size_t total_connections() const {
+      return (http1 ? http1->total_connections() : 0) + (http2 ? http2->total_connections() : 0);
+    }
+    void CloseIdle() {
+      if (http1) http1->CloseIdle();
+      if (http2) http2->CloseIdle();
+    }
+  };
+  HttpConnPool& PoolIn(HostPools& pools, const upstream::HostConstSharedPtr& host,
+                       http::Protocol downstream);
   // Pools by host address, so a host that survives a DNS refresh keeps its warm connections.
-  std::unordered_map<std::string, std::unique_ptr<HttpConnPool>> pools_;
+  std::unordered_map<std::string, HostPools> pools_;
   std::unordered_map<std::string, upstream::HostConstSharedPtr> original_dst_hosts_;
 };
 

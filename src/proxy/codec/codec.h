@@ -27,6 +27,9 @@ enum class StreamResetReason {
   kConnectionTermination,  // the connection closed under the stream
   kLocalReset,
   kRemoteReset,
+  // The peer refused the stream before processing it (HTTP/2 REFUSED_STREAM, or a stream above
+  // a GOAWAY's last stream id): safe to retry on another connection.
+  kRemoteRefusedStreamReset,
   kOverflow,
   kProtocolError,
 };
@@ -113,6 +116,12 @@ class ClientConnectionCallbacks {
   // A stream finished both ways (request sent, response received) or was reset. `reusable`:
   // the connection may carry another request (keep-alive, nothing left half-done).
   virtual void OnStreamDone(bool reusable) = 0;
+  // The peer will take no new streams on this connection (HTTP/2 GOAWAY); streams in flight
+  // finish. The pool stops choosing the connection and opens another for new requests.
+  virtual void OnGoAway() {}
+  // HTTP/2: the peer's SETTINGS arrived (its stream limit is known: streams sent before it may
+  // be refused) or changed.
+  virtual void OnSettings() {}
 };
 
 class ClientConnection : public Connection {
@@ -120,6 +129,9 @@ class ClientConnection : public Connection {
   // Starts a request; its response arrives on `response_decoder`.
   virtual StreamEncoder& NewStream(StreamDecoder& response_decoder) = 0;
   virtual size_t ActiveStreams() const = 0;
+  // How many streams the connection may carry at once: 1 for HTTP/1, for HTTP/2 the lower of
+  // our max_concurrent_streams and the peer's SETTINGS_MAX_CONCURRENT_STREAMS.
+  virtual size_t MaxConcurrentStreams() const { return 1; }
 };
 
 }  // namespace weft::http

@@ -41,7 +41,10 @@ constexpr SupportedFields kTable[] = {
      "idle_timeout max_headers_count max_connection_duration max_requests_per_connection"},
     // HCM only; the cluster translation refuses it.
     {"envoy.config.core.v3.Http1ProtocolOptions", "allow_chunked_length"},
-    {"envoy.config.core.v3.Http2ProtocolOptions", ""},
+    // Listener (http2_protocol_options on the HCM) and cluster alike.
+    {"envoy.config.core.v3.Http2ProtocolOptions",
+     "hpack_table_size max_concurrent_streams initial_stream_window_size "
+     "initial_connection_window_size"},
     {"envoy.config.core.v3.HeaderValueOption", "header append append_action keep_empty_value"},
     {"envoy.config.core.v3.HeaderValue", "key value"},
     // runtime_key is required by Envoy's schema; Weft has no runtime, so only default_value counts.
@@ -67,7 +70,8 @@ constexpr SupportedFields kTable[] = {
      "codec_type stat_prefix route_config rds http_filters access_log local_reply_config "
      "server_name server_header_transformation use_remote_address xff_num_trusted_hops "
      "generate_request_id preserve_external_request_id normalize_path merge_slashes "
-     "common_http_protocol_options http_protocol_options stream_idle_timeout request_timeout "
+     "common_http_protocol_options http_protocol_options http2_protocol_options "
+     "stream_idle_timeout request_timeout "
      "request_headers_timeout drain_timeout delayed_close_timeout max_request_headers_kb"},
     // Accepted so the translation can say "rds needs dynamic_resources".
     {"envoy.extensions.filters.network.http_connection_manager.v3.Rds",

@@ -69,6 +69,9 @@ absl::Status ApplyUpstreamHttpOptions(const uphttp::HttpProtocolOptions& o, std:
       const std::string e_path = FieldPath(path, "explicit_http_config");
       if (e.has_http2_protocol_options()) {
         out.protocol = upstream::UpstreamProtocol::kHttp2;
+        ASSIGN_OR_RETURN(out.http2,
+                         TranslateHttp2Options(e.http2_protocol_options(),
+                                               FieldPath(e_path, "http2_protocol_options")));
       } else if (e.has_http_protocol_options()) {
         RETURN_IF_ERROR(CheckHttp1Options(e.http_protocol_options(),
                                           FieldPath(e_path, "http_protocol_options")));
@@ -84,6 +87,13 @@ absl::Status ApplyUpstreamHttpOptions(const uphttp::HttpProtocolOptions& o, std:
         RETURN_IF_ERROR(CheckHttp1Options(
             d.http_protocol_options(),
             FieldPath(path, "use_downstream_protocol_config.http_protocol_options")));
+      }
+      if (d.has_http2_protocol_options()) {
+        ASSIGN_OR_RETURN(
+            out.http2,
+            TranslateHttp2Options(
+                d.http2_protocol_options(),
+                FieldPath(path, "use_downstream_protocol_config.http2_protocol_options")));
       }
       out.protocol = upstream::UpstreamProtocol::kUseDownstream;
       break;
@@ -355,6 +365,8 @@ absl::StatusOr<upstream::ClusterConfig> TranslateClusterUnchecked(const cluster:
   }
   if (p.has_http2_protocol_options()) {  // deprecated: HTTP/2 to the upstream
     out.protocol = upstream::UpstreamProtocol::kHttp2;
+    ASSIGN_OR_RETURN(out.http2, TranslateHttp2Options(p.http2_protocol_options(),
+                                                      FieldPath(path, "http2_protocol_options")));
   }
   for (const auto& [key, any] : p.typed_extension_protocol_options()) {
     const std::string o_path =

@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <re2/re2.h>
 
+#include "base/status.h"
 #include "envoy/extensions/access_loggers/file/v3/file.pb.h"
 #include "envoy/extensions/access_loggers/stream/v3/stream.pb.h"
 #include "envoy/extensions/filters/http/fault/v3/fault.pb.h"
@@ -390,6 +391,39 @@ absl::StatusOr<std::vector<listener::AccessLogConfig>> TranslateAccessLogs(
       }
     }
     out.push_back(std::move(config));
+  }
+  return out;
+}
+
+absl::StatusOr<http::Http2Options> TranslateHttp2Options(
+    const envoy::config::core::v3::Http2ProtocolOptions& options, std::string_view path) {
+  http::Http2Options out;
+  if (options.has_hpack_table_size()) out.hpack_table_size = options.hpack_table_size().value();
+  if (options.has_max_concurrent_streams()) {
+    uint32_t v = options.max_concurrent_streams().value();
+    // protocol.proto: 1 to 2147483647.
+    if (v < 1 || v > 2147483647) {
+      return ConfigError(FieldPath(path, "max_concurrent_streams"),
+                         "must be between 1 and 2147483647");
+    }
+    out.max_concurrent_streams = v;
+  }
+  // protocol.proto: windows from 65535 (HTTP/2's initial window) to 2147483647 (2^31 - 1).
+  auto window = [&](const google::protobuf::UInt32Value& value, std::string_view field,
+                    uint32_t& target) -> absl::Status {
+    if (value.value() < 65535 || value.value() > 2147483647) {
+      return ConfigError(FieldPath(path, field), "must be between 65535 and 2147483647");
+    }
+    target = value.value();
+    return absl::OkStatus();
+  };
+  if (options.has_initial_stream_window_size()) {
+    RETURN_IF_ERROR(window(options.initial_stream_window_size(), "initial_stream_window_size",
+                           out.initial_stream_window_size));
+  }
+  if (options.has_initial_connection_window_size()) {
+    RETURN_IF_ERROR(window(options.initial_connection_window_size(),
+                           "initial_connection_window_size", out.initial_connection_window_size));
   }
   return out;
 }

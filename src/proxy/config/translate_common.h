@@ -19,6 +19,7 @@
 #include "envoy/config/accesslog/v3/accesslog.pb.h"
 #include "envoy/config/core/v3/address.pb.h"
 #include "envoy/config/core/v3/base.pb.h"
+#include "envoy/config/core/v3/protocol.pb.h"
 #include "envoy/config/core/v3/substitution_format_string.pb.h"
 #include "envoy/config/route/v3/route_components.pb.h"
 #include "envoy/type/matcher/v3/regex.pb.h"
@@ -86,6 +87,11 @@ struct Format {
 };
 absl::StatusOr<Format> TranslateFormat(
     const envoy::config::core::v3::SubstitutionFormatString& format, std::string_view path);
+
+// envoy.config.core.v3.Http2ProtocolOptions (listener or cluster), ranges as protocol.proto
+// validates them.
+absl::StatusOr<http::Http2Options> TranslateHttp2Options(
+    const envoy::config::core::v3::Http2ProtocolOptions& options, std::string_view path);
 
 absl::StatusOr<std::string> TranslateDataSource(const envoy::config::core::v3::DataSource& source,
                                                 std::string_view path);

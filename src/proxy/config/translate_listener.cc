@@ -237,6 +237,10 @@ absl::StatusOr<listener::HttpConnectionManagerConfig> TranslateHcm(
     }
   }
   out.allow_chunked_length = p.http_protocol_options().allow_chunked_length();
+  if (p.has_http2_protocol_options()) {
+    ASSIGN_OR_RETURN(out.http2, TranslateHttp2Options(p.http2_protocol_options(),
+                                                      FieldPath(path, "http2_protocol_options")));
+  }
   if (p.has_stream_idle_timeout())
     out.stream_idle_timeout = ToMilliseconds(p.stream_idle_timeout());
   if (p.has_request_timeout()) out.request_timeout = ToMilliseconds(p.request_timeout());

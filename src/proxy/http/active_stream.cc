@@ -2,6 +2,7 @@
 
 #include <cstdio>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "base/logging.h"
@@ -22,7 +23,11 @@ void RemoveHopByHopHeaders(http::HeaderMap& headers, bool keep_upgrade) {
   headers.Remove("keep-alive");
   headers.Remove("proxy-connection");
   headers.Remove("transfer-encoding");
-  headers.Remove("te");
+  // "te: trailers" is what gRPC sends end to end (RFC 9113 §8.2.2 allows it in HTTP/2).
+  std::string_view te = headers.GetOr("te");
+  if (!absl::EqualsIgnoreCase(absl::string_view(te.data(), te.size()), "trailers")) {
+    headers.Remove("te");
+  }
   if (!keep_upgrade) headers.Remove("upgrade");
 }
 
@@ -48,7 +53,6 @@ ActiveStream::ActiveStream(HttpConnectionManager& hcm, http::StreamEncoder& resp
   info_.downstream_direct_remote_address = hcm_.connection().remote_address_string();
   info_.downstream_remote_address = info_.downstream_direct_remote_address;
   hcm_.stats().downstream_rq_total.Inc();
-  hcm_.stats().downstream_rq_http1_total.Inc();
   hcm_.stats().downstream_rq_active.Inc();
   const auto& cfg = *hcm_.runtime().config;
   if (cfg.stream_idle_timeout.count() > 0) StartIdleTimer(cfg.stream_idle_timeout);

@@ -64,6 +64,8 @@ class ActiveStream : public http::StreamDecoder,
   void OnUpstreamBelowWriteBufferLowWatermark();
 
   HttpConnectionManager& hcm() { return hcm_; }
+  // The client's protocol (a cluster with use_downstream_protocol_config speaks it upstream).
+  http::Protocol downstream_protocol() const { return encoder_.protocol(); }
   const http::HeaderMap& request_headers() const { return *request_headers_; }
   bool complete() const { return response_complete_ && request_complete_; }
 

@@ -17,13 +17,14 @@ HttpConnectionManager::HttpConnectionManager(WorkerContext& worker,
       connection_(std::move(connection)),
       on_closed_(std::move(on_closed)) {
   connection_->SetCallbacks(this);
-  codec_ = http::CreateHttp1ServerCodec(*connection_, *this, runtime_->limits);
   start_ = worker_.dispatcher.Now();
   stats_.downstream_cx_total.Inc();
-  stats_.downstream_cx_http1_total.Inc();
   stats_.downstream_cx_active.Inc();
-  stats_.downstream_cx_http1_active.Inc();
   const auto& cfg = *runtime_->config;
+  // HTTP1 and HTTP2 know their codec now; AUTO waits for the first bytes (OnData).
+  if (cfg.codec_type != listener::HttpConnectionManagerConfig::CodecType::kAuto) {
+    CreateCodec(network::Buffer());
+  }
   // Idleness counts from the end of the last stream; a connection with a stream in progress
   // is not idle however long that stream takes.
   idle_timer_.emplace(worker_.dispatcher, [this] {
@@ -38,7 +39,7 @@ HttpConnectionManager::HttpConnectionManager(WorkerContext& worker,
     // timeout counted from their first byte (armed in OnData, disarmed by NewStream).
     request_headers_timer_ = worker_.dispatcher.CreateTimer([this] {
       stats_.downstream_rq_header_timeout.Inc();
-      if (streams_.empty()) {
+      if (streams_.empty() && !http2_) {
         connection_->Write(
             "HTTP/1.1 408 Request Timeout\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
             false);
@@ -59,6 +60,10 @@ void HttpConnectionManager::OnData(network::Buffer& data, bool end_stream) {
   if (request_headers_timer_ && streams_.empty() && !data.empty() &&
       !request_headers_timer_->Enabled()) {
     request_headers_timer_->Enable(runtime_->config->request_headers_timeout);
+  }
+  if (!codec_ && !CreateCodec(data)) {
+    if (end_stream) CloseConnection(network::Connection::CloseType::kNoFlush);
+    return;
   }
   absl::Status status = codec_->Dispatch(data);
   if (!status.ok()) {
@@ -83,10 +88,39 @@ void HttpConnectionManager::OnData(network::Buffer& data, bool end_stream) {
   }
 }
 
+bool HttpConnectionManager::CreateCodec(const network::Buffer& data) {
+  using CodecType = listener::HttpConnectionManagerConfig::CodecType;
+  CodecType type = runtime_->config->codec_type;
+  if (type == CodecType::kAuto) {
+    switch (http::SniffProtocol(data.view())) {
+      case http::SniffResult::kNeedMoreData:
+        return false;
+      case http::SniffResult::kHttp2:
+        type = CodecType::kHttp2;
+        break;
+      case http::SniffResult::kHttp1:
+        type = CodecType::kHttp1;
+        break;
+    }
+  }
+  http2_ = type == CodecType::kHttp2;
+  if (http2_) {
+    codec_ = http::CreateHttp2ServerCodec(*connection_, *this, runtime_->limits, runtime_->http2);
+    stats_.downstream_cx_http2_total.Inc();
+    stats_.downstream_cx_http2_active.Inc();
+  } else {
+    codec_ = http::CreateHttp1ServerCodec(*connection_, *this, runtime_->limits);
+    stats_.downstream_cx_http1_total.Inc();
+    stats_.downstream_cx_http1_active.Inc();
+  }
+  return true;
+}
+
 http::StreamDecoder& HttpConnectionManager::NewStream(http::StreamEncoder& response_encoder) {
   if (request_headers_timer_) request_headers_timer_->Disable();
   saw_request_ = true;
   ++requests_;
+  (http2_ ? stats_.downstream_rq_http2_total : stats_.downstream_rq_http1_total).Inc();
   auto& cfg = *runtime_->config;
   if (cfg.max_requests_per_connection && requests_ >= *cfg.max_requests_per_connection) {
     codec_->ShutdownNotice();
@@ -102,7 +136,7 @@ void HttpConnectionManager::OnProtocolError(uint32_t status, std::string_view de
   access_log::StreamInfo info;
   info.start_time = worker_.dispatcher.SystemNow();
   info.start_monotonic = worker_.dispatcher.Now();
-  info.protocol = http::ProtocolString(codec_->protocol());
+  info.protocol = http::ProtocolString(http2_ ? http::Protocol::kHttp2 : codec_->protocol());
   info.response_code = status;
   info.response_flags = access_log::kDownstreamProtocolError;
   info.response_code_details = "codec_error:" + std::string(details);
@@ -126,7 +160,10 @@ void HttpConnectionManager::OnStreamDone(ActiveStream& stream) {
     }
   }
   if (closed_) return;
-  if (!codec_->WantsMoreStreams()) {
+  // HTTP/1: a response with "connection: close" ends the connection. HTTP/2 closes itself once
+  // its final GOAWAY is out and its last stream written (the codec may still hold response
+  // bytes waiting for the client's flow-control window).
+  if (!http2_ && !codec_->WantsMoreStreams()) {
     if (worker_.draining) stats_.downstream_cx_drain_close.Inc();
     CloseConnection(network::Connection::CloseType::kFlushWrite);
     return;
@@ -135,8 +172,10 @@ void HttpConnectionManager::OnStreamDone(ActiveStream& stream) {
 }
 
 void HttpConnectionManager::StartDrain() {
-  codec_->ShutdownNotice();
-  if (streams_.empty()) CloseConnection(network::Connection::CloseType::kFlushWrite);
+  if (codec_) codec_->ShutdownNotice();
+  // HTTP/2 keeps an idle connection until its final GOAWAY (the codec closes it then): a
+  // request may already be on its way.
+  if (streams_.empty() && !http2_) CloseConnection(network::Connection::CloseType::kFlushWrite);
 }
 
 void HttpConnectionManager::CloseConnection(network::Connection::CloseType type) {
@@ -157,13 +196,16 @@ void HttpConnectionManager::OnEvent(network::ConnectionEvent event) {
   }
   stats_.downstream_cx_destroy.Inc();
   stats_.downstream_cx_active.Dec();
-  stats_.downstream_cx_http1_active.Dec();
+  if (codec_)
+    (http2_ ? stats_.downstream_cx_http2_active : stats_.downstream_cx_http1_active).Dec();
   stats_.downstream_cx_tx_bytes_total.Inc(connection_->bytes_written());
   stats_.downstream_cx_length_ms.Record(
       std::chrono::duration<double, std::milli>(worker_.dispatcher.Now() - start_).count());
   // Streams still open lost their client.
   std::string reason = connection_->close_reason().empty() ? "downstream_remote_disconnect"
                                                            : connection_->close_reason();
+  // HTTP/2 resets its streams itself (each reports back through OnResetStream).
+  if (http2_) codec_->OnClose(http::StreamResetReason::kConnectionTermination, reason);
   while (!streams_.empty()) {
     ActiveStream& s = *streams_.front();
     s.OnResetStream(http::StreamResetReason::kConnectionTermination, reason);
@@ -174,10 +216,13 @@ void HttpConnectionManager::OnEvent(network::ConnectionEvent event) {
 }
 
 void HttpConnectionManager::OnAboveWriteHighWatermark() {
+  // HTTP/2: the codec stops writing and its streams' own watermarks take over.
+  if (http2_) return codec_->OnAboveWriteBufferHighWatermark();
   for (auto& s : streams_) s->OnAboveWriteBufferHighWatermark();
 }
 
 void HttpConnectionManager::OnBelowWriteLowWatermark() {
+  if (http2_) return codec_->OnBelowWriteBufferLowWatermark();
   for (auto& s : streams_) s->OnBelowWriteBufferLowWatermark();
 }
 

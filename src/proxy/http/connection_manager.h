@@ -56,6 +56,9 @@ class HttpConnectionManager : public network::ConnectionCallbacks,
   friend class ActiveStream;
   void OnStreamDone(ActiveStream& stream);
   void CloseConnection(network::Connection::CloseType type);
+  // Creates the codec codec_type asks for; for AUTO once the first bytes tell HTTP/2's preface
+  // from HTTP/1. False while they cannot tell yet (the bytes stay in `data`).
+  bool CreateCodec(const network::Buffer& data);
 
   WorkerContext& worker_;
   std::shared_ptr<const HcmRuntime> runtime_;
@@ -71,6 +74,7 @@ class HttpConnectionManager : public network::ConnectionCallbacks,
   bool peer_closed_ = false;  // the client closed its side while a stream was active
   bool saw_request_ = false;
   bool read_disabled_for_watermark_ = false;
+  bool http2_ = false;  // the codec is HTTP/2 (stats and flow control differ)
   uint32_t requests_ = 0;
 };
 

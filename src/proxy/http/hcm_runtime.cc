@@ -44,6 +44,8 @@ absl::StatusOr<std::shared_ptr<const HcmRuntime>> HcmRuntime::Build(
   for (const auto& filter : config.http_filters) {
     if (filter.factory) rt->filter_factories.push_back(filter.factory);
   }
+  rt->http2 = config.http2;
+  rt->http2.drain_timeout = config.drain_timeout;
   return std::shared_ptr<const HcmRuntime>(std::move(rt));
 }
 

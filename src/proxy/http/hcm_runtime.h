@@ -34,6 +34,7 @@ struct HcmRuntime {
   std::string stat_prefix;  // "http.<stat_prefix>."
   // http_filters before the router, in order.
   std::vector<std::shared_ptr<const filters::FilterFactory>> filter_factories;
+  http::Http2Options http2;  // http2_protocol_options, plus drain_timeout
 
   static absl::StatusOr<std::shared_ptr<const HcmRuntime>> Build(
       const listener::HttpConnectionManagerConfig& config);

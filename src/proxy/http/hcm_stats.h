@@ -11,6 +11,7 @@ namespace weft::proxy {
 #define WEFT_HCM_COUNTERS(X) \
   X(downstream_cx_total) \
   X(downstream_cx_http1_total) \
+  X(downstream_cx_http2_total) \
   X(downstream_cx_destroy) \
   X(downstream_cx_destroy_remote) \
   X(downstream_cx_destroy_local) \
@@ -22,6 +23,7 @@ namespace weft::proxy {
   X(downstream_cx_upgrades_total) \
   X(downstream_rq_total) \
   X(downstream_rq_http1_total) \
+  X(downstream_rq_http2_total) \
   X(downstream_rq_1xx) \
   X(downstream_rq_2xx) \
   X(downstream_rq_3xx) \
@@ -46,6 +48,7 @@ namespace weft::proxy {
 #define WEFT_HCM_GAUGES(X) \
   X(downstream_cx_active) \
   X(downstream_cx_http1_active) \
+  X(downstream_cx_http2_active) \
   X(downstream_rq_active) \
   X(downstream_cx_upgrades_active)
 // clang-format on

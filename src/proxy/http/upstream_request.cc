@@ -192,6 +192,8 @@ void UpstreamRequest::OnResetStream(http::StreamResetReason reason, std::string_
     failure = router::AttemptFailure::kProtocolError;
   } else if (reason == http::StreamResetReason::kRemoteReset) {
     failure = router::AttemptFailure::kRemoteReset;
+  } else if (reason == http::StreamResetReason::kRemoteRefusedStreamReset) {
+    failure = router::AttemptFailure::kRefusedStream;  // HTTP/2 REFUSED_STREAM
   }
   callbacks_.OnUpstreamFailure(*this, failure, details);
 }

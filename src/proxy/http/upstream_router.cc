@@ -98,7 +98,7 @@ bool UpstreamRouter::StartAttempt() {
   int host = -1;
   if (cluster_.config().type == upstream::DiscoveryType::kOriginalDst) {
     network::Address dst = stream_.hcm().connection().local_address();
-    pool = &cluster_.PoolForAddress(dst.sa(), dst.len);
+    pool = &cluster_.PoolForAddress(dst.sa(), dst.len, stream_.downstream_protocol());
   } else {
     host = cluster_.ChooseHost(lb_context_);
     // retry_host_predicate previous_hosts: pick again (up to host_selection_retry_max_attempts
@@ -121,7 +121,7 @@ bool UpstreamRouter::StartAttempt() {
                                 "no healthy upstream");
       return false;
     }
-    pool = &cluster_.PoolFor(host);
+    pool = &cluster_.PoolFor(host, stream_.downstream_protocol());
     const upstream::Host& chosen = cluster_.host(host);
     attempted_hosts_.push_back(chosen.address_string);
     if (action_.auto_host_rewrite && !chosen.hostname.empty()) {

@@ -10,6 +10,7 @@
 #include <variant>
 #include <vector>
 
+#include "http/http2_options.h"
 #include "proxy/filters/filter.h"
 #include "proxy/router/route_config.h"
 
@@ -121,6 +122,7 @@ struct HttpConnectionManagerConfig {
   uint32_t max_url_bytes = 8192;         // Weft's limit (Envoy relies on the header size limit)
   std::optional<uint32_t> max_requests_per_connection;
   bool allow_chunked_length = false;  // http_protocol_options: CL + TE tolerated if true
+  http::Http2Options http2;           // http2_protocol_options
 };
 
 struct FilterChain {

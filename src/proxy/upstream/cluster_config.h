@@ -10,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "http/http2_options.h"
 #include "proxy/upstream/resource_manager.h"
 
 namespace weft::upstream {
@@ -148,6 +149,7 @@ struct ClusterConfig {
   std::optional<uint32_t> max_requests_per_connection;
   Milliseconds upstream_idle_timeout{3600 * 1000};  // common_http_protocol_options.idle_timeout
   UpstreamProtocol protocol = UpstreamProtocol::kHttp1;
+  http::Http2Options http2;  // http2_protocol_options (explicit or deprecated cluster field)
 
   // Circuit breakers: the DEFAULT priority's thresholds (routes here are all DEFAULT priority),
   // and the live counts they are checked against, shared by every worker using this config.

@@ -646,5 +646,53 @@ TEST(BootstrapLoaderTest, ResolvesYamlAnchors) {
   EXPECT_EQ(std::get<router::RouteAction>(r[1].action).timeout, Ms(3000));
 }
 
+TEST(BootstrapLoaderHttp2Test, TranslatesHttp2ProtocolOptionsWithEnvoyDefaults) {
+  const std::string extra =
+      R"Y(http2_protocol_options: {max_concurrent_streams: 7, initial_stream_window_size: 65535})Y";
+  const std::string clusters = R"Y(- name: explicit
+    typed_extension_protocol_options:
+      envoy.extensions.upstreams.http.v3.HttpProtocolOptions:
+        "@type": type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions
+        explicit_http_config: {http2_protocol_options: {initial_connection_window_size: 1048576, hpack_table_size: 0}}
+  - name: same
+    typed_extension_protocol_options:
+      envoy.extensions.upstreams.http.v3.HttpProtocolOptions:
+        "@type": type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions
+        use_downstream_protocol_config: {http2_protocol_options: {max_concurrent_streams: 3}}
+  - name: legacy
+    http2_protocol_options: {max_concurrent_streams: 100})Y";
+  auto config = LoadBootstrapFromString(HttpBootstrap(kDefaultRoute, extra, clusters));
+  ASSERT_TRUE(config.ok()) << config.status();
+  const auto& hcm = Hcm(*config);
+  EXPECT_EQ(hcm.http2.max_concurrent_streams, 7u);
+  EXPECT_EQ(hcm.http2.initial_stream_window_size, 65535u);
+  EXPECT_EQ(hcm.http2.initial_connection_window_size, 268435456u);  // Envoy's default
+  ASSERT_EQ(config->clusters.size(), 4u);
+  EXPECT_EQ(config->clusters[0]->protocol, upstream::UpstreamProtocol::kHttp1);
+  EXPECT_EQ(config->clusters[0]->http2.max_concurrent_streams, 2147483647u);
+  EXPECT_EQ(config->clusters[1]->protocol, upstream::UpstreamProtocol::kHttp2);
+  EXPECT_EQ(config->clusters[1]->http2.initial_connection_window_size, 1048576u);
+  EXPECT_EQ(config->clusters[1]->http2.hpack_table_size, 0u);
+  EXPECT_EQ(config->clusters[2]->protocol, upstream::UpstreamProtocol::kUseDownstream);
+  EXPECT_EQ(config->clusters[2]->http2.max_concurrent_streams, 3u);
+  EXPECT_EQ(config->clusters[3]->protocol, upstream::UpstreamProtocol::kHttp2);
+  EXPECT_EQ(config->clusters[3]->http2.max_concurrent_streams, 100u);
+}
+
+TEST(BootstrapLoaderHttp2Test, RefusesBadHttp2OptionsWithTheirPath) {
+  EXPECT_THAT(ErrorOf(HttpBootstrap(kDefaultRoute,
+                                    "http2_protocol_options: {initial_stream_window_size: 100}")),
+              HasSubstr("http2_protocol_options.initial_stream_window_size: must be between "
+                        "65535 and 2147483647"));
+  EXPECT_THAT(ErrorOf(HttpBootstrap(
+                  kDefaultRoute, "",
+                  R"Y(- {name: c2, http2_protocol_options: {max_concurrent_streams: 0}})Y")),
+              HasSubstr("clusters[1].http2_protocol_options.max_concurrent_streams: must be "
+                        "between 1 and 2147483647"));
+  EXPECT_THAT(
+      ErrorOf(HttpBootstrap(kDefaultRoute, "http2_protocol_options: {allow_connect: true}")),
+      HasSubstr("http2_protocol_options.allow_connect"));
+}
+
 }  // namespace
 }  // namespace weft::config
