@@ -181,7 +181,8 @@ absl::StatusOr<std::unique_ptr<LoadBalancer>> CreateLoadBalancer(
     }
     return CreateLevelBalancer(config, level, random, clock);
   }
-  if (shared->levels.size() == 1) return CreateLevelBalancer(config, shared->levels[0], random, clock);
+  if (shared->levels.size() == 1)
+    return CreateLevelBalancer(config, shared->levels[0], random, clock);
 
   std::vector<PriorityLoadBalancer::Level> levels;
   std::vector<uint16_t> level_of_host(hosts->hosts().size(), 0xFFFF);

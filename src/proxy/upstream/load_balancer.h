@@ -59,8 +59,8 @@ struct LevelLbState {
   uint32_t load = 100;                  // percent of requests
   bool panic = false;                   // `view` holds every host of the level, healthy or not
   std::shared_ptr<const HostSet> view;  // view->primary(): the hosts to pick from
-  std::shared_ptr<const RingHashTable> ring;  // RING_HASH only
-  std::shared_ptr<const MaglevTable> maglev;  // MAGLEV only
+  std::shared_ptr<const RingHashTable> ring;           // RING_HASH only
+  std::shared_ptr<const MaglevTable> maglev;           // MAGLEV only
   std::shared_ptr<const LocalityHostSets> localities;  // locality_weighted_lb only
 };
 
