@@ -99,6 +99,19 @@ class _EchoHandler(http.server.BaseHTTPRequestHandler):
         pass
 
 
+class EchoServer(socketserver.ThreadingMixIn, http.server.HTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    # The default backlog of 5 drops SYNs when a proxy opens many connections at once.
+    request_queue_size = 256
+
+    def handle_error(self, request, client_address):
+        # The proxy resetting a request it gave up on (timeouts, retries) is expected here.
+        import sys
+        if not isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
+            super().handle_error(request, client_address)
+
+
 def init_upstream_state(server, tag):
     """What the echo handler keeps on its server: its tag, the requests seen, /flaky counts."""
     server.tag = tag
@@ -113,12 +126,7 @@ class Upstream:
     """A threaded HTTP/1.1 server on 127.0.0.1:<free port> that echoes requests as JSON."""
 
     def __init__(self, tag="upstream"):
-        class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
-            daemon_threads = True
-            allow_reuse_address = True
-            # The default backlog of 5 drops SYNs when a proxy opens many connections at once.
-            request_queue_size = 256
-        self.server = Server(("127.0.0.1", 0), _EchoHandler)
+        self.server = EchoServer(("127.0.0.1", 0), _EchoHandler)
         init_upstream_state(self.server, tag)
         self.port = self.server.server_address[1]
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
@@ -228,11 +236,7 @@ def raw_request(port, data, timeout=5, read_all=True):
 
 def serve_forever(host, port, tag):
     """Runs the echo upstream in this process (for use inside a network namespace)."""
-    class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
-        daemon_threads = True
-        allow_reuse_address = True
-        request_queue_size = 256
-    server = Server((host, port), _EchoHandler)
+    server = EchoServer((host, port), _EchoHandler)
     init_upstream_state(server, tag)
     server.serve_forever()
 

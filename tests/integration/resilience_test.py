@@ -70,6 +70,8 @@ static_resources:
                 route:
                   cluster: guarded
                   retry_policy: {{retry_on: "5xx", num_retries: 3}}
+              - match: {{prefix: "/narrow/"}}
+                route: {{cluster: narrow}}
               - match: {{prefix: "/fault/abort"}}
                 route: {{cluster: flaky}}
                 typed_per_filter_config:
@@ -135,6 +137,14 @@ static_resources:
       - lb_endpoints:
         - endpoint: {{address: {{socket_address: {{address: 127.0.0.1, port_value: {dead}}}}}}}
         - endpoint: {{address: {{socket_address: {{address: 127.0.0.1, port_value: {flaky}}}}}}}
+  - name: narrow
+    circuit_breakers:
+      thresholds:
+      - max_connections: 1
+        max_pending_requests: 1
+    load_assignment:
+      cluster_name: narrow
+      endpoints: [{{lb_endpoints: [{{endpoint: {{address: {{socket_address: {{address: 127.0.0.1, port_value: {flaky}}}}}}}}}]}}]
   - name: guarded
     circuit_breakers:
       thresholds:
@@ -259,6 +269,27 @@ class ResilienceTest(unittest.TestCase):
         self.assertEqual(results, [200])
         self.assertIn("UO", self.log_line("/cb/fast"))
         self.assertGreaterEqual(stat(self.proxy, "cluster.guarded.upstream_rq_pending_overflow"), 1)
+
+    def test_max_connections_queue_then_max_pending_overflows(self):
+        # One connection allowed: the second request waits for it (pending), the third finds the
+        # pending queue full and is answered 503 UO at once.
+        results = {}
+        def fetch(name, path):
+            results[name] = self.get(path)
+        first = threading.Thread(target=fetch, args=("first", "/narrow/slow/1"))
+        first.start()
+        time.sleep(0.3)
+        second = threading.Thread(target=fetch, args=("second", "/narrow/slow/0.2"))
+        second.start()
+        time.sleep(0.3)
+        self.assertEqual(self.get("/narrow/third"), 503)
+        first.join()
+        second.join()
+        self.assertEqual(results, {"first": 200, "second": 200})
+        self.assertIn("UO", self.log_line("/narrow/third"))
+        self.assertGreaterEqual(stat(self.proxy, "cluster.narrow.upstream_cx_overflow"), 1)
+        self.assertGreaterEqual(stat(self.proxy, "cluster.narrow.upstream_rq_pending_overflow"), 1)
+        self.assertEqual(stat(self.proxy, "cluster.narrow.upstream_cx_total"), 1)
 
     def test_max_retries_zero_stops_retries(self):
         before = stat(self.proxy, "cluster.guarded.upstream_rq_retry_overflow")

@@ -22,6 +22,7 @@ namespace weft::cluster {
   X(upstream_cx_rx_bytes_total) \
   X(upstream_cx_tx_bytes_total) \
   X(upstream_cx_none_healthy) \
+  X(upstream_cx_overflow) \
   X(upstream_cx_idle_timeout) \
   X(upstream_cx_max_requests) \
   X(upstream_rq_total) \

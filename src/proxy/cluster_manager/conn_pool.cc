@@ -155,9 +155,16 @@ class HttpConnPool::ActiveClient : public network::ConnectionCallbacks,
   uint32_t requests_ = 0;  // streams started
 };
 
+// A request waiting for a connection. It holds one of the cluster's max_pending_requests for as
+// long as it exists.
 struct HttpConnPool::Pending : public PendingRequest {
   Pending(HttpConnPool& pool, http::StreamDecoder& decoder, ConnPoolCallbacks& callbacks)
-      : pool(pool), decoder(decoder), callbacks(callbacks) {}
+      : pool(pool), decoder(decoder), callbacks(callbacks) {
+    pool.cluster_.resources->pending_requests.Inc();
+  }
+  ~Pending() override { pool.cluster_.resources->pending_requests.Dec(); }
+  Pending(const Pending&) = delete;
+  Pending& operator=(const Pending&) = delete;
   void Cancel() override {
     pool.stats_.upstream_rq_pending_active.Dec();
     pool.pending_.remove_if([this](const std::unique_ptr<Pending>& p) { return p.get() == this; });
@@ -184,6 +191,7 @@ HttpConnPool::~HttpConnPool() {
   for (auto& c : clients_) {
     c->connection_->SetCallbacks(nullptr);
     if (!c->closed_) {
+      cluster_.resources->connections.Dec();
       stats_.upstream_cx_active.Dec();
       host_stats_.cx_active.Dec();
     }
@@ -201,8 +209,15 @@ PendingRequest* HttpConnPool::NewStream(http::StreamDecoder& response_decoder,
       return nullptr;
     }
   }
-  // A new connection, unless one on its way will have room for this request (HTTP/2).
-  if (pending_.size() + 1 > ConnectingCapacity()) {
+  // Circuit breaker: max_pending_requests, across the cluster's pools on every worker.
+  if (!cluster_.resources->pending_requests.CanCreate()) {
+    stats_.upstream_rq_pending_overflow.Inc();
+    callbacks.OnPoolFailure(PoolFailureReason::kOverflow, "");
+    return nullptr;
+  }
+  // A new connection, unless one on its way will have room for this request (HTTP/2), or the
+  // cluster is at max_connections (then the request waits for one of this pool's to free up).
+  if (pending_.size() + 1 > ConnectingCapacity() && MayOpenConnection()) {
     std::string error;
     if (!OpenConnection(&error)) {
       ReportResult({health::HostResult::Kind::kConnectFailed, 0});
@@ -233,6 +248,7 @@ bool HttpConnPool::OpenConnection(std::string* error) {
   }
   stats_.upstream_cx_active.Inc();
   host_stats_.cx_active.Inc();
+  cluster_.resources->connections.Inc();
   clients_.push_back(std::make_unique<ActiveClient>(*this, std::move(connection)));
   return true;
 }
@@ -264,6 +280,7 @@ size_t HttpConnPool::ConnectingCapacity() const {
 }
 
 void HttpConnPool::OnClientClosed(ActiveClient& client, bool connect_failed, bool timed_out) {
+  cluster_.resources->connections.Dec();
   stats_.upstream_cx_active.Dec();
   host_stats_.cx_active.Dec();
   if (connect_failed) {
@@ -300,11 +317,19 @@ void HttpConnPool::OnClientClosed(ActiveClient& client, bool connect_failed, boo
   ServePending();
 }
 
+bool HttpConnPool::MayOpenConnection() {
+  // Circuit breaker: max_connections across the cluster. Like Envoy, a pool with no connection
+  // at all may still open one, so no host is starved by the others' connections.
+  if (cluster_.resources->connections.CanCreate() || clients_.empty()) return true;
+  stats_.upstream_cx_overflow.Inc();
+  return false;
+}
+
 void HttpConnPool::ServePending() {
   // A connection closed while requests still wait (e.g. an idle one the upstream dropped):
-  // make sure each waiting request has a connection on its way.
+  // make sure each waiting request has a connection on its way (within max_connections).
   size_t connecting = ConnectingCapacity();
-  while (connecting < pending_.size()) {
+  while (connecting < pending_.size() && MayOpenConnection()) {
     std::string error;
     if (!OpenConnection(&error)) {
       std::unique_ptr<Pending> p = std::move(pending_.front());

@@ -79,6 +79,8 @@ class HttpConnPool {
 
   // Starts a connection to the host (a new ActiveClient); false, with `error`, if it cannot.
   bool OpenConnection(std::string* error);
+  // Whether the cluster's max_connections lets this pool open another (counts overflow if not).
+  bool MayOpenConnection();
   void Attach(ActiveClient& client, http::StreamDecoder& decoder, ConnPoolCallbacks& callbacks);
   void OnClientReady(ActiveClient& client);
   void OnClientClosed(ActiveClient& client, bool connect_failed, bool timed_out);
