@@ -79,6 +79,15 @@ class _EchoHandler(http.server.BaseHTTPRequestHandler):
             self.close_connection = True
             self.connection.shutdown(socket.SHUT_RDWR)
             return
+        if "/stall/" in path:
+            # /stall/<seconds>: headers at once, the body that long after.
+            self.send_response(200)
+            self.send_header("content-length", "5")
+            self.end_headers()
+            self.wfile.flush()
+            time.sleep(float(path.split("/")[-1]))
+            self.wfile.write(b"late\n")
+            return
         payload = json.dumps({
             "server": self.server.tag,
             "method": self.command,

@@ -70,6 +70,8 @@ static_resources:
                 route:
                   cluster: guarded
                   retry_policy: {{retry_on: "5xx", num_retries: 3}}
+              - match: {{prefix: "/timeout/"}}
+                route: {{cluster: flaky, timeout: 0.3s}}
               - match: {{prefix: "/narrow/"}}
                 route: {{cluster: narrow}}
               - match: {{prefix: "/fault/abort"}}
@@ -254,6 +256,16 @@ class ResilienceTest(unittest.TestCase):
         for i in range(10):
             self.assertEqual(self.get(f"/failover/{i}"), 200)
         self.assertGreaterEqual(stat(self.proxy, "cluster.half_dead.upstream_rq_retry"), 1)
+
+    def test_route_timeout_covers_the_whole_response(self):
+        # Headers arrive at once, the body would come 2 s later: the 0.3 s route timeout (from
+        # the end of the request to the end of the response, as in Envoy) cuts it off.
+        code, out, err = curl("-o", "/dev/null", "-w", "%{http_code}",
+                              f"http://127.0.0.1:{self.port}/timeout/stall/2")
+        self.assertNotEqual(code, 0)  # the transfer ended short
+        self.assertEqual(out, "200")
+        self.assertIn("UT", self.log_line("/timeout/stall/2"))
+        self.assertEqual(self.get("/timeout/stall/0"), 200)
 
     # --- circuit breakers ---
 

@@ -387,8 +387,9 @@ void ActiveStream::EncodeResponseHeaders(http::HeaderMap& headers, bool end_stre
 
 void ActiveStream::OnUpstreamHeaders(std::unique_ptr<http::HeaderMap> headers, bool end_stream) {
   ResetIdleTimer();
-  // The response has started: the route timeout no longer applies (Envoy's semantics).
-  if (request_timer_) request_timer_->Disable();
+  // The route timeout keeps running: in Envoy it spans from the end of the request until the
+  // response is complete (RouteAction.timeout in route_components.proto), so a response that
+  // stalls after its headers is cut off too. Streaming routes set timeout: 0s.
   response_headers_ = std::move(headers);
   RemoveHopByHopHeaders(*response_headers_, ParseStatus(response_headers_->Status()) == 101);
   if (ParseStatus(response_headers_->Status()) == 101) {
@@ -482,7 +483,20 @@ void ActiveStream::OnResetStream(http::StreamResetReason reason, std::string_vie
 }
 
 void ActiveStream::OnStreamTimeout() {
-  if (response_started_) return;
+  if (response_complete_) return;
+  if (response_started_) {
+    // Too late for a 504: the client has part of the response. End the stream, logged UT.
+    hcm_.stats().downstream_rq_timeout.Inc();
+    if (upstream_) {
+      upstream_->OnGlobalTimeout();
+      ReleaseUpstream();
+    }
+    info_.response_flags |= access_log::kUpstreamRequestTimeout;
+    info_.response_code_details = "upstream_response_timeout";
+    reset_ = true;
+    encoder_.ResetStream(http::StreamResetReason::kLocalReset);
+    return;
+  }
   if (upstream_) {
     upstream_->OnGlobalTimeout();
     ReleaseUpstream();
