@@ -317,6 +317,8 @@ class GrpcResilienceTest(GrpcTestBase):
                   cluster: backend
                   max_stream_duration: {grpc_timeout_header_max: 0s,
                                         grpc_timeout_header_offset: 0.15s}
+              - match: {prefix: "/weft.test.RouteTimeout/"}
+                route: {cluster: backend, timeout: 0.3s}
               - match: {prefix: "/weft.test.Fault/"}
                 route: {cluster: backend}
                 typed_per_filter_config:
@@ -444,6 +446,16 @@ class GrpcResilienceTest(GrpcTestBase):
         took, headers = self.grpc_curl("/weft.test.Echo/Sleep", "5S")
         self.assertIn("grpc-status: 0", headers)
         self.assertGreaterEqual(took, 1.9)
+
+    def test_route_timeout_before_the_response_is_unavailable(self):
+        # A unary handler sends its headers with its answer, so the route timeout (a bound on
+        # the wait for the response to start) fires: 504 "upstream request timeout", which a
+        # gRPC client reads as UNAVAILABLE (http-grpc-status-mapping.md), flag UT.
+        code, details, took = self.call("/weft.test.RouteTimeout/Sleep", timeout=10)
+        self.assertEqual(code, grpc.StatusCode.UNAVAILABLE)
+        self.assertEqual(details, "upstream request timeout")
+        self.assertLess(took, 1.5)
+        self.assertIn(" UT ", self.log_line("/weft.test.RouteTimeout/Sleep"))
 
     # --- faults ---
 

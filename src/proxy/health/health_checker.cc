@@ -102,6 +102,13 @@ class HealthChecker::Session : public network::ConnectionCallbacks,
     if (!checking_ && (!reusable || !parent_.config_.reuse_connection)) CloseConnection();
   }
 
+  void OnGoAway() override {
+    // HTTP/2: the upstream takes no new streams here (it is restarting or draining). A check
+    // in flight finishes and closes it (OnStreamDone); an idle one is dropped now, so the next
+    // check connects afresh instead of failing on a refused stream.
+    if (!checking_) CloseConnection();
+  }
+
   // http::StreamDecoder (the HTTP or gRPC check's response)
   void DecodeHeaders(std::unique_ptr<http::HeaderMap> headers, bool end_stream) override {
     status_ = 0;
