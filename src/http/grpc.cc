@@ -1,5 +1,7 @@
 #include "http/grpc.h"
 
+#include "absl/status/status.h"
+
 namespace weft::http {
 
 bool IsGrpcRequest(const HeaderMap& headers) {
@@ -53,6 +55,30 @@ uint32_t HttpToGrpcStatus(uint32_t http_status) {
     default:
       return kGrpcUnknown;
   }
+}
+
+constexpr size_t kGrpcPrefixBytes = 5;
+
+std::string FrameGrpcMessage(std::string_view message) {
+  std::string out;
+  out.reserve(kGrpcPrefixBytes + message.size());
+  out.push_back('\0');
+  const auto n = static_cast<uint32_t>(message.size());
+  for (int shift = 24; shift >= 0; shift -= 8)
+    out.push_back(static_cast<char>((n >> shift) & 0xff));
+  out.append(message);
+  return out;
+}
+
+absl::StatusOr<std::string_view> UnframeSingleGrpcMessage(std::string_view body) {
+  if (body.size() < kGrpcPrefixBytes) return absl::InvalidArgumentError("no gRPC message");
+  if (body[0] != 0) return absl::InvalidArgumentError("compressed gRPC message");
+  uint32_t n = 0;
+  for (size_t i = 1; i < kGrpcPrefixBytes; ++i) n = (n << 8) | static_cast<uint8_t>(body[i]);
+  if (body.size() - kGrpcPrefixBytes != n) {
+    return absl::InvalidArgumentError("gRPC message length does not match the body");
+  }
+  return body.substr(kGrpcPrefixBytes);
 }
 
 }  // namespace weft::http

@@ -187,12 +187,13 @@ constexpr SupportedFields kTable[] = {
     {"envoy.type.v3.Percent", "value"},
     {"envoy.config.cluster.v3.Cluster.CommonLbConfig",
      "healthy_panic_threshold locality_weighted_lb_config"},
-    // Active health checking: HTTP and TCP (grpc_health_check, custom_health_check,
-    // no_traffic_interval and the event log fields are refused).
+    // Active health checking: HTTP, gRPC and TCP (custom_health_check, no_traffic_interval and
+    // the event log fields are refused).
     {"envoy.config.core.v3.HealthCheck",
      "timeout interval initial_jitter interval_jitter interval_jitter_percent unhealthy_threshold "
-     "healthy_threshold reuse_connection http_health_check tcp_health_check unhealthy_interval "
-     "unhealthy_edge_interval healthy_edge_interval"},
+     "healthy_threshold reuse_connection http_health_check tcp_health_check grpc_health_check "
+     "unhealthy_interval unhealthy_edge_interval healthy_edge_interval"},
+    {"envoy.config.core.v3.HealthCheck.GrpcHealthCheck", "service_name authority initial_metadata"},
     {"envoy.config.core.v3.HealthCheck.HttpHealthCheck",
      "host path request_headers_to_add expected_statuses"},
     {"envoy.config.core.v3.HealthCheck.TcpHealthCheck", "send receive"},

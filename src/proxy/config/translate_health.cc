@@ -42,6 +42,25 @@ absl::StatusOr<std::string> TranslatePayload(const core::HealthCheck::Payload& p
   return ConfigError(path, "needs text or binary");
 }
 
+// http_health_check.request_headers_to_add and grpc_health_check.initial_metadata: literal
+// headers sent with every check.
+absl::Status TranslateHeadersToAdd(
+    const google::protobuf::RepeatedPtrField<core::HeaderValueOption>& headers,
+    std::string_view parent_path, std::string_view field,
+    std::vector<std::pair<std::string, std::string>>& out) {
+  for (int i = 0; i < headers.size(); ++i) {
+    const auto& hv = headers.Get(i).header();
+    const std::string h_path = IndexPath(parent_path, field, i);
+    if (hv.key().empty()) return ConfigError(FieldPath(h_path, "header.key"), "is required");
+    if (hv.value().find('%') != std::string::npos) {
+      return ConfigError(FieldPath(h_path, "header.value"),
+                         "format commands are not supported in health check headers");
+    }
+    out.emplace_back(absl::AsciiStrToLower(hv.key()), hv.value());
+  }
+  return absl::OkStatus();
+}
+
 absl::Status TranslateHealthCheck(const core::HealthCheck& h, std::string_view path,
                                   upstream::ClusterConfig& out) {
   upstream::HealthCheckConfig c;
@@ -96,16 +115,8 @@ absl::Status TranslateHealthCheck(const core::HealthCheck& h, std::string_view p
       }
       c.expected_statuses.emplace_back(r.start(), r.end());
     }
-    for (int i = 0; i < http.request_headers_to_add_size(); ++i) {
-      const auto& hv = http.request_headers_to_add(i).header();
-      const std::string h_path = IndexPath(http_path, "request_headers_to_add", i);
-      if (hv.key().empty()) return ConfigError(FieldPath(h_path, "header.key"), "is required");
-      if (hv.value().find('%') != std::string::npos) {
-        return ConfigError(FieldPath(h_path, "header.value"),
-                           "format commands are not supported in health check headers");
-      }
-      c.request_headers_to_add.emplace_back(absl::AsciiStrToLower(hv.key()), hv.value());
-    }
+    RETURN_IF_ERROR(TranslateHeadersToAdd(http.request_headers_to_add(), http_path,
+                                          "request_headers_to_add", c.request_headers_to_add));
   } else if (h.has_tcp_health_check()) {
     const auto& tcp = h.tcp_health_check();
     const std::string tcp_path = FieldPath(path, "tcp_health_check");
@@ -118,8 +129,22 @@ absl::Status TranslateHealthCheck(const core::HealthCheck& h, std::string_view p
                        TranslatePayload(tcp.receive(i), IndexPath(tcp_path, "receive", i)));
       c.receive.push_back(std::move(bytes));
     }
+  } else if (h.has_grpc_health_check()) {
+    const auto& grpc = h.grpc_health_check();
+    const std::string grpc_path = FieldPath(path, "grpc_health_check");
+    c.kind = upstream::HealthCheckConfig::Kind::kGrpc;
+    if (out.protocol == upstream::UpstreamProtocol::kHttp1) {
+      // Envoy refuses it too ("cluster must support HTTP/2"): gRPC runs over HTTP/2 only.
+      return ConfigError(grpc_path,
+                         "needs a cluster that speaks HTTP/2 upstream "
+                         "(http2_protocol_options or typed_extension_protocol_options)");
+    }
+    c.service_name = grpc.service_name();
+    c.authority = grpc.authority();
+    RETURN_IF_ERROR(TranslateHeadersToAdd(grpc.initial_metadata(), grpc_path, "initial_metadata",
+                                          c.request_headers_to_add));
   } else {
-    return ConfigError(path, "needs http_health_check or tcp_health_check");
+    return ConfigError(path, "needs http_health_check, grpc_health_check or tcp_health_check");
   }
   out.health_check = std::move(c);
   return absl::OkStatus();

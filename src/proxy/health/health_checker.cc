@@ -1,8 +1,11 @@
 #include "proxy/health/health_checker.h"
 
+#include "absl/strings/numbers.h"
 #include "base/logging.h"
+#include "http/grpc.h"
 #include "network/connection.h"
 #include "proxy/codec/codec_factory.h"
+#include "proxy/health/grpc_health_protocol.h"
 
 namespace weft::health {
 
@@ -99,17 +102,32 @@ class HealthChecker::Session : public network::ConnectionCallbacks,
     if (!checking_ && (!reusable || !parent_.config_.reuse_connection)) CloseConnection();
   }
 
-  // http::StreamDecoder (the HTTP check's response)
+  void OnGoAway() override {
+    // HTTP/2: the upstream takes no new streams here (it is restarting or draining). A check
+    // in flight finishes and closes it (OnStreamDone); an idle one is dropped now, so the next
+    // check connects afresh instead of failing on a refused stream.
+    if (!checking_) CloseConnection();
+  }
+
+  // http::StreamDecoder (the HTTP or gRPC check's response)
   void DecodeHeaders(std::unique_ptr<http::HeaderMap> headers, bool end_stream) override {
     status_ = 0;
     for (char c : headers->Status()) status_ = status_ * 10 + static_cast<uint32_t>(c - '0');
+    // A trailers-only gRPC response carries grpc-status in its only HEADERS.
+    if (end_stream) ReadGrpcStatus(*headers);
     if (end_stream) OnHttpResponseComplete();
   }
   void DecodeData(network::Buffer& data, bool end_stream) override {
+    if (IsGrpc() && response_body_.size() < kMaxGrpcResponseBytes) {
+      response_body_.append(data.view());
+    }
     data.Drain(data.length());
     if (end_stream) OnHttpResponseComplete();
   }
-  void DecodeTrailers(std::unique_ptr<http::HeaderMap>) override { OnHttpResponseComplete(); }
+  void DecodeTrailers(std::unique_ptr<http::HeaderMap> trailers) override {
+    ReadGrpcStatus(*trailers);
+    OnHttpResponseComplete();
+  }
   // http::StreamCallbacks
   void OnResetStream(http::StreamResetReason, std::string_view) override {
     if (checking_) OnFailure(kNetwork);
@@ -117,12 +135,18 @@ class HealthChecker::Session : public network::ConnectionCallbacks,
 
  private:
   enum FailureKind { kNetwork, kActive };
+  // A HealthCheckResponse is a few bytes; anything much bigger is not one (and is not kept).
+  static constexpr size_t kMaxGrpcResponseBytes = 64 * 1024;
+
+  bool IsGrpc() const { return parent_.config_.kind == upstream::HealthCheckConfig::Kind::kGrpc; }
 
   void StartCheck() {
     checking_ = true;
     parent_.stats_.attempt.Inc();
     timeout_timer_->Enable(parent_.config_.timeout);
     received_.clear();
+    response_body_.clear();
+    grpc_status_.reset();
     reusable_ = true;
     if (connection_ == nullptr || connection_closed_) {
       CloseConnection();
@@ -138,6 +162,10 @@ class HealthChecker::Session : public network::ConnectionCallbacks,
       connection_->SetCallbacks(this);
       if (parent_.config_.kind == upstream::HealthCheckConfig::Kind::kHttp) {
         codec_ = http::CreateHttp1ClientCodec(*connection_, *this);
+      } else if (IsGrpc()) {
+        // gRPC needs HTTP/2: the same client codec the upstream pools use, with the cluster's
+        // http2_protocol_options.
+        codec_ = http::CreateHttp2ClientCodec(*connection_, *this, parent_.cluster_->http2);
       }
     }
     if (parent_.config_.kind == upstream::HealthCheckConfig::Kind::kTcp) {
@@ -152,20 +180,57 @@ class HealthChecker::Session : public network::ConnectionCallbacks,
   void SendHttpRequest() {
     const upstream::HealthCheckConfig& c = parent_.config_;
     request_ = std::make_unique<http::HeaderMap>();
-    request_->Add(":method", "GET");
-    request_->Add(":path", c.path);
-    request_->Add(":authority", c.host.empty() ? parent_.cluster_->name : c.host);
-    request_->Add(":scheme", "http");
+    if (IsGrpc()) {
+      // A unary call of grpc.health.v1.Health/Check (PROTOCOL-HTTP2.md's request headers).
+      request_->Add(":method", "POST");
+      request_->Add(":path", std::string(kGrpcHealthCheckPath));
+      request_->Add(":authority", c.authority.empty() ? parent_.cluster_->name : c.authority);
+      request_->Add(":scheme", "http");
+      request_->Add("content-type", "application/grpc");
+      request_->Add("te", "trailers");
+    } else {
+      request_->Add(":method", "GET");
+      request_->Add(":path", c.path);
+      request_->Add(":authority", c.host.empty() ? parent_.cluster_->name : c.host);
+      request_->Add(":scheme", "http");
+    }
     // Envoy's health checker identifies itself so upstreams can tell probes from traffic.
     request_->Add("user-agent", "Envoy/HC");
     for (const auto& [name, value] : c.request_headers_to_add) request_->Set(name, value);
     http::StreamEncoder& encoder = codec_->NewStream(*this);
     encoder.SetCallbacks(this);
-    encoder.EncodeHeaders(*request_, true);
+    if (!IsGrpc()) {
+      encoder.EncodeHeaders(*request_, true);
+      return;
+    }
+    encoder.EncodeHeaders(*request_, false);
+    network::Buffer body;
+    body.Append(http::FrameGrpcMessage(EncodeHealthCheckRequest(c.service_name)));
+    encoder.EncodeData(body, true);
+  }
+
+  void ReadGrpcStatus(const http::HeaderMap& headers) {
+    const std::string* value = headers.Get("grpc-status");
+    uint32_t status = 0;
+    if (value != nullptr &&
+        absl::SimpleAtoi(absl::string_view(value->data(), value->size()), &status)) {
+      grpc_status_ = status;
+    }
   }
 
   void OnHttpResponseComplete() {
     if (!checking_) return;
+    if (IsGrpc()) {
+      absl::Status verdict = JudgeGrpcHealthResponse(status_, grpc_status_, response_body_);
+      if (verdict.ok()) {
+        OnSuccess();
+      } else {
+        WEFT_LOG(debug, "gRPC health check of {} failed: {}", host_->address_string,
+                 verdict.message());
+        OnFailure(kActive);
+      }
+      return;
+    }
     if (IsExpectedStatus(parent_.config_, status_)) {
       OnSuccess();
     } else {
@@ -214,8 +279,9 @@ class HealthChecker::Session : public network::ConnectionCallbacks,
     bool changed = false;
     if (healthy_) {
       ++failures_;
-      // An HTTP answer outside expected_statuses fails the host at once (Envoy ignores
-      // unhealthy_threshold for it); network failures and timeouts count up to the threshold.
+      // An HTTP answer outside expected_statuses, or a gRPC answer other than SERVING, fails
+      // the host at once (Envoy ignores unhealthy_threshold for it); network failures and
+      // timeouts count up to the threshold.
       if (kind == kActive || failures_ >= parent_.config_.unhealthy_threshold) {
         healthy_ = false;
         failures_ = 0;
@@ -263,6 +329,8 @@ class HealthChecker::Session : public network::ConnectionCallbacks,
   std::unique_ptr<http::ClientConnection> codec_;
   std::unique_ptr<http::HeaderMap> request_;
   std::string received_;
+  std::string response_body_;            // gRPC: the HealthCheckResponse, framed
+  std::optional<uint32_t> grpc_status_;  // gRPC: from the trailers (or trailers-only headers)
   uint32_t status_ = 0;
   uint32_t successes_ = 0;
   uint32_t failures_ = 0;

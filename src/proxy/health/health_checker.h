@@ -1,7 +1,8 @@
 // Active health checking for one cluster (envoy.config.core.v3.HealthCheck), on the main thread:
 // one session per host, each with its own connection and timers, probing with HTTP (a GET whose
-// status must be in expected_statuses) or TCP (connect, optionally send bytes and expect others
-// back in order).
+// status must be in expected_statuses), gRPC (grpc.health.v1.Health/Check over HTTP/2, which
+// must answer SERVING; grpc/doc/health-checking.md) or TCP (connect, optionally send bytes and
+// expect others back in order).
 //
 // The verdict follows Envoy
 // (https://www.envoyproxy.io/docs/envoy/latest/intro/arch_overview/upstream/health_checking):
@@ -9,7 +10,8 @@
 //     healthy (health_check.proto: "during startup, only a single successful health check is
 //     required"); later it takes healthy_threshold passes in a row;
 //   - a healthy host turns unhealthy after unhealthy_threshold failures in a row, or at once
-//     when an HTTP check answers a status outside expected_statuses;
+//     when an HTTP check answers a status outside expected_statuses or a gRPC check anything
+//     but grpc-status 0 with SERVING;
 //   - the next check waits interval (+ jitter), healthy_edge_interval right after turning
 //     healthy, unhealthy_interval while unhealthy and unhealthy_edge_interval right after turning
 //     unhealthy.

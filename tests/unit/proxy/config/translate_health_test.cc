@@ -112,6 +112,29 @@ TEST(TranslateHealthTest, OutlierDetectionDefaultsAndOverrides) {
   EXPECT_EQ(od.enforcing_failure_percentage, 0u);
 }
 
+TEST(TranslateHealthTest, GrpcHealthCheck) {
+  auto config = LoadBootstrapFromString(Bootstrap(R"Y(
+    http2_protocol_options: {}
+    health_checks:
+    - timeout: 1s
+      interval: 2s
+      unhealthy_threshold: 2
+      healthy_threshold: 1
+      grpc_health_check:
+        service_name: weft.test.Echo
+        authority: echo.internal
+        initial_metadata: [{header: {key: X-Probe, value: grpc}}]
+)Y"));
+  ASSERT_TRUE(config.ok()) << config.status();
+  const auto& hc = *config->clusters[0]->health_check;
+  EXPECT_EQ(hc.kind, upstream::HealthCheckConfig::Kind::kGrpc);
+  EXPECT_EQ(hc.service_name, "weft.test.Echo");
+  EXPECT_EQ(hc.authority, "echo.internal");
+  ASSERT_EQ(hc.request_headers_to_add.size(), 1u);
+  EXPECT_EQ(hc.request_headers_to_add[0].first, "x-probe");
+  EXPECT_EQ(hc.request_headers_to_add[0].second, "grpc");
+}
+
 TEST(TranslateHealthTest, RefusesBadValuesWithTheirPath) {
   EXPECT_THAT(ErrorOf(R"Y(
     health_checks: [{timeout: 1s, interval: 1s, unhealthy_threshold: 1, http_health_check: {path: /h}}]
@@ -129,7 +152,13 @@ TEST(TranslateHealthTest, RefusesBadValuesWithTheirPath) {
   EXPECT_THAT(ErrorOf(R"Y(
     health_checks: [{timeout: 1s, interval: 1s, unhealthy_threshold: 1, healthy_threshold: 1, grpc_health_check: {}}]
 )Y"),
-              HasSubstr("clusters[0].health_checks[0].grpc_health_check: not supported"));
+              HasSubstr("clusters[0].health_checks[0].grpc_health_check: needs a cluster that "
+                        "speaks HTTP/2 upstream"));
+  EXPECT_THAT(ErrorOf(R"Y(
+    http2_protocol_options: {}
+    health_checks: [{timeout: 1s, interval: 1s, unhealthy_threshold: 1, healthy_threshold: 1, grpc_health_check: {initial_metadata: [{header: {key: "", value: x}}]}}]
+)Y"),
+              HasSubstr("grpc_health_check.initial_metadata[0].header.key: is required"));
   EXPECT_THAT(ErrorOf(R"Y(
     health_checks: [{timeout: 1s, interval: 1s, unhealthy_threshold: 1, healthy_threshold: 1, http_health_check: {path: /h, expected_statuses: [{start: 200, end: 700}]}}]
 )Y"),
