@@ -22,12 +22,17 @@ http {
     listen 127.0.0.1:$port;
     location / { return 200 "hello world\n"; }
   }
-  # h2c (prior knowledge) for the HTTP/2 and gRPC runs. keepalive_requests above also bounds the
-  # streams per HTTP/2 connection (its default of 1000 would make every client reconnect).
+  # h2c (prior knowledge) for the HTTP/2 and gRPC runs. keepalive_requests also bounds the
+  # streams per HTTP/2 connection, and a proxy that multiplexes all its requests over one or two
+  # upstream connections passes 100000 streams within seconds: nginx then sends GOAWAY, and
+  # streams already in flight above its last-stream-id are refused. Without a retry policy for
+  # refused-stream those become 503s (Envoy behaves the same: envoyproxy/envoy#36450), which
+  # measures the upstream's recycling, not the proxy; so this server allows ~1e9 streams.
   # /grpc.*: a gRPC unary answer as h2load sees it: 200, content-type application/grpc and the
   # grpc-status trailer; no response message (nginx cannot put the 5-byte frame in `return`).
   server {
     listen 127.0.0.1:$h2_port http2;
+    keepalive_requests 1000000000;
     location / { return 200 "hello world\n"; }
     location /grpc. {
       default_type application/grpc;
@@ -175,7 +180,8 @@ events { worker_connections 4096; }
 http {
   access_log off;
   $(nginx_temp_paths "$dir/nginx-h2-tmp")
-  keepalive_requests 100000;
+  # Also the streams one h2load connection may open: at 1x10 a 5 s run can pass 100000.
+  keepalive_requests 1000000000;
   keepalive_timeout 300s;
   http2_max_concurrent_streams 128;
   upstream upstream {

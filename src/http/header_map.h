@@ -21,7 +21,11 @@ struct HeaderField {
 
 class HeaderMap {
  public:
-  HeaderMap() { fields_.reserve(16); }
+  // Room for a typical proxied request's fields in one allocation. 12 fields of 64 bytes stay
+  // below glibc's 1 KiB large-bin threshold (16 did not): a large-bin request makes malloc
+  // consolidate its fast bins, which showed up as ~20% of weft-proxy's CPU with hundreds of
+  // HTTP/2 streams in flight.
+  HeaderMap() { fields_.reserve(kInlineFieldsHint); }
 
   // First value of `name` (lower-case), or nullptr.
   const std::string* Get(std::string_view name) const {
@@ -91,6 +95,7 @@ class HeaderMap {
   std::string_view Status() const { return GetOr(":status"); }
 
  private:
+  static constexpr size_t kInlineFieldsHint = 12;
   std::vector<HeaderField> fields_;
 };
 

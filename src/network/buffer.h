@@ -65,7 +65,10 @@ class Buffer {
       // Compaction is cheap here: the live part is no larger than the hole before it.
       std::memmove(data_.get(), data_.get() + head_, live);
     } else {
-      size_t cap = capacity_ ? capacity_ : 4096;
+      // A first small append (an HTTP/2 stream's body chunk, a response head) gets a small
+      // block: 4 KiB is a large-bin request for glibc's malloc, which consolidates its fast bins
+      // on every such call; the common tiny body should not pay for that.
+      size_t cap = capacity_ ? capacity_ : (n <= kSmallFirstBlock ? kSmallFirstBlock : 4096);
       while (cap < live + n) cap *= 2;
       auto bigger = std::make_unique_for_overwrite<char[]>(cap);
       if (live) std::memcpy(bigger.get(), data_.get() + head_, live);
@@ -80,6 +83,7 @@ class Buffer {
   size_t TailRoom() const { return capacity_ - tail_; }
 
  private:
+  static constexpr size_t kSmallFirstBlock = 512;
   std::unique_ptr<char[]> data_;
   size_t capacity_ = 0;
   size_t head_ = 0;
