@@ -18,7 +18,9 @@ std::string_view CauseTypeName(FieldError::Type type) {
     case FieldError::Type::kDuplicate:
       return "FieldValueDuplicate";
     case FieldError::Type::kUnknown:
-      return "FieldValueUnknown";
+      // Kubernetes has no cause type of its own for an unknown field (strict decoding reports
+      // it as invalid); the message says "unknown field".
+      return "FieldValueInvalid";
   }
   return "FieldValueInvalid";
 }
