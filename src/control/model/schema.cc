@@ -153,7 +153,9 @@ void ValidateValue(const Type& t, const json& value, const std::string& path, Er
       break;
     case Type::Kind::kObject: {
       if (!value.is_object()) return wrong_type("an object");
-      for (const auto& [key, child] : value.items()) {
+      for (const auto& item : value.items()) {
+        const std::string& key = item.key();
+        const json& child = item.value();
         auto f = std::find_if(t.fields.begin(), t.fields.end(),
                               [&key](const FieldDef& d) { return d.name == key; });
         if (f == t.fields.end()) {
