@@ -1,39 +1,13 @@
 #include "proxy/admin/admin_server.h"
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
 #include "base/logging.h"
+#include "http/query_string.h"
 #include "network/connection.h"
 #include "proxy/codec/codec.h"
 #include "proxy/codec/codec_factory.h"
 
 namespace weft::proxy {
-
-namespace {
-
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-// Query strings as browsers and curl send them: %XX escapes and '+' for space.
-std::string PercentDecode(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '%' && i + 2 < s.size() && HexValue(s[i + 1]) >= 0 && HexValue(s[i + 2]) >= 0) {
-      out += static_cast<char>(HexValue(s[i + 1]) * 16 + HexValue(s[i + 2]));
-      i += 2;
-    } else {
-      out += s[i] == '+' ? ' ' : s[i];
-    }
-  }
-  return out;
-}
-
-}  // namespace
 
 // One admin client connection: HTTP/1 requests in, responses out.
 class AdminServer::Connection : public network::ConnectionCallbacks,
@@ -141,18 +115,9 @@ absl::Status AdminServer::Listen(const network::Address& address) {
 }
 
 AdminResponse AdminServer::Handle(std::string_view method, std::string_view path_and_query) {
-  std::string_view path = path_and_query;
-  std::map<std::string, std::string> query;
-  if (size_t q = path.find('?'); q != std::string_view::npos) {
-    for (absl::string_view kv :
-         absl::StrSplit(std::string(path.substr(q + 1)), '&', absl::SkipEmpty())) {
-      size_t eq = kv.find('=');
-      std::string key = PercentDecode(std::string(kv.substr(0, eq)));
-      query[key] =
-          eq == std::string_view::npos ? "" : PercentDecode(std::string(kv.substr(eq + 1)));
-    }
-    path = path.substr(0, q);
-  }
+  http::PathAndQuery target = http::SplitPathAndQuery(path_and_query);
+  std::string_view path = target.path;
+  const std::map<std::string, std::string>& query = target.query;
   auto it = handlers_.find(std::string(path));
   if (it == handlers_.end()) {
     AdminResponse r = handlers_["/help"].handler(method, path, query);

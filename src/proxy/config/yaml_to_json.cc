@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "base/yaml_json.h"
 #include "proxy/config/known_extensions.h"
 #include "proxy/config/text.h"
 
@@ -17,45 +18,6 @@ namespace {
 
 namespace pb = google::protobuf;
 using nlohmann::json;
-
-bool IsQuoted(const YAML::Node& node) { return node.Tag() == "!"; }
-
-bool ParseBool(std::string_view s, bool* out) {
-  if (s == "true" || s == "True" || s == "TRUE") return *out = true, true;
-  if (s == "false" || s == "False" || s == "FALSE") return *out = false, true;
-  return false;
-}
-
-// Integers and decimals as JSON numbers; anything else (including "inf", ".nan", "0x1F") stays a
-// string, which protobuf's parser accepts (quoted numbers, "Infinity") or reports precisely.
-bool ParseNumber(std::string_view s, json* out) {
-  if (!s.empty() && s.front() == '+') s.remove_prefix(1);
-  const std::string_view unsigned_part = !s.empty() && s.front() == '-' ? s.substr(1) : s;
-  if (unsigned_part.empty() ||
-      !(std::isdigit(static_cast<unsigned char>(unsigned_part[0])) || unsigned_part[0] == '.')) {
-    return false;
-  }
-  const char* end = s.data() + s.size();
-  if (s.front() == '-') {
-    int64_t v;
-    if (auto [p, ec] = std::from_chars(s.data(), end, v); ec == std::errc() && p == end) {
-      *out = v;
-      return true;
-    }
-  } else {
-    uint64_t v;
-    if (auto [p, ec] = std::from_chars(s.data(), end, v); ec == std::errc() && p == end) {
-      *out = v;
-      return true;
-    }
-  }
-  double d;
-  if (auto [p, ec] = std::from_chars(s.data(), end, d); ec == std::errc() && p == end) {
-    *out = d;
-    return true;
-  }
-  return false;
-}
 
 bool IsWellKnown(const pb::Descriptor* d, std::string_view name) {
   return d != nullptr && d->full_name() == name;
@@ -159,43 +121,18 @@ class Converter {
         return text;
       case pb::FieldDescriptor::CPPTYPE_BOOL: {
         bool b;
-        return ParseBool(text, &b) ? json(b) : json(text);
+        return yaml::ParseBool(text, &b) ? json(b) : json(text);
       }
       default: {  // numbers and enums (enums by name, or by number)
         json number;
-        if (ParseNumber(text, &number)) return number;
+        if (yaml::ParseNumber(text, &number)) return number;
         return text;
       }
     }
   }
 
   // YAML 1.2 core schema, for values no field types (Struct, unknown keys).
-  json Untyped(const YAML::Node& node) {
-    switch (node.Type()) {
-      case YAML::NodeType::Map: {
-        json out = json::object();
-        for (const auto& kv : node) out[kv.first.Scalar()] = Untyped(kv.second);
-        return out;
-      }
-      case YAML::NodeType::Sequence: {
-        json out = json::array();
-        for (const auto& item : node) out.push_back(Untyped(item));
-        return out;
-      }
-      case YAML::NodeType::Scalar: {
-        const std::string& text = node.Scalar();
-        if (IsQuoted(node)) return text;
-        bool b;
-        if (ParseBool(text, &b)) return b;
-        if (text == "null" || text == "Null" || text == "NULL" || text == "~") return nullptr;
-        json number;
-        if (ParseNumber(text, &number)) return number;
-        return text;
-      }
-      default:
-        return nullptr;
-    }
-  }
+  static json Untyped(const YAML::Node& node) { return yaml::NodeToJson(node); }
 };
 
 }  // namespace

@@ -1,0 +1,63 @@
+#include "control/model/kinds.h"
+
+#include <algorithm>
+
+#include "absl/strings/match.h"
+
+namespace weft::control {
+
+const std::vector<KindInfo>& AllKinds() {
+  // Short names as Istio's CRDs declare them (manifests/charts/base/files/crd-all.gen.yaml).
+  static const std::vector<KindInfo> kinds = {
+      {"VirtualService", "virtualservices", "virtualservice", {"vs"}},
+      {"DestinationRule", "destinationrules", "destinationrule", {"dr"}},
+      {"ServiceEntry", "serviceentries", "serviceentry", {"se"}},
+      {"WorkloadEntry", "workloadentries", "workloadentry", {"we"}},
+      {"WorkloadGroup", "workloadgroups", "workloadgroup", {"wg"}},
+      {"Sidecar", "sidecars", "sidecar", {}},
+      {"Gateway", "gateways", "gateway", {"gw"}},
+  };
+  return kinds;
+}
+
+const std::vector<std::string_view>& ServedVersions() {
+  static const std::vector<std::string_view> versions = {"v1alpha3", "v1beta1", "v1"};
+  return versions;
+}
+
+bool IsServedVersion(std::string_view version) {
+  const auto& v = ServedVersions();
+  return std::find(v.begin(), v.end(), version) != v.end();
+}
+
+const KindInfo* FindKindByPlural(std::string_view plural) {
+  for (const KindInfo& k : AllKinds())
+    if (k.plural == plural) return &k;
+  return nullptr;
+}
+
+const KindInfo* FindKindByName(std::string_view kind) {
+  for (const KindInfo& k : AllKinds())
+    if (k.kind == kind) return &k;
+  return nullptr;
+}
+
+const KindInfo* FindKindByAnyName(std::string_view name) {
+  // "virtualservices.networking.istio.io" names the same kind.
+  if (size_t dot = name.find('.'); dot != std::string_view::npos) {
+    if (name.substr(dot + 1) != kIstioNetworkingGroup) return nullptr;
+    name = name.substr(0, dot);
+  }
+  auto eq = [name](std::string_view s) {
+    return absl::EqualsIgnoreCase(absl::string_view(s.data(), s.size()),
+                                  absl::string_view(name.data(), name.size()));
+  };
+  for (const KindInfo& k : AllKinds()) {
+    if (eq(k.kind) || eq(k.plural) || eq(k.singular)) return &k;
+    for (std::string_view s : k.short_names)
+      if (eq(s)) return &k;
+  }
+  return nullptr;
+}
+
+}  // namespace weft::control

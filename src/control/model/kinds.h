@@ -1,0 +1,30 @@
+// The resource kinds weftd serves: Istio's networking.istio.io kinds, every served version
+// (v1alpha3, v1beta1, v1) with one schema, as Istio's CRDs do. The one table the API paths,
+// validation and weftctl's KIND arguments are read from.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace weft::control {
+
+inline constexpr std::string_view kIstioNetworkingGroup = "networking.istio.io";
+
+struct KindInfo {
+  std::string_view kind;                      // "VirtualService"
+  std::string_view plural;                    // "virtualservices"
+  std::string_view singular;                  // "virtualservice"
+  std::vector<std::string_view> short_names;  // kubectl's: "vs"
+};
+
+const std::vector<KindInfo>& AllKinds();
+const std::vector<std::string_view>& ServedVersions();  // v1alpha3, v1beta1, v1
+bool IsServedVersion(std::string_view version);
+
+const KindInfo* FindKindByPlural(std::string_view plural);
+const KindInfo* FindKindByName(std::string_view kind);
+// kubectl-style lookup: kind, plural, singular or short name, case-insensitive.
+const KindInfo* FindKindByAnyName(std::string_view name);
+
+}  // namespace weft::control

@@ -1,0 +1,78 @@
+#include "control/model/validation.h"
+
+#include "control/model/formats.h"
+#include "control/model/istio_schemas.h"
+#include "control/model/kinds.h"
+
+namespace weft::control {
+namespace {
+
+using nlohmann::json;
+
+TypePtr MetadataSchema() {
+  static const TypePtr schema = Object({
+      {"name", String([](const json& v, const std::string& path, Errors& e) {
+         if (!IsDns1123Subdomain(v.get<std::string>()))
+           e.Invalid(path, "Invalid value: " + v.dump() +
+                               ": a lowercase RFC 1123 subdomain must consist of lower case "
+                               "alphanumeric characters, '-' or '.'");
+       }),
+       true},
+      {"namespace", String([](const json& v, const std::string& path, Errors& e) {
+         if (!IsDns1123Label(v.get<std::string>()))
+           e.Invalid(path, "Invalid value: " + v.dump() + ": a lowercase RFC 1123 label");
+       })},
+      {"labels", StringMap()},
+      {"annotations", StringMap()},
+      // Server-set; a client may send back what it read (resourceVersion is the precondition).
+      {"resourceVersion", String()},
+      {"generation", Int(0)},
+      {"uid", String()},
+      {"creationTimestamp", String()},
+  });
+  return schema;
+}
+
+}  // namespace
+
+std::vector<FieldError> ValidateResource(const json& object) {
+  Errors errors;
+  if (!object.is_object()) {
+    errors.Invalid("", "the object must be a JSON object");
+    return errors.list();
+  }
+  std::string kind =
+      object.value("kind", json()).is_string() ? object["kind"].get<std::string>() : "";
+  TypePtr spec = SpecSchema(kind);
+  Check check_api_version = [](const json& v, const std::string& path, Errors& e) {
+    const std::string& s = v.get_ref<const std::string&>();
+    size_t slash = s.find('/');
+    if (slash == std::string::npos || s.substr(0, slash) != kIstioNetworkingGroup ||
+        !IsServedVersion(s.substr(slash + 1))) {
+      e.Add(FieldError::Type::kNotSupported, path,
+            "Unsupported value: " + v.dump() +
+                ": supported values: \"networking.istio.io/v1alpha3\", "
+                "\"networking.istio.io/v1beta1\", \"networking.istio.io/v1\"");
+    }
+  };
+  Check check_kind = [](const json& v, const std::string& path, Errors& e) {
+    if (!FindKindByName(v.get<std::string>())) {
+      std::string kinds;
+      for (const KindInfo& k : AllKinds())
+        kinds += (kinds.empty() ? "\"" : ", \"") + std::string(k.kind) + "\"";
+      e.Add(FieldError::Type::kNotSupported, path,
+            "Unsupported value: " + v.dump() + ": supported values: " + kinds);
+    }
+  };
+  TypePtr resource = Object({
+      {"apiVersion", String(check_api_version), true},
+      {"kind", String(check_kind), true},
+      {"metadata", MetadataSchema(), true},
+      {"spec", spec ? spec : Free(), true},
+      {"status", Free()},
+  });
+  ValidateValue(*resource, object, "", errors);
+  return errors.list();
+}
+
+}  // namespace weft::control
