@@ -511,7 +511,13 @@ class Http2DrainTest(Http2Base):
     def test_goaway_on_drain_loses_no_started_stream(self):
         p = subprocess.Popen(["h2load", "-c", "4", "-m", "10", "-D", "3", self.url + "/h1/x"],
                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        time.sleep(1.0)
+        # Drain once every h2load connection is up and streaming (a slow machine may take
+        # longer than a fixed sleep), so the drain lands mid-load.
+        deadline = time.time() + 15
+        while ((stat(self.proxy, "http.ingress_http.downstream_cx_http2_active") or 0) < 4 or
+               (stat(self.proxy, "http.ingress_http.downstream_rq_http2_total") or 0) < 100):
+            self.assertLess(time.time(), deadline, "h2load did not get going")
+            time.sleep(0.05)
         self.assertEqual(self.proxy.admin_get("/drain_listeners", method="POST")[0], 200)
         out, _ = p.communicate(timeout=60)
         total, ok, failed, errored, twoxx = h2load_counts(out)
