@@ -5,6 +5,7 @@
 #include <array>
 #include <limits>
 #include <map>
+#include <set>
 #include <tuple>
 
 #include "absl/strings/str_cat.h"
@@ -137,11 +138,10 @@ void ApplyConnectionPool(const json& pool, cluster_pb::Cluster& c,
         ->mutable_max_requests_per_connection()
         ->set_value(U32(http, "maxRequestsPerConnection"));
   }
-  SetDuration(http, "idleTimeout",
-              http_options.mutable_common_http_protocol_options()->mutable_idle_timeout(), view,
-              absl::StrCat(where, ".connectionPool.http"));
-  if (http_options.common_http_protocol_options().ByteSizeLong() == 0) {
-    http_options.clear_common_http_protocol_options();
+  if (http.contains("idleTimeout")) {
+    SetDuration(http, "idleTimeout",
+                http_options.mutable_common_http_protocol_options()->mutable_idle_timeout(), view,
+                absl::StrCat(where, ".connectionPool.http"));
   }
   if (http.contains("useClientProtocol") && http["useClientProtocol"] == true) {
     auto* d = http_options.mutable_use_downstream_protocol_config();
@@ -306,6 +306,14 @@ void ApplyLocality(const LocalityPolicy& policy, std::string_view proxy_locality
       }
     } else if (policy.failover) {
       l.set_priority(FailoverPriority(proxy, parts, policy.failover_to));
+    }
+  }
+  if (policy.failover) {
+    // Envoy's priorities are contiguous from 0: renumber the levels in use, keeping their order.
+    std::set<uint32_t> used;
+    for (const auto& l : cla.endpoints()) used.insert(l.priority());
+    for (auto& l : *cla.mutable_endpoints()) {
+      l.set_priority(static_cast<uint32_t>(std::distance(used.begin(), used.find(l.priority()))));
     }
   }
   if (policy.distribute != nullptr) {

@@ -114,8 +114,8 @@ const json* TcpRouteFor(const Config* vs, uint32_t port, const View& view) {
   return nullptr;
 }
 
-void AddTcpChains(const Service& s, uint32_t port, bool tls, lst::Listener& l, bool& has_default,
-                  const View& view) {
+void AddTcpChains(const Service& s, uint32_t port, bool tls, bool shared_port, lst::Listener& l,
+                  bool& has_default, const View& view) {
   const std::string fallback = OutboundClusterName(port, "", s.hostname);
   const Config* vs = view.VirtualServiceFor(s);
   if (tls) {
@@ -155,9 +155,10 @@ void AddTcpChains(const Service& s, uint32_t port, bool tls, lst::Listener& l, b
                    TcpProxyTo(route, vs, port, fallback, view,
                               vs != nullptr ? absl::StrCat(vs->Id(), ": tcp") : ""),
                    "envoy.filters.network.tcp_proxy");
-  // Several TCP services on one port are told apart by their VIPs (with traffic capture).
+  // Several TCP services on one port are told apart by their VIPs (with traffic capture); a port
+  // with one TCP service needs no match (the app dials the listener's own address).
   bool any_vip = false;
-  for (const std::string& vip : s.addresses) {
+  for (const std::string& vip : shared_port ? s.addresses : std::vector<std::string>{}) {
     const size_t slash = vip.find('/');
     auto* range = chain.mutable_filter_chain_match()->add_prefix_ranges();
     range->set_address_prefix(vip.substr(0, slash));
@@ -222,9 +223,14 @@ void BuildListeners(const View& view, XdsResources& out) {
       SetNetworkFilter(*chain, m, "envoy.filters.network.http_connection_manager");
     } else {
       bool has_default = false;
-      for (const Service* s : services.tcp) AddTcpChains(*s, port, false, l, has_default, view);
+      const bool shared = services.tcp.size() > 1;
+      for (const Service* s : services.tcp) {
+        AddTcpChains(*s, port, false, shared, l, has_default, view);
+      }
       if (!services.tls.empty()) {
-        for (const Service* s : services.tls) AddTcpChains(*s, port, true, l, has_default, view);
+        for (const Service* s : services.tls) {
+          AddTcpChains(*s, port, true, false, l, has_default, view);
+        }
         auto* f = l.add_listener_filters();
         f->set_name("envoy.filters.listener.tls_inspector");
         f->mutable_typed_config()->PackFrom(
