@@ -33,7 +33,8 @@ void Overlay(json& base, const json& over) {
 void OverlayPort(json& policy, const json& source, uint32_t port) {
   for (const json& p : Arr(source, "portLevelSettings")) {
     const json& sel = Obj(p, "port");
-    if (sel.contains("number") && sel["number"].is_number() && sel["number"].get<uint32_t>() == port) {
+    if (sel.contains("number") && sel["number"].is_number() &&
+        sel["number"].get<uint32_t>() == port) {
       Overlay(policy, p);
     }
   }
@@ -116,7 +117,8 @@ void ApplyConnectionPool(const json& pool, cluster_pb::Cluster& c,
                          const std::string& where) {
   auto* t = c.mutable_circuit_breakers()->mutable_thresholds(0);
   const json& tcp = Obj(pool, "tcp");
-  if (tcp.contains("maxConnections")) t->mutable_max_connections()->set_value(U32(tcp, "maxConnections"));
+  if (tcp.contains("maxConnections"))
+    t->mutable_max_connections()->set_value(U32(tcp, "maxConnections"));
   SetDuration(tcp, "connectTimeout", c.mutable_connect_timeout(), view,
               absl::StrCat(where, ".connectionPool.tcp"));
   for (const char* unsupported : {"tcpKeepalive", "maxConnectionDuration", "idleTimeout"}) {
@@ -212,8 +214,8 @@ bool LocalityMatches(std::string_view pattern, const std::array<std::string, 3>&
 }
 
 struct LocalityPolicy {
-  bool failover = false;  // priorities by proximity to the proxy
-  const json* distribute = nullptr;  // the matching `distribute` entry's `to`
+  bool failover = false;              // priorities by proximity to the proxy
+  const json* distribute = nullptr;   // the matching `distribute` entry's `to`
   const json* failover_to = nullptr;  // localityLbSetting.failover
 };
 
@@ -388,7 +390,8 @@ cluster_pb::Cluster BaseCluster(const std::string& name, const Service& service,
       if (targets.empty()) targets.emplace_back(service.hostname, default_port);
       if (service.resolution == Resolution::kDnsRoundRobin) targets.resize(1);
       for (const auto& [address, p] : targets) {
-        auto* sa = l->add_lb_endpoints()->mutable_endpoint()->mutable_address()->mutable_socket_address();
+        auto* sa =
+            l->add_lb_endpoints()->mutable_endpoint()->mutable_address()->mutable_socket_address();
         sa->set_address(address);
         sa->set_port_value(p);
       }
@@ -402,9 +405,8 @@ cluster_pb::Cluster BaseCluster(const std::string& name, const Service& service,
   return c;
 }
 
-void AddCluster(const View& view, const Service& service, const ServicePort& port,
-                const Config* dr, std::string_view subset, const Labels& subset_labels,
-                XdsResources& out) {
+void AddCluster(const View& view, const Service& service, const ServicePort& port, const Config* dr,
+                std::string_view subset, const Labels& subset_labels, XdsResources& out) {
   const std::string name = OutboundClusterName(port.number, subset, service.hostname);
   const std::string where = dr != nullptr ? dr->Id() : std::string("(defaults)");
   cluster_pb::Cluster c = BaseCluster(name, service, port);
@@ -414,8 +416,9 @@ void AddCluster(const View& view, const Service& service, const ServicePort& por
   ApplyConnectionPool(Obj(policy, "connectionPool"), c, http_options, view, where);
   ApplyOutlierDetection(Obj(policy, "outlierDetection"), c, view, where);
   if (policy.contains("tls")) {
-    view.Warn(absl::StrCat(where, ": trafficPolicy.tls: weft-proxy has no upstream TLS yet "
-                                  "(skipped)"));
+    view.Warn(absl::StrCat(where,
+                           ": trafficPolicy.tls: weft-proxy has no upstream TLS yet "
+                           "(skipped)"));
   }
   const std::string protocol = PortProtocol(port);
   if (IsHttpProtocol(protocol)) {
@@ -456,8 +459,8 @@ void BuildOutboundClusters(const View& view, XdsResources& out) {
       AddCluster(view, *service, port, dr, "", {}, out);
       if (dr == nullptr) continue;
       for (const json& subset : Arr(dr->spec, "subsets")) {
-        AddCluster(view, *service, port, dr, Str(subset, "name"),
-                   LabelsOf(Obj(subset, "labels")), out);
+        AddCluster(view, *service, port, dr, Str(subset, "name"), LabelsOf(Obj(subset, "labels")),
+                   out);
       }
     }
   }

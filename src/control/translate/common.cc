@@ -24,13 +24,20 @@ std::optional<google::protobuf::Duration> ParseDuration(const json& value) {
     while (i < s.size() && std::isalpha(static_cast<unsigned char>(s[i]))) ++i;
     const std::string unit = s.substr(unit_start, i - unit_start);
     double scale = 0;
-    if (unit == "h") scale = 3600;
-    else if (unit == "m") scale = 60;
-    else if (unit == "s") scale = 1;
-    else if (unit == "ms") scale = 1e-3;
-    else if (unit == "us" || unit == "µs") scale = 1e-6;
-    else if (unit == "ns") scale = 1e-9;
-    else return std::nullopt;
+    if (unit == "h")
+      scale = 3600;
+    else if (unit == "m")
+      scale = 60;
+    else if (unit == "s")
+      scale = 1;
+    else if (unit == "ms")
+      scale = 1e-3;
+    else if (unit == "us" || unit == "µs")
+      scale = 1e-6;
+    else if (unit == "ns")
+      scale = 1e-9;
+    else
+      return std::nullopt;
     total_seconds += number * scale;
   }
   google::protobuf::Duration d;
@@ -60,7 +67,6 @@ envoy::type::v3::FractionalPercent PercentOf(const json& percentage, const json&
   }
   return out;
 }
-
 
 std::optional<Destination> ResolveDestination(const View& view, const json& destination,
                                               std::string_view namespace_, uint32_t default_port,

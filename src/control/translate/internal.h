@@ -5,12 +5,11 @@
 
 #include <google/protobuf/duration.pb.h>
 
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "control/translate/translate.h"
 #include "envoy/type/v3/percent.pb.h"

@@ -49,8 +49,7 @@ void SetNetworkFilter(lst::FilterChain& chain, const google::protobuf::Message& 
 
 // A tcp_proxy to the destinations of a TCP/TLS route (or to `fallback`).
 tcp::TcpProxy TcpProxyTo(const json* route_destinations, const Config* vs, uint32_t port,
-                         const std::string& fallback, const View& view,
-                         const std::string& where) {
+                         const std::string& fallback, const View& view, const std::string& where) {
   tcp::TcpProxy p;
   std::vector<std::pair<std::string, uint32_t>> targets;
   if (route_destinations != nullptr && vs != nullptr) {
@@ -205,8 +204,8 @@ void BuildListeners(const View& view, XdsResources& out) {
     if (!services.http.empty()) {
       for (const auto* group : {&services.tcp, &services.tls}) {
         for (const Service* s : *group) {
-          view.Warn(absl::StrCat("service ", s->hostname, ":", port,
-                                 ": port ", port, " is HTTP for other services; weft-proxy does "
+          view.Warn(absl::StrCat("service ", s->hostname, ":", port, ": port ", port,
+                                 " is HTTP for other services; weft-proxy does "
                                  "not sniff protocols (no TCP route)"));
         }
       }

@@ -185,14 +185,14 @@ Registry BuildRegistry(const std::vector<json>& resources) {
     if (kind == "ServiceEntry") {
       AddServiceEntry(r, out);
     } else if (kind == "WorkloadEntry") {
-      workloads.push_back(Workload{
-          ns, EndpointOf(r.value("spec", json::object()),
-                         absl::StrCat("WorkloadEntry/", ns, "/", name))});
+      workloads.push_back(Workload{ns, EndpointOf(r.value("spec", json::object()),
+                                                  absl::StrCat("WorkloadEntry/", ns, "/", name))});
     } else if (kind == "WorkloadGroup") {
       const json spec = r.value("spec", json::object());
       json tmpl = spec.value("template", json::object());
       // The group's metadata labels apply to every workload registered under it.
-      const json group_labels = spec.value("metadata", json::object()).value("labels", json::object());
+      const json group_labels =
+          spec.value("metadata", json::object()).value("labels", json::object());
       for (const auto& [k, v] : group_labels.items()) tmpl["labels"][k] = v;
       out.workload_groups[absl::StrCat(ns, "/", name)] = std::move(tmpl);
     }

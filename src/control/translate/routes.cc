@@ -23,15 +23,17 @@ using envoy::type::matcher::v3::StringMatcher;
 
 constexpr char kFaultFilter[] = "envoy.filters.http.fault";
 // Istio's default retry policy, used when a route sets no `retries`.
-constexpr char kDefaultRetryOn[] = "connect-failure,refused-stream,unavailable,cancelled,"
-                                   "retriable-status-codes";
+constexpr char kDefaultRetryOn[] =
+    "connect-failure,refused-stream,unavailable,cancelled,"
+    "retriable-status-codes";
 
 // Istio's virtual host domains: the FQDN, and for cluster-local names the shorter forms a client
 // may use (the bare name only from the service's own namespace), each also with ":<port>"; and
 // each VIP with the port.
 std::vector<std::string> Domains(const Service& s, uint32_t port, const View& view) {
   std::vector<std::string> names = {s.hostname};
-  const std::string suffix = absl::StrCat(".", s.namespace_, ".", absl::string_view(kDomainSuffix.data(), kDomainSuffix.size()));
+  const std::string suffix = absl::StrCat(
+      ".", s.namespace_, ".", absl::string_view(kDomainSuffix.data(), kDomainSuffix.size()));
   if (absl::EndsWith(s.hostname, suffix)) {
     const std::string name = s.hostname.substr(0, s.hostname.size() - suffix.size());
     if (view.proxy().namespace_ == s.namespace_) names.push_back(name);
@@ -92,7 +94,8 @@ route::RouteMatch TranslateMatch(const json& m) {
   for (const auto& [name, value] : Obj(m, "withoutHeaders").items()) {
     AddHeaderMatch(name, value, true, out);
   }
-  if (const json& method = Obj(m, "method"); !method.empty()) AddHeaderMatch(":method", method, false, out);
+  if (const json& method = Obj(m, "method"); !method.empty())
+    AddHeaderMatch(":method", method, false, out);
   if (const json& a = Obj(m, "authority"); !a.empty()) AddHeaderMatch(":authority", a, false, out);
   if (const json& s = Obj(m, "scheme"); !s.empty()) AddHeaderMatch(":scheme", s, false, out);
   for (const auto& [name, value] : Obj(m, "queryParams").items()) {
@@ -170,9 +173,8 @@ std::optional<route::RetryPolicy> RetryPolicyOf(const json& http, const View& vi
     return p;
   }
   const json& r = Obj(http, "retries");
-  const uint32_t attempts = r.contains("attempts") && r["attempts"].is_number()
-                                ? r["attempts"].get<uint32_t>()
-                                : 2;
+  const uint32_t attempts =
+      r.contains("attempts") && r["attempts"].is_number() ? r["attempts"].get<uint32_t>() : 2;
   if (attempts == 0) return std::nullopt;
   p.mutable_num_retries()->set_value(attempts);
   const std::string retry_on = Str(r, "retryOn");
@@ -193,8 +195,8 @@ std::optional<route::RetryPolicy> RetryPolicyOf(const json& http, const View& vi
         policies.push_back(t);
       }
     }
-    if (codes && std::find(policies.begin(), policies.end(), "retriable-status-codes") ==
-                     policies.end()) {
+    if (codes &&
+        std::find(policies.begin(), policies.end(), "retriable-status-codes") == policies.end()) {
       policies.push_back("retriable-status-codes");
     }
     p.set_retry_on(absl::StrJoin(policies, ","));
@@ -210,12 +212,23 @@ std::optional<route::RetryPolicy> RetryPolicyOf(const json& http, const View& vi
 
 // gRPC status names as Istio's grpcStatus spells them.
 int GrpcCode(const std::string& name) {
-  static const std::map<std::string, int> kCodes = {
-      {"OK", 0}, {"CANCELLED", 1}, {"UNKNOWN", 2}, {"INVALID_ARGUMENT", 3},
-      {"DEADLINE_EXCEEDED", 4}, {"NOT_FOUND", 5}, {"ALREADY_EXISTS", 6},
-      {"PERMISSION_DENIED", 7}, {"RESOURCE_EXHAUSTED", 8}, {"FAILED_PRECONDITION", 9},
-      {"ABORTED", 10}, {"OUT_OF_RANGE", 11}, {"UNIMPLEMENTED", 12}, {"INTERNAL", 13},
-      {"UNAVAILABLE", 14}, {"DATA_LOSS", 15}, {"UNAUTHENTICATED", 16}};
+  static const std::map<std::string, int> kCodes = {{"OK", 0},
+                                                    {"CANCELLED", 1},
+                                                    {"UNKNOWN", 2},
+                                                    {"INVALID_ARGUMENT", 3},
+                                                    {"DEADLINE_EXCEEDED", 4},
+                                                    {"NOT_FOUND", 5},
+                                                    {"ALREADY_EXISTS", 6},
+                                                    {"PERMISSION_DENIED", 7},
+                                                    {"RESOURCE_EXHAUSTED", 8},
+                                                    {"FAILED_PRECONDITION", 9},
+                                                    {"ABORTED", 10},
+                                                    {"OUT_OF_RANGE", 11},
+                                                    {"UNIMPLEMENTED", 12},
+                                                    {"INTERNAL", 13},
+                                                    {"UNAVAILABLE", 14},
+                                                    {"DATA_LOSS", 15},
+                                                    {"UNAUTHENTICATED", 16}};
   const auto it = kCodes.find(absl::AsciiStrToUpper(name));
   return it == kCodes.end() ? -1 : it->second;
 }
@@ -333,11 +346,21 @@ std::optional<route::Route> TranslateHttpRoute(const json& http, const json& mat
       rd->set_port_redirect(redirect["port"].get<uint32_t>());
     }
     switch (redirect.value("redirectCode", 301)) {
-      case 302: rd->set_response_code(route::RedirectAction::FOUND); break;
-      case 303: rd->set_response_code(route::RedirectAction::SEE_OTHER); break;
-      case 307: rd->set_response_code(route::RedirectAction::TEMPORARY_REDIRECT); break;
-      case 308: rd->set_response_code(route::RedirectAction::PERMANENT_REDIRECT); break;
-      default: rd->set_response_code(route::RedirectAction::MOVED_PERMANENTLY); break;
+      case 302:
+        rd->set_response_code(route::RedirectAction::FOUND);
+        break;
+      case 303:
+        rd->set_response_code(route::RedirectAction::SEE_OTHER);
+        break;
+      case 307:
+        rd->set_response_code(route::RedirectAction::TEMPORARY_REDIRECT);
+        break;
+      case 308:
+        rd->set_response_code(route::RedirectAction::PERMANENT_REDIRECT);
+        break;
+      default:
+        rd->set_response_code(route::RedirectAction::MOVED_PERMANENTLY);
+        break;
     }
   } else if (const json& dr = Obj(http, "directResponse"); !dr.empty()) {
     r.mutable_direct_response()->set_status(dr.value("status", 200));
@@ -372,8 +395,8 @@ std::optional<route::Route> TranslateHttpRoute(const json& http, const json& mat
                 where);
     }
     for (const json& m : Arr(http, "mirrors")) {
-      AddMirror(Obj(m, "destination"), m.value("percentage", json()), vs.namespace_, port,
-                *action, view, where);
+      AddMirror(Obj(m, "destination"), m.value("percentage", json()), vs.namespace_, port, *action,
+                view, where);
     }
     AddFault(Obj(http, "fault"), r, view, where);
   }

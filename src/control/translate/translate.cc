@@ -17,8 +17,9 @@ XdsResources Translate(const Snapshot& snapshot, const ProxyIdentity& proxy) {
   std::stable_sort(out.listeners.begin(), out.listeners.end(), by_name);
   std::stable_sort(out.route_configs.begin(), out.route_configs.end(), by_name);
   std::stable_sort(out.clusters.begin(), out.clusters.end(), by_name);
-  std::stable_sort(out.endpoints.begin(), out.endpoints.end(),
-                   [](const auto& a, const auto& b) { return a.cluster_name() < b.cluster_name(); });
+  std::stable_sort(out.endpoints.begin(), out.endpoints.end(), [](const auto& a, const auto& b) {
+    return a.cluster_name() < b.cluster_name();
+  });
   out.warnings = view.TakeWarnings();
   return out;
 }

@@ -20,10 +20,9 @@
 // or served, never from widely included headers. Stateless; thread-safe.
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "control/translate/registry.h"
 #include "envoy/config/cluster/v3/cluster.pb.h"
@@ -54,9 +53,9 @@ struct ProxyIdentity {
 };
 
 struct XdsResources {
-  std::vector<envoy::config::listener::v3::Listener> listeners;              // sorted by name
-  std::vector<envoy::config::route::v3::RouteConfiguration> route_configs;   // sorted by name
-  std::vector<envoy::config::cluster::v3::Cluster> clusters;                 // sorted by name
+  std::vector<envoy::config::listener::v3::Listener> listeners;               // sorted by name
+  std::vector<envoy::config::route::v3::RouteConfiguration> route_configs;    // sorted by name
+  std::vector<envoy::config::cluster::v3::Cluster> clusters;                  // sorted by name
   std::vector<envoy::config::endpoint::v3::ClusterLoadAssignment> endpoints;  // by cluster_name
   // What was skipped and why, e.g. "VirtualService default/reviews: http[0].corsPolicy: not
   // supported by weft-proxy yet (skipped)". Sorted, deduplicated.

@@ -46,9 +46,9 @@ Labels LabelsOf(const json& j) {
 // Hosts of a VirtualService or DestinationRule resolved in the rule's namespace.
 bool RuleHostMatches(const Config& rule, const Service& service, bool* exact) {
   const json& spec = rule.spec;
-  std::vector<std::string> hosts =
-      rule.kind == "VirtualService" ? Strings(Arr(spec, "hosts"))
-                                    : std::vector<std::string>{Str(spec, "host")};
+  std::vector<std::string> hosts = rule.kind == "VirtualService"
+                                       ? Strings(Arr(spec, "hosts"))
+                                       : std::vector<std::string>{Str(spec, "host")};
   bool any = false;
   for (const std::string& h : hosts) {
     const std::string fqdn = ResolveHost(h, rule.namespace_);

@@ -137,8 +137,8 @@ void ExpectProxyAccepts(const XdsResources& r) {
         hcm::HttpConnectionManager m;
         if (!f.typed_config().UnpackTo(&m) || !m.has_rds()) continue;
         const auto it = routes.find(m.rds().route_config_name());
-        ASSERT_NE(it, routes.end()) << l.name() << ": no route config "
-                                    << m.rds().route_config_name();
+        ASSERT_NE(it, routes.end())
+            << l.name() << ": no route config " << m.rds().route_config_name();
         *m.mutable_route_config() = *it->second;
         f.mutable_typed_config()->PackFrom(m);
       }
@@ -209,36 +209,36 @@ TEST_P(GoldenTest, MatchesGoldenAndProxyAcceptsIt) {
   EXPECT_EQ(ResourcesToJson(Translate(reversed, ProductPage())).dump(2) + "\n", text);
 
   const std::string golden_path = kGolden + s.name + ".json";
-  if (const char* update = std::getenv("WEFT_UPDATE_GOLDEN"); update && std::string(update) == "1") {
+  if (const char* update = std::getenv("WEFT_UPDATE_GOLDEN");
+      update && std::string(update) == "1") {
     std::ofstream(golden_path) << text;
     GTEST_SKIP() << "rewrote " << golden_path;
   }
   ASSERT_TRUE(std::filesystem::exists(golden_path))
       << golden_path << " is missing: run with WEFT_UPDATE_GOLDEN=1";
-  EXPECT_EQ(ReadFile(golden_path), text) << "output differs from " << golden_path
-                                         << " (WEFT_UPDATE_GOLDEN=1 rewrites it)";
+  EXPECT_EQ(ReadFile(golden_path), text)
+      << "output differs from " << golden_path << " (WEFT_UPDATE_GOLDEN=1 rewrites it)";
 }
 
 INSTANTIATE_TEST_SUITE_P(
     Bookinfo, GoldenTest,
-    testing::Values(
-        Scenario{"bookinfo-no-rules", {"bookinfo-registry.yaml"}},
-        Scenario{"bookinfo-all-v1",
-                 {"bookinfo-registry.yaml", "sample:destination-rule-all.yaml",
-                  "sample:virtual-service-all-v1.yaml"}},
-        Scenario{"reviews-80-20",
-                 {"bookinfo-registry.yaml", "sample:destination-rule-all.yaml",
-                  "sample:virtual-service-reviews-80-20.yaml"}},
-        Scenario{"reviews-jason-v2-v3",
-                 {"bookinfo-registry.yaml", "sample:destination-rule-all.yaml",
-                  "sample:virtual-service-reviews-jason-v2-v3.yaml"}},
-        Scenario{"ratings-delay",
-                 {"bookinfo-registry.yaml", "sample:destination-rule-all.yaml",
-                  "sample:virtual-service-ratings-test-delay.yaml"}},
-        Scenario{"ratings-abort",
-                 {"bookinfo-registry.yaml", "sample:destination-rule-all.yaml",
-                  "sample:virtual-service-ratings-test-abort.yaml"}},
-        Scenario{"kitchen-sink", {"bookinfo-registry.yaml", "kitchen-sink.yaml"}}),
+    testing::Values(Scenario{"bookinfo-no-rules", {"bookinfo-registry.yaml"}},
+                    Scenario{"bookinfo-all-v1",
+                             {"bookinfo-registry.yaml", "sample:destination-rule-all.yaml",
+                              "sample:virtual-service-all-v1.yaml"}},
+                    Scenario{"reviews-80-20",
+                             {"bookinfo-registry.yaml", "sample:destination-rule-all.yaml",
+                              "sample:virtual-service-reviews-80-20.yaml"}},
+                    Scenario{"reviews-jason-v2-v3",
+                             {"bookinfo-registry.yaml", "sample:destination-rule-all.yaml",
+                              "sample:virtual-service-reviews-jason-v2-v3.yaml"}},
+                    Scenario{"ratings-delay",
+                             {"bookinfo-registry.yaml", "sample:destination-rule-all.yaml",
+                              "sample:virtual-service-ratings-test-delay.yaml"}},
+                    Scenario{"ratings-abort",
+                             {"bookinfo-registry.yaml", "sample:destination-rule-all.yaml",
+                              "sample:virtual-service-ratings-test-abort.yaml"}},
+                    Scenario{"kitchen-sink", {"bookinfo-registry.yaml", "kitchen-sink.yaml"}}),
     [](const testing::TestParamInfo<Scenario>& info) {
       std::string name = info.param.name;
       std::replace(name.begin(), name.end(), '-', '_');

@@ -1,9 +1,10 @@
 // Focused tests of the translator's rules: host resolution, registry building, scoping
 // (exportTo, Sidecar egress, gateways, sourceLabels), and a few conversions.
+#include "control/translate/translate.h"
+
 #include <gtest/gtest.h>
 
 #include "control/translate/internal.h"
-#include "control/translate/translate.h"
 
 namespace weft::control::translate {
 namespace {
@@ -63,13 +64,16 @@ TEST(HostTest, WildcardsMatchLikeIstio) {
 
 TEST(RegistryTest, WorkloadEntriesJoinServicesBySelectorInTheirNamespace) {
   std::vector<json> resources = {
-      ServiceEntry("default", "reviews", 9080, {{"workloadSelector", {{"labels", {{"app", "reviews"}}}}}}),
-      Object("WorkloadEntry", "default", "r1",
-             {{"address", "10.0.0.1"}, {"labels", {{"app", "reviews"}}}, {"ports", {{"http", 8080}}}}),
+      ServiceEntry("default", "reviews", 9080,
+                   {{"workloadSelector", {{"labels", {{"app", "reviews"}}}}}}),
+      Object(
+          "WorkloadEntry", "default", "r1",
+          {{"address", "10.0.0.1"}, {"labels", {{"app", "reviews"}}}, {"ports", {{"http", 8080}}}}),
       Object("WorkloadEntry", "other", "r2",
              {{"address", "10.0.0.2"}, {"labels", {{"app", "reviews"}}}}),
       Object("WorkloadGroup", "default", "vm",
-             {{"metadata", {{"labels", {{"app", "reviews"}}}}}, {"template", {{"serviceAccount", "sa"}}}}),
+             {{"metadata", {{"labels", {{"app", "reviews"}}}}},
+              {"template", {{"serviceAccount", "sa"}}}}),
   };
   Registry r = BuildRegistry(resources);
   ASSERT_EQ(r.services.size(), 1u);
@@ -81,7 +85,8 @@ TEST(RegistryTest, WorkloadEntriesJoinServicesBySelectorInTheirNamespace) {
   EXPECT_EQ(r.workload_groups["default/vm"]["labels"]["app"], "reviews");
 
   // A proxy registering itself (weftd) joins the same way.
-  AddWorkload(r, Workload{"default", Endpoint{.address = "10.0.0.3", .labels = {{"app", "reviews"}}}});
+  AddWorkload(r,
+              Workload{"default", Endpoint{.address = "10.0.0.3", .labels = {{"app", "reviews"}}}});
   ASSERT_EQ(r.services[0].endpoints.size(), 2u);
   EXPECT_EQ(r.services[0].endpoints[1].address, "10.0.0.3");
 }
@@ -93,8 +98,10 @@ TEST(ScopeTest, ExportToDotHidesAServiceFromOtherNamespaces) {
   };
   ProxyIdentity in_default;
   const auto names = ClusterNames(TranslateFor(resources, in_default));
-  EXPECT_EQ(std::count(names.begin(), names.end(), "outbound|8080||private.other.svc.cluster.local"), 0);
-  EXPECT_EQ(std::count(names.begin(), names.end(), "outbound|8080||public.other.svc.cluster.local"), 1);
+  EXPECT_EQ(
+      std::count(names.begin(), names.end(), "outbound|8080||private.other.svc.cluster.local"), 0);
+  EXPECT_EQ(std::count(names.begin(), names.end(), "outbound|8080||public.other.svc.cluster.local"),
+            1);
   ProxyIdentity in_other;
   in_other.namespace_ = "other";
   const auto other_names = ClusterNames(TranslateFor(resources, in_other));
@@ -145,7 +152,8 @@ TEST(RouteTest, SourceLabelsAndGatewaysDecideWhichRulesApply) {
   std::vector<json> resources = {
       ServiceEntry("default", "svc", 80),
       Object("VirtualService", "default", "gw-only",
-             {{"hosts", {"svc"}}, {"gateways", {"ingress"}},
+             {{"hosts", {"svc"}},
+              {"gateways", {"ingress"}},
               {"http", {{{"route", {{{"destination", {{"host", "nowhere"}}}}}}}}}}),
       Object("VirtualService", "default", "by-source",
              {{"hosts", {"svc"}},
@@ -171,7 +179,9 @@ TEST(RouteTest, RetriesWithZeroAttemptsTurnRetriesOff) {
       ServiceEntry("default", "svc", 80),
       Object("VirtualService", "default", "svc",
              {{"hosts", {"svc"}},
-              {"http", {{{"retries", {{"attempts", 0}}}, {"route", {{{"destination", {{"host", "svc"}}}}}}}}}}),
+              {"http",
+               {{{"retries", {{"attempts", 0}}},
+                 {"route", {{{"destination", {{"host", "svc"}}}}}}}}}}),
   };
   XdsResources r = TranslateFor(resources);
   EXPECT_FALSE(r.route_configs[0].virtual_hosts(0).routes(0).route().has_retry_policy());
