@@ -47,20 +47,6 @@ const json* FindSubset(const json& dr_spec, std::string_view subset) {
   return nullptr;
 }
 
-Labels LabelsOf(const json& j) {
-  Labels out;
-  if (!j.is_object()) return out;
-  for (const auto& [k, v] : j.items()) {
-    if (v.is_string()) out[k] = v.get<std::string>();
-  }
-  return out;
-}
-
-uint32_t U32(const json& j, std::string_view key, uint32_t fallback = 0) {
-  const auto it = j.find(std::string(key));
-  return it != j.end() && it->is_number() ? it->get<uint32_t>() : fallback;
-}
-
 bool IsHttp2(std::string_view protocol) {
   return protocol == "HTTP2" || protocol == "GRPC" || protocol == "GRPC-WEB";
 }
@@ -459,8 +445,8 @@ void BuildOutboundClusters(const View& view, XdsResources& out) {
       AddCluster(view, *service, port, dr, "", {}, out);
       if (dr == nullptr) continue;
       for (const json& subset : Arr(dr->spec, "subsets")) {
-        AddCluster(view, *service, port, dr, Str(subset, "name"), LabelsOf(Obj(subset, "labels")),
-                   out);
+        AddCluster(view, *service, port, dr, Str(subset, "name"),
+                   LabelsFromJson(Obj(subset, "labels")), out);
       }
     }
   }

@@ -75,7 +75,9 @@ std::optional<google::protobuf::Duration> ParseDuration(const json& value);
 // FractionalPercent per million, as Istio converts it.
 envoy::type::v3::FractionalPercent PercentOf(const json& percentage, const json& legacy_percent);
 
-// Accessors that tolerate missing keys.
+// Accessors that tolerate missing keys and wrong types.
+Labels LabelsFromJson(const json& j);  // string values of an object
+uint32_t U32(const json& j, std::string_view key, uint32_t fallback = 0);
 std::string Str(const json& j, std::string_view key);
 const json& Obj(const json& j, std::string_view key);  // {} when absent
 const json& Arr(const json& j, std::string_view key);  // [] when absent

@@ -78,20 +78,12 @@ tcp::TcpProxy TcpProxyTo(const json* route_destinations, const Config* vs, uint3
   return p;
 }
 
-Labels LabelsOf(const json& j) {
-  Labels out;
-  for (const auto& [k, v] : j.items()) {
-    if (v.is_string()) out[k] = v.get<std::string>();
-  }
-  return out;
-}
-
 bool L4MatchApplies(const json& m, uint32_t port, const View& view, const std::string& where) {
   if (m.contains("port") && m["port"].is_number() && m["port"].get<uint32_t>() != port) {
     return false;
   }
   if (const json& src = Obj(m, "sourceLabels"); !src.empty()) {
-    if (!LabelsMatch(LabelsOf(src), view.proxy().labels)) return false;
+    if (!LabelsMatch(LabelsFromJson(src), view.proxy().labels)) return false;
   }
   if (!Arr(m, "destinationSubnets").empty()) {
     view.Warn(absl::StrCat(where, ".match.destinationSubnets: not supported (ignored)"));

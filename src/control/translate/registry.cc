@@ -6,32 +6,17 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "control/translate/internal.h"
 
 namespace weft::control::translate {
 namespace {
 
 using nlohmann::json;
 
-std::string Str(const json& j, const char* key) {
-  const auto it = j.find(key);
-  return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
-}
+using internal::Str;
+using internal::U32;
 
-uint32_t U32(const json& j, const char* key) {
-  const auto it = j.find(key);
-  if (it == j.end()) return 0;
-  if (it->is_number_unsigned() || it->is_number_integer()) return it->get<uint32_t>();
-  return 0;
-}
-
-Labels LabelsOf(const json& j) {
-  Labels out;
-  if (!j.is_object()) return out;
-  for (const auto& [k, v] : j.items()) {
-    if (v.is_string()) out[k] = v.get<std::string>();
-  }
-  return out;
-}
+Labels LabelsOf(const json& j) { return internal::LabelsFromJson(j); }
 
 std::string NamespaceOf(const json& resource) {
   std::string ns = Str(resource.value("metadata", json::object()), "namespace");

@@ -109,21 +109,13 @@ route::RouteMatch TranslateMatch(const json& m) {
   return out;
 }
 
-Labels LabelsOf(const json& j) {
-  Labels out;
-  for (const auto& [k, v] : j.items()) {
-    if (v.is_string()) out[k] = v.get<std::string>();
-  }
-  return out;
-}
-
 // Whether an HTTPMatchRequest can apply to this proxy on this port.
 bool MatchApplies(const json& m, uint32_t port, const View& view) {
   if (m.contains("port") && m["port"].is_number() && m["port"].get<uint32_t>() != port) {
     return false;
   }
   if (const json& src = Obj(m, "sourceLabels"); !src.empty()) {
-    if (!LabelsMatch(LabelsOf(src), view.proxy().labels)) return false;
+    if (!LabelsMatch(LabelsFromJson(src), view.proxy().labels)) return false;
   }
   if (const std::string ns = Str(m, "sourceNamespace"); !ns.empty()) {
     if (ns != view.proxy().namespace_) return false;

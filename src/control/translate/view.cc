@@ -34,15 +34,6 @@ bool Older(const Config& a, const Config& b) {
   return std::tie(a.creation, a.namespace_, a.name) < std::tie(b.creation, b.namespace_, b.name);
 }
 
-Labels LabelsOf(const json& j) {
-  Labels out;
-  if (!j.is_object()) return out;
-  for (const auto& [k, v] : j.items()) {
-    if (v.is_string()) out[k] = v.get<std::string>();
-  }
-  return out;
-}
-
 // Hosts of a VirtualService or DestinationRule resolved in the rule's namespace.
 bool RuleHostMatches(const Config& rule, const Service& service, bool* exact) {
   const json& spec = rule.spec;
@@ -63,6 +54,21 @@ bool RuleHostMatches(const Config& rule, const Service& service, bool* exact) {
 }
 
 }  // namespace
+
+Labels LabelsFromJson(const json& j) {
+  Labels out;
+  if (!j.is_object()) return out;
+  for (const auto& [k, v] : j.items()) {
+    if (v.is_string()) out[k] = v.get<std::string>();
+  }
+  return out;
+}
+
+uint32_t U32(const json& j, std::string_view key, uint32_t fallback) {
+  if (!j.is_object()) return fallback;
+  const auto it = j.find(std::string(key));
+  return it != j.end() && it->is_number() ? it->get<uint32_t>() : fallback;
+}
 
 std::string Str(const json& j, std::string_view key) {
   if (!j.is_object()) return "";
@@ -113,7 +119,8 @@ View::View(const Snapshot& snapshot, const ProxyIdentity& proxy) : proxy_(proxy)
       const json& selector = Obj(s.spec, "workloadSelector");
       const bool has_selector = !selector.empty();
       if (has_selector != with_selector) continue;
-      if (has_selector && !LabelsMatch(LabelsOf(Obj(selector, "labels")), proxy.labels)) continue;
+      if (has_selector && !LabelsMatch(LabelsFromJson(Obj(selector, "labels")), proxy.labels))
+        continue;
       return &s;
     }
     return nullptr;
@@ -204,7 +211,8 @@ const Config* View::DestinationRuleFor(const Service& service) const {
       bool exact = false;
       if (!RuleHostMatches(dr, service, &exact)) continue;
       const json& selector = Obj(dr.spec, "workloadSelector");
-      if (!selector.empty() && !LabelsMatch(LabelsOf(Obj(selector, "labels")), proxy_.labels)) {
+      if (!selector.empty() &&
+          !LabelsMatch(LabelsFromJson(Obj(selector, "labels")), proxy_.labels)) {
         continue;
       }
       if (exact) return &dr;
