@@ -235,6 +235,13 @@ void BuildListeners(const View& view, XdsResources& out) {
   // Inbound: the proxy's own ports, to the application on 127.0.0.1.
   const std::string inbound_address = view.proxy().ip.empty() ? "0.0.0.0" : view.proxy().ip;
   for (const ServicePort& p : view.proxy().ports) {
+    // Without traffic capture both sides bind real sockets: an inbound port that is also an
+    // outbound port on an overlapping address cannot be bound twice.
+    if ((inbound_address == "0.0.0.0" || inbound_address == address) && by_port.count(p.number)) {
+      view.Warn(absl::StrCat("inbound port ", p.number, " on ", inbound_address,
+                             " overlaps the outbound listener ", address, "_", p.number,
+                             ": give the proxy its own IP or a different outbound_address"));
+    }
     lst::Listener l = NewListener(inbound_address, p.number);
     const std::string cluster = InboundClusterName(p.number);
     auto* chain = l.add_filter_chains();

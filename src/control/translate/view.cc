@@ -131,6 +131,13 @@ View::View(const Snapshot& snapshot, const ProxyIdentity& proxy) : proxy_(proxy)
   if (chosen != nullptr) {
     sidecar_ = *chosen;
     registry_only_ = Str(Obj(chosen->spec, "outboundTrafficPolicy"), "mode") == "REGISTRY_ONLY";
+    for (const json& egress : Arr(chosen->spec, "egress")) {
+      if (egress.contains("port") || egress.contains("bind")) {
+        Warn(absl::StrCat(chosen->Id(),
+                          ": egress port/bind: not supported yet (hosts apply to "
+                          "every port)"));
+      }
+    }
     if (!Arr(chosen->spec, "ingress").empty()) {
       Warn(absl::StrCat(chosen->Id(), ": ingress: not supported yet (skipped)"));
     }

@@ -187,6 +187,16 @@ TEST(RouteTest, RetriesWithZeroAttemptsTurnRetriesOff) {
   EXPECT_FALSE(r.route_configs[0].virtual_hosts(0).routes(0).route().has_retry_policy());
 }
 
+TEST(ListenerTest, InboundPortOverlappingAnOutboundListenerIsReported) {
+  ProxyIdentity self;  // no IP: inbound binds 0.0.0.0, which overlaps 127.0.0.1
+  self.ports = {ServicePort{80, "http", "HTTP", 8080}};
+  XdsResources r = TranslateFor({ServiceEntry("default", "svc", 80)}, self);
+  ASSERT_EQ(r.warnings.size(), 1u);
+  EXPECT_NE(r.warnings[0].find("inbound port 80 on 0.0.0.0 overlaps"), std::string::npos);
+  self.ip = "10.0.0.5";
+  EXPECT_TRUE(TranslateFor({ServiceEntry("default", "svc", 80)}, self).warnings.empty());
+}
+
 TEST(ConversionTest, IstioDurations) {
   auto d = internal::ParseDuration(json("1.5s"));
   ASSERT_TRUE(d);
