@@ -1,0 +1,109 @@
+// Shared by the translator's files (not a public header): the per-proxy view of the Istio
+// config (which services, VirtualServices, DestinationRules and Sidecar apply), duration and
+// percentage conversions, and the warnings list.
+#pragma once
+
+#include <google/protobuf/duration.pb.h>
+
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "control/translate/translate.h"
+#include "envoy/type/v3/percent.pb.h"
+
+namespace weft::control::translate::internal {
+
+using nlohmann::json;
+
+// One stored Istio object with what the translator needs to order and scope it.
+struct Config {
+  std::string kind;
+  std::string namespace_;
+  std::string name;
+  std::string creation;  // metadata.creationTimestamp (RFC 3339 sorts as text)
+  json spec;
+  std::string Id() const { return kind + " " + namespace_ + "/" + name; }
+};
+
+// The proxy's view: services it may reach and the rules that apply to them.
+class View {
+ public:
+  View(const Snapshot& snapshot, const ProxyIdentity& proxy);
+
+  const ProxyIdentity& proxy() const { return proxy_; }
+  // Visible services, in registry order (hostname, namespace); one per hostname (the proxy's own
+  // namespace first, as Istio prefers).
+  const std::vector<const Service*>& services() const { return services_; }
+  const Service* FindService(std::string_view fqdn) const;
+
+  // The VirtualService for `host`, for sidecars ("mesh" gateway): exact host beats wildcard,
+  // older beats newer (creationTimestamp, then namespace/name).
+  const Config* VirtualServiceFor(const Service& service) const;
+  // The DestinationRule for `host`: the proxy's namespace, then the service's, then the root
+  // namespace (istio-system); exact host beats wildcard in each.
+  const Config* DestinationRuleFor(const Service& service) const;
+  // Sidecar.outboundTrafficPolicy.mode == REGISTRY_ONLY.
+  bool registry_only() const { return registry_only_; }
+
+  void Warn(std::string message) const { warnings_.insert(std::move(message)); }
+  std::vector<std::string> TakeWarnings() const {
+    return std::vector<std::string>(warnings_.begin(), warnings_.end());
+  }
+
+ private:
+  bool ExportedTo(const std::vector<std::string>& export_to, const std::string& owner_ns) const;
+  bool EgressAllows(const Service& service) const;
+
+  const ProxyIdentity& proxy_;
+  std::vector<Config> virtual_services_;
+  std::vector<Config> destination_rules_;
+  std::optional<Config> sidecar_;
+  bool registry_only_ = false;
+  std::vector<const Service*> services_;
+  mutable std::set<std::string> warnings_;
+};
+
+inline constexpr std::string_view kRootNamespace = "istio-system";
+
+// Istio durations ("7s", "1.5s", "100ms", "1m", "1h", "2h45m"); nullopt if malformed.
+std::optional<google::protobuf::Duration> ParseDuration(const json& value);
+
+// Istio Percent {value: 0..100 double} (or the deprecated integer `percent`) -> an Envoy
+// FractionalPercent per million, as Istio converts it.
+envoy::type::v3::FractionalPercent PercentOf(const json& percentage, const json& legacy_percent);
+
+// Accessors that tolerate missing keys and wrong types.
+Labels LabelsFromJson(const json& j);  // string values of an object
+uint32_t U32(const json& j, std::string_view key, uint32_t fallback = 0);
+std::string Str(const json& j, std::string_view key);
+const json& Obj(const json& j, std::string_view key);  // {} when absent
+const json& Arr(const json& j, std::string_view key);  // [] when absent
+
+// The cluster a destination {host, subset, port} names, from the rule in `namespace_`.
+// `default_port` is used when the destination has no port and the service has several.
+struct Destination {
+  std::string cluster;
+  const Service* service = nullptr;  // nullptr for hosts outside the registry
+  uint32_t port = 0;
+  std::string subset;
+};
+std::optional<Destination> ResolveDestination(const View& view, const json& destination,
+                                              std::string_view namespace_, uint32_t default_port,
+                                              const std::string& where);
+
+// Route-level hash policies for the DestinationRule's consistentHash (applies to `cluster`).
+void AddHashPolicy(const View& view, const Destination& destination,
+                   envoy::config::route::v3::RouteAction& action);
+
+// clusters.cc
+void BuildOutboundClusters(const View& view, XdsResources& out);
+void BuildInboundClusters(const View& view, XdsResources& out);
+// routes.cc
+void BuildRouteConfigs(const View& view, XdsResources& out);
+// listeners.cc
+void BuildListeners(const View& view, XdsResources& out);
+
+}  // namespace weft::control::translate::internal

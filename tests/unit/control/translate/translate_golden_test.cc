@@ -1,0 +1,249 @@
+// Golden tests of the translator: Istio YAML (Istio's own Bookinfo samples plus our registry and
+// a kitchen-sink file) in, Envoy resources out, compared with tests/golden/translate/<name>.json.
+// WEFT_UPDATE_GOLDEN=1 rewrites the golden files instead of comparing.
+//
+// The contract with weft-proxy: every emitted Listener, Cluster and RouteConfiguration must be
+// accepted by weft-proxy's own translation (src/proxy/config/translate.h). RDS and EDS references
+// are resolved the way the proxy's xDS client will resolve them (the named RouteConfiguration
+// inlined into the listener, the ClusterLoadAssignment into the cluster), since the static
+// translators refuse `rds` and `eds_cluster_config` until the xDS client lands.
+#include <google/protobuf/descriptor.h>
+#include <google/protobuf/struct.pb.h>
+#include <google/protobuf/util/json_util.h>
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include "control/translate/translate.h"
+#include "envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.pb.h"
+#include "envoy/extensions/filters/network/tcp_proxy/v3/tcp_proxy.pb.h"
+#include "proxy/config/translate.h"
+#include "proxy/config/yaml_to_json.h"
+
+namespace weft::control::translate {
+namespace {
+
+using nlohmann::json;
+namespace hcm = envoy::extensions::filters::network::http_connection_manager::v3;
+namespace tcp = envoy::extensions::filters::network::tcp_proxy::v3;
+
+const std::string kSamples = WEFT_SOURCE_DIR "/../shared/conformance/istio-samples/";
+const std::string kInputs = WEFT_SOURCE_DIR "/tests/unit/control/translate/inputs/";
+const std::string kGolden = WEFT_SOURCE_DIR "/tests/golden/translate/";
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// Multi-document YAML -> JSON objects, through the proxy's YAML converter (a Struct root types
+// scalars by YAML 1.2's core schema, as the API server stores them).
+std::vector<json> LoadYaml(const std::string& path) {
+  std::vector<json> out;
+  std::vector<std::string> docs(1);
+  std::istringstream in(ReadFile(path));
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("---", 0) == 0) {
+      docs.emplace_back();
+    } else {
+      docs.back() += line + "\n";
+    }
+  }
+  for (const std::string& doc : docs) {
+    if (doc.find_first_not_of(" \n") == std::string::npos ||
+        doc.find("kind:") == std::string::npos) {
+      continue;
+    }
+    auto text = config::YamlToJson(doc, *google::protobuf::Struct::descriptor());
+    EXPECT_TRUE(text.ok()) << path << ": " << text.status();
+    if (text.ok()) out.push_back(json::parse(*text));
+  }
+  return out;
+}
+
+json ToJson(const google::protobuf::Message& m) {
+  std::string text;
+  google::protobuf::util::JsonPrintOptions options;
+  options.preserve_proto_field_names = true;
+  EXPECT_TRUE(google::protobuf::util::MessageToJsonString(m, &text, options).ok());
+  return json::parse(text);
+}
+
+template <typename T>
+json ListToJson(const std::vector<T>& items) {
+  json out = json::array();
+  for (const T& item : items) out.push_back(ToJson(item));
+  return out;
+}
+
+json ResourcesToJson(const XdsResources& r) {
+  return json{{"listeners", ListToJson(r.listeners)},
+              {"route_configs", ListToJson(r.route_configs)},
+              {"clusters", ListToJson(r.clusters)},
+              {"endpoints", ListToJson(r.endpoints)},
+              {"warnings", r.warnings}};
+}
+
+// Every cluster a route or tcp_proxy names must be in the output (weft-proxy refuses a config
+// whose routes name a missing cluster).
+void ExpectClustersExist(const XdsResources& r) {
+  std::set<std::string> clusters;
+  for (const auto& c : r.clusters) clusters.insert(c.name());
+  auto check = [&](const std::string& name, const std::string& where) {
+    EXPECT_TRUE(clusters.count(name)) << where << " names missing cluster " << name;
+  };
+  for (const auto& rc : r.route_configs) {
+    for (const auto& vh : rc.virtual_hosts()) {
+      for (const auto& route : vh.routes()) {
+        if (!route.has_route()) continue;
+        if (!route.route().cluster().empty()) check(route.route().cluster(), rc.name());
+        for (const auto& w : route.route().weighted_clusters().clusters()) {
+          check(w.name(), rc.name());
+        }
+        for (const auto& m : route.route().request_mirror_policies()) check(m.cluster(), rc.name());
+      }
+    }
+  }
+  for (const auto& l : r.listeners) {
+    for (const auto& fc : l.filter_chains()) {
+      for (const auto& f : fc.filters()) {
+        tcp::TcpProxy t;
+        if (!f.typed_config().UnpackTo(&t)) continue;
+        if (!t.cluster().empty()) check(t.cluster(), l.name());
+        for (const auto& w : t.weighted_clusters().clusters()) check(w.name(), l.name());
+      }
+    }
+  }
+}
+
+// Feeds everything through weft-proxy's translators; RDS/EDS resolved as the xDS client will.
+void ExpectProxyAccepts(const XdsResources& r) {
+  std::map<std::string, const envoy::config::route::v3::RouteConfiguration*> routes;
+  for (const auto& rc : r.route_configs) {
+    routes[rc.name()] = &rc;
+    auto status = config::TranslateRouteConfiguration(rc, rc.name());
+    EXPECT_TRUE(status.ok()) << status.status();
+  }
+  for (envoy::config::listener::v3::Listener l : r.listeners) {
+    for (auto& fc : *l.mutable_filter_chains()) {
+      for (auto& f : *fc.mutable_filters()) {
+        hcm::HttpConnectionManager m;
+        if (!f.typed_config().UnpackTo(&m) || !m.has_rds()) continue;
+        const auto it = routes.find(m.rds().route_config_name());
+        ASSERT_NE(it, routes.end())
+            << l.name() << ": no route config " << m.rds().route_config_name();
+        *m.mutable_route_config() = *it->second;
+        f.mutable_typed_config()->PackFrom(m);
+      }
+    }
+    auto status = config::TranslateListener(l, l.name());
+    EXPECT_TRUE(status.ok()) << status.status();
+  }
+  std::map<std::string, const envoy::config::endpoint::v3::ClusterLoadAssignment*> endpoints;
+  for (const auto& cla : r.endpoints) endpoints[cla.cluster_name()] = &cla;
+  for (envoy::config::cluster::v3::Cluster c : r.clusters) {
+    if (c.has_eds_cluster_config()) {
+      const auto it = endpoints.find(c.eds_cluster_config().service_name());
+      ASSERT_NE(it, endpoints.end()) << c.name() << ": no ClusterLoadAssignment";
+      EXPECT_EQ(c.eds_cluster_config().eds_config().ads().ByteSizeLong(), 0u);
+      c.clear_eds_cluster_config();
+      *c.mutable_load_assignment() = *it->second;
+    }
+    auto status = config::TranslateCluster(c, c.name());
+    EXPECT_TRUE(status.ok()) << status.status();
+  }
+  ExpectClustersExist(r);
+}
+
+ProxyIdentity ProductPage() {
+  ProxyIdentity p;
+  p.node_id = "sidecar~10.1.3.1~productpage-v1.default~default.svc.cluster.local";
+  p.namespace_ = "default";
+  p.labels = {{"app", "productpage"}, {"version", "v1"}};
+  p.ip = "10.1.3.1";
+  p.locality = "us-east/zone-a";
+  p.ports = {ServicePort{9080, "http", "HTTP", 19080}};
+  return p;
+}
+
+struct Scenario {
+  std::string name;
+  std::vector<std::string> files;  // "sample:<file>" from Istio's samples, else from inputs/
+};
+
+void PrintTo(const Scenario& s, std::ostream* os) { *os << s.name; }
+
+std::vector<json> LoadScenario(const Scenario& s) {
+  std::vector<json> resources;
+  for (const std::string& f : s.files) {
+    const std::string path = f.rfind("sample:", 0) == 0 ? kSamples + f.substr(7) : kInputs + f;
+    for (json& r : LoadYaml(path)) resources.push_back(std::move(r));
+  }
+  return resources;
+}
+
+class GoldenTest : public testing::TestWithParam<Scenario> {};
+
+TEST_P(GoldenTest, MatchesGoldenAndProxyAcceptsIt) {
+  if (!std::filesystem::exists(kSamples)) GTEST_SKIP() << "no Istio samples at " << kSamples;
+  const Scenario& s = GetParam();
+  Snapshot snapshot;
+  snapshot.resources = LoadScenario(s);
+  snapshot.registry = BuildRegistry(snapshot.resources);
+  const XdsResources out = Translate(snapshot, ProductPage());
+
+  ExpectProxyAccepts(out);
+
+  // Deterministic: the same input in another order gives the same output.
+  Snapshot reversed = snapshot;
+  std::reverse(reversed.resources.begin(), reversed.resources.end());
+  reversed.registry = BuildRegistry(reversed.resources);
+  const std::string text = ResourcesToJson(out).dump(2) + "\n";
+  EXPECT_EQ(ResourcesToJson(Translate(reversed, ProductPage())).dump(2) + "\n", text);
+
+  const std::string golden_path = kGolden + s.name + ".json";
+  if (const char* update = std::getenv("WEFT_UPDATE_GOLDEN");
+      update && std::string(update) == "1") {
+    std::ofstream(golden_path) << text;
+    GTEST_SKIP() << "rewrote " << golden_path;
+  }
+  ASSERT_TRUE(std::filesystem::exists(golden_path))
+      << golden_path << " is missing: run with WEFT_UPDATE_GOLDEN=1";
+  EXPECT_EQ(ReadFile(golden_path), text)
+      << "output differs from " << golden_path << " (WEFT_UPDATE_GOLDEN=1 rewrites it)";
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Bookinfo, GoldenTest,
+    testing::Values(Scenario{"bookinfo-no-rules", {"bookinfo-registry.yaml"}},
+                    Scenario{"bookinfo-all-v1",
+                             {"bookinfo-registry.yaml", "sample:destination-rule-all.yaml",
+                              "sample:virtual-service-all-v1.yaml"}},
+                    Scenario{"reviews-80-20",
+                             {"bookinfo-registry.yaml", "sample:destination-rule-all.yaml",
+                              "sample:virtual-service-reviews-80-20.yaml"}},
+                    Scenario{"reviews-jason-v2-v3",
+                             {"bookinfo-registry.yaml", "sample:destination-rule-all.yaml",
+                              "sample:virtual-service-reviews-jason-v2-v3.yaml"}},
+                    Scenario{"ratings-delay",
+                             {"bookinfo-registry.yaml", "sample:destination-rule-all.yaml",
+                              "sample:virtual-service-ratings-test-delay.yaml"}},
+                    Scenario{"ratings-abort",
+                             {"bookinfo-registry.yaml", "sample:destination-rule-all.yaml",
+                              "sample:virtual-service-ratings-test-abort.yaml"}},
+                    Scenario{"kitchen-sink", {"bookinfo-registry.yaml", "kitchen-sink.yaml"}}),
+    [](const testing::TestParamInfo<Scenario>& info) {
+      std::string name = info.param.name;
+      std::replace(name.begin(), name.end(), '-', '_');
+      return name;
+    });
+
+}  // namespace
+}  // namespace weft::control::translate
