@@ -1,5 +1,6 @@
 // weft-xds-fixture: a tests-only xDS server. Serves, to every node, the Envoy resources found in
-// a directory (one resource per *.yaml / *.json file, each with its "@type"), and follows the
+// a directory (one resource per *.json file, each with its "@type"; *.yaml files may hold
+// resources of the types the proxy's YAML conversion knows), and follows the
 // directory: a file added, changed or removed becomes a push within --poll-ms. The ADS server is
 // weftd's own (control/xds); only the snapshot's source differs.
 //
@@ -23,6 +24,10 @@
 #include "base/logging.h"
 #include "control/xds/ads_server.h"
 #include "control/xds/snapshot_cache.h"
+#include "envoy/config/cluster/v3/cluster.pb.h"
+#include "envoy/config/endpoint/v3/endpoint.pb.h"
+#include "envoy/config/listener/v3/listener.pb.h"
+#include "envoy/config/route/v3/route.pb.h"
 #include "proxy/config/translate_common.h"
 #include "proxy/config/yaml_to_json.h"
 
@@ -63,13 +68,19 @@ Snapshot LoadDirectory(const fs::path& dir, std::string& fingerprint) {
     std::stringstream text;
     text << in.rdbuf();
     fingerprint += file.string() + "\n" + text.str() + "\n";
-    auto json = weft::config::YamlToJson(text.str(), *pb::Any::descriptor());
-    pb::Any any;
-    if (!json.ok()) {
-      WEFT_LOG(error, "{}: {}", file.string(), json.status().message());
-      continue;
+    // JSON files are read as they are; YAML goes through the proxy's schema-typed conversion,
+    // which resolves the "@type" of the Any.
+    std::string json = text.str();
+    if (file.extension() != ".json") {
+      auto converted = weft::config::YamlToJson(json, *pb::Any::descriptor());
+      if (!converted.ok()) {
+        WEFT_LOG(error, "{}: {}", file.string(), converted.status().message());
+        continue;
+      }
+      json = std::move(*converted);
     }
-    auto st = pb::util::JsonStringToMessage(*json, &any);
+    pb::Any any;
+    auto st = pb::util::JsonStringToMessage(json, &any);
     if (!st.ok()) {
       WEFT_LOG(error, "{}: {}", file.string(), std::string(st.message()));
       continue;
@@ -119,7 +130,13 @@ int main(int argc, char** argv) {
   app.add_option("--poll-ms", poll_ms, "how often to look at the directory");
   CLI11_PARSE(app, argc, argv);
   weft::log::Init("info");
+  // The resource types must be in the generated pool for "@type" to resolve: the proto library
+  // is static, so reference them (the extensions' types are linked by the proxy's config code).
   weft::config::LinkExtensionTypes();
+  (void)envoy::config::cluster::v3::Cluster::descriptor();
+  (void)envoy::config::endpoint::v3::ClusterLoadAssignment::descriptor();
+  (void)envoy::config::listener::v3::Listener::descriptor();
+  (void)envoy::config::route::v3::RouteConfiguration::descriptor();
   signal(SIGTERM, [](int) { g_stop = true; });
   signal(SIGINT, [](int) { g_stop = true; });
 

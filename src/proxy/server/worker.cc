@@ -50,6 +50,34 @@ void Worker::AddListener(std::shared_ptr<const ListenerRuntime> runtime, int lis
   });
 }
 
+void Worker::RemoveCluster(const std::string& name) {
+  dispatcher_.Post([this, name] { clusters_.RemoveCluster(name); });
+}
+
+void Worker::UpdateListener(const std::string& name,
+                            std::shared_ptr<const ListenerRuntime> runtime) {
+  dispatcher_.Post([this, name, runtime = std::move(runtime)]() mutable {
+    for (auto& l : listeners_) {
+      if (l.runtime->config->name != name) continue;
+      retired_runtimes_.push_back(std::move(l.runtime));
+      l.runtime = std::move(runtime);
+      return;
+    }
+  });
+}
+
+void Worker::RemoveListener(const std::string& name) {
+  dispatcher_.Post([this, name] {
+    for (auto it = listeners_.begin(); it != listeners_.end(); ++it) {
+      if (it->runtime->config->name != name) continue;
+      it->acceptor->Close();
+      // splice keeps the element (and references to it) alive in the retired list.
+      retired_listeners_.splice(retired_listeners_.end(), listeners_, it);
+      return;
+    }
+  });
+}
+
 HcmStats& Worker::HcmStatsFor(const std::string& prefix) {
   auto& stats = hcm_stats_[prefix];
   if (!stats) stats = std::make_unique<HcmStats>(HcmStats::Create(stats_, prefix));
@@ -209,6 +237,8 @@ void Worker::Start() {
     http_connections_.clear();
     tcp_sessions_.clear();
     listeners_.clear();
+    retired_listeners_.clear();
+    retired_runtimes_.clear();
     flush_timer_.reset();
     context_.access_logs.Flush();
     context_.access_logs.Clear();

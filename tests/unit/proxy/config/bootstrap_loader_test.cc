@@ -236,7 +236,7 @@ static_resources:
 )Y";
   EXPECT_EQ(ErrorOf(yaml),
             "static_resources.listeners[0].filter_chains[0].filters[0].typed_config.rds: rds needs "
-            "dynamic_resources (not supported yet)");
+            "dynamic_resources.ads_config");
 }
 
 TEST(BootstrapLoaderTest, RefusesInvalidClusters) {
