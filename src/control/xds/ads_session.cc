@@ -40,7 +40,14 @@ std::vector<discovery::DiscoveryResponse> SotwSession::OnRequest(
   TypeState& state = types_[type];
   const std::string& nonce = request.response_nonce();
   if (!nonce.empty()) {
-    if (nonce != state.nonce) return {};  // stale: answers a response superseded since
+    if (nonce != state.nonce) {
+      // Stale: it answers a response superseded since, so it triggers nothing. An ACK in it is
+      // still true (requests arrive in order): the client did apply that version.
+      if (!request.has_error_detail() && !request.version_info().empty()) {
+        cache_.RecordAck(node_id_, type, request.version_info());
+      }
+      return {};
+    }
     if (request.has_error_detail()) {
       cache_.RecordNack(node_id_, type, state.sent_version, request.error_detail().message());
     } else {
