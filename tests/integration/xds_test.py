@@ -1,6 +1,7 @@
 """weft-proxy's xDS client against weftd's ADS server (served by weft-xds-fixture from a directory
 of Envoy resources): clusters, endpoints, listeners and routes arrive and change live, invalid
 updates are NACKed while the last good config serves, and the proxy survives the server's death."""
+import http.client
 import json
 import os
 import shutil
@@ -279,6 +280,10 @@ class XdsClientTest(unittest.TestCase):
 
         def slow_request():
             result["tag"] = served_by(self.port, "/slow/2")
+        # An idle keep-alive connection on the listener, besides the request in flight.
+        idle = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
+        idle.request("GET", "/")
+        self.assertEqual(json.loads(idle.getresponse().read())["server"], "up1")
         t = threading.Thread(target=slow_request)
         t.start()
         time.sleep(0.5)  # the request is in flight
@@ -286,13 +291,24 @@ class XdsClientTest(unittest.TestCase):
         wait_for(lambda: refuses(self.port), what="the removed listener to stop accepting")
         t.join(10)
         self.assertEqual(result.get("tag"), "up1", "the in-flight request completed")
+        # The removed listener's idle connection was drained (closed by the proxy).
+        idle.sock.settimeout(5)
+        self.assertEqual(idle.sock.recv(1), b"")
+        idle.close()
 
     def test_updated_listener_replaces_the_old(self):
         self.start_with_eds_and_rds()
+        old = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
+        old.request("GET", "/")
+        self.assertEqual(json.loads(old.getresponse().read())["server"], "up1")
         self.fixture.put("cluster-other", static_cluster("other", self.up2.port))
         # Same name and address, inline routes to another cluster now.
         self.fixture.put("listener-http", listener("http", self.port, cluster="other"))
         wait_for(lambda: served_by(self.port) == "up2", what="the updated listener")
+        # The connection opened before the update finishes on the old config.
+        old.request("GET", "/")
+        self.assertEqual(json.loads(old.getresponse().read())["server"], "up1")
+        old.close()
         # The RDS subscription is gone with the rds listener.
         self.assertEqual({served_by(self.port) for _ in range(3)}, {"up2"})
 

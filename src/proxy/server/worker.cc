@@ -73,6 +73,12 @@ void Worker::RemoveListener(const std::string& name) {
       it->acceptor->Close();
       // splice keeps the element (and references to it) alive in the retired list.
       retired_listeners_.splice(retired_listeners_.end(), listeners_, it);
+      // StartDrain may close connections, which edits the maps: collect first.
+      std::vector<HttpConnectionManager*> drain;
+      for (auto& [h, listener] : http_connection_listener_) {
+        if (listener == name) drain.push_back(h);
+      }
+      for (auto* h : drain) h->StartDrain();
       return;
     }
   });
@@ -185,6 +191,7 @@ bool Worker::StartFilterChain(ActiveListener& listener,
         [this, cx_active](HttpConnectionManager* h) {
           cx_active->Dec();
           --active_connections_;
+          http_connection_listener_.erase(h);
           auto it = http_connections_.find(h);
           if (it != http_connections_.end()) {
             dispatcher_.DeferredDelete(event::DeferLater(std::move(it->second)));
@@ -193,6 +200,7 @@ bool Worker::StartFilterChain(ActiveListener& listener,
         });
     HttpConnectionManager* raw = hcm.get();
     http_connections_.emplace(raw, std::move(hcm));
+    http_connection_listener_.emplace(raw, rt.config->name);
     if (context_.draining) raw->StartDrain();  // may close it at once: it is registered first
     return true;
   }
@@ -235,6 +243,7 @@ void Worker::Start() {
     // Close what is still open, on this thread, then flush the logs they write.
     inspections_.clear();
     http_connections_.clear();
+    http_connection_listener_.clear();
     tcp_sessions_.clear();
     listeners_.clear();
     retired_listeners_.clear();

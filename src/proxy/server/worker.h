@@ -38,7 +38,8 @@ class Worker {
   // LDS/RDS update of a listener on the same address: new connections get `listener`'s filter
   // chains; open ones keep the config they started with.
   void UpdateListener(const std::string& name, std::shared_ptr<const ListenerRuntime> listener);
-  // LDS removal: stops accepting (the socket closes); open connections finish on their own.
+  // LDS removal: stops accepting (the socket closes); its HTTP connections finish their current
+  // request and close (drain), TCP sessions carry on until they end.
   void RemoveListener(const std::string& name);
   // Before Start(): where this worker's outlier-detection thresholds go (thread-safe callable).
   void SetOutlierReporter(cluster::OutlierReporter reporter) {
@@ -90,6 +91,8 @@ class Worker {
   std::unordered_map<HttpConnectionManager*, std::unique_ptr<HttpConnectionManager>>
       http_connections_;
   std::unordered_map<TcpProxySession*, std::unique_ptr<TcpProxySession>> tcp_sessions_;
+  // The listener (by name) each HTTP connection came through, to drain a removed listener's.
+  std::unordered_map<HttpConnectionManager*, std::string> http_connection_listener_;
   std::list<std::unique_ptr<ProtocolInspection>> inspections_;
   std::unique_ptr<event::Timer> flush_timer_;
   std::atomic<size_t> active_connections_{0};
