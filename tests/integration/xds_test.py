@@ -41,8 +41,11 @@ def static_cluster(name, port):
 
 
 def endpoints(name, *ports):
+    # gRPC's xDS clients refuse endpoints without a locality and skip localities without a
+    # weight; weft-proxy takes either.
     return {"@type": CLA, "cluster_name": name, "endpoints": [
-        {"lb_endpoints": [{"endpoint": {"address": socket_address(p)}} for p in ports]}]}
+        {"locality": {"region": "r1", "zone": "z1"}, "load_balancing_weight": 1,
+         "lb_endpoints": [{"endpoint": {"address": socket_address(p)}} for p in ports]}]}
 
 
 def listener(name, port, rds=None, cluster=None, stat_prefix="ingress"):
@@ -311,6 +314,76 @@ class XdsClientTest(unittest.TestCase):
         old.close()
         # The RDS subscription is gone with the rds listener.
         self.assertEqual({served_by(self.port) for _ in range(3)}, {"up2"})
+
+
+INTEROP = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "interop")
+NODE = shutil.which("node")
+GRPC_JS_XDS = os.path.join(os.path.dirname(INTEROP), "..", "api", "node_modules", "@grpc",
+                           "grpc-js-xds")
+
+
+@unittest.skipUnless(NODE and os.path.isdir(GRPC_JS_XDS), "node and @grpc/grpc-js-xds needed")
+class XdsInteropTest(unittest.TestCase):
+    """@grpc/grpc-js-xds, a proxyless gRPC client written by others, resolves xds:///echo through
+    the ADS server: LDS api_listener -> RDS -> CDS -> EDS, and calls the endpoint it was given."""
+
+    def setUp(self):
+        self.fixture = Fixture()
+        self.servers = []
+        self.dir = tempfile.mkdtemp(prefix="weft-xds-interop-")
+
+    def tearDown(self):
+        for p in self.servers:
+            if p.poll() is None:
+                p.terminate()
+                p.wait(10)
+        self.fixture.stop()
+        shutil.rmtree(self.fixture.dir, ignore_errors=True)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def echo_server(self, tag):
+        port = free_port()
+        p = subprocess.Popen([NODE, os.path.join(INTEROP, "grpc_js_xds_client.js"), "serve",
+                              str(port), tag], stdout=subprocess.PIPE, text=True)
+        self.servers.append(p)
+        self.assertEqual(p.stdout.readline().strip(), "listening")
+        return port
+
+    def call(self, n):
+        bootstrap_path = os.path.join(self.dir, "bootstrap.json")
+        with open(bootstrap_path, "w") as f:
+            json.dump({"xds_servers": [{"server_uri": "127.0.0.1:%d" % self.fixture.port,
+                                        "channel_creds": [{"type": "insecure"}],
+                                        "server_features": ["xds_v3"]}],
+                       "node": {"id": "grpc-client-1", "cluster": "interop", "locality": {}}}, f)
+        env = dict(os.environ, GRPC_XDS_BOOTSTRAP=bootstrap_path)
+        p = subprocess.run([NODE, os.path.join(INTEROP, "grpc_js_xds_client.js"), "call", "echo",
+                            str(n)], capture_output=True, text=True, timeout=60, env=env)
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        return [json.loads(line)["server"] for line in p.stdout.splitlines()]
+
+    def test_grpc_js_xds_follows_the_served_config(self):
+        port_a = self.echo_server("a")
+        hcm = {"@type": HCM, "http_filters": [{"name": "envoy.filters.http.router",
+                                              "typed_config": {"@type": ROUTER}}],
+               "rds": {"route_config_name": "echo-routes", "config_source": {"ads": {}}}}
+        self.fixture.put("listener", {"@type": LISTENER, "name": "echo",
+                                      "api_listener": {"api_listener": hcm}})
+        self.fixture.put("routes", route_config("echo-routes", "echo-cluster"))
+        cluster = eds_cluster("echo-cluster")
+        self.fixture.put("cluster", cluster)
+        self.fixture.put("endpoints", endpoints("echo-cluster", port_a))
+        self.assertEqual(set(self.call(3)), {"a"})
+        status = self.fixture.status()["grpc-client-1"]["types"]
+        for type_url in (LISTENER, ROUTE, CLUSTER, CLA):
+            self.assertGreaterEqual(status[type_url]["acks"], 1, type_url)
+            self.assertEqual(status[type_url]["nacks"], 0, type_url)
+
+        # The endpoints move to another server: a new client follows.
+        port_b = self.echo_server("b")
+        self.fixture.put("endpoints", endpoints("echo-cluster", port_b))
+        time.sleep(0.5)
+        self.assertEqual(set(self.call(3)), {"b"})
 
 
 if __name__ == "__main__":
