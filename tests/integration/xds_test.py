@@ -233,6 +233,41 @@ class XdsClientTest(unittest.TestCase):
         self.fixture.put("route-web", route_config("web-routes", "other"))
         wait_for(lambda: served_by(self.port) == "up1", what="traffic on the new route")
 
+    def test_clusters_updated_removed_and_invalid_ones_nacked(self):
+        self.start_with_eds_and_rds()
+        # An updated EDS cluster keeps the endpoints it had: traffic does not stop.
+        updated = eds_cluster("web")
+        updated["connect_timeout"] = "2s"
+        self.fixture.put("cluster-web", updated)
+        wait_for(lambda: stat(self.proxy, "cluster_manager.cds.update_success") >= 2,
+                 what="the cluster update")
+        self.assertEqual({served_by(self.port) for _ in range(3)}, {"up1"})
+
+        # An invalid cluster: the CDS update is NACKed with its path; nothing changes.
+        bad = static_cluster("bad", self.up2.port)
+        bad["connect_timeout"] = "0s"
+        self.fixture.put("cluster-bad", bad)
+        status = wait_for(
+            lambda: self.fixture.status().get("proxy-1", {}).get("types", {}).get(CLUSTER, {})
+            .get("nack_error"), what="the CDS NACK at the server")
+        self.assertEqual(status, "cluster 'bad': connect_timeout: must be greater than 0")
+        _, clusters = self.proxy.admin_get("/clusters")
+        self.assertNotIn("bad::", clusters)
+        self.assertEqual(served_by(self.port), "up1")
+
+        # A removed cluster leaves /clusters; routes to it answer 503.
+        self.fixture.remove("cluster-bad")
+        self.fixture.put("cluster-extra", static_cluster("extra", self.up2.port))
+        wait_for(lambda: "extra::" in self.proxy.admin_get("/clusters")[1], what="extra cluster")
+        self.fixture.remove("cluster-extra")
+        self.fixture.remove("cluster-web")
+        wait_for(lambda: "web::" not in self.proxy.admin_get("/clusters")[1]
+                 and "extra::" not in self.proxy.admin_get("/clusters")[1],
+                 what="the removed clusters to go")
+        code, out, _ = curl("-o", "/dev/null", "-w", "%{http_code}",
+                            "http://127.0.0.1:%d/" % self.port)
+        self.assertEqual(out, "503")
+
     def test_invalid_listener_is_nacked_and_old_config_serves(self):
         self.start_with_eds_and_rds()
         good = stat(self.proxy, "listener_manager.lds.update_success")

@@ -124,5 +124,46 @@ TEST_F(AdsServerTest, ShutdownEndsOpenStreams) {
   stream->Finish();
 }
 
+TEST_F(AdsServerTest, SeveralTypesChangingArePushedInWarmingOrder) {
+  auto snapshot = [](int v) {
+    Snapshot s;
+    // Any bytes will do for the types the test does not decode; each differs per version.
+    for (const char* type : {kRouteType, kListenerType, kEndpointType, kClusterType}) {
+      s[type].resources["r"] = ClusterAny("r", v);
+    }
+    return s;
+  };
+  cache_.SetSnapshot("n1", snapshot(1));
+  auto context = Context();
+  auto stream = stub_->StreamAggregatedResources(context.get());
+  // Subscribe in the "wrong" order, ACKing each first answer.
+  for (const char* type : {kRouteType, kListenerType, kEndpointType, kClusterType}) {
+    ads::DiscoveryRequest request;
+    request.mutable_node()->set_id("n1");
+    request.set_type_url(type);
+    if (std::string(type) == kRouteType || std::string(type) == kEndpointType) {
+      request.add_resource_names("r");
+    }
+    ASSERT_TRUE(stream->Write(request));
+    ads::DiscoveryResponse response;
+    ASSERT_TRUE(stream->Read(&response));
+    ASSERT_EQ(response.type_url(), type);
+    request.set_version_info(response.version_info());
+    request.set_response_nonce(response.nonce());
+    ASSERT_TRUE(stream->Write(request));
+  }
+  cache_.SetSnapshot("n1", snapshot(2));
+  std::vector<std::string> order;
+  for (int i = 0; i < 4; ++i) {
+    ads::DiscoveryResponse response;
+    ASSERT_TRUE(stream->Read(&response));
+    order.push_back(response.type_url());
+  }
+  EXPECT_EQ(order,
+            (std::vector<std::string>{kClusterType, kEndpointType, kListenerType, kRouteType}));
+  context->TryCancel();
+  stream->Finish();
+}
+
 }  // namespace
 }  // namespace weft::control::xds
