@@ -25,13 +25,14 @@ struct StreamInbox {
   std::condition_variable cv;
   std::deque<Request> requests;
   std::vector<std::string> changed_types;
+  std::chrono::steady_clock::time_point first_change;  // of the changes not pushed yet
   bool reader_done = false;
 };
 
 // Runs one ADS stream of either variant until the client goes away or the server stops.
 template <typename Session, typename Request, typename Response>
 grpc::Status RunStream(SnapshotCache& cache, const std::atomic<bool>& stopping,
-                       grpc::ServerContext* context,
+                       std::chrono::milliseconds debounce, grpc::ServerContext* context,
                        grpc::ServerReaderWriter<Response, Request>* stream) {
   Request first;
   if (!stream->Read(&first)) return grpc::Status::OK;
@@ -48,6 +49,7 @@ grpc::Status RunStream(SnapshotCache& cache, const std::atomic<bool>& stopping,
   inbox->requests.push_back(std::move(first));
   const uint64_t watch = cache.Watch(node_id, [inbox](const std::vector<std::string>& types) {
     std::lock_guard lock(inbox->mu);
+    if (inbox->changed_types.empty()) inbox->first_change = std::chrono::steady_clock::now();
     for (const auto& t : types) inbox->changed_types.push_back(t);
     inbox->cv.notify_one();
   });
@@ -69,13 +71,21 @@ grpc::Status RunStream(SnapshotCache& cache, const std::atomic<bool>& stopping,
     std::vector<std::string> changed;
     {
       std::unique_lock lock(inbox->mu);
-      // Wake up now and then to notice Shutdown() (stopping) without a notification.
-      inbox->cv.wait_for(lock, std::chrono::milliseconds(200), [&] {
-        return !inbox->requests.empty() || !inbox->changed_types.empty() || inbox->reader_done;
+      // Changes are pushed once they are `debounce` old, so a burst of them settles into one
+      // push of the latest snapshot; requests are answered at once. Wake up now and then to
+      // notice Shutdown() (stopping) without a notification.
+      auto changes_due = [&] {
+        return !inbox->changed_types.empty() &&
+               std::chrono::steady_clock::now() >= inbox->first_change + debounce;
+      };
+      auto wake = std::chrono::steady_clock::now() + std::chrono::milliseconds(200);
+      if (!inbox->changed_types.empty()) wake = std::min(wake, inbox->first_change + debounce);
+      inbox->cv.wait_until(lock, wake, [&] {
+        return !inbox->requests.empty() || changes_due() || inbox->reader_done;
       });
       if (inbox->reader_done || stopping.load()) break;
       requests.swap(inbox->requests);
-      changed.swap(inbox->changed_types);
+      if (changes_due()) changed.swap(inbox->changed_types);
     }
     std::vector<Response> out;
     for (const Request& request : requests) {
@@ -105,22 +115,24 @@ class AdsService final : public ads::AggregatedDiscoveryService::Service {
  public:
   AdsService(SnapshotCache& cache, const std::atomic<bool>& stopping)
       : cache_(cache), stopping_(stopping) {}
+  void set_debounce(std::chrono::milliseconds debounce) { debounce_ = debounce; }
 
   grpc::Status StreamAggregatedResources(
       grpc::ServerContext* context,
       grpc::ServerReaderWriter<ads::DiscoveryResponse, ads::DiscoveryRequest>* stream) override {
-    return RunStream<SotwSession>(cache_, stopping_, context, stream);
+    return RunStream<SotwSession>(cache_, stopping_, debounce_, context, stream);
   }
   grpc::Status DeltaAggregatedResources(
       grpc::ServerContext* context,
       grpc::ServerReaderWriter<ads::DeltaDiscoveryResponse, ads::DeltaDiscoveryRequest>* stream)
       override {
-    return RunStream<DeltaSession>(cache_, stopping_, context, stream);
+    return RunStream<DeltaSession>(cache_, stopping_, debounce_, context, stream);
   }
 
  private:
   SnapshotCache& cache_;
   const std::atomic<bool>& stopping_;
+  std::chrono::milliseconds debounce_{0};
 };
 
 }  // namespace
@@ -157,6 +169,10 @@ absl::Status AdsServer::Start(const std::string& address) {
 }
 
 int AdsServer::port() const { return impl_->port; }
+
+void AdsServer::SetPushDebounce(std::chrono::milliseconds debounce) {
+  impl_->service.set_debounce(debounce);
+}
 
 void AdsServer::Shutdown() {
   if (!impl_->server) return;

@@ -9,6 +9,7 @@
 // gRPC and protobuf stay behind this header (pimpl). Start/Shutdown from one thread.
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <string>
 
@@ -21,6 +22,11 @@ class AdsServer {
  public:
   explicit AdsServer(SnapshotCache& cache);
   ~AdsServer();  // Shutdown()
+
+  // Before Start(): how long a stream waits after a snapshot change before pushing, so a burst
+  // of changes (several applies in a row) becomes one push of the last state. Istio's istiod
+  // debounces by 100 ms (PILOT_DEBOUNCE_AFTER); 0, the default, pushes at once.
+  void SetPushDebounce(std::chrono::milliseconds debounce);
 
   // Listens on "host:port" (port 0: any; see port()) and serves until Shutdown().
   absl::Status Start(const std::string& address);

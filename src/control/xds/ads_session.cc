@@ -57,10 +57,12 @@ std::vector<discovery::DiscoveryResponse> SotwSession::OnRequest(
   std::set<std::string> names(request.resource_names().begin(), request.resource_names().end());
   const bool names_changed = names != state.names;
   state.names = std::move(names);
-  if (request.has_error_detail() && !names_changed) return {};  // keep the last good config
-  // The first request of a type always gets an answer (the client waits for it), later ones
-  // only when the subscription now sees something else.
-  return Respond(type, state, nonce.empty() || names_changed);
+  // An ACK or NACK that keeps the subscription asks for nothing: after a NACK the last good
+  // config stays, and newer snapshots come through OnSnapshotChanged (debounced by the server).
+  if (!nonce.empty() && !names_changed) return {};
+  // The first request of a type always gets an answer (the client waits for it); a changed
+  // subscription gets one when it now sees something else.
+  return Respond(type, state, nonce.empty());
 }
 
 std::vector<discovery::DiscoveryResponse> SotwSession::OnSnapshotChanged(

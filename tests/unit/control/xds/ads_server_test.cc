@@ -165,5 +165,37 @@ TEST_F(AdsServerTest, SeveralTypesChangingArePushedInWarmingOrder) {
   stream->Finish();
 }
 
+TEST_F(AdsServerTest, DebouncedBurstBecomesOnePushOfTheLastState) {
+  // A server of its own: the debounce is set before Start.
+  SnapshotCache cache;
+  cache.SetSnapshot("n1", Snapshot{{kClusterType, {"v1", {{"a", ClusterAny("a", 1)}}}}});
+  AdsServer server(cache);
+  server.SetPushDebounce(std::chrono::milliseconds(500));
+  ASSERT_TRUE(server.Start("127.0.0.1:0").ok());
+  auto stub = ads::AggregatedDiscoveryService::NewStub(grpc::CreateChannel(
+      "127.0.0.1:" + std::to_string(server.port()), grpc::InsecureChannelCredentials()));
+  auto context = Context();
+  auto stream = stub->StreamAggregatedResources(context.get());
+  ads::DiscoveryRequest request;
+  request.mutable_node()->set_id("n1");
+  request.set_type_url(kClusterType);
+  ASSERT_TRUE(stream->Write(request));
+  ads::DiscoveryResponse response;
+  ASSERT_TRUE(stream->Read(&response));
+  request.set_version_info(response.version_info());
+  request.set_response_nonce(response.nonce());
+  ASSERT_TRUE(stream->Write(request));
+  // Spaced so that, without the debounce, v2 would be pushed on its own.
+  for (int v = 2; v <= 4; ++v) {
+    if (v > 2) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    cache.SetSnapshot(
+        "n1", Snapshot{{kClusterType, {"v" + std::to_string(v), {{"a", ClusterAny("a", v)}}}}});
+  }
+  ASSERT_TRUE(stream->Read(&response));
+  EXPECT_EQ(response.version_info(), "v4") << "the burst was pushed once, as its last state";
+  context->TryCancel();
+  stream->Finish();
+}
+
 }  // namespace
 }  // namespace weft::control::xds
