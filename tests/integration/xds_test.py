@@ -268,6 +268,24 @@ class XdsClientTest(unittest.TestCase):
                             "http://127.0.0.1:%d/" % self.port)
         self.assertEqual(out, "503")
 
+    def test_listener_on_a_busy_port_is_nacked_and_retried(self):
+        self.start_with_eds_and_rds()
+        busy = socket.socket()
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        busy_port = busy.getsockname()[1]
+        self.fixture.put("listener-busy", listener("busy", busy_port, cluster="web"))
+        error = wait_for(
+            lambda: self.fixture.status().get("proxy-1", {}).get("types", {}).get(LISTENER, {})
+            .get("nack_error"), what="the NACK of the listener on a busy port")
+        self.assertIn("listener 'busy'", error)
+        self.assertEqual(served_by(self.port), "up1", "the other listener serves on")
+        # The port is freed; the next LDS update retries the listener that failed.
+        busy.close()
+        self.fixture.put("listener-busy", listener("busy", busy_port, cluster="web",
+                                                   stat_prefix="busy"))
+        wait_for(lambda: served_by(busy_port) == "up1", what="the retried listener")
+
     def test_invalid_listener_is_nacked_and_old_config_serves(self):
         self.start_with_eds_and_rds()
         good = stat(self.proxy, "listener_manager.lds.update_success")

@@ -132,7 +132,8 @@ void Server::RemoveListener(const std::string& name) {
 }
 
 absl::Status Server::UpdateListeners(std::vector<listener::ListenerConfig> updated,
-                                     const std::vector<std::string>& removed) {
+                                     const std::vector<std::string>& removed,
+                                     std::set<std::string>* failed) {
   for (const std::string& name : removed) {
     warming_listeners_.erase(name);
     RemoveListener(name);
@@ -148,7 +149,10 @@ absl::Status Server::UpdateListeners(std::vector<listener::ListenerConfig> updat
       continue;
     }
     warming_listeners_.erase(config.name);
-    if (absl::Status st = InstallListener(config); !st.ok() && first_error.ok()) first_error = st;
+    absl::Status st = InstallListener(config);
+    if (st.ok()) continue;
+    if (failed) failed->insert(config.name);
+    if (first_error.ok()) first_error = st;
   }
   return first_error;
 }

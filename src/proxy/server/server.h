@@ -51,8 +51,10 @@ class Server {
       std::map<std::string, std::vector<upstream::LocalityEndpoints>> by_service);
   // LDS: listeners added or changed (new ones open; a changed one replaces the old for new
   // connections), and removed by name (they stop accepting; open connections finish).
+  // `failed` (optional) receives the names of the listeners that could not be installed.
   absl::Status UpdateListeners(std::vector<listener::ListenerConfig> updated,
-                               const std::vector<std::string>& removed);
+                               const std::vector<std::string>& removed,
+                               std::set<std::string>* failed = nullptr);
   // RDS: route configurations by name; the listeners whose HCM names them pick them up.
   absl::Status UpdateRoutes(
       std::map<std::string, std::shared_ptr<const router::RouteConfiguration>> routes);

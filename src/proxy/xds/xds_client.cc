@@ -153,7 +153,6 @@ class XdsClient::Impl : public std::enable_shared_from_this<XdsClient::Impl> {
 
   // Returns whether any response arrived (the server was reachable).
   bool RunStream(Stream& stream) {
-    bool first_message = true;
     auto send = [&](const std::string& type, const std::string& error) {
       discovery::DiscoveryRequest request;
       *request.mutable_node() = node_;  // every message: cheap, and simplest for servers
@@ -165,7 +164,6 @@ class XdsClient::Impl : public std::enable_shared_from_this<XdsClient::Impl> {
         request.mutable_error_detail()->set_code(grpc::StatusCode::INVALID_ARGUMENT);
         request.mutable_error_detail()->set_message(error);
       }
-      first_message = false;
       return stream.Write(request);
     };
     // A new stream starts without nonces; the versions say what this proxy already has.
@@ -332,11 +330,19 @@ class XdsClient::Impl : public std::enable_shared_from_this<XdsClient::Impl> {
     for (const auto& [name, bytes] : applied) {
       if (!incoming.count(name)) removed.push_back(name);
     }
-    absl::Status st = server_.UpdateListeners(std::move(updated), removed);
-    // Listeners that did apply are serving even if another one failed (a port in use, say):
-    // remember them all so an unchanged resend does not retry the good ones.
-    applied.clear();
-    for (auto& [name, entry] : incoming) applied[name] = std::move(entry.second);
+    std::set<std::string> failed;
+    absl::Status st = server_.UpdateListeners(std::move(updated), removed, &failed);
+    // Listeners that did apply serve even if another one failed (a port in use, say): remember
+    // them; a failed one keeps what it had, so the next update retries it.
+    std::map<std::string, std::string> now;
+    for (auto& [name, entry] : incoming) {
+      if (!failed.count(name)) {
+        now[name] = std::move(entry.second);
+      } else if (auto old = applied.find(name); old != applied.end()) {
+        now[name] = std::move(old->second);
+      }
+    }
+    applied = std::move(now);
     return st;
   }
 
