@@ -20,8 +20,32 @@ ClusterManager::~ClusterManager() {
   shared_resolver_.reset();
 }
 
+void ClusterManager::RemoveCluster(const std::string& name) {
+  health_.erase(name);
+  dns_clusters_.erase(name);
+  hosts_.erase(name);
+  configs_.erase(name);
+}
+
+absl::Status ClusterManager::SetEndpoints(const std::string& name,
+                                          std::vector<upstream::LocalityEndpoints> localities) {
+  auto it = configs_.find(name);
+  if (it == configs_.end())
+    return absl::NotFoundError(absl::StrCat("unknown cluster '", name, "'"));
+  upstream::ClusterConfig scratch = *it->second;
+  scratch.localities = std::move(localities);
+  auto hosts = upstream::BuildStaticHostSet(scratch);
+  if (!hosts.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("cluster '", name, "': ", hosts.status().message()));
+  }
+  Publish(name, *hosts);
+  return absl::OkStatus();
+}
+
 absl::Status ClusterManager::AddCluster(std::shared_ptr<const upstream::ClusterConfig> config) {
   const std::string name = config->name;
+  if (configs_.count(name)) RemoveCluster(name);  // an update starts the cluster over
   configs_[name] = config;
   SetUpHealth(config);
   switch (config->type) {

@@ -44,7 +44,14 @@ class ClusterManager {
                  stats::Registry& host_stats);
   ~ClusterManager();
 
+  // Adds a cluster, or replaces the one of the same name (CDS update): its discovery, health
+  // checker and outlier detector start over with the new config.
   absl::Status AddCluster(std::shared_ptr<const upstream::ClusterConfig> config);
+  // CDS removal: discovery and health checking stop; workers are told separately.
+  void RemoveCluster(const std::string& name);
+  // EDS: the hosts of a `type: EDS` cluster (IP endpoints), published like a STATIC cluster's.
+  absl::Status SetEndpoints(const std::string& name,
+                            std::vector<upstream::LocalityEndpoints> localities);
   // Current hosts of a cluster (for /clusters), or nullptr.
   std::shared_ptr<const upstream::HostSet> hosts(const std::string& cluster) const;
   const std::map<std::string, std::shared_ptr<const upstream::ClusterConfig>>& clusters() const {

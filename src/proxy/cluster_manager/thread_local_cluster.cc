@@ -106,8 +106,17 @@ HttpConnPool& ThreadLocalCluster::PoolForAddress(const sockaddr* address, sockle
 
 void ThreadLocalClusterManager::AddCluster(std::shared_ptr<const upstream::ClusterConfig> config) {
   std::string name = config->name;
-  clusters_[name] = std::make_unique<ThreadLocalCluster>(
-      dispatcher_, host_stats_, std::move(config), store_, random_, &outlier_reporter_);
+  auto& slot = clusters_[name];
+  if (slot) retired_.push_back(std::move(slot));
+  slot = std::make_unique<ThreadLocalCluster>(dispatcher_, host_stats_, std::move(config), store_,
+                                              random_, &outlier_reporter_);
+}
+
+void ThreadLocalClusterManager::RemoveCluster(const std::string& name) {
+  auto it = clusters_.find(name);
+  if (it == clusters_.end()) return;
+  retired_.push_back(std::move(it->second));
+  clusters_.erase(it);
 }
 
 ThreadLocalCluster* ThreadLocalClusterManager::Get(std::string_view name) {

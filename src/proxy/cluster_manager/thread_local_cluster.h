@@ -99,7 +99,10 @@ class ThreadLocalClusterManager {
                             stats::Store& host_stats, Random& random)
       : dispatcher_(dispatcher), store_(store), host_stats_(host_stats), random_(random) {}
 
+  // Adds or replaces (CDS update) a cluster. A replaced or removed cluster is kept, unreachable
+  // by name, until the worker stops: requests in flight still use its pools.
   void AddCluster(std::shared_ptr<const upstream::ClusterConfig> config);
+  void RemoveCluster(const std::string& name);
   void SetOutlierReporter(OutlierReporter reporter) { outlier_reporter_ = std::move(reporter); }
   ThreadLocalCluster* Get(std::string_view name);
   void UpdateHosts(const std::string& name, std::shared_ptr<const upstream::HostSet> hosts,
@@ -111,6 +114,7 @@ class ThreadLocalClusterManager {
   stats::Store& host_stats_;
   Random& random_;
   std::map<std::string, std::unique_ptr<ThreadLocalCluster>, std::less<>> clusters_;
+  std::vector<std::unique_ptr<ThreadLocalCluster>> retired_;
   OutlierReporter outlier_reporter_;
 };
 

@@ -27,8 +27,19 @@ struct NodeConfig {
   std::string locality_region, locality_zone, locality_sub_zone;
 };
 
+// dynamic_resources: where the ADS stream goes. Only ADS over gRPC (state of the world) is
+// supported; lds_config and cds_config must say `ads: {}`.
+struct XdsConfig {
+  bool enabled = false;
+  std::string target;  // gRPC target: "ip:port" of the envoy_grpc cluster, or google_grpc's URI
+  bool lds = false;    // lds_config present: listeners come from the server
+  bool cds = false;    // cds_config present: clusters come from the server
+  std::string node_metadata_json;  // node.metadata (a Struct) as JSON, sent with the node
+};
+
 struct BootstrapConfig {
   NodeConfig node;
+  XdsConfig xds;
   AdminConfig admin;
   std::vector<listener::ListenerConfig> listeners;
   std::vector<std::shared_ptr<const upstream::ClusterConfig>> clusters;

@@ -171,6 +171,74 @@ absl::StatusOr<std::string> ReadFile(const std::string& path) {
   return text.str();
 }
 
+// dynamic_resources -> XdsConfig. The ADS server is reached through a cluster of the bootstrap
+// (envoy_grpc: its first endpoint) or a gRPC target URI (google_grpc).
+absl::Status TranslateDynamicResources(const bootstrap::Bootstrap& proto, BootstrapConfig& config) {
+  const std::string path = "dynamic_resources";
+  const auto& dr = proto.dynamic_resources();
+  for (const auto& [source, name] :
+       {std::pair{&dr.lds_config(), "lds_config"}, std::pair{&dr.cds_config(), "cds_config"}}) {
+    const bool present =
+        std::string(name) == "lds_config" ? dr.has_lds_config() : dr.has_cds_config();
+    if (present && !source->has_ads()) {
+      return ConfigError(FieldPath(path, name), "only ads: {} is supported");
+    }
+  }
+  config.xds.lds = dr.has_lds_config();
+  config.xds.cds = dr.has_cds_config();
+  if (!dr.has_ads_config()) {
+    if (config.xds.lds || config.xds.cds) {
+      return ConfigError(FieldPath(path, "ads_config"), "is required by lds_config/cds_config ads");
+    }
+    return absl::OkStatus();
+  }
+  const auto& ads = dr.ads_config();
+  const std::string ads_path = FieldPath(path, "ads_config");
+  if (ads.api_type() != envoy::config::core::v3::ApiConfigSource::GRPC &&
+      ads.api_type() != envoy::config::core::v3::ApiConfigSource::AGGREGATED_GRPC) {
+    return ConfigError(FieldPath(ads_path, "api_type"),
+                       "only GRPC (state of the world) is supported by weft-proxy's client");
+  }
+  if (ads.grpc_services_size() != 1) {
+    return ConfigError(FieldPath(ads_path, "grpc_services"), "exactly one is required");
+  }
+  const auto& service = ads.grpc_services(0);
+  const std::string s_path = FieldPath(ads_path, "grpc_services[0]");
+  if (service.has_envoy_grpc()) {
+    const std::string& cluster = service.envoy_grpc().cluster_name();
+    const upstream::ClusterConfig* found = nullptr;
+    for (const auto& c : config.clusters) {
+      if (c->name == cluster) found = c.get();
+    }
+    if (found == nullptr) {
+      return ConfigError(FieldPath(s_path, "envoy_grpc.cluster_name"), "unknown cluster '", cluster,
+                         "' (it must be a static_resources cluster)");
+    }
+    if (found->localities.empty() || found->localities[0].endpoints.empty()) {
+      return ConfigError(FieldPath(s_path, "envoy_grpc.cluster_name"), "cluster '", cluster,
+                         "' has no endpoint");
+    }
+    const auto& e = found->localities[0].endpoints[0];
+    config.xds.target = e.address.find(':') != std::string::npos
+                            ? Cat("ipv6:[", e.address, "]:", e.port)
+                            : Cat(e.address, ":", e.port);
+  } else if (service.has_google_grpc()) {
+    config.xds.target = service.google_grpc().target_uri();
+    if (config.xds.target.empty()) {
+      return ConfigError(FieldPath(s_path, "google_grpc.target_uri"), "is required");
+    }
+  } else {
+    return ConfigError(s_path, "needs envoy_grpc or google_grpc");
+  }
+  if (proto.node().id().empty()) {
+    return ConfigError("node.id", "is required with dynamic_resources (the server keys on it)");
+  }
+  config.xds.enabled = true;
+  (void)google::protobuf::util::MessageToJsonString(proto.node().metadata(),
+                                                    &config.xds.node_metadata_json);
+  return absl::OkStatus();
+}
+
 absl::StatusOr<BootstrapConfig> TranslateBootstrap(const bootstrap::Bootstrap& proto) {
   RETURN_IF_ERROR(CheckSupportedFields(proto, ""));
 
@@ -193,6 +261,20 @@ absl::StatusOr<BootstrapConfig> TranslateBootstrap(const bootstrap::Bootstrap& p
     config.clusters.push_back(std::make_shared<const upstream::ClusterConfig>(std::move(c)));
   }
   RETURN_IF_ERROR(CheckAcrossResources(config));
+  RETURN_IF_ERROR(TranslateDynamicResources(proto, config));
+  if (!config.xds.enabled) {
+    for (size_t i = 0; i < config.listeners.size(); ++i) {
+      for (size_t c = 0; c < config.listeners[i].filter_chains.size(); ++c) {
+        const auto* hcm = std::get_if<listener::HttpConnectionManagerConfig>(
+            &config.listeners[i].filter_chains[c].filter);
+        if (hcm && !hcm->rds_route_config_name.empty()) {
+          return ConfigError(Cat("static_resources.listeners[", i, "].filter_chains[", c,
+                                 "].filters[0].typed_config.rds"),
+                             "rds needs dynamic_resources.ads_config");
+        }
+      }
+    }
+  }
 
   google::protobuf::util::JsonPrintOptions print;
   print.add_whitespace = true;

@@ -22,7 +22,14 @@ namespace pb = google::protobuf;
 // wrappers, Struct) are leaves and always accepted; Any is unpacked.
 constexpr SupportedFields kTable[] = {
     // Bootstrap.
-    {"envoy.config.bootstrap.v3.Bootstrap", "node static_resources admin"},
+    {"envoy.config.bootstrap.v3.Bootstrap", "node static_resources dynamic_resources admin"},
+    // xDS: one ADS stream (ads_config) carries LDS and CDS (and the EDS and RDS they name).
+    {"envoy.config.bootstrap.v3.Bootstrap.DynamicResources", "lds_config cds_config ads_config"},
+    {"envoy.config.core.v3.ApiConfigSource",
+     "api_type transport_api_version grpc_services set_node_on_first_message_only"},
+    {"envoy.config.core.v3.GrpcService", "envoy_grpc google_grpc timeout"},
+    {"envoy.config.core.v3.GrpcService.EnvoyGrpc", "cluster_name authority"},
+    {"envoy.config.core.v3.GrpcService.GoogleGrpc", "target_uri stat_prefix"},
     {"envoy.config.bootstrap.v3.Bootstrap.StaticResources", "listeners clusters"},
     {"envoy.config.bootstrap.v3.Admin", "address access_log access_log_path"},
     {"envoy.config.core.v3.Node", "id cluster metadata locality"},
@@ -73,7 +80,7 @@ constexpr SupportedFields kTable[] = {
      "common_http_protocol_options http_protocol_options http2_protocol_options "
      "stream_idle_timeout request_timeout "
      "request_headers_timeout drain_timeout delayed_close_timeout max_request_headers_kb"},
-    // Accepted so the translation can say "rds needs dynamic_resources".
+    // rds: the routes come over ADS (bootstrap dynamic_resources.ads_config).
     {"envoy.extensions.filters.network.http_connection_manager.v3.Rds",
      "config_source route_config_name"},
     {"envoy.config.core.v3.ConfigSource", "ads resource_api_version"},
@@ -177,7 +184,9 @@ constexpr SupportedFields kTable[] = {
      "ring_hash_lb_config maglev_lb_config least_request_lb_config "
      "per_connection_buffer_limit_bytes max_requests_per_connection common_http_protocol_options "
      "typed_extension_protocol_options http2_protocol_options original_dst_lb_config "
-     "circuit_breakers health_checks outlier_detection load_balancing_policy common_lb_config"},
+     "circuit_breakers health_checks outlier_detection load_balancing_policy common_lb_config "
+     "eds_cluster_config"},
+    {"envoy.config.cluster.v3.Cluster.EdsClusterConfig", "eds_config service_name"},
     {"envoy.config.cluster.v3.CircuitBreakers", "thresholds"},
     // priority must be DEFAULT (checked when translated): routes here have no priority.
     {"envoy.config.cluster.v3.CircuitBreakers.Thresholds",

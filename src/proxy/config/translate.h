@@ -13,6 +13,7 @@
 
 #include "absl/status/statusor.h"
 #include "envoy/config/cluster/v3/cluster.pb.h"
+#include "envoy/config/endpoint/v3/endpoint.pb.h"
 #include "envoy/config/listener/v3/listener.pb.h"
 #include "envoy/config/route/v3/route.pb.h"
 #include "proxy/listener/listener_config.h"
@@ -29,6 +30,10 @@ absl::StatusOr<upstream::ClusterConfig> TranslateCluster(
 
 absl::StatusOr<router::RouteConfiguration> TranslateRouteConfiguration(
     const envoy::config::route::v3::RouteConfiguration& proto, std::string_view path = "");
+
+// An EDS response's resource: the localities and endpoints of a `type: EDS` cluster.
+absl::StatusOr<std::vector<upstream::LocalityEndpoints>> TranslateClusterLoadAssignment(
+    const envoy::config::endpoint::v3::ClusterLoadAssignment& proto, std::string_view path = "");
 
 namespace internal {
 // The same without the supported-fields walk, for callers that walked an enclosing message.

@@ -265,6 +265,16 @@ absl::StatusOr<upstream::ClusterConfig> TranslateClusterUnchecked(const cluster:
     RETURN_IF_ERROR(
         TranslateLoadAssignment(p.load_assignment(), FieldPath(path, "load_assignment"), out));
   }
+  if (out.type == upstream::DiscoveryType::kEds) {
+    out.eds_service_name = p.eds_cluster_config().service_name();
+    if (out.eds_service_name.empty()) out.eds_service_name = out.name;
+    if (p.eds_cluster_config().has_eds_config() && !p.eds_cluster_config().eds_config().has_ads()) {
+      return ConfigError(FieldPath(path, "eds_cluster_config.eds_config"),
+                         "only ads: {} is supported (endpoints come over the ADS stream)");
+    }
+  } else if (p.has_eds_cluster_config()) {
+    return ConfigError(FieldPath(path, "eds_cluster_config"), "needs type: EDS");
+  }
   if (out.type == upstream::DiscoveryType::kLogicalDns) {
     size_t n = 0;
     for (const auto& l : out.localities) n += l.endpoints.size();
@@ -388,6 +398,18 @@ absl::StatusOr<upstream::ClusterConfig> TranslateClusterUnchecked(const cluster:
 }
 
 }  // namespace internal
+
+absl::StatusOr<std::vector<upstream::LocalityEndpoints>> TranslateClusterLoadAssignment(
+    const envoy::config::endpoint::v3::ClusterLoadAssignment& proto, std::string_view path) {
+  LinkExtensionTypes();
+  if (absl::Status s = CheckSupportedFields(proto, path); !s.ok()) return s;
+  if (proto.cluster_name().empty())
+    return ConfigError(FieldPath(path, "cluster_name"), "is required");
+  upstream::ClusterConfig scratch;
+  scratch.type = upstream::DiscoveryType::kStatic;  // EDS hosts are IP addresses, as STATIC's
+  RETURN_IF_ERROR(TranslateLoadAssignment(proto, path, scratch));
+  return std::move(scratch.localities);
+}
 
 absl::StatusOr<upstream::ClusterConfig> TranslateCluster(const cluster::Cluster& proto,
                                                          std::string_view path) {

@@ -163,7 +163,17 @@ absl::StatusOr<listener::HttpConnectionManagerConfig> TranslateHcm(
       break;
     }
     case hcm::HttpConnectionManager::kRds:
-      return ConfigError(FieldPath(path, "rds"), "rds needs dynamic_resources (not supported yet)");
+      // The RouteConfiguration arrives over ADS; the bootstrap loader refuses rds without
+      // dynamic_resources, and the listener waits (warms) until its routes are there.
+      if (!p.rds().config_source().has_ads()) {
+        return ConfigError(FieldPath(path, "rds.config_source"),
+                           "only ads: {} is supported (routes come over the ADS stream)");
+      }
+      if (p.rds().route_config_name().empty()) {
+        return ConfigError(FieldPath(path, "rds.route_config_name"), "is required");
+      }
+      out.rds_route_config_name = p.rds().route_config_name();
+      break;
     default:
       return ConfigError(path, "http_connection_manager needs a route_config");
   }

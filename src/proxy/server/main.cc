@@ -12,6 +12,7 @@
 #include "base/memory.h"
 #include "proxy/config/bootstrap_loader.h"
 #include "proxy/server/server.h"
+#include "proxy/xds/xds_client.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"weft-proxy: the Weft service mesh's L4/L7 proxy (Envoy v3 configuration)"};
@@ -83,18 +84,28 @@ int main(int argc, char** argv) {
   options.drain_time = std::chrono::seconds(drain_time_s);
   options.admin_address_path = admin_address_path;
   options.hostname = hostname;
-  weft::proxy::Server server(options, std::move(*bootstrap));
+  const bool use_xds = bootstrap->xds.enabled;
+  weft::proxy::Server server(options, *bootstrap);
   if (absl::Status st = server.Start(); !st.ok()) {
     std::fprintf(stderr, "error: cannot start: %s\n", std::string(st.message()).c_str());
     return 1;
   }
+  // The xDS client keeps using protobuf and gRPC: their pages stay resident then.
+  std::unique_ptr<weft::proxy::XdsClient> xds;
+  if (use_xds) {
+    xds = std::make_unique<weft::proxy::XdsClient>(server, *bootstrap);
+    xds->Start();
+  }
   // The configuration is now in the data path's own structures: drop the pages that only
   // loading it needed (protobuf, yaml-cpp, generated code) from resident memory.
-  size_t released = weft::memory::ReleaseStartupMemory(
-      {"libprotobuf", "libyaml-cpp", "libgrpc", "libabsl", "libgpr", "libre2", "weft-proxy"});
+  size_t released =
+      use_xds ? 0
+              : weft::memory::ReleaseStartupMemory({"libprotobuf", "libyaml-cpp", "libgrpc",
+                                                    "libabsl", "libgpr", "libre2", "weft-proxy"});
   WEFT_LOG(info, "weft-proxy started with {} worker(s); {} KiB of startup-only mappings released",
            concurrency, released / 1024);
   server.Run();
+  xds.reset();  // joins the stream's thread before the server goes
   WEFT_LOG(info, "weft-proxy exiting");
   return 0;
 }

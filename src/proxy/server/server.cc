@@ -73,19 +73,12 @@ absl::Status Server::Start() {
       return absl::InvalidArgumentError(
           absl::StrCat("listener '", listener.name, "': ", runtime.status().message()));
     }
-    std::vector<int> fds;
-    bound.emplace_back(*runtime, std::vector<int>{});
-    if (!listener.bind_to_port) continue;
-    for (int i = 0; i < n; ++i) {
-      auto fd = network::BindListenSocket((*runtime)->address, static_cast<int>(listener.backlog),
-                                          /*reuse_port=*/true, listener.freebind);
-      if (!fd.ok()) {
-        close_bound();
-        return absl::UnavailableError(
-            absl::StrCat("listener '", listener.name, "': ", fd.status().message()));
-      }
-      bound.back().second.push_back(*fd);
+    auto fds = BindWorkerSockets(listener, (*runtime)->address);
+    if (!fds.ok()) {
+      close_bound();
+      return fds.status();
     }
+    bound.emplace_back(*runtime, std::move(*fds));
   }
 
   // Admin.
@@ -224,7 +217,8 @@ AdminResponse Server::ClustersPage(bool json) {
   for (auto& [name, config] : clusters_->clusters()) {
     absl::StrAppend(&out, name, "::observability_name::",
                     config->alt_stat_name.empty() ? name : config->alt_stat_name, "\n");
-    absl::StrAppend(&out, name, "::added_via_api::false\n");
+    const bool via_api = dynamic_clusters_.count(name) > 0;
+    absl::StrAppend(&out, name, "::added_via_api::", via_api ? "true" : "false", "\n");
     // Hosts of the current host set, then any host only the workers know (ORIGINAL_DST).
     std::vector<std::pair<std::string, const upstream::Host*>> hosts;
     std::set<std::string> listed;
@@ -275,7 +269,7 @@ AdminResponse Server::ClustersPage(bool json) {
       if (success_rate >= 0) host_json["success_rate"] = {{"value", success_rate}};
       host_list.push_back(std::move(host_json));
     }
-    statuses.push_back({{"name", name}, {"added_via_api", false}, {"host_statuses", host_list}});
+    statuses.push_back({{"name", name}, {"added_via_api", via_api}, {"host_statuses", host_list}});
   }
   if (json) {
     return AdminResponse{200, "application/json",
@@ -310,10 +304,16 @@ void Server::InstallAdminHandlers() {
                      [this, text](auto, auto, const auto&) {
                        return text(stats::FormatPrometheus(stats_.Merge()));
                      });
-  admin_->AddHandler("/config_dump", "dump current Envoy configs", false,
-                     [this](auto, auto, const auto&) {
-                       return AdminResponse{200, "application/json", bootstrap_.config_dump_json};
-                     });
+  admin_->AddHandler(
+      "/config_dump", "dump current Envoy configs", false, [this](auto, auto, const auto&) {
+        if (dynamic_config_dump_.empty()) {
+          return AdminResponse{200, "application/json", bootstrap_.config_dump_json};
+        }
+        // The bootstrap as written, and what the xDS client holds.
+        nlohmann::json dump = {{"bootstrap", nlohmann::json::parse(bootstrap_.config_dump_json)},
+                               {"dynamic", nlohmann::json::parse(dynamic_config_dump_)}};
+        return AdminResponse{200, "application/json", dump.dump(2)};
+      });
   admin_->AddHandler("/clusters", "upstream cluster status (?format=json)", false,
                      [this](auto, auto, const auto& query) {
                        return ClustersPage(query.count("format") && query.at("format") == "json");

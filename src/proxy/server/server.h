@@ -2,7 +2,9 @@
 // listeners' sockets and the admin endpoint, and runs startup, drain and shutdown.
 #pragma once
 
+#include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -39,6 +41,32 @@ class Server {
   void Drain(bool then_exit);
   void Shutdown();
 
+  // xDS (main thread; the xDS client posts here). Each applies one update and returns an error
+  // naming the resource when it cannot, in which case what was serving keeps serving.
+  // CDS: clusters added or changed, and removed by name.
+  absl::Status UpdateClusters(std::vector<std::shared_ptr<const upstream::ClusterConfig>> updated,
+                              const std::vector<std::string>& removed);
+  // EDS: endpoints per eds_service_name.
+  absl::Status UpdateEndpoints(
+      std::map<std::string, std::vector<upstream::LocalityEndpoints>> by_service);
+  // LDS: listeners added or changed (new ones open; a changed one replaces the old for new
+  // connections), and removed by name (they stop accepting; open connections finish).
+  // `failed` (optional) receives the names of the listeners that could not be installed.
+  absl::Status UpdateListeners(std::vector<listener::ListenerConfig> updated,
+                               const std::vector<std::string>& removed,
+                               std::set<std::string>* failed = nullptr);
+  // RDS: route configurations by name; the listeners whose HCM names them pick them up.
+  absl::Status UpdateRoutes(
+      std::map<std::string, std::shared_ptr<const router::RouteConfiguration>> routes);
+  // What the xDS client must subscribe to: eds_service_names of EDS clusters, and the
+  // route_config_names of listeners' rds.
+  std::vector<std::string> EdsServiceNames() const;
+  std::vector<std::string> RdsRouteNames() const;
+  // The xDS client's view for /config_dump (JSON object), set by the client.
+  void SetDynamicConfigDump(std::string json) { dynamic_config_dump_ = std::move(json); }
+  event::Dispatcher& dispatcher() { return dispatcher_; }
+  stats::Store& main_stats() { return *main_stats_; }
+
  private:
   void InstallAdminHandlers();
   AdminResponse ClustersPage(bool json);
@@ -46,6 +74,14 @@ class Server {
   void CheckDrained();
   // Reopens every access log file (SIGUSR1, POST /reopen_logs); returns how many.
   size_t ReopenAccessLogs();
+  // Opens (or, same name and address, swaps in) a listener whose routes are all known.
+  absl::Status InstallListener(const listener::ListenerConfig& config);
+  void RemoveListener(const std::string& name);
+  // The listener with every rds chain's route_config filled in; false if a route is missing.
+  bool ResolveRoutes(listener::ListenerConfig& config) const;
+  // One SO_REUSEPORT socket per worker for the listener (none when it does not bind).
+  absl::StatusOr<std::vector<int>> BindWorkerSockets(const listener::ListenerConfig& config,
+                                                     const network::Address& address);
 
   ServerOptions options_;
   config::BootstrapConfig bootstrap_;
@@ -56,6 +92,12 @@ class Server {
   std::vector<std::unique_ptr<Worker>> workers_;
   std::unique_ptr<cluster::ClusterManager> clusters_;
   std::vector<std::shared_ptr<const ListenerRuntime>> listeners_;
+  // xDS state.
+  std::map<std::string, listener::ListenerConfig> warming_listeners_;  // waiting for RDS
+  std::map<std::string, std::shared_ptr<const router::RouteConfiguration>> routes_;
+  std::map<std::string, std::vector<upstream::LocalityEndpoints>> endpoints_;  // by service
+  std::set<std::string> dynamic_clusters_;
+  std::string dynamic_config_dump_;
   std::unique_ptr<AdminServer> admin_;
   std::unique_ptr<event::FileEvent> signal_event_;
   int signal_fd_ = -1;

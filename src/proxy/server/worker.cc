@@ -50,6 +50,40 @@ void Worker::AddListener(std::shared_ptr<const ListenerRuntime> runtime, int lis
   });
 }
 
+void Worker::RemoveCluster(const std::string& name) {
+  dispatcher_.Post([this, name] { clusters_.RemoveCluster(name); });
+}
+
+void Worker::UpdateListener(const std::string& name,
+                            std::shared_ptr<const ListenerRuntime> runtime) {
+  dispatcher_.Post([this, name, runtime = std::move(runtime)]() mutable {
+    for (auto& l : listeners_) {
+      if (l.runtime->config->name != name) continue;
+      retired_runtimes_.push_back(std::move(l.runtime));
+      l.runtime = std::move(runtime);
+      return;
+    }
+  });
+}
+
+void Worker::RemoveListener(const std::string& name) {
+  dispatcher_.Post([this, name] {
+    for (auto it = listeners_.begin(); it != listeners_.end(); ++it) {
+      if (it->runtime->config->name != name) continue;
+      it->acceptor->Close();
+      // splice keeps the element (and references to it) alive in the retired list.
+      retired_listeners_.splice(retired_listeners_.end(), listeners_, it);
+      // StartDrain may close connections, which edits the maps: collect first.
+      std::vector<HttpConnectionManager*> drain;
+      for (auto& [h, listener] : http_connection_listener_) {
+        if (listener == name) drain.push_back(h);
+      }
+      for (auto* h : drain) h->StartDrain();
+      return;
+    }
+  });
+}
+
 HcmStats& Worker::HcmStatsFor(const std::string& prefix) {
   auto& stats = hcm_stats_[prefix];
   if (!stats) stats = std::make_unique<HcmStats>(HcmStats::Create(stats_, prefix));
@@ -157,6 +191,7 @@ bool Worker::StartFilterChain(ActiveListener& listener,
         [this, cx_active](HttpConnectionManager* h) {
           cx_active->Dec();
           --active_connections_;
+          http_connection_listener_.erase(h);
           auto it = http_connections_.find(h);
           if (it != http_connections_.end()) {
             dispatcher_.DeferredDelete(event::DeferLater(std::move(it->second)));
@@ -165,6 +200,7 @@ bool Worker::StartFilterChain(ActiveListener& listener,
         });
     HttpConnectionManager* raw = hcm.get();
     http_connections_.emplace(raw, std::move(hcm));
+    http_connection_listener_.emplace(raw, rt.config->name);
     if (context_.draining) raw->StartDrain();  // may close it at once: it is registered first
     return true;
   }
@@ -207,8 +243,11 @@ void Worker::Start() {
     // Close what is still open, on this thread, then flush the logs they write.
     inspections_.clear();
     http_connections_.clear();
+    http_connection_listener_.clear();
     tcp_sessions_.clear();
     listeners_.clear();
+    retired_listeners_.clear();
+    retired_runtimes_.clear();
     flush_timer_.reset();
     context_.access_logs.Flush();
     context_.access_logs.Clear();

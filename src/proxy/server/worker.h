@@ -33,7 +33,14 @@ class Worker {
   void AddCluster(std::shared_ptr<const upstream::ClusterConfig> config);
   void UpdateHosts(const std::string& cluster, std::shared_ptr<const upstream::HostSet> hosts,
                    std::shared_ptr<const upstream::LbSharedState> lb_state);
+  void RemoveCluster(const std::string& name);
   void AddListener(std::shared_ptr<const ListenerRuntime> listener, int listen_fd);
+  // LDS/RDS update of a listener on the same address: new connections get `listener`'s filter
+  // chains; open ones keep the config they started with.
+  void UpdateListener(const std::string& name, std::shared_ptr<const ListenerRuntime> listener);
+  // LDS removal: stops accepting (the socket closes); its HTTP connections finish their current
+  // request and close (drain), TCP sessions carry on until they end.
+  void RemoveListener(const std::string& name);
   // Before Start(): where this worker's outlier-detection thresholds go (thread-safe callable).
   void SetOutlierReporter(cluster::OutlierReporter reporter) {
     clusters_.SetOutlierReporter(std::move(reporter));
@@ -74,12 +81,18 @@ class Worker {
   WorkerContext context_;
   std::thread thread_;
   std::list<ActiveListener> listeners_;
+  // Listeners removed or replaced: their runtimes own the configs open connections point into
+  // (and protocol inspections refer to the entries), so they stay until the worker stops.
+  std::list<ActiveListener> retired_listeners_;
+  std::vector<std::shared_ptr<const ListenerRuntime>> retired_runtimes_;
   std::map<std::string, std::unique_ptr<HcmStats>> hcm_stats_;
   std::map<std::string, std::unique_ptr<TcpProxyStats>> tcp_stats_;
   // Keyed by address: a closing connection finds its own entry in O(1).
   std::unordered_map<HttpConnectionManager*, std::unique_ptr<HttpConnectionManager>>
       http_connections_;
   std::unordered_map<TcpProxySession*, std::unique_ptr<TcpProxySession>> tcp_sessions_;
+  // The listener (by name) each HTTP connection came through, to drain a removed listener's.
+  std::unordered_map<HttpConnectionManager*, std::string> http_connection_listener_;
   std::list<std::unique_ptr<ProtocolInspection>> inspections_;
   std::unique_ptr<event::Timer> flush_timer_;
   std::atomic<size_t> active_connections_{0};

@@ -163,6 +163,10 @@ struct ClusterConfig {
   std::optional<HealthCheckConfig> health_check;
   std::optional<OutlierDetectionConfig> outlier_detection;
 
+  // EDS: the name the cluster's ClusterLoadAssignment is requested by
+  // (eds_cluster_config.service_name; Envoy's default is the cluster's name).
+  std::string eds_service_name;
+
   // ORIGINAL_DST.
   std::optional<std::string> original_dst_http_header;  // use_http_header / http_header_name
   Milliseconds cleanup_interval{5000};

@@ -236,7 +236,7 @@ static_resources:
 )Y";
   EXPECT_EQ(ErrorOf(yaml),
             "static_resources.listeners[0].filter_chains[0].filters[0].typed_config.rds: rds needs "
-            "dynamic_resources (not supported yet)");
+            "dynamic_resources.ads_config");
 }
 
 TEST(BootstrapLoaderTest, RefusesInvalidClusters) {
@@ -692,6 +692,70 @@ TEST(BootstrapLoaderHttp2Test, RefusesBadHttp2OptionsWithTheirPath) {
   EXPECT_THAT(
       ErrorOf(HttpBootstrap(kDefaultRoute, "http2_protocol_options: {allow_connect: true}")),
       HasSubstr("http2_protocol_options.allow_connect"));
+}
+
+constexpr char kXdsCluster[] = R"Y(
+static_resources:
+  clusters:
+  - name: xds
+    type: STATIC
+    connect_timeout: 1s
+    load_assignment:
+      cluster_name: xds
+      endpoints: [{lb_endpoints: [{endpoint: {address: {socket_address: {address: 127.0.0.1, port_value: 15010}}}}]}]
+)Y";
+
+TEST(BootstrapLoaderTest, DynamicResourcesPointAtTheAdsCluster) {
+  const std::string yaml = std::string(R"Y(
+node: {id: sidecar-1, cluster: web, metadata: {NAMESPACE: default}}
+dynamic_resources:
+  ads_config: {api_type: GRPC, transport_api_version: V3, grpc_services: [{envoy_grpc: {cluster_name: xds}}]}
+  cds_config: {ads: {}, resource_api_version: V3}
+  lds_config: {ads: {}, resource_api_version: V3}
+)Y") + kXdsCluster;
+  auto config = LoadBootstrapFromString(yaml);
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_TRUE(config->xds.enabled);
+  EXPECT_EQ(config->xds.target, "127.0.0.1:15010");
+  EXPECT_TRUE(config->xds.cds);
+  EXPECT_TRUE(config->xds.lds);
+  EXPECT_THAT(config->xds.node_metadata_json, HasSubstr("NAMESPACE"));
+}
+
+TEST(BootstrapLoaderTest, RefusesDynamicResourcesWeCannotServe) {
+  const std::string head = "node: {id: n}\ndynamic_resources:\n";
+  EXPECT_EQ(ErrorOf(head +
+                    "  ads_config: {api_type: GRPC, grpc_services: [{envoy_grpc: "
+                    "{cluster_name: nope}}]}\n" +
+                    kXdsCluster),
+            "dynamic_resources.ads_config.grpc_services[0].envoy_grpc.cluster_name: unknown "
+            "cluster 'nope' (it must be a static_resources cluster)");
+  EXPECT_EQ(ErrorOf(head +
+                    "  ads_config: {api_type: DELTA_GRPC, grpc_services: [{envoy_grpc: "
+                    "{cluster_name: xds}}]}\n" +
+                    kXdsCluster),
+            "dynamic_resources.ads_config.api_type: only GRPC (state of the world) is supported "
+            "by weft-proxy's client");
+  EXPECT_EQ(ErrorOf("dynamic_resources:\n  ads_config: {api_type: GRPC, grpc_services: "
+                    "[{envoy_grpc: {cluster_name: xds}}]}\n" +
+                    std::string(kXdsCluster)),
+            "node.id: is required with dynamic_resources (the server keys on it)");
+  EXPECT_EQ(ErrorOf(head + "  cds_config: {ads: {}}\n"),
+            "dynamic_resources.ads_config: is required by lds_config/cds_config ads");
+}
+
+TEST(BootstrapLoaderTest, EdsClusterTakesItsServiceName) {
+  const std::string yaml = std::string("node: {id: n}\n") + R"Y(
+static_resources:
+  clusters:
+  - name: web
+    type: EDS
+    connect_timeout: 1s
+    eds_cluster_config: {service_name: web-v1, eds_config: {ads: {}}}
+)Y";
+  auto config = LoadBootstrapFromString(yaml);
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->clusters[0]->eds_service_name, "web-v1");
 }
 
 }  // namespace

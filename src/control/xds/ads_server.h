@@ -1,0 +1,42 @@
+// weftd's xDS server: envoy.service.discovery.v3.AggregatedDiscoveryService over Debian's grpc++,
+// both StreamAggregatedResources (state of the world) and DeltaAggregatedResources (incremental),
+// serving what a SnapshotCache holds per node.
+//
+// Threads: the synchronous gRPC API, so each open stream holds two threads of gRPC's pool (one
+// blocked reading requests, one answering them and pushing snapshot changes). Simple and right
+// for hundreds of proxies; the 1000-proxy load test is expected to move this to the callback API.
+//
+// gRPC and protobuf stay behind this header (pimpl). Start/Shutdown from one thread.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "absl/status/status.h"
+#include "control/xds/snapshot_cache.h"
+
+namespace weft::control::xds {
+
+class AdsServer {
+ public:
+  explicit AdsServer(SnapshotCache& cache);
+  ~AdsServer();  // Shutdown()
+
+  // Before Start(): how long a stream waits after a snapshot change before pushing, so a burst
+  // of changes (several applies in a row) becomes one push of the last state. Istio's istiod
+  // debounces by 100 ms (PILOT_DEBOUNCE_AFTER); 0, the default, pushes at once.
+  void SetPushDebounce(std::chrono::milliseconds debounce);
+
+  // Listens on "host:port" (port 0: any; see port()) and serves until Shutdown().
+  absl::Status Start(const std::string& address);
+  int port() const;
+  // Ends every stream (clients see UNAVAILABLE and reconnect) and stops listening.
+  void Shutdown();
+
+ private:
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace weft::control::xds

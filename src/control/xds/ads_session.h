@@ -1,0 +1,84 @@
+// The ADS protocol logic of one stream, apart from gRPC's I/O so it can be tested on its own:
+// a request (or a snapshot change) in, the responses to send out. One class per variant:
+// state-of-the-world (StreamAggregatedResources) and incremental (DeltaAggregatedResources).
+//
+// Versions and nonces: each response carries the type's snapshot version (SotW version_info,
+// Delta system_version_info) and a nonce unique within the stream. A request that echoes the
+// nonce of the latest response of its type is an ACK (no error_detail) or a NACK (error_detail);
+// a request echoing an older nonce is stale and ignored, as the xDS protocol prescribes. Both
+// land in the SnapshotCache's per-node bookkeeping.
+//
+// Not thread-safe: one stream's thread drives its session. Includes generated protobuf headers:
+// only control/xds includes this.
+#pragma once
+
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "control/xds/snapshot_cache.h"
+#include "envoy/service/discovery/v3/discovery.pb.h"
+
+namespace weft::control::xds {
+
+namespace discovery = envoy::service::discovery::v3;
+
+class SotwSession {
+ public:
+  SotwSession(SnapshotCache& cache, std::string node_id)
+      : cache_(cache), node_id_(std::move(node_id)) {}
+
+  std::vector<discovery::DiscoveryResponse> OnRequest(const discovery::DiscoveryRequest& request);
+  // The cache says these types changed for this node (push order).
+  std::vector<discovery::DiscoveryResponse> OnSnapshotChanged(
+      const std::vector<std::string>& changed_types);
+
+ private:
+  struct TypeState {
+    std::set<std::string> names;  // empty: wildcard for LDS/CDS, nothing for the others
+    std::string sent_version;
+    std::string sent_digest;  // of what the last response carried, to skip no-op pushes
+    std::string nonce;
+    bool responded = false;
+  };
+  // The response for `type` if what the subscription sees differs from what was last sent
+  // (or `force`), else nothing.
+  std::vector<discovery::DiscoveryResponse> Respond(const std::string& type, TypeState& state,
+                                                    bool force);
+
+  SnapshotCache& cache_;
+  std::string node_id_;
+  std::map<std::string, TypeState> types_;
+  uint64_t nonce_counter_ = 0;
+};
+
+class DeltaSession {
+ public:
+  DeltaSession(SnapshotCache& cache, std::string node_id)
+      : cache_(cache), node_id_(std::move(node_id)) {}
+
+  std::vector<discovery::DeltaDiscoveryResponse> OnRequest(
+      const discovery::DeltaDiscoveryRequest& request);
+  std::vector<discovery::DeltaDiscoveryResponse> OnSnapshotChanged(
+      const std::vector<std::string>& changed_types);
+
+ private:
+  struct TypeState {
+    bool wildcard = false;
+    std::set<std::string> names;                         // explicit subscriptions
+    std::map<std::string, std::string> client_versions;  // what the client has: name -> version
+    std::map<uint64_t, std::string> pending;             // nonce -> system version sent with it
+  };
+  // Changed and removed resources in the client's scope; `always` sends even an empty response
+  // (the first answer for a type tells the client the type's state).
+  std::vector<discovery::DeltaDiscoveryResponse> Respond(const std::string& type, TypeState& state,
+                                                         bool always);
+
+  SnapshotCache& cache_;
+  std::string node_id_;
+  std::map<std::string, TypeState> types_;
+  uint64_t nonce_counter_ = 0;
+};
+
+}  // namespace weft::control::xds

@@ -1,0 +1,215 @@
+// The Server's xDS side: applies CDS, EDS, LDS and RDS updates on the main thread, the way the
+// bootstrap installed its static resources, without cutting what is in flight. Workers keep
+// replaced clusters and listener runtimes alive for the connections that still use them.
+#include <unistd.h>
+
+#include "absl/strings/str_cat.h"
+#include "base/logging.h"
+#include "network/listen_socket.h"
+#include "proxy/server/server.h"
+
+namespace weft::proxy {
+namespace {
+
+// The HCM configs of a listener's filter chains (default chain included).
+template <typename Config, typename Fn>
+void ForEachHcm(Config& config, Fn fn) {
+  for (auto& chain : config.filter_chains) {
+    if (auto* hcm = std::get_if<listener::HttpConnectionManagerConfig>(&chain.filter)) fn(*hcm);
+  }
+  if (config.default_filter_chain) {
+    if (auto* hcm = std::get_if<listener::HttpConnectionManagerConfig>(
+            &config.default_filter_chain->filter)) {
+      fn(*hcm);
+    }
+  }
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<int>> Server::BindWorkerSockets(const listener::ListenerConfig& config,
+                                                           const network::Address& address) {
+  std::vector<int> fds;
+  if (!config.bind_to_port) return fds;
+  for (size_t i = 0; i < workers_.size(); ++i) {
+    auto fd = network::BindListenSocket(address, static_cast<int>(config.backlog),
+                                        /*reuse_port=*/true, config.freebind);
+    if (!fd.ok()) {
+      for (int open : fds) close(open);
+      return absl::UnavailableError(
+          absl::StrCat("listener '", config.name, "': ", fd.status().message()));
+    }
+    fds.push_back(*fd);
+  }
+  return fds;
+}
+
+absl::Status Server::UpdateClusters(
+    std::vector<std::shared_ptr<const upstream::ClusterConfig>> updated,
+    const std::vector<std::string>& removed) {
+  for (auto& cluster : updated) {
+    const std::string name = cluster->name;
+    for (auto& w : workers_) w->AddCluster(cluster);
+    RETURN_IF_ERROR(clusters_->AddCluster(cluster));
+    dynamic_clusters_.insert(name);
+    // An EDS cluster starts from the endpoints already known for its service.
+    if (cluster->type == upstream::DiscoveryType::kEds) {
+      auto known = endpoints_.find(cluster->eds_service_name);
+      if (known != endpoints_.end()) RETURN_IF_ERROR(clusters_->SetEndpoints(name, known->second));
+    }
+    WEFT_LOG(info, "cds: cluster '{}' added or updated", name);
+  }
+  for (const std::string& name : removed) {
+    for (auto& w : workers_) w->RemoveCluster(name);
+    clusters_->RemoveCluster(name);
+    dynamic_clusters_.erase(name);
+    WEFT_LOG(info, "cds: cluster '{}' removed", name);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Server::UpdateEndpoints(
+    std::map<std::string, std::vector<upstream::LocalityEndpoints>> by_service) {
+  for (auto& [service, localities] : by_service) {
+    endpoints_[service] = localities;
+    for (const auto& [name, config] : clusters_->clusters()) {
+      if (config->type != upstream::DiscoveryType::kEds || config->eds_service_name != service) {
+        continue;
+      }
+      RETURN_IF_ERROR(clusters_->SetEndpoints(name, localities));
+      WEFT_LOG(info, "eds: cluster '{}' has new endpoints", name);
+    }
+  }
+  return absl::OkStatus();
+}
+
+bool Server::ResolveRoutes(listener::ListenerConfig& config) const {
+  bool complete = true;
+  ForEachHcm(config, [&](listener::HttpConnectionManagerConfig& hcm) {
+    if (hcm.rds_route_config_name.empty()) return;
+    auto it = routes_.find(hcm.rds_route_config_name);
+    if (it == routes_.end()) {
+      complete = false;
+      return;
+    }
+    hcm.route_config = it->second;
+  });
+  return complete;
+}
+
+absl::Status Server::InstallListener(const listener::ListenerConfig& given) {
+  auto config = std::make_shared<listener::ListenerConfig>(given);
+  ResolveRoutes(*config);
+  auto runtime = ListenerRuntime::Build(config);
+  if (!runtime.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("listener '", given.name, "': ", runtime.status().message()));
+  }
+  auto current = std::find_if(listeners_.begin(), listeners_.end(),
+                              [&](const auto& l) { return l->config->name == given.name; });
+  if (current != listeners_.end() &&
+      (*current)->address.ToString() == (*runtime)->address.ToString() &&
+      (*current)->config->bind_to_port == given.bind_to_port) {
+    // Same socket: swap the filter chains under it; nothing to rebind, no connection refused.
+    for (auto& w : workers_) w->UpdateListener(given.name, *runtime);
+    *current = *runtime;
+    WEFT_LOG(info, "lds: listener '{}' updated", given.name);
+    return absl::OkStatus();
+  }
+  ASSIGN_OR_RETURN(std::vector<int> fds, BindWorkerSockets(*config, (*runtime)->address));
+  if (current != listeners_.end()) RemoveListener(given.name);  // moved to another address
+  for (size_t i = 0; i < fds.size(); ++i) workers_[i]->AddListener(*runtime, fds[i]);
+  listeners_.push_back(*runtime);
+  WEFT_LOG(info, "lds: listener '{}' on {}", given.name, (*runtime)->address.ToString());
+  return absl::OkStatus();
+}
+
+void Server::RemoveListener(const std::string& name) {
+  for (auto& w : workers_) w->RemoveListener(name);
+  listeners_.erase(std::remove_if(listeners_.begin(), listeners_.end(),
+                                  [&](const auto& l) { return l->config->name == name; }),
+                   listeners_.end());
+}
+
+absl::Status Server::UpdateListeners(std::vector<listener::ListenerConfig> updated,
+                                     const std::vector<std::string>& removed,
+                                     std::set<std::string>* failed) {
+  for (const std::string& name : removed) {
+    warming_listeners_.erase(name);
+    RemoveListener(name);
+    WEFT_LOG(info, "lds: listener '{}' removed: no longer accepting", name);
+  }
+  absl::Status first_error;
+  for (auto& config : updated) {
+    listener::ListenerConfig probe = config;
+    if (!ResolveRoutes(probe)) {
+      // Warming: the old version (if any) serves until the routes arrive.
+      WEFT_LOG(info, "lds: listener '{}' warming (waiting for its routes)", config.name);
+      warming_listeners_[config.name] = std::move(config);
+      continue;
+    }
+    warming_listeners_.erase(config.name);
+    absl::Status st = InstallListener(config);
+    if (st.ok()) continue;
+    if (failed) failed->insert(config.name);
+    if (first_error.ok()) first_error = st;
+  }
+  return first_error;
+}
+
+absl::Status Server::UpdateRoutes(
+    std::map<std::string, std::shared_ptr<const router::RouteConfiguration>> routes) {
+  std::set<std::string> changed;
+  for (auto& [name, rc] : routes) {
+    routes_[name] = std::move(rc);
+    changed.insert(name);
+  }
+  absl::Status first_error;
+  // Listeners serving a changed route configuration get a runtime built with it.
+  std::vector<listener::ListenerConfig> refresh;
+  for (const auto& l : listeners_) {
+    bool uses = false;
+    ForEachHcm(*l->config, [&](const listener::HttpConnectionManagerConfig& hcm) {
+      uses = uses || changed.count(hcm.rds_route_config_name) > 0;
+    });
+    if (uses) refresh.push_back(*l->config);
+  }
+  for (auto& config : refresh) {
+    if (absl::Status st = InstallListener(config); !st.ok() && first_error.ok()) first_error = st;
+  }
+  // Warming listeners whose routes are now all there open.
+  for (auto it = warming_listeners_.begin(); it != warming_listeners_.end();) {
+    listener::ListenerConfig probe = it->second;
+    if (!ResolveRoutes(probe)) {
+      ++it;
+      continue;
+    }
+    if (absl::Status st = InstallListener(it->second); !st.ok() && first_error.ok()) {
+      first_error = st;
+    }
+    it = warming_listeners_.erase(it);
+  }
+  return first_error;
+}
+
+std::vector<std::string> Server::EdsServiceNames() const {
+  std::set<std::string> names;
+  for (const auto& [name, config] : clusters_->clusters()) {
+    if (config->type == upstream::DiscoveryType::kEds) names.insert(config->eds_service_name);
+  }
+  return {names.begin(), names.end()};
+}
+
+std::vector<std::string> Server::RdsRouteNames() const {
+  std::set<std::string> names;
+  auto collect = [&](const listener::ListenerConfig& config) {
+    ForEachHcm(config, [&](const listener::HttpConnectionManagerConfig& hcm) {
+      if (!hcm.rds_route_config_name.empty()) names.insert(hcm.rds_route_config_name);
+    });
+  };
+  for (const auto& l : listeners_) collect(*l->config);
+  for (const auto& [name, config] : warming_listeners_) collect(config);
+  return {names.begin(), names.end()};
+}
+
+}  // namespace weft::proxy

@@ -1,0 +1,419 @@
+#include "proxy/xds/xds_client.h"
+
+#include <google/protobuf/util/json_util.h>
+#include <grpcpp/grpcpp.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <future>
+#include <map>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <set>
+#include <thread>
+
+#include "base/logging.h"
+#include "envoy/service/discovery/v3/ads.grpc.pb.h"
+#include "proxy/config/text.h"
+#include "proxy/config/translate.h"
+#include "proxy/server/server.h"
+
+namespace weft::proxy {
+namespace {
+
+namespace discovery = envoy::service::discovery::v3;
+
+constexpr char kClusterType[] = "type.googleapis.com/envoy.config.cluster.v3.Cluster";
+constexpr char kEndpointType[] =
+    "type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment";
+constexpr char kListenerType[] = "type.googleapis.com/envoy.config.listener.v3.Listener";
+constexpr char kRouteType[] = "type.googleapis.com/envoy.config.route.v3.RouteConfiguration";
+
+// Reconnect back-off: Envoy's defaults for the xDS stream (500 ms base, 30 s max), with jitter.
+constexpr std::chrono::milliseconds kBackoffBase{500};
+constexpr std::chrono::milliseconds kBackoffMax{30000};
+
+// The result of applying one response, from the main thread to the stream's thread.
+struct Verdict {
+  absl::Status status;
+  std::vector<std::string> eds_names;
+  std::vector<std::string> rds_names;
+};
+
+// Unpacks every resource of a response into `Proto`, keyed by `name_of`; the error names the
+// offending resource.
+template <typename Proto, typename NameOf>
+absl::StatusOr<std::map<std::string, std::pair<Proto, std::string>>> Unpack(
+    const discovery::DiscoveryResponse& response, const char* kind, NameOf name_of) {
+  std::map<std::string, std::pair<Proto, std::string>> out;
+  for (int i = 0; i < response.resources_size(); ++i) {
+    const auto& any = response.resources(i);
+    Proto proto;
+    if (any.type_url() != response.type_url() || !any.UnpackTo(&proto)) {
+      return absl::InvalidArgumentError(
+          config::Cat("resources[", i, "]: not a ", kind, " (", any.type_url(), ")"));
+    }
+    std::string name = name_of(proto);
+    if (name.empty()) {
+      return absl::InvalidArgumentError(
+          config::Cat("resources[", i, "]: ", kind, " without a name"));
+    }
+    if (out.count(name)) {
+      return absl::InvalidArgumentError(config::Cat(kind, " '", name, "': duplicate name"));
+    }
+    std::string bytes = any.value();
+    out.emplace(std::move(name), std::make_pair(std::move(proto), std::move(bytes)));
+  }
+  return out;
+}
+
+absl::Status Named(const char* kind, const std::string& name, const absl::Status& st) {
+  return absl::Status(st.code(), config::Cat(kind, " '", name, "': ", st.message()));
+}
+
+}  // namespace
+
+class XdsClient::Impl : public std::enable_shared_from_this<XdsClient::Impl> {
+ public:
+  Impl(Server& server, const config::BootstrapConfig& bootstrap)
+      : server_(server), xds_(bootstrap.xds) {
+    node_.set_id(bootstrap.node.id);
+    node_.set_cluster(bootstrap.node.cluster);
+    node_.set_user_agent_name("weft-proxy");
+    if (!xds_.node_metadata_json.empty()) {
+      (void)google::protobuf::util::JsonStringToMessage(xds_.node_metadata_json,
+                                                        node_.mutable_metadata());
+    }
+    auto* locality = node_.mutable_locality();
+    locality->set_region(bootstrap.node.locality_region);
+    locality->set_zone(bootstrap.node.locality_zone);
+    locality->set_sub_zone(bootstrap.node.locality_sub_zone);
+    for (const auto& l : bootstrap.listeners) static_listeners_.insert(l.name);
+    for (const auto& c : bootstrap.clusters) static_clusters_.insert(c->name);
+    // Subscriptions the bootstrap already implies (static EDS clusters, static rds listeners).
+    names_[kEndpointType] = server_.EdsServiceNames();
+    names_[kRouteType] = server_.RdsRouteNames();
+  }
+
+  void Start() {
+    UpdateDump();
+    thread_ = std::thread([self = shared_from_this()] { self->Run(); });
+  }
+
+  void Stop() {
+    {
+      std::lock_guard lock(mu_);
+      stop_ = true;
+      if (context_) context_->TryCancel();
+      cv_.notify_all();
+    }
+    if (thread_.joinable()) thread_.join();
+  }
+
+ private:
+  // ---- The stream's thread. ----
+  void Run() {
+    int attempt = 0;
+    std::mt19937_64 rng(std::random_device{}());
+    while (!stopped()) {
+      auto channel = grpc::CreateChannel(xds_.target, grpc::InsecureChannelCredentials());
+      auto stub = discovery::AggregatedDiscoveryService::NewStub(channel);
+      auto context = std::make_shared<grpc::ClientContext>();
+      {
+        std::lock_guard lock(mu_);
+        if (stop_) break;
+        context_ = context;
+      }
+      auto stream = stub->StreamAggregatedResources(context.get());
+      const bool got_response = RunStream(*stream);
+      context->TryCancel();
+      grpc::Status status = stream->Finish();
+      {
+        std::lock_guard lock(mu_);
+        context_.reset();
+      }
+      PostConnected(false);
+      if (stopped()) break;
+      if (got_response) attempt = 0;
+      auto backoff = std::min(kBackoffMax, kBackoffBase * (1 << std::min(attempt, 6)));
+      ++attempt;
+      // Full jitter over the upper half: many proxies do not come back in lockstep.
+      std::uniform_int_distribution<int64_t> jitter(backoff.count() / 2, backoff.count());
+      const auto wait = std::chrono::milliseconds(jitter(rng));
+      WEFT_LOG(warn, "xds: stream to {} ended ({}): retrying in {} ms", xds_.target,
+               status.error_message().empty() ? "closed" : status.error_message(), wait.count());
+      std::unique_lock lock(mu_);
+      cv_.wait_for(lock, wait, [this] { return stop_; });
+    }
+  }
+
+  using Stream =
+      grpc::ClientReaderWriterInterface<discovery::DiscoveryRequest, discovery::DiscoveryResponse>;
+
+  // Returns whether any response arrived (the server was reachable).
+  bool RunStream(Stream& stream) {
+    auto send = [&](const std::string& type, const std::string& error) {
+      discovery::DiscoveryRequest request;
+      *request.mutable_node() = node_;  // every message: cheap, and simplest for servers
+      request.set_type_url(type);
+      request.set_version_info(versions_[type]);
+      request.set_response_nonce(nonces_[type]);
+      for (const auto& name : names_[type]) request.add_resource_names(name);
+      if (!error.empty()) {
+        request.mutable_error_detail()->set_code(grpc::StatusCode::INVALID_ARGUMENT);
+        request.mutable_error_detail()->set_message(error);
+      }
+      return stream.Write(request);
+    };
+    // A new stream starts without nonces; the versions say what this proxy already has.
+    nonces_.clear();
+    if (xds_.cds) send(kClusterType, "");
+    if (!names_[kEndpointType].empty()) send(kEndpointType, "");
+    if (xds_.lds) send(kListenerType, "");
+    if (!names_[kRouteType].empty()) send(kRouteType, "");
+
+    bool got_response = false;
+    discovery::DiscoveryResponse response;
+    while (stream.Read(&response)) {
+      if (!got_response) PostConnected(true);
+      got_response = true;
+      auto shared = std::make_shared<const discovery::DiscoveryResponse>(std::move(response));
+      std::optional<Verdict> verdict = ApplyOnMainThread(shared);
+      if (!verdict) return got_response;  // stopping
+      const std::string& type = shared->type_url();
+      nonces_[type] = shared->nonce();
+      if (verdict->status.ok()) versions_[type] = shared->version_info();
+      send(type, verdict->status.ok() ? "" : std::string(verdict->status.message()));
+      // What the update changed in the EDS and RDS subscriptions.
+      if (verdict->eds_names != names_[kEndpointType]) {
+        names_[kEndpointType] = verdict->eds_names;
+        send(kEndpointType, "");
+      }
+      if (verdict->rds_names != names_[kRouteType]) {
+        names_[kRouteType] = verdict->rds_names;
+        send(kRouteType, "");
+      }
+      response.Clear();
+    }
+    return got_response;
+  }
+
+  std::optional<Verdict> ApplyOnMainThread(
+      std::shared_ptr<const discovery::DiscoveryResponse> response) {
+    auto promise = std::make_shared<std::promise<Verdict>>();
+    std::future<Verdict> future = promise->get_future();
+    server_.dispatcher().Post([self = shared_from_this(), response, promise] {
+      promise->set_value(self->Apply(*response));
+    });
+    while (future.wait_for(std::chrono::milliseconds(100)) != std::future_status::ready) {
+      if (stopped()) return std::nullopt;
+    }
+    return future.get();
+  }
+
+  void PostConnected(bool connected) {
+    server_.dispatcher().Post([self = shared_from_this(), connected] {
+      self->connected_ = connected;
+      self->server_.main_stats().gauge("control_plane.connected_state").Set(connected ? 1 : 0);
+      self->UpdateDump();
+    });
+  }
+
+  bool stopped() {
+    std::lock_guard lock(mu_);
+    return stop_;
+  }
+
+  // ---- The main thread. ----
+  Verdict Apply(const discovery::DiscoveryResponse& response) {
+    const std::string& type = response.type_url();
+    std::string stat;
+    absl::Status status;
+    if (type == kClusterType) {
+      stat = "cluster_manager.cds.";
+      status = ApplyClusters(response);
+    } else if (type == kEndpointType) {
+      stat = "cluster_manager.eds.";
+      status = ApplyEndpoints(response);
+    } else if (type == kListenerType) {
+      stat = "listener_manager.lds.";
+      status = ApplyListeners(response);
+    } else if (type == kRouteType) {
+      stat = "http.rds.";
+      status = ApplyRoutes(response);
+    } else {
+      status = absl::InvalidArgumentError(config::Cat("unsupported type ", type));
+    }
+    if (!stat.empty()) {
+      stats::Store& stats = server_.main_stats();
+      stats.counter(stat + "update_attempt").Inc();
+      stats.counter(stat + (status.ok() ? "update_success" : "update_rejected")).Inc();
+    }
+    TypeState& state = types_[type];
+    state.attempted_version = response.version_info();
+    if (status.ok()) {
+      state.version = response.version_info();
+      state.error.clear();
+      WEFT_LOG(info, "xds: accepted {} version {}", type, response.version_info());
+    } else {
+      state.error = std::string(status.message());
+      WEFT_LOG(warn, "xds: rejected {} version {}: {}", type, response.version_info(),
+               status.message());
+    }
+    UpdateDump();
+    return Verdict{status, server_.EdsServiceNames(), server_.RdsRouteNames()};
+  }
+
+  absl::Status ApplyClusters(const discovery::DiscoveryResponse& response) {
+    ASSIGN_OR_RETURN(auto incoming,
+                     Unpack<envoy::config::cluster::v3::Cluster>(
+                         response, "cluster", [](const auto& c) { return c.name(); }));
+    std::vector<std::shared_ptr<const upstream::ClusterConfig>> updated;
+    auto& applied = types_[kClusterType].applied;
+    for (const auto& [name, entry] : incoming) {
+      if (static_clusters_.count(name)) {
+        return absl::InvalidArgumentError(
+            config::Cat("cluster '", name, "': a static_resources cluster has this name"));
+      }
+      auto translated = config::TranslateCluster(entry.first);
+      if (!translated.ok()) return Named("cluster", name, translated.status());
+      auto known = applied.find(name);
+      if (known != applied.end() && known->second == entry.second) continue;  // unchanged
+      updated.push_back(std::make_shared<const upstream::ClusterConfig>(std::move(*translated)));
+    }
+    std::vector<std::string> removed;
+    for (const auto& [name, bytes] : applied) {
+      if (!incoming.count(name)) removed.push_back(name);
+    }
+    RETURN_IF_ERROR(server_.UpdateClusters(std::move(updated), removed));
+    applied.clear();
+    for (auto& [name, entry] : incoming) applied[name] = std::move(entry.second);
+    return absl::OkStatus();
+  }
+
+  absl::Status ApplyEndpoints(const discovery::DiscoveryResponse& response) {
+    ASSIGN_OR_RETURN(auto incoming, Unpack<envoy::config::endpoint::v3::ClusterLoadAssignment>(
+                                        response, "cluster_load_assignment",
+                                        [](const auto& c) { return c.cluster_name(); }));
+    std::map<std::string, std::vector<upstream::LocalityEndpoints>> by_service;
+    for (const auto& [name, entry] : incoming) {
+      auto translated = config::TranslateClusterLoadAssignment(entry.first);
+      if (!translated.ok()) return Named("cluster_load_assignment", name, translated.status());
+      by_service[name] = std::move(*translated);
+    }
+    RETURN_IF_ERROR(server_.UpdateEndpoints(std::move(by_service)));
+    auto& applied = types_[kEndpointType].applied;
+    applied.clear();
+    for (auto& [name, entry] : incoming) applied[name] = std::move(entry.second);
+    return absl::OkStatus();
+  }
+
+  absl::Status ApplyListeners(const discovery::DiscoveryResponse& response) {
+    ASSIGN_OR_RETURN(auto incoming,
+                     Unpack<envoy::config::listener::v3::Listener>(
+                         response, "listener", [](const auto& l) { return l.name(); }));
+    std::vector<listener::ListenerConfig> updated;
+    auto& applied = types_[kListenerType].applied;
+    for (const auto& [name, entry] : incoming) {
+      if (static_listeners_.count(name)) {
+        return absl::InvalidArgumentError(
+            config::Cat("listener '", name, "': a static_resources listener has this name"));
+      }
+      auto translated = config::TranslateListener(entry.first);
+      if (!translated.ok()) return Named("listener", name, translated.status());
+      auto known = applied.find(name);
+      if (known != applied.end() && known->second == entry.second) continue;
+      updated.push_back(std::move(*translated));
+    }
+    std::vector<std::string> removed;
+    for (const auto& [name, bytes] : applied) {
+      if (!incoming.count(name)) removed.push_back(name);
+    }
+    std::set<std::string> failed;
+    absl::Status st = server_.UpdateListeners(std::move(updated), removed, &failed);
+    // Listeners that did apply serve even if another one failed (a port in use, say): remember
+    // them; a failed one keeps what it had, so the next update retries it.
+    std::map<std::string, std::string> now;
+    for (auto& [name, entry] : incoming) {
+      if (!failed.count(name)) {
+        now[name] = std::move(entry.second);
+      } else if (auto old = applied.find(name); old != applied.end()) {
+        now[name] = std::move(old->second);
+      }
+    }
+    applied = std::move(now);
+    return st;
+  }
+
+  absl::Status ApplyRoutes(const discovery::DiscoveryResponse& response) {
+    ASSIGN_OR_RETURN(auto incoming,
+                     Unpack<envoy::config::route::v3::RouteConfiguration>(
+                         response, "route_configuration", [](const auto& r) { return r.name(); }));
+    std::map<std::string, std::shared_ptr<const router::RouteConfiguration>> routes;
+    for (const auto& [name, entry] : incoming) {
+      auto translated = config::TranslateRouteConfiguration(entry.first);
+      if (!translated.ok()) return Named("route_configuration", name, translated.status());
+      auto known = types_[kRouteType].applied.find(name);
+      if (known != types_[kRouteType].applied.end() && known->second == entry.second) continue;
+      routes[name] = std::make_shared<const router::RouteConfiguration>(std::move(*translated));
+    }
+    RETURN_IF_ERROR(server_.UpdateRoutes(std::move(routes)));
+    auto& applied = types_[kRouteType].applied;
+    for (auto& [name, entry] : incoming) applied[name] = std::move(entry.second);
+    return absl::OkStatus();
+  }
+
+  // /config_dump's "dynamic" part: per type, the accepted version, the resources, and the last
+  // rejected update's error (Envoy's error_state).
+  void UpdateDump() {
+    nlohmann::json types = nlohmann::json::object();
+    for (const auto& [type, state] : types_) {
+      nlohmann::json names = nlohmann::json::array();
+      for (const auto& [name, bytes] : state.applied) names.push_back(name);
+      nlohmann::json entry = {{"version_info", state.version}, {"resource_names", names}};
+      if (!state.error.empty()) {
+        entry["last_update_attempt"] = {{"version_info", state.attempted_version},
+                                        {"error_state", {{"details", state.error}}}};
+      }
+      types[type] = std::move(entry);
+    }
+    nlohmann::json dump = {{"ads_target", xds_.target},
+                           {"node_id", node_.id()},
+                           {"connected", connected_},
+                           {"types", types}};
+    server_.SetDynamicConfigDump(dump.dump());
+  }
+
+  Server& server_;
+  const config::XdsConfig xds_;
+  envoy::config::core::v3::Node node_;
+  std::set<std::string> static_listeners_, static_clusters_;
+
+  // Main thread.
+  struct TypeState {
+    std::string version, attempted_version, error;
+    std::map<std::string, std::string> applied;  // name -> serialized resource last applied
+  };
+  std::map<std::string, TypeState> types_;
+  bool connected_ = false;
+
+  // Stream thread (names_ is seeded on the main thread before the thread starts).
+  std::map<std::string, std::string> versions_, nonces_;
+  std::map<std::string, std::vector<std::string>> names_;
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;
+  std::shared_ptr<grpc::ClientContext> context_;
+  std::thread thread_;
+};
+
+XdsClient::XdsClient(Server& server, const config::BootstrapConfig& bootstrap)
+    : impl_(std::make_shared<Impl>(server, bootstrap)) {}
+
+XdsClient::~XdsClient() { impl_->Stop(); }
+
+void XdsClient::Start() { impl_->Start(); }
+
+}  // namespace weft::proxy
