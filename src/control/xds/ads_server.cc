@@ -69,6 +69,7 @@ grpc::Status RunStream(SnapshotCache& cache, const std::atomic<bool>& stopping,
   WEFT_LOG(info, "xds: stream opened by node '{}' ({})", node_id, context->peer());
   cache.StreamOpened(node_id);
   Session session(cache, node_id);
+  const NodeInfo node_info = ToNodeInfo(first.node());  // before `first` moves to the inbox
 
   auto inbox = std::make_shared<StreamInbox<Request>>();
   inbox->requests.push_back(std::move(first));
@@ -78,7 +79,7 @@ grpc::Status RunStream(SnapshotCache& cache, const std::atomic<bool>& stopping,
     for (const auto& t : types) inbox->changed_types.push_back(t);
     inbox->cv.notify_one();
   });
-  if (hooks.opened) hooks.opened(ToNodeInfo(first.node()));
+  if (hooks.opened) hooks.opened(node_info);
   std::thread reader([stream, inbox] {
     Request request;
     while (stream->Read(&request)) {
