@@ -1,6 +1,6 @@
 // weftd: Weft's control plane. Serves the Istio resource API (control/api) over its store
-// (control/store, SQLite in --data-dir). The xDS server (--xds-addr) joins in a later part of
-// issue 4; the flag is accepted now so scripts need not change.
+// (control/store, SQLite in --data-dir), and xDS (control/xds ADS server on --xds-addr) built
+// from that store for each connected proxy by control/mesh.
 #include <signal.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
@@ -8,24 +8,45 @@
 
 #include <CLI/CLI.hpp>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 
 #include "base/logging.h"
 #include "control/api/http_server.h"
 #include "control/api/resource_api.h"
+#include "control/mesh/mesh_controller.h"
 #include "control/store/sqlite_store.h"
+#include "control/xds/ads_server.h"
+#include "control/xds/snapshot_cache.h"
 #include "event/dispatcher.h"
 #include "network/address.h"
+
+namespace {
+
+// Written then renamed, so a reader never sees half an address.
+void WriteAddressFile(const std::string& path, const std::string& address) {
+  if (path.empty()) return;
+  std::string tmp = path + ".tmp";
+  if (FILE* f = std::fopen(tmp.c_str(), "w")) {
+    std::fprintf(f, "%s\n", address.c_str());
+    std::fclose(f);
+    std::rename(tmp.c_str(), path.c_str());
+  }
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"weftd: the Weft service mesh's control plane"};
   std::string data_dir = "./weft-data", api_addr = "127.0.0.1:15080", xds_addr = "127.0.0.1:15010",
-              log_level = "info", api_address_path;
+              log_level = "info", api_address_path, xds_address_path;
   app.add_option("--data-dir", data_dir, "directory of the store (weft.db), created if absent");
   app.add_option("--api-addr", api_addr, "HOST:PORT of the resource API (port 0: any free port)");
-  app.add_option("--xds-addr", xds_addr, "HOST:PORT of the xDS server (not served yet)");
+  app.add_option("--xds-addr", xds_addr, "HOST:PORT of the ADS server (port 0: any free port)");
   app.add_option("--api-address-path", api_address_path,
                  "write the API's bound HOST:PORT to this file once it listens");
+  app.add_option("--xds-address-path", xds_address_path,
+                 "write the ADS server's bound HOST:PORT to this file once it listens");
   app.add_option("-l,--log-level", log_level, "trace|debug|info|warning|error|critical|off");
   CLI11_PARSE(app, argc, argv);
 
@@ -76,19 +97,34 @@ int main(int argc, char** argv) {
       dispatcher.Exit();
     }
   });
-  const std::string bound = server.address().ToString();
-  if (!api_address_path.empty()) {
-    // Written then renamed, so a reader never sees half an address.
-    std::string tmp = api_address_path + ".tmp";
-    if (FILE* f = std::fopen(tmp.c_str(), "w")) {
-      std::fprintf(f, "%s\n", bound.c_str());
-      std::fclose(f);
-      std::rename(tmp.c_str(), api_address_path.c_str());
-    }
+
+  // xDS: one cache for every proxy, filled by the mesh controller on this thread. Istio's istiod
+  // debounces pushes by 100 ms (PILOT_DEBOUNCE_AFTER), so a burst of applies is one push.
+  weft::control::xds::SnapshotCache cache;
+  weft::control::mesh::MeshController mesh(dispatcher, **store, cache);
+  if (absl::Status st = mesh.Start(); !st.ok()) {
+    std::fprintf(stderr, "error: %s\n", std::string(st.message()).c_str());
+    return 1;
   }
-  WEFT_LOG(info, "weftd: resource API on http://{}, store {}/weft.db at revision {}", bound,
-           data_dir, (*store)->Revision());
+  weft::control::xds::AdsServer ads(cache);
+  ads.SetPushDebounce(std::chrono::milliseconds(100));
+  mesh.AttachTo(ads);
+  if (absl::Status st = ads.Start(xds_addr); !st.ok()) {
+    std::fprintf(stderr, "error: --xds-addr %s: %s\n", xds_addr.c_str(),
+                 std::string(st.message()).c_str());
+    return 1;
+  }
+  const std::string xds_bound =
+      xds_addr.substr(0, xds_addr.rfind(':')) + ":" + std::to_string(ads.port());
+
+  const std::string bound = server.address().ToString();
+  WriteAddressFile(api_address_path, bound);
+  WriteAddressFile(xds_address_path, xds_bound);
+  WEFT_LOG(info, "weftd: resource API on http://{}, xDS on {}, store {}/weft.db at revision {}",
+           bound, xds_bound, data_dir, (*store)->Revision());
   dispatcher.Run();
+  // Streams end before the controller they call into.
+  ads.Shutdown();
   close(signal_fd);
   return 0;
 }

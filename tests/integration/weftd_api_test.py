@@ -24,8 +24,9 @@ class Weftd:
     """A weftd on an ephemeral loopback port with its own data directory (kept across
     restarts, removed by cleanup)."""
 
-    def __init__(self, data_dir):
+    def __init__(self, data_dir, extra_args=()):
         self.data_dir = data_dir
+        self.extra_args = list(extra_args)
         self.proc = None
         self.host = self.port = None
 
@@ -36,7 +37,7 @@ class Weftd:
         self.log = open(os.path.join(self.data_dir, "weftd.log"), "ab")
         self.proc = subprocess.Popen(
             [WEFTD, "--data-dir", os.path.join(self.data_dir, "store"), "--api-addr",
-             "127.0.0.1:0", "--api-address-path", addr_file],
+             "127.0.0.1:0", "--api-address-path", addr_file, *self.extra_args],
             stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.time() + 10
         while not os.path.exists(addr_file):

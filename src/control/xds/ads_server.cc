@@ -1,5 +1,6 @@
 #include "control/xds/ads_server.h"
 
+#include <google/protobuf/util/json_util.h>
 #include <grpcpp/grpcpp.h>
 
 #include <atomic>
@@ -29,10 +30,34 @@ struct StreamInbox {
   bool reader_done = false;
 };
 
+struct Hooks {
+  AdsServer::StreamOpenedHook opened;
+  AdsServer::StreamClosedHook closed;
+};
+
+NodeInfo ToNodeInfo(const envoy::config::core::v3::Node& node) {
+  NodeInfo info;
+  info.id = node.id();
+  info.cluster = node.cluster();
+  info.metadata_json = "{}";
+  if (node.has_metadata()) {
+    std::string json;
+    if (google::protobuf::util::MessageToJsonString(node.metadata(), &json).ok()) {
+      info.metadata_json = std::move(json);
+    }
+  }
+  const auto& l = node.locality();
+  if (!l.region().empty() || !l.zone().empty() || !l.sub_zone().empty()) {
+    info.locality = l.region() + "/" + l.zone() + "/" + l.sub_zone();
+  }
+  return info;
+}
+
 // Runs one ADS stream of either variant until the client goes away or the server stops.
 template <typename Session, typename Request, typename Response>
 grpc::Status RunStream(SnapshotCache& cache, const std::atomic<bool>& stopping,
-                       std::chrono::milliseconds debounce, grpc::ServerContext* context,
+                       std::chrono::milliseconds debounce, const Hooks& hooks,
+                       grpc::ServerContext* context,
                        grpc::ServerReaderWriter<Response, Request>* stream) {
   Request first;
   if (!stream->Read(&first)) return grpc::Status::OK;
@@ -44,6 +69,7 @@ grpc::Status RunStream(SnapshotCache& cache, const std::atomic<bool>& stopping,
   WEFT_LOG(info, "xds: stream opened by node '{}' ({})", node_id, context->peer());
   cache.StreamOpened(node_id);
   Session session(cache, node_id);
+  const NodeInfo node_info = ToNodeInfo(first.node());  // before `first` moves to the inbox
 
   auto inbox = std::make_shared<StreamInbox<Request>>();
   inbox->requests.push_back(std::move(first));
@@ -53,6 +79,7 @@ grpc::Status RunStream(SnapshotCache& cache, const std::atomic<bool>& stopping,
     for (const auto& t : types) inbox->changed_types.push_back(t);
     inbox->cv.notify_one();
   });
+  if (hooks.opened) hooks.opened(node_info);
   std::thread reader([stream, inbox] {
     Request request;
     while (stream->Read(&request)) {
@@ -106,6 +133,7 @@ grpc::Status RunStream(SnapshotCache& cache, const std::atomic<bool>& stopping,
   cache.Unwatch(watch);
   context->TryCancel();  // unblocks the reader's Read
   reader.join();
+  if (hooks.closed) hooks.closed(node_id);
   cache.StreamClosed(node_id);
   WEFT_LOG(info, "xds: stream of node '{}' closed", node_id);
   return grpc::Status::OK;
@@ -116,23 +144,25 @@ class AdsService final : public ads::AggregatedDiscoveryService::Service {
   AdsService(SnapshotCache& cache, const std::atomic<bool>& stopping)
       : cache_(cache), stopping_(stopping) {}
   void set_debounce(std::chrono::milliseconds debounce) { debounce_ = debounce; }
+  void set_hooks(Hooks hooks) { hooks_ = std::move(hooks); }
 
   grpc::Status StreamAggregatedResources(
       grpc::ServerContext* context,
       grpc::ServerReaderWriter<ads::DiscoveryResponse, ads::DiscoveryRequest>* stream) override {
-    return RunStream<SotwSession>(cache_, stopping_, debounce_, context, stream);
+    return RunStream<SotwSession>(cache_, stopping_, debounce_, hooks_, context, stream);
   }
   grpc::Status DeltaAggregatedResources(
       grpc::ServerContext* context,
       grpc::ServerReaderWriter<ads::DeltaDiscoveryResponse, ads::DeltaDiscoveryRequest>* stream)
       override {
-    return RunStream<DeltaSession>(cache_, stopping_, debounce_, context, stream);
+    return RunStream<DeltaSession>(cache_, stopping_, debounce_, hooks_, context, stream);
   }
 
  private:
   SnapshotCache& cache_;
   const std::atomic<bool>& stopping_;
   std::chrono::milliseconds debounce_{0};
+  Hooks hooks_;
 };
 
 }  // namespace
@@ -172,6 +202,10 @@ int AdsServer::port() const { return impl_->port; }
 
 void AdsServer::SetPushDebounce(std::chrono::milliseconds debounce) {
   impl_->service.set_debounce(debounce);
+}
+
+void AdsServer::SetStreamHooks(StreamOpenedHook on_opened, StreamClosedHook on_closed) {
+  impl_->service.set_hooks(Hooks{std::move(on_opened), std::move(on_closed)});
 }
 
 void AdsServer::Shutdown() {

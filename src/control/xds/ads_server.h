@@ -10,6 +10,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -18,8 +19,21 @@
 
 namespace weft::control::xds {
 
+// Who opened a stream: envoy.config.core.v3.Node from the stream's first request, in plain
+// form so the hook's owner (weftd's mesh controller) needs no protobuf.
+struct NodeInfo {
+  std::string id;
+  std::string cluster;
+  std::string metadata_json;  // node.metadata (a google.protobuf.Struct) as JSON; "{}" if none
+  std::string locality;       // "region/zone/sub_zone" ("" when all three are empty)
+};
+
 class AdsServer {
  public:
+  // Run on the stream's gRPC thread: keep them short (post the work elsewhere).
+  using StreamOpenedHook = std::function<void(const NodeInfo& node)>;
+  using StreamClosedHook = std::function<void(const std::string& node_id)>;
+
   explicit AdsServer(SnapshotCache& cache);
   ~AdsServer();  // Shutdown()
 
@@ -27,6 +41,11 @@ class AdsServer {
   // of changes (several applies in a row) becomes one push of the last state. Istio's istiod
   // debounces by 100 ms (PILOT_DEBOUNCE_AFTER); 0, the default, pushes at once.
   void SetPushDebounce(std::chrono::milliseconds debounce);
+
+  // Before Start(): called when a stream of a node opens (after its watch on the cache is in
+  // place, before its first request is answered, so a snapshot set in reaction is what the
+  // node receives first) and when it closes. Each stream gets one call of each.
+  void SetStreamHooks(StreamOpenedHook on_opened, StreamClosedHook on_closed);
 
   // Listens on "host:port" (port 0: any; see port()) and serves until Shutdown().
   absl::Status Start(const std::string& address);

@@ -6,6 +6,9 @@
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 
+#include <condition_variable>
+#include <mutex>
+
 #include "envoy/config/cluster/v3/cluster.pb.h"
 #include "envoy/service/discovery/v3/ads.grpc.pb.h"
 
@@ -195,6 +198,56 @@ TEST_F(AdsServerTest, DebouncedBurstBecomesOnePushOfTheLastState) {
   EXPECT_EQ(response.version_info(), "v4") << "the burst was pushed once, as its last state";
   context->TryCancel();
   stream->Finish();
+}
+
+TEST_F(AdsServerTest, StreamHooksSeeTheNodeAndASnapshotSetOnOpenIsTheFirstAnswer) {
+  SnapshotCache cache;  // nothing for "n2" until its stream opens
+  AdsServer server(cache);
+  std::mutex mu;
+  std::condition_variable closed_cv;
+  NodeInfo opened;
+  std::string closed;
+  server.SetStreamHooks(
+      [&](const NodeInfo& node) {
+        {
+          std::lock_guard lock(mu);
+          opened = node;
+        }
+        cache.SetSnapshot(node.id, Snapshot{{kClusterType, {"v7", {{"a", ClusterAny("a", 7)}}}}});
+      },
+      [&](const std::string& node_id) {
+        std::lock_guard lock(mu);
+        closed = node_id;
+        closed_cv.notify_all();
+      });
+  ASSERT_TRUE(server.Start("127.0.0.1:0").ok());
+  auto stub = ads::AggregatedDiscoveryService::NewStub(grpc::CreateChannel(
+      "127.0.0.1:" + std::to_string(server.port()), grpc::InsecureChannelCredentials()));
+  auto context = Context();
+  auto stream = stub->StreamAggregatedResources(context.get());
+  ads::DiscoveryRequest request;
+  request.mutable_node()->set_id("n2");
+  request.mutable_node()->set_cluster("c");
+  request.mutable_node()->mutable_locality()->set_region("eu");
+  (*request.mutable_node()->mutable_metadata()->mutable_fields())["NAMESPACE"].set_string_value(
+      "bookinfo");
+  request.set_type_url(kClusterType);
+  ASSERT_TRUE(stream->Write(request));
+  ads::DiscoveryResponse response;
+  ASSERT_TRUE(stream->Read(&response));
+  EXPECT_EQ(response.version_info(), "v7");
+  {
+    std::lock_guard lock(mu);
+    EXPECT_EQ(opened.id, "n2");
+    EXPECT_EQ(opened.cluster, "c");
+    EXPECT_EQ(opened.locality, "eu//");
+    EXPECT_EQ(opened.metadata_json, R"({"NAMESPACE":"bookinfo"})");
+  }
+  stream->WritesDone();
+  stream->Finish();
+  std::unique_lock lock(mu);
+  EXPECT_TRUE(closed_cv.wait_for(lock, std::chrono::seconds(5), [&] { return !closed.empty(); }));
+  EXPECT_EQ(closed, "n2");
 }
 
 }  // namespace

@@ -1,0 +1,150 @@
+#include "control/mesh/mesh_controller.h"
+
+#include <google/protobuf/any.pb.h>
+
+#include <set>
+
+#include "base/logging.h"
+#include "control/translate/translate.h"
+
+namespace weft::control::mesh {
+namespace {
+
+// The kinds the registry and the translator read (translate.h, registry.h).
+constexpr const char* kMeshKinds[] = {"ServiceEntry",   "WorkloadEntry",   "WorkloadGroup",
+                                      "VirtualService", "DestinationRule", "Sidecar"};
+
+template <typename Message>
+void Put(xds::Snapshot& snapshot, const char* type_url, const std::string& name,
+         const Message& message) {
+  google::protobuf::Any any;
+  any.PackFrom(message);
+  snapshot[type_url].resources[name] = any.SerializeAsString();
+}
+
+xds::Snapshot ToSnapshot(const translate::XdsResources& resources) {
+  xds::Snapshot snapshot;
+  // Every type is present even when empty, so a proxy that subscribed to it gets an answer.
+  for (const char* type :
+       {xds::kClusterType, xds::kEndpointType, xds::kListenerType, xds::kRouteType}) {
+    snapshot[type];
+  }
+  for (const auto& c : resources.clusters) Put(snapshot, xds::kClusterType, c.name(), c);
+  for (const auto& e : resources.endpoints) {
+    Put(snapshot, xds::kEndpointType, e.cluster_name(), e);
+  }
+  for (const auto& l : resources.listeners) Put(snapshot, xds::kListenerType, l.name(), l);
+  for (const auto& r : resources.route_configs) Put(snapshot, xds::kRouteType, r.name(), r);
+  return snapshot;
+}
+
+}  // namespace
+
+MeshController::MeshController(event::Dispatcher& dispatcher, Store& store,
+                               xds::SnapshotCache& cache)
+    : dispatcher_(dispatcher), store_(store), cache_(cache) {}
+
+MeshController::~MeshController() {
+  *alive_ = false;
+  for (Store::WatchId id : watches_) store_.Unwatch(id);
+}
+
+absl::Status MeshController::Start() {
+  const int64_t revision = store_.Revision();
+  for (const char* kind : kMeshKinds) {
+    auto id = store_.Watch(Selector{kind, ""}, revision,
+                           [this](const WatchEvent&) { ScheduleRebuild(); });
+    if (!id.ok()) return id.status();
+    watches_.push_back(*id);
+  }
+  return absl::OkStatus();
+}
+
+void MeshController::AttachTo(xds::AdsServer& server) {
+  server.SetStreamHooks([this](const xds::NodeInfo& node) { OnStreamOpened(node); },
+                        [this](const std::string& node_id) { OnStreamClosed(node_id); });
+}
+
+void MeshController::OnStreamOpened(const xds::NodeInfo& node) {
+  dispatcher_.Post([this, alive = alive_, node] {
+    if (!*alive) return;
+    auto identity = ParseNodeIdentity(node.id, node.metadata_json, node.locality);
+    if (!identity.ok()) {
+      // The node still gets a view: the defaults (namespace "default", no labels).
+      WEFT_LOG(warn, "mesh: node '{}': {} (using defaults)", node.id,
+               std::string(identity.status().message()));
+      NodeIdentity defaults;
+      defaults.node_id = node.id;
+      defaults.locality = node.locality;
+      identity = std::move(defaults);
+    }
+    ConnectedNode& entry = nodes_[node.id];
+    entry.identity = std::move(*identity);
+    ++entry.streams;
+    WEFT_LOG(info, "mesh: proxy '{}' connected (namespace {}, ip '{}', {} label(s))", node.id,
+             entry.identity.namespace_, entry.identity.ip, entry.identity.labels.size());
+    ScheduleRebuild();
+  });
+}
+
+void MeshController::OnStreamClosed(const std::string& node_id) {
+  dispatcher_.Post([this, alive = alive_, node_id] {
+    if (!*alive) return;
+    auto it = nodes_.find(node_id);
+    if (it == nodes_.end() || --it->second.streams > 0) return;
+    // Its last stream is gone: stop translating for it. A reconnect rebuilds its snapshot
+    // before answering (the hook runs before the first request is served).
+    nodes_.erase(it);
+    cache_.ClearSnapshot(node_id);
+  });
+}
+
+void MeshController::ScheduleRebuild() {
+  // Store watches fire inside each write and several streams may open at once: one rebuild
+  // per turn of the loop covers them all.
+  if (rebuild_scheduled_) return;
+  rebuild_scheduled_ = true;
+  dispatcher_.Post([this, alive = alive_] {
+    if (!*alive) return;
+    rebuild_scheduled_ = false;
+    Rebuild();
+  });
+}
+
+void MeshController::Rebuild() {
+  ++rebuilds_;
+  if (nodes_.empty()) return;
+  translate::Snapshot input;
+  for (const char* kind : kMeshKinds) {
+    auto listed = store_.List(Selector{kind, ""});
+    if (!listed.ok()) {
+      // Keep serving the last snapshots rather than pushing a partial view.
+      WEFT_LOG(error, "mesh: cannot list {}: {}", kind, std::string(listed.status().message()));
+      return;
+    }
+    for (auto& item : listed->items) input.resources.push_back(std::move(item));
+  }
+  input.registry = translate::BuildRegistry(input.resources);
+
+  std::set<std::string> warnings;
+  for (const auto& [node_id, node] : nodes_) {
+    translate::ProxyIdentity proxy;
+    proxy.node_id = node_id;
+    proxy.namespace_ = node.identity.namespace_;
+    proxy.labels = node.identity.labels;
+    proxy.ip = node.identity.ip;
+    proxy.locality = node.identity.locality;
+    translate::XdsResources resources = translate::Translate(input, proxy);
+    warnings.insert(resources.warnings.begin(), resources.warnings.end());
+    cache_.SetSnapshot(node_id, ToSnapshot(resources));
+  }
+  std::vector<std::string> sorted(warnings.begin(), warnings.end());
+  if (sorted != last_warnings_) {
+    for (const std::string& w : sorted) WEFT_LOG(warn, "mesh: {}", w);
+    last_warnings_ = std::move(sorted);
+  }
+  WEFT_LOG(debug, "mesh: rebuilt {} node(s) from {} resource(s) at revision {}", nodes_.size(),
+           input.resources.size(), store_.Revision());
+}
+
+}  // namespace weft::control::mesh

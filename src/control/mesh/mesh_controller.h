@@ -1,0 +1,63 @@
+// What joins weftd's parts into a mesh: the store's resources, through the translator, into the
+// SnapshotCache the ADS server serves.
+//
+// On weftd's main dispatcher (the store is single-threaded): whenever a proxy's stream opens or
+// closes (AdsServer hooks, which run on gRPC threads and only Post here) and whenever the store
+// changes (Store::Watch on every Istio kind the translator reads), a rebuild is scheduled; one
+// rebuild lists the stored resources, builds the registry once, and for each connected node
+// translates its view and sets its snapshot. The cache compares content, so only nodes whose
+// resources changed are woken (and the ADS server debounces those pushes).
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "control/mesh/node_identity.h"
+#include "control/store/store.h"
+#include "control/xds/ads_server.h"
+#include "control/xds/snapshot_cache.h"
+#include "event/dispatcher.h"
+
+namespace weft::control::mesh {
+
+class MeshController {
+ public:
+  MeshController(event::Dispatcher& dispatcher, Store& store, xds::SnapshotCache& cache);
+  ~MeshController();
+
+  // Watches the store; call once, on the dispatcher's thread, before the ADS server starts.
+  absl::Status Start();
+  // Installs this controller's hooks on `server` (before server.Start()).
+  void AttachTo(xds::AdsServer& server);
+
+  // Thread-safe: post to the dispatcher.
+  void OnStreamOpened(const xds::NodeInfo& node);
+  void OnStreamClosed(const std::string& node_id);
+
+  // Dispatcher thread only. Rebuilds every connected node's snapshot now.
+  void Rebuild();
+  size_t rebuilds() const { return rebuilds_; }
+
+ private:
+  struct ConnectedNode {
+    NodeIdentity identity;
+    int streams = 0;
+  };
+  void ScheduleRebuild();
+
+  event::Dispatcher& dispatcher_;
+  Store& store_;
+  xds::SnapshotCache& cache_;
+  std::vector<Store::WatchId> watches_;
+  std::map<std::string, ConnectedNode> nodes_;  // by node id
+  bool rebuild_scheduled_ = false;
+  size_t rebuilds_ = 0;
+  std::vector<std::string> last_warnings_;
+  // Cleared on destruction so callbacks already posted do nothing.
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+};
+
+}  // namespace weft::control::mesh
