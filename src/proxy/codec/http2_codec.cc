@@ -113,7 +113,7 @@ uint32_t ResetCode(StreamResetReason reason, bool server) {
 class Http2Codec;
 
 // One HTTP/2 stream: its encoder side (what we send) and its decoder side (what we receive).
-class Http2Stream : public StreamEncoder {
+class Http2Stream : public event::DeferredDeletable, public StreamEncoder {
  public:
   Http2Stream(Http2Codec& codec, StreamDecoder* decoder) : codec_(codec), decoder_(decoder) {}
 

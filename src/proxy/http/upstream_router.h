@@ -29,7 +29,8 @@ namespace weft::proxy {
 
 class ActiveStream;
 
-class UpstreamRouter : public UpstreamRequestCallbacks {
+// DeferredDeletable: the stream releases it from inside its callbacks.
+class UpstreamRouter : public event::DeferredDeletable, public UpstreamRequestCallbacks {
  public:
   UpstreamRouter(ActiveStream& stream, cluster::ThreadLocalCluster& cluster,
                  const router::RouteEntry& route, upstream::LbContext lb_context);
