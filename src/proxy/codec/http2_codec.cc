@@ -29,6 +29,7 @@
 #include "absl/strings/str_cat.h"
 #include "base/logging.h"
 #include "proxy/codec/codec_factory.h"
+#include "proxy/codec/nghttp2_memory_pool.h"
 
 namespace weft::http {
 
@@ -191,9 +192,9 @@ class Http2Codec {
     // Window updates follow what the decoders actually took (see the top of this file).
     nghttp2_option_set_no_auto_window_update(opt, 1);
     if (server) {
-      nghttp2_session_server_new2(&session_, cb, this, opt);
+      nghttp2_session_server_new3(&session_, cb, this, opt, memory_pool_.mem());
     } else {
-      nghttp2_session_client_new2(&session_, cb, this, opt);
+      nghttp2_session_client_new3(&session_, cb, this, opt, memory_pool_.mem());
     }
     nghttp2_option_del(opt);
     nghttp2_session_callbacks_del(cb);
@@ -339,6 +340,8 @@ class Http2Codec {
   const bool server_;
   const Http2Options options_;
   const CodecLimits limits_;
+  // What nghttp2 allocates per stream comes from here (freed after the session: see ~Http2Codec).
+  Nghttp2MemoryPool memory_pool_;
   nghttp2_session* session_ = nullptr;
   std::list<std::unique_ptr<Http2Stream>> streams_;
   std::vector<nghttp2_nv> nva_;  // reused for every header block we send
