@@ -19,7 +19,6 @@
 
 #include <algorithm>
 #include <cstring>
-#include <list>
 #include <memory>
 #include <string>
 #include <vector>
@@ -147,7 +146,7 @@ class Http2Stream : public event::DeferredDeletable, public StreamEncoder {
   StreamDecoder* decoder_;
   StreamCallbacks* callbacks_ = nullptr;
   int32_t id_ = -1;
-  std::list<std::unique_ptr<Http2Stream>>::iterator self_;
+  size_t slot_ = 0;  // where the codec's streams_ holds this stream
 
   // Receiving.
   std::unique_ptr<HeaderMap> recv_headers_;  // the header block being received
@@ -300,15 +299,20 @@ class Http2Codec {
     if (stream.removed_) return;
     stream.removed_ = true;
     std::erase(deliver_, &stream);
-    auto it = stream.self_;
-    connection_.dispatcher().DeferredDelete(event::DeferLater(std::move(*it)));
-    streams_.erase(it);
+    // Swap-remove: the last stream takes the slot.
+    const size_t slot = stream.slot_;
+    connection_.dispatcher().DeferredDelete(std::move(streams_[slot]));
+    if (slot + 1 != streams_.size()) {
+      streams_[slot] = std::move(streams_.back());
+      streams_[slot]->slot_ = slot;
+    }
+    streams_.pop_back();
   }
 
   Http2Stream& AddStream(StreamDecoder* decoder) {
     streams_.push_back(std::make_unique<Http2Stream>(*this, decoder));
     Http2Stream& s = *streams_.back();
-    s.self_ = std::prev(streams_.end());
+    s.slot_ = streams_.size() - 1;
     return s;
   }
 
@@ -343,7 +347,10 @@ class Http2Codec {
   // What nghttp2 allocates per stream comes from here (freed after the session: see ~Http2Codec).
   Nghttp2MemoryPool memory_pool_;
   nghttp2_session* session_ = nullptr;
-  std::list<std::unique_ptr<Http2Stream>> streams_;
+  // Unordered, each stream knowing its slot: adding and removing a stream is O(1) and, once the
+  // vector has grown to the connection's concurrency, allocates nothing (a list allocated a node
+  // per stream).
+  std::vector<std::unique_ptr<Http2Stream>> streams_;
   std::vector<nghttp2_nv> nva_;  // reused for every header block we send
   std::unique_ptr<event::Timer> deliver_timer_;
   std::vector<Http2Stream*> deliver_;  // streams read-enabled again, with bytes waiting
