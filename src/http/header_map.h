@@ -14,6 +14,7 @@
 #include <utility>
 
 #include "absl/container/inlined_vector.h"
+#include "base/thread_free_list.h"
 
 namespace weft::http {
 
@@ -22,7 +23,8 @@ struct HeaderField {
   std::string value;
 };
 
-class HeaderMap {
+// Heap-allocated maps (one per request and response, each side) come from a per-thread free list.
+class HeaderMap : public ThreadFreeList<HeaderMap> {
  public:
   HeaderMap() = default;
 

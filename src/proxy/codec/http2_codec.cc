@@ -27,6 +27,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "base/logging.h"
+#include "base/thread_free_list.h"
 #include "proxy/codec/codec_factory.h"
 #include "proxy/codec/nghttp2_memory_pool.h"
 
@@ -113,7 +114,9 @@ uint32_t ResetCode(StreamResetReason reason, bool server) {
 class Http2Codec;
 
 // One HTTP/2 stream: its encoder side (what we send) and its decoder side (what we receive).
-class Http2Stream : public event::DeferredDeletable, public StreamEncoder {
+class Http2Stream : public ThreadFreeList<Http2Stream>,
+                    public event::DeferredDeletable,
+                    public StreamEncoder {
  public:
   Http2Stream(Http2Codec& codec, StreamDecoder* decoder) : codec_(codec), decoder_(decoder) {}
 

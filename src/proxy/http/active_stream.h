@@ -9,6 +9,7 @@
 #include <string>
 #include <string_view>
 
+#include "base/thread_free_list.h"
 #include "event/dispatcher.h"
 #include "event/idle_timer.h"
 #include "network/buffer.h"
@@ -23,7 +24,8 @@ class HttpConnectionManager;
 class UpstreamRouter;
 
 // DeferredDeletable: it is deleted once the event that finished it has unwound.
-class ActiveStream : public event::DeferredDeletable,
+class ActiveStream : public ThreadFreeList<ActiveStream>,
+                     public event::DeferredDeletable,
                      public http::StreamDecoder,
                      public http::StreamCallbacks,
                      public filters::FilterCallbacks {

@@ -17,6 +17,7 @@
 #include <string_view>
 #include <vector>
 
+#include "base/thread_free_list.h"
 #include "event/dispatcher.h"
 #include "network/buffer.h"
 #include "proxy/cluster_manager/thread_local_cluster.h"
@@ -30,7 +31,9 @@ namespace weft::proxy {
 class ActiveStream;
 
 // DeferredDeletable: the stream releases it from inside its callbacks.
-class UpstreamRouter : public event::DeferredDeletable, public UpstreamRequestCallbacks {
+class UpstreamRouter : public ThreadFreeList<UpstreamRouter>,
+                       public event::DeferredDeletable,
+                       public UpstreamRequestCallbacks {
  public:
   UpstreamRouter(ActiveStream& stream, cluster::ThreadLocalCluster& cluster,
                  const router::RouteEntry& route, upstream::LbContext lb_context);
