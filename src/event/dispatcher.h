@@ -12,6 +12,7 @@
 #include <memory>
 #include <mutex>
 #include <thread>
+#include <type_traits>
 #include <vector>
 
 namespace weft::event {
@@ -46,9 +47,13 @@ class FileEvent {
   bool queued_ = false;
 };
 
-// A one-shot timer, re-armable. Destroying it cancels it.
+// A one-shot timer, re-armable. Destroying it cancels it. Per-request owners embed one (a
+// member or std::optional<Timer>) instead of Dispatcher::CreateTimer's heap allocation; either
+// way it must not outlive its dispatcher.
 class Timer {
  public:
+  Timer(Dispatcher& dispatcher, std::function<void()> cb)
+      : dispatcher_(dispatcher), cb_(std::move(cb)) {}
   ~Timer();
   Timer(const Timer&) = delete;
   Timer& operator=(const Timer&) = delete;
@@ -59,8 +64,6 @@ class Timer {
 
  private:
   friend class Dispatcher;
-  Timer(Dispatcher& dispatcher, std::function<void()> cb)
-      : dispatcher_(dispatcher), cb_(std::move(cb)) {}
   Dispatcher& dispatcher_;
   std::function<void()> cb_;
   MonotonicTime deadline_{};
@@ -83,9 +86,16 @@ class DeferredHolder : public DeferredDeletable {
  private:
   std::unique_ptr<T> object_;
 };
+// An object that is itself DeferredDeletable goes to the queue as it is; anything else is
+// wrapped in a DeferredHolder. Per-request objects (streams, routers) derive from
+// DeferredDeletable so that ending a request does not allocate a holder for each of them.
 template <typename T>
 std::unique_ptr<DeferredDeletable> DeferLater(std::unique_ptr<T> object) {
-  return std::make_unique<DeferredHolder<T>>(std::move(object));
+  if constexpr (std::is_base_of_v<DeferredDeletable, T>) {
+    return object;
+  } else {
+    return std::make_unique<DeferredHolder<T>>(std::move(object));
+  }
 }
 
 class Dispatcher {

@@ -20,26 +20,26 @@ class IdleTimer {
   IdleTimer(Dispatcher& dispatcher, std::function<bool()> on_idle)
       : dispatcher_(dispatcher),
         on_idle_(std::move(on_idle)),
-        timer_(dispatcher.CreateTimer([this] { OnFire(); })) {}
+        timer_(dispatcher, [this] { OnFire(); }) {}
 
   // Starts (or restarts) the wait with `timeout`, counting from now; 0 disables.
   void Start(Milliseconds timeout) {
     timeout_ = timeout;
     Touch();
     if (timeout_.count() > 0) {
-      timer_->Enable(timeout_);
+      timer_.Enable(timeout_);
     } else {
-      timer_->Disable();
+      timer_.Disable();
     }
   }
   void Touch() { last_activity_ = dispatcher_.Now(); }
-  void Stop() { timer_->Disable(); }
+  void Stop() { timer_.Disable(); }
 
  private:
   void OnFire() {
     auto idle = std::chrono::duration_cast<Milliseconds>(dispatcher_.Now() - last_activity_);
     if (idle < timeout_) {
-      timer_->Enable(timeout_ - idle);
+      timer_.Enable(timeout_ - idle);
       return;
     }
     if (!on_idle_()) Start(timeout_);
@@ -47,7 +47,7 @@ class IdleTimer {
 
   Dispatcher& dispatcher_;
   std::function<bool()> on_idle_;
-  std::unique_ptr<Timer> timer_;
+  Timer timer_;  // embedded: a stream's idle timer costs no allocation of its own
   Milliseconds timeout_{0};
   MonotonicTime last_activity_{};
 };

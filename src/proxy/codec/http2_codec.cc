@@ -19,7 +19,6 @@
 
 #include <algorithm>
 #include <cstring>
-#include <list>
 #include <memory>
 #include <string>
 #include <vector>
@@ -28,7 +27,9 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "base/logging.h"
+#include "base/thread_free_list.h"
 #include "proxy/codec/codec_factory.h"
+#include "proxy/codec/nghttp2_memory_pool.h"
 
 namespace weft::http {
 
@@ -113,7 +114,9 @@ uint32_t ResetCode(StreamResetReason reason, bool server) {
 class Http2Codec;
 
 // One HTTP/2 stream: its encoder side (what we send) and its decoder side (what we receive).
-class Http2Stream : public StreamEncoder {
+class Http2Stream : public ThreadFreeList<Http2Stream>,
+                    public event::DeferredDeletable,
+                    public StreamEncoder {
  public:
   Http2Stream(Http2Codec& codec, StreamDecoder* decoder) : codec_(codec), decoder_(decoder) {}
 
@@ -146,7 +149,7 @@ class Http2Stream : public StreamEncoder {
   StreamDecoder* decoder_;
   StreamCallbacks* callbacks_ = nullptr;
   int32_t id_ = -1;
-  std::list<std::unique_ptr<Http2Stream>>::iterator self_;
+  size_t slot_ = 0;  // where the codec's streams_ holds this stream
 
   // Receiving.
   std::unique_ptr<HeaderMap> recv_headers_;  // the header block being received
@@ -191,9 +194,9 @@ class Http2Codec {
     // Window updates follow what the decoders actually took (see the top of this file).
     nghttp2_option_set_no_auto_window_update(opt, 1);
     if (server) {
-      nghttp2_session_server_new2(&session_, cb, this, opt);
+      nghttp2_session_server_new3(&session_, cb, this, opt, memory_pool_.mem());
     } else {
-      nghttp2_session_client_new2(&session_, cb, this, opt);
+      nghttp2_session_client_new3(&session_, cb, this, opt, memory_pool_.mem());
     }
     nghttp2_option_del(opt);
     nghttp2_session_callbacks_del(cb);
@@ -299,15 +302,20 @@ class Http2Codec {
     if (stream.removed_) return;
     stream.removed_ = true;
     std::erase(deliver_, &stream);
-    auto it = stream.self_;
-    connection_.dispatcher().DeferredDelete(event::DeferLater(std::move(*it)));
-    streams_.erase(it);
+    // Swap-remove: the last stream takes the slot.
+    const size_t slot = stream.slot_;
+    connection_.dispatcher().DeferredDelete(std::move(streams_[slot]));
+    if (slot + 1 != streams_.size()) {
+      streams_[slot] = std::move(streams_.back());
+      streams_[slot]->slot_ = slot;
+    }
+    streams_.pop_back();
   }
 
   Http2Stream& AddStream(StreamDecoder* decoder) {
     streams_.push_back(std::make_unique<Http2Stream>(*this, decoder));
     Http2Stream& s = *streams_.back();
-    s.self_ = std::prev(streams_.end());
+    s.slot_ = streams_.size() - 1;
     return s;
   }
 
@@ -339,8 +347,13 @@ class Http2Codec {
   const bool server_;
   const Http2Options options_;
   const CodecLimits limits_;
+  // What nghttp2 allocates per stream comes from here (freed after the session: see ~Http2Codec).
+  Nghttp2MemoryPool memory_pool_;
   nghttp2_session* session_ = nullptr;
-  std::list<std::unique_ptr<Http2Stream>> streams_;
+  // Unordered, each stream knowing its slot: adding and removing a stream is O(1) and, once the
+  // vector has grown to the connection's concurrency, allocates nothing (a list allocated a node
+  // per stream).
+  std::vector<std::unique_ptr<Http2Stream>> streams_;
   std::vector<nghttp2_nv> nva_;  // reused for every header block we send
   std::unique_ptr<event::Timer> deliver_timer_;
   std::vector<Http2Stream*> deliver_;  // streams read-enabled again, with bytes waiting

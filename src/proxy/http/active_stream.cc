@@ -57,7 +57,7 @@ ActiveStream::ActiveStream(HttpConnectionManager& hcm, http::StreamEncoder& resp
   const auto& cfg = *hcm_.runtime().config;
   if (cfg.stream_idle_timeout.count() > 0) StartIdleTimer(cfg.stream_idle_timeout);
   if (cfg.request_timeout.count() > 0) {
-    request_timer_ = dispatcher().CreateTimer([this] { OnStreamTimeout(); });
+    request_timer_.emplace(dispatcher(), [this] { OnStreamTimeout(); });
     request_timer_->Enable(cfg.request_timeout);
   }
 }
@@ -223,7 +223,7 @@ void ActiveStream::ArmStreamDurationTimer() {
     }
   }
   if (!duration) return;
-  max_duration_timer_ = dispatcher().CreateTimer([this] { OnMaxDurationReached(); });
+  max_duration_timer_.emplace(dispatcher(), [this] { OnMaxDurationReached(); });
   max_duration_timer_->Enable(*duration);
 }
 
@@ -306,7 +306,7 @@ void ActiveStream::RouteRequest() {
 
   // Route timeout: Envoy counts it from the end of the downstream request.
   if (action.timeout.count() > 0) {
-    if (!request_timer_) request_timer_ = dispatcher().CreateTimer([this] { OnStreamTimeout(); });
+    if (!request_timer_) request_timer_.emplace(dispatcher(), [this] { OnStreamTimeout(); });
     if (request_complete_) request_timer_->Enable(action.timeout);
   }
   if (action.idle_timeout && action.idle_timeout->count() > 0) {

@@ -9,6 +9,7 @@
 #include <string>
 #include <string_view>
 
+#include "base/thread_free_list.h"
 #include "event/dispatcher.h"
 #include "event/idle_timer.h"
 #include "network/buffer.h"
@@ -22,7 +23,10 @@ namespace weft::proxy {
 class HttpConnectionManager;
 class UpstreamRouter;
 
-class ActiveStream : public http::StreamDecoder,
+// DeferredDeletable: it is deleted once the event that finished it has unwound.
+class ActiveStream : public ThreadFreeList<ActiveStream>,
+                     public event::DeferredDeletable,
+                     public http::StreamDecoder,
                      public http::StreamCallbacks,
                      public filters::FilterCallbacks {
  public:
@@ -108,12 +112,14 @@ class ActiveStream : public http::StreamDecoder,
   // Request body that arrived while a filter held the request; sent on when it continues.
   network::Buffer held_body_;
   bool decoding_held_ = false;
-  bool hold_read_disabled_ = false;              // held_body_ grew past the limit: the client waits
-  bool headers_end_stream_ = false;              // the request had no body
-  bool routed_ = false;                          // the router has the request (or answered it)
-  std::unique_ptr<event::Timer> request_timer_;  // route timeout / request_timeout
-  std::unique_ptr<event::Timer> max_duration_timer_;  // max_stream_duration / grpc-timeout
-  std::optional<event::IdleTimer> idle_timer_;        // stream_idle_timeout, or the route's
+  bool hold_read_disabled_ = false;  // held_body_ grew past the limit: the client waits
+  bool headers_end_stream_ = false;  // the request had no body
+  bool routed_ = false;              // the router has the request (or answered it)
+  // Embedded, created on first use: most routes have a timeout, and a heap timer per request
+  // was one more allocation on every request.
+  std::optional<event::Timer> request_timer_;       // route timeout / request_timeout
+  std::optional<event::Timer> max_duration_timer_;  // max_stream_duration / grpc-timeout
+  std::optional<event::IdleTimer> idle_timer_;      // stream_idle_timeout, or the route's
   const router::RouteEntry* route_ = nullptr;
   int weighted_cluster_ = -1;
   access_log::StreamInfo info_;

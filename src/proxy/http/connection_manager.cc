@@ -210,7 +210,7 @@ void HttpConnectionManager::OnEvent(network::ConnectionEvent event) {
     ActiveStream& s = *streams_.front();
     s.OnResetStream(http::StreamResetReason::kConnectionTermination, reason);
     // OnResetStream -> OnStreamDone removed it; guard against a stream that did not.
-    if (!streams_.empty() && streams_.front().get() == &s) streams_.pop_front();
+    if (!streams_.empty() && streams_.front().get() == &s) streams_.erase(streams_.begin());
   }
   if (on_closed_) on_closed_(this);
 }

@@ -6,10 +6,10 @@
 // Not thread-safe: lives on one worker's dispatcher.
 #pragma once
 
-#include <list>
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "event/dispatcher.h"
 #include "event/idle_timer.h"
@@ -66,7 +66,9 @@ class HttpConnectionManager : public network::ConnectionCallbacks,
   std::unique_ptr<network::Connection> connection_;
   std::unique_ptr<http::Connection> codec_;
   std::function<void(HttpConnectionManager*)> on_closed_;
-  std::list<std::unique_ptr<ActiveStream>> streams_;
+  // A vector, not a list: HTTP/1 has one stream at a time and HTTP/2 a bounded few, and a
+  // list node per request was one more allocation; the vector keeps its capacity.
+  std::vector<std::unique_ptr<ActiveStream>> streams_;
   std::optional<event::IdleTimer> idle_timer_;           // no stream active for idle_timeout
   std::unique_ptr<event::Timer> request_headers_timer_;  // first request's headers too slow
   event::MonotonicTime start_;

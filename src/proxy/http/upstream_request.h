@@ -8,6 +8,7 @@
 #include <string>
 #include <string_view>
 
+#include "base/thread_free_list.h"
 #include "event/dispatcher.h"
 #include "network/buffer.h"
 #include "proxy/access_log/stream_info.h"
@@ -41,7 +42,8 @@ class UpstreamRequestCallbacks {
   virtual void OnUpstreamBelowWriteBufferLowWatermark() {}
 };
 
-class UpstreamRequest : public event::DeferredDeletable,
+class UpstreamRequest : public ThreadFreeList<UpstreamRequest>,
+                        public event::DeferredDeletable,
                         public http::StreamDecoder,
                         public http::StreamCallbacks,
                         public cluster::ConnPoolCallbacks {

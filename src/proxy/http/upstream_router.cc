@@ -123,7 +123,10 @@ bool UpstreamRouter::StartAttempt() {
     }
     pool = &cluster_.PoolFor(host, stream_.downstream_protocol());
     const upstream::Host& chosen = cluster_.host(host);
-    attempted_hosts_.push_back(chosen.address_string);
+    // Remembered only for the predicate that reads it: most routes have none.
+    if (retry_policy_ && retry_policy_->previous_hosts) {
+      attempted_hosts_.push_back(chosen.address_string);
+    }
     if (action_.auto_host_rewrite && !chosen.hostname.empty()) {
       router::AutoRewriteHost(action_, chosen.hostname, *headers_);
     }

@@ -17,6 +17,7 @@
 #include <string_view>
 #include <vector>
 
+#include "base/thread_free_list.h"
 #include "event/dispatcher.h"
 #include "network/buffer.h"
 #include "proxy/cluster_manager/thread_local_cluster.h"
@@ -29,7 +30,10 @@ namespace weft::proxy {
 
 class ActiveStream;
 
-class UpstreamRouter : public UpstreamRequestCallbacks {
+// DeferredDeletable: the stream releases it from inside its callbacks.
+class UpstreamRouter : public ThreadFreeList<UpstreamRouter>,
+                       public event::DeferredDeletable,
+                       public UpstreamRequestCallbacks {
  public:
   UpstreamRouter(ActiveStream& stream, cluster::ThreadLocalCluster& cluster,
                  const router::RouteEntry& route, upstream::LbContext lb_context);
