@@ -530,9 +530,22 @@ class Http2DrainTest(Http2Base):
         out, _ = p.communicate(timeout=60)
         total, ok, failed, errored, twoxx = h2load_counts(out)
         self.assertGreater(ok, 0, out)
-        self.assertEqual(failed, 0, out)
-        self.assertEqual(errored, 0, out)
         self.assertEqual(ok, twoxx, out)
+        # h2load may still try to open streams on a connection that got the GOAWAY; its nghttp2
+        # refuses them before they are sent ("Process Request Failure", counted failed and
+        # errored), which is the GOAWAY working. What must hold is on the proxy's side: every
+        # stream it received finished with a 200 and no failure flag, and their number is
+        # exactly what h2load saw succeed.
+        deadline = time.time() + 5
+        lines = []
+        while time.time() < deadline:
+            lines = self.access_log_lines(" /h1/x ")
+            if len(lines) >= ok:
+                break
+            time.sleep(0.2)
+        self.assertEqual(len(lines), ok, out)
+        for line in lines:
+            self.assertRegex(line, r" /h1/x 200 - h1$", line)
         # New connections are not accepted after the drain.
         rc, _, _ = self.h2curl(self.url + "/h1/x", timeout=3)
         self.assertNotEqual(rc, 0)
