@@ -7,6 +7,7 @@
 #include "proxy/config/translate_common.h"
 #include "proxy/filters/fault.h"
 #include "proxy/filters/local_ratelimit.h"
+#include "proxy/router/header_mutation.h"
 
 namespace weft::config {
 namespace {
@@ -70,6 +71,8 @@ absl::StatusOr<std::shared_ptr<const filters::LocalRateLimitConfig>> TranslateLo
   auto out = std::make_shared<filters::LocalRateLimitConfig>();
   if (r.stat_prefix().empty()) return ConfigError(FieldPath(path, "stat_prefix"), "is required");
   out->stat_prefix = r.stat_prefix();
+  const std::string p = r.stat_prefix() + ".http_local_rate_limit.";
+  out->stat_names = {p + "enabled", p + "ok", p + "rate_limited", p + "enforced"};
   if (r.has_status()) {
     const int code = r.status().code();
     if (code < 100 || code > 599) {
@@ -102,13 +105,16 @@ absl::StatusOr<std::shared_ptr<const filters::LocalRateLimitConfig>> TranslateLo
   if (r.has_filter_enforced()) {
     out->filter_enforced = TranslateFractionalPercent(r.filter_enforced().default_value());
   }
-  ASSIGN_OR_RETURN(out->response_headers_to_add,
+  ASSIGN_OR_RETURN(out->header_options.response_headers_to_add,
                    TranslateHeadersToAdd(r.response_headers_to_add(),
                                          FieldPath(path, "response_headers_to_add")));
   ASSIGN_OR_RETURN(
-      out->request_headers_to_add_when_not_enforced,
+      out->header_options.request_headers_to_add,
       TranslateHeadersToAdd(r.request_headers_to_add_when_not_enforced(),
                             FieldPath(path, "request_headers_to_add_when_not_enforced")));
+  auto headers = router::HeaderMutator::Compile(out->header_options);
+  if (!headers.ok()) return ConfigError(path, headers.status().message());
+  out->headers = std::move(*headers);
   out->rate_limited_as_resource_exhausted = r.rate_limited_as_resource_exhausted();
   return std::shared_ptr<const filters::LocalRateLimitConfig>(std::move(out));
 }

@@ -1,31 +1,9 @@
 #include "proxy/filters/local_ratelimit.h"
 
+#include "http/grpc.h"
+
 namespace weft::filters {
 namespace {
-
-// gRPC status codes (grpc/doc/statuscodes.md).
-constexpr uint32_t kGrpcUnavailable = 14;
-constexpr uint32_t kGrpcResourceExhausted = 8;
-
-void AddHeaders(const std::vector<router::HeaderValueOption>& options, http::HeaderMap& headers) {
-  for (const auto& o : options) {
-    using Action = router::HeaderValueOption::AppendAction;
-    switch (o.action) {
-      case Action::kAppendIfExistsOrAdd:
-        headers.Add(o.name, o.value);
-        break;
-      case Action::kAddIfAbsent:
-        if (!headers.Has(o.name)) headers.Add(o.name, o.value);
-        break;
-      case Action::kOverwriteIfExistsOrAdd:
-        headers.Set(o.name, o.value);
-        break;
-      case Action::kOverwriteIfExists:
-        if (headers.Has(o.name)) headers.Set(o.name, o.value);
-        break;
-    }
-  }
-}
 
 class LocalRateLimitFilter : public StreamFilter {
  public:
@@ -43,34 +21,34 @@ class LocalRateLimitFilter : public StreamFilter {
       return FilterStatus::kContinue;
     }
     stats::Store& s = callbacks_.stats();
-    const std::string p = config->stat_prefix + ".http_local_rate_limit.";
-    s.counter(p + "enabled").Inc();
+    s.counter(config->stat_names.enabled).Inc();
     if (config->token_bucket->TryConsume(callbacks_.dispatcher().Now())) {
-      s.counter(p + "ok").Inc();
+      s.counter(config->stat_names.ok).Inc();
       return FilterStatus::kContinue;
     }
-    s.counter(p + "rate_limited").Inc();
+    s.counter(config->stat_names.rate_limited).Inc();
     if (!config->filter_enforced.Sample(random.Next())) {
-      AddHeaders(config->request_headers_to_add_when_not_enforced, headers);
+      config->headers.ApplyToRequest(headers, callbacks_.info());
       return FilterStatus::kContinue;
     }
-    s.counter(p + "enforced").Inc();
-    response_headers_ = &config->response_headers_to_add;
+    s.counter(config->stat_names.enforced).Inc();
+    response_headers_ = &config->headers;
     callbacks_.SendLocalReply(
         config->status, "local_rate_limited", "local_rate_limited", access_log::kRateLimited,
-        config->rate_limited_as_resource_exhausted ? kGrpcResourceExhausted : kGrpcUnavailable);
+        config->rate_limited_as_resource_exhausted ? http::kGrpcResourceExhausted
+                                                   : http::kGrpcUnavailable);
     return FilterStatus::kLocalReplySent;
   }
 
   void EncodeHeaders(http::HeaderMap& headers, bool /*end_stream*/) override {
-    if (response_headers_) AddHeaders(*response_headers_, headers);
+    if (response_headers_) response_headers_->ApplyToResponse(headers, callbacks_.info());
   }
 
  private:
   FilterCallbacks& callbacks_;
   const LocalRateLimitConfig& listener_config_;
   const std::string& name_;
-  const std::vector<router::HeaderValueOption>* response_headers_ = nullptr;
+  const router::HeaderMutator* response_headers_ = nullptr;  // set once the request is limited
 };
 
 }  // namespace

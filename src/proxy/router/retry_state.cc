@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "http/grpc.h"
 #include "proxy/router/route_matcher.h"
 
 namespace weft::router {
@@ -34,12 +35,11 @@ constexpr Word kWords[] = {
     {"internal", RetryPolicy::kGrpcInternal},
 };
 
-// gRPC status codes (grpc/doc/statuscodes.md).
-constexpr uint32_t kGrpcCancelled = 1;
-constexpr uint32_t kGrpcDeadlineExceeded = 4;
-constexpr uint32_t kGrpcResourceExhausted = 8;
-constexpr uint32_t kGrpcInternal = 13;
-constexpr uint32_t kGrpcUnavailable = 14;
+using http::kGrpcCancelled;
+using http::kGrpcDeadlineExceeded;
+using http::kGrpcInternal;
+using http::kGrpcResourceExhausted;
+using http::kGrpcUnavailable;
 
 uint32_t StatusCode(const http::HeaderMap& response) {
   uint32_t code = 0;
