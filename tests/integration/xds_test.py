@@ -7,6 +7,7 @@ import os
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import tempfile
 import threading
@@ -184,6 +185,75 @@ def stat(proxy, name):
         if key == name:
             return int(value)
     return None
+
+
+class H2Connection:
+    """One prior-knowledge h2c connection, frames built by hand (RFC 9113 §4; request headers as
+    HPACK literals without indexing, RFC 7541 §6.2.2), so a test can send streams on the SAME
+    connection before and after a config change. Response headers are not decoded: the body
+    (the echo upstream's JSON) says who answered. A GOAWAY or a closed socket raises."""
+
+    def __init__(self, port):
+        self.port = port
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+        self.sock.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + self.frame(4, 0, 0))
+        self.next_stream = 1
+        self.buf = b""
+
+    @staticmethod
+    def frame(ftype, flags, stream, payload=b""):
+        return struct.pack(">I", len(payload))[1:] + bytes([ftype, flags]) + \
+            struct.pack(">I", stream) + payload
+
+    @staticmethod
+    def literal(name, value):
+        name, value = name.encode(), value.encode()
+        return bytes([0, len(name)]) + name + bytes([len(value)]) + value
+
+    def read_frame(self):
+        while len(self.buf) < 9 or len(self.buf) < 9 + int.from_bytes(self.buf[:3], "big"):
+            data = self.sock.recv(65536)
+            if not data:
+                raise ConnectionError("the proxy closed the HTTP/2 connection")
+            self.buf += data
+        length = int.from_bytes(self.buf[:3], "big")
+        ftype, flags = self.buf[3], self.buf[4]
+        stream = int.from_bytes(self.buf[5:9], "big") & 0x7FFFFFFF
+        payload = self.buf[9:9 + length]
+        self.buf = self.buf[9 + length:]
+        return ftype, flags, stream, payload
+
+    def get(self, path="/"):
+        """GET on a new stream of this connection: the response body."""
+        stream = self.next_stream
+        self.next_stream += 2
+        block = b"".join(self.literal(n, v) for n, v in (
+            (":method", "GET"), (":scheme", "http"), (":path", path),
+            (":authority", "127.0.0.1:%d" % self.port)))
+        self.sock.sendall(self.frame(1, 0x5, stream, block))  # END_STREAM | END_HEADERS
+        body = b""
+        while True:
+            ftype, flags, sid, payload = self.read_frame()
+            if ftype == 7:
+                raise ConnectionError("GOAWAY from the proxy")
+            if ftype == 4 and not flags & 1:
+                self.sock.sendall(self.frame(4, 1, 0))  # SETTINGS ACK
+            elif ftype == 6 and not flags & 1:
+                self.sock.sendall(self.frame(6, 1, 0, payload))  # PING ACK
+            elif sid == stream and ftype == 3:
+                raise ConnectionError("stream reset by the proxy")
+            elif sid == stream and ftype == 0:
+                pad = payload[0] if flags & 0x8 else 0
+                body += payload[1:len(payload) - pad] if flags & 0x8 else payload
+                if payload and not flags & 1:
+                    # Give the flow-control window back so long bodies are not stalled.
+                    inc = struct.pack(">I", len(payload))
+                    self.sock.sendall(self.frame(8, 0, 0, inc) + self.frame(8, 0, stream, inc))
+            if sid == stream and ftype in (0, 1) and flags & 1:
+                return body
+
+    def close(self):
+        self.sock.close()
 
 
 class XdsClientTest(unittest.TestCase):
@@ -371,6 +441,58 @@ class XdsClientTest(unittest.TestCase):
         old.close()
         # The RDS subscription is gone with the rds listener.
         self.assertEqual({served_by(self.port) for _ in range(3)}, {"up2"})
+
+    def test_route_update_reaches_streams_on_open_connections(self):
+        self.start_with_eds_and_rds()
+        self.fixture.put("cluster-other", static_cluster("other", self.up2.port))
+        wait_for(lambda: "other::" in self.proxy.admin_get("/clusters")[1], what="cluster other")
+        # An HTTP/1.1 keep-alive connection and an HTTP/2 connection, both routed to up1.
+        h1 = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
+        h1.request("GET", "/")
+        self.assertEqual(json.loads(h1.getresponse().read())["server"], "up1")
+        h1_sock = h1.sock
+        h2 = H2Connection(self.port)
+        self.assertEqual(json.loads(h2.get("/"))["server"], "up1")
+        listener_stats = {name: stat(self.proxy, "listener_manager." + name)
+                          for name in ("listener_added", "listener_modified", "listener_removed")}
+        reloads = stat(self.proxy, "http.ingress.rds.web-routes.config_reload") or 0
+
+        # RDS only: the route now sends to the static cluster on up2.
+        self.fixture.put("route-web", route_config("web-routes", "other"))
+        wait_for(lambda: served_by(self.port) == "up2", what="new connections on the new route")
+
+        # The next request on each open connection follows the new route...
+        for _ in range(3):
+            h1.request("GET", "/")
+            self.assertEqual(json.loads(h1.getresponse().read())["server"], "up2")
+            self.assertEqual(json.loads(h2.get("/"))["server"], "up2")
+        # ...on the same connections: none was closed (http.client would have reconnected, and
+        # H2Connection raises on a GOAWAY or a close).
+        self.assertIs(h1.sock, h1_sock)
+        h1.close()
+        h2.close()
+        # The listener was neither replaced nor drained; the HCM counted one route reload.
+        self.assertEqual({name: stat(self.proxy, "listener_manager." + name)
+                          for name in listener_stats}, listener_stats)
+        self.assertEqual(stat(self.proxy, "http.ingress.rds.web-routes.config_reload"),
+                         reloads + 1)
+
+    def test_invalid_route_update_is_nacked_and_open_connections_keep_the_old_routes(self):
+        self.start_with_eds_and_rds()
+        h1 = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
+        h1.request("GET", "/")
+        self.assertEqual(json.loads(h1.getresponse().read())["server"], "up1")
+        bad = route_config("web-routes", "web")
+        bad["virtual_hosts"][0]["routes"][0]["match"] = {"safe_regex": {"regex": "(unclosed"}}
+        self.fixture.put("route-web", bad)
+        error = wait_for(
+            lambda: self.fixture.status().get("proxy-1", {}).get("types", {}).get(ROUTE, {})
+            .get("nack_error"), what="the RDS NACK at the server")
+        self.assertIn("route_configuration 'web-routes'", error)
+        h1.request("GET", "/")
+        self.assertEqual(json.loads(h1.getresponse().read())["server"], "up1")
+        h1.close()
+        self.assertEqual(served_by(self.port), "up1")
 
 
 INTEROP = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "interop")

@@ -136,12 +136,13 @@ void ActiveStream::DecodeHeaders(std::unique_ptr<http::HeaderMap> headers, bool 
   if (!h.Has("x-forwarded-proto")) h.Set("x-forwarded-proto", "http");
   if (cfg.generate_request_id && !h.Has("x-request-id")) h.Set("x-request-id", GenerateRequestId());
   info_.request_id = std::string(h.GetOr("x-request-id"));
-  for (const auto& name : hcm_.runtime().routes->config().internal_only_headers) h.Remove(name);
+  routes_ = &hcm_.runtime().RoutesForStream(hcm_.worker().index, routes_pin_);
+  for (const auto& name : routes_->config().internal_only_headers) h.Remove(name);
   is_grpc_ = http::IsGrpcRequest(h);
 
   // The route is chosen once, before the filters, so they can read it (per-route configs, the
   // target cluster); the router acts on it after them.
-  route_ = hcm_.runtime().routes->Route(h);
+  route_ = routes_->Route(h);
   if (route_ != nullptr) {
     info_.route_name = route_->route->name;
     PickCluster();
@@ -248,7 +249,6 @@ void ActiveStream::ReleaseUpstream() {
 }
 
 void ActiveStream::RouteRequest() {
-  const auto& runtime = hcm_.runtime();
   if (route_ == nullptr) {
     hcm_.stats().no_route.Inc();
     SendLocalReply(404, "", "route_not_found", access_log::kNoRouteFound);
@@ -299,7 +299,7 @@ void ActiveStream::RouteRequest() {
   RemoveHopByHopHeaders(*upstream_headers, is_upgrade_);
   router::RewritePath(route, action, *upstream_headers);
   router::RewriteHost(action, *upstream_headers);
-  runtime.routes->ApplyRequestHeaderMutations(*route_, weighted_cluster_, *upstream_headers, info_);
+  routes_->ApplyRequestHeaderMutations(*route_, weighted_cluster_, *upstream_headers, info_);
   if (action.timeout.count() > 0) {
     upstream_headers->Set("x-envoy-expected-rq-timeout-ms", std::to_string(action.timeout.count()));
   }
@@ -400,8 +400,7 @@ void ActiveStream::OnUpstreamHeaders(std::unique_ptr<http::HeaderMap> headers, b
     response_headers_->Set("x-envoy-upstream-service-time",
                            std::to_string(info_.upstream_service_time->count()));
   }
-  hcm_.runtime().routes->ApplyResponseHeaderMutations(*route_, weighted_cluster_,
-                                                      *response_headers_, info_);
+  routes_->ApplyResponseHeaderMutations(*route_, weighted_cluster_, *response_headers_, info_);
   if (end_stream) ReleaseUpstream();
   EncodeResponseHeaders(*response_headers_, end_stream);
 }
@@ -578,8 +577,7 @@ void ActiveStream::SendLocalReply(uint32_t status, std::string_view body, std::s
   } else {
     headers->Add("content-length", "0");
   }
-  if (route_)
-    runtime.routes->ApplyResponseHeaderMutations(*route_, weighted_cluster_, *headers, info_);
+  if (route_) routes_->ApplyResponseHeaderMutations(*route_, weighted_cluster_, *headers, info_);
   response_headers_ = std::move(headers);
   bool has_body = !final_body.empty() && !is_head_request_;
   if (response_started_) {
@@ -611,9 +609,7 @@ void ActiveStream::SendGrpcLocalReply(uint32_t status, std::string_view body,
   headers->Add("content-type", "application/grpc");
   headers->Add("grpc-status", std::to_string(grpc_status.value_or(http::HttpToGrpcStatus(status))));
   if (!body.empty()) headers->Add("grpc-message", std::string(body));
-  if (route_)
-    hcm_.runtime().routes->ApplyResponseHeaderMutations(*route_, weighted_cluster_, *headers,
-                                                        info_);
+  if (route_) routes_->ApplyResponseHeaderMutations(*route_, weighted_cluster_, *headers, info_);
   response_headers_ = std::move(headers);
   EncodeResponseHeaders(*response_headers_, true);
 }

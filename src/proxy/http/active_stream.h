@@ -102,6 +102,11 @@ class ActiveStream : public ThreadFreeList<ActiveStream>,
 
   HttpConnectionManager& hcm_;
   http::StreamEncoder& encoder_;
+  // The route table this stream routes by, chosen when its headers arrive: an RDS update swaps
+  // the HCM's table for later streams only. Declared before everything that points into it
+  // (route_, the router, the filters' per-route configs), so it outlives them.
+  std::shared_ptr<const router::RouteTable> routes_pin_;  // set for rds tables only
+  const router::RouteTable* routes_ = nullptr;
   std::unique_ptr<http::HeaderMap> request_headers_;
   std::unique_ptr<http::HeaderMap> request_trailers_;
   std::unique_ptr<http::HeaderMap> response_headers_;

@@ -5,12 +5,17 @@
 namespace weft::proxy {
 
 absl::StatusOr<std::shared_ptr<const HcmRuntime>> HcmRuntime::Build(
-    const listener::HttpConnectionManagerConfig& config) {
+    const listener::HttpConnectionManagerConfig& config,
+    std::shared_ptr<router::RdsRouteTable> rds) {
   auto rt = std::make_shared<HcmRuntime>();
   rt->config = &config;
-  auto routes = config.route_config ? config.route_config
-                                    : std::make_shared<const router::RouteConfiguration>();
-  ASSIGN_OR_RETURN(rt->routes, router::RouteTable::Create(routes));
+  if (rds != nullptr) {
+    rt->rds = std::move(rds);
+  } else {
+    auto routes = config.route_config ? config.route_config
+                                      : std::make_shared<const router::RouteConfiguration>();
+    ASSIGN_OR_RETURN(rt->routes, router::RouteTable::Create(routes));
+  }
   ASSIGN_OR_RETURN(rt->access_logs, access_log::BuildAccessLogs(config.access_logs));
   auto compile = [](const std::string& format, std::string_view what)
       -> absl::StatusOr<std::shared_ptr<const access_log::SubstitutionFormatter>> {

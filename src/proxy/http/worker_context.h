@@ -22,6 +22,7 @@ struct WorkerContext {
   Random& random;
   cluster::ThreadLocalClusterManager& clusters;
   std::string hostname;   // for %HOSTNAME% and x-envoy headers
+  size_t index = 0;       // the worker's number: its slot in per-worker tables (RDS routes)
   bool draining = false;  // set on drain: HTTP answers "connection: close", TCP is left alone
 
   access_log::WorkerAccessLogs access_logs;  // flushed by the worker every second

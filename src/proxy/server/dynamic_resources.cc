@@ -83,24 +83,34 @@ absl::Status Server::UpdateEndpoints(
   return absl::OkStatus();
 }
 
-bool Server::ResolveRoutes(listener::ListenerConfig& config) const {
+bool Server::RoutesKnown(const listener::ListenerConfig& config) const {
   bool complete = true;
-  ForEachHcm(config, [&](listener::HttpConnectionManagerConfig& hcm) {
-    if (hcm.rds_route_config_name.empty()) return;
-    auto it = routes_.find(hcm.rds_route_config_name);
-    if (it == routes_.end()) {
-      complete = false;
-      return;
-    }
-    hcm.route_config = it->second;
+  ForEachHcm(config, [&](const listener::HttpConnectionManagerConfig& hcm) {
+    complete = complete &&
+               (hcm.rds_route_config_name.empty() || routes_.count(hcm.rds_route_config_name) > 0);
   });
   return complete;
 }
 
+std::shared_ptr<router::RdsRouteTable> Server::RdsTable(const std::string& name) {
+  auto& table = rds_tables_[name];
+  if (table == nullptr) {
+    // No worker can see the new object before a listener runtime naming it is posted, so its
+    // slots are filled here; from then on only the workers write them.
+    std::shared_ptr<const router::RouteTable> current;
+    if (auto known = routes_.find(name); known != routes_.end()) {
+      current = known->second;
+    } else {
+      current = *router::RouteTable::Create(std::make_shared<const router::RouteConfiguration>());
+    }
+    table = std::make_shared<router::RdsRouteTable>(name, workers_.size(), std::move(current));
+  }
+  return table;
+}
+
 absl::Status Server::InstallListener(const listener::ListenerConfig& given) {
-  auto config = std::make_shared<listener::ListenerConfig>(given);
-  ResolveRoutes(*config);
-  auto runtime = ListenerRuntime::Build(config);
+  auto config = std::make_shared<const listener::ListenerConfig>(given);
+  auto runtime = ListenerRuntime::Build(config, RdsLookup());
   if (!runtime.ok()) {
     return absl::InvalidArgumentError(
         absl::StrCat("listener '", given.name, "': ", runtime.status().message()));
@@ -113,13 +123,18 @@ absl::Status Server::InstallListener(const listener::ListenerConfig& given) {
     // Same socket: swap the filter chains under it; nothing to rebind, no connection refused.
     for (auto& w : workers_) w->UpdateListener(given.name, *runtime);
     *current = *runtime;
+    main_stats_->counter("listener_manager.listener_modified").Inc();
     WEFT_LOG(info, "lds: listener '{}' updated", given.name);
     return absl::OkStatus();
   }
   ASSIGN_OR_RETURN(std::vector<int> fds, BindWorkerSockets(*config, (*runtime)->address));
-  if (current != listeners_.end()) RemoveListener(given.name);  // moved to another address
+  const bool moved = current != listeners_.end();
+  if (moved) RemoveListener(given.name);  // moved to another address
   for (size_t i = 0; i < fds.size(); ++i) workers_[i]->AddListener(*runtime, fds[i]);
   listeners_.push_back(*runtime);
+  main_stats_
+      ->counter(moved ? "listener_manager.listener_modified" : "listener_manager.listener_added")
+      .Inc();
   WEFT_LOG(info, "lds: listener '{}' on {}", given.name, (*runtime)->address.ToString());
   return absl::OkStatus();
 }
@@ -137,12 +152,12 @@ absl::Status Server::UpdateListeners(std::vector<listener::ListenerConfig> updat
   for (const std::string& name : removed) {
     warming_listeners_.erase(name);
     RemoveListener(name);
+    main_stats_->counter("listener_manager.listener_removed").Inc();
     WEFT_LOG(info, "lds: listener '{}' removed: no longer accepting", name);
   }
   absl::Status first_error;
   for (auto& config : updated) {
-    listener::ListenerConfig probe = config;
-    if (!ResolveRoutes(probe)) {
+    if (!RoutesKnown(config)) {
       // Warming: the old version (if any) serves until the routes arrive.
       WEFT_LOG(info, "lds: listener '{}' warming (waiting for its routes)", config.name);
       warming_listeners_[config.name] = std::move(config);
@@ -159,28 +174,40 @@ absl::Status Server::UpdateListeners(std::vector<listener::ListenerConfig> updat
 
 absl::Status Server::UpdateRoutes(
     std::map<std::string, std::shared_ptr<const router::RouteConfiguration>> routes) {
-  std::set<std::string> changed;
+  // Every configuration compiles, or none applies.
+  std::map<std::string, std::shared_ptr<const router::RouteTable>> tables;
   for (auto& [name, rc] : routes) {
-    routes_[name] = std::move(rc);
-    changed.insert(name);
+    auto table = router::RouteTable::Create(std::move(rc));
+    if (!table.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("route_configuration '", name, "': ", table.status().message()));
+    }
+    tables[name] = std::move(*table);
+  }
+  for (auto& [name, table] : tables) {
+    routes_[name] = table;
+    // Each worker swaps its own slot; its streams from then on route by the new table.
+    if (auto known = rds_tables_.find(name); known != rds_tables_.end()) {
+      for (size_t i = 0; i < workers_.size(); ++i) {
+        workers_[i]->dispatcher().Post([rds = known->second, i, table] { rds->Set(i, table); });
+      }
+    }
+    // Envoy's per-HCM reload counter: http.<stat_prefix>.rds.<route_config_name>.config_reload.
+    std::set<std::string> prefixes;
+    for (const auto& l : listeners_) {
+      ForEachHcm(*l->config, [&](const listener::HttpConnectionManagerConfig& hcm) {
+        if (hcm.rds_route_config_name == name) prefixes.insert(hcm.stat_prefix);
+      });
+    }
+    for (const auto& prefix : prefixes) {
+      main_stats_->counter(absl::StrCat("http.", prefix, ".rds.", name, ".config_reload")).Inc();
+    }
+    WEFT_LOG(info, "rds: route configuration '{}' updated", name);
   }
   absl::Status first_error;
-  // Listeners serving a changed route configuration get a runtime built with it.
-  std::vector<listener::ListenerConfig> refresh;
-  for (const auto& l : listeners_) {
-    bool uses = false;
-    ForEachHcm(*l->config, [&](const listener::HttpConnectionManagerConfig& hcm) {
-      uses = uses || changed.count(hcm.rds_route_config_name) > 0;
-    });
-    if (uses) refresh.push_back(*l->config);
-  }
-  for (auto& config : refresh) {
-    if (absl::Status st = InstallListener(config); !st.ok() && first_error.ok()) first_error = st;
-  }
   // Warming listeners whose routes are now all there open.
   for (auto it = warming_listeners_.begin(); it != warming_listeners_.end();) {
-    listener::ListenerConfig probe = it->second;
-    if (!ResolveRoutes(probe)) {
+    if (!RoutesKnown(it->second)) {
       ++it;
       continue;
     }

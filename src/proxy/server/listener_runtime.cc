@@ -51,17 +51,20 @@ int BestCidr(const network::Address& addr, const std::vector<listener::CidrRange
 }  // namespace
 
 absl::StatusOr<std::shared_ptr<const ListenerRuntime>> ListenerRuntime::Build(
-    std::shared_ptr<const listener::ListenerConfig> config) {
+    std::shared_ptr<const listener::ListenerConfig> config, const RdsLookup& rds) {
   auto runtime = std::make_shared<ListenerRuntime>();
   ASSIGN_OR_RETURN(runtime->address, network::MakeAddress(config->address, config->port));
   runtime->stat_prefix = config->stat_prefix.empty()
                              ? absl::StrCat("listener.", config->address, "_", config->port, ".")
                              : absl::StrCat("listener.", config->stat_prefix, ".");
-  auto build_chain = [](const listener::FilterChain& chain) -> absl::StatusOr<FilterChainRuntime> {
+  auto build_chain =
+      [&rds](const listener::FilterChain& chain) -> absl::StatusOr<FilterChainRuntime> {
     FilterChainRuntime out;
     out.config = &chain;
     if (const auto* hcm = std::get_if<listener::HttpConnectionManagerConfig>(&chain.filter)) {
-      ASSIGN_OR_RETURN(out.hcm, HcmRuntime::Build(*hcm));
+      std::shared_ptr<router::RdsRouteTable> table;
+      if (!hcm->rds_route_config_name.empty() && rds) table = rds(hcm->rds_route_config_name);
+      ASSIGN_OR_RETURN(out.hcm, HcmRuntime::Build(*hcm, std::move(table)));
     } else {
       const auto& tcp = std::get<listener::TcpProxyConfig>(chain.filter);
       auto rt = std::make_shared<TcpProxyRuntime>();

@@ -2,6 +2,7 @@
 // of its terminal filter (HTTP connection manager or tcp_proxy). Built on the main thread.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -26,8 +27,13 @@ struct ListenerRuntime {
   std::vector<FilterChainRuntime> chains;
   std::optional<FilterChainRuntime> default_chain;
 
+  // The swappable table of an rds HCM's route_config_name (the Server's, shared by every
+  // listener naming it). Without one, rds HCMs route by their config's route_config.
+  using RdsLookup =
+      std::function<std::shared_ptr<router::RdsRouteTable>(const std::string& route_config_name)>;
+
   static absl::StatusOr<std::shared_ptr<const ListenerRuntime>> Build(
-      std::shared_ptr<const listener::ListenerConfig> config);
+      std::shared_ptr<const listener::ListenerConfig> config, const RdsLookup& rds = {});
 
   // Whether a new connection's first bytes must be inspected before a chain can be chosen:
   // the listener has the http_inspector and some chain matches on application_protocols.

@@ -67,7 +67,7 @@ absl::Status Server::Start() {
   };
   for (const auto& listener : bootstrap_.listeners) {
     auto shared = std::make_shared<const listener::ListenerConfig>(listener);
-    auto runtime = ListenerRuntime::Build(shared);
+    auto runtime = ListenerRuntime::Build(shared, RdsLookup());
     if (!runtime.ok()) {
       close_bound();
       return absl::InvalidArgumentError(

@@ -55,7 +55,9 @@ class Server {
   absl::Status UpdateListeners(std::vector<listener::ListenerConfig> updated,
                                const std::vector<std::string>& removed,
                                std::set<std::string>* failed = nullptr);
-  // RDS: route configurations by name; the listeners whose HCM names them pick them up.
+  // RDS: route configurations by name. Every HCM naming one routes its next stream by the new
+  // table, on connections already open too; listeners are not touched. Warming listeners whose
+  // routes are now all known open. A configuration that does not compile changes nothing.
   absl::Status UpdateRoutes(
       std::map<std::string, std::shared_ptr<const router::RouteConfiguration>> routes);
   // What the xDS client must subscribe to: eds_service_names of EDS clusters, and the
@@ -77,8 +79,14 @@ class Server {
   // Opens (or, same name and address, swaps in) a listener whose routes are all known.
   absl::Status InstallListener(const listener::ListenerConfig& config);
   void RemoveListener(const std::string& name);
-  // The listener with every rds chain's route_config filled in; false if a route is missing.
-  bool ResolveRoutes(listener::ListenerConfig& config) const;
+  // Whether every rds chain of the listener names a route configuration already received.
+  bool RoutesKnown(const listener::ListenerConfig& config) const;
+  // The swappable table of a route configuration (created on first use; it routes nothing
+  // until RDS delivers the configuration, for static listeners that name one).
+  std::shared_ptr<router::RdsRouteTable> RdsTable(const std::string& route_config_name);
+  ListenerRuntime::RdsLookup RdsLookup() {
+    return [this](const std::string& name) { return RdsTable(name); };
+  }
   // One SO_REUSEPORT socket per worker for the listener (none when it does not bind).
   absl::StatusOr<std::vector<int>> BindWorkerSockets(const listener::ListenerConfig& config,
                                                      const network::Address& address);
@@ -93,8 +101,9 @@ class Server {
   std::unique_ptr<cluster::ClusterManager> clusters_;
   std::vector<std::shared_ptr<const ListenerRuntime>> listeners_;
   // xDS state.
-  std::map<std::string, listener::ListenerConfig> warming_listeners_;  // waiting for RDS
-  std::map<std::string, std::shared_ptr<const router::RouteConfiguration>> routes_;
+  std::map<std::string, listener::ListenerConfig> warming_listeners_;        // waiting for RDS
+  std::map<std::string, std::shared_ptr<const router::RouteTable>> routes_;  // received by RDS
+  std::map<std::string, std::shared_ptr<router::RdsRouteTable>> rds_tables_;
   std::map<std::string, std::vector<upstream::LocalityEndpoints>> endpoints_;  // by service
   std::set<std::string> dynamic_clusters_;
   std::string dynamic_config_dump_;

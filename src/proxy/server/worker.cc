@@ -19,6 +19,7 @@ Worker::Worker(int index, stats::Registry& registry, stats::Registry& host_regis
       random_(FastRandom::FromClockAndThread()),
       clusters_(dispatcher_, stats_, host_stats_, random_),
       context_{dispatcher_, stats_, random_, clusters_, std::move(hostname)} {
+  context_.index = static_cast<size_t>(index);
   random_ = FastRandom(random_.Next() + static_cast<uint64_t>(index) * 0x9e3779b97f4a7c15ULL);
 }
 
