@@ -126,13 +126,13 @@ class Fixture:
         self.log.close()
 
 
-def bootstrap(xds_port, node_id="proxy-1"):
+def bootstrap(xds_port, node_id="proxy-1", api_type="GRPC"):
     return """
 node: {id: %s, cluster: test, metadata: {NAMESPACE: default}}
 admin: {address: {socket_address: {address: 127.0.0.1, port_value: 0}}}
 dynamic_resources:
   ads_config:
-    api_type: GRPC
+    api_type: %s
     transport_api_version: V3
     grpc_services: [{envoy_grpc: {cluster_name: xds}}]
   cds_config: {ads: {}, resource_api_version: V3}
@@ -145,7 +145,7 @@ static_resources:
     load_assignment:
       cluster_name: xds
       endpoints: [{lb_endpoints: [{endpoint: {address: {socket_address: {address: 127.0.0.1, port_value: %d}}}}]}]
-""" % (node_id, xds_port)
+""" % (node_id, api_type, xds_port)
 
 
 def wait_for(predicate, timeout=15, what="condition"):
@@ -257,6 +257,9 @@ class H2Connection:
 
 
 class XdsClientTest(unittest.TestCase):
+    """The client's scenarios over state of the world; XdsDeltaClientTest runs them over Delta."""
+    API_TYPE = "GRPC"
+
     def setUp(self):
         self.up1, self.up2 = Upstream("up1"), Upstream("up2")
         self.fixture = Fixture()
@@ -276,7 +279,7 @@ class XdsClientTest(unittest.TestCase):
         self.fixture.put("eds-web", endpoints("web", self.up1.port))
         self.fixture.put("listener-http", listener("http", self.port, rds="web-routes"))
         self.fixture.put("route-web", route_config("web-routes", "web"))
-        self.proxy = Proxy(bootstrap(self.fixture.port))
+        self.proxy = Proxy(bootstrap(self.fixture.port, api_type=self.API_TYPE))
         wait_for(lambda: served_by(self.port) == "up1", what="traffic through the xDS listener")
 
     def test_cluster_listener_and_routes_arrive_and_eds_moves_traffic(self):
@@ -492,6 +495,58 @@ class XdsClientTest(unittest.TestCase):
         h1.request("GET", "/")
         self.assertEqual(json.loads(h1.getresponse().read())["server"], "up1")
         h1.close()
+        self.assertEqual(served_by(self.port), "up1")
+
+
+class XdsDeltaClientTest(XdsClientTest):
+    """Every XdsClientTest scenario over DeltaAggregatedResources (api_type DELTA_GRPC), and
+    what only Delta does."""
+    API_TYPE = "DELTA_GRPC"
+
+    def delta_log(self, text):
+        """(type short name, resources changed, removed) per delta response logged in `text`."""
+        found = []
+        for line in text.splitlines():
+            marker = "xds: delta type.googleapis.com/"
+            if marker in line:
+                rest = line.split(marker, 1)[1].split()
+                # "<type> <version>: <n> resource(s) changed, <m> removed"
+                found.append((rest[0].rsplit(".", 1)[1], int(rest[2]), int(rest[5])))
+        return found
+
+    def test_reconnect_sends_initial_versions_and_gets_only_what_changed(self):
+        self.start_with_eds_and_rds()
+        first = self.delta_log(self.proxy.output())
+        self.assertIn(("Cluster", 1, 0), first)
+        self.fixture.stop(signal.SIGKILL)
+        wait_for(lambda: stat(self.proxy, "control_plane.connected_state") == 0,
+                 what="the proxy to notice the server is gone")
+        mark = len(self.proxy.output())
+        self.fixture.put("eds-web", endpoints("web", self.up2.port))
+        self.fixture.start()
+        wait_for(lambda: served_by(self.port) == "up2", timeout=20,
+                 what="the proxy to reconnect and follow the new endpoints")
+        wait_for(lambda: len(self.delta_log(self.proxy.output()[mark:])) >= 4,
+                 what="a response per type after the reconnect")
+        after = {t: (changed, removed)
+                 for t, changed, removed in self.delta_log(self.proxy.output()[mark:])}
+        # The server knew what the proxy held: unchanged resources were not sent again.
+        self.assertEqual(after, {"Cluster": (0, 0), "Listener": (0, 0),
+                                 "RouteConfiguration": (0, 0), "ClusterLoadAssignment": (1, 0)})
+
+    def test_removed_while_disconnected_is_removed_on_reconnect(self):
+        self.start_with_eds_and_rds()
+        self.fixture.put("cluster-extra", static_cluster("extra", self.up2.port))
+        wait_for(lambda: "extra::" in self.proxy.admin_get("/clusters")[1], what="extra cluster")
+        self.fixture.stop(signal.SIGKILL)
+        wait_for(lambda: stat(self.proxy, "control_plane.connected_state") == 0,
+                 what="the proxy to notice the server is gone")
+        mark = len(self.proxy.output())
+        self.fixture.remove("cluster-extra")
+        self.fixture.start()
+        wait_for(lambda: "extra::" not in self.proxy.admin_get("/clusters")[1], timeout=20,
+                 what="the cluster removed meanwhile to go")
+        self.assertIn(("Cluster", 0, 1), self.delta_log(self.proxy.output()[mark:]))
         self.assertEqual(served_by(self.port), "up1")
 
 

@@ -34,6 +34,7 @@ struct XdsConfig {
   std::string target;  // gRPC target: "ip:port" of the envoy_grpc cluster, or google_grpc's URI
   bool lds = false;    // lds_config present: listeners come from the server
   bool cds = false;    // cds_config present: clusters come from the server
+  bool delta = false;  // ads_config.api_type DELTA_GRPC: DeltaAggregatedResources, not SotW
   std::string node_metadata_json;  // node.metadata (a Struct) as JSON, sent with the node
 };
 

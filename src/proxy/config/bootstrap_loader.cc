@@ -194,10 +194,22 @@ absl::Status TranslateDynamicResources(const bootstrap::Bootstrap& proto, Bootst
   }
   const auto& ads = dr.ads_config();
   const std::string ads_path = FieldPath(path, "ads_config");
-  if (ads.api_type() != envoy::config::core::v3::ApiConfigSource::GRPC &&
-      ads.api_type() != envoy::config::core::v3::ApiConfigSource::AGGREGATED_GRPC) {
-    return ConfigError(FieldPath(ads_path, "api_type"),
-                       "only GRPC (state of the world) is supported by weft-proxy's client");
+  // ApiConfigSource.ApiType: GRPC is state of the world, DELTA_GRPC incremental; the
+  // AGGREGATED_ variants say the same for an aggregated (ADS) source.
+  using ApiConfigSource = envoy::config::core::v3::ApiConfigSource;
+  switch (ads.api_type()) {
+    case ApiConfigSource::GRPC:
+    case ApiConfigSource::AGGREGATED_GRPC:
+      config.xds.delta = false;
+      break;
+    case ApiConfigSource::DELTA_GRPC:
+    case ApiConfigSource::AGGREGATED_DELTA_GRPC:
+      config.xds.delta = true;
+      break;
+    default:
+      return ConfigError(FieldPath(ads_path, "api_type"),
+                         "only GRPC (state of the world) and DELTA_GRPC (incremental) are "
+                         "supported by weft-proxy's client");
   }
   if (ads.grpc_services_size() != 1) {
     return ConfigError(FieldPath(ads_path, "grpc_services"), "exactly one is required");

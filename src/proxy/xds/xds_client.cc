@@ -3,9 +3,11 @@
 #include <google/protobuf/util/json_util.h>
 #include <grpcpp/grpcpp.h>
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <future>
+#include <iterator>
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -18,6 +20,7 @@
 #include "proxy/config/text.h"
 #include "proxy/config/translate.h"
 #include "proxy/server/server.h"
+#include "proxy/xds/delta_state.h"
 
 namespace weft::proxy {
 namespace {
@@ -125,10 +128,19 @@ class XdsClient::Impl : public std::enable_shared_from_this<XdsClient::Impl> {
         if (stop_) break;
         context_ = context;
       }
-      auto stream = stub->StreamAggregatedResources(context.get());
-      const bool got_response = RunStream(*stream);
-      context->TryCancel();
-      grpc::Status status = stream->Finish();
+      grpc::Status status;
+      bool got_response = false;
+      if (xds_.delta) {
+        auto stream = stub->DeltaAggregatedResources(context.get());
+        got_response = RunDeltaStream(*stream);
+        context->TryCancel();
+        status = stream->Finish();
+      } else {
+        auto stream = stub->StreamAggregatedResources(context.get());
+        got_response = RunSotwStream(*stream);
+        context->TryCancel();
+        status = stream->Finish();
+      }
       {
         std::lock_guard lock(mu_);
         context_.reset();
@@ -148,11 +160,33 @@ class XdsClient::Impl : public std::enable_shared_from_this<XdsClient::Impl> {
     }
   }
 
-  using Stream =
+  // The EDS and RDS subscriptions follow the clusters and listeners: after each applied update,
+  // `resubscribe(type, before, after)` for each of the two whose names changed.
+  template <typename Resubscribe>
+  void FollowSubscriptions(const Verdict& verdict, Resubscribe resubscribe) {
+    for (const auto& [type, names] : {std::pair{kEndpointType, &verdict.eds_names},
+                                      std::pair{kRouteType, &verdict.rds_names}}) {
+      if (*names == names_[type]) continue;
+      std::vector<std::string> before = std::move(names_[type]);
+      names_[type] = *names;
+      resubscribe(type, before, *names);
+    }
+  }
+
+  // Applies a type's full state (a SotW response, or a Delta one merged) on the main thread.
+  std::optional<Verdict> ApplyResponse(discovery::DiscoveryResponse response, bool& got_response) {
+    if (!got_response) PostConnected(true);
+    got_response = true;
+    return ApplyOnMainThread(
+        std::make_shared<const discovery::DiscoveryResponse>(std::move(response)));
+  }
+
+  using SotwStream =
       grpc::ClientReaderWriterInterface<discovery::DiscoveryRequest, discovery::DiscoveryResponse>;
 
-  // Returns whether any response arrived (the server was reachable).
-  bool RunStream(Stream& stream) {
+  // State of the world: every request names the whole subscription; an ACK echoes the version
+  // and nonce. Returns whether any response arrived (the server was reachable).
+  bool RunSotwStream(SotwStream& stream) {
     auto send = [&](const std::string& type, const std::string& error) {
       discovery::DiscoveryRequest request;
       *request.mutable_node() = node_;  // every message: cheap, and simplest for servers
@@ -176,24 +210,98 @@ class XdsClient::Impl : public std::enable_shared_from_this<XdsClient::Impl> {
     bool got_response = false;
     discovery::DiscoveryResponse response;
     while (stream.Read(&response)) {
-      if (!got_response) PostConnected(true);
-      got_response = true;
-      auto shared = std::make_shared<const discovery::DiscoveryResponse>(std::move(response));
-      std::optional<Verdict> verdict = ApplyOnMainThread(shared);
+      const std::string type = response.type_url();
+      const std::string nonce = response.nonce();
+      const std::string version = response.version_info();
+      std::optional<Verdict> verdict = ApplyResponse(std::move(response), got_response);
       if (!verdict) return got_response;  // stopping
-      const std::string& type = shared->type_url();
-      nonces_[type] = shared->nonce();
-      if (verdict->status.ok()) versions_[type] = shared->version_info();
+      nonces_[type] = nonce;
+      if (verdict->status.ok()) versions_[type] = version;
       send(type, verdict->status.ok() ? "" : std::string(verdict->status.message()));
-      // What the update changed in the EDS and RDS subscriptions.
-      if (verdict->eds_names != names_[kEndpointType]) {
-        names_[kEndpointType] = verdict->eds_names;
-        send(kEndpointType, "");
+      FollowSubscriptions(*verdict, [&](const std::string& changed, const auto&, const auto&) {
+        send(changed, "");
+      });
+      response.Clear();
+    }
+    return got_response;
+  }
+
+  using DeltaStream = grpc::ClientReaderWriterInterface<discovery::DeltaDiscoveryRequest,
+                                                        discovery::DeltaDiscoveryResponse>;
+
+  // Incremental: CDS and LDS are wildcard subscriptions, EDS and RDS name what they want and
+  // change by resource_names_subscribe/unsubscribe; responses carry only what changed, merged
+  // here onto what is held (delta_state.h) and applied like a SotW response. An ACK or NACK
+  // echoes the response's nonce. A new stream sends initial_resource_versions, so the server
+  // resends only what changed meanwhile (and removes what went away).
+  bool RunDeltaStream(DeltaStream& stream) {
+    auto send = [&](discovery::DeltaDiscoveryRequest& request) {
+      *request.mutable_node() = node_;  // as in SotW: every message
+      return stream.Write(request);
+    };
+    auto subscribe = [&](const std::string& type) {
+      discovery::DeltaDiscoveryRequest request;
+      request.set_type_url(type);
+      // CDS and LDS: no names, the legacy wildcard (every server takes it).
+      if (type == kEndpointType || type == kRouteType) {
+        for (const auto& name : names_[type]) request.add_resource_names_subscribe(name);
       }
-      if (verdict->rds_names != names_[kRouteType]) {
-        names_[kRouteType] = verdict->rds_names;
-        send(kRouteType, "");
+      for (const auto& [name, version] : delta_[type].Versions()) {
+        (*request.mutable_initial_resource_versions())[name] = version;
       }
+      send(request);
+    };
+    if (xds_.cds) subscribe(kClusterType);
+    if (!names_[kEndpointType].empty()) subscribe(kEndpointType);
+    if (xds_.lds) subscribe(kListenerType);
+    if (!names_[kRouteType].empty()) subscribe(kRouteType);
+
+    bool got_response = false;
+    discovery::DeltaDiscoveryResponse response;
+    while (stream.Read(&response)) {
+      xds::DeltaTypeState& state = delta_[response.type_url()];
+      // What the server sent (after a reconnect: only what changed since initial_versions).
+      WEFT_LOG(info, "xds: delta {} {}: {} resource(s) changed, {} removed", response.type_url(),
+               response.system_version_info(), response.resources_size(),
+               response.removed_resources_size());
+      auto merged = state.Merge(response);
+      std::optional<Verdict> verdict;
+      if (merged.ok()) {
+        verdict = ApplyResponse(std::move(merged->full), got_response);
+        if (!verdict) return got_response;  // stopping
+        if (verdict->status.ok()) state.Commit(std::move(merged->held));
+      } else {
+        // Malformed at the protocol level: nothing to apply, and the subscriptions stand.
+        WEFT_LOG(warn, "xds: rejected delta {}: {}", response.type_url(),
+                 merged.status().message());
+        verdict = Verdict{merged.status(), names_[kEndpointType], names_[kRouteType]};
+      }
+      discovery::DeltaDiscoveryRequest ack;
+      ack.set_type_url(response.type_url());
+      ack.set_response_nonce(response.nonce());
+      if (!verdict->status.ok()) {
+        ack.mutable_error_detail()->set_code(grpc::StatusCode::INVALID_ARGUMENT);
+        ack.mutable_error_detail()->set_message(std::string(verdict->status.message()));
+      }
+      send(ack);
+      FollowSubscriptions(*verdict,
+                          [&](const std::string& type, const std::vector<std::string>& before,
+                              const std::vector<std::string>& after) {
+                            discovery::DeltaDiscoveryRequest request;
+                            request.set_type_url(type);
+                            std::vector<std::string> gone;
+                            std::set_difference(before.begin(), before.end(), after.begin(),
+                                                after.end(), std::back_inserter(gone));
+                            for (const auto& name : after) {
+                              if (!std::binary_search(before.begin(), before.end(), name)) {
+                                request.add_resource_names_subscribe(name);
+                              }
+                            }
+                            for (const auto& name : gone)
+                              request.add_resource_names_unsubscribe(name);
+                            delta_[type].Forget(gone);
+                            send(request);
+                          });
       response.Clear();
     }
     return got_response;
@@ -398,9 +506,11 @@ class XdsClient::Impl : public std::enable_shared_from_this<XdsClient::Impl> {
   std::map<std::string, TypeState> types_;
   bool connected_ = false;
 
-  // Stream thread (names_ is seeded on the main thread before the thread starts).
-  std::map<std::string, std::string> versions_, nonces_;
+  // Stream thread (names_ is seeded on the main thread before the thread starts). names_ are
+  // sorted (the Server's EdsServiceNames/RdsRouteNames come from sets).
+  std::map<std::string, std::string> versions_, nonces_;  // SotW
   std::map<std::string, std::vector<std::string>> names_;
+  std::map<std::string, xds::DeltaTypeState> delta_;  // Delta: what each type holds
 
   std::mutex mu_;
   std::condition_variable cv_;

@@ -722,6 +722,23 @@ dynamic_resources:
   EXPECT_THAT(config->xds.node_metadata_json, HasSubstr("NAMESPACE"));
 }
 
+TEST(BootstrapLoaderTest, DeltaGrpcSelectsTheIncrementalProtocol) {
+  for (const char* api_type : {"DELTA_GRPC", "AGGREGATED_DELTA_GRPC"}) {
+    auto config = LoadBootstrapFromString(
+        std::string("node: {id: n}\ndynamic_resources:\n  ads_config: {api_type: ") + api_type +
+        ", grpc_services: [{envoy_grpc: {cluster_name: xds}}]}\n  cds_config: {ads: {}}\n" +
+        kXdsCluster);
+    ASSERT_TRUE(config.ok()) << api_type << ": " << config.status();
+    EXPECT_TRUE(config->xds.delta) << api_type;
+  }
+  auto sotw = LoadBootstrapFromString(
+      std::string("node: {id: n}\ndynamic_resources:\n  ads_config: {api_type: GRPC, "
+                  "grpc_services: [{envoy_grpc: {cluster_name: xds}}]}\n") +
+      kXdsCluster);
+  ASSERT_TRUE(sotw.ok()) << sotw.status();
+  EXPECT_FALSE(sotw->xds.delta);
+}
+
 TEST(BootstrapLoaderTest, RefusesDynamicResourcesWeCannotServe) {
   const std::string head = "node: {id: n}\ndynamic_resources:\n";
   EXPECT_EQ(ErrorOf(head +
@@ -731,11 +748,11 @@ TEST(BootstrapLoaderTest, RefusesDynamicResourcesWeCannotServe) {
             "dynamic_resources.ads_config.grpc_services[0].envoy_grpc.cluster_name: unknown "
             "cluster 'nope' (it must be a static_resources cluster)");
   EXPECT_EQ(ErrorOf(head +
-                    "  ads_config: {api_type: DELTA_GRPC, grpc_services: [{envoy_grpc: "
+                    "  ads_config: {api_type: REST, grpc_services: [{envoy_grpc: "
                     "{cluster_name: xds}}]}\n" +
                     kXdsCluster),
-            "dynamic_resources.ads_config.api_type: only GRPC (state of the world) is supported "
-            "by weft-proxy's client");
+            "dynamic_resources.ads_config.api_type: only GRPC (state of the world) and "
+            "DELTA_GRPC (incremental) are supported by weft-proxy's client");
   EXPECT_EQ(ErrorOf("dynamic_resources:\n  ads_config: {api_type: GRPC, grpc_services: "
                     "[{envoy_grpc: {cluster_name: xds}}]}\n" +
                     std::string(kXdsCluster)),
