@@ -17,7 +17,7 @@ HOST = "reviews.default.svc.cluster.local"
 NODE_ID = "sidecar~127.0.0.1~productpage-v1-abc.default~default.svc.cluster.local"
 
 
-def bootstrap(xds_port):
+def bootstrap(xds_port, api_type="GRPC"):
     return """
 node:
   id: %s
@@ -26,7 +26,7 @@ node:
 admin: {address: {socket_address: {address: 127.0.0.1, port_value: 0}}}
 dynamic_resources:
   ads_config:
-    api_type: GRPC
+    api_type: %s
     transport_api_version: V3
     grpc_services: [{envoy_grpc: {cluster_name: xds}}]
   cds_config: {ads: {}, resource_api_version: V3}
@@ -39,7 +39,7 @@ static_resources:
     load_assignment:
       cluster_name: xds
       endpoints: [{lb_endpoints: [{endpoint: {address: {socket_address: {address: 127.0.0.1, port_value: %d}}}}]}]
-""" % (NODE_ID, xds_port)
+""" % (NODE_ID, api_type, xds_port)
 
 
 def obj(kind, name, spec):
@@ -48,6 +48,8 @@ def obj(kind, name, spec):
 
 
 class WeftdMeshTest(unittest.TestCase):
+    API_TYPE = "GRPC"  # the proxy's ADS protocol; WeftdMeshDeltaTest runs the same over Delta
+
     def setUp(self):
         self.dir = tempfile.mkdtemp(prefix="weft-mesh-")
         self.v1, self.v2 = Upstream("reviews-v1"), Upstream("reviews-v2")
@@ -121,7 +123,7 @@ class WeftdMeshTest(unittest.TestCase):
         self.route_to("v1")
 
         # The proxy starts with nothing but ADS to weftd and receives the mesh's config.
-        self.proxy = Proxy(bootstrap(self.xds_port))
+        self.proxy = Proxy(bootstrap(self.xds_port, self.API_TYPE))
         wait_for(lambda: self.served() == "reviews-v1", timeout=20,
                  what="outbound listener routing to v1\n" + self.proxy.output())
         self.assertTrue(self.all_served_by("reviews-v1", 20))
@@ -142,6 +144,12 @@ class WeftdMeshTest(unittest.TestCase):
         with open(os.path.join(self.dir, "weftd.log")) as f:
             log = f.read()
         self.assertIn("mesh: proxy '%s' connected (namespace default" % NODE_ID, log)
+        self.assertEqual("xds: delta " in self.proxy.output(), self.API_TYPE == "DELTA_GRPC")
+
+
+class WeftdMeshDeltaTest(WeftdMeshTest):
+    """The same mesh, the proxy on DeltaAggregatedResources (api_type DELTA_GRPC)."""
+    API_TYPE = "DELTA_GRPC"
 
 
 if __name__ == "__main__":
