@@ -184,7 +184,10 @@ absl::Status Server::UpdateRoutes(
     }
     tables[name] = std::move(*table);
   }
-  for (auto& [name, table] : tables) {
+  for (const auto& entry : tables) {
+    // Plain references, not structured bindings: the lambdas below capture them.
+    const std::string& name = entry.first;
+    const std::shared_ptr<const router::RouteTable>& table = entry.second;
     routes_[name] = table;
     // Each worker swaps its own slot; its streams from then on route by the new table.
     if (auto known = rds_tables_.find(name); known != rds_tables_.end()) {
