@@ -363,6 +363,31 @@ class XdsClientTest(unittest.TestCase):
                                                    stat_prefix="busy"))
         wait_for(lambda: served_by(busy_port) == "up1", what="the retried listener")
 
+    def test_listener_applied_next_to_a_failed_one_stays_through_later_updates(self):
+        self.start_with_eds_and_rds()
+        busy = socket.socket()
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        busy_port = busy.getsockname()[1]
+        port_a, port_c = free_port(), free_port()
+        # Both new listeners reach the proxy in one response: the fixture is down meanwhile.
+        self.fixture.stop()
+        wait_for(lambda: stat(self.proxy, "control_plane.connected_state") == 0,
+                 what="the proxy to notice the server is gone")
+        self.fixture.put("listener-a", listener("a", port_a, cluster="web", stat_prefix="a"))
+        self.fixture.put("listener-busy", listener("busy", busy_port, cluster="web",
+                                                   stat_prefix="busy"))
+        self.fixture.start()
+        wait_for(lambda: served_by(port_a) == "up1", timeout=20, what="listener a")
+        wait_for(lambda: self.fixture.status().get("proxy-1", {}).get("types", {})
+                 .get(LISTENER, {}).get("nack_error"), what="the NACK of the busy listener")
+        # A later LDS change (still NACKed: the port is still busy) adds c and keeps a.
+        self.fixture.put("listener-c", listener("c", port_c, cluster="web", stat_prefix="c"))
+        wait_for(lambda: served_by(port_c) == "up1", what="listener c")
+        self.assertEqual(served_by(port_a), "up1")
+        self.assertEqual(served_by(self.port), "up1")
+        busy.close()
+
     def test_invalid_listener_is_nacked_and_old_config_serves(self):
         self.start_with_eds_and_rds()
         good = stat(self.proxy, "listener_manager.lds.update_success")

@@ -3,8 +3,12 @@
 // and what went away (removed_resources); merged onto what is held, it becomes the type's full
 // state, the same DiscoveryResponse a state-of-the-world server would have sent. That is what
 // the client applies, so Delta and SotW share one apply path (xds_client.cc) and differ only in
-// the protocol. Nothing changes here until the merged state is accepted (Commit): a NACKed
-// response leaves the last good state, as in SotW.
+// the protocol. Merge leaves the held state alone; the client then commits every well-formed
+// response, NACKed ones too: what is held is what the server says the type is (and what it
+// believes the client has), so the next merge is exactly the full response a SotW server would
+// send. A NACK is the apply's business: the Server keeps serving its last good config, listeners
+// that did apply next to one that failed stay, and a bad resource is NACKed again with the next
+// change until the server fixes or removes it, as in SotW.
 //
 // Not thread-safe: the xDS client's stream thread owns it. Includes generated protobuf headers:
 // only proxy/xds includes this.
@@ -31,7 +35,7 @@ class DeltaTypeState {
 
   struct Merged {
     discovery::DiscoveryResponse full;  // the type's full state, for the SotW apply path
-    HeldMap held;                       // to Commit() once it is accepted
+    HeldMap held;                       // to Commit() once the response is handled
   };
 
   // What is held plus `response`'s resources, minus its removed_resources. An error (a resource

@@ -269,7 +269,8 @@ class XdsClient::Impl : public std::enable_shared_from_this<XdsClient::Impl> {
       if (merged.ok()) {
         verdict = ApplyResponse(std::move(merged->full), got_response);
         if (!verdict) return got_response;  // stopping
-        if (verdict->status.ok()) state.Commit(std::move(merged->held));
+        // ACKed or NACKed, the server now counts on the client holding this (delta_state.h).
+        state.Commit(std::move(merged->held));
       } else {
         // Malformed at the protocol level: nothing to apply, and the subscriptions stand.
         WEFT_LOG(warn, "xds: rejected delta {}: {}", response.type_url(),

@@ -62,17 +62,17 @@ TEST(DeltaTypeStateTest, MergesChangesAndRemovalsIntoTheFullState) {
   EXPECT_EQ(state.Versions(), (std::map<std::string, std::string>{{"b", "b2"}, {"c", "c1"}}));
 }
 
-TEST(DeltaTypeStateTest, UncommittedMergeLeavesTheLastGoodState) {
+TEST(DeltaTypeStateTest, MergeChangesNothingUntilCommitted) {
   DeltaTypeState state;
   auto first = Response("v1", "1");
   AddCluster(first, "a", "a1");
   state.Commit(state.Merge(first)->held);
-  auto rejected = Response("v2", "2");
-  AddCluster(rejected, "bad", "x");
-  rejected.add_removed_resources("a");
-  ASSERT_TRUE(state.Merge(rejected).ok());  // merged, then NACKed by the apply: not committed
+  auto second = Response("v2", "2");
+  AddCluster(second, "b", "b1");
+  second.add_removed_resources("a");
+  ASSERT_TRUE(state.Merge(second).ok());
   EXPECT_EQ(state.Versions(), (std::map<std::string, std::string>{{"a", "a1"}}));
-  // The next response builds on the last good state.
+  // A response that is not even well-formed is never committed: the next builds on the last.
   auto next = Response("v3", "3");
   AddCluster(next, "d", "d1");
   auto merged = state.Merge(next);
