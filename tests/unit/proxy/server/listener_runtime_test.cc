@@ -93,5 +93,49 @@ TEST(ListenerRuntimeTest, ApplicationProtocolsNeedTheHttpInspector) {
   EXPECT_EQ((*rt)->SelectChain(local, remote, "")->config->name, "tcp");
 }
 
+std::shared_ptr<const router::RouteTable> NamedTable(const std::string& name) {
+  auto config = std::make_shared<router::RouteConfiguration>();
+  config->name = name;
+  return *router::RouteTable::Create(config);
+}
+
+TEST(ListenerRuntimeTest, RdsChainsRouteByTheSharedSwappableTable) {
+  auto config = std::make_shared<listener::ListenerConfig>();
+  config->address = "127.0.0.1";
+  config->port = 8080;
+  listener::FilterChain chain;
+  listener::HttpConnectionManagerConfig hcm;
+  hcm.stat_prefix = "ingress";
+  hcm.rds_route_config_name = "web-routes";
+  chain.filter = hcm;
+  config->filter_chains.push_back(chain);
+
+  auto rds = std::make_shared<router::RdsRouteTable>("web-routes", 1, NamedTable("v1"));
+  std::vector<std::string> asked;
+  auto rt = ListenerRuntime::Build(config, [&](const std::string& name) {
+    asked.push_back(name);
+    return rds;
+  });
+  ASSERT_TRUE(rt.ok()) << rt.status();
+  EXPECT_EQ(asked, std::vector<std::string>{"web-routes"});
+  const HcmRuntime& runtime = *(*rt)->chains[0].hcm;
+  ASSERT_EQ(runtime.rds, rds);
+
+  std::shared_ptr<const router::RouteTable> first_stream;
+  EXPECT_EQ(runtime.RoutesForStream(0, first_stream).config().name, "v1");
+  rds->Set(0, NamedTable("v2"));  // an RDS update reaches the worker
+  std::shared_ptr<const router::RouteTable> next_stream;
+  EXPECT_EQ(runtime.RoutesForStream(0, next_stream).config().name, "v2");
+  EXPECT_EQ(first_stream->config().name, "v1") << "a stream keeps the table it started with";
+
+  // Without a lookup (or for inline route_config) the chain's own table serves, unpinned.
+  auto fixed = ListenerRuntime::Build(config);
+  ASSERT_TRUE(fixed.ok());
+  std::shared_ptr<const router::RouteTable> pin;
+  EXPECT_EQ((*fixed)->chains[0].hcm->rds, nullptr);
+  (*fixed)->chains[0].hcm->RoutesForStream(0, pin);
+  EXPECT_EQ(pin, nullptr);
+}
+
 }  // namespace
 }  // namespace weft::proxy
