@@ -289,6 +289,8 @@ class XdsClientTest(unittest.TestCase):
         self.assertIn("web::127.0.0.1:%d::" % self.up1.port, clusters)
         self.assertEqual(stat(self.proxy, "control_plane.connected_state"), 1)
         self.assertGreaterEqual(stat(self.proxy, "cluster_manager.cds.update_success"), 1)
+        dynamic = json.loads(self.proxy.admin_get("/config_dump")[1])["dynamic"]
+        self.assertEqual(dynamic["api_type"], self.API_TYPE)
         # The server's bookkeeping (written every 50 ms): every type ACKed at the version sent.
         def in_sync():
             types = self.fixture.status().get("proxy-1", {}).get("types", {})

@@ -488,6 +488,7 @@ class XdsClient::Impl : public std::enable_shared_from_this<XdsClient::Impl> {
       types[type] = std::move(entry);
     }
     nlohmann::json dump = {{"ads_target", xds_.target},
+                           {"api_type", xds_.delta ? "DELTA_GRPC" : "GRPC"},
                            {"node_id", node_.id()},
                            {"connected", connected_},
                            {"types", types}};
