@@ -226,6 +226,24 @@ class XdsClient::Impl : public std::enable_shared_from_this<XdsClient::Impl> {
     return got_response;
   }
 
+  // The names that came and went between two (sorted) subscriptions, as a Delta request; what
+  // the client held of the names that went is forgotten, as the server forgets it.
+  discovery::DeltaDiscoveryRequest DeltaResubscription(const std::string& type,
+                                                       const std::vector<std::string>& before,
+                                                       const std::vector<std::string>& after) {
+    discovery::DeltaDiscoveryRequest request;
+    request.set_type_url(type);
+    std::vector<std::string> came, gone;
+    std::set_difference(after.begin(), after.end(), before.begin(), before.end(),
+                        std::back_inserter(came));
+    std::set_difference(before.begin(), before.end(), after.begin(), after.end(),
+                        std::back_inserter(gone));
+    for (const auto& name : came) request.add_resource_names_subscribe(name);
+    for (const auto& name : gone) request.add_resource_names_unsubscribe(name);
+    delta_[type].Forget(gone);
+    return request;
+  }
+
   using DeltaStream = grpc::ClientReaderWriterInterface<discovery::DeltaDiscoveryRequest,
                                                         discovery::DeltaDiscoveryResponse>;
 
@@ -285,24 +303,11 @@ class XdsClient::Impl : public std::enable_shared_from_this<XdsClient::Impl> {
         ack.mutable_error_detail()->set_message(std::string(verdict->status.message()));
       }
       send(ack);
-      FollowSubscriptions(*verdict,
-                          [&](const std::string& type, const std::vector<std::string>& before,
-                              const std::vector<std::string>& after) {
-                            discovery::DeltaDiscoveryRequest request;
-                            request.set_type_url(type);
-                            std::vector<std::string> gone;
-                            std::set_difference(before.begin(), before.end(), after.begin(),
-                                                after.end(), std::back_inserter(gone));
-                            for (const auto& name : after) {
-                              if (!std::binary_search(before.begin(), before.end(), name)) {
-                                request.add_resource_names_subscribe(name);
-                              }
-                            }
-                            for (const auto& name : gone)
-                              request.add_resource_names_unsubscribe(name);
-                            delta_[type].Forget(gone);
-                            send(request);
-                          });
+      FollowSubscriptions(
+          *verdict, [&](const std::string& type, const auto& before, const auto& after) {
+            discovery::DeltaDiscoveryRequest request = DeltaResubscription(type, before, after);
+            send(request);
+          });
       response.Clear();
     }
     return got_response;
