@@ -274,12 +274,13 @@ class XdsClientTest(unittest.TestCase):
         self.up2.stop()
         shutil.rmtree(self.fixture.dir, ignore_errors=True)
 
-    def start_with_eds_and_rds(self):
+    def start_with_eds_and_rds(self, concurrency=1):
         self.fixture.put("cluster-web", eds_cluster("web"))
         self.fixture.put("eds-web", endpoints("web", self.up1.port))
         self.fixture.put("listener-http", listener("http", self.port, rds="web-routes"))
         self.fixture.put("route-web", route_config("web-routes", "web"))
-        self.proxy = Proxy(bootstrap(self.fixture.port, api_type=self.API_TYPE))
+        self.proxy = Proxy(bootstrap(self.fixture.port, api_type=self.API_TYPE),
+                           concurrency=concurrency)
         wait_for(lambda: served_by(self.port) == "up1", what="traffic through the xDS listener")
 
     def test_cluster_listener_and_routes_arrive_and_eds_moves_traffic(self):
@@ -473,16 +474,20 @@ class XdsClientTest(unittest.TestCase):
         self.assertEqual({served_by(self.port) for _ in range(3)}, {"up2"})
 
     def test_route_update_reaches_streams_on_open_connections(self):
-        self.start_with_eds_and_rds()
+        # Two workers: each swaps its own copy of the route table.
+        self.start_with_eds_and_rds(concurrency=2)
         self.fixture.put("cluster-other", static_cluster("other", self.up2.port))
         wait_for(lambda: "other::" in self.proxy.admin_get("/clusters")[1], what="cluster other")
-        # An HTTP/1.1 keep-alive connection and an HTTP/2 connection, both routed to up1.
-        h1 = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
-        h1.request("GET", "/")
-        self.assertEqual(json.loads(h1.getresponse().read())["server"], "up1")
-        h1_sock = h1.sock
-        h2 = H2Connection(self.port)
-        self.assertEqual(json.loads(h2.get("/"))["server"], "up1")
+        # HTTP/1.1 keep-alive connections and HTTP/2 connections (several, so that both workers
+        # have some), all routed to up1.
+        h1s = [http.client.HTTPConnection("127.0.0.1", self.port, timeout=5) for _ in range(4)]
+        h2s = [H2Connection(self.port) for _ in range(2)]
+        for h1 in h1s:
+            h1.request("GET", "/")
+            self.assertEqual(json.loads(h1.getresponse().read())["server"], "up1")
+        for h2 in h2s:
+            self.assertEqual(json.loads(h2.get("/"))["server"], "up1")
+        sockets = [h1.sock for h1 in h1s]
         listener_stats = {name: stat(self.proxy, "listener_manager." + name)
                           for name in ("listener_added", "listener_modified", "listener_removed")}
         reloads = stat(self.proxy, "http.ingress.rds.web-routes.config_reload") or 0
@@ -492,15 +497,17 @@ class XdsClientTest(unittest.TestCase):
         wait_for(lambda: served_by(self.port) == "up2", what="new connections on the new route")
 
         # The next request on each open connection follows the new route...
-        for _ in range(3):
-            h1.request("GET", "/")
-            self.assertEqual(json.loads(h1.getresponse().read())["server"], "up2")
-            self.assertEqual(json.loads(h2.get("/"))["server"], "up2")
+        for _ in range(2):
+            for h1 in h1s:
+                h1.request("GET", "/")
+                self.assertEqual(json.loads(h1.getresponse().read())["server"], "up2")
+            for h2 in h2s:
+                self.assertEqual(json.loads(h2.get("/"))["server"], "up2")
         # ...on the same connections: none was closed (http.client would have reconnected, and
         # H2Connection raises on a GOAWAY or a close).
-        self.assertIs(h1.sock, h1_sock)
-        h1.close()
-        h2.close()
+        self.assertEqual([h1.sock for h1 in h1s], sockets)
+        for c in h1s + h2s:
+            c.close()
         # The listener was neither replaced nor drained; the HCM counted one route reload.
         self.assertEqual({name: stat(self.proxy, "listener_manager." + name)
                           for name in listener_stats}, listener_stats)
