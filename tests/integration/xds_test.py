@@ -178,6 +178,14 @@ def refuses(port):
         return True
 
 
+def listening_socket():
+    """A socket listening on an ephemeral loopback port (a port a listener cannot bind)."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen()
+    return sock, sock.getsockname()[1]
+
+
 def stat(proxy, name):
     _, body = proxy.admin_get("/stats?filter=" + name)
     for line in body.splitlines():
@@ -260,6 +268,11 @@ class XdsClientTest(unittest.TestCase):
     """The client's scenarios over state of the world; XdsDeltaClientTest runs them over Delta."""
     API_TYPE = "GRPC"
 
+    def server_nack_error(self, type_url):
+        """The error of the last NACK of `type_url` the fixture saw from proxy-1, or None."""
+        return self.fixture.status().get("proxy-1", {}).get("types", {}).get(type_url, {}) \
+            .get("nack_error")
+
     def setUp(self):
         self.up1, self.up2 = Upstream("up1"), Upstream("up2")
         self.fixture = Fixture()
@@ -327,9 +340,8 @@ class XdsClientTest(unittest.TestCase):
         bad = static_cluster("bad", self.up2.port)
         bad["connect_timeout"] = "0s"
         self.fixture.put("cluster-bad", bad)
-        status = wait_for(
-            lambda: self.fixture.status().get("proxy-1", {}).get("types", {}).get(CLUSTER, {})
-            .get("nack_error"), what="the CDS NACK at the server")
+        status = wait_for(lambda: self.server_nack_error(CLUSTER),
+                          what="the CDS NACK at the server")
         self.assertEqual(status, "cluster 'bad': connect_timeout: must be greater than 0")
         _, clusters = self.proxy.admin_get("/clusters")
         self.assertNotIn("bad::", clusters)
@@ -350,14 +362,10 @@ class XdsClientTest(unittest.TestCase):
 
     def test_listener_on_a_busy_port_is_nacked_and_retried(self):
         self.start_with_eds_and_rds()
-        busy = socket.socket()
-        busy.bind(("127.0.0.1", 0))
-        busy.listen()
-        busy_port = busy.getsockname()[1]
+        busy, busy_port = listening_socket()
         self.fixture.put("listener-busy", listener("busy", busy_port, cluster="web"))
-        error = wait_for(
-            lambda: self.fixture.status().get("proxy-1", {}).get("types", {}).get(LISTENER, {})
-            .get("nack_error"), what="the NACK of the listener on a busy port")
+        error = wait_for(lambda: self.server_nack_error(LISTENER),
+                         what="the NACK of the listener on a busy port")
         self.assertIn("listener 'busy'", error)
         self.assertEqual(served_by(self.port), "up1", "the other listener serves on")
         # The port is freed; the next LDS update retries the listener that failed.
@@ -368,10 +376,7 @@ class XdsClientTest(unittest.TestCase):
 
     def test_listener_applied_next_to_a_failed_one_stays_through_later_updates(self):
         self.start_with_eds_and_rds()
-        busy = socket.socket()
-        busy.bind(("127.0.0.1", 0))
-        busy.listen()
-        busy_port = busy.getsockname()[1]
+        busy, busy_port = listening_socket()
         port_a, port_c = free_port(), free_port()
         # Both new listeners reach the proxy in one response: the fixture is down meanwhile.
         self.fixture.stop()
@@ -382,8 +387,7 @@ class XdsClientTest(unittest.TestCase):
                                                    stat_prefix="busy"))
         self.fixture.start()
         wait_for(lambda: served_by(port_a) == "up1", timeout=20, what="listener a")
-        wait_for(lambda: self.fixture.status().get("proxy-1", {}).get("types", {})
-                 .get(LISTENER, {}).get("nack_error"), what="the NACK of the busy listener")
+        wait_for(lambda: self.server_nack_error(LISTENER), what="the NACK of the busy listener")
         # A later LDS change (still NACKed: the port is still busy) adds c and keeps a.
         self.fixture.put("listener-c", listener("c", port_c, cluster="web", stat_prefix="c"))
         wait_for(lambda: served_by(port_c) == "up1", what="listener c")
@@ -409,8 +413,7 @@ class XdsClientTest(unittest.TestCase):
         self.assertEqual(stat(self.proxy, "listener_manager.lds.update_success"), good)
         # The server saw the NACK with the proxy's error.
         status = wait_for(
-            lambda: self.fixture.status().get("proxy-1", {}).get("types", {}).get(LISTENER, {})
-            .get("nack_error"), what="the NACK at the server")
+            lambda: self.server_nack_error(LISTENER), what="the NACK at the server")
         self.assertIn("stat_prefix: is required", status)
         # The last good config keeps serving; the bad listener never opened.
         self.assertEqual(served_by(self.port), "up1")
@@ -523,8 +526,7 @@ class XdsClientTest(unittest.TestCase):
         bad["virtual_hosts"][0]["routes"][0]["match"] = {"safe_regex": {"regex": "(unclosed"}}
         self.fixture.put("route-web", bad)
         error = wait_for(
-            lambda: self.fixture.status().get("proxy-1", {}).get("types", {}).get(ROUTE, {})
-            .get("nack_error"), what="the RDS NACK at the server")
+            lambda: self.server_nack_error(ROUTE), what="the RDS NACK at the server")
         self.assertIn("route_configuration 'web-routes'", error)
         h1.request("GET", "/")
         self.assertEqual(json.loads(h1.getresponse().read())["server"], "up1")
