@@ -1,6 +1,7 @@
 #include "ctl/output.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cstdio>
 #include <ctime>
 #include <string_view>
@@ -82,6 +83,12 @@ std::string YamlString(const std::string& s) {
                                       "On",  "ON",  "off",  "Off",  "OFF",  ".inf", ".nan"};
   bool other = weft::yaml::ParseBool(s, &boolean) || weft::yaml::ParseNumber(s, &number);
   for (const char* t : kOtherTypes) other = other || s == t;
+  // YAML 1.1 timestamps ("2026-01-02T03:04:05Z") and based integers ("0x1F"), which go-yaml
+  // quotes too.
+  auto digit = [](char c) { return std::isdigit(static_cast<unsigned char>(c)) != 0; };
+  other = other || (s.size() >= 8 && std::all_of(s.begin(), s.begin() + 4, digit) && s[4] == '-' &&
+                    digit(s[5]));
+  other = other || (s.size() > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'o' || s[1] == 'b'));
   bool control = false;
   for (unsigned char c : s) control = control || c < 0x20 || c == 0x7f;
   if (other || control) return nlohmann::json(s).dump();  // JSON's escapes are YAML's

@@ -183,7 +183,7 @@ std::string ProxyStatusDetails(const json& p) {
   out += "\n";
   Table types(
       {"TYPE", "STATUS", "SENT VERSION", "ACKED VERSION", "NONCE", "PUSHES", "ACKS", "NACKS"});
-  std::string nacks;
+  std::string nacks, earlier;
   for (const char* type : kStatusTypes) {
     const json& t = Field(Field(p, "types"), type);
     auto dash = [](std::string s) { return s.empty() ? std::string("-") : s; };
@@ -193,11 +193,18 @@ std::string ProxyStatusDetails(const json& p) {
     if (!S(t, "nack_error").empty()) {
       nacks += std::string(type) + " version " + S(t, "nack_version") +
                " was rejected: " + S(t, "nack_error") + "\n";
+    } else if (!S(t, "last_nack_error").empty()) {
+      earlier += std::string(type) + " version " + S(t, "last_nack_version") +
+                 " was rejected: " + S(t, "last_nack_error") + "\n";
     }
   }
   out += types.Render();
-  if (!nacks.empty())
+  if (!nacks.empty()) {
     out += "\nNACKs (the proxy keeps running the last version it ACKed):\n" + nacks;
+  }
+  if (!earlier.empty()) {
+    out += "\nEarlier NACKs (a later response of the type was ACKed):\n" + earlier;
+  }
   const json& warnings = Items(p, "warnings");
   if (!warnings.empty()) {
     out += "\nTranslation warnings:\n";

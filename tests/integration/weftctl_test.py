@@ -310,7 +310,12 @@ class WeftctlTest(unittest.TestCase):
         # Fixed: the port goes away, the next LDS version is ACKed.
         self.reviews_mesh(service_port)
         wait_for(self.synced, timeout=15, what="SYNCED again after the fix")
-        self.assertNotIn("NACKs", self.ok("proxy-status", "productpage"))
+        details = self.ok("proxy-status", "productpage")
+        self.assertNotIn("\nNACKs", details)
+        # The NACK stays in the details' history.
+        self.assertIn("Earlier NACKs (a later response of the type was ACKed):\nLDS version %s "
+                      "was rejected: %s\n" % (status["types"]["LDS"]["nack_version"],
+                                               nack.group(1)), details)
 
 
 if __name__ == "__main__":

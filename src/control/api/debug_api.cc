@@ -40,6 +40,8 @@ json TypeJson(const std::string& type_url, const xds::TypeStatus& t) {
           {"acked_version", t.acked_version},
           {"nack_version", t.nack_version},
           {"nack_error", t.nack_error},
+          {"last_nack_version", t.last_nack_version},
+          {"last_nack_error", t.last_nack_error},
           {"pushes", t.pushes},
           {"acks", t.acks},
           {"nacks", t.nacks}};

@@ -50,13 +50,14 @@ TEST(OutputTest, CellsLikeKubectl) {
 TEST(OutputTest, YamlIsBlockStyleAndReadsBackAsTheSameJson) {
   json value = json::parse(R"({
     "apiVersion": "networking.istio.io/v1", "kind": "VirtualService",
-    "metadata": {"name": "reviews", "resourceVersion": "43", "labels": {}, "generation": 2},
+    "metadata": {"name": "reviews", "resourceVersion": "43", "labels": {}, "generation": 2,
+                 "creationTimestamp": "2026-11-26T02:55:10Z"},
     "spec": {"hosts": ["*", "reviews"], "gateways": [],
              "http": [{"match": [{"uri": {"prefix": "/a: b"}}],
                        "route": [{"destination": {"host": "reviews", "subset": "v1"},
                                   "weight": 80}],
                        "timeout": "10s", "retries": {"attempts": 3, "retryOn": "5xx,reset"}}],
-             "odd": ["true", "null", "", "it's", "line\nbreak", "~", "yes", 1.5, false, null]}
+             "odd": ["true", "null", "", "it's", "0x1F", "2026-01-02", "line\nbreak", "~", "yes", 1.5, false, null]}
   })");
   const std::string yaml = ToYaml(value);
   EXPECT_NE(yaml.find("kind: VirtualService\n"), std::string::npos) << yaml;
@@ -65,6 +66,8 @@ TEST(OutputTest, YamlIsBlockStyleAndReadsBackAsTheSameJson) {
   EXPECT_NE(yaml.find("  - match:\n    - uri:\n        prefix: '/a: b'\n"), std::string::npos)
       << yaml;
   EXPECT_NE(yaml.find("  labels: {}\n"), std::string::npos) << yaml;
+  EXPECT_NE(yaml.find("  creationTimestamp: \"2026-11-26T02:55:10Z\"\n"), std::string::npos)
+      << yaml;
   auto back = weft::yaml::DocumentsToJson(yaml);
   ASSERT_TRUE(back.ok()) << back.status() << "\n" << yaml;
   ASSERT_EQ(back->size(), 1u);

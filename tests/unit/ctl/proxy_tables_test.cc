@@ -52,6 +52,9 @@ TEST(ProxyTablesTest, DetailsShowNackErrorsAndWarnings) {
     "types": {"LDS": {"status": "NACKED", "sent_version": "v2", "acked_version": "v1",
                       "sent_nonce": "4", "nack_version": "v2",
                       "nack_error": "cannot bind 127.0.0.1:80", "pushes": 2, "acks": 1,
+                      "nacks": 1},
+              "RDS": {"status": "SYNCED", "sent_version": "r2", "acked_version": "r2",
+                      "last_nack_version": "r2", "last_nack_error": "no such cluster",
                       "nacks": 1}}})");
   const std::string text = ProxyStatusDetails(proxy);
   EXPECT_NE(text.find("Proxy:      a\n"), std::string::npos) << text;
@@ -60,6 +63,10 @@ TEST(ProxyTablesTest, DetailsShowNackErrorsAndWarnings) {
   EXPECT_NE(text.find("LDS version v2 was rejected: cannot bind 127.0.0.1:80\n"), std::string::npos)
       << text;
   EXPECT_NE(text.find("  VirtualService default/x: host y not found\n"), std::string::npos);
+  EXPECT_NE(text.find("Earlier NACKs (a later response of the type was ACKed):\n"
+                      "RDS version r2 was rejected: no such cluster\n"),
+            std::string::npos)
+      << text;
   EXPECT_NE(text.find("CDS       NOT SENT"), std::string::npos) << text;
 }
 

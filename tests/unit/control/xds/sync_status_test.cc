@@ -52,6 +52,10 @@ TEST(SyncStatusTest, NackOfTheLatestResponseIsNackedAndKeepsTheLastAck) {
   cache.RecordAck("n", kListenerType, "v3");
   EXPECT_EQ(StateOf(cache, "n", kListenerType), SyncState::kSynced);
   EXPECT_TRUE(cache.Status("n")->types.at(kListenerType).nack_error.empty());
+  // The history stays for proxy-status's details.
+  EXPECT_EQ(cache.Status("n")->types.at(kListenerType).last_nack_error,
+            "cannot bind 127.0.0.1:9080");
+  EXPECT_EQ(cache.Status("n")->types.at(kListenerType).last_nack_version, "v2");
 }
 
 TEST(SyncStatusTest, ShortTypeNames) {
