@@ -16,6 +16,8 @@
 int main(int argc, char** argv) {
   CLI::App app{"weftctl: controls the Weft service mesh (weftd's API)"};
   app.require_subcommand(1);
+  // kubectl takes its global flags anywhere: `weftctl get vs -n prod`.
+  app.fallthrough();
   const char* env = std::getenv("WEFT_SERVER");
   std::string server = env && *env ? env : "http://127.0.0.1:15080";
   std::string ns = "default";

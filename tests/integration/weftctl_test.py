@@ -123,6 +123,9 @@ class WeftctlTest(unittest.TestCase):
         out = self.weftctl("get", "dr")
         self.assertEqual(out.returncode, 0)
         self.assertEqual(out.stderr, "No resources found in default namespace.\n")
+        # Global flags go anywhere, as kubectl's do.
+        out = self.weftctl("get", "vs", "-n", "other")
+        self.assertEqual((out.returncode, out.stderr), (0, "No resources found in other namespace.\n"))
 
     def test_errors_read_like_kubectl_and_exit_1(self):
         cases = [
