@@ -87,6 +87,15 @@ Response Client::Call(const std::string& method, const std::string& path, const 
     payload = decoded;
   }
   r.body = nlohmann::json::parse(payload, nullptr, false);
+  if (r.body.is_discarded() || !r.body.is_structured()) {
+    r.body = nullptr;
+    if (r.status >= 200 && r.status < 300) {
+      // Not weftd (or not its API): say so rather than print nothing.
+      std::fprintf(stderr, "error: the server %s answered %s %s with something that is not JSON\n",
+                   Authority().c_str(), method.c_str(), path.c_str());
+      r.status = 0;
+    }
+  }
   return r;
 }
 
@@ -109,7 +118,14 @@ int ServerError(const Response& r) {
   if (r.status == 0) return 1;
   std::string reason = r.body.is_object() ? r.body.value("reason", "") : "";
   std::string message = r.body.is_object() ? r.body.value("message", "") : "";
-  if (reason.empty()) reason = "HTTP " + std::to_string(r.status);
+  if (reason.empty()) {
+    // Not a Kubernetes Status: kubectl's wording for a bare 404, else the code.
+    reason = r.status == 404 ? "NotFound" : "HTTP " + std::to_string(r.status);
+    if (message.empty()) {
+      message = r.status == 404 ? "the server could not find the requested resource"
+                                : "the server answered " + std::to_string(r.status);
+    }
+  }
   std::fprintf(stderr, "Error from server (%s): %s\n", reason.c_str(), message.c_str());
   return 1;
 }

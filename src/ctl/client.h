@@ -8,8 +8,8 @@
 namespace weft::ctl {
 
 struct Response {
-  int status = 0;  // 0: no answer (the client already said why on stderr)
-  nlohmann::json body;
+  int status = 0;       // 0: no usable answer (the client already said why on stderr)
+  nlohmann::json body;  // an object or array; null when the answer was not JSON
 };
 
 class Client {

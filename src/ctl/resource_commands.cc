@@ -145,6 +145,7 @@ int Apply(Client& client, const std::string& source, const std::string& default_
       continue;
     }
     json& o = doc.object;
+    if (!o["metadata"].is_object()) o["metadata"] = json::object();  // the server says why
     o["metadata"]["namespace"] = t.ns;
     const std::string path = CollectionPath(t.version, *t.kind, t.ns);
     const std::string label = TypeLabel(*t.kind) + "/" + t.name;
