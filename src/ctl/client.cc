@@ -7,6 +7,8 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "ctl/json_fields.h"
+
 namespace weft::ctl {
 
 Client::Client(std::string server) {
@@ -116,8 +118,8 @@ std::string EscapePathSegment(const std::string& segment) {
 
 int ServerError(const Response& r) {
   if (r.status == 0) return 1;
-  std::string reason = r.body.is_object() ? r.body.value("reason", "") : "";
-  std::string message = r.body.is_object() ? r.body.value("message", "") : "";
+  std::string reason = TextField(r.body, "reason");
+  std::string message = TextField(r.body, "message");
   if (reason.empty()) {
     // Not a Kubernetes Status: kubectl's wording for a bare 404, else the code.
     reason = r.status == 404 ? "NotFound" : "HTTP " + std::to_string(r.status);

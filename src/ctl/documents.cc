@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "base/yaml_json.h"
+#include "ctl/json_fields.h"
 
 namespace weft::ctl {
 
@@ -50,7 +51,7 @@ bool ReadDocuments(const std::string& source, std::vector<Document>* docs) {
     }
     for (json& doc : *parsed) {
       // A kubectl "List" document carries its objects in items.
-      if (doc.is_object() && doc.value("kind", "") == "List" && doc.contains("items")) {
+      if (TextField(doc, "kind") == "List" && Field(doc, "items").is_array()) {
         for (json& item : doc["items"]) docs->push_back(Document{std::move(item), file});
       } else {
         docs->push_back(Document{std::move(doc), file});
@@ -62,12 +63,11 @@ bool ReadDocuments(const std::string& source, std::vector<Document>* docs) {
 
 bool TargetOf(const Document& doc, const std::string& default_ns, Target* t) {
   const json& o = doc.object;
-  const std::string kind = o.is_object() ? o.value("kind", "") : "";
-  const std::string api_version = o.is_object() ? o.value("apiVersion", "") : "";
-  const json meta = o.is_object() ? o.value("metadata", json::object()) : json::object();
-  t->name = meta.is_object() ? meta.value("name", "") : "";
-  t->ns = meta.is_object() && meta.contains("namespace") ? meta.value("namespace", default_ns)
-                                                         : default_ns;
+  const std::string kind = TextField(o, "kind");
+  const std::string api_version = TextField(o, "apiVersion");
+  const json& meta = Field(o, "metadata");
+  t->name = TextField(meta, "name");
+  t->ns = TextField(meta, "namespace", default_ns);
   t->kind = control::FindKindByName(kind);
   size_t slash = api_version.find('/');
   if (t->kind == nullptr || slash == std::string::npos ||
@@ -78,8 +78,8 @@ bool TargetOf(const Document& doc, const std::string& default_ns, Target* t) {
                  "error: resource mapping not found for name: \"%s\" namespace: \"%s\" from "
                  "\"%s\": no matches for kind \"%s\" in version \"%s\"\nensure CRDs are installed "
                  "first\n",
-                 t->name.c_str(), meta.is_object() ? meta.value("namespace", "").c_str() : "",
-                 doc.source.c_str(), kind.c_str(), api_version.c_str());
+                 t->name.c_str(), TextField(meta, "namespace").c_str(), doc.source.c_str(),
+                 kind.c_str(), api_version.c_str());
     return false;
   }
   t->version = api_version.substr(slash + 1);

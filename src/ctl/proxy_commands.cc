@@ -2,6 +2,7 @@
 
 #include <cstdio>
 
+#include "ctl/json_fields.h"
 #include "ctl/output.h"
 #include "ctl/proxy_tables.h"
 
@@ -18,9 +19,7 @@ std::string Resolve(Client& client, const std::string& arg, json* listing = null
     return "";
   }
   std::vector<std::string> ids;
-  for (const json& p : r.body.value("proxies", json::array())) {
-    ids.push_back(p.value("node_id", ""));
-  }
+  for (const json& p : Items(r.body, "proxies")) ids.push_back(TextField(p, "node_id"));
   ProxyChoice choice = ResolveProxy(ids, arg);
   if (!choice.error.empty()) std::fprintf(stderr, "error: %s\n", choice.error.c_str());
   if (listing) *listing = std::move(r.body);
@@ -64,7 +63,7 @@ int ProxyConfig(Client& client, const std::string& type, const std::string& prox
   if (node_id.empty()) return 1;
   Response r = client.Get("/debug/proxies/" + EscapePathSegment(node_id) + "/config?type=" + type);
   if (r.status != 200) return ServerError(r);
-  const json resources = r.body.value("resources", json::array());
+  const json& resources = Items(r.body, "resources");
   if (output == "json") {
     PrintJson(resources);
     return 0;

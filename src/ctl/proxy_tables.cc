@@ -3,30 +3,14 @@
 #include <algorithm>
 #include <functional>
 
+#include "ctl/json_fields.h"
+
 namespace weft::ctl {
 namespace {
 
 using nlohmann::json;
 
 constexpr const char* kStatusTypes[] = {"CDS", "LDS", "EDS", "RDS"};  // istioctl's column order
-
-std::string Text(const json& v) { return v.is_string() ? v.get<std::string>() : v.dump(); }
-
-std::string S(const json& o, const char* key, const std::string& fallback = "") {
-  if (!o.is_object() || !o.contains(key)) return fallback;
-  return Text(o[key]);
-}
-
-const json& Field(const json& o, const char* key) {
-  static const json kNull;
-  return o.is_object() && o.contains(key) ? o[key] : kNull;
-}
-
-const json& Items(const json& o, const char* key) {
-  static const json kEmpty = json::array();
-  const json& v = Field(o, key);
-  return v.is_array() ? v : kEmpty;
-}
 
 // The pod part of an Istio sidecar node id, or "".
 std::string PodOf(const std::string& node_id) {
@@ -39,9 +23,9 @@ std::string PodOf(const std::string& node_id) {
 
 std::string SocketAddress(const json& address) {
   const json& sa = Field(address, "socket_address");
-  if (!sa.is_null()) return S(sa, "address") + ":" + S(sa, "port_value", "0");
+  if (!sa.is_null()) return TextField(sa, "address") + ":" + TextField(sa, "port_value", "0");
   const json& pipe = Field(address, "pipe");
-  if (!pipe.is_null()) return "unix://" + S(pipe, "path");
+  if (!pipe.is_null()) return "unix://" + TextField(pipe, "path");
   return "-";
 }
 
@@ -58,11 +42,13 @@ std::string MatchOf(const json& chain) {
   }
   if (!Items(m, "prefix_ranges").empty()) {
     parts.push_back("Addr: " + list(Items(m, "prefix_ranges"), [](const json& r) {
-                      return S(r, "address_prefix") + "/" + S(r, "prefix_len", "32");
+                      return TextField(r, "address_prefix") + "/" +
+                             TextField(r, "prefix_len", "32");
                     }));
   }
-  if (m.contains("destination_port")) parts.push_back("Port: " + S(m, "destination_port"));
-  if (m.contains("transport_protocol")) parts.push_back("Trans: " + S(m, "transport_protocol"));
+  if (m.contains("destination_port")) parts.push_back("Port: " + TextField(m, "destination_port"));
+  if (m.contains("transport_protocol"))
+    parts.push_back("Trans: " + TextField(m, "transport_protocol"));
   if (!Items(m, "application_protocols").empty()) {
     parts.push_back("App: " + list(Items(m, "application_protocols"), Text));
   }
@@ -75,41 +61,42 @@ std::string MatchOf(const json& chain) {
 std::string DestinationOf(const json& chain) {
   for (const json& f : Items(chain, "filters")) {
     const json& tc = Field(f, "typed_config");
-    const std::string type = S(tc, "@type");
+    const std::string type = TextField(tc, "@type");
     if (type.find("HttpConnectionManager") != std::string::npos) {
-      if (tc.contains("rds")) return "Route: " + S(tc["rds"], "route_config_name");
-      if (tc.contains("route_config")) return "Inline Route: " + S(tc["route_config"], "name");
+      if (tc.contains("rds")) return "Route: " + TextField(tc["rds"], "route_config_name");
+      if (tc.contains("route_config"))
+        return "Inline Route: " + TextField(tc["route_config"], "name");
     }
     if (type.find("TcpProxy") != std::string::npos) {
-      if (tc.contains("cluster")) return "Cluster: " + S(tc, "cluster");
+      if (tc.contains("cluster")) return "Cluster: " + TextField(tc, "cluster");
       std::string out;
       for (const json& c : Items(Field(tc, "weighted_clusters"), "clusters")) {
-        out += (out.empty() ? "" : ",") + S(c, "name");
+        out += (out.empty() ? "" : ",") + TextField(c, "name");
       }
       return "Clusters: " + out;
     }
   }
   const json& filters = Items(chain, "filters");
-  return filters.empty() ? "-" : S(filters.back(), "name");
+  return filters.empty() ? "-" : TextField(filters.back(), "name");
 }
 
 std::string RouteMatch(const json& route) {
   const json& m = Field(route, "match");
-  if (m.contains("prefix")) return S(m, "prefix") + "*";
-  if (m.contains("path")) return S(m, "path");
-  if (m.contains("safe_regex")) return "regex: " + S(m["safe_regex"], "regex");
-  if (m.contains("path_separated_prefix")) return S(m, "path_separated_prefix") + "/*";
+  if (m.contains("prefix")) return TextField(m, "prefix") + "*";
+  if (m.contains("path")) return TextField(m, "path");
+  if (m.contains("safe_regex")) return "regex: " + TextField(m["safe_regex"], "regex");
+  if (m.contains("path_separated_prefix")) return TextField(m, "path_separated_prefix") + "/*";
   return "-";
 }
 
 // The VirtualService ("name.namespace") whose hosts name the virtual host's service.
 std::string VirtualServiceOf(const json& vhost, const json& virtual_services) {
   if (!virtual_services.is_object()) return "-";
-  std::string host = S(vhost, "name");
+  std::string host = TextField(vhost, "name");
   host = host.substr(0, host.rfind(':'));
   for (const json& vs : Items(virtual_services, "items")) {
     const json& meta = Field(vs, "metadata");
-    const std::string ns = S(meta, "namespace", "default");
+    const std::string ns = TextField(meta, "namespace", "default");
     if (!Items(Field(vs, "spec"), "gateways").empty()) {
       bool mesh = false;
       for (const json& g : Items(Field(vs, "spec"), "gateways")) mesh |= g == "mesh";
@@ -120,7 +107,7 @@ std::string VirtualServiceOf(const json& vhost, const json& virtual_services) {
       std::string name = h.get<std::string>();
       // A short name is relative to the VirtualService's namespace (Istio's host resolution).
       if (name.find('.') == std::string::npos) name += "." + ns + ".svc.cluster.local";
-      if (name == host) return S(meta, "name") + "." + ns;
+      if (name == host) return TextField(meta, "name") + "." + ns;
     }
   }
   return "-";
@@ -152,15 +139,17 @@ ProxyChoice ResolveProxy(const std::vector<std::string>& node_ids, const std::st
 Table ProxyStatusTable(const json& debug) {
   Table table({"NAME", "NAMESPACE", "IP", "CDS", "LDS", "EDS", "RDS", "WEFTD"});
   const json& weftd = Field(debug, "weftd");
-  const std::string version = S(weftd, "version", "?") + " (revision " + S(weftd, "revision") + ")";
+  const std::string version =
+      TextField(weftd, "version", "?") + " (revision " + TextField(weftd, "revision") + ")";
   for (const json& p : Items(debug, "proxies")) {
     if (Field(p, "open_streams").is_number() && p["open_streams"].get<int>() <= 0) continue;
-    std::vector<std::string> row = {S(p, "node_id"), S(p, "namespace", "-"), S(p, "ip", "-")};
+    std::vector<std::string> row = {TextField(p, "node_id"), TextField(p, "namespace", "-"),
+                                    TextField(p, "ip", "-")};
     for (std::string& cell : row) {
       if (cell.empty()) cell = "-";
     }
     for (const char* type : kStatusTypes) {
-      row.push_back(S(Field(Field(p, "types"), type), "status", "NOT SENT"));
+      row.push_back(TextField(Field(Field(p, "types"), type), "status", "NOT SENT"));
     }
     row.push_back(version);
     table.AddRow(std::move(row));
@@ -175,11 +164,12 @@ std::string ProxyStatusDetails(const json& p) {
            (value.empty() ? "-" : value) + "\n";
   };
   const json& weftd = Field(p, "weftd");
-  line("Proxy:", S(p, "node_id"));
-  line("Namespace:", S(p, "namespace"));
-  line("IP:", S(p, "ip"));
-  line("Streams:", S(p, "open_streams", "0"));
-  line("weftd:", S(weftd, "version") + " (store revision " + S(weftd, "revision") + ")");
+  line("Proxy:", TextField(p, "node_id"));
+  line("Namespace:", TextField(p, "namespace"));
+  line("IP:", TextField(p, "ip"));
+  line("Streams:", TextField(p, "open_streams", "0"));
+  line("weftd:",
+       TextField(weftd, "version") + " (store revision " + TextField(weftd, "revision") + ")");
   out += "\n";
   Table types(
       {"TYPE", "STATUS", "SENT VERSION", "ACKED VERSION", "NONCE", "PUSHES", "ACKS", "NACKS"});
@@ -187,15 +177,16 @@ std::string ProxyStatusDetails(const json& p) {
   for (const char* type : kStatusTypes) {
     const json& t = Field(Field(p, "types"), type);
     auto dash = [](std::string s) { return s.empty() ? std::string("-") : s; };
-    types.AddRow({type, S(t, "status", "NOT SENT"), dash(S(t, "sent_version")),
-                  dash(S(t, "acked_version")), dash(S(t, "sent_nonce")), S(t, "pushes", "0"),
-                  S(t, "acks", "0"), S(t, "nacks", "0")});
-    if (!S(t, "nack_error").empty()) {
-      nacks += std::string(type) + " version " + S(t, "nack_version") +
-               " was rejected: " + S(t, "nack_error") + "\n";
-    } else if (!S(t, "last_nack_error").empty()) {
-      earlier += std::string(type) + " version " + S(t, "last_nack_version") +
-                 " was rejected: " + S(t, "last_nack_error") + "\n";
+    types.AddRow({type, TextField(t, "status", "NOT SENT"), dash(TextField(t, "sent_version")),
+                  dash(TextField(t, "acked_version")), dash(TextField(t, "sent_nonce")),
+                  TextField(t, "pushes", "0"), TextField(t, "acks", "0"),
+                  TextField(t, "nacks", "0")});
+    if (!TextField(t, "nack_error").empty()) {
+      nacks += std::string(type) + " version " + TextField(t, "nack_version") +
+               " was rejected: " + TextField(t, "nack_error") + "\n";
+    } else if (!TextField(t, "last_nack_error").empty()) {
+      earlier += std::string(type) + " version " + TextField(t, "last_nack_version") +
+                 " was rejected: " + TextField(t, "last_nack_error") + "\n";
     }
   }
   out += types.Render();
@@ -229,11 +220,11 @@ ClusterName ParseClusterName(const std::string& name) {
 Table ClustersTable(const json& clusters) {
   Table table({"SERVICE FQDN", "PORT", "SUBSET", "DIRECTION", "TYPE"});
   for (const json& c : clusters) {
-    ClusterName n = ParseClusterName(S(c, "name"));
+    ClusterName n = ParseClusterName(TextField(c, "name"));
     // Cluster.type's default is STATIC (enum value 0, which the JSON mapping leaves out);
     // a cluster_type extension names itself.
-    std::string type = S(c, "type", "STATIC");
-    if (c.contains("cluster_type")) type = S(c["cluster_type"], "name");
+    std::string type = TextField(c, "type", "STATIC");
+    if (c.contains("cluster_type")) type = TextField(c["cluster_type"], "name");
     table.AddRow({n.fqdn, n.port, n.subset, n.direction, type});
   }
   return table;
@@ -244,8 +235,8 @@ Table ListenersTable(const json& listeners) {
   for (const json& l : listeners) {
     const json& sa = Field(Field(l, "address"), "socket_address");
     const std::string address =
-        sa.is_null() ? SocketAddress(Field(l, "address")) : S(sa, "address");
-    const std::string port = sa.is_null() ? "-" : S(sa, "port_value", "0");
+        sa.is_null() ? SocketAddress(Field(l, "address")) : TextField(sa, "address");
+    const std::string port = sa.is_null() ? "-" : TextField(sa, "port_value", "0");
     for (const json& chain : Items(l, "filter_chains")) {
       table.AddRow({address, port, MatchOf(chain), DestinationOf(chain)});
     }
@@ -265,7 +256,7 @@ Table RoutesTable(const json& route_configs, const json& virtual_services) {
       if (domains.size() > 1) d += " + " + std::to_string(domains.size() - 1) + " more...";
       const std::string vs = VirtualServiceOf(vh, virtual_services);
       for (const json& r : Items(vh, "routes")) {
-        table.AddRow({S(rc, "name"), S(vh, "name"), d, RouteMatch(r), vs});
+        table.AddRow({TextField(rc, "name"), TextField(vh, "name"), d, RouteMatch(r), vs});
       }
     }
   }
@@ -279,10 +270,10 @@ Table EndpointsTable(const json& load_assignments) {
       for (const json& lb : Items(locality, "lb_endpoints")) {
         // As weftd sent it: an absent health_status is UNKNOWN, which Envoy routes to like
         // HEALTHY (envoy.config.core.v3.HealthStatus); istioctl prints it HEALTHY too.
-        std::string status = S(lb, "health_status", "HEALTHY");
+        std::string status = TextField(lb, "health_status", "HEALTHY");
         if (status == "UNKNOWN") status = "HEALTHY";
         table.AddRow({SocketAddress(Field(Field(lb, "endpoint"), "address")), status,
-                      S(cla, "cluster_name")});
+                      TextField(cla, "cluster_name")});
       }
     }
   }

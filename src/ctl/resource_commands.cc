@@ -5,6 +5,7 @@
 #include <set>
 
 #include "ctl/documents.h"
+#include "ctl/json_fields.h"
 #include "ctl/output.h"
 
 namespace weft::ctl {
@@ -20,16 +21,7 @@ struct Column {
   bool wide_only = false;
 };
 
-json At(const json& o, std::initializer_list<const char*> path) {
-  const json* cur = &o;
-  for (const char* key : path) {
-    if (!cur->is_object() || !cur->contains(key)) return nullptr;
-    cur = &(*cur)[key];
-  }
-  return *cur;
-}
-
-json Spec(const json& o, const char* field) { return At(o, {"spec", field}); }
+json Spec(const json& o, const char* field) { return Field(Field(o, "spec"), field); }
 
 // "a,b,c" of a list of strings picked from each element of an array.
 json Joined(const json& items, const std::function<std::string(const json&)>& pick) {
@@ -44,12 +36,6 @@ json Joined(const json& items, const std::function<std::string(const json&)>& pi
   return out.empty() ? json(nullptr) : json(out);
 }
 
-std::string Str(const json& o, const char* key) {
-  if (!o.is_object() || !o.contains(key)) return "";
-  const json& v = o[key];
-  return v.is_string() ? v.get<std::string>() : v.dump();
-}
-
 // Columns between NAME and AGE. Istio's CRDs (manifests/charts/base/crds): VirtualService
 // Gateways, Hosts; DestinationRule Host; ServiceEntry Hosts, Location, Resolution; WorkloadEntry
 // Address (after Age there; kept before it here for one layout).
@@ -61,14 +47,14 @@ std::vector<Column> ColumnsOf(std::string_view kind) {
              [](const json& o) {
                json routes = json::array();
                for (const char* proto : {"http", "tcp", "tls"}) {
-                 for (const json& r : Spec(o, proto).is_array() ? Spec(o, proto) : json::array()) {
-                   for (const json& d : r.value("route", json::array())) routes.push_back(d);
+                 for (const json& r : Items(Field(o, "spec"), proto)) {
+                   for (const json& d : Items(r, "route")) routes.push_back(d);
                  }
                }
                return Joined(routes, [](const json& d) {
-                 json dest = d.value("destination", json::object());
-                 std::string s = Str(dest, "host");
-                 if (!Str(dest, "subset").empty()) s += "/" + Str(dest, "subset");
+                 const json& dest = Field(d, "destination");
+                 std::string s = TextField(dest, "host");
+                 if (!TextField(dest, "subset").empty()) s += "/" + TextField(dest, "subset");
                  return s;
                });
              },
@@ -78,7 +64,8 @@ std::vector<Column> ColumnsOf(std::string_view kind) {
     return {{"HOST", [](const json& o) { return Spec(o, "host"); }},
             {"SUBSETS",
              [](const json& o) {
-               return Joined(Spec(o, "subsets"), [](const json& s) { return Str(s, "name"); });
+               return Joined(Spec(o, "subsets"),
+                             [](const json& s) { return TextField(s, "name"); });
              },
              true}};
   }
@@ -89,7 +76,7 @@ std::vector<Column> ColumnsOf(std::string_view kind) {
             {"PORTS",
              [](const json& o) {
                return Joined(Spec(o, "ports"), [](const json& p) {
-                 return Str(p, "number") + "/" + Str(p, "protocol");
+                 return TextField(p, "number") + "/" + TextField(p, "protocol");
                });
              },
              true}};
@@ -102,8 +89,8 @@ std::vector<Column> ColumnsOf(std::string_view kind) {
     return {{"SERVERS",
              [](const json& o) {
                return Joined(Spec(o, "servers"), [](const json& s) {
-                 json port = s.value("port", json::object());
-                 return Str(port, "number") + "/" + Str(port, "protocol");
+                 const json& port = Field(s, "port");
+                 return TextField(port, "number") + "/" + TextField(port, "protocol");
                });
              },
              true},
@@ -113,11 +100,10 @@ std::vector<Column> ColumnsOf(std::string_view kind) {
     return {{"EGRESS HOSTS",
              [](const json& o) {
                json hosts = json::array();
-               for (const json& e :
-                    Spec(o, "egress").is_array() ? Spec(o, "egress") : json::array()) {
-                 for (const json& h : e.value("hosts", json::array())) hosts.push_back(h);
+               for (const json& e : Items(Field(o, "spec"), "egress")) {
+                 for (const json& h : Items(e, "hosts")) hosts.push_back(h);
                }
-               return Joined(hosts, [](const json& h) { return h.get<std::string>(); });
+               return Joined(hosts, Text);
              },
              true}};
   }
@@ -125,11 +111,11 @@ std::vector<Column> ColumnsOf(std::string_view kind) {
 }
 
 bool SameContent(const json& current, const json& doc) {
-  const json& cm = current["metadata"];
-  const json dm = doc.value("metadata", json::object());
-  return current.value("spec", json()) == doc.value("spec", json()) &&
-         cm.value("labels", json()) == dm.value("labels", json()) &&
-         cm.value("annotations", json()) == dm.value("annotations", json());
+  const json& cm = Field(current, "metadata");
+  const json& dm = Field(doc, "metadata");
+  return Field(current, "spec") == Field(doc, "spec") &&
+         Field(cm, "labels") == Field(dm, "labels") &&
+         Field(cm, "annotations") == Field(dm, "annotations");
 }
 
 }  // namespace
@@ -152,7 +138,7 @@ int Apply(Client& client, const std::string& source, const std::string& default_
     Response r = client.Call("POST", path, o.dump());
     if (r.status == 0) return 1;  // the server is down: the same for every document
     std::string verb = "created";
-    if (r.status == 409 && r.body.is_object() && r.body.value("reason", "") == "AlreadyExists") {
+    if (r.status == 409 && TextField(r.body, "reason") == "AlreadyExists") {
       // Idempotent: update what is there, unless it already says the same.
       Response current = client.Get(path + "/" + t.name);
       if (current.status != 200) {
@@ -163,7 +149,8 @@ int Apply(Client& client, const std::string& source, const std::string& default_
         std::printf("%s unchanged\n", label.c_str());
         continue;
       }
-      o["metadata"]["resourceVersion"] = current.body["metadata"].value("resourceVersion", "");
+      o["metadata"]["resourceVersion"] =
+          TextField(Field(current.body, "metadata"), "resourceVersion");
       r = client.Call("PUT", path + "/" + t.name, o.dump());
       verb = "configured";
     }
@@ -191,9 +178,8 @@ int Get(Client& client, const GetOptions& opt) {
     std::fprintf(stderr, "error: the server answered with something that is not JSON\n");
     return 1;
   }
-  std::vector<json> items = opt.name.empty()
-                                ? r.body.value("items", json::array()).get<std::vector<json>>()
-                                : std::vector<json>{r.body};
+  std::vector<json> items = opt.name.empty() ? Items(r.body, "items").get<std::vector<json>>()
+                                             : std::vector<json>{r.body};
   if (opt.output == "json" || opt.output == "yaml") {
     // A list prints as kubectl prints it: kind List of the objects.
     json out = opt.name.empty() ? json{{"apiVersion", "v1"},
@@ -228,12 +214,12 @@ int Get(Client& client, const GetOptions& opt) {
   headers.emplace_back("AGE");
   Table table(std::move(headers));
   for (const json& item : items) {
-    const json& m = item["metadata"];
+    const json& m = Field(item, "metadata");
     std::vector<std::string> row;
-    if (opt.all_namespaces) row.push_back(m.value("namespace", ""));
-    row.push_back(m.value("name", ""));
+    if (opt.all_namespaces) row.push_back(TextField(m, "namespace"));
+    row.push_back(TextField(m, "name"));
     for (const Column& c : columns) row.push_back(Cell(c.value(item)));
-    row.push_back(Age(m.value("creationTimestamp", "")));
+    row.push_back(Age(TextField(m, "creationTimestamp")));
     table.AddRow(std::move(row));
   }
   table.Print();
