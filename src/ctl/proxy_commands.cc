@@ -43,6 +43,7 @@ int ProxyStatus(Client& client, const std::string& proxy, const std::string& out
       return 0;
     }
     table.Print();
+    std::fputs(NackErrors(r.body).c_str(), stdout);
     return 0;
   }
   const std::string node_id = Resolve(client, proxy);

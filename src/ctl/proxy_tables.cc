@@ -157,6 +157,19 @@ Table ProxyStatusTable(const json& debug) {
   return table;
 }
 
+std::string NackErrors(const json& debug) {
+  std::string out;
+  for (const json& p : Items(debug, "proxies")) {
+    if (Field(p, "open_streams").is_number() && p["open_streams"].get<int>() <= 0) continue;
+    for (const char* type : kStatusTypes) {
+      const json& t = Field(Field(p, "types"), type);
+      if (TextField(t, "status") != "NACKED") continue;
+      out += TextField(p, "node_id") + " " + type + ": " + TextField(t, "nack_error") + "\n";
+    }
+  }
+  return out.empty() ? out : "\nNACK errors:\n" + out;
+}
+
 std::string ProxyStatusDetails(const json& p) {
   std::string out;
   auto line = [&out](const std::string& key, const std::string& value) {

@@ -23,6 +23,9 @@ ProxyChoice ResolveProxy(const std::vector<std::string>& node_ids, const std::st
 
 // NAME NAMESPACE IP CDS LDS EDS RDS WEFTD, one row per proxy with an open stream.
 Table ProxyStatusTable(const nlohmann::json& debug_proxies);
+// The errors behind the table's NACKED cells, one line per proxy and type ("" when none):
+// "NACK errors:\n<node id> LDS: <the proxy's error_detail.message>\n".
+std::string NackErrors(const nlohmann::json& debug_proxies);
 // Every field of one proxy's status, NACK errors and translation warnings included.
 std::string ProxyStatusDetails(const nlohmann::json& proxy);
 

@@ -298,6 +298,10 @@ class WeftctlTest(unittest.TestCase):
                        and self.status_row(), timeout=15,
                        what="LDS NACKED\n" + self.proxy.output())
         self.assertEqual(row["CDS"], "SYNCED")
+        # The table is followed by the errors behind its NACKED cells.
+        table = self.ok("proxy-status")
+        self.assertRegex(table, r"\nNACK errors:\n%s LDS: listener '127\.0\.0\.1_%d': .*%d"
+                         % (re.escape(NODE_ID), taken, taken))
         details = self.ok("proxy-status", "productpage")
         self.assertRegex(details, r"(?m)^LDS +NACKED ")
         nack = re.search(r"(?m)^LDS version \S+ was rejected: (.+)$", details)
@@ -313,6 +317,7 @@ class WeftctlTest(unittest.TestCase):
         # Fixed: the port goes away, the next LDS version is ACKed.
         self.reviews_mesh(service_port)
         wait_for(self.synced, timeout=15, what="SYNCED again after the fix")
+        self.assertNotIn("NACK errors", self.ok("proxy-status"))
         details = self.ok("proxy-status", "productpage")
         self.assertNotIn("\nNACKs", details)
         # The NACK stays in the details' history.

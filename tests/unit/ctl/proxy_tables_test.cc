@@ -35,13 +35,16 @@ TEST(ProxyTablesTest, StatusTableListsConnectedProxies) {
     "weftd": {"version": "0.1.0", "revision": 12},
     "proxies": [
       {"node_id": "a", "namespace": "default", "ip": "10.0.0.1", "open_streams": 1,
-       "types": {"CDS": {"status": "SYNCED"}, "LDS": {"status": "NACKED"},
+       "types": {"CDS": {"status": "SYNCED"},
+                 "LDS": {"status": "NACKED", "nack_error": "cannot bind 127.0.0.1:80"},
                  "EDS": {"status": "STALE"}, "RDS": {"status": "NOT SENT"}}},
       {"node_id": "gone", "open_streams": 0, "types": {}}]})");
   EXPECT_EQ(ProxyStatusTable(debug).Render(),
             "NAME      NAMESPACE   IP         CDS       LDS       EDS       RDS        WEFTD\n"
             "a         default     10.0.0.1   SYNCED    NACKED    STALE     NOT SENT   "
             "0.1.0 (revision 12)\n");
+  EXPECT_EQ(NackErrors(debug), "\nNACK errors:\na LDS: cannot bind 127.0.0.1:80\n");
+  EXPECT_EQ(NackErrors(json::parse(R"({"proxies": []})")), "");
 }
 
 TEST(ProxyTablesTest, DetailsShowNackErrorsAndWarnings) {
