@@ -12,6 +12,7 @@
 #include <cstring>
 
 #include "base/logging.h"
+#include "control/api/debug_api.h"
 #include "control/api/http_server.h"
 #include "control/api/resource_api.h"
 #include "control/mesh/mesh_controller.h"
@@ -83,13 +84,6 @@ int main(int argc, char** argv) {
 
   weft::event::Dispatcher dispatcher;
   weft::control::ResourceApi api(**store);
-  weft::control::HttpServer server(
-      dispatcher, [&api](const auto& request, auto& exchange) { api.Handle(request, exchange); });
-  if (absl::Status st = server.Listen(*address); !st.ok()) {
-    std::fprintf(stderr, "error: cannot listen on %s: %s\n", api_addr.c_str(),
-                 std::string(st.message()).c_str());
-    return 1;
-  }
   auto signal_event = dispatcher.CreateFileEvent(signal_fd, [&](uint32_t) {
     signalfd_siginfo info;
     while (read(signal_fd, &info, sizeof(info)) == sizeof(info)) {
@@ -111,6 +105,30 @@ int main(int argc, char** argv) {
   mesh.AttachTo(ads);
   if (absl::Status st = ads.Start(xds_addr); !st.ok()) {
     std::fprintf(stderr, "error: --xds-addr %s: %s\n", xds_addr.c_str(),
+                 std::string(st.message()).c_str());
+    return 1;
+  }
+
+  // The resource API and, under /debug/, what each proxy was sent and answered. Both run on this
+  // dispatcher, where the mesh controller lives too.
+  weft::control::DebugApi debug(
+      cache,
+      [&mesh](const std::string& node_id) -> std::optional<weft::control::ProxyTranslation> {
+        auto proxy = mesh.Proxy(node_id);
+        if (!proxy) return std::nullopt;
+        return weft::control::ProxyTranslation{proxy->identity.namespace_, proxy->identity.ip,
+                                               proxy->warnings};
+      },
+      [&store] { return (*store)->Revision(); });
+  weft::control::HttpServer server(dispatcher, [&](const auto& request, auto& exchange) {
+    if (weft::control::DebugApi::Serves(request)) {
+      debug.Handle(request, exchange);
+    } else {
+      api.Handle(request, exchange);
+    }
+  });
+  if (absl::Status st = server.Listen(*address); !st.ok()) {
+    std::fprintf(stderr, "error: cannot listen on %s: %s\n", api_addr.c_str(),
                  std::string(st.message()).c_str());
     return 1;
   }

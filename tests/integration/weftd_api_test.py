@@ -1,6 +1,7 @@
 """weftd's resource API end to end: a real weftd process on loopback, driven over HTTP/1.1 with
 Python's http.client — every verb, Kubernetes Status errors (404, 405, 409, 422 with field
-paths), watches from a resourceVersion, Istio's own samples, and durability across kill -9."""
+paths), watches from a resourceVersion, and durability across kill -9. weftctl over Istio's
+own samples is weftctl_test.py."""
 import http.client
 import json
 import os
@@ -15,6 +16,7 @@ import unittest
 import harness
 
 WEFTD = os.path.join(harness.BUILD, "bin", "weftd")
+# Shared with weftctl_test.py.
 WEFTCTL = os.path.join(harness.BUILD, "bin", "weftctl")
 SAMPLES = os.path.join(harness.SHARED, "conformance", "istio-samples")
 GROUP = "/apis/networking.istio.io"
@@ -263,53 +265,6 @@ class WeftdApiTest(WeftdTestBase):
             resp.fp.readline()
         conn.close()
         self.assertEqual(names, {"a", "d", "e"})
-
-    def weftctl(self, *args, stdin=None):
-        env = dict(os.environ, WEFT_SERVER=f"http://{self.weftd.host}:{self.weftd.port}")
-        return subprocess.run([WEFTCTL, *args], input=stdin, capture_output=True, text=True,
-                              env=env, timeout=30)
-
-    def test_istio_samples_apply_unchanged_with_weftctl(self):
-        # The whole directory at once: multi-document files, several kinds and versions.
-        out = self.weftctl("apply", "-f", SAMPLES)
-        self.assertEqual(out.returncode, 0, out.stderr)
-        self.assertIn("virtualservice.networking.istio.io/reviews created", out.stdout)
-        self.assertIn("gateway.networking.istio.io/bookinfo-gateway created", out.stdout)
-        # Idempotent: the same files again change nothing.
-        again = self.weftctl("apply", "-f", os.path.join(SAMPLES, "destination-rule-all.yaml"))
-        self.assertEqual(again.returncode, 0, again.stderr)
-        self.assertIn("destinationrule.networking.istio.io/productpage unchanged", again.stdout)
-        changed = self.weftctl("apply", "-f", os.path.join(SAMPLES,
-                                                           "virtual-service-reviews-80-20.yaml"))
-        self.assertIn("virtualservice.networking.istio.io/reviews configured", changed.stdout)
-        status, vs = self.weftd.request("GET", collection("virtualservices") + "/reviews")
-        self.assertEqual([r["weight"] for r in vs["spec"]["http"][0]["route"]], [80, 20])
-
-        out = self.weftctl("get", "vs")
-        self.assertEqual(out.returncode, 0, out.stderr)
-        self.assertRegex(out.stdout, r"(?m)^NAME\s+AGE$")
-        self.assertRegex(out.stdout, r"(?m)^reviews\s+\d+s$")
-        out = self.weftctl("get", "destinationrule", "reviews", "-o", "json")
-        self.assertEqual(json.loads(out.stdout)["spec"]["host"], "reviews")
-        out = self.weftctl("get", "dr", "nope")
-        self.assertEqual(out.returncode, 1)
-        self.assertEqual(out.stderr.strip(), 'Error from server (NotFound): '
-                         'destinationrules.networking.istio.io "nope" not found')
-
-        bad = "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: x}\n" \
-              "spec: {hosts: [x], http: [{timeout: abc, route: [{destination: {host: x}}]}]}\n"
-        out = self.weftctl("apply", "-f", "-", stdin=bad)
-        self.assertEqual(out.returncode, 1)
-        self.assertIn("Error from server (Invalid)", out.stderr)
-        self.assertIn("spec.http[0].timeout", out.stderr)
-
-        out = self.weftctl("delete", "-f", os.path.join(SAMPLES, "destination-rule-all.yaml"))
-        self.assertEqual(out.returncode, 0, out.stderr)
-        self.assertIn('destinationrule.networking.istio.io "reviews" deleted', out.stdout)
-        out = self.weftctl("delete", "virtualservice", "reviews")
-        self.assertEqual(out.returncode, 0, out.stderr)
-        self.assertEqual(self.weftd.request("GET", collection("virtualservices") + "/reviews")[0],
-                         404)
 
 
 class WeftdDurabilityTest(unittest.TestCase):

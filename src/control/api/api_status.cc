@@ -67,6 +67,10 @@ ApiError BadRequest(std::string_view message) {
   return Make(400, "BadRequest", std::string(message));
 }
 
+ApiError UnknownPath() {
+  return Make(404, "NotFound", "the server could not find the requested resource", json::object());
+}
+
 ApiError MethodNotAllowed() {
   return Make(405, "MethodNotAllowed",
               "the server does not allow this method on the requested resource");

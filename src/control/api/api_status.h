@@ -26,6 +26,8 @@ ApiError Conflict(std::string_view resource, std::string_view name, std::string_
 ApiError Invalid(std::string_view kind_group, std::string_view name,
                  const std::vector<FieldError>& errors);
 ApiError BadRequest(std::string_view message);
+// A path no API serves: "the server could not find the requested resource".
+ApiError UnknownPath();
 ApiError MethodNotAllowed();
 ApiError Expired(std::string_view message);  // 410, a watch from a compacted resourceVersion
 ApiError InternalError(std::string_view message);

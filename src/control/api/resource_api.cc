@@ -127,17 +127,7 @@ void ResourceApi::Handle(const HttpRequest& request, HttpExchange& exchange) {
   }
   // /apis/<group>/<version>/[namespaces/<ns>/]<plural>[/<name>]
   std::vector<std::string> parts = absl::StrSplit(request.path, '/', absl::SkipEmpty());
-  auto not_found = [&] {
-    Reply(exchange, ApiError{404,
-                             {{"kind", "Status"},
-                              {"apiVersion", "v1"},
-                              {"metadata", json::object()},
-                              {"status", "Failure"},
-                              {"message", "the server could not find the requested resource"},
-                              {"reason", "NotFound"},
-                              {"details", json::object()},
-                              {"code", 404}}});
-  };
+  auto not_found = [&] { Reply(exchange, UnknownPath()); };
   if (parts.size() < 4 || parts[0] != "apis" || parts[1] != kIstioNetworkingGroup ||
       !IsServedVersion(parts[2])) {
     return not_found();

@@ -127,7 +127,7 @@ void MeshController::Rebuild() {
   input.registry = translate::BuildRegistry(input.resources);
 
   std::set<std::string> warnings;
-  for (const auto& [node_id, node] : nodes_) {
+  for (auto& [node_id, node] : nodes_) {
     translate::ProxyIdentity proxy;
     proxy.node_id = node_id;
     proxy.namespace_ = node.identity.namespace_;
@@ -136,6 +136,7 @@ void MeshController::Rebuild() {
     proxy.locality = node.identity.locality;
     translate::XdsResources resources = translate::Translate(input, proxy);
     warnings.insert(resources.warnings.begin(), resources.warnings.end());
+    node.warnings = resources.warnings;
     cache_.SetSnapshot(node_id, ToSnapshot(resources));
   }
   std::vector<std::string> sorted(warnings.begin(), warnings.end());
@@ -145,6 +146,13 @@ void MeshController::Rebuild() {
   }
   WEFT_LOG(debug, "mesh: rebuilt {} node(s) from {} resource(s) at revision {}", nodes_.size(),
            input.resources.size(), store_.Revision());
+}
+
+std::optional<MeshController::ProxySummary> MeshController::Proxy(
+    const std::string& node_id) const {
+  auto it = nodes_.find(node_id);
+  if (it == nodes_.end()) return std::nullopt;
+  return ProxySummary{it->second.identity, it->second.warnings};
 }
 
 }  // namespace weft::control::mesh

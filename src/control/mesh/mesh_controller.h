@@ -11,6 +11,7 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -41,10 +42,19 @@ class MeshController {
   void Rebuild();
   size_t rebuilds() const { return rebuilds_; }
 
+  // Dispatcher thread only. A connected proxy's identity and the translator's warnings for its
+  // last snapshot (weftd's debug API); nullopt for a node with no open stream.
+  struct ProxySummary {
+    NodeIdentity identity;
+    std::vector<std::string> warnings;
+  };
+  std::optional<ProxySummary> Proxy(const std::string& node_id) const;
+
  private:
   struct ConnectedNode {
     NodeIdentity identity;
     int streams = 0;
+    std::vector<std::string> warnings;  // of its last translation
   };
   void ScheduleRebuild();
 

@@ -198,6 +198,8 @@ void SnapshotCache::RecordNack(const std::string& node_id, const std::string& ty
   TypeStatus& t = status_[node_id].types[type_url];
   t.nack_version = rejected_version;
   t.nack_error = error;
+  t.last_nack_version = rejected_version;
+  t.last_nack_error = error;
   ++t.nacks;
 }
 

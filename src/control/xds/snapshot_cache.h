@@ -61,6 +61,9 @@ struct TypeStatus {
   std::string acked_version;  // the last version the node ACKed
   std::string nack_version;   // the version the last NACK rejected (empty: no NACK since ACK)
   std::string nack_error;     // that NACK's error_detail.message
+  // The latest NACK ever, kept after later ACKs clear the two above: a proxy may NACK a version
+  // and then ACK it once it dropped the part it could not apply (weftctl shows both).
+  std::string last_nack_version, last_nack_error;
   uint64_t acks = 0, nacks = 0, pushes = 0;
 };
 
