@@ -374,6 +374,27 @@ class XdsClientTest(unittest.TestCase):
                                                    stat_prefix="busy"))
         wait_for(lambda: served_by(busy_port) == "up1", what="the retried listener")
 
+    def test_rds_listener_on_a_busy_port_is_an_lds_nack(self):
+        # A listener that waits for its routes binds when LDS delivers it (as Envoy does), so a
+        # taken port is the LDS update's NACK — not an RDS error later, which would leave LDS
+        # ACKed for a listener that never opened.
+        self.start_with_eds_and_rds()
+        busy, busy_port = listening_socket()
+        self.fixture.put("listener-busy", listener("busy", busy_port, rds="busy-routes"))
+        error = wait_for(lambda: self.server_nack_error(LISTENER),
+                         what="the LDS NACK of the rds listener on a busy port")
+        self.assertIn("listener 'busy'", error)
+        self.assertIn("in use", error)
+        # Its routes arriving later do not turn the failure into an RDS NACK.
+        self.fixture.put("route-busy", route_config("busy-routes", "web"))
+        time.sleep(1)
+        self.assertFalse(self.server_nack_error(ROUTE))
+        self.assertEqual(served_by(self.port), "up1", "the other listener serves on")
+        busy.close()
+        self.fixture.put("listener-busy", listener("busy", busy_port, rds="busy-routes",
+                                                   stat_prefix="busy"))
+        wait_for(lambda: served_by(busy_port) == "up1", what="the retried listener")
+
     def test_listener_applied_next_to_a_failed_one_stays_through_later_updates(self):
         self.start_with_eds_and_rds()
         busy, busy_port = listening_socket()

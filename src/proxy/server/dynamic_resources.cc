@@ -3,6 +3,9 @@
 // replaced clusters and listener runtimes alive for the connections that still use them.
 #include <unistd.h>
 
+#include <algorithm>
+#include <utility>
+
 #include "absl/strings/str_cat.h"
 #include "base/logging.h"
 #include "network/listen_socket.h"
@@ -25,7 +28,32 @@ void ForEachHcm(Config& config, Fn fn) {
   }
 }
 
+void CloseAll(std::vector<int>& fds) {
+  for (int fd : fds) close(fd);
+  fds.clear();
+}
+
 }  // namespace
+
+Server::WarmingListener& Server::WarmingListener::operator=(WarmingListener&& other) noexcept {
+  if (this != &other) {
+    CloseAll(fds);
+    config = std::move(other.config);
+    fds = std::exchange(other.fds, {});
+  }
+  return *this;
+}
+
+Server::WarmingListener::~WarmingListener() { CloseAll(fds); }
+
+bool Server::NeedsNewSockets(const listener::ListenerConfig& config) const {
+  auto current = std::find_if(listeners_.begin(), listeners_.end(),
+                              [&](const auto& l) { return l->config->name == config.name; });
+  if (current == listeners_.end()) return true;
+  auto address = network::MakeAddress(config.address, config.port);
+  return !address.ok() || (*current)->address.ToString() != address->ToString() ||
+         (*current)->config->bind_to_port != config.bind_to_port;
+}
 
 absl::StatusOr<std::vector<int>> Server::BindWorkerSockets(const listener::ListenerConfig& config,
                                                            const network::Address& address) {
@@ -108,10 +136,12 @@ std::shared_ptr<router::RdsRouteTable> Server::RdsTable(const std::string& name)
   return table;
 }
 
-absl::Status Server::InstallListener(const listener::ListenerConfig& given) {
+absl::Status Server::InstallListener(const listener::ListenerConfig& given,
+                                     std::vector<int> prebound) {
   auto config = std::make_shared<const listener::ListenerConfig>(given);
   auto runtime = ListenerRuntime::Build(config, RdsLookup());
   if (!runtime.ok()) {
+    CloseAll(prebound);
     return absl::InvalidArgumentError(
         absl::StrCat("listener '", given.name, "': ", runtime.status().message()));
   }
@@ -121,13 +151,17 @@ absl::Status Server::InstallListener(const listener::ListenerConfig& given) {
       (*current)->address.ToString() == (*runtime)->address.ToString() &&
       (*current)->config->bind_to_port == given.bind_to_port) {
     // Same socket: swap the filter chains under it; nothing to rebind, no connection refused.
+    CloseAll(prebound);
     for (auto& w : workers_) w->UpdateListener(given.name, *runtime);
     *current = *runtime;
     main_stats_->counter("listener_manager.listener_modified").Inc();
     WEFT_LOG(info, "lds: listener '{}' updated", given.name);
     return absl::OkStatus();
   }
-  ASSIGN_OR_RETURN(std::vector<int> fds, BindWorkerSockets(*config, (*runtime)->address));
+  std::vector<int> fds = std::move(prebound);
+  if (fds.empty()) {
+    ASSIGN_OR_RETURN(fds, BindWorkerSockets(*config, (*runtime)->address));
+  }
   const bool moved = current != listeners_.end();
   if (moved) RemoveListener(given.name);  // moved to another address
   for (size_t i = 0; i < fds.size(); ++i) workers_[i]->AddListener(*runtime, fds[i]);
@@ -158,9 +192,25 @@ absl::Status Server::UpdateListeners(std::vector<listener::ListenerConfig> updat
   absl::Status first_error;
   for (auto& config : updated) {
     if (!RoutesKnown(config)) {
-      // Warming: the old version (if any) serves until the routes arrive.
+      // Warming: the old version (if any) serves until the routes arrive. Its sockets are bound
+      // now, so a port taken by someone else fails this LDS update.
+      std::vector<int> fds;
+      if (NeedsNewSockets(config)) {
+        auto address = network::MakeAddress(config.address, config.port);
+        absl::StatusOr<std::vector<int>> bound =
+            address.ok() ? BindWorkerSockets(config, *address)
+                         : absl::StatusOr<std::vector<int>>(absl::InvalidArgumentError(absl::StrCat(
+                               "listener '", config.name, "': ", address.status().message())));
+        if (!bound.ok()) {
+          warming_listeners_.erase(config.name);
+          if (failed) failed->insert(config.name);
+          if (first_error.ok()) first_error = bound.status();
+          continue;
+        }
+        fds = std::move(*bound);
+      }
       WEFT_LOG(info, "lds: listener '{}' warming (waiting for its routes)", config.name);
-      warming_listeners_[config.name] = std::move(config);
+      warming_listeners_[config.name] = WarmingListener(std::move(config), std::move(fds));
       continue;
     }
     warming_listeners_.erase(config.name);
@@ -210,11 +260,12 @@ absl::Status Server::UpdateRoutes(
   absl::Status first_error;
   // Warming listeners whose routes are now all there open.
   for (auto it = warming_listeners_.begin(); it != warming_listeners_.end();) {
-    if (!RoutesKnown(it->second)) {
+    if (!RoutesKnown(it->second.config)) {
       ++it;
       continue;
     }
-    if (absl::Status st = InstallListener(it->second); !st.ok() && first_error.ok()) {
+    if (absl::Status st = InstallListener(it->second.config, std::exchange(it->second.fds, {}));
+        !st.ok() && first_error.ok()) {
       first_error = st;
     }
     it = warming_listeners_.erase(it);
@@ -238,7 +289,7 @@ std::vector<std::string> Server::RdsRouteNames() const {
     });
   };
   for (const auto& l : listeners_) collect(*l->config);
-  for (const auto& [name, config] : warming_listeners_) collect(config);
+  for (const auto& [name, warming] : warming_listeners_) collect(warming.config);
   return {names.begin(), names.end()};
 }
 

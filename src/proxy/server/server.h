@@ -6,6 +6,7 @@
 #include <memory>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "base/status.h"
@@ -77,7 +78,12 @@ class Server {
   // Reopens every access log file (SIGUSR1, POST /reopen_logs); returns how many.
   size_t ReopenAccessLogs();
   // Opens (or, same name and address, swaps in) a listener whose routes are all known.
-  absl::Status InstallListener(const listener::ListenerConfig& config);
+  // `prebound`: the worker sockets bound for it while it warmed (empty: bind now if needed).
+  absl::Status InstallListener(const listener::ListenerConfig& config,
+                               std::vector<int> prebound = {});
+  // Whether installing `config` needs new sockets (a new listener, or one moved to another
+  // address), rather than swapping the chains of a listener already bound there.
+  bool NeedsNewSockets(const listener::ListenerConfig& config) const;
   void RemoveListener(const std::string& name);
   // Whether every rds chain of the listener names a route configuration already received.
   bool RoutesKnown(const listener::ListenerConfig& config) const;
@@ -101,7 +107,22 @@ class Server {
   std::unique_ptr<cluster::ClusterManager> clusters_;
   std::vector<std::shared_ptr<const ListenerRuntime>> listeners_;
   // xDS state.
-  std::map<std::string, listener::ListenerConfig> warming_listeners_;        // waiting for RDS
+  // A listener waiting for its routes (RDS). Its sockets are bound when LDS delivers it, as
+  // Envoy does, so a busy port is the LDS update's error (NACK), not a later RDS one.
+  struct WarmingListener {
+    listener::ListenerConfig config;
+    std::vector<int> fds;  // closed by ~WarmingListener unless handed to InstallListener
+    WarmingListener() = default;
+    WarmingListener(listener::ListenerConfig c, std::vector<int> f)
+        : config(std::move(c)), fds(std::move(f)) {}
+    WarmingListener(WarmingListener&& other) noexcept
+        : config(std::move(other.config)), fds(std::exchange(other.fds, {})) {}
+    WarmingListener& operator=(WarmingListener&& other) noexcept;
+    WarmingListener(const WarmingListener&) = delete;
+    WarmingListener& operator=(const WarmingListener&) = delete;
+    ~WarmingListener();
+  };
+  std::map<std::string, WarmingListener> warming_listeners_;
   std::map<std::string, std::shared_ptr<const router::RouteTable>> routes_;  // received by RDS
   std::map<std::string, std::shared_ptr<router::RdsRouteTable>> rds_tables_;
   std::map<std::string, std::vector<upstream::LocalityEndpoints>> endpoints_;  // by service
