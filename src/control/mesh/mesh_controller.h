@@ -16,6 +16,7 @@
 
 #include "absl/status/status.h"
 #include "control/mesh/node_identity.h"
+#include "control/mesh/workload_registry.h"
 #include "control/store/store.h"
 #include "control/xds/ads_server.h"
 #include "control/xds/snapshot_cache.h"
@@ -25,7 +26,10 @@ namespace weft::control::mesh {
 
 class MeshController {
  public:
-  MeshController(event::Dispatcher& dispatcher, Store& store, xds::SnapshotCache& cache);
+  // `registration_grace`: how long a self-registered workload stays an endpoint after its
+  // proxy's last stream closed (workload_registry.h).
+  MeshController(event::Dispatcher& dispatcher, Store& store, xds::SnapshotCache& cache,
+                 std::chrono::milliseconds registration_grace = kDefaultRegistrationGrace);
   ~MeshController();
 
   // Watches the store; call once, on the dispatcher's thread, before the ADS server starts.
@@ -40,6 +44,8 @@ class MeshController {
   // Dispatcher thread only. Rebuilds every connected node's snapshot now.
   void Rebuild();
   size_t rebuilds() const { return rebuilds_; }
+  // The workloads proxies registered by connecting (dispatcher thread; for diagnostics).
+  const WorkloadRegistry& workloads() const { return workloads_; }
 
  private:
   struct ConnectedNode {
@@ -53,6 +59,7 @@ class MeshController {
   xds::SnapshotCache& cache_;
   std::vector<Store::WatchId> watches_;
   std::map<std::string, ConnectedNode> nodes_;  // by node id
+  WorkloadRegistry workloads_;
   bool rebuild_scheduled_ = false;
   size_t rebuilds_ = 0;
   std::vector<std::string> last_warnings_;
