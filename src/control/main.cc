@@ -113,7 +113,8 @@ int main(int argc, char** argv) {
   weft::control::xds::SnapshotCache cache;
   weft::control::mesh::MeshController mesh(
       dispatcher, **store, cache,
-      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::nanoseconds(*grace_ns)));
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::nanoseconds(*grace_ns)),
+      data_dir + "/registrations.json");
   if (absl::Status st = mesh.Start(); !st.ok()) {
     std::fprintf(stderr, "error: %s\n", std::string(st.message()).c_str());
     return 1;

@@ -23,6 +23,7 @@ import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 import unittest
 
@@ -81,6 +82,57 @@ def bootstrap(node_id, xds_port, metadata):
                     "address": "127.0.0.1", "port_value": xds_port}}}}]}]}}]}})
 
 
+class Relay:
+    """A TCP relay on 127.0.0.1:<free port> to `target_port`, which can hold new connections
+    off (accept, then close) to choose the order in which proxies reach weftd."""
+
+    def __init__(self, target_port):
+        self.target_port = target_port
+        self.held = False
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                client, _ = self.sock.accept()
+            except OSError:
+                return  # closed
+            if self.held:
+                client.close()
+                continue
+            try:
+                upstream = socket.create_connection(("127.0.0.1", self.target_port), timeout=2)
+                upstream.settimeout(None)
+            except OSError:
+                client.close()
+                continue
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pump(src, dst):
+        try:
+            while True:
+                data = src.recv(65536)
+                if not data:
+                    break
+                dst.sendall(data)
+        except OSError:
+            pass
+        for s in (src, dst):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def close(self):
+        self.sock.close()
+
+
 class WeftdBookinfoTest(unittest.TestCase):
     def setUp(self):
         self.dir = tempfile.mkdtemp(prefix="weft-bookinfo-")
@@ -93,6 +145,7 @@ class WeftdBookinfoTest(unittest.TestCase):
         self.r_addr = {"v1": net + "11", "v2": net + "21"}
         self.r_outbound = {"v1": net + "12", "v2": net + "22"}
         self.xds_port = free_port()
+        self.relay = Relay(self.xds_port)  # the reviews proxies reach weftd through it
         self.weftd = Weftd(self.dir, ["--xds-addr", "127.0.0.1:%d" % self.xds_port,
                                       "--registration-grace", "%ds" % GRACE_S])
         self.weftd.start()
@@ -115,6 +168,7 @@ class WeftdBookinfoTest(unittest.TestCase):
             if proxy and not proxy.log.closed:
                 proxy.stop()
         self.weftd.stop()
+        self.relay.close()
         self.v1.stop()
         self.v2.stop()
         if not os.environ.get("WEFT_KEEP"):
@@ -124,8 +178,8 @@ class WeftdBookinfoTest(unittest.TestCase):
 
     # ---- the mesh ----
 
-    def start_proxy(self, node_id, metadata):
-        return Proxy(bootstrap(node_id, self.xds_port, metadata))
+    def start_proxy(self, node_id, metadata, xds_port=None):
+        return Proxy(bootstrap(node_id, xds_port or self.xds_port, metadata))
 
     def start_reviews(self, version):
         app = self.v1 if version == "v1" else self.v2
@@ -139,7 +193,7 @@ class WeftdBookinfoTest(unittest.TestCase):
             "INSTANCE_IPS": ip,
             "POD_PORTS": json.dumps([{"name": "http", "containerPort": app.port,
                                       "protocol": "TCP"}]),
-            "WEFT_OUTBOUND_ADDRESS": self.r_outbound[version]})
+            "WEFT_OUTBOUND_ADDRESS": self.r_outbound[version]}, xds_port=self.relay.port)
 
     def weftctl(self, *args, stdin=None):
         env = dict(os.environ, WEFT_SERVER="http://%s:%d" % (self.weftd.host, self.weftd.port))
@@ -368,22 +422,42 @@ spec:
         self.assertEqual(self.tally(20), {"reviews-v1": 20})
         self.assertIn("xds: stream to", self.p.output())
 
-        # Same data dir and xDS port: the proxies reconnect on their own. From the restart on,
-        # every request keeps being served (the registered workloads are not forgotten while
-        # their proxies reconnect).
+        # Same data dir and xDS port, and the default grace (10s, longer than the proxies'
+        # reconnect back-off after a short outage). The reviews proxies are held off until P
+        # has reconnected: P's first view after the restart must still hold both reviews
+        # workloads (weftd restores registrations from its data dir), or it would route to
+        # nothing until they come back.
+        self.relay.held = True
+        self.weftd.extra_args = ["--xds-addr", "127.0.0.1:%d" % self.xds_port]
         self.weftd.start()
-        deadline = time.monotonic() + 20
         failures = []
-        while time.monotonic() < deadline:
-            status, tag, _ = self.request()
-            if (status, tag) != (200, "reviews-v1"):
-                failures.append((status, tag))
-            if self.weftd_log().count("registry: workload default/reviews-v") >= 4 and \
-                    self.weftd_log().count("mesh: proxy 'productpage-v1.default' connected") >= 2:
-                break
-            time.sleep(0.05)
+
+        def serving_until(condition, timeout):
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                status, tag, _ = self.request()
+                if (status, tag) != (200, "reviews-v1"):
+                    failures.append((status, tag))
+                if condition(self.weftd_log()):
+                    return True
+                time.sleep(0.05)
+            return False
+
+        self.assertTrue(serving_until(
+            lambda log: log.count("mesh: proxy 'productpage-v1.default' connected") == 2, 20),
+            self.weftd_log())
+        self.assertIn("registry: restored 2 workload(s)", self.weftd_log())
+        serving_until(lambda log: False, 1)  # P applies its new view
+        self.assertEqual(self.endpoints(""), sorted(
+            "%s:%d" % (self.r_addr[v], u.port) for v, u in (("v1", self.v1), ("v2", self.v2))))
+        self.relay.held = False
+        self.assertTrue(serving_until(
+            lambda log: log.count("reconnected within its grace") >= 2, 20), self.weftd_log())
         self.assertEqual(failures, [])
         log = self.weftd_log()
+        for v in ("v1", "v2"):
+            self.assertIn("registry: workload default/reviews-%s at %s reconnected within its "
+                          "grace" % (v, self.r_addr[v]), log)
         self.assertEqual(log.count("mesh: proxy 'productpage-v1.default' connected"), 2, log)
 
         # A change applied after the restart reaches P.

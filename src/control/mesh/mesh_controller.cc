@@ -58,11 +58,14 @@ translate::ProxyIdentity ProxyFor(const std::string& node_id, const NodeIdentity
 
 MeshController::MeshController(event::Dispatcher& dispatcher, Store& store,
                                xds::SnapshotCache& cache,
-                               std::chrono::milliseconds registration_grace)
+                               std::chrono::milliseconds registration_grace,
+                               std::string registrations_path)
     : dispatcher_(dispatcher),
       store_(store),
       cache_(cache),
-      workloads_(dispatcher, registration_grace, [this] { ScheduleRebuild(); }) {}
+      workloads_(
+          dispatcher, registration_grace, [this] { ScheduleRebuild(); },
+          std::move(registrations_path)) {}
 
 MeshController::~MeshController() {
   *alive_ = false;
@@ -77,7 +80,7 @@ absl::Status MeshController::Start() {
     if (!id.ok()) return id.status();
     watches_.push_back(*id);
   }
-  return absl::OkStatus();
+  return workloads_.Restore();
 }
 
 void MeshController::AttachTo(xds::AdsServer& server) {

@@ -27,12 +27,15 @@ namespace weft::control::mesh {
 class MeshController {
  public:
   // `registration_grace`: how long a self-registered workload stays an endpoint after its
-  // proxy's last stream closed (workload_registry.h).
+  // proxy's last stream closed; `registrations_path`: where registrations are kept across
+  // restarts, "" for nowhere (workload_registry.h).
   MeshController(event::Dispatcher& dispatcher, Store& store, xds::SnapshotCache& cache,
-                 std::chrono::milliseconds registration_grace = kDefaultRegistrationGrace);
+                 std::chrono::milliseconds registration_grace = kDefaultRegistrationGrace,
+                 std::string registrations_path = "");
   ~MeshController();
 
-  // Watches the store; call once, on the dispatcher's thread, before the ADS server starts.
+  // Watches the store and restores saved registrations; call once, on the dispatcher's thread,
+  // before the ADS server starts.
   absl::Status Start();
   // Installs this controller's hooks on `server` (before server.Start()).
   void AttachTo(xds::AdsServer& server);

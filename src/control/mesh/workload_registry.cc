@@ -1,7 +1,13 @@
 #include "control/mesh/workload_registry.h"
 
 #include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <nlohmann/json.hpp>
 #include <set>
+#include <sstream>
 
 #include "absl/strings/str_cat.h"
 #include "base/logging.h"
@@ -34,13 +40,100 @@ translate::Endpoint EndpointOfNode(const NodeIdentity& node, const std::string& 
   return e;
 }
 
+// The state file's form of a workload (WorkloadEntry field names where there is one).
+nlohmann::json ToJson(const RegisteredWorkload& w) {
+  const translate::Endpoint& e = w.endpoint;
+  return {{"nodeId", w.node_id},   {"namespace", w.namespace_},
+          {"name", w.name},        {"group", w.group},
+          {"address", e.address},  {"ports", e.ports},
+          {"labels", e.labels},    {"locality", e.locality},
+          {"network", e.network},  {"serviceAccount", e.service_account},
+          {"endpointName", e.name}};
+}
+
+RegisteredWorkload FromJson(const nlohmann::json& j) {
+  RegisteredWorkload w;
+  w.node_id = j.at("nodeId").get<std::string>();
+  w.namespace_ = j.at("namespace").get<std::string>();
+  w.name = j.at("name").get<std::string>();
+  w.group = j.at("group").get<std::string>();
+  translate::Endpoint& e = w.endpoint;
+  e.address = j.at("address").get<std::string>();
+  e.ports = j.at("ports").get<std::map<std::string, uint32_t>>();
+  e.labels = j.at("labels").get<translate::Labels>();
+  e.locality = j.at("locality").get<std::string>();
+  e.network = j.at("network").get<std::string>();
+  e.service_account = j.at("serviceAccount").get<std::string>();
+  e.name = j.at("endpointName").get<std::string>();
+  return w;
+}
+
 }  // namespace
 
 WorkloadRegistry::WorkloadRegistry(event::Dispatcher& dispatcher, std::chrono::milliseconds grace,
-                                   std::function<void()> on_change)
-    : dispatcher_(dispatcher), grace_(grace), on_change_(std::move(on_change)) {}
+                                   std::function<void()> on_change, std::string state_path)
+    : dispatcher_(dispatcher),
+      grace_(grace),
+      on_change_(std::move(on_change)),
+      state_path_(std::move(state_path)) {}
 
-WorkloadRegistry::~WorkloadRegistry() = default;
+WorkloadRegistry::~WorkloadRegistry() { *alive_ = false; }
+
+absl::Status WorkloadRegistry::Restore() {
+  if (state_path_.empty()) return absl::OkStatus();
+  std::ifstream in(state_path_);
+  if (!in) return absl::OkStatus();  // first start
+  std::stringstream text;
+  text << in.rdbuf();
+  const nlohmann::json state = nlohmann::json::parse(text.str(), nullptr, false);
+  if (!state.is_object() || !state.contains("workloads") || !state["workloads"].is_array()) {
+    return absl::DataLossError(absl::StrCat(state_path_, ": not a registrations file"));
+  }
+  size_t restored = 0;
+  for (const nlohmann::json& j : state["workloads"]) {
+    RegisteredWorkload w;
+    try {
+      w = FromJson(j);
+    } catch (const nlohmann::json::exception& e) {
+      return absl::DataLossError(
+          absl::StrCat(state_path_, ": workload ", restored, ": ", e.what()));
+    }
+    Entry& entry = entries_[w.node_id];
+    entry.workload = std::move(w);
+    StartGrace(entry);
+    ++restored;
+  }
+  if (restored > 0) {
+    WEFT_LOG(info,
+             "registry: restored {} workload(s) from {}; each stays {} ms unless its proxy "
+             "reconnects",
+             restored, state_path_, grace_.count());
+  }
+  return absl::OkStatus();
+}
+
+void WorkloadRegistry::ScheduleSave() {
+  if (state_path_.empty() || save_scheduled_) return;
+  save_scheduled_ = true;
+  dispatcher_.Post([this, alive = alive_] {
+    if (!*alive) return;
+    save_scheduled_ = false;
+    Save();
+  });
+}
+
+void WorkloadRegistry::Save() {
+  nlohmann::json list = nlohmann::json::array();
+  for (const auto& [node_id, entry] : entries_) list.push_back(ToJson(entry.workload));
+  const std::string text = nlohmann::json{{"workloads", std::move(list)}}.dump(1) + "\n";
+  // Written then renamed: a crash leaves the old file or the new one, never half of one.
+  const std::string tmp = state_path_ + ".tmp";
+  FILE* f = std::fopen(tmp.c_str(), "w");
+  if (f == nullptr || std::fwrite(text.data(), 1, text.size(), f) != text.size() ||
+      std::fclose(f) != 0 || std::rename(tmp.c_str(), state_path_.c_str()) != 0) {
+    WEFT_LOG(error, "registry: cannot save {}: {}", state_path_, std::strerror(errno));
+  }
+}
 
 bool WorkloadRegistry::Register(const NodeIdentity& node) {
   if (node.ip.empty()) return false;
@@ -55,6 +148,7 @@ bool WorkloadRegistry::Register(const NodeIdentity& node) {
   w.endpoint = EndpointOfNode(node, w.name);
   w.connected = true;
   w.disconnected_at = {};
+  ScheduleSave();
   WEFT_LOG(info, "registry: workload {}/{} at {} {} (node '{}', {} port(s){})", w.namespace_,
            w.name, w.endpoint.address, returning ? "reconnected within its grace" : "registered",
            w.node_id, w.endpoint.ports.size(), w.group.empty() ? "" : ", group " + w.group);
@@ -64,15 +158,19 @@ bool WorkloadRegistry::Register(const NodeIdentity& node) {
 void WorkloadRegistry::MarkDisconnected(const std::string& node_id) {
   auto it = entries_.find(node_id);
   if (it == entries_.end()) return;
-  Entry& entry = it->second;
+  StartGrace(it->second);
+  WEFT_LOG(info, "registry: workload {}/{} disconnected; leaves in {} ms unless it reconnects",
+           it->second.workload.namespace_, it->second.workload.name, grace_.count());
+}
+
+void WorkloadRegistry::StartGrace(Entry& entry) {
   entry.workload.connected = false;
   entry.workload.disconnected_at = dispatcher_.SystemNow();
   if (!entry.expiry) {
-    entry.expiry = dispatcher_.CreateTimer([this, node_id] { Expire(node_id); });
+    entry.expiry =
+        dispatcher_.CreateTimer([this, node_id = entry.workload.node_id] { Expire(node_id); });
   }
   entry.expiry->Enable(grace_);
-  WEFT_LOG(info, "registry: workload {}/{} disconnected; leaves in {} ms unless it reconnects",
-           entry.workload.namespace_, entry.workload.name, grace_.count());
 }
 
 void WorkloadRegistry::Expire(const std::string& node_id) {
@@ -83,6 +181,7 @@ void WorkloadRegistry::Expire(const std::string& node_id) {
   // This runs inside the timer's own callback: the timer is destroyed once the stack unwinds.
   dispatcher_.DeferredDelete(event::DeferLater(std::move(it->second.expiry)));
   entries_.erase(it);
+  ScheduleSave();
   on_change_();
 }
 

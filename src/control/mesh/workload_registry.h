@@ -10,6 +10,12 @@
 // PILOT_WORKLOAD_ENTRY_GRACE_PERIOD, 10s by default, pilot/pkg/features/pilot.go) and leaves
 // after it, unless the proxy came back meanwhile. Nodes without an address do not register.
 //
+// With a state file (weftd: <data-dir>/registrations.json) the set survives a weftd restart:
+// restored workloads count as disconnected at startup, so they keep serving while their
+// proxies reconnect (with back-off, in any order) and leave after the grace if they do not.
+// Without it, a productpage proxy reconnecting before the reviews proxies would briefly be
+// told reviews has no endpoints.
+//
 // Dispatcher thread only (MeshController's).
 #pragma once
 
@@ -20,6 +26,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "control/mesh/node_identity.h"
 #include "control/translate/registry.h"
 #include "event/dispatcher.h"
@@ -47,9 +54,14 @@ class WorkloadRegistry {
  public:
   // `on_change` runs on the dispatcher when a workload expires (registering happens as a
   // stream opens, which rebuilds anyway).
+  // `state_path`: where the set is saved after each change ("" = not saved).
   WorkloadRegistry(event::Dispatcher& dispatcher, std::chrono::milliseconds grace,
-                   std::function<void()> on_change);
+                   std::function<void()> on_change, std::string state_path = "");
   ~WorkloadRegistry();
+
+  // Loads the state file, if any (call once, before proxies connect). A missing file is an
+  // empty registry; an unreadable one is an error naming it.
+  absl::Status Restore();
 
   // A stream of `node` opened. Returns false (and registers nothing) when it has no address.
   // A workload waiting out its grace period is connected again and stays.
@@ -81,11 +93,18 @@ class WorkloadRegistry {
   // metadata labels, then the template (Istio's workloadEntryFromGroup order).
   translate::Workload Resolve(const RegisteredWorkload& w, const translate::Registry& r) const;
   void Expire(const std::string& node_id);
+  void StartGrace(Entry& entry);
+  // Saves once per turn of the loop, however many changes the turn made.
+  void ScheduleSave();
+  void Save();
 
   event::Dispatcher& dispatcher_;
   const std::chrono::milliseconds grace_;
   std::function<void()> on_change_;
   std::map<std::string, Entry> entries_;  // by node id
+  const std::string state_path_;
+  bool save_scheduled_ = false;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 
 }  // namespace weft::control::mesh

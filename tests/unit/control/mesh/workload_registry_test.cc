@@ -1,6 +1,10 @@
 #include "control/mesh/workload_registry.h"
 
 #include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <cstdio>
+#include <filesystem>
 
 namespace weft::control::mesh {
 namespace {
@@ -164,6 +168,55 @@ TEST_F(WorkloadRegistryTest, WorkloadGroupTemplateFillsWhatTheNodeDoesNotSay) {
 
   // Without the group in the store the node's values alone count (app label missing).
   EXPECT_TRUE(Endpoints().empty());
+}
+
+TEST_F(WorkloadRegistryTest, SavedRegistrationsOutliveARestartForTheGrace) {
+  char tmpl[] = "/tmp/weft-registry-test-XXXXXX";
+  const std::string dir = mkdtemp(tmpl);
+  const std::string path = dir + "/registrations.json";
+  {
+    WorkloadRegistry before(
+        dispatcher_, milliseconds(100), [] {}, path);
+    ASSERT_TRUE(before.Restore().ok());  // no file yet: empty
+    NodeIdentity node = Reviews("r1", "127.0.0.5", "v1");
+    node.service_account = "bookinfo-reviews";
+    before.Register(node);
+    RunFor(milliseconds(20));  // the save runs on the loop
+  }
+  // A restarted weftd: the workload is back, disconnected, and serves until the grace ends.
+  int changes = 0;
+  WorkloadRegistry after(
+      dispatcher_, milliseconds(100), [&] { ++changes; }, path);
+  ASSERT_TRUE(after.Restore().ok());
+  auto listed = after.List();
+  ASSERT_EQ(listed.size(), 1u);
+  EXPECT_FALSE(listed[0].connected);
+  EXPECT_EQ(listed[0].endpoint.address, "127.0.0.5");
+  EXPECT_EQ(listed[0].endpoint.ports.at("http"), 19080u);
+  EXPECT_EQ(listed[0].endpoint.labels.at("version"), "v1");
+  EXPECT_EQ(listed[0].endpoint.service_account, "bookinfo-reviews");
+  // Its proxy reconnecting keeps it; one that does not leaves after the grace.
+  NodeIdentity other = Reviews("r2", "127.0.0.6", "v2");
+  after.Register(other);
+  after.MarkDisconnected("r2");
+  after.Register(Reviews("r1", "127.0.0.5", "v1"));
+  RunFor(milliseconds(300));
+  ASSERT_EQ(after.List().size(), 1u);
+  EXPECT_EQ(after.List()[0].node_id, "r1");
+  EXPECT_EQ(changes, 1);
+
+  // A file that is not ours is refused with its name.
+  {
+    std::FILE* f = std::fopen(path.c_str(), "w");
+    std::fputs("[1,2]", f);
+    std::fclose(f);
+  }
+  WorkloadRegistry broken(
+      dispatcher_, milliseconds(100), [] {}, path);
+  auto st = broken.Restore();
+  EXPECT_FALSE(st.ok());
+  EXPECT_NE(st.message().find(path), std::string::npos);
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace
