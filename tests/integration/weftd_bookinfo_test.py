@@ -128,6 +128,7 @@ class Relay:
                 s.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
+            s.close()
 
     def close(self):
         self.sock.close()
@@ -396,6 +397,12 @@ spec:
                 return False
             wait_for(rejected, timeout=10, what="P rejecting the listener\n" + self.p.output())
             self.assertRegex(self.p.output(), r"xds: rejected .*Listener version .*%s" % listener)
+            # ... and its /config_dump shows the rejected version with the error.
+            _, dump = self.p.admin_get("/config_dump")
+            lds = json.loads(dump)["dynamic"]["types"][
+                "type.googleapis.com/envoy.config.listener.v3.Listener"]
+            self.assertIn(listener, lds["last_update_attempt"]["error_state"]["details"])
+            self.assertNotIn(listener, lds["resource_names"])
             # weftd knows: the NACK is in its cache status and its log.
             wait_for(lambda: "NACKed type.googleapis.com/envoy.config.listener.v3.Listener" in
                      self.weftd_log(), timeout=10, what="weftd logging the NACK")
