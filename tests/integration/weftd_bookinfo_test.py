@@ -137,8 +137,9 @@ class Relay:
 class WeftdBookinfoTest(unittest.TestCase):
     def setUp(self):
         self.dir = tempfile.mkdtemp(prefix="weft-bookinfo-")
-        self.procs = []
+        self.weftd = self.relay = None
         self.v1, self.v2 = Upstream("reviews-v1"), Upstream("reviews-v2")
+        self.addCleanup(self.cleanup)
         # Addresses of our own in 127.0.0.0/8 (all loopback on Linux), so that a parallel run
         # or anything else on 127.0.0.1:9080 is not in the way.
         net = "127.%d.%d." % (random.randint(16, 250), random.randint(0, 250))
@@ -157,19 +158,24 @@ class WeftdBookinfoTest(unittest.TestCase):
             "NAME": "productpage-v1", "NAMESPACE": "default",
             "LABELS": {"app": "productpage", "version": "v1"},
             "WEFT_OUTBOUND_ADDRESS": self.p_addr})
-        self.r = {v: self.start_reviews(v) for v in ("v1", "v2")}
+        self.r = {}
+        for v in ("v1", "v2"):
+            self.r[v] = self.start_reviews(v)
         # Both reviews proxies registered: P has an endpoint for each subset.
         wait_for(lambda: self.endpoints("v1") and self.endpoints("v2"), timeout=20,
                  what="P's reviews endpoints\n" + self.p.output() + self.weftd_log())
         wait_for(lambda: self.served() == "reviews-v1", timeout=20,
                  what="traffic through P\n" + self.p.output())
 
-    def tearDown(self):
-        for proxy in [getattr(self, "p", None), *getattr(self, "r", {}).values()]:
+    def cleanup(self):
+        """Registered first thing in setUp, so it also runs when setUp fails half-way."""
+        for proxy in [getattr(self, "p", None), *getattr(self, "r", {}).values()]:  # started ones
             if proxy and not proxy.log.closed:
                 proxy.stop()
-        self.weftd.stop()
-        self.relay.close()
+        if self.weftd:
+            self.weftd.stop()
+        if self.relay:
+            self.relay.close()
         self.v1.stop()
         self.v2.stop()
         if not os.environ.get("WEFT_KEEP"):
