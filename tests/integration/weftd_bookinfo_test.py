@@ -10,8 +10,11 @@
 
 A request goes client -> P's outbound listener -> R1 or R2's inbound listener -> the app. Istio's
 own Bookinfo samples (../shared/conformance/istio-samples) are applied with weftctl, unchanged,
-where they fit; the fault samples are written for `ratings` with a 7 s delay, so the test applies
-the same shape to `reviews` with a 1 s delay.
+where they fit (destination-rule-reviews, virtual-service-all-v1, -reviews-test-v2,
+-reviews-80-20); the fault samples (virtual-service-ratings-test-delay / -abort) are written for
+`ratings` with a 7 s delay and the deprecated `percent`, so the test applies the same shape to
+`reviews` with a 1 s delay and `percentage.value`. No port numbers were changed: P listens on
+Bookinfo's 9080, on an address of its own.
 """
 import http.client
 import json
