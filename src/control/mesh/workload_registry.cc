@@ -129,8 +129,12 @@ void WorkloadRegistry::Save() {
   // Written then renamed: a crash leaves the old file or the new one, never half of one.
   const std::string tmp = state_path_ + ".tmp";
   FILE* f = std::fopen(tmp.c_str(), "w");
-  if (f == nullptr || std::fwrite(text.data(), 1, text.size(), f) != text.size() ||
-      std::fclose(f) != 0 || std::rename(tmp.c_str(), state_path_.c_str()) != 0) {
+  bool ok = f != nullptr;
+  if (ok) {
+    ok = std::fwrite(text.data(), 1, text.size(), f) == text.size();
+    ok = std::fclose(f) == 0 && ok;
+  }
+  if (!ok || std::rename(tmp.c_str(), state_path_.c_str()) != 0) {
     WEFT_LOG(error, "registry: cannot save {}: {}", state_path_, std::strerror(errno));
   }
 }
