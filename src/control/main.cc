@@ -16,6 +16,7 @@
 #include "control/api/http_server.h"
 #include "control/api/resource_api.h"
 #include "control/mesh/mesh_controller.h"
+#include "control/model/formats.h"
 #include "control/store/sqlite_store.h"
 #include "control/xds/ads_server.h"
 #include "control/xds/snapshot_cache.h"
@@ -40,7 +41,7 @@ void WriteAddressFile(const std::string& path, const std::string& address) {
 int main(int argc, char** argv) {
   CLI::App app{"weftd: the Weft service mesh's control plane"};
   std::string data_dir = "./weft-data", api_addr = "127.0.0.1:15080", xds_addr = "127.0.0.1:15010",
-              log_level = "info", api_address_path, xds_address_path;
+              log_level = "info", api_address_path, xds_address_path, registration_grace = "10s";
   app.add_option("--data-dir", data_dir, "directory of the store (weft.db), created if absent");
   app.add_option("--api-addr", api_addr, "HOST:PORT of the resource API (port 0: any free port)");
   app.add_option("--xds-addr", xds_addr, "HOST:PORT of the ADS server (port 0: any free port)");
@@ -48,6 +49,9 @@ int main(int argc, char** argv) {
                  "write the API's bound HOST:PORT to this file once it listens");
   app.add_option("--xds-address-path", xds_address_path,
                  "write the ADS server's bound HOST:PORT to this file once it listens");
+  app.add_option("--registration-grace", registration_grace,
+                 "how long a proxy-registered workload stays an endpoint after its proxy's last "
+                 "stream closed (Istio's PILOT_WORKLOAD_ENTRY_GRACE_PERIOD, default 10s)");
   app.add_option("-l,--log-level", log_level, "trace|debug|info|warning|error|critical|off");
   CLI11_PARSE(app, argc, argv);
 
@@ -65,6 +69,12 @@ int main(int argc, char** argv) {
   if (!address.ok()) {
     std::fprintf(stderr, "error: --api-addr %s: %s\n", api_addr.c_str(),
                  std::string(address.status().message()).c_str());
+    return 1;
+  }
+  const std::optional<int64_t> grace_ns = weft::control::ParseDuration(registration_grace);
+  if (!grace_ns) {
+    std::fprintf(stderr, "error: --registration-grace %s: %s\n", registration_grace.c_str(),
+                 weft::control::DurationError(registration_grace).c_str());
     return 1;
   }
   auto store = weft::control::SqliteStore::Open(data_dir + "/weft.db");
@@ -95,7 +105,10 @@ int main(int argc, char** argv) {
   // xDS: one cache for every proxy, filled by the mesh controller on this thread. Istio's istiod
   // debounces pushes by 100 ms (PILOT_DEBOUNCE_AFTER), so a burst of applies is one push.
   weft::control::xds::SnapshotCache cache;
-  weft::control::mesh::MeshController mesh(dispatcher, **store, cache);
+  weft::control::mesh::MeshController mesh(
+      dispatcher, **store, cache,
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::nanoseconds(*grace_ns)),
+      data_dir + "/registrations.json");
   if (absl::Status st = mesh.Start(); !st.ok()) {
     std::fprintf(stderr, "error: %s\n", std::string(st.message()).c_str());
     return 1;

@@ -38,11 +38,34 @@ xds::Snapshot ToSnapshot(const translate::XdsResources& resources) {
   return snapshot;
 }
 
+// What the translator needs to know about one connected node.
+translate::ProxyIdentity ProxyFor(const std::string& node_id, const NodeIdentity& node,
+                                  const WorkloadRegistry& workloads,
+                                  const translate::Registry& registry) {
+  translate::ProxyIdentity proxy;
+  proxy.node_id = node_id;
+  proxy.namespace_ = node.namespace_;
+  proxy.labels = node.labels;
+  proxy.ip = node.ip;
+  proxy.locality = node.locality;
+  // A registered workload gets inbound listeners for the services selecting it.
+  proxy.ports = workloads.InboundPorts(node_id, registry);
+  if (!node.outbound_address.empty()) proxy.outbound_address = node.outbound_address;
+  return proxy;
+}
+
 }  // namespace
 
 MeshController::MeshController(event::Dispatcher& dispatcher, Store& store,
-                               xds::SnapshotCache& cache)
-    : dispatcher_(dispatcher), store_(store), cache_(cache) {}
+                               xds::SnapshotCache& cache,
+                               std::chrono::milliseconds registration_grace,
+                               std::string registrations_path)
+    : dispatcher_(dispatcher),
+      store_(store),
+      cache_(cache),
+      workloads_(
+          dispatcher, registration_grace, [this] { ScheduleRebuild(); },
+          std::move(registrations_path)) {}
 
 MeshController::~MeshController() {
   *alive_ = false;
@@ -57,7 +80,7 @@ absl::Status MeshController::Start() {
     if (!id.ok()) return id.status();
     watches_.push_back(*id);
   }
-  return absl::OkStatus();
+  return workloads_.Restore();
 }
 
 void MeshController::AttachTo(xds::AdsServer& server) {
@@ -69,7 +92,8 @@ void MeshController::OnStreamOpened(const xds::NodeInfo& node) {
   dispatcher_.Post([this, alive = alive_, node] {
     if (!*alive) return;
     auto identity = ParseNodeIdentity(node.id, node.metadata_json, node.locality);
-    if (!identity.ok()) {
+    const bool identity_ok = identity.ok();
+    if (!identity_ok) {
       // The node still gets a view: the defaults (namespace "default", no labels).
       WEFT_LOG(warn, "mesh: node '{}': {} (using defaults)", node.id,
                std::string(identity.status().message()));
@@ -83,6 +107,8 @@ void MeshController::OnStreamOpened(const xds::NodeInfo& node) {
     ++entry.streams;
     WEFT_LOG(info, "mesh: proxy '{}' connected (namespace {}, ip '{}', {} label(s))", node.id,
              entry.identity.namespace_, entry.identity.ip, entry.identity.labels.size());
+    // A node whose metadata was refused is served the defaults but not registered.
+    if (identity_ok) workloads_.Register(entry.identity);
     ScheduleRebuild();
   });
 }
@@ -96,6 +122,7 @@ void MeshController::OnStreamClosed(const std::string& node_id) {
     // before answering (the hook runs before the first request is served).
     nodes_.erase(it);
     cache_.ClearSnapshot(node_id);
+    workloads_.MarkDisconnected(node_id);
   });
 }
 
@@ -125,16 +152,12 @@ void MeshController::Rebuild() {
     for (auto& item : listed->items) input.resources.push_back(std::move(item));
   }
   input.registry = translate::BuildRegistry(input.resources);
+  workloads_.AddTo(input.registry);
 
   std::set<std::string> warnings;
   for (auto& [node_id, node] : nodes_) {
-    translate::ProxyIdentity proxy;
-    proxy.node_id = node_id;
-    proxy.namespace_ = node.identity.namespace_;
-    proxy.labels = node.identity.labels;
-    proxy.ip = node.identity.ip;
-    proxy.locality = node.identity.locality;
-    translate::XdsResources resources = translate::Translate(input, proxy);
+    translate::XdsResources resources =
+        translate::Translate(input, ProxyFor(node_id, node.identity, workloads_, input.registry));
     warnings.insert(resources.warnings.begin(), resources.warnings.end());
     node.warnings = resources.warnings;
     cache_.SetSnapshot(node_id, ToSnapshot(resources));

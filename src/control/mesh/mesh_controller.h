@@ -17,6 +17,7 @@
 
 #include "absl/status/status.h"
 #include "control/mesh/node_identity.h"
+#include "control/mesh/workload_registry.h"
 #include "control/store/store.h"
 #include "control/xds/ads_server.h"
 #include "control/xds/snapshot_cache.h"
@@ -26,10 +27,16 @@ namespace weft::control::mesh {
 
 class MeshController {
  public:
-  MeshController(event::Dispatcher& dispatcher, Store& store, xds::SnapshotCache& cache);
+  // `registration_grace`: how long a self-registered workload stays an endpoint after its
+  // proxy's last stream closed; `registrations_path`: where registrations are kept across
+  // restarts, "" for nowhere (workload_registry.h).
+  MeshController(event::Dispatcher& dispatcher, Store& store, xds::SnapshotCache& cache,
+                 std::chrono::milliseconds registration_grace = kDefaultRegistrationGrace,
+                 std::string registrations_path = "");
   ~MeshController();
 
-  // Watches the store; call once, on the dispatcher's thread, before the ADS server starts.
+  // Watches the store and restores saved registrations; call once, on the dispatcher's thread,
+  // before the ADS server starts.
   absl::Status Start();
   // Installs this controller's hooks on `server` (before server.Start()).
   void AttachTo(xds::AdsServer& server);
@@ -41,6 +48,8 @@ class MeshController {
   // Dispatcher thread only. Rebuilds every connected node's snapshot now.
   void Rebuild();
   size_t rebuilds() const { return rebuilds_; }
+  // The workloads proxies registered by connecting (dispatcher thread; for diagnostics).
+  const WorkloadRegistry& workloads() const { return workloads_; }
 
   // Dispatcher thread only. A connected proxy's identity and the translator's warnings for its
   // last snapshot (weftd's debug API); nullopt for a node with no open stream.
@@ -63,6 +72,7 @@ class MeshController {
   xds::SnapshotCache& cache_;
   std::vector<Store::WatchId> watches_;
   std::map<std::string, ConnectedNode> nodes_;  // by node id
+  WorkloadRegistry workloads_;
   bool rebuild_scheduled_ = false;
   size_t rebuilds_ = 0;
   std::vector<std::string> last_warnings_;

@@ -4,6 +4,10 @@
 #include <string_view>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
+#include "base/status.h"
+#include "control/model/formats.h"
+
 namespace weft::control::mesh {
 namespace {
 
@@ -31,6 +35,55 @@ void FromNodeId(const std::string& id, NodeIdentity& identity) {
   } else if (const size_t d = parts[3].find('.'); d != std::string::npos && d > 0) {
     identity.namespace_ = parts[3].substr(0, d);
   }
+}
+
+absl::Status NotA(std::string_view path, std::string_view what) {
+  return absl::InvalidArgumentError(absl::StrCat(absl::string_view(path.data(), path.size()),
+                                                 ": not ",
+                                                 absl::string_view(what.data(), what.size())));
+}
+
+// A string-valued key, or "" when absent.
+absl::StatusOr<std::string> OptionalString(const nlohmann::json& metadata, const char* key) {
+  const auto it = metadata.find(key);
+  if (it == metadata.end()) return std::string();
+  if (!it->is_string()) return NotA(absl::StrCat("metadata.", key), "a string");
+  return it->get<std::string>();
+}
+
+// POD_PORTS: Istio's PodPortList unmarshals from a JSON *string* holding the array (pilot-agent
+// sends it that way, istio pkg/model/proxy.go); a plain array is accepted for hand-written
+// bootstraps.
+absl::StatusOr<std::vector<PodPort>> ParsePodPorts(const nlohmann::json& value) {
+  nlohmann::json list = value;
+  if (value.is_string()) {
+    list = nlohmann::json::parse(value.get<std::string>(), nullptr, false);
+    if (list.is_discarded()) return NotA("metadata.POD_PORTS", "valid JSON");
+  }
+  if (!list.is_array()) return NotA("metadata.POD_PORTS", "a JSON array");
+  std::vector<PodPort> ports;
+  for (size_t i = 0; i < list.size(); ++i) {
+    const std::string path = absl::StrCat("metadata.POD_PORTS[", i, "]");
+    const nlohmann::json& entry = list[i];
+    if (!entry.is_object()) return NotA(path, "an object");
+    PodPort port;
+    if (auto it = entry.find("name"); it != entry.end()) {
+      if (!it->is_string()) return NotA(path + ".name", "a string");
+      port.name = it->get<std::string>();
+    }
+    const auto number = entry.find("containerPort");
+    if (number == entry.end()) return NotA(path + ".containerPort", "set");
+    if (!number->is_number_integer()) return NotA(path + ".containerPort", "a number");
+    const int64_t n = number->get<int64_t>();
+    if (n < 1 || n > 65535) return NotA(path + ".containerPort", "a port (1-65535)");
+    port.container_port = static_cast<uint32_t>(n);
+    if (auto it = entry.find("protocol"); it != entry.end()) {
+      if (!it->is_string()) return NotA(path + ".protocol", "a string");
+      port.protocol = it->get<std::string>();
+    }
+    ports.push_back(std::move(port));
+  }
+  return ports;
 }
 
 }  // namespace
@@ -64,6 +117,17 @@ absl::StatusOr<NodeIdentity> ParseNodeIdentity(const std::string& node_id,
     if (!it->is_string()) return absl::InvalidArgumentError("metadata.INSTANCE_IPS: not a string");
     const std::string first = Split(it->get<std::string>(), ',').front();
     if (!first.empty()) identity.ip = first;
+  }
+  ASSIGN_OR_RETURN(identity.name, OptionalString(metadata, "NAME"));
+  ASSIGN_OR_RETURN(identity.service_account, OptionalString(metadata, "SERVICE_ACCOUNT"));
+  ASSIGN_OR_RETURN(identity.auto_register_group, OptionalString(metadata, "AUTO_REGISTER_GROUP"));
+  ASSIGN_OR_RETURN(identity.network, OptionalString(metadata, "NETWORK"));
+  if (auto it = metadata.find("POD_PORTS"); it != metadata.end()) {
+    ASSIGN_OR_RETURN(identity.pod_ports, ParsePodPorts(*it));
+  }
+  ASSIGN_OR_RETURN(identity.outbound_address, OptionalString(metadata, "WEFT_OUTBOUND_ADDRESS"));
+  if (!identity.outbound_address.empty() && !IsIp(identity.outbound_address)) {
+    return NotA("metadata.WEFT_OUTBOUND_ADDRESS", "an IP address");
   }
   return identity;
 }

@@ -30,7 +30,8 @@ Resolution ResolutionOf(std::string_view s) {
   return Resolution::kStatic;
 }
 
-// ServiceEntry.spec.endpoints[] and WorkloadEntry.spec share the WorkloadEntry schema.
+}  // namespace
+
 Endpoint EndpointOf(const json& spec, std::string name) {
   Endpoint e;
   e.address = Str(spec, "address");
@@ -47,6 +48,8 @@ Endpoint EndpointOf(const json& spec, std::string name) {
   e.name = std::move(name);
   return e;
 }
+
+namespace {
 
 bool EndpointLess(const Endpoint& a, const Endpoint& b) {
   return std::tie(a.address, a.name, a.ports) < std::tie(b.address, b.name, b.ports);
@@ -100,12 +103,12 @@ void SortServices(Registry& r) {
   });
 }
 
+}  // namespace
+
 bool Selects(const Service& s, const Workload& w) {
   return s.has_workload_selector && s.namespace_ == w.namespace_ &&
          LabelsMatch(s.workload_selector, w.endpoint.labels);
 }
-
-}  // namespace
 
 std::string ResolveHost(std::string_view host, std::string_view namespace_) {
   if (host.empty() || host.find('.') != std::string_view::npos || host == "*") {

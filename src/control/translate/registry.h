@@ -78,6 +78,13 @@ Registry BuildRegistry(const std::vector<nlohmann::json>& resources);
 // workload's namespace) matches its labels. Keeps the registry's ordering invariants.
 void AddWorkload(Registry& registry, Workload workload);
 
+// An endpoint from a WorkloadEntry-shaped spec (WorkloadEntry.spec, ServiceEntry.spec.endpoints[],
+// WorkloadGroup.spec.template); `name` says what declared it.
+Endpoint EndpointOf(const nlohmann::json& spec, std::string name);
+
+// Whether `service`'s workloadSelector (in the workload's namespace) picks `workload`.
+bool Selects(const Service& service, const Workload& workload);
+
 // "reviews" in "default" -> "reviews.default.svc.cluster.local"; names with a dot and wildcards
 // stay as written (Istio's rule: only dot-less names are short names).
 std::string ResolveHost(std::string_view host, std::string_view namespace_);

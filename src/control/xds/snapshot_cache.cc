@@ -4,6 +4,8 @@
 #include <cstdio>
 #include <set>
 
+#include "base/logging.h"
+
 namespace weft::control::xds {
 namespace {
 
@@ -201,6 +203,9 @@ void SnapshotCache::RecordNack(const std::string& node_id, const std::string& ty
   t.last_nack_version = rejected_version;
   t.last_nack_error = error;
   ++t.nacks;
+  // Operators see a rejected push without asking (the proxy keeps its last good config).
+  WEFT_LOG(warn, "xds: node '{}' NACKed {} version {}: {}", node_id, type_url, rejected_version,
+           error);
 }
 
 std::optional<NodeStatus> SnapshotCache::Status(const std::string& node_id) const {

@@ -6,6 +6,7 @@
 #include <filesystem>
 
 #include "control/store/sqlite_store.h"
+#include "envoy/config/endpoint/v3/endpoint.pb.h"
 
 namespace weft::control::mesh {
 namespace {
@@ -115,6 +116,66 @@ TEST_F(MeshControllerTest, LastStreamClosedClearsTheNode) {
   controller_->OnStreamClosed("n1");
   RunPosted();
   EXPECT_EQ(cache_.GetSnapshot("n1"), nullptr);
+}
+
+TEST_F(MeshControllerTest, ConnectingProxiesRegisterAndLeaveAfterTheGrace) {
+  controller_ = std::make_unique<MeshController>(dispatcher_, *store_, cache_,
+                                                 std::chrono::milliseconds(100));
+  ASSERT_TRUE(controller_->Start().ok());
+  json se = ServiceEntry(9080);
+  se["spec"].erase("endpoints");
+  se["spec"]["workloadSelector"] = {{"labels", {{"app", "reviews"}}}};
+  ASSERT_TRUE(store_->Create(se).ok());
+
+  xds::NodeInfo reviews = Node("reviews-v1");
+  reviews.metadata_json = R"({"LABELS":{"app":"reviews","version":"v1"},
+      "INSTANCE_IPS":"127.0.0.5","WEFT_OUTBOUND_ADDRESS":"127.0.0.15",
+      "POD_PORTS":"[{\"name\":\"http\",\"containerPort\":19080,\"protocol\":\"TCP\"}]"})";
+  xds::NodeInfo productpage = Node("productpage");
+  productpage.metadata_json = R"({"WEFT_OUTBOUND_ADDRESS":"127.0.0.3"})";
+  controller_->OnStreamOpened(reviews);
+  controller_->OnStreamOpened(productpage);
+  RunPosted();
+  ASSERT_EQ(controller_->workloads().List().size(), 1u);  // productpage has no address
+
+  // reviews' proxy: inbound on its address and pod port, outbound on its own address.
+  const auto& listeners = cache_.GetSnapshot("reviews-v1")->at(xds::kListenerType).resources;
+  EXPECT_EQ(listeners.count("127.0.0.5_19080"), 1u);
+  EXPECT_EQ(listeners.count("127.0.0.15_9080"), 1u);
+  // productpage's proxy: outbound on 127.0.0.3, to the registered workload.
+  auto endpoints = [&] {
+    std::vector<std::string> out;
+    const auto& eds = cache_.GetSnapshot("productpage")->at(xds::kEndpointType).resources;
+    auto it = eds.find("outbound|9080||reviews.default.svc.cluster.local");
+    if (it == eds.end()) return out;
+    google::protobuf::Any any;
+    envoy::config::endpoint::v3::ClusterLoadAssignment cla;
+    EXPECT_TRUE(any.ParseFromString(it->second) && any.UnpackTo(&cla));
+    for (const auto& locality : cla.endpoints()) {
+      for (const auto& lb : locality.lb_endpoints()) {
+        const auto& sa = lb.endpoint().address().socket_address();
+        out.push_back(sa.address() + ":" + std::to_string(sa.port_value()));
+      }
+    }
+    return out;
+  };
+  EXPECT_EQ(
+      cache_.GetSnapshot("productpage")->at(xds::kListenerType).resources.count("127.0.0.3_9080"),
+      1u);
+  EXPECT_EQ(endpoints(), std::vector<std::string>{"127.0.0.5:19080"});
+
+  // reviews' proxy goes away: it stays an endpoint for the grace, then leaves.
+  controller_->OnStreamClosed("reviews-v1");
+  RunPosted();
+  EXPECT_EQ(endpoints(), std::vector<std::string>{"127.0.0.5:19080"});
+  ASSERT_EQ(controller_->workloads().List().size(), 1u);
+  EXPECT_FALSE(controller_->workloads().List()[0].connected);
+  auto wait = dispatcher_.CreateTimer([this] { dispatcher_.Exit(); });
+  wait->Enable(std::chrono::milliseconds(200));
+  dispatcher_.Run();
+  RunPosted();
+  EXPECT_TRUE(endpoints().empty());
+  EXPECT_TRUE(controller_->workloads().List().empty());
 }
 
 }  // namespace

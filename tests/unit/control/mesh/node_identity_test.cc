@@ -43,5 +43,53 @@ TEST(NodeIdentityTest, MalformedMetadataIsRefusedWithItsPath) {
   EXPECT_EQ(bad_ns.status().message(), "metadata.NAMESPACE: not a non-empty string");
 }
 
+TEST(NodeIdentityTest, IstioRegistrationMetadata) {
+  // POD_PORTS as pilot-agent sends it: a string holding JSON.
+  auto id = ParseNodeIdentity("reviews-v1",
+                              R"({"NAME":"reviews-v1-abc","SERVICE_ACCOUNT":"bookinfo-reviews",
+        "INSTANCE_IPS":"127.0.0.5","AUTO_REGISTER_GROUP":"reviews","NETWORK":"n1",
+        "POD_PORTS":"[{\"name\":\"http\",\"containerPort\":9080,\"protocol\":\"TCP\"},{\"containerPort\":15090}]",
+        "WEFT_OUTBOUND_ADDRESS":"127.0.0.6"})",
+                              "");
+  ASSERT_TRUE(id.ok()) << id.status();
+  EXPECT_EQ(id->name, "reviews-v1-abc");
+  EXPECT_EQ(id->service_account, "bookinfo-reviews");
+  EXPECT_EQ(id->auto_register_group, "reviews");
+  EXPECT_EQ(id->network, "n1");
+  EXPECT_EQ(id->outbound_address, "127.0.0.6");
+  ASSERT_EQ(id->pod_ports.size(), 2u);
+  EXPECT_EQ(id->pod_ports[0].name, "http");
+  EXPECT_EQ(id->pod_ports[0].container_port, 9080u);
+  EXPECT_EQ(id->pod_ports[0].protocol, "TCP");
+  EXPECT_EQ(id->pod_ports[1].name, "");
+  EXPECT_EQ(id->pod_ports[1].container_port, 15090u);
+
+  // A plain JSON array is accepted too (hand-written bootstraps).
+  auto array = ParseNodeIdentity("n", R"({"POD_PORTS":[{"name":"http","containerPort":80}]})", "");
+  ASSERT_TRUE(array.ok()) << array.status();
+  EXPECT_EQ(array->pod_ports.at(0).container_port, 80u);
+}
+
+TEST(NodeIdentityTest, RegistrationMetadataErrorsNameTheField) {
+  auto message = [](const std::string& metadata) {
+    auto id = ParseNodeIdentity("n", metadata, "");
+    return id.ok() ? std::string("ok") : std::string(id.status().message());
+  };
+  EXPECT_EQ(message(R"({"POD_PORTS":"[{\"name\":\"http\",\"containerPort\":\"9080\"}]"})"),
+            "metadata.POD_PORTS[0].containerPort: not a number");
+  EXPECT_EQ(message(R"({"POD_PORTS":[{"name":"http"},{"containerPort":1}]})"),
+            "metadata.POD_PORTS[0].containerPort: not set");
+  EXPECT_EQ(message(R"({"POD_PORTS":[{"containerPort":1},{"containerPort":70000}]})"),
+            "metadata.POD_PORTS[1].containerPort: not a port (1-65535)");
+  EXPECT_EQ(message(R"({"POD_PORTS":[{"name":7,"containerPort":1}]})"),
+            "metadata.POD_PORTS[0].name: not a string");
+  EXPECT_EQ(message(R"({"POD_PORTS":"[{"})"), "metadata.POD_PORTS: not valid JSON");
+  EXPECT_EQ(message(R"({"POD_PORTS":"{}"})"), "metadata.POD_PORTS: not a JSON array");
+  EXPECT_EQ(message(R"({"SERVICE_ACCOUNT":1})"), "metadata.SERVICE_ACCOUNT: not a string");
+  EXPECT_EQ(message(R"({"NAME":[]})"), "metadata.NAME: not a string");
+  EXPECT_EQ(message(R"({"WEFT_OUTBOUND_ADDRESS":"localhost"})"),
+            "metadata.WEFT_OUTBOUND_ADDRESS: not an IP address");
+}
+
 }  // namespace
 }  // namespace weft::control::mesh
