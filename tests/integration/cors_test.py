@@ -7,10 +7,15 @@ import json
 import os
 import shutil
 import tempfile
-import time
 import unittest
 
 from harness import Proxy, Upstream, curl, free_port
+# Modules, not their TestCase classes: a class imported here would run as part of this module.
+import resilience_test
+import weftd_mesh_test
+from resilience_test import stat
+from weftd_mesh_test import HOST, bootstrap, obj
+from xds_test import wait_for
 
 CORS_POLICY = "type.googleapis.com/envoy.extensions.filters.http.cors.v3.CorsPolicy"
 
@@ -104,23 +109,15 @@ ALLOWED = "https://app.example.com"
 DENIED = "https://evil.example.com"
 
 
-def stat(proxy, name):
-    _, body = proxy.admin_get("/stats?format=json")
-    for s in json.loads(body)["stats"]:
-        if s.get("name") == name:
-            return s.get("value")
-    return 0
-
-
 class CorsTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.upstream = Upstream("app")
         cls.port = free_port()
         cls.tmp = tempfile.mkdtemp(prefix="weft-cors-")
-        cls.log = os.path.join(cls.tmp, "access.log")
+        cls.log_path = os.path.join(cls.tmp, "access.log")
         cls.proxy = Proxy(BOOTSTRAP.format(port=cls.port, upstream=cls.upstream.port,
-                                           policy=CORS_POLICY, log=cls.log))
+                                           policy=CORS_POLICY, log=cls.log_path))
 
     @classmethod
     def tearDownClass(cls):
@@ -148,17 +145,7 @@ class CorsTest(unittest.TestCase):
             fields[name.strip().lower()] = value.strip()
         return status, fields, body, self.upstream.seen[before:]
 
-    def log_line(self, path):
-        """The access-log line of the last request for `path` (the log is flushed each second)."""
-        deadline = time.time() + 5
-        while time.time() < deadline:
-            if os.path.exists(self.log):
-                with open(self.log) as f:
-                    lines = [l for l in f.read().splitlines() if l.split(" ")[0] == path]
-                if lines:
-                    return lines[-1]
-            time.sleep(0.1)
-        self.fail("no access log line for " + path)
+    log_line = resilience_test.ResilienceTest.log_line  # reads self.log_path
 
     def cors_headers(self, fields):
         return {k: v for k, v in fields.items() if k.startswith("access-control-")}
@@ -297,6 +284,55 @@ class CorsConfigTest(unittest.TestCase):
         with self.assertRaises(RuntimeError) as ctx:
             Proxy(bad).stop()
         self.assertIn("bogus", str(ctx.exception))
+
+
+class WeftdCorsTest(unittest.TestCase):
+    """A VirtualService corsPolicy applied to weftd reaches a proxy whose only config is ADS to
+    weftd, and the proxy enforces it. Reuses WeftdMeshTest's weftd, upstreams and apply()."""
+    setUp = weftd_mesh_test.WeftdMeshTest.setUp
+    tearDown = weftd_mesh_test.WeftdMeshTest.tearDown
+    apply = weftd_mesh_test.WeftdMeshTest.apply
+
+    def preflight(self, origin):
+        code, out, err = curl("-D", "-", "-o", "/dev/null", "-X", "OPTIONS", "-H", "host: " + HOST,
+                              "-H", "origin: " + origin,
+                              "-H", "access-control-request-method: PUT",
+                              "http://127.0.0.1:%d/reviews" % self.service_port, timeout=3)
+        if code != 0:
+            return None
+        return {k.strip().lower(): v.strip() for k, _, v in
+                (line.partition(":") for line in out.split("\n")[1:] if ":" in line)}
+
+    def test_cors_policy_from_a_virtual_service(self):
+        self.apply(obj("ServiceEntry", "reviews", {
+            "hosts": [HOST], "location": "MESH_INTERNAL", "resolution": "STATIC",
+            "ports": [{"number": self.service_port, "name": "http", "protocol": "HTTP"}],
+            "endpoints": [{"address": "127.0.0.1", "ports": {"http": self.v1.port},
+                           "labels": {"app": "reviews", "version": "v1"}}]}))
+        self.apply(obj("VirtualService", "reviews", {"hosts": [HOST], "http": [{
+            "route": [{"destination": {"host": HOST}}],
+            "corsPolicy": {"allowOrigins": [{"regex": "https://[a-z]+\\.bookinfo\\.test"}],
+                           "allowMethods": ["GET", "PUT"], "maxAge": "1h",
+                           "allowCredentials": True, "unmatchedPreflights": "IGNORE"}}]}))
+        self.proxy = Proxy(bootstrap(self.xds_port))
+        origin = "https://shop.bookinfo.test"
+        wait_for(lambda: (self.preflight(origin) or {}).get("access-control-allow-origin")
+                 == origin, timeout=20, what="the CORS policy on the proxy")
+        fields = self.preflight(origin)
+        self.assertEqual(fields["access-control-allow-methods"], "GET,PUT")
+        self.assertEqual(fields["access-control-max-age"], "3600")
+        self.assertEqual(fields["access-control-allow-credentials"], "true")
+        # unmatchedPreflights: IGNORE -> answered by the proxy, no allow-origin, upstream untouched.
+        seen = len(self.v1.seen)
+        fields = self.preflight("https://evil.test")
+        self.assertNotIn("access-control-allow-origin", fields)
+        self.assertEqual(len(self.v1.seen), seen)
+        # An actual request goes upstream and comes back with the headers.
+        code, out, _ = curl("-D", "-", "-H", "host: " + HOST, "-H", "origin: " + origin,
+                            "http://127.0.0.1:%d/reviews" % self.service_port)
+        self.assertEqual(code, 0)
+        self.assertIn("access-control-allow-origin: " + origin, out.lower())
+        self.assertEqual(len(self.v1.seen), seen + 1)
 
 
 if __name__ == "__main__":
