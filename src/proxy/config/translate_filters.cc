@@ -1,6 +1,7 @@
 #include "proxy/config/translate_filters.h"
 
 #include "base/status.h"
+#include "envoy/config/route/v3/route_components.pb.h"
 #include "envoy/extensions/filters/http/cors/v3/cors.pb.h"
 #include "envoy/extensions/filters/http/fault/v3/fault.pb.h"
 #include "envoy/extensions/filters/http/local_ratelimit/v3/local_rate_limit.pb.h"

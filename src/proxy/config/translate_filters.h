@@ -10,11 +10,14 @@
 #include <string_view>
 
 #include "absl/status/statusor.h"
-#include "envoy/config/route/v3/route_components.pb.h"
 #include "envoy/type/v3/percent.pb.h"
 #include "proxy/config/known_extensions.h"
 #include "proxy/filters/filter.h"
 #include "proxy/router/route_config.h"
+
+namespace envoy::config::route::v3 {
+class CorsPolicy;
+}
 
 namespace weft::config {
 
