@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "control/translate/internal.h"
+#include "envoy/extensions/filters/http/cors/v3/cors.pb.h"
 #include "envoy/extensions/filters/http/fault/v3/fault.pb.h"
 #include "envoy/extensions/filters/http/router/v3/router.pb.h"
 #include "envoy/extensions/filters/listener/tls_inspector/v3/tls_inspector.pb.h"
@@ -28,12 +29,17 @@ lst::Listener NewListener(const std::string& address, uint32_t port) {
   return l;
 }
 
-void AddHttpFilters(hcm::HttpConnectionManager& m, bool with_fault) {
-  if (with_fault) {
-    // Empty at the listener: the routes carry the faults (typed_per_filter_config).
+// `with_route_filters`: the filters whose settings VirtualService routes carry
+// (typed_per_filter_config), empty at the listener. Istio's order: fault, then cors
+// (pilot/pkg/networking/core/listener_builder.go, buildHTTPConnectionManager).
+void AddHttpFilters(hcm::HttpConnectionManager& m, bool with_route_filters) {
+  if (with_route_filters) {
     auto* f = m.add_http_filters();
     f->set_name("envoy.filters.http.fault");
     f->mutable_typed_config()->PackFrom(envoy::extensions::filters::http::fault::v3::HTTPFault());
+    auto* c = m.add_http_filters();
+    c->set_name("envoy.filters.http.cors");
+    c->mutable_typed_config()->PackFrom(envoy::extensions::filters::http::cors::v3::Cors());
   }
   auto* r = m.add_http_filters();
   r->set_name("envoy.filters.http.router");
@@ -208,7 +214,7 @@ void BuildListeners(const View& view, XdsResources& out) {
       rds->set_route_config_name(absl::StrCat(port));
       rds->mutable_config_source()->mutable_ads();
       rds->mutable_config_source()->set_resource_api_version(envoy::config::core::v3::V3);
-      AddHttpFilters(m, /*with_fault=*/true);
+      AddHttpFilters(m, /*with_route_filters=*/true);
       auto* chain = l.add_filter_chains();
       chain->set_name(absl::StrCat("outbound_http_", port));
       SetNetworkFilter(*chain, m, "envoy.filters.network.http_connection_manager");
@@ -260,7 +266,7 @@ void BuildListeners(const View& view, XdsResources& out) {
       r->mutable_match()->set_prefix("/");
       r->mutable_route()->set_cluster(cluster);
       r->mutable_route()->mutable_timeout();  // 0s: the caller's proxy enforces timeouts
-      AddHttpFilters(m, /*with_fault=*/false);
+      AddHttpFilters(m, /*with_route_filters=*/false);
       SetNetworkFilter(*chain, m, "envoy.filters.network.http_connection_manager");
     } else {
       tcp::TcpProxy t;

@@ -11,6 +11,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "control/translate/internal.h"
+#include "envoy/extensions/filters/http/cors/v3/cors.pb.h"
 #include "envoy/extensions/filters/http/fault/v3/fault.pb.h"
 #include "envoy/extensions/retry/host/previous_hosts/v3/previous_hosts.pb.h"
 
@@ -18,10 +19,12 @@ namespace weft::control::translate::internal {
 namespace {
 
 namespace route = envoy::config::route::v3;
+namespace cors_pb = envoy::extensions::filters::http::cors::v3;
 namespace fault_pb = envoy::extensions::filters::http::fault::v3;
 using envoy::type::matcher::v3::StringMatcher;
 
 constexpr char kFaultFilter[] = "envoy.filters.http.fault";
+constexpr char kCorsFilter[] = "envoy.filters.http.cors";
 // Istio's default retry policy, used when a route sets no `retries`.
 constexpr char kDefaultRetryOn[] =
     "connect-failure,refused-stream,unavailable,cancelled,"
@@ -256,6 +259,53 @@ void AddFault(const json& fault, route::Route& r, const View& view, const std::s
   }
 }
 
+// HTTPRoute.corsPolicy -> the cors filter's CorsPolicy on the route, as Istio's
+// TranslateCORSPolicy does: lists joined with ",", maxAge in whole seconds, allowOrigins (or the
+// deprecated allowOrigin, exact strings) as origin matchers; unmatchedPreflights IGNORE answers
+// preflights from other origins instead of forwarding them.
+void AddCors(const json& cors, route::Route& r, const View& view, const std::string& where) {
+  cors_pb::CorsPolicy c;
+  if (cors.contains("allowOrigins")) {
+    const json& origins = Arr(cors, "allowOrigins");
+    for (size_t i = 0; i < origins.size(); ++i) {
+      StringMatcher m;
+      if (ToStringMatcher(origins[i], m)) {
+        *c.add_allow_origin_string_match() = std::move(m);
+      } else {
+        view.Warn(absl::StrCat(where, ".corsPolicy.allowOrigins[", i,
+                               "]: needs exact, prefix or regex (skipped)"));
+      }
+    }
+  } else {
+    for (const json& origin : Arr(cors, "allowOrigin")) {
+      if (origin.is_string())
+        c.add_allow_origin_string_match()->set_exact(origin.get<std::string>());
+    }
+  }
+  auto joined = [&](std::string_view key) {
+    std::vector<std::string> items;
+    for (const json& item : Arr(cors, key)) {
+      if (item.is_string()) items.push_back(item.get<std::string>());
+    }
+    return absl::StrJoin(items, ",");
+  };
+  c.set_allow_methods(joined("allowMethods"));
+  c.set_allow_headers(joined("allowHeaders"));
+  c.set_expose_headers(joined("exposeHeaders"));
+  if (auto d = ParseDuration(cors.value("maxAge", json())); d) {
+    c.set_max_age(absl::StrCat(d->seconds()));
+  }
+  if (const json& creds = cors.value("allowCredentials", json()); creds.is_boolean()) {
+    c.mutable_allow_credentials()->set_value(creds.get<bool>());
+  }
+  if (const std::string unmatched = Str(cors, "unmatchedPreflights"); unmatched == "FORWARD") {
+    c.mutable_forward_not_matching_preflights()->set_value(true);
+  } else if (unmatched == "IGNORE") {
+    c.mutable_forward_not_matching_preflights()->set_value(false);
+  }
+  (*r.mutable_typed_per_filter_config())[kCorsFilter].PackFrom(c);
+}
+
 void AddMirror(const json& destination, const json& percentage, const std::string& ns,
                uint32_t port, route::RouteAction& action, const View& view,
                const std::string& where) {
@@ -395,9 +445,7 @@ std::optional<route::Route> TranslateHttpRoute(const json& http, const json& mat
   const json& headers = Obj(http, "headers");
   AddHeaderOperations(Obj(headers, "request"), true, r);
   AddHeaderOperations(Obj(headers, "response"), false, r);
-  if (http.contains("corsPolicy")) {
-    view.Warn(absl::StrCat(where, ".corsPolicy: weft-proxy has no CORS filter yet (skipped)"));
-  }
+  if (http.contains("corsPolicy")) AddCors(Obj(http, "corsPolicy"), r, view, where);
   return r;
 }
 

@@ -12,6 +12,11 @@ constexpr KnownExtension kExtensions[] = {
      ExtensionKind::kNetworkFilter},
     {"envoy.filters.http.router", "envoy.extensions.filters.http.router.v3.Router",
      ExtensionKind::kHttpFilter},
+    {"envoy.filters.http.cors", "envoy.extensions.filters.http.cors.v3.Cors",
+     ExtensionKind::kHttpFilter},
+    // After the filter itself, so that the name alone finds the filter.
+    {"envoy.filters.http.cors", "envoy.extensions.filters.http.cors.v3.CorsPolicy",
+     ExtensionKind::kHttpFilterPerRoute},
     {"envoy.filters.http.fault", "envoy.extensions.filters.http.fault.v3.HTTPFault",
      ExtensionKind::kHttpFilter},
     {"envoy.filters.http.local_ratelimit",
@@ -88,6 +93,8 @@ std::string_view ExtensionKindName(ExtensionKind kind) {
       return "network filter";
     case ExtensionKind::kHttpFilter:
       return "http filter";
+    case ExtensionKind::kHttpFilterPerRoute:
+      return "per-route http filter config";
     case ExtensionKind::kListenerFilter:
       return "listener filter";
     case ExtensionKind::kAccessLogger:

@@ -12,6 +12,7 @@ namespace weft::config {
 enum class ExtensionKind {
   kNetworkFilter,
   kHttpFilter,
+  kHttpFilterPerRoute,  // a filter's typed_per_filter_config type, when it differs from its own
   kListenerFilter,
   kAccessLogger,
   kUpstreamProtocolOptions,

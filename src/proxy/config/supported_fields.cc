@@ -108,6 +108,12 @@ constexpr SupportedFields kTable[] = {
     {"envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit",
      "stat_prefix status token_bucket filter_enabled filter_enforced response_headers_to_add "
      "request_headers_to_add_when_not_enforced rate_limited_as_resource_exhausted"},
+    // CORS: the filter's own config is empty; policies come from the routes.
+    {"envoy.extensions.filters.http.cors.v3.Cors", ""},
+    {"envoy.extensions.filters.http.cors.v3.CorsPolicy",
+     "allow_origin_string_match allow_methods allow_headers expose_headers max_age "
+     "allow_credentials filter_enabled shadow_enabled allow_private_network_access "
+     "forward_not_matching_preflights"},
     {"envoy.type.v3.TokenBucket", "max_tokens tokens_per_fill fill_interval"},
     {"envoy.type.v3.HttpStatus", "code"},
 
@@ -129,7 +135,7 @@ constexpr SupportedFields kTable[] = {
     {"envoy.config.route.v3.VirtualHost",
      "name domains routes require_tls request_headers_to_add request_headers_to_remove "
      "response_headers_to_add response_headers_to_remove typed_per_filter_config retry_policy "
-     "include_request_attempt_count include_attempt_count_in_response"},
+     "include_request_attempt_count include_attempt_count_in_response cors"},
     {"envoy.config.route.v3.Route",
      "name match route redirect direct_response request_headers_to_add request_headers_to_remove "
      "response_headers_to_add response_headers_to_remove typed_per_filter_config"},
@@ -147,7 +153,12 @@ constexpr SupportedFields kTable[] = {
      "cluster cluster_header weighted_clusters prefix_rewrite regex_rewrite host_rewrite_literal "
      "auto_host_rewrite host_rewrite_header host_rewrite_path_regex timeout idle_timeout "
      "hash_policy retry_policy request_mirror_policies max_stream_duration max_grpc_timeout "
-     "grpc_timeout_offset"},
+     "grpc_timeout_offset cors"},
+    // The deprecated RouteAction.cors / VirtualHost.cors (the cors filter's CorsPolicy fields).
+    {"envoy.config.route.v3.CorsPolicy",
+     "allow_origin_string_match allow_methods allow_headers expose_headers max_age "
+     "allow_credentials filter_enabled shadow_enabled allow_private_network_access "
+     "forward_not_matching_preflights"},
     {"envoy.config.route.v3.RetryPolicy",
      "retry_on num_retries per_try_timeout retry_host_predicate host_selection_retry_max_attempts "
      "retriable_status_codes retry_back_off retriable_headers retriable_request_headers"},

@@ -1,10 +1,13 @@
 #include "proxy/config/translate_filters.h"
 
 #include "base/status.h"
+#include "envoy/config/route/v3/route_components.pb.h"
+#include "envoy/extensions/filters/http/cors/v3/cors.pb.h"
 #include "envoy/extensions/filters/http/fault/v3/fault.pb.h"
 #include "envoy/extensions/filters/http/local_ratelimit/v3/local_rate_limit.pb.h"
 #include "envoy/extensions/filters/http/router/v3/router.pb.h"
 #include "proxy/config/translate_common.h"
+#include "proxy/filters/cors.h"
 #include "proxy/filters/fault.h"
 #include "proxy/filters/local_ratelimit.h"
 #include "proxy/router/header_mutation.h"
@@ -12,9 +15,12 @@
 namespace weft::config {
 namespace {
 
+namespace cors_pb = envoy::extensions::filters::http::cors::v3;
 namespace fault_pb = envoy::extensions::filters::http::fault::v3;
 namespace rl_pb = envoy::extensions::filters::http::local_ratelimit::v3;
 
+constexpr std::string_view kCorsType = "envoy.extensions.filters.http.cors.v3.Cors";
+constexpr std::string_view kCorsPolicyType = "envoy.extensions.filters.http.cors.v3.CorsPolicy";
 constexpr std::string_view kFaultType = "envoy.extensions.filters.http.fault.v3.HTTPFault";
 constexpr std::string_view kLocalRateLimitType =
     "envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit";
@@ -119,7 +125,44 @@ absl::StatusOr<std::shared_ptr<const filters::LocalRateLimitConfig>> TranslateLo
   return std::shared_ptr<const filters::LocalRateLimitConfig>(std::move(out));
 }
 
+// cors.v3.CorsPolicy (typed_per_filter_config) and the deprecated route.v3.CorsPolicy have the
+// same fields under the same names.
+template <typename CorsProto>
+absl::StatusOr<std::shared_ptr<const router::CorsPolicy>> TranslateCorsPolicy(
+    const CorsProto& c, std::string_view path) {
+  auto out = std::make_shared<router::CorsPolicy>();
+  for (int i = 0; i < c.allow_origin_string_match_size(); ++i) {
+    ASSIGN_OR_RETURN(router::StringMatcher m,
+                     TranslateStringMatcher(c.allow_origin_string_match(i),
+                                            IndexPath(path, "allow_origin_string_match", i)));
+    out->allow_origin_string_match.push_back(std::move(m));
+  }
+  out->allow_methods = c.allow_methods();
+  out->allow_headers = c.allow_headers();
+  out->expose_headers = c.expose_headers();
+  out->max_age = c.max_age();
+  if (c.has_allow_credentials()) out->allow_credentials = c.allow_credentials().value();
+  if (c.has_allow_private_network_access()) {
+    out->allow_private_network_access = c.allow_private_network_access().value();
+  }
+  if (c.has_forward_not_matching_preflights()) {
+    out->forward_not_matching_preflights = c.forward_not_matching_preflights().value();
+  }
+  if (c.has_filter_enabled()) {
+    out->filter_enabled = TranslateFractionalPercent(c.filter_enabled().default_value());
+  }
+  if (c.has_shadow_enabled()) {
+    out->shadow_enabled = TranslateFractionalPercent(c.shadow_enabled().default_value());
+  }
+  return std::shared_ptr<const router::CorsPolicy>(std::move(out));
+}
+
 }  // namespace
+
+absl::StatusOr<std::shared_ptr<const router::CorsPolicy>> TranslateRouteCorsPolicy(
+    const envoy::config::route::v3::CorsPolicy& cors, std::string_view path) {
+  return TranslateCorsPolicy(cors, path);
+}
 
 router::FractionalPercent TranslateFractionalPercent(const envoy::type::v3::FractionalPercent& p) {
   router::FractionalPercent out;
@@ -140,8 +183,14 @@ router::FractionalPercent TranslateFractionalPercent(const envoy::type::v3::Frac
 
 absl::StatusOr<std::shared_ptr<const filters::FilterFactory>> TranslateHttpFilter(
     const KnownExtension& extension, std::string name, const google::protobuf::Any* typed_config,
-    std::string_view path) {
+    std::string_view http_stat_prefix, std::string_view path) {
   const std::string c_path = FieldPath(path, "typed_config");
+  if (extension.type_name == kCorsType) {
+    // cors.v3.Cors has no fields: the policies are on the routes. Unpacking still checks the type.
+    if (typed_config) RETURN_IF_ERROR(Unpack<cors_pb::Cors>(*typed_config, c_path).status());
+    return std::shared_ptr<const filters::FilterFactory>(
+        filters::CreateCorsFilterFactory(std::move(name), http_stat_prefix));
+  }
   if (extension.type_name == kFaultType) {
     fault_pb::HTTPFault proto;
     if (typed_config) {
@@ -173,6 +222,10 @@ absl::StatusOr<router::PerFilterConfigs> TranslatePerFilterConfigs(
     if (type == kFaultType) {
       ASSIGN_OR_RETURN(auto proto, Unpack<fault_pb::HTTPFault>(any, e_path));
       ASSIGN_OR_RETURN(auto config, TranslateFault(proto, e_path));
+      out.emplace(name, std::move(config));
+    } else if (type == kCorsPolicyType) {
+      ASSIGN_OR_RETURN(auto proto, Unpack<cors_pb::CorsPolicy>(any, e_path));
+      ASSIGN_OR_RETURN(auto config, TranslateCorsPolicy(proto, e_path));
       out.emplace(name, std::move(config));
     } else if (type == kLocalRateLimitType) {
       ASSIGN_OR_RETURN(auto proto, Unpack<rl_pb::LocalRateLimit>(any, e_path));

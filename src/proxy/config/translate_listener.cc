@@ -190,9 +190,11 @@ absl::StatusOr<listener::HttpConnectionManagerConfig> TranslateHcm(
                          "envoy.filters.http.router is terminal: it must be the last filter");
     }
     std::string name = f.name().empty() ? std::string(last_filter->name) : f.name();
-    ASSIGN_OR_RETURN(auto factory, TranslateHttpFilter(
-                                       *last_filter, name,
-                                       f.has_typed_config() ? &f.typed_config() : nullptr, f_path));
+    // Envoy names HTTP filter stats under "http.<stat_prefix>." (as HcmRuntime's stat_prefix).
+    ASSIGN_OR_RETURN(
+        auto factory,
+        TranslateHttpFilter(*last_filter, name, f.has_typed_config() ? &f.typed_config() : nullptr,
+                            Cat("http.", out.stat_prefix, "."), f_path));
     out.http_filters.push_back(listener::HttpFilterConfig{
         std::move(name), f.has_typed_config() ? f.typed_config().type_url() : std::string(),
         std::move(factory)});

@@ -255,6 +255,9 @@ absl::StatusOr<router::RouteAction> TranslateRouteAction(const route::RouteActio
     ASSIGN_OR_RETURN(out.retry_policy,
                      TranslateRetryPolicy(a.retry_policy(), FieldPath(path, "retry_policy")));
   }
+  if (a.has_cors()) {
+    ASSIGN_OR_RETURN(out.cors, TranslateRouteCorsPolicy(a.cors(), FieldPath(path, "cors")));
+  }
   for (int i = 0; i < a.request_mirror_policies_size(); ++i) {
     const auto& m = a.request_mirror_policies(i);
     const std::string m_path = IndexPath(path, "request_mirror_policies", i);
@@ -415,6 +418,9 @@ absl::StatusOr<router::VirtualHost> TranslateVirtualHost(const route::VirtualHos
   ASSIGN_OR_RETURN(out.per_filter_config,
                    TranslatePerFilterConfigs(v.typed_per_filter_config(),
                                              FieldPath(path, "typed_per_filter_config")));
+  if (v.has_cors()) {
+    ASSIGN_OR_RETURN(out.cors, TranslateRouteCorsPolicy(v.cors(), FieldPath(path, "cors")));
+  }
   if (v.has_retry_policy()) {
     ASSIGN_OR_RETURN(out.retry_policy,
                      TranslateRetryPolicy(v.retry_policy(), FieldPath(path, "retry_policy")));

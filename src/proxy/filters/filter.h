@@ -25,6 +25,10 @@
 #include "proxy/router/route_config.h"
 #include "proxy/stats/stats.h"
 
+namespace weft::router {
+struct RouteEntry;
+}
+
 namespace weft::filters {
 
 enum class FilterStatus {
@@ -46,6 +50,8 @@ class FilterCallbacks {
   // The per-route config the route (or its virtual host) gives the filter named `filter_name`,
   // or nullptr.
   virtual const router::RouteFilterConfig* PerRouteConfig(std::string_view filter_name) = 0;
+  // The route chosen for the request (before the filters run), or nullptr when none matched.
+  virtual const router::RouteEntry* route() = 0;
   // Resumes a request held by kStopIteration.
   virtual void ContinueDecoding() = 0;
   // Answers the request locally. `grpc_status`, for gRPC requests, replaces the status that

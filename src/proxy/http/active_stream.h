@@ -50,6 +50,7 @@ class ActiveStream : public ThreadFreeList<ActiveStream>,
   const std::string& stat_prefix() override;
   access_log::StreamInfo& info() override { return info_; }
   const router::RouteFilterConfig* PerRouteConfig(std::string_view filter_name) override;
+  const router::RouteEntry* route() override { return route_; }
   void ContinueDecoding() override;
   void SendLocalReply(uint32_t status, std::string_view body, std::string_view details,
                       uint64_t response_flag, std::optional<uint32_t> grpc_status) override;

@@ -169,6 +169,26 @@ struct RouteFilterConfig {
 using PerFilterConfigs =
     std::map<std::string, std::shared_ptr<const RouteFilterConfig>, std::less<>>;
 
+// A CORS policy: envoy.extensions.filters.http.cors.v3.CorsPolicy (typed_per_filter_config of the
+// cors filter) or the deprecated envoy.config.route.v3.CorsPolicy (the `cors` field of a
+// RouteAction or virtual host); both carry the same fields. Empty strings and unset optionals mean
+// "not set here": the filter then takes the field from the next, less specific, policy (Envoy's
+// CorsFilter resolves each field separately, route first).
+struct CorsPolicy : RouteFilterConfig {
+  std::vector<StringMatcher> allow_origin_string_match;  // any match allows the origin
+  std::string allow_methods;   // access-control-allow-methods; "*" echoes the request's
+  std::string allow_headers;   // access-control-allow-headers; "*" echoes the request's
+  std::string expose_headers;  // access-control-expose-headers
+  std::string max_age;         // access-control-max-age, as configured
+  std::optional<bool> allow_credentials;
+  std::optional<bool> allow_private_network_access;
+  std::optional<bool> forward_not_matching_preflights;  // Envoy's default: true
+  // Read from the most specific policy only. Unset filter_enabled: enabled for every request;
+  // unset shadow_enabled: never (Envoy's CorsPolicyImplBase::enabled/shadowEnabled).
+  std::optional<FractionalPercent> filter_enabled;
+  std::optional<FractionalPercent> shadow_enabled;
+};
+
 // envoy.config.route.v3.RouteAction.
 struct RouteAction {
   std::string cluster;  // one of cluster / weighted_clusters / cluster_header is set
@@ -187,6 +207,9 @@ struct RouteAction {
   std::optional<RetryPolicy> retry_policy;  // the route's, else the virtual host's
   std::vector<RequestMirrorPolicy> request_mirror_policies;
   MaxStreamDuration max_stream_duration;
+  // The deprecated `cors` field; used only when no typed_per_filter_config of the cors filter
+  // applies (on the route or its virtual host).
+  std::shared_ptr<const CorsPolicy> cors;
 };
 
 // envoy.config.route.v3.RedirectAction.
@@ -222,7 +245,8 @@ struct VirtualHost {
   HeaderMutations headers;
   enum class RequireTls { kNone, kExternalOnly, kAll };
   RequireTls require_tls = RequireTls::kNone;
-  PerFilterConfigs per_filter_config;  // typed_per_filter_config
+  PerFilterConfigs per_filter_config;      // typed_per_filter_config
+  std::shared_ptr<const CorsPolicy> cors;  // deprecated `cors`, as on RouteAction
   std::optional<RetryPolicy> retry_policy;
   bool include_request_attempt_count = false;      // x-envoy-attempt-count upstream
   bool include_attempt_count_in_response = false;  // x-envoy-attempt-count downstream

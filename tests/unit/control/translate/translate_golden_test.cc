@@ -238,6 +238,7 @@ INSTANTIATE_TEST_SUITE_P(
                     Scenario{"ratings-abort",
                              {"bookinfo-registry.yaml", "sample:destination-rule-all.yaml",
                               "sample:virtual-service-ratings-test-abort.yaml"}},
+                    Scenario{"ratings-cors", {"bookinfo-registry.yaml", "ratings-cors.yaml"}},
                     Scenario{"kitchen-sink", {"bookinfo-registry.yaml", "kitchen-sink.yaml"}}),
     [](const testing::TestParamInfo<Scenario>& info) {
       std::string name = info.param.name;

@@ -145,11 +145,20 @@ TEST(BootstrapLoaderTest, RefusesUnknownTypedExtension) {
   std::string yaml = HttpBootstrap(kDefaultRoute);
   Replace(yaml, "http_filters: [{name: envoy.filters.http.router}]",
           "http_filters: [{name: f, typed_config: {'@type': "
-          "type.googleapis.com/envoy.extensions.filters.http.cors.v3.Cors}}, "
+          "type.googleapis.com/envoy.extensions.filters.http.rbac.v3.RBAC}}, "
           "{name: envoy.filters.http.router}]");
   const std::string error = ErrorOf(yaml);
   EXPECT_THAT(error, HasSubstr("http_filters[0].typed_config: unsupported extension "
-                               "'envoy.extensions.filters.http.cors.v3.Cors'"));
+                               "'envoy.extensions.filters.http.rbac.v3.RBAC'"));
+}
+
+TEST(BootstrapLoaderTest, RefusesAPerRouteConfigAsAFilter) {
+  std::string yaml = HttpBootstrap(kDefaultRoute);
+  Replace(yaml, "http_filters: [{name: envoy.filters.http.router}]",
+          "http_filters: [{name: f, typed_config: {'@type': "
+          "type.googleapis.com/envoy.extensions.filters.http.cors.v3.CorsPolicy}}, "
+          "{name: envoy.filters.http.router}]");
+  EXPECT_THAT(ErrorOf(yaml), HasSubstr("is a per-route http filter config, not a http filter"));
 }
 
 TEST(BootstrapLoaderTest, RefusesUnknownNamedFilter) {
