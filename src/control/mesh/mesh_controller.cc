@@ -78,11 +78,17 @@ void MeshController::OnStreamOpened(const xds::NodeInfo& node) {
       defaults.locality = node.locality;
       identity = std::move(defaults);
     }
+    // gRPC libraries name themselves "gRPC C-core", "gRPC Node Pure JS", "gRPC Go", ...: a
+    // client that dials xds:/// without Istio's GENERATOR metadata still gets the proxyless view
+    // (the sidecar's listeners are of no use to it).
+    if (node.user_agent_name.rfind("gRPC", 0) == 0) identity->proxyless_grpc = true;
     ConnectedNode& entry = nodes_[node.id];
     entry.identity = std::move(*identity);
     ++entry.streams;
-    WEFT_LOG(info, "mesh: proxy '{}' connected (namespace {}, ip '{}', {} label(s))", node.id,
-             entry.identity.namespace_, entry.identity.ip, entry.identity.labels.size());
+    WEFT_LOG(info, "mesh: {} '{}' connected (namespace {}, ip '{}', {} label(s), agent '{}')",
+             entry.identity.proxyless_grpc ? "proxyless gRPC client" : "proxy", node.id,
+             entry.identity.namespace_, entry.identity.ip, entry.identity.labels.size(),
+             node.user_agent_name);
     ScheduleRebuild();
   });
 }
@@ -134,6 +140,7 @@ void MeshController::Rebuild() {
     proxy.labels = node.identity.labels;
     proxy.ip = node.identity.ip;
     proxy.locality = node.identity.locality;
+    proxy.proxyless_grpc = node.identity.proxyless_grpc;
     translate::XdsResources resources = translate::Translate(input, proxy);
     warnings.insert(resources.warnings.begin(), resources.warnings.end());
     cache_.SetSnapshot(node_id, ToSnapshot(resources));

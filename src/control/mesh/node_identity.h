@@ -9,6 +9,8 @@
 // 2. Node metadata, as Istio's pilot-agent sends it: NAMESPACE (string), LABELS (object of
 //    string values), INSTANCE_IPS (comma-separated; the first is the IP).
 // 3. node.locality ("region/zone/sub_zone").
+// Node metadata GENERATOR: "grpc" marks a proxyless gRPC client, as Istio's gRPC bootstrap sets it
+// (istio pkg/istio-agent/grpcxds/grpc_bootstrap.go): it gets the proxyless view.
 // The namespace defaults to "default" when neither names one.
 #pragma once
 
@@ -25,6 +27,7 @@ struct NodeIdentity {
   translate::Labels labels;
   std::string ip;
   std::string locality;
+  bool proxyless_grpc = false;  // metadata.GENERATOR == "grpc"
 };
 
 // `metadata_json` is node.metadata as JSON ("" or "{}" for none). Refuses metadata of the wrong

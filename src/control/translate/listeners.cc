@@ -28,18 +28,6 @@ lst::Listener NewListener(const std::string& address, uint32_t port) {
   return l;
 }
 
-void AddHttpFilters(hcm::HttpConnectionManager& m, bool with_fault) {
-  if (with_fault) {
-    // Empty at the listener: the routes carry the faults (typed_per_filter_config).
-    auto* f = m.add_http_filters();
-    f->set_name("envoy.filters.http.fault");
-    f->mutable_typed_config()->PackFrom(envoy::extensions::filters::http::fault::v3::HTTPFault());
-  }
-  auto* r = m.add_http_filters();
-  r->set_name("envoy.filters.http.router");
-  r->mutable_typed_config()->PackFrom(envoy::extensions::filters::http::router::v3::Router());
-}
-
 void SetNetworkFilter(lst::FilterChain& chain, const google::protobuf::Message& config,
                       const char* name) {
   auto* f = chain.add_filters();
@@ -171,6 +159,18 @@ void AddTcpChains(const Service& s, uint32_t port, bool tls, bool shared_port, l
 }
 
 }  // namespace
+
+void AddHttpFilters(hcm::HttpConnectionManager& m, bool with_fault) {
+  if (with_fault) {
+    // Empty at the listener: the routes carry the faults (typed_per_filter_config).
+    auto* f = m.add_http_filters();
+    f->set_name("envoy.filters.http.fault");
+    f->mutable_typed_config()->PackFrom(envoy::extensions::filters::http::fault::v3::HTTPFault());
+  }
+  auto* r = m.add_http_filters();
+  r->set_name("envoy.filters.http.router");
+  r->mutable_typed_config()->PackFrom(envoy::extensions::filters::http::router::v3::Router());
+}
 
 void BuildListeners(const View& view, XdsResources& out) {
   const std::string& address = view.proxy().outbound_address;
