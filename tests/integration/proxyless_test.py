@@ -184,6 +184,12 @@ class ProxylessGrpcTest(unittest.TestCase):
         else:
             print("kept", self.dir)
 
+    def assert_nothing_rejected(self):
+        """Neither client NACKed anything weftd sent (weftd logs each NACK)."""
+        with open(os.path.join(self.dir, "weftd.log"), errors="replace") as f:
+            rejected = [line for line in f if "rejected" in line]
+        self.assertEqual(rejected, [])
+
     def env(self):
         return dict(os.environ, GRPC_XDS_BOOTSTRAP=self.bootstrap)
 
@@ -228,6 +234,7 @@ class ProxylessGrpcTest(unittest.TestCase):
                 v1 = answered.count("v1")
                 self.assertTrue(SPLIT_V1_RANGE[0] <= v1 <= SPLIT_V1_RANGE[1],
                                 "%s: v1 answered %d of %d" % (client.name, v1, SPLIT_CALLS))
+        self.assert_nothing_rejected()
 
     def test_fault_abort_and_delay_past_the_route_timeout(self):
         for client in clients():
@@ -258,6 +265,7 @@ class ProxylessGrpcTest(unittest.TestCase):
                 # Without the fault the same route answers.
                 self.route([{"timeout": "2s", "route": [self.to("v1")]}])
                 self.assertEqual(set(self.servers(self.calls(client, 3))), {"v1"})
+        self.assert_nothing_rejected()
 
     def test_retries_on_unavailable(self):
         flaky = self.backends["flaky"]
@@ -276,6 +284,7 @@ class ProxylessGrpcTest(unittest.TestCase):
                 lines = self.calls(client, 5, prefix=client.name + "-retry")
                 self.assertEqual(set(self.servers(lines)), {"flaky"}, lines)
                 self.assertEqual(flaky.attempts - before, 10)
+        self.assert_nothing_rejected()
 
     def test_running_client_follows_virtual_service_changes(self):
         for client in clients():
@@ -304,6 +313,7 @@ class ProxylessGrpcTest(unittest.TestCase):
                 p.kill()
                 p.wait(10)
                 p.stdout.close()
+        self.assert_nothing_rejected()
 
 
 if __name__ == "__main__":

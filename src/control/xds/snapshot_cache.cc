@@ -4,6 +4,8 @@
 #include <cstdio>
 #include <set>
 
+#include "base/logging.h"
+
 namespace weft::control::xds {
 namespace {
 
@@ -199,6 +201,10 @@ void SnapshotCache::RecordNack(const std::string& node_id, const std::string& ty
   t.nack_version = rejected_version;
   t.nack_error = error;
   ++t.nacks;
+  // The operator's first clue when a client refuses what it was sent (gRPC libraries NACK
+  // whatever they cannot use).
+  WEFT_LOG(warn, "xds: node '{}' rejected {} version {}: {}", node_id, type_url, rejected_version,
+           error);
 }
 
 std::optional<NodeStatus> SnapshotCache::Status(const std::string& node_id) const {
