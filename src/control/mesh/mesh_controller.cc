@@ -78,7 +78,7 @@ void MeshController::OnStreamOpened(const xds::NodeInfo& node) {
       defaults.locality = node.locality;
       identity = std::move(defaults);
     }
-    // gRPC libraries name themselves "gRPC C-core", "gRPC Node Pure JS", "gRPC Go", ...: a
+    // gRPC libraries name themselves "gRPC C-core linux", "gRPC Node Pure JS", "gRPC Go", ...: a
     // client that dials xds:/// without Istio's GENERATOR metadata still gets the proxyless view
     // (the sidecar's listeners are of no use to it).
     if (node.user_agent_name.rfind("gRPC", 0) == 0) identity->proxyless_grpc = true;

@@ -9,8 +9,10 @@
 // 2. Node metadata, as Istio's pilot-agent sends it: NAMESPACE (string), LABELS (object of
 //    string values), INSTANCE_IPS (comma-separated; the first is the IP).
 // 3. node.locality ("region/zone/sub_zone").
-// Node metadata GENERATOR: "grpc" marks a proxyless gRPC client, as Istio's gRPC bootstrap sets it
-// (istio pkg/istio-agent/grpcxds/grpc_bootstrap.go): it gets the proxyless view.
+// Node metadata GENERATOR: "grpc" marks a proxyless gRPC client: Istio's gRPC injection templates
+// set ISTIO_META_GENERATOR=grpc, which pilot-agent copies into the gRPC bootstrap's node metadata
+// (istio pkg/istio-agent/grpcxds/grpc_bootstrap.go; testdata/grpc-bootstrap.json shows the
+// result). Such a node gets the proxyless view.
 // The namespace defaults to "default" when neither names one.
 #pragma once
 
