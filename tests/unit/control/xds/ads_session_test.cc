@@ -298,5 +298,19 @@ TEST(DeltaSessionTest, SubscribeUnsubscribeAndInitialVersions) {
   EXPECT_EQ(r[0].removed_resources(0), "c");
 }
 
+// The Delta form of a proxyless client's subscription: named listeners only.
+TEST(DeltaSessionTest, NamedListenerSubscriptionIsNotAWildcard) {
+  SnapshotCache cache;
+  cache.SetSnapshot("node-a", {{kListenerType,
+                                {"",
+                                 {{"reviews:9080", ListenerAny("reviews:9080")},
+                                  {"ratings:9080", ListenerAny("ratings:9080")}}}}});
+  DeltaSession session(cache, "node-a");
+  auto r = session.OnRequest(Delta(kListenerType, {"reviews:9080"}));
+  ASSERT_EQ(r.size(), 1u);
+  ASSERT_EQ(r[0].resources_size(), 1);
+  EXPECT_EQ(r[0].resources(0).name(), "reviews:9080");
+}
+
 }  // namespace
 }  // namespace weft::control::xds
