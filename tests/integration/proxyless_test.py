@@ -28,7 +28,7 @@ HOST = "reviews.default.svc.cluster.local"
 PORT = 9080  # the service port: part of the listener name only (nothing binds it)
 GRPCXX_CLIENT = os.path.join(harness.BUILD, "bin", "weft-grpc-xds-client")
 # Istio's proxyless node: the sidecar id shape, and GENERATOR: grpc in the metadata.
-NODE_ID = "sidecar~127.0.0.1~grpc-client.default~default.svc.cluster.local"
+NODE_ID = "sidecar~127.0.0.1~grpc-client-%d.default~default.svc.cluster.local"
 
 # Within 80/20 over SPLIT_CALLS calls, v1 answers 160 on average with a standard deviation of
 # sqrt(200 * 0.8 * 0.2) = 5.7: accepting 135..185 (4.4 deviations) fails a correct split about
@@ -151,14 +151,7 @@ class ProxylessGrpcTest(unittest.TestCase):
         self.xds_port = free_port()
         self.weftd = Weftd(self.dir, ["--xds-addr", "127.0.0.1:%d" % self.xds_port])
         self.weftd.start()
-        self.bootstrap = os.path.join(self.dir, "bootstrap.json")
-        with open(self.bootstrap, "w") as f:
-            json.dump({"xds_servers": [{"server_uri": "127.0.0.1:%d" % self.xds_port,
-                                        "channel_creds": [{"type": "insecure"}],
-                                        "server_features": ["xds_v3"]}],
-                       "node": {"id": NODE_ID, "cluster": "grpc-client.default",
-                                "metadata": {"GENERATOR": "grpc", "NAMESPACE": "default"},
-                                "locality": {}}}, f)
+        self.clients_started = 0
         self.running = []
         self.apply(obj("ServiceEntry", "reviews", {
             "hosts": [HOST], "location": "MESH_INTERNAL", "resolution": "STATIC",
@@ -191,7 +184,22 @@ class ProxylessGrpcTest(unittest.TestCase):
         self.assertEqual(rejected, [])
 
     def env(self):
-        return dict(os.environ, GRPC_XDS_BOOTSTRAP=self.bootstrap)
+        """A bootstrap for one client process, with a node id of its own as every pod has: a
+        new node's first snapshot is built after every write the API already acknowledged, so the
+        client starts on the current config. (A process reusing the id of one whose stream weftd
+        has not yet seen close could start on that node's previous snapshot and move on a push
+        later: right for xDS, but a race for a test that checks its first calls.)"""
+        self.clients_started += 1
+        path = os.path.join(self.dir, "bootstrap-%d.json" % self.clients_started)
+        with open(path, "w") as f:
+            json.dump({"xds_servers": [{"server_uri": "127.0.0.1:%d" % self.xds_port,
+                                        "channel_creds": [{"type": "insecure"}],
+                                        "server_features": ["xds_v3"]}],
+                       "node": {"id": NODE_ID % self.clients_started,
+                                "cluster": "grpc-client.default",
+                                "metadata": {"GENERATOR": "grpc", "NAMESPACE": "default"},
+                                "locality": {}}}, f)
+        return dict(os.environ, GRPC_XDS_BOOTSTRAP=path)
 
     def calls(self, client, n, **options):
         """Runs n calls with a fresh client process; their results, in order."""
