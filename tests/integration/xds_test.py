@@ -616,7 +616,10 @@ GRPC_JS_XDS = os.path.join(os.path.dirname(INTEROP), "..", "api", "node_modules"
 @unittest.skipUnless(NODE and os.path.isdir(GRPC_JS_XDS), "node and @grpc/grpc-js-xds needed")
 class XdsInteropTest(unittest.TestCase):
     """@grpc/grpc-js-xds, a proxyless gRPC client written by others, resolves xds:///echo through
-    the ADS server: LDS api_listener -> RDS -> CDS -> EDS, and calls the endpoint it was given."""
+    the ADS server: LDS api_listener -> RDS -> CDS -> EDS, and calls the endpoint it was given.
+    Hand-written resources on the fixture, to test the ADS server's protocol side (the client's
+    ACKs in the server's bookkeeping, an EDS-only change); proxyless_test.py runs the same client
+    (and grpc++) against weftd's translated config."""
 
     def setUp(self):
         self.fixture = Fixture()

@@ -2,7 +2,8 @@
 // xds:///<target> through weftd's ADS server, then calls the echo servers it was sent to.
 //
 //   node grpc_js_xds_client.js serve PORT TAG      # an echo server (prints "listening" when up)
-//   node grpc_js_xds_client.js call TARGET N       # N calls through xds:///TARGET, one JSON line each
+//   node grpc_js_xds_client.js call TARGET N [options]  # N calls through xds:///TARGET, a JSON
+//                                                     # line each (options: see 'call' below)
 //
 // GRPC_XDS_BOOTSTRAP names the bootstrap file (xds_servers -> weftd, node.id).
 const path = require('path');
@@ -27,21 +28,38 @@ if (mode === 'serve') {
     console.log('listening');
   });
 } else if (mode === 'call') {
+  // Options as weft-grpc-xds-client's: --metadata k=v (repeatable), --deadline-ms, --interval-ms,
+  // --prefix. One JSON line per call as it ends; exit status 2 when any call failed.
+  const options = {metadata: [], deadlineMs: 10000, intervalMs: 0, prefix: 'hello'};
+  const rest = process.argv.slice(5);
+  for (let i = 0; i + 1 < rest.length; i += 2) {
+    const [flag, value] = [rest[i], rest[i + 1]];
+    if (flag === '--metadata') options.metadata.push(value.split(/=(.*)/s).slice(0, 2));
+    else if (flag === '--deadline-ms') options.deadlineMs = parseInt(value, 10);
+    else if (flag === '--interval-ms') options.intervalMs = parseInt(value, 10);
+    else if (flag === '--prefix') options.prefix = value;
+  }
   require(path.join(modules, '@grpc', 'grpc-js-xds')).register();
   const client = new Echo(`xds:///${arg1}`, grpc.credentials.createInsecure());
   const total = parseInt(arg2 || '1', 10);
   let done = 0;
+  let failed = 0;
   const next = () => {
-    const deadline = new Date(Date.now() + 10000);
-    client.Say({message: `hello ${done}`}, {deadline}, (err, reply) => {
+    const deadline = new Date(Date.now() + options.deadlineMs);
+    const metadata = new grpc.Metadata();
+    for (const [key, value] of options.metadata) metadata.add(key, value);
+    const call = done;
+    client.Say({message: `${options.prefix}-${call}`}, metadata, {deadline}, (err, reply) => {
       if (err) {
-        console.log(JSON.stringify({error: err.details || String(err)}));
-        process.exit(2);
+        failed++;
+        console.log(JSON.stringify({call, code: err.code, status: grpc.status[err.code],
+                                    error: err.details || String(err)}));
+      } else {
+        console.log(JSON.stringify({call, code: 0, status: 'OK', ...reply}));
       }
-      console.log(JSON.stringify(reply));
-      if (++done < total) return next();
+      if (++done < total) return setTimeout(next, options.intervalMs);
       client.close();
-      process.exit(0);
+      process.exit(failed ? 2 : 0);
     });
   };
   next();

@@ -48,6 +48,7 @@ translate::ProxyIdentity ProxyFor(const std::string& node_id, const NodeIdentity
   proxy.labels = node.labels;
   proxy.ip = node.ip;
   proxy.locality = node.locality;
+  proxy.proxyless_grpc = node.proxyless_grpc;
   // A registered workload gets inbound listeners for the services selecting it.
   proxy.ports = workloads.InboundPorts(node_id, registry);
   if (!node.outbound_address.empty()) proxy.outbound_address = node.outbound_address;
@@ -102,11 +103,17 @@ void MeshController::OnStreamOpened(const xds::NodeInfo& node) {
       defaults.locality = node.locality;
       identity = std::move(defaults);
     }
+    // gRPC libraries name themselves "gRPC C-core linux", "gRPC Node Pure JS", "gRPC Go", ...: a
+    // client that dials xds:/// without Istio's GENERATOR metadata still gets the proxyless view
+    // (the sidecar's listeners are of no use to it).
+    if (node.user_agent_name.rfind("gRPC", 0) == 0) identity->proxyless_grpc = true;
     ConnectedNode& entry = nodes_[node.id];
     entry.identity = std::move(*identity);
     ++entry.streams;
-    WEFT_LOG(info, "mesh: proxy '{}' connected (namespace {}, ip '{}', {} label(s))", node.id,
-             entry.identity.namespace_, entry.identity.ip, entry.identity.labels.size());
+    WEFT_LOG(info, "mesh: {} '{}' connected (namespace {}, ip '{}', {} label(s), agent '{}')",
+             entry.identity.proxyless_grpc ? "proxyless gRPC client" : "proxy", node.id,
+             entry.identity.namespace_, entry.identity.ip, entry.identity.labels.size(),
+             node.user_agent_name);
     // A node whose metadata was refused is served the defaults but not registered.
     if (identity_ok) workloads_.Register(entry.identity);
     ScheduleRebuild();

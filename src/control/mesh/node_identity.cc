@@ -113,6 +113,10 @@ absl::StatusOr<NodeIdentity> ParseNodeIdentity(const std::string& node_id,
       identity.labels[key] = value.get<std::string>();
     }
   }
+  if (auto it = metadata.find("GENERATOR"); it != metadata.end()) {
+    if (!it->is_string()) return absl::InvalidArgumentError("metadata.GENERATOR: not a string");
+    identity.proxyless_grpc = it->get<std::string>() == "grpc";
+  }
   if (auto it = metadata.find("INSTANCE_IPS"); it != metadata.end()) {
     if (!it->is_string()) return absl::InvalidArgumentError("metadata.INSTANCE_IPS: not a string");
     const std::string first = Split(it->get<std::string>(), ',').front();

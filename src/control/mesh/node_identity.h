@@ -15,6 +15,10 @@
 //    the node's namespace), NETWORK; and Weft's own WEFT_OUTBOUND_ADDRESS (the IP the proxy's
 //    outbound listeners bind, default 127.0.0.1, so that several proxies share one host).
 // 3. node.locality ("region/zone/sub_zone").
+// Node metadata GENERATOR: "grpc" marks a proxyless gRPC client: Istio's gRPC injection templates
+// set ISTIO_META_GENERATOR=grpc, which pilot-agent copies into the gRPC bootstrap's node metadata
+// (istio pkg/istio-agent/grpcxds/grpc_bootstrap.go; testdata/grpc-bootstrap.json shows the
+// result). Such a node gets the proxyless view.
 // The namespace defaults to "default" when neither names one.
 #pragma once
 
@@ -45,6 +49,7 @@ struct NodeIdentity {
   std::string auto_register_group;
   std::string network;
   std::string outbound_address;  // empty: the translator's default (127.0.0.1)
+  bool proxyless_grpc = false;  // metadata.GENERATOR == "grpc"
 };
 
 // `metadata_json` is node.metadata as JSON ("" or "{}" for none). Refuses metadata of the wrong

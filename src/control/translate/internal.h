@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "control/translate/translate.h"
+#include "envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.pb.h"
 #include "envoy/type/v3/percent.pb.h"
 
 namespace weft::control::translate::internal {
@@ -103,7 +104,25 @@ void BuildOutboundClusters(const View& view, XdsResources& out);
 void BuildInboundClusters(const View& view, XdsResources& out);
 // routes.cc
 void BuildRouteConfigs(const View& view, XdsResources& out);
+// The names a client may use for `s`: its FQDN and, for cluster-local services, the shorter
+// forms ("reviews" only from the service's own namespace, "reviews.default",
+// "reviews.default.svc"), as Istio's virtual host domains.
+std::vector<std::string> ServiceHostNames(const Service& s, const View& view);
+// The virtual host of `s` on `port`: its VirtualService's http routes (or the default route),
+// domains from ServiceHostNames and the VIPs, minus those already in `used_domains`.
+envoy::config::route::v3::VirtualHost BuildVirtualHost(const Service& s, uint32_t port,
+                                                       const View& view,
+                                                       std::set<std::string>& used_domains);
 // listeners.cc
 void BuildListeners(const View& view, XdsResources& out);
+// The HTTP filters of an HCM, by who runs it: a sidecar's outbound chains carry the filters
+// VirtualService routes configure (fault, cors); gRPC's proxyless clients only fault (gRPC has
+// no CORS filter and refuses unknown ones); inbound chains just the router.
+enum class HttpFilters { kRouterOnly, kProxylessGrpc, kSidecarOutbound };
+void AddHttpFilters(
+    envoy::extensions::filters::network::http_connection_manager::v3::HttpConnectionManager& m,
+    HttpFilters filters);
+// proxyless.cc
+void BuildProxylessResources(const View& view, XdsResources& out);
 
 }  // namespace weft::control::translate::internal

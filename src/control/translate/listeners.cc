@@ -29,23 +29,6 @@ lst::Listener NewListener(const std::string& address, uint32_t port) {
   return l;
 }
 
-// `with_route_filters`: the filters whose settings VirtualService routes carry
-// (typed_per_filter_config), empty at the listener. Istio's order: fault, then cors
-// (pilot/pkg/networking/core/listener_builder.go, buildHTTPConnectionManager).
-void AddHttpFilters(hcm::HttpConnectionManager& m, bool with_route_filters) {
-  if (with_route_filters) {
-    auto* f = m.add_http_filters();
-    f->set_name("envoy.filters.http.fault");
-    f->mutable_typed_config()->PackFrom(envoy::extensions::filters::http::fault::v3::HTTPFault());
-    auto* c = m.add_http_filters();
-    c->set_name("envoy.filters.http.cors");
-    c->mutable_typed_config()->PackFrom(envoy::extensions::filters::http::cors::v3::Cors());
-  }
-  auto* r = m.add_http_filters();
-  r->set_name("envoy.filters.http.router");
-  r->mutable_typed_config()->PackFrom(envoy::extensions::filters::http::router::v3::Router());
-}
-
 void SetNetworkFilter(lst::FilterChain& chain, const google::protobuf::Message& config,
                       const char* name) {
   auto* f = chain.add_filters();
@@ -178,6 +161,25 @@ void AddTcpChains(const Service& s, uint32_t port, bool tls, bool shared_port, l
 
 }  // namespace
 
+void AddHttpFilters(hcm::HttpConnectionManager& m, HttpFilters filters) {
+  // Empty at the listener: the routes carry their settings (typed_per_filter_config). Istio's
+  // order: fault, then cors (pilot/pkg/networking/core/listener_builder.go,
+  // buildHTTPConnectionManager).
+  if (filters != HttpFilters::kRouterOnly) {
+    auto* f = m.add_http_filters();
+    f->set_name("envoy.filters.http.fault");
+    f->mutable_typed_config()->PackFrom(envoy::extensions::filters::http::fault::v3::HTTPFault());
+  }
+  if (filters == HttpFilters::kSidecarOutbound) {
+    auto* c = m.add_http_filters();
+    c->set_name("envoy.filters.http.cors");
+    c->mutable_typed_config()->PackFrom(envoy::extensions::filters::http::cors::v3::Cors());
+  }
+  auto* r = m.add_http_filters();
+  r->set_name("envoy.filters.http.router");
+  r->mutable_typed_config()->PackFrom(envoy::extensions::filters::http::router::v3::Router());
+}
+
 void BuildListeners(const View& view, XdsResources& out) {
   const std::string& address = view.proxy().outbound_address;
   struct PortServices {
@@ -214,7 +216,7 @@ void BuildListeners(const View& view, XdsResources& out) {
       rds->set_route_config_name(absl::StrCat(port));
       rds->mutable_config_source()->mutable_ads();
       rds->mutable_config_source()->set_resource_api_version(envoy::config::core::v3::V3);
-      AddHttpFilters(m, /*with_route_filters=*/true);
+      AddHttpFilters(m, HttpFilters::kSidecarOutbound);
       auto* chain = l.add_filter_chains();
       chain->set_name(absl::StrCat("outbound_http_", port));
       SetNetworkFilter(*chain, m, "envoy.filters.network.http_connection_manager");
@@ -266,7 +268,7 @@ void BuildListeners(const View& view, XdsResources& out) {
       r->mutable_match()->set_prefix("/");
       r->mutable_route()->set_cluster(cluster);
       r->mutable_route()->mutable_timeout();  // 0s: the caller's proxy enforces timeouts
-      AddHttpFilters(m, /*with_route_filters=*/false);
+      AddHttpFilters(m, HttpFilters::kRouterOnly);
       SetNetworkFilter(*chain, m, "envoy.filters.network.http_connection_manager");
     } else {
       tcp::TcpProxy t;

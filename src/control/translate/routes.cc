@@ -30,21 +30,11 @@ constexpr char kDefaultRetryOn[] =
     "connect-failure,refused-stream,unavailable,cancelled,"
     "retriable-status-codes";
 
-// Istio's virtual host domains: the FQDN, and for cluster-local names the shorter forms a client
-// may use (the bare name only from the service's own namespace), each also with ":<port>"; and
-// each VIP with the port.
+// Istio's virtual host domains: ServiceHostNames, each also with ":<port>"; and each VIP with the
+// port.
 std::vector<std::string> Domains(const Service& s, uint32_t port, const View& view) {
-  std::vector<std::string> names = {s.hostname};
-  const std::string suffix = absl::StrCat(
-      ".", s.namespace_, ".", absl::string_view(kDomainSuffix.data(), kDomainSuffix.size()));
-  if (absl::EndsWith(s.hostname, suffix)) {
-    const std::string name = s.hostname.substr(0, s.hostname.size() - suffix.size());
-    if (view.proxy().namespace_ == s.namespace_) names.push_back(name);
-    names.push_back(absl::StrCat(name, ".", s.namespace_));
-    names.push_back(absl::StrCat(name, ".", s.namespace_, ".svc"));
-  }
   std::vector<std::string> out;
-  for (const std::string& n : names) {
+  for (const std::string& n : ServiceHostNames(s, view)) {
     out.push_back(n);
     out.push_back(absl::StrCat(n, ":", port));
   }
@@ -460,6 +450,21 @@ route::Route DefaultRoute(const Service& s, uint32_t port, const View& view) {
   return r;
 }
 
+}  // namespace
+
+std::vector<std::string> ServiceHostNames(const Service& s, const View& view) {
+  std::vector<std::string> names = {s.hostname};
+  const std::string suffix = absl::StrCat(
+      ".", s.namespace_, ".", absl::string_view(kDomainSuffix.data(), kDomainSuffix.size()));
+  if (absl::EndsWith(s.hostname, suffix)) {
+    const std::string name = s.hostname.substr(0, s.hostname.size() - suffix.size());
+    if (view.proxy().namespace_ == s.namespace_) names.push_back(name);
+    names.push_back(absl::StrCat(name, ".", s.namespace_));
+    names.push_back(absl::StrCat(name, ".", s.namespace_, ".svc"));
+  }
+  return names;
+}
+
 route::VirtualHost BuildVirtualHost(const Service& s, uint32_t port, const View& view,
                                     std::set<std::string>& used_domains) {
   route::VirtualHost vh;
@@ -495,8 +500,6 @@ route::VirtualHost BuildVirtualHost(const Service& s, uint32_t port, const View&
   }
   return vh;
 }
-
-}  // namespace
 
 void BuildRouteConfigs(const View& view, XdsResources& out) {
   std::map<uint32_t, std::vector<const Service*>> by_port;

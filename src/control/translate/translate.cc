@@ -9,10 +9,14 @@ namespace weft::control::translate {
 XdsResources Translate(const Snapshot& snapshot, const ProxyIdentity& proxy) {
   XdsResources out;
   const internal::View view(snapshot, proxy);
-  internal::BuildOutboundClusters(view, out);
-  internal::BuildInboundClusters(view, out);
-  internal::BuildRouteConfigs(view, out);
-  internal::BuildListeners(view, out);
+  if (proxy.proxyless_grpc) {
+    internal::BuildProxylessResources(view, out);
+  } else {
+    internal::BuildOutboundClusters(view, out);
+    internal::BuildInboundClusters(view, out);
+    internal::BuildRouteConfigs(view, out);
+    internal::BuildListeners(view, out);
+  }
   auto by_name = [](const auto& a, const auto& b) { return a.name() < b.name(); };
   std::stable_sort(out.listeners.begin(), out.listeners.end(), by_name);
   std::stable_sort(out.route_configs.begin(), out.route_configs.end(), by_name);

@@ -11,6 +11,7 @@
 //   STRICT_DNS / LOGICAL_DNS / ORIGINAL_DST for DNS / DNS_ROUND_ROBIN / NONE), "inbound|<port>||"
 //   for the proxy's own ports, BlackHoleCluster and PassthroughCluster;
 // - one ClusterLoadAssignment per EDS cluster, endpoints selected by the subset's labels.
+// Proxyless gRPC clients (ProxyIdentity::proxyless_grpc) get another shape: see proxyless.cc.
 //
 // Only fields weft-proxy accepts are emitted (src/proxy/config/supported_fields.cc); Istio fields
 // weft-proxy cannot honour yet (corsPolicy, DestinationRule tls, ...) are skipped and reported in
@@ -50,6 +51,11 @@ struct ProxyIdentity {
   std::vector<ServicePort> ports;
   // Where the outbound listeners bind (the application dials this address).
   std::string outbound_address = "127.0.0.1";
+  // A proxyless gRPC client (node metadata GENERATOR: grpc, as Istio marks them): it gets the
+  // proxyless view instead (see BuildProxylessResources in proxyless.cc and
+  // docs/user-guide/proxyless-grpc.md): api_listeners named "<host>:<port>", one route config
+  // per service port, and only what gRPC's xDS client accepts.
+  bool proxyless_grpc = false;
 };
 
 struct XdsResources {

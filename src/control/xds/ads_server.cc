@@ -39,6 +39,7 @@ NodeInfo ToNodeInfo(const envoy::config::core::v3::Node& node) {
   NodeInfo info;
   info.id = node.id();
   info.cluster = node.cluster();
+  info.user_agent_name = node.user_agent_name();
   info.metadata_json = "{}";
   if (node.has_metadata()) {
     std::string json;

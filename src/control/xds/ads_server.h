@@ -26,6 +26,9 @@ struct NodeInfo {
   std::string cluster;
   std::string metadata_json;  // node.metadata (a google.protobuf.Struct) as JSON; "{}" if none
   std::string locality;       // "region/zone/sub_zone" ("" when all three are empty)
+  // node.user_agent_name: "envoy", "weft-proxy", or a gRPC library's ("gRPC C-core linux",
+  // "gRPC Node Pure JS", ...), which marks a proxyless client.
+  std::string user_agent_name;
 };
 
 class AdsServer {

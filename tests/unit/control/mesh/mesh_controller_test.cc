@@ -84,6 +84,30 @@ TEST_F(MeshControllerTest, ConnectedNodeGetsTheStoreTranslatedAndFollowsWrites) 
             1u);
 }
 
+// GENERATOR: grpc in the metadata, or a gRPC library's user agent: the proxyless view, whose
+// listeners are named host:port.
+TEST_F(MeshControllerTest, GrpcClientsGetTheProxylessView) {
+  ASSERT_TRUE(store_->Create(ServiceEntry(9080)).ok());
+  xds::NodeInfo istio = Node("sidecar~10.0.0.2~client.default~default.svc.cluster.local");
+  istio.metadata_json = R"({"GENERATOR":"grpc"})";
+  xds::NodeInfo plain = Node("plain-grpc-client");
+  plain.user_agent_name = "gRPC Node Pure JS";
+  controller_->OnStreamOpened(istio);
+  controller_->OnStreamOpened(plain);
+  controller_->OnStreamOpened(Node("sidecar"));
+  RunPosted();
+  for (const std::string& node : {istio.id, plain.id}) {
+    ASSERT_NE(cache_.GetSnapshot(node), nullptr);
+    EXPECT_EQ(cache_.GetSnapshot(node)
+                  ->at(xds::kListenerType)
+                  .resources.count("reviews.default.svc.cluster.local:9080"),
+              1u)
+        << node;
+  }
+  EXPECT_EQ(cache_.GetSnapshot("sidecar")->at(xds::kListenerType).resources.count("127.0.0.1_9080"),
+            1u);
+}
+
 TEST_F(MeshControllerTest, BurstOfWritesIsOneRebuildAndUnconnectedNodesGetNothing) {
   ASSERT_TRUE(store_->Create(ServiceEntry(19080)).ok());
   RunPosted();

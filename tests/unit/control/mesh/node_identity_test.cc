@@ -91,5 +91,18 @@ TEST(NodeIdentityTest, RegistrationMetadataErrorsNameTheField) {
             "metadata.WEFT_OUTBOUND_ADDRESS: not an IP address");
 }
 
+TEST(NodeIdentityTest, GeneratorGrpcMarksAProxylessClient) {
+  auto grpc = ParseNodeIdentity("sidecar~10.0.0.7~client.a~a.svc.cluster.local",
+                                R"({"GENERATOR":"grpc","NAMESPACE":"a"})", "");
+  ASSERT_TRUE(grpc.ok()) << grpc.status();
+  EXPECT_TRUE(grpc->proxyless_grpc);
+  auto sidecar = ParseNodeIdentity("n", R"({"NAMESPACE":"a"})", "");
+  ASSERT_TRUE(sidecar.ok());
+  EXPECT_FALSE(sidecar->proxyless_grpc);
+  auto bad = ParseNodeIdentity("n", R"({"GENERATOR":true})", "");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().message(), "metadata.GENERATOR: not a string");
+}
+
 }  // namespace
 }  // namespace weft::control::mesh

@@ -176,6 +176,7 @@ ProxyIdentity ProductPage() {
 struct Scenario {
   std::string name;
   std::vector<std::string> files;  // "sample:<file>" from Istio's samples, else from inputs/
+  bool proxyless = false;          // seen by a proxyless gRPC client instead of productpage
 };
 
 void PrintTo(const Scenario& s, std::ostream* os) { *os << s.name; }
@@ -189,6 +190,60 @@ std::vector<json> LoadScenario(const Scenario& s) {
   return resources;
 }
 
+// productpage as a proxyless gRPC client: no inbound ports, GENERATOR: grpc.
+ProxyIdentity ProxylessClient() {
+  ProxyIdentity p = ProductPage();
+  p.node_id = "sidecar~10.1.3.1~productpage-grpc.default~default.svc.cluster.local";
+  p.ports.clear();
+  p.proxyless_grpc = true;
+  return p;
+}
+
+// What gRPC's xDS client needs to resolve each listener: an api_listener whose RDS names a
+// route config here, every routed cluster here, an EDS cluster's endpoints here with weighted
+// localities, and only the LB policies gRPC C-core 1.51 has.
+void ExpectGrpcCanResolve(const XdsResources& r) {
+  std::set<std::string> route_configs, endpoints;
+  for (const auto& rc : r.route_configs) route_configs.insert(rc.name());
+  for (const auto& cla : r.endpoints) {
+    endpoints.insert(cla.cluster_name());
+    for (const auto& l : cla.endpoints()) {
+      EXPECT_GT(l.load_balancing_weight().value(), 0u) << cla.cluster_name();
+    }
+  }
+  ASSERT_FALSE(r.listeners.empty());
+  for (const auto& l : r.listeners) {
+    hcm::HttpConnectionManager m;
+    ASSERT_TRUE(l.api_listener().api_listener().UnpackTo(&m)) << l.name();
+    EXPECT_FALSE(l.has_address()) << l.name();
+    EXPECT_TRUE(route_configs.count(m.rds().route_config_name())) << l.name();
+    ASSERT_GT(m.http_filters_size(), 0);
+    EXPECT_EQ(m.http_filters(m.http_filters_size() - 1).name(), "envoy.filters.http.router");
+  }
+  for (const auto& c : r.clusters) {
+    EXPECT_TRUE(c.lb_policy() == envoy::config::cluster::v3::Cluster::ROUND_ROBIN ||
+                c.lb_policy() == envoy::config::cluster::v3::Cluster::RING_HASH)
+        << c.name();
+    EXPECT_FALSE(c.has_outlier_detection()) << c.name();
+    if (c.type() == envoy::config::cluster::v3::Cluster::EDS) {
+      EXPECT_TRUE(endpoints.count(c.eds_cluster_config().service_name())) << c.name();
+    } else {
+      EXPECT_EQ(c.type(), envoy::config::cluster::v3::Cluster::LOGICAL_DNS) << c.name();
+    }
+  }
+  for (const auto& rc : r.route_configs) {
+    for (const auto& vh : rc.virtual_hosts()) {
+      for (const auto& route : vh.routes()) {
+        for (const auto& h : route.match().headers()) {
+          EXPECT_FALSE(h.has_string_match()) << rc.name() << ": gRPC 1.51 reads the older fields";
+        }
+        EXPECT_FALSE(route.route().has_timeout()) << rc.name();
+      }
+    }
+  }
+  ExpectClustersExist(r);
+}
+
 class GoldenTest : public testing::TestWithParam<Scenario> {};
 
 TEST_P(GoldenTest, MatchesGoldenAndProxyAcceptsIt) {
@@ -197,16 +252,21 @@ TEST_P(GoldenTest, MatchesGoldenAndProxyAcceptsIt) {
   Snapshot snapshot;
   snapshot.resources = LoadScenario(s);
   snapshot.registry = BuildRegistry(snapshot.resources);
-  const XdsResources out = Translate(snapshot, ProductPage());
+  const ProxyIdentity identity = s.proxyless ? ProxylessClient() : ProductPage();
+  const XdsResources out = Translate(snapshot, identity);
 
-  ExpectProxyAccepts(out);
+  if (s.proxyless) {
+    ExpectGrpcCanResolve(out);
+  } else {
+    ExpectProxyAccepts(out);
+  }
 
   // Deterministic: the same input in another order gives the same output.
   Snapshot reversed = snapshot;
   std::reverse(reversed.resources.begin(), reversed.resources.end());
   reversed.registry = BuildRegistry(reversed.resources);
   const std::string text = ResourcesToJson(out).dump(2) + "\n";
-  EXPECT_EQ(ResourcesToJson(Translate(reversed, ProductPage())).dump(2) + "\n", text);
+  EXPECT_EQ(ResourcesToJson(Translate(reversed, identity)).dump(2) + "\n", text);
 
   const std::string golden_path = kGolden + s.name + ".json";
   if (const char* update = std::getenv("WEFT_UPDATE_GOLDEN");
@@ -222,24 +282,34 @@ TEST_P(GoldenTest, MatchesGoldenAndProxyAcceptsIt) {
 
 INSTANTIATE_TEST_SUITE_P(
     Bookinfo, GoldenTest,
-    testing::Values(Scenario{"bookinfo-no-rules", {"bookinfo-registry.yaml"}},
-                    Scenario{"bookinfo-all-v1",
-                             {"bookinfo-registry.yaml", "sample:destination-rule-all.yaml",
-                              "sample:virtual-service-all-v1.yaml"}},
-                    Scenario{"reviews-80-20",
-                             {"bookinfo-registry.yaml", "sample:destination-rule-all.yaml",
-                              "sample:virtual-service-reviews-80-20.yaml"}},
-                    Scenario{"reviews-jason-v2-v3",
-                             {"bookinfo-registry.yaml", "sample:destination-rule-all.yaml",
-                              "sample:virtual-service-reviews-jason-v2-v3.yaml"}},
-                    Scenario{"ratings-delay",
-                             {"bookinfo-registry.yaml", "sample:destination-rule-all.yaml",
-                              "sample:virtual-service-ratings-test-delay.yaml"}},
-                    Scenario{"ratings-abort",
-                             {"bookinfo-registry.yaml", "sample:destination-rule-all.yaml",
-                              "sample:virtual-service-ratings-test-abort.yaml"}},
-                    Scenario{"ratings-cors", {"bookinfo-registry.yaml", "ratings-cors.yaml"}},
-                    Scenario{"kitchen-sink", {"bookinfo-registry.yaml", "kitchen-sink.yaml"}}),
+    testing::Values(
+        Scenario{"bookinfo-no-rules", {"bookinfo-registry.yaml"}},
+        Scenario{"bookinfo-all-v1",
+                 {"bookinfo-registry.yaml", "sample:destination-rule-all.yaml",
+                  "sample:virtual-service-all-v1.yaml"}},
+        Scenario{"reviews-80-20",
+                 {"bookinfo-registry.yaml", "sample:destination-rule-all.yaml",
+                  "sample:virtual-service-reviews-80-20.yaml"}},
+        Scenario{"reviews-jason-v2-v3",
+                 {"bookinfo-registry.yaml", "sample:destination-rule-all.yaml",
+                  "sample:virtual-service-reviews-jason-v2-v3.yaml"}},
+        Scenario{"ratings-delay",
+                 {"bookinfo-registry.yaml", "sample:destination-rule-all.yaml",
+                  "sample:virtual-service-ratings-test-delay.yaml"}},
+        Scenario{"ratings-abort",
+                 {"bookinfo-registry.yaml", "sample:destination-rule-all.yaml",
+                  "sample:virtual-service-ratings-test-abort.yaml"}},
+        Scenario{"ratings-cors", {"bookinfo-registry.yaml", "ratings-cors.yaml"}},
+        Scenario{"kitchen-sink", {"bookinfo-registry.yaml", "kitchen-sink.yaml"}},
+        Scenario{"proxyless-reviews-jason-v2-v3",
+                 {"bookinfo-registry.yaml", "sample:destination-rule-all.yaml",
+                  "sample:virtual-service-reviews-jason-v2-v3.yaml"},
+                 true},
+        Scenario{"proxyless-ratings-delay",
+                 {"bookinfo-registry.yaml", "sample:destination-rule-all.yaml",
+                  "sample:virtual-service-ratings-test-delay.yaml"},
+                 true},
+        Scenario{"proxyless-kitchen-sink", {"bookinfo-registry.yaml", "proxyless.yaml"}, true}),
     [](const testing::TestParamInfo<Scenario>& info) {
       std::string name = info.param.name;
       std::replace(name.begin(), name.end(), '-', '_');

@@ -197,6 +197,38 @@ TEST(ListenerTest, InboundPortOverlappingAnOutboundListenerIsReported) {
   EXPECT_TRUE(TranslateFor({ServiceEntry("default", "svc", 80)}, self).warnings.empty());
 }
 
+TEST(ProxylessTest, ApiListenersUnderEveryNameAClientMayDialAndTimeoutsAsStreamDurations) {
+  std::vector<json> resources = {
+      ServiceEntry("default", "reviews.default.svc.cluster.local", 9080),
+      ServiceEntry("other", "ratings.other.svc.cluster.local", 9080),
+      Object("VirtualService", "default", "reviews",
+             {{"hosts", {"reviews"}},
+              {"http",
+               {{{"timeout", "1.5s"}, {"route", {{{"destination", {{"host", "reviews"}}}}}}}}}}),
+  };
+  ProxyIdentity client;
+  client.proxyless_grpc = true;  // namespace "default"
+  XdsResources r = TranslateFor(resources, client);
+  std::vector<std::string> listeners;
+  for (const auto& l : r.listeners) listeners.push_back(l.name());
+  // The bare name only from the service's own namespace, as Kubernetes DNS resolves it.
+  EXPECT_EQ(listeners, (std::vector<std::string>{
+                           "ratings.other.svc.cluster.local:9080", "ratings.other.svc:9080",
+                           "ratings.other:9080", "reviews.default.svc.cluster.local:9080",
+                           "reviews.default.svc:9080", "reviews.default:9080", "reviews:9080"}));
+  ASSERT_EQ(r.route_configs.size(), 2u);
+  EXPECT_EQ(r.route_configs[1].name(), "reviews.default.svc.cluster.local:9080");
+  const auto& action = r.route_configs[1].virtual_hosts(0).routes(0).route();
+  EXPECT_EQ(action.max_stream_duration().max_stream_duration().nanos(), 500000000);
+  EXPECT_EQ(action.max_stream_duration().max_stream_duration().seconds(), 1);
+  // No route timeout set: nothing limits the stream.
+  EXPECT_FALSE(r.route_configs[0].virtual_hosts(0).routes(0).route().has_max_stream_duration());
+  // Istio's default LEAST_REQUEST would be NACKed by gRPC C-core 1.51.
+  for (const auto& c : r.clusters) {
+    EXPECT_EQ(c.lb_policy(), envoy::config::cluster::v3::Cluster::ROUND_ROBIN) << c.name();
+  }
+}
+
 TEST(ConversionTest, IstioDurations) {
   auto d = internal::ParseDuration(json("1.5s"));
   ASSERT_TRUE(d);

@@ -183,6 +183,29 @@ TEST(SotwSessionTest, NamedSubscriptionsSeeOnlyTheirResources) {
   EXPECT_EQ(session.OnSnapshotChanged({kEndpointType}).size(), 1u);
 }
 
+// A proxyless gRPC client asks LDS (a wildcard type) for exactly the listener it dials: it gets
+// that one, not the snapshot's others.
+TEST(SotwSessionTest, NamedListenerSubscriptionIsNotAWildcard) {
+  SnapshotCache cache;
+  Snapshot s{{kListenerType,
+              {"",
+               {{"reviews:9080", ListenerAny("reviews:9080")},
+                {"ratings:9080", ListenerAny("ratings:9080")}}}}};
+  cache.SetSnapshot("node-a", s);
+  SotwSession session(cache, "node-a");
+  auto r = session.OnRequest(Sotw(kListenerType, "", "", {"reviews:9080"}));
+  ASSERT_EQ(r.size(), 1u);
+  ASSERT_EQ(r[0].resources_size(), 1);
+  envoy::config::listener::v3::Listener l;
+  ASSERT_TRUE(r[0].resources(0).UnpackTo(&l));
+  EXPECT_EQ(l.name(), "reviews:9080");
+  // A name the snapshot lacks is answered with nothing (the client reports it does not exist).
+  SotwSession other(cache, "node-a");
+  auto none = other.OnRequest(Sotw(kListenerType, "", "", {"details:9080"}));
+  ASSERT_EQ(none.size(), 1u);
+  EXPECT_EQ(none[0].resources_size(), 0);
+}
+
 TEST(SotwSessionTest, FirstRequestWaitsForASnapshot) {
   SnapshotCache cache;
   SotwSession session(cache, "node-a");
@@ -273,6 +296,20 @@ TEST(DeltaSessionTest, SubscribeUnsubscribeAndInitialVersions) {
   EXPECT_EQ(r[0].resources_size(), 0);
   ASSERT_EQ(r[0].removed_resources_size(), 1);
   EXPECT_EQ(r[0].removed_resources(0), "c");
+}
+
+// The Delta form of a proxyless client's subscription: named listeners only.
+TEST(DeltaSessionTest, NamedListenerSubscriptionIsNotAWildcard) {
+  SnapshotCache cache;
+  cache.SetSnapshot("node-a", {{kListenerType,
+                                {"",
+                                 {{"reviews:9080", ListenerAny("reviews:9080")},
+                                  {"ratings:9080", ListenerAny("ratings:9080")}}}}});
+  DeltaSession session(cache, "node-a");
+  auto r = session.OnRequest(Delta(kListenerType, {"reviews:9080"}));
+  ASSERT_EQ(r.size(), 1u);
+  ASSERT_EQ(r[0].resources_size(), 1);
+  EXPECT_EQ(r[0].resources(0).name(), "reviews:9080");
 }
 
 }  // namespace
