@@ -3,19 +3,36 @@
 #include <string>
 
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 
 namespace weft::control::xds {
 namespace {
 
+struct Selected {
+  const std::string* bytes;
+  std::string version;  // ResourceVersion(*bytes), precomputed by the cache
+};
+
 // The resources of `type` in `snapshot` that `names` selects (all when `all`).
-std::map<std::string, const std::string*> Select(const Snapshot* snapshot, const std::string& type,
-                                                 const std::set<std::string>& names, bool all) {
-  std::map<std::string, const std::string*> out;
+std::map<std::string, Selected> Select(const Snapshot* snapshot, const std::string& type,
+                                       const std::set<std::string>& names, bool all) {
+  std::map<std::string, Selected> out;
   if (snapshot == nullptr) return out;
   auto it = snapshot->find(type);
   if (it == snapshot->end()) return out;
-  for (const auto& [name, bytes] : it->second.resources) {
-    if (all || names.count(name)) out.emplace(name, &bytes);
+  const TypeResources& t = it->second;
+  auto add = [&](const std::string& name, const std::string& bytes) {
+    auto v = t.resource_versions.find(name);
+    out.emplace_hint(out.end(), name,
+                     Selected{&bytes, v != t.resource_versions.end() ? v->second
+                                                                     : ResourceVersion(bytes)});
+  };
+  if (all) {
+    for (const auto& [name, bytes] : t.resources) add(name, bytes);
+  } else {
+    for (const std::string& name : names) {
+      if (auto r = t.resources.find(name); r != t.resources.end()) add(name, r->second);
+    }
   }
   return out;
 }
@@ -84,15 +101,15 @@ std::vector<discovery::DiscoveryResponse> SotwSession::Respond(const std::string
   if (!wildcard && state.names.empty()) return {};  // subscribed to nothing
   auto selected = Select(snapshot.get(), type, state.names, wildcard);
   std::string digest;
-  for (const auto& [name, bytes] : selected) digest += name + "=" + ResourceVersion(*bytes) + ";";
+  for (const auto& [name, r] : selected) absl::StrAppend(&digest, name, "=", r.version, ";");
   if (!force && state.responded && digest == state.sent_digest) return {};
 
   discovery::DiscoveryResponse response;
   response.set_type_url(type);
   response.set_version_info(TypeVersion(snapshot.get(), type));
   response.set_nonce(std::to_string(++nonce_counter_));
-  for (const auto& [name, bytes] : selected) {
-    if (!response.add_resources()->ParseFromString(*bytes))
+  for (const auto& [name, r] : selected) {
+    if (!response.add_resources()->ParseFromString(*r.bytes))
       response.mutable_resources()->RemoveLast();
   }
   state.sent_version = response.version_info();
@@ -175,14 +192,14 @@ std::vector<discovery::DeltaDiscoveryResponse> DeltaSession::Respond(const std::
   discovery::DeltaDiscoveryResponse response;
   response.set_type_url(type);
   response.set_system_version_info(TypeVersion(snapshot.get(), type));
-  for (const auto& [name, bytes] : selected) {
-    const std::string version = ResourceVersion(*bytes);
+  for (const auto& [name, selected_resource] : selected) {
+    const std::string& version = selected_resource.version;
     auto known = state.client_versions.find(name);
     if (known != state.client_versions.end() && known->second == version) continue;
     discovery::Resource* r = response.add_resources();
     r->set_name(name);
     r->set_version(version);
-    if (!r->mutable_resource()->ParseFromString(*bytes)) {
+    if (!r->mutable_resource()->ParseFromString(*selected_resource.bytes)) {
       response.mutable_resources()->RemoveLast();
       continue;
     }
