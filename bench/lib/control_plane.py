@@ -175,11 +175,12 @@ def summarize(values):
 
 
 class LoadTool:
-    def __init__(self, binary, xds, streams, mode, timeout_s):
+    def __init__(self, binary, xds, streams, mode, timeout_s, stderr_path):
+        self.stderr = open(stderr_path, "w")
         self.proc = subprocess.Popen(
             [binary, "--xds", xds, "--streams", str(streams), "--mode", mode, "--apps", "10",
              "--sync-timeout-ms", str(int(timeout_s * 1000))],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.stderr, text=True)
 
     def event(self):
         line = self.proc.stdout.readline()
@@ -256,7 +257,8 @@ def main():
             run = {}
             start = sampler.mark(f"{mode}:connect")
             t = time.monotonic()
-            tool = LoadTool(load_bin, weftd.xds, args.proxies, mode, args.sync_timeout)
+            tool = LoadTool(load_bin, weftd.xds, args.proxies, mode, args.sync_timeout,
+                            os.path.join(workdir, f"xds-load-{mode}.log"))
             try:
                 synced = tool.event()
                 setup = tool.event()
@@ -309,7 +311,10 @@ def main():
         sampler.stop_flag = True
         sampler.join()
         weftd.stop()
-        shutil.rmtree(workdir, ignore_errors=True)
+        if os.environ.get("WEFT_KEEP"):
+            print("kept", workdir, file=sys.stderr)
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
 
     samples = sampler.samples
     result["weftd"] = {

@@ -104,14 +104,26 @@ std::vector<discovery::DiscoveryResponse> SotwSession::Respond(const std::string
   for (const auto& [name, r] : selected) absl::StrAppend(&digest, name, "=", r.version, ";");
   if (!force && state.responded && digest == state.sent_digest) return {};
 
+  // xDS protocol, "grouping resources into responses": in SotW only Listener and Cluster
+  // responses must carry every resource; for the others (EDS, RDS) a response may carry just
+  // the changed ones, omission removing nothing. So a push of one changed endpoint sends one
+  // ClusterLoadAssignment, not all of them. The first answer and a changed subscription
+  // (`force`) send everything subscribed.
+  const bool only_changed = !force && state.responded && !IsWildcardType(type);
   discovery::DiscoveryResponse response;
   response.set_type_url(type);
   response.set_version_info(TypeVersion(snapshot.get(), type));
   response.set_nonce(std::to_string(++nonce_counter_));
+  if (!only_changed) state.sent_versions.clear();
   for (const auto& [name, r] : selected) {
+    std::string& sent = state.sent_versions[name];
+    if (only_changed && sent == r.version) continue;
+    sent = r.version;
     if (!response.add_resources()->ParseFromString(*r.bytes))
       response.mutable_resources()->RemoveLast();
   }
+  // Forget what left the subscription, so subscribing again sends it again.
+  std::erase_if(state.sent_versions, [&](const auto& e) { return !selected.count(e.first); });
   state.sent_version = response.version_info();
   state.sent_digest = std::move(digest);
   state.nonce = response.nonce();

@@ -38,7 +38,8 @@ class SotwSession {
   struct TypeState {
     std::set<std::string> names;  // empty: wildcard for LDS/CDS, nothing for the others
     std::string sent_version;
-    std::string sent_digest;  // of what the last response carried, to skip no-op pushes
+    std::string sent_digest;  // of what the subscription saw at the last response
+    std::map<std::string, std::string> sent_versions;  // name -> version last sent
     std::string nonce;
     bool responded = false;
   };
