@@ -39,7 +39,7 @@ class Weftd:
         self.proc = subprocess.Popen(
             [binary, "--data-dir", os.path.join(workdir, "store"), "--api-addr", "127.0.0.1:0",
              "--api-address-path", api_path, "--xds-addr", "127.0.0.1:0", "--xds-address-path",
-             xds_path, "--log-level", "warning"], stdout=self.log, stderr=subprocess.STDOUT)
+             xds_path, "--log-level", os.environ.get("WEFTD_LOG_LEVEL", "warning")], stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 10
         while not (os.path.exists(api_path) and os.path.exists(xds_path)):
             if self.proc.poll() is not None or time.monotonic() > deadline:

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <set>
+#include <utility>
 
 #include "base/logging.h"
 #include "control/translate/translate.h"
@@ -182,6 +183,7 @@ void MeshController::Publish(ViewState& view, std::set<std::string>& warnings) {
 }
 
 void MeshController::Rebuild() {
+  const auto started = std::chrono::steady_clock::now();
   ++rebuilds_;
   if (nodes_.empty()) {
     input_.reset();  // stale from now on: the next node to connect triggers a rebuild
@@ -197,9 +199,12 @@ void MeshController::Rebuild() {
     }
     for (auto& item : listed->items) input->resources.push_back(std::move(item));
   }
+  const auto listed_at = std::chrono::steady_clock::now();
   input->registry = translate::BuildRegistry(input->resources);
   label_keys_ = translate::SelectorLabelKeys(input->resources);
-  input_ = std::move(input);
+  // The previous input is freed after the pushes are scheduled, not before (1000 services'
+  // worth of JSON and registry take tens of milliseconds to free).
+  dispatcher_.Post([old = std::exchange(input_, std::move(input))] {});
 
   // The label keys selectors mention may have changed: regroup, then translate each view once.
   for (auto& [node_id, node] : nodes_) AssignView(node_id, node);
@@ -210,8 +215,14 @@ void MeshController::Rebuild() {
     for (const std::string& w : sorted) WEFT_LOG(warn, "mesh: {}", w);
     last_warnings_ = std::move(sorted);
   }
-  WEFT_LOG(debug, "mesh: rebuilt {} node(s) in {} view(s) from {} resource(s) at revision {}",
-           nodes_.size(), views_.size(), input_->resources.size(), store_.Revision());
+  WEFT_LOG(debug,
+           "mesh: rebuilt {} node(s) in {} view(s) from {} resource(s) at revision {} in {} ms "
+           "({} ms listing the store)",
+           nodes_.size(), views_.size(), input_->resources.size(), store_.Revision(),
+           std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::steady_clock::now() - started)
+               .count(),
+           std::chrono::duration_cast<std::chrono::milliseconds>(listed_at - started).count());
 }
 
 }  // namespace weft::control::mesh

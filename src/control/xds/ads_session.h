@@ -38,8 +38,7 @@ class SotwSession {
   struct TypeState {
     std::set<std::string> names;  // empty: wildcard for LDS/CDS, nothing for the others
     std::string sent_version;
-    std::string sent_digest;  // of what the subscription saw at the last response
-    std::map<std::string, std::string> sent_versions;  // name -> version last sent
+    std::map<std::string, std::string> sent_versions;  // what the client has: name -> version
     std::string nonce;
     bool responded = false;
   };
