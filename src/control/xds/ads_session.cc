@@ -38,33 +38,6 @@ void ForEachSelected(const TypeResources* t, bool all, const std::set<std::strin
   }
 }
 
-// Brings `known` (name -> version the client has) up to the selected resources: calls
-// changed(name, bytes, version) for each one the client lacks or has in another version, and
-// removed(name) for each known name no longer selected (both erased from or updated in
-// `known` as they are reported). A merge of two sorted walks.
-template <typename Changed, typename Removed>
-void Reconcile(const TypeResources* t, bool all, const std::set<std::string>& names,
-               std::map<std::string, std::string>& known, Changed&& changed, Removed&& removed) {
-  auto k = known.begin();
-  ForEachSelected(t, all, names,
-                  [&](const std::string& name, const std::string& bytes, const std::string& v) {
-                    while (k != known.end() && k->first < name) {
-                      removed(k->first);
-                      k = known.erase(k);
-                    }
-                    if (k != known.end() && k->first == name) {
-                      if (k->second != v && changed(name, bytes, v)) k->second = v;
-                      ++k;
-                    } else if (changed(name, bytes, v)) {
-                      k = std::next(known.emplace_hint(k, name, v));
-                    }
-                  });
-  while (k != known.end()) {
-    removed(k->first);
-    k = known.erase(k);
-  }
-}
-
 std::string TypeVersion(const Snapshot* snapshot, const std::string& type) {
   if (snapshot == nullptr) return "";
   auto it = snapshot->find(type);
@@ -77,6 +50,100 @@ bool IsWildcardRequest(const std::string& type, const std::set<std::string>& nam
 }
 
 }  // namespace
+
+void ClientView::SetExplicit(const std::string& name, const std::string& version) {
+  explicit_ = true;
+  versions_[name] = version;
+}
+
+void ClientView::Subscribed(const std::string& name) {
+  // Explicitly held versions stay true (a reconnecting Delta client subscribes to what it has).
+  if (!explicit_) lacking_.insert(name);
+}
+
+void ClientView::Unsubscribed(const std::string& name) {
+  // Implicitly: it leaves the selection, so it is neither compared nor reported removed.
+  if (explicit_) versions_.erase(name);
+  lacking_.erase(name);
+}
+
+void ClientView::Pin(const std::string& type, bool all, const std::set<std::string>& names) {
+  if (explicit_) return;
+  explicit_ = true;
+  versions_.clear();
+  ForEachSelected(FindType(held_.get(), type), all, names,
+                  [&](const std::string& name, const std::string&, const std::string& version) {
+                    if (!lacking_.count(name)) versions_.emplace_hint(versions_.end(), name, version);
+                  });
+  held_.reset();
+  lacking_.clear();
+}
+
+void ClientView::Update(const std::shared_ptr<const Snapshot>& now, const std::string& type,
+                        bool all, const std::set<std::string>& names, const Changed& changed,
+                        const Removed& removed) {
+  const TypeResources* next = FindType(now.get(), type);
+  std::set<std::string> lacking;  // what `changed` declined
+  if (explicit_) {
+    // Merge the explicit map with the selection of `now`.
+    auto k = versions_.begin();
+    ForEachSelected(next, all, names,
+                    [&](const std::string& name, const std::string& bytes, const std::string& v) {
+                      while (k != versions_.end() && k->first < name) removed((k++)->first);
+                      const bool has = k != versions_.end() && k->first == name;
+                      if ((!has || k->second != v) && !changed(name, bytes, v)) {
+                        lacking.insert(name);
+                      }
+                      if (has) ++k;
+                    });
+    for (; k != versions_.end(); ++k) removed(k->first);
+    versions_.clear();
+    explicit_ = false;
+  } else if (held_ != now || !lacking_.empty()) {
+    // Merge the held snapshot's selection with `now`'s, both in name order. The subscription
+    // is today's for both: what left it was dropped (Unsubscribed), what joined is lacking.
+    static const TypeResources kNone;
+    const TypeResources* before = FindType(held_.get(), type);
+    if (before == nullptr) before = &kNone;
+    if (next == nullptr) next = &kNone;
+    auto wanted = names.begin();
+    auto subscribed = [&](const std::string& name) {
+      if (all) return true;
+      while (wanted != names.end() && *wanted < name) ++wanted;
+      return wanted != names.end() && *wanted == name;
+    };
+    auto version_of = [](const TypeResources& t, auto& it, const std::string& bytes) {
+      return t.resource_versions.size() == t.resources.size() ? (it++)->second
+                                                              : ResourceVersion(bytes);
+    };
+    auto b = before->resources.begin();
+    auto bv = before->resource_versions.begin();
+    auto n = next->resources.begin();
+    auto nv = next->resource_versions.begin();
+    while (b != before->resources.end() || n != next->resources.end()) {
+      const int order = b == before->resources.end()  ? 1
+                        : n == next->resources.end() ? -1
+                                                      : b->first.compare(n->first);
+      if (order < 0) {  // gone from the snapshot
+        static_cast<void>(version_of(*before, bv, b->second));  // keeps bv in step
+        if (subscribed(b->first) && !lacking_.count(b->first)) removed(b->first);
+        ++b;
+        continue;
+      }
+      const std::string& name = n->first;
+      const std::string version = version_of(*next, nv, n->second);
+      bool send = true;
+      if (order == 0) {
+        send = lacking_.count(name) || version_of(*before, bv, b->second) != version;
+        ++b;
+      }
+      if (send && subscribed(name) && !changed(name, n->second, version)) lacking.insert(name);
+      ++n;
+    }
+  }
+  held_ = now;
+  lacking_ = std::move(lacking);
+}
 
 std::vector<discovery::DiscoveryResponse> SotwSession::OnRequest(
     const discovery::DiscoveryRequest& request) {
@@ -99,9 +166,27 @@ std::vector<discovery::DiscoveryResponse> SotwSession::OnRequest(
       cache_.RecordAck(node_id_, type, request.version_info());
     }
   }
-  std::set<std::string> names(request.resource_names().begin(), request.resource_names().end());
-  const bool names_changed = names != state.names;
-  state.names = std::move(names);
+  // SotW requests repeat the whole subscription (1000 EDS names in every ACK): compare it
+  // in place and build a new set only when it differs.
+  bool names_changed = static_cast<size_t>(request.resource_names_size()) != state.names.size();
+  for (int i = 0; i < request.resource_names_size() && !names_changed; ++i) {
+    names_changed = state.names.count(request.resource_names(i)) == 0;
+  }
+  if (names_changed) {
+    std::set<std::string> names(request.resource_names().begin(),
+                                 request.resource_names().end());
+    const bool was_wildcard = IsWildcardRequest(type, state.names);
+    if (was_wildcard != IsWildcardRequest(type, names)) {
+      state.client.Pin(type, was_wildcard, state.names);
+    }
+    for (const std::string& n : names) {
+      if (!state.names.count(n)) state.client.Subscribed(n);
+    }
+    for (const std::string& n : state.names) {
+      if (!names.count(n)) state.client.Unsubscribed(n);
+    }
+    state.names = std::move(names);
+  }
   // An ACK or NACK that keeps the subscription asks for nothing: after a NACK the last good
   // config stays, and newer snapshots come through OnSnapshotChanged (debounced by the server).
   if (!nonce.empty() && !names_changed) return {};
@@ -132,8 +217,8 @@ std::vector<discovery::DiscoveryResponse> SotwSession::Respond(const std::string
   // What changed since the last response, for this subscription.
   std::vector<std::pair<const std::string*, const std::string*>> changed;  // name, bytes
   size_t removed = 0;
-  Reconcile(
-      t, wildcard, state.names, state.sent_versions,
+  state.client.Update(
+      snapshot, type, wildcard, state.names,
       [&](const std::string& name, const std::string& bytes, const std::string&) {
         changed.emplace_back(&name, &bytes);
         return true;
@@ -194,27 +279,30 @@ std::vector<discovery::DeltaDiscoveryResponse> DeltaSession::OnRequest(
   if (first) {
     // A client that reconnects says what it still has; only differences are sent.
     for (const auto& [name, version] : request.initial_resource_versions()) {
-      state.client_versions[name] = version;
+      state.client.SetExplicit(name, version);
     }
     state.wildcard = IsWildcardType(type) && request.resource_names_subscribe_size() == 0;
   }
   bool changed = first;
   for (const std::string& name : request.resource_names_subscribe()) {
     if (name == "*") {
+      if (!state.wildcard) state.client.Pin(type, false, state.names);
       changed |= !state.wildcard;
       state.wildcard = true;
-    } else {
-      changed |= state.names.insert(name).second;
+    } else if (state.names.insert(name).second) {
+      changed = true;
+      if (!state.wildcard) state.client.Subscribed(name);
     }
   }
   for (const std::string& name : request.resource_names_unsubscribe()) {
     if (name == "*") {
+      if (state.wildcard) state.client.Pin(type, true, state.names);
       changed |= state.wildcard;
       state.wildcard = false;
     } else {
       changed |= state.names.erase(name) > 0;
       // The client dropped it: no removed_resources for it, and a later subscribe resends it.
-      state.client_versions.erase(name);
+      if (!state.wildcard) state.client.Unsubscribed(name);
     }
   }
   if (!changed) return {};
@@ -240,8 +328,8 @@ std::vector<discovery::DeltaDiscoveryResponse> DeltaSession::Respond(const std::
   discovery::DeltaDiscoveryResponse response;
   response.set_type_url(type);
   response.set_system_version_info(TypeVersion(snapshot.get(), type));
-  Reconcile(
-      FindType(snapshot.get(), type), state.wildcard, state.names, state.client_versions,
+  state.client.Update(
+      snapshot, type, state.wildcard, state.names,
       [&](const std::string& name, const std::string& bytes, const std::string& version) {
         discovery::Resource* r = response.add_resources();
         r->set_name(name);
