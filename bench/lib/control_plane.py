@@ -179,7 +179,7 @@ class LoadTool:
         self.stderr = open(stderr_path, "w")
         self.proc = subprocess.Popen(
             [binary, "--xds", xds, "--streams", str(streams), "--mode", mode, "--apps", "10",
-             "--sync-timeout-ms", str(int(timeout_s * 1000))],
+             "--sync-timeout-ms", str(int(timeout_s * 1000)), "--round-timeout-ms", "30000"],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.stderr, text=True)
 
     def event(self):
@@ -323,7 +323,14 @@ def main():
         "cpu_s_total": samples[-1]["cpu_s"] - samples[0]["cpu_s"],
         "rss_kb_after_apply": next((s["rss_kb"] for s in samples
                                     if s["phase"] != "apply" and s["phase"] != "start"), None),
+        # Per phase: the highest VmRSS sampled, and CPU seconds spent.
+        "phases": {},
     }
+    for s in samples:
+        p = result["weftd"]["phases"].setdefault(s["phase"], {"max_rss_kb": 0, "cpu_s": 0.0,
+                                                             "first_cpu_s": s["cpu_s"]})
+        p["max_rss_kb"] = max(p["max_rss_kb"], s["rss_kb"])
+        p["cpu_s"] = s["cpu_s"] - p["first_cpu_s"]
     date = datetime.datetime.utcnow().strftime("%Y-%m-%d-%H%M")
     os.makedirs(args.out_dir, exist_ok=True)
     base = os.path.join(args.out_dir, f"control-plane-{date}{args.tag}")
@@ -376,7 +383,12 @@ def report_md(r):
         f"threads, {w['cpu_s_total']:.1f} CPU s in all; applying the services took "
         f"{r['apply_s']:.1f} s.",
         "",
+        "| phase | weftd max VmRSS MB | weftd CPU s |",
+        "|---|---|---|",
     ]
+    for phase, p in w["phases"].items():
+        lines.append(f"| {phase} | {p['max_rss_kb'] / 1024:.0f} | {p['cpu_s']:.1f} |")
+    lines.append("")
     return "\n".join(lines)
 
 

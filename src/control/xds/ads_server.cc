@@ -52,6 +52,8 @@ class Pushable {
  public:
   virtual ~Pushable() = default;
   virtual void Push() = 0;
+  // The write budget has room again: build what waited for it.
+  virtual void Resume() = 0;
   // Server shutdown: finish the stream (clients see UNAVAILABLE and reconnect).
   virtual void End() = 0;
 };
@@ -73,10 +75,11 @@ class PushQueue {
     cv_.notify_all();
     for (auto& t : threads_) t.join();
   }
-  void Schedule(std::weak_ptr<Pushable> target, std::chrono::steady_clock::time_point due) {
+  void Schedule(std::weak_ptr<Pushable> target, std::chrono::steady_clock::time_point due,
+                bool resume = false) {
     {
       std::lock_guard lock(mu_);
-      queue_.emplace(due, std::move(target));
+      queue_.emplace(due, Entry{std::move(target), resume});
     }
     cv_.notify_one();
   }
@@ -94,19 +97,61 @@ class PushQueue {
         cv_.wait_until(lock, first->first);
         continue;
       }
-      std::weak_ptr<Pushable> target = std::move(first->second);
+      Entry entry = std::move(first->second);
       queue_.erase(first);
       lock.unlock();
-      if (auto t = target.lock()) t->Push();
+      if (auto t = entry.target.lock()) entry.resume ? t->Resume() : t->Push();
       lock.lock();
     }
   }
 
   std::mutex mu_;
   std::condition_variable cv_;
-  std::multimap<std::chrono::steady_clock::time_point, std::weak_ptr<Pushable>> queue_;
+  struct Entry {
+    std::weak_ptr<Pushable> target;
+    bool resume;
+  };
+  std::multimap<std::chrono::steady_clock::time_point, Entry> queue_;
   bool stopping_ = false;
   std::vector<std::thread> threads_;
+};
+
+// Bytes of responses built and not yet written, across all streams. 1000 proxies connecting at
+// once would otherwise each have their whole config (1.2 MB at 1000 services) built and queued
+// at the same time: a stream builds only while the total is under the limit, else it parks
+// until writes complete. Istio bounds its concurrent pushes the same way (PILOT_PUSH_THROTTLE).
+class WriteBudget {
+ public:
+  static constexpr int64_t kLimit = 32 << 20;
+
+  // Whether a stream may build now; if not it is parked and resumed later.
+  bool AdmitOrPark(const std::weak_ptr<Pushable>& stream) {
+    std::lock_guard lock(mu_);
+    if (in_flight_ < kLimit) return true;
+    parked_.push_back(stream);
+    return false;
+  }
+  void Add(int64_t bytes) {
+    std::lock_guard lock(mu_);
+    in_flight_ += bytes;
+  }
+  // Returns the parked streams to resume now that `bytes` are written (or dropped).
+  std::vector<std::weak_ptr<Pushable>> Release(int64_t bytes) {
+    std::lock_guard lock(mu_);
+    in_flight_ -= bytes;
+    std::vector<std::weak_ptr<Pushable>> resume;
+    // A few per release: each resumed stream adds to the total and may park the next ones.
+    for (int i = 0; i < 4 && in_flight_ < kLimit && !parked_.empty(); ++i) {
+      resume.push_back(std::move(parked_.front()));
+      parked_.pop_front();
+    }
+    return resume;
+  }
+
+ private:
+  std::mutex mu_;
+  int64_t in_flight_ = 0;
+  std::deque<std::weak_ptr<Pushable>> parked_;
 };
 
 // What every stream shares: the cache, hooks, push settings and the set of open streams.
@@ -116,6 +161,7 @@ struct ServerState {
   std::chrono::milliseconds debounce{0};
   Hooks hooks;
   std::unique_ptr<PushQueue> pushes;  // from Start() to Shutdown()
+  WriteBudget budget;
   std::mutex mu;
   std::map<Pushable*, std::weak_ptr<Pushable>> open;
 };
@@ -176,7 +222,8 @@ class Stream final : public grpc::ServerBidiReactor<Request, Response>,
     {
       std::lock_guard lock(mu_);
       if (finished_) return;
-      Enqueue(session_->OnRequest(request_));
+      requests_.push_back(std::move(request_));
+      Pump();
     }
     this->StartRead(&request_);
   }
@@ -185,16 +232,19 @@ class Stream final : public grpc::ServerBidiReactor<Request, Response>,
     std::lock_guard lock(mu_);
     writing_ = false;
     if (!ok) {
-      outbox_.clear();
+      DropOutbox(0);
       FinishLocked(grpc::Status::OK);
       return;
     }
+    const int64_t written = outbox_.front().second;
     outbox_.pop_front();
+    ReleaseBytes(written);
     if (finish_pending_ && outbox_.empty()) {
       this->Finish(*finish_pending_);
       return;
     }
     WriteNext();
+    Pump();  // what waited for the outbox to drain
   }
 
   void OnCancel() override {
@@ -206,7 +256,7 @@ class Stream final : public grpc::ServerBidiReactor<Request, Response>,
     {
       std::lock_guard lock(mu_);
       done_ = true;
-      outbox_.clear();
+      DropOutbox(0);
     }
     if (session_) {
       server_.cache.Unwatch(watch_);
@@ -222,16 +272,16 @@ class Stream final : public grpc::ServerBidiReactor<Request, Response>,
   }
 
   void Push() override {
-    std::vector<std::string> changed;
-    {
-      std::lock_guard lock(mu_);
-      push_scheduled_ = false;
-      if (finished_ || !session_) return;
-      changed.swap(changed_types_);
-      SortByWarmingOrder(changed);
-      changed.erase(std::unique(changed.begin(), changed.end()), changed.end());
-      Enqueue(session_->OnSnapshotChanged(changed));
-    }
+    std::lock_guard lock(mu_);
+    push_scheduled_ = false;
+    push_due_ = true;
+    Pump();
+  }
+
+  void Resume() override {
+    std::lock_guard lock(mu_);
+    parked_ = false;
+    Pump();
   }
 
   void End() override {
@@ -252,14 +302,59 @@ class Stream final : public grpc::ServerBidiReactor<Request, Response>,
                              std::chrono::steady_clock::now() + server_.debounce);
   }
 
-  void Enqueue(std::vector<Response> responses) {
-    for (auto& r : responses) outbox_.push_back(std::move(r));
+  // Answers the queued requests and pushes the due changes, unless earlier responses are still
+  // being written (this stream's backpressure) or the server's write budget is spent (then
+  // the stream parks until it has room).
+  void Pump() {
+    if (changed_types_.empty()) push_due_ = false;
+    if (finished_ || !session_ || parked_ || !outbox_.empty()) return;
+    const bool push = push_due_ && !changed_types_.empty();
+    if (requests_.empty() && !push) return;
+    if (!server_.budget.AdmitOrPark(this->weak_from_this())) {
+      parked_ = true;
+      return;
+    }
+    std::vector<Response> out;
+    for (const Request& request : requests_) {
+      for (auto& r : session_->OnRequest(request)) out.push_back(std::move(r));
+    }
+    requests_.clear();
+    if (push) {
+      std::vector<std::string> changed;
+      changed.swap(changed_types_);
+      push_due_ = false;
+      SortByWarmingOrder(changed);
+      changed.erase(std::unique(changed.begin(), changed.end()), changed.end());
+      for (auto& r : session_->OnSnapshotChanged(changed)) out.push_back(std::move(r));
+    }
+    int64_t bytes = 0;
+    for (auto& r : out) {
+      const auto size = static_cast<int64_t>(r.ByteSizeLong());
+      bytes += size;
+      outbox_.emplace_back(std::move(r), size);
+    }
+    server_.budget.Add(bytes);
     WriteNext();
+  }
+  // Drops the outbox's entries from `keep` on, giving their bytes back to the budget.
+  void DropOutbox(size_t keep) {
+    int64_t bytes = 0;
+    while (outbox_.size() > keep) {
+      bytes += outbox_.back().second;
+      outbox_.pop_back();
+    }
+    ReleaseBytes(bytes);
+  }
+  void ReleaseBytes(int64_t bytes) {
+    if (bytes == 0) return;
+    for (auto& stream : server_.budget.Release(bytes)) {
+      if (server_.pushes) server_.pushes->Schedule(std::move(stream), {}, /*resume=*/true);
+    }
   }
   void WriteNext() {
     if (writing_ || outbox_.empty() || finished_) return;
     writing_ = true;
-    this->StartWrite(&outbox_.front());
+    this->StartWrite(&outbox_.front().first);
   }
   // Finish once; a write in flight completes first (gRPC allows no Finish during a write).
   void FinishLocked(grpc::Status status) {
@@ -267,10 +362,10 @@ class Stream final : public grpc::ServerBidiReactor<Request, Response>,
     finished_ = true;
     if (writing_) {
       finish_pending_ = std::move(status);
-      outbox_.resize(1);  // only the one being written
+      DropOutbox(1);  // only the one being written stays
       return;
     }
-    outbox_.clear();
+    DropOutbox(0);
     this->Finish(status);
   }
 
@@ -283,7 +378,11 @@ class Stream final : public grpc::ServerBidiReactor<Request, Response>,
   std::string node_id_;
   std::optional<Session> session_;  // from the first request on
   uint64_t watch_ = 0;
-  std::deque<Response> outbox_;  // front() is being written while writing_
+  std::deque<Request> requests_;  // read, not answered yet
+  // Built responses and their sizes; front() is being written while writing_.
+  std::deque<std::pair<Response, int64_t>> outbox_;
+  bool parked_ = false;    // waiting for the write budget
+  bool push_due_ = false;  // the debounce of changed_types_ has passed
   bool writing_ = false;
   bool finished_ = false;  // Finish called or pending
   std::optional<grpc::Status> finish_pending_;
