@@ -279,7 +279,7 @@ def main():
                     ev["what"] = f"endpoint of svc-{svc}"
                     rounds.append(ev)
                 marker += 1
-                prefix = f"/marker-{marker}"
+                prefix = f"/marker-{marker}/"
                 ev = run_round(weftd, tool, marker, f"rds {prefix}",
                                lambda: weftd.apply("virtualservices", virtual_service(0, prefix)))
                 ev["what"] = "VirtualService svc-0"

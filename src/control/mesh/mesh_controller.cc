@@ -219,8 +219,8 @@ void MeshController::Rebuild() {
            "mesh: rebuilt {} node(s) in {} view(s) from {} resource(s) at revision {} in {} ms "
            "({} ms listing the store)",
            nodes_.size(), views_.size(), input_->resources.size(), store_.Revision(),
-           std::chrono::duration_cast<std::chrono::milliseconds>(
-               std::chrono::steady_clock::now() - started)
+           std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                                 started)
                .count(),
            std::chrono::duration_cast<std::chrono::milliseconds>(listed_at - started).count());
 }

@@ -202,8 +202,8 @@ class Stream final : public grpc::ServerBidiReactor<Request, Response>,
         // Envoy may send the node only on the first request (set_node_on_first_message_only).
         node_id_ = request_.node().id();
         if (node_id_.empty()) {
-          FinishLocked(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                                    "the first request needs node.id"));
+          FinishLocked(
+              grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "the first request needs node.id"));
           return;
         }
         WEFT_LOG(info, "xds: stream opened by node '{}' ({})", node_id_, peer_);
@@ -395,8 +395,8 @@ class AdsService final : public ads::AggregatedDiscoveryService::CallbackService
  public:
   explicit AdsService(ServerState& state) : state_(state) {}
 
-  grpc::ServerBidiReactor<ads::DiscoveryRequest, ads::DiscoveryResponse>*
-  StreamAggregatedResources(grpc::CallbackServerContext* context) override {
+  grpc::ServerBidiReactor<ads::DiscoveryRequest, ads::DiscoveryResponse>* StreamAggregatedResources(
+      grpc::CallbackServerContext* context) override {
     return Open<SotwSession, ads::DiscoveryRequest, ads::DiscoveryResponse>(context);
   }
   grpc::ServerBidiReactor<ads::DeltaDiscoveryRequest, ads::DeltaDiscoveryResponse>*

@@ -73,7 +73,8 @@ void ClientView::Pin(const std::string& type, bool all, const std::set<std::stri
   versions_.clear();
   ForEachSelected(FindType(held_.get(), type), all, names,
                   [&](const std::string& name, const std::string&, const std::string& version) {
-                    if (!lacking_.count(name)) versions_.emplace_hint(versions_.end(), name, version);
+                    if (!lacking_.count(name))
+                      versions_.emplace_hint(versions_.end(), name, version);
                   });
   held_.reset();
   lacking_.clear();
@@ -121,10 +122,10 @@ void ClientView::Update(const std::shared_ptr<const Snapshot>& now, const std::s
     auto n = next->resources.begin();
     auto nv = next->resource_versions.begin();
     while (b != before->resources.end() || n != next->resources.end()) {
-      const int order = b == before->resources.end()  ? 1
+      const int order = b == before->resources.end() ? 1
                         : n == next->resources.end() ? -1
-                                                      : b->first.compare(n->first);
-      if (order < 0) {  // gone from the snapshot
+                                                     : b->first.compare(n->first);
+      if (order < 0) {                                          // gone from the snapshot
         static_cast<void>(version_of(*before, bv, b->second));  // keeps bv in step
         if (subscribed(b->first) && !lacking_.count(b->first)) removed(b->first);
         ++b;
@@ -173,8 +174,7 @@ std::vector<discovery::DiscoveryResponse> SotwSession::OnRequest(
     names_changed = state.names.count(request.resource_names(i)) == 0;
   }
   if (names_changed) {
-    std::set<std::string> names(request.resource_names().begin(),
-                                 request.resource_names().end());
+    std::set<std::string> names(request.resource_names().begin(), request.resource_names().end());
     const bool was_wildcard = IsWildcardRequest(type, state.names);
     if (was_wildcard != IsWildcardRequest(type, names)) {
       state.client.Pin(type, was_wildcard, state.names);
@@ -243,10 +243,9 @@ std::vector<discovery::DiscoveryResponse> SotwSession::Respond(const std::string
   if (!force && state.responded && !IsWildcardType(type)) {
     for (const auto& [name, bytes] : changed) add(*bytes);
   } else {
-    ForEachSelected(t, wildcard, state.names,
-                    [&](const std::string&, const std::string& bytes, const std::string&) {
-                      add(bytes);
-                    });
+    ForEachSelected(
+        t, wildcard, state.names,
+        [&](const std::string&, const std::string& bytes, const std::string&) { add(bytes); });
   }
   state.sent_version = response.version_info();
   state.nonce = response.nonce();

@@ -47,8 +47,7 @@ class ClientView {
   // version and `removed` for each it has that is no longer in `now` (still subscribed);
   // afterwards the client holds `now`'s selection.
   void Update(const std::shared_ptr<const Snapshot>& now, const std::string& type, bool all,
-              const std::set<std::string>& names, const Changed& changed,
-              const Removed& removed);
+              const std::set<std::string>& names, const Changed& changed, const Removed& removed);
 
  private:
   std::shared_ptr<const Snapshot> held_;
@@ -99,9 +98,9 @@ class DeltaSession {
  private:
   struct TypeState {
     bool wildcard = false;
-    std::set<std::string> names;                         // explicit subscriptions
+    std::set<std::string> names;  // explicit subscriptions
     ClientView client;
-    std::map<uint64_t, std::string> pending;             // nonce -> system version sent with it
+    std::map<uint64_t, std::string> pending;  // nonce -> system version sent with it
   };
   // Changed and removed resources in the client's scope; `always` sends even an empty response
   // (the first answer for a type tells the client the type's state).

@@ -17,17 +17,14 @@ json Object(const std::string& kind, const std::string& ns, const std::string& n
 }
 
 json Service(const std::string& ns, const std::string& name, uint32_t port) {
-  return Object("ServiceEntry", ns, name,
-                {{"hosts", {name + "." + ns + ".svc.cluster.local"}},
-                 {"ports", {{{"number", port}, {"name", "http"}, {"protocol", "HTTP"}}}},
-                 {"resolution", "STATIC"},
-                 {"endpoints",
-                  {{{"address", "10.1.0.1"},
-                    {"labels", {{"version", "v1"}}},
-                    {"locality", "eu/a/1"}},
-                   {{"address", "10.1.0.2"},
-                    {"labels", {{"version", "v2"}}},
-                    {"locality", "us/b/1"}}}}});
+  return Object(
+      "ServiceEntry", ns, name,
+      {{"hosts", {name + "." + ns + ".svc.cluster.local"}},
+       {"ports", {{{"number", port}, {"name", "http"}, {"protocol", "HTTP"}}}},
+       {"resolution", "STATIC"},
+       {"endpoints",
+        {{{"address", "10.1.0.1"}, {"labels", {{"version", "v1"}}}, {"locality", "eu/a/1"}},
+         {{"address", "10.1.0.2"}, {"labels", {{"version", "v2"}}}, {"locality", "us/b/1"}}}}});
 }
 
 // A mesh where labels matter in every place the translator reads them.

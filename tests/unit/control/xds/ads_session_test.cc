@@ -209,8 +209,8 @@ TEST(SotwSessionTest, EndpointPushesCarryOnlyTheChangedAssignments) {
   // Resubscribing to what left the subscription sends it again.
   r = session.OnRequest(Sotw(kEndpointType, pushed[1].version_info(), pushed[1].nonce(), {"a"}));
   EXPECT_TRUE(r.empty() || Names(r[0]).empty());
-  r = session.OnRequest(Sotw(kEndpointType, "", r.empty() ? pushed[1].nonce() : r[0].nonce(),
-                             {"a", "b"}));
+  r = session.OnRequest(
+      Sotw(kEndpointType, "", r.empty() ? pushed[1].nonce() : r[0].nonce(), {"a", "b"}));
   ASSERT_EQ(r.size(), 1u);
   EXPECT_EQ(Names(r[0]), std::vector<std::string>{"b"});
 }
