@@ -289,6 +289,14 @@ def main():
                 run["rounds_wall_s"] = end2["t"] - end["t"]
             finally:
                 tool.stop()
+                tool.stderr.close()
+                # Streams that ended early, by reason (weft-xds-load logs each on stderr).
+                reasons = {}
+                with open(tool.stderr.name) as f:
+                    for line in f:
+                        reason = line.split(" ended: ", 1)[-1].strip()
+                        reasons[reason] = reasons.get(reason, 0) + 1
+                run["streams_ended"] = reasons
             lat = [x for ev in rounds for x in ev["latency_ms"]]
             run["endpoint_change"] = {
                 "rounds": len(rounds),
