@@ -1,7 +1,9 @@
 #include "control/xds/ads_session.h"
 
 #include <iterator>
+#include <mutex>
 #include <string>
+#include <unordered_map>
 #include <utility>
 
 #include "absl/strings/numbers.h"
@@ -50,6 +52,30 @@ bool IsWildcardRequest(const std::string& type, const std::set<std::string>& nam
 }
 
 }  // namespace
+
+NameSet InternNames(std::set<std::string> names) {
+  // Content hash -> the sets alive with that hash; entries of freed sets are swept on insert.
+  static std::mutex mu;
+  static std::unordered_map<uint64_t, std::vector<std::weak_ptr<const std::set<std::string>>>> pool;
+  uint64_t hash = 0xcbf29ce484222325ULL;  // FNV-1a over the names and their separators
+  for (const std::string& n : names) {
+    for (unsigned char c : n) hash = (hash ^ c) * 0x100000001b3ULL;
+    hash = (hash ^ 0xff) * 0x100000001b3ULL;
+  }
+  std::lock_guard lock(mu);
+  auto& bucket = pool[hash];
+  for (auto it = bucket.begin(); it != bucket.end();) {
+    if (NameSet existing = it->lock()) {
+      if (*existing == names) return existing;
+      ++it;
+    } else {
+      it = bucket.erase(it);
+    }
+  }
+  auto interned = std::make_shared<const std::set<std::string>>(std::move(names));
+  bucket.push_back(interned);
+  return interned;
+}
 
 void ClientView::SetExplicit(const std::string& name, const std::string& version) {
   explicit_ = true;
@@ -169,23 +195,24 @@ std::vector<discovery::DiscoveryResponse> SotwSession::OnRequest(
   }
   // SotW requests repeat the whole subscription (1000 EDS names in every ACK): compare it
   // in place and build a new set only when it differs.
-  bool names_changed = static_cast<size_t>(request.resource_names_size()) != state.names.size();
+  const NameSet old_names = state.names;
+  bool names_changed = static_cast<size_t>(request.resource_names_size()) != old_names->size();
   for (int i = 0; i < request.resource_names_size() && !names_changed; ++i) {
-    names_changed = state.names.count(request.resource_names(i)) == 0;
+    names_changed = old_names->count(request.resource_names(i)) == 0;
   }
   if (names_changed) {
     std::set<std::string> names(request.resource_names().begin(), request.resource_names().end());
-    const bool was_wildcard = IsWildcardRequest(type, state.names);
+    const bool was_wildcard = IsWildcardRequest(type, *old_names);
     if (was_wildcard != IsWildcardRequest(type, names)) {
-      state.client.Pin(type, was_wildcard, state.names);
+      state.client.Pin(type, was_wildcard, *old_names);
     }
     for (const std::string& n : names) {
-      if (!state.names.count(n)) state.client.Subscribed(n);
+      if (!old_names->count(n)) state.client.Subscribed(n);
     }
-    for (const std::string& n : state.names) {
+    for (const std::string& n : *old_names) {
       if (!names.count(n)) state.client.Unsubscribed(n);
     }
-    state.names = std::move(names);
+    state.names = InternNames(std::move(names));
   }
   // An ACK or NACK that keeps the subscription asks for nothing: after a NACK the last good
   // config stays, and newer snapshots come through OnSnapshotChanged (debounced by the server).
@@ -210,15 +237,15 @@ std::vector<discovery::DiscoveryResponse> SotwSession::Respond(const std::string
                                                                TypeState& state, bool force) {
   std::shared_ptr<const Snapshot> snapshot = cache_.GetSnapshot(node_id_);
   if (!snapshot) return {};  // nothing to serve yet: the snapshot's arrival will answer
-  const bool wildcard = IsWildcardRequest(type, state.names);
-  if (!wildcard && state.names.empty()) return {};  // subscribed to nothing
+  const bool wildcard = IsWildcardRequest(type, *state.names);
+  if (!wildcard && state.names->empty()) return {};  // subscribed to nothing
   const TypeResources* t = FindType(snapshot.get(), type);
 
   // What changed since the last response, for this subscription.
   std::vector<std::pair<const std::string*, const std::string*>> changed;  // name, bytes
   size_t removed = 0;
   state.client.Update(
-      snapshot, type, wildcard, state.names,
+      snapshot, type, wildcard, *state.names,
       [&](const std::string& name, const std::string& bytes, const std::string&) {
         changed.emplace_back(&name, &bytes);
         return true;
@@ -244,7 +271,7 @@ std::vector<discovery::DiscoveryResponse> SotwSession::Respond(const std::string
     for (const auto& [name, bytes] : changed) add(*bytes);
   } else {
     ForEachSelected(
-        t, wildcard, state.names,
+        t, wildcard, *state.names,
         [&](const std::string&, const std::string& bytes, const std::string&) { add(bytes); });
   }
   state.sent_version = response.version_info();
@@ -283,26 +310,31 @@ std::vector<discovery::DeltaDiscoveryResponse> DeltaSession::OnRequest(
     state.wildcard = IsWildcardType(type) && request.resource_names_subscribe_size() == 0;
   }
   bool changed = first;
-  for (const std::string& name : request.resource_names_subscribe()) {
-    if (name == "*") {
-      if (!state.wildcard) state.client.Pin(type, false, state.names);
-      changed |= !state.wildcard;
-      state.wildcard = true;
-    } else if (state.names.insert(name).second) {
-      changed = true;
-      if (!state.wildcard) state.client.Subscribed(name);
+  if (request.resource_names_subscribe_size() + request.resource_names_unsubscribe_size() > 0) {
+    std::set<std::string> names = *state.names;  // shared: changed on a copy
+    bool names_changed = false;
+    for (const std::string& name : request.resource_names_subscribe()) {
+      if (name == "*") {
+        if (!state.wildcard) state.client.Pin(type, false, names);
+        changed |= !state.wildcard;
+        state.wildcard = true;
+      } else if (names.insert(name).second) {
+        changed = names_changed = true;
+        if (!state.wildcard) state.client.Subscribed(name);
+      }
     }
-  }
-  for (const std::string& name : request.resource_names_unsubscribe()) {
-    if (name == "*") {
-      if (state.wildcard) state.client.Pin(type, true, state.names);
-      changed |= state.wildcard;
-      state.wildcard = false;
-    } else {
-      changed |= state.names.erase(name) > 0;
-      // The client dropped it: no removed_resources for it, and a later subscribe resends it.
-      if (!state.wildcard) state.client.Unsubscribed(name);
+    for (const std::string& name : request.resource_names_unsubscribe()) {
+      if (name == "*") {
+        if (state.wildcard) state.client.Pin(type, true, names);
+        changed |= state.wildcard;
+        state.wildcard = false;
+      } else if (names.erase(name) > 0) {
+        changed = names_changed = true;
+        // The client dropped it: no removed_resources for it, and a later subscribe resends it.
+        if (!state.wildcard) state.client.Unsubscribed(name);
+      }
     }
+    if (names_changed) state.names = InternNames(std::move(names));
   }
   if (!changed) return {};
   return Respond(type, state, first);
@@ -328,7 +360,7 @@ std::vector<discovery::DeltaDiscoveryResponse> DeltaSession::Respond(const std::
   response.set_type_url(type);
   response.set_system_version_info(TypeVersion(snapshot.get(), type));
   state.client.Update(
-      snapshot, type, state.wildcard, state.names,
+      snapshot, type, state.wildcard, *state.names,
       [&](const std::string& name, const std::string& bytes, const std::string& version) {
         discovery::Resource* r = response.add_resources();
         r->set_name(name);

@@ -26,6 +26,12 @@ namespace weft::control::xds {
 
 namespace discovery = envoy::service::discovery::v3;
 
+// A set of subscribed resource names, immutable and shared: the sidecars of a mesh mostly
+// subscribe to the same names (all 1000 EDS clusters, each), so streams with equal sets hold
+// one copy instead of 1000 (~100 MB at 1000 proxies x 1000 services).
+using NameSet = std::shared_ptr<const std::set<std::string>>;
+NameSet InternNames(std::set<std::string> names);
+
 // What a client holds of one resource type, without a per-stream copy of every name and
 // version (3000 of them per proxy at 1000 services, times 1000 proxies): the resources its
 // subscription selects in the snapshot it was last brought up to date with, minus those it
@@ -68,7 +74,7 @@ class SotwSession {
 
  private:
   struct TypeState {
-    std::set<std::string> names;  // empty: wildcard for LDS/CDS, nothing for the others
+    NameSet names = InternNames({});  // empty: wildcard for LDS/CDS, nothing for the others
     std::string sent_version;
     ClientView client;
     std::string nonce;
@@ -98,7 +104,7 @@ class DeltaSession {
  private:
   struct TypeState {
     bool wildcard = false;
-    std::set<std::string> names;  // explicit subscriptions
+    NameSet names = InternNames({});  // explicit subscriptions
     ClientView client;
     std::map<uint64_t, std::string> pending;  // nonce -> system version sent with it
   };

@@ -49,7 +49,7 @@ struct TypeResources {
   std::map<std::string, std::string> resources;  // name -> serialized google.protobuf.Any
   // name -> ResourceVersion(bytes), filled by the cache when the snapshot is set (so a push does
   // not hash every resource again for every stream); callers leave it empty.
-  std::map<std::string, std::string> resource_versions;
+  std::map<std::string, std::string> resource_versions = {};
 };
 
 using Snapshot = std::map<std::string, TypeResources>;  // type URL -> resources
