@@ -307,5 +307,40 @@ TEST(DeltaSessionTest, SubscribeUnsubscribeAndInitialVersions) {
   EXPECT_EQ(r[0].removed_resources(0), "c");
 }
 
+TEST(DeltaSessionTest, WildcardOffThenOnKeepsWhatTheClientHolds) {
+  SnapshotCache cache;
+  Snapshot s{{kClusterType, {"", {{"a", ClusterAny("a")}, {"b", ClusterAny("b")}}}}};
+  cache.SetSnapshot("node-a", s);
+  DeltaSession session(cache, "node-a");
+  auto r = session.OnRequest(Delta(kClusterType));  // wildcard
+  ASSERT_EQ(r.size(), 1u);
+  ASSERT_EQ(r[0].resources_size(), 2);
+  // Wildcard off, `a` named: `b` leaves the client's scope and is reported removed.
+  r = session.OnRequest(Delta(kClusterType, {"a"}, {"*"}, r[0].nonce()));
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_EQ(r[0].resources_size(), 0);  // the client already has `a`
+  ASSERT_EQ(r[0].removed_resources_size(), 1);
+  EXPECT_EQ(r[0].removed_resources(0), "b");
+  // Wildcard on again: only `b` is sent.
+  r = session.OnRequest(Delta(kClusterType, {"*"}, {}, r[0].nonce()));
+  ASSERT_EQ(r.size(), 1u);
+  ASSERT_EQ(r[0].resources_size(), 1);
+  EXPECT_EQ(r[0].resources(0).name(), "b");
+  // And later changes are the changed resource alone.
+  s[kClusterType].resources["a"] = ClusterAny("a", 2);
+  cache.SetSnapshot("node-a", s);
+  r = session.OnSnapshotChanged({kClusterType});
+  ASSERT_EQ(r.size(), 1u);
+  ASSERT_EQ(r[0].resources_size(), 1);
+  EXPECT_EQ(r[0].resources(0).name(), "a");
+}
+
+TEST(SubscriptionTest, EqualNameSetsAreOneObject) {
+  NameSet a = InternNames({"x", "y"});
+  NameSet b = InternNames({"y", "x"});
+  EXPECT_EQ(a.get(), b.get());
+  EXPECT_NE(InternNames({"x"}).get(), a.get());
+}
+
 }  // namespace
 }  // namespace weft::control::xds
