@@ -3,6 +3,9 @@
 # its JSON going to a temp dir, and checks that direct, nginx and HAProxy were measured at every
 # connection count without errors, that CPU and memory were sampled, and that weft-proxy was
 # measured when BUILD_DIR/bin/weft-proxy exists and reported "not built" when it does not.
+# Then the control-plane load test at a small scale (bench/control_plane.sh: 10 proxies, 20
+# services, Delta and SotW), checking every proxy received every change, when weftd and
+# weft-xds-load are built.
 #
 # usage: bench/smoke_test.sh [BUILD_DIR]     exit status 0 = harness works
 set -euo pipefail
@@ -55,3 +58,40 @@ if problems:
     sys.exit(1)
 print(f"bench smoke test passed ({', '.join(expected)}; weft-proxy: {weft_status})")
 PY
+
+# The control-plane load test, small: every proxy must see every change, with Delta sending
+# less than SotW's full state would.
+if [[ -x "$BUILD_DIR/bin/weftd" && -x "$BUILD_DIR/bin/weft-xds-load" ]]; then
+  CP_PROXIES=10 CP_SERVICES=20 CP_ENDPOINTS=3 CP_ROUNDS=2 BENCH_RESULTS_DIR="$out/cp" \
+    timeout 60 "$BENCH_DIR/control_plane.sh" "$BUILD_DIR" >"$out/cp-summary.md"
+  python3 - "$out/cp" <<'PY'
+import glob, json, sys
+
+files = glob.glob(f"{sys.argv[1]}/control-plane-*.json")
+assert len(files) == 1, f"expected one control-plane result, found {files}"
+result = json.load(open(files[0]))
+problems = []
+for mode in ("delta", "sotw"):
+    run = result["runs"].get(mode)
+    if run is None:
+        problems.append(f"{mode}: not run")
+        continue
+    if run["sync"]["synced"] != 10:
+        problems.append(f"{mode}: {run['sync']['synced']}/10 proxies synced")
+    change = run["endpoint_change"]
+    if not change["complete"] or change["apply_to_ack_ms"]["n"] != 10 * change["rounds"]:
+        problems.append(f"{mode}: endpoint changes not seen by every proxy: {change['streams_seen']}")
+    if not run["virtual_service_change"]["complete"]:
+        problems.append(f"{mode}: VirtualService change not seen by every proxy")
+    if not 0 < change["bytes_per_stream"]["max"] < 4096:
+        problems.append(f"{mode}: {change['bytes_per_stream']['max']} bytes for one endpoint change")
+if result["weftd"]["peak_rss_kb"] <= 0:
+    problems.append("weftd RSS not sampled")
+if problems:
+    print("control-plane smoke test FAILED:\n  " + "\n  ".join(problems), file=sys.stderr)
+    sys.exit(1)
+print("control-plane smoke test passed (delta, sotw)")
+PY
+else
+  echo "control-plane smoke test skipped: weftd or weft-xds-load not built"
+fi

@@ -103,18 +103,20 @@ int main(int argc, char** argv) {
   });
 
   // xDS: one cache for every proxy, filled by the mesh controller on this thread. Istio's istiod
-  // debounces pushes by 100 ms (PILOT_DEBOUNCE_AFTER), so a burst of applies is one push.
+  // debounces by 100 ms of quiet (PILOT_DEBOUNCE_AFTER), so a burst of applies is one push; we
+  // debounce the rebuild (not the streams' pushes: see mesh_controller.h), and bound the wait at
+  // 1 s under a steady stream of applies (Istio's PILOT_DEBOUNCE_MAX defaults to 10 s).
   weft::control::xds::SnapshotCache cache;
   weft::control::mesh::MeshController mesh(
       dispatcher, **store, cache,
       std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::nanoseconds(*grace_ns)),
       data_dir + "/registrations.json");
+  mesh.SetDebounce(std::chrono::milliseconds(100), std::chrono::seconds(1));
   if (absl::Status st = mesh.Start(); !st.ok()) {
     std::fprintf(stderr, "error: %s\n", std::string(st.message()).c_str());
     return 1;
   }
   weft::control::xds::AdsServer ads(cache);
-  ads.SetPushDebounce(std::chrono::milliseconds(100));
   mesh.AttachTo(ads);
   if (absl::Status st = ads.Start(xds_addr); !st.ok()) {
     std::fprintf(stderr, "error: --xds-addr %s: %s\n", xds_addr.c_str(),

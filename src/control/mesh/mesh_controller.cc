@@ -2,10 +2,13 @@
 
 #include <google/protobuf/any.pb.h>
 
+#include <algorithm>
 #include <set>
+#include <utility>
 
 #include "base/logging.h"
 #include "control/translate/translate.h"
+#include "control/translate/view_key.h"
 
 namespace weft::control::mesh {
 namespace {
@@ -89,6 +92,11 @@ void MeshController::AttachTo(xds::AdsServer& server) {
                         [this](const std::string& node_id) { OnStreamClosed(node_id); });
 }
 
+void MeshController::SetDebounce(std::chrono::milliseconds quiet, std::chrono::milliseconds max) {
+  debounce_quiet_ = quiet;
+  debounce_max_ = std::max(quiet, max);
+}
+
 void MeshController::OnStreamOpened(const xds::NodeInfo& node) {
   dispatcher_.Post([this, alive = alive_, node] {
     if (!*alive) return;
@@ -114,9 +122,25 @@ void MeshController::OnStreamOpened(const xds::NodeInfo& node) {
              entry.identity.proxyless_grpc ? "proxyless gRPC client" : "proxy", node.id,
              entry.identity.namespace_, entry.identity.ip, entry.identity.labels.size(),
              node.user_agent_name);
-    // A node whose metadata was refused is served the defaults but not registered.
-    if (identity_ok) workloads_.Register(entry.identity);
-    ScheduleRebuild();
+    // A node whose metadata was refused is served the defaults but not registered. A
+    // registration changes the registry (endpoints of the services selecting it, this node's
+    // inbound ports): the rebuild brings every view up to date, the fast path below still
+    // answers this node at once.
+    if (identity_ok && workloads_.Register(entry.identity)) ScheduleRebuild();
+    if (!input_) {
+      ScheduleRebuild();  // nothing translated yet: the rebuild covers this node
+      return;
+    }
+    // The store has not changed since input_ (a change schedules a rebuild, which redoes this):
+    // join an existing view's snapshot, or translate the new view now.
+    AssignView(node.id, entry);
+    ViewState& view = views_.at(entry.view_key);
+    if (view.snapshot) {
+      cache_.SetSharedSnapshot({node.id}, view.snapshot);
+    } else {
+      std::set<std::string> warnings;
+      Publish(view, warnings);
+    }
   });
 }
 
@@ -127,6 +151,10 @@ void MeshController::OnStreamClosed(const std::string& node_id) {
     if (it == nodes_.end() || --it->second.streams > 0) return;
     // Its last stream is gone: stop translating for it. A reconnect rebuilds its snapshot
     // before answering (the hook runs before the first request is served).
+    if (auto view = views_.find(it->second.view_key); view != views_.end()) {
+      view->second.nodes.erase(node_id);
+      if (view->second.nodes.empty()) views_.erase(view);
+    }
     nodes_.erase(it);
     cache_.ClearSnapshot(node_id);
     workloads_.MarkDisconnected(node_id);
@@ -134,21 +162,67 @@ void MeshController::OnStreamClosed(const std::string& node_id) {
 }
 
 void MeshController::ScheduleRebuild() {
-  // Store watches fire inside each write and several streams may open at once: one rebuild
-  // per turn of the loop covers them all.
-  if (rebuild_scheduled_) return;
-  rebuild_scheduled_ = true;
-  dispatcher_.Post([this, alive = alive_] {
-    if (!*alive) return;
-    rebuild_scheduled_ = false;
-    Rebuild();
-  });
+  if (debounce_quiet_.count() == 0) {
+    // Store watches fire inside each write and several streams may open at once: one rebuild
+    // per turn of the loop covers them all.
+    if (rebuild_scheduled_) return;
+    rebuild_scheduled_ = true;
+    dispatcher_.Post([this, alive = alive_] {
+      if (!*alive) return;
+      rebuild_scheduled_ = false;
+      Rebuild();
+    });
+    return;
+  }
+  // Quiet period after the latest change, bounded by the first one's age.
+  const auto now = std::chrono::steady_clock::now();
+  if (!rebuild_scheduled_) {
+    rebuild_scheduled_ = true;
+    first_change_ = now;
+  }
+  if (!debounce_timer_) {
+    debounce_timer_ = dispatcher_.CreateTimer([this] {
+      rebuild_scheduled_ = false;
+      Rebuild();
+    });
+  }
+  const auto due = std::min(now + debounce_quiet_, first_change_ + debounce_max_);
+  debounce_timer_->Enable(std::chrono::ceil<std::chrono::milliseconds>(due - now));
+}
+
+void MeshController::AssignView(const std::string& node_id, ConnectedNode& node) {
+  translate::ProxyIdentity proxy = ProxyFor(node_id, node.identity, workloads_, input_->registry);
+  translate::ProxyIdentity reduced = translate::ViewOf(proxy, label_keys_);
+  std::string key = translate::ViewKey(reduced);
+  if (key == node.view_key && views_.count(key)) return;
+  if (auto old = views_.find(node.view_key); old != views_.end()) {
+    old->second.nodes.erase(node_id);
+    if (old->second.nodes.empty()) views_.erase(old);
+  }
+  ViewState& view = views_[key];
+  if (!view.identity) {
+    view.identity = std::make_shared<const translate::ProxyIdentity>(std::move(reduced));
+  }
+  view.nodes.insert(node_id);
+  node.view_key = std::move(key);
+}
+
+void MeshController::Publish(ViewState& view, std::set<std::string>& warnings) {
+  translate::XdsResources resources = translate::Translate(*input_, *view.identity);
+  warnings.insert(resources.warnings.begin(), resources.warnings.end());
+  const std::vector<std::string> ids(view.nodes.begin(), view.nodes.end());
+  view.snapshot = cache_.SetSnapshots(ids, ToSnapshot(resources));
+  view.warnings = std::move(resources.warnings);
 }
 
 void MeshController::Rebuild() {
+  const auto started = std::chrono::steady_clock::now();
   ++rebuilds_;
-  if (nodes_.empty()) return;
-  translate::Snapshot input;
+  if (nodes_.empty()) {
+    input_.reset();  // stale from now on: the next node to connect triggers a rebuild
+    return;
+  }
+  auto input = std::make_shared<translate::Snapshot>();
   for (const char* kind : kMeshKinds) {
     auto listed = store_.List(Selector{kind, ""});
     if (!listed.ok()) {
@@ -156,33 +230,42 @@ void MeshController::Rebuild() {
       WEFT_LOG(error, "mesh: cannot list {}: {}", kind, std::string(listed.status().message()));
       return;
     }
-    for (auto& item : listed->items) input.resources.push_back(std::move(item));
+    for (auto& item : listed->items) input->resources.push_back(std::move(item));
   }
-  input.registry = translate::BuildRegistry(input.resources);
-  workloads_.AddTo(input.registry);
+  const auto listed_at = std::chrono::steady_clock::now();
+  input->registry = translate::BuildRegistry(input->resources);
+  workloads_.AddTo(input->registry);
+  label_keys_ = translate::SelectorLabelKeys(input->resources);
+  // The previous input is freed after the pushes are scheduled, not before (1000 services'
+  // worth of JSON and registry take tens of milliseconds to free).
+  dispatcher_.Post([old = std::exchange(input_, std::move(input))] {});
 
+  // The label keys selectors mention may have changed: regroup, then translate each view once.
+  for (auto& [node_id, node] : nodes_) AssignView(node_id, node);
   std::set<std::string> warnings;
-  for (auto& [node_id, node] : nodes_) {
-    translate::XdsResources resources =
-        translate::Translate(input, ProxyFor(node_id, node.identity, workloads_, input.registry));
-    warnings.insert(resources.warnings.begin(), resources.warnings.end());
-    node.warnings = resources.warnings;
-    cache_.SetSnapshot(node_id, ToSnapshot(resources));
-  }
+  for (auto& [key, view] : views_) Publish(view, warnings);
   std::vector<std::string> sorted(warnings.begin(), warnings.end());
   if (sorted != last_warnings_) {
     for (const std::string& w : sorted) WEFT_LOG(warn, "mesh: {}", w);
     last_warnings_ = std::move(sorted);
   }
-  WEFT_LOG(debug, "mesh: rebuilt {} node(s) from {} resource(s) at revision {}", nodes_.size(),
-           input.resources.size(), store_.Revision());
+  WEFT_LOG(debug,
+           "mesh: rebuilt {} node(s) in {} view(s) from {} resource(s) at revision {} in {} ms "
+           "({} ms listing the store)",
+           nodes_.size(), views_.size(), input_->resources.size(), store_.Revision(),
+           std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                                 started)
+               .count(),
+           std::chrono::duration_cast<std::chrono::milliseconds>(listed_at - started).count());
 }
 
 std::optional<MeshController::ProxySummary> MeshController::Proxy(
     const std::string& node_id) const {
   auto it = nodes_.find(node_id);
   if (it == nodes_.end()) return std::nullopt;
-  return ProxySummary{it->second.identity, it->second.warnings};
+  auto view = views_.find(it->second.view_key);
+  return ProxySummary{it->second.identity,
+                      view != views_.end() ? view->second.warnings : std::vector<std::string>{}};
 }
 
 }  // namespace weft::control::mesh

@@ -4,14 +4,24 @@
 // On weftd's main dispatcher (the store is single-threaded): whenever a proxy's stream opens or
 // closes (AdsServer hooks, which run on gRPC threads and only Post here) and whenever the store
 // changes (Store::Watch on every Istio kind the translator reads), a rebuild is scheduled; one
-// rebuild lists the stored resources, builds the registry once, and for each connected node
-// translates its view and sets its snapshot. The cache compares content, so only nodes whose
-// resources changed are woken (and the ADS server debounces those pushes).
+// rebuild lists the stored resources, builds the registry once, groups the connected nodes by
+// view (translate/view_key.h: the identity fields the translator reads, so replicas share one)
+// and translates each view once, its snapshot stored once in the cache and shared by the view's
+// nodes. The cache compares content, so only nodes whose resources changed are woken.
+//
+// Debounce lives here, not in the ADS server: a burst of applies is one rebuild (translation is
+// the expensive part, and debouncing after it would still translate every apply), after which
+// every affected stream pushes at once. Istio's istiod does the same before computing a push
+// (PILOT_DEBOUNCE_AFTER 100 ms of quiet, PILOT_DEBOUNCE_MAX). A proxy connecting to an existing
+// view gets that view's snapshot at once, without a rebuild; a new view is translated from the
+// last rebuild's input right away.
 #pragma once
 
+#include <chrono>
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -22,6 +32,11 @@
 #include "control/xds/ads_server.h"
 #include "control/xds/snapshot_cache.h"
 #include "event/dispatcher.h"
+
+namespace weft::control::translate {
+struct ProxyIdentity;  // translate.h (kept out of this header: it brings protobuf)
+struct Snapshot;
+}  // namespace weft::control::translate
 
 namespace weft::control::mesh {
 
@@ -38,6 +53,9 @@ class MeshController {
   // Watches the store and restores saved registrations; call once, on the dispatcher's thread,
   // before the ADS server starts.
   absl::Status Start();
+  // Before Start(): wait for `quiet` without store changes before rebuilding, but no longer than
+  // `max` after the first change. Zero (the default): rebuild on the next turn of the loop.
+  void SetDebounce(std::chrono::milliseconds quiet, std::chrono::milliseconds max);
   // Installs this controller's hooks on `server` (before server.Start()).
   void AttachTo(xds::AdsServer& server);
 
@@ -58,14 +76,26 @@ class MeshController {
     std::vector<std::string> warnings;
   };
   std::optional<ProxySummary> Proxy(const std::string& node_id) const;
+  // Distinct views among the connected nodes (after the last rebuild or connect).
+  size_t views() const { return views_.size(); }
 
  private:
   struct ConnectedNode {
     NodeIdentity identity;
     int streams = 0;
-    std::vector<std::string> warnings;  // of its last translation
+    std::string view_key;  // into views_
+  };
+  struct ViewState {
+    std::shared_ptr<const translate::ProxyIdentity> identity;  // reduced: what it translates
+    std::set<std::string> nodes;
+    std::shared_ptr<const xds::Snapshot> snapshot;  // as stored in the cache
+    std::vector<std::string> warnings;              // of its last translation
   };
   void ScheduleRebuild();
+  // Puts the node in the view its identity maps to (with the current label keys).
+  void AssignView(const std::string& node_id, ConnectedNode& node);
+  // Translates `view` from input_ and stores its snapshot for its nodes.
+  void Publish(ViewState& view, std::set<std::string>& warnings);
 
   event::Dispatcher& dispatcher_;
   Store& store_;
@@ -73,6 +103,13 @@ class MeshController {
   std::vector<Store::WatchId> watches_;
   std::map<std::string, ConnectedNode> nodes_;  // by node id
   WorkloadRegistry workloads_;
+  std::map<std::string, ViewState> views_;      // by translate::ViewKey
+  // The last rebuild's input, for views that appear between rebuilds; null before the first.
+  std::shared_ptr<const translate::Snapshot> input_;
+  std::set<std::string> label_keys_;  // translate::SelectorLabelKeys(input_->resources)
+  std::chrono::milliseconds debounce_quiet_{0}, debounce_max_{0};
+  std::unique_ptr<event::Timer> debounce_timer_;
+  event::MonotonicTime first_change_{};
   bool rebuild_scheduled_ = false;
   size_t rebuilds_ = 0;
   std::vector<std::string> last_warnings_;

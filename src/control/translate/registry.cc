@@ -19,7 +19,7 @@ using internal::U32;
 Labels LabelsOf(const json& j) { return internal::LabelsFromJson(j); }
 
 std::string NamespaceOf(const json& resource) {
-  std::string ns = Str(resource.value("metadata", json::object()), "namespace");
+  std::string ns = Str(internal::Obj(resource, "metadata"), "namespace");
   return ns.empty() ? "default" : ns;
 }
 
@@ -40,7 +40,7 @@ Endpoint EndpointOf(const json& spec, std::string name) {
       if (v.is_number()) e.ports[k] = v.get<uint32_t>();
     }
   }
-  e.labels = LabelsOf(spec.value("labels", json::object()));
+  e.labels = LabelsOf(internal::Obj(spec, "labels"));
   e.locality = Str(spec, "locality");
   e.weight = U32(spec, "weight");
   e.network = Str(spec, "network");
@@ -56,12 +56,13 @@ bool EndpointLess(const Endpoint& a, const Endpoint& b) {
 }
 
 void AddServiceEntry(const json& se, Registry& out) {
-  const json spec = se.value("spec", json::object());
+  // References, not json::value() copies: a rebuild reads every ServiceEntry.
+  const json& spec = internal::Obj(se, "spec");
   const std::string ns = NamespaceOf(se);
-  const std::string name = Str(se.value("metadata", json::object()), "name");
+  const std::string name = Str(internal::Obj(se, "metadata"), "name");
   Service base;
   base.namespace_ = ns;
-  for (const json& p : spec.value("ports", json::array())) {
+  for (const json& p : internal::Arr(spec, "ports")) {
     ServicePort port;
     port.number = U32(p, "number");
     port.name = Str(p, "name");
@@ -71,25 +72,25 @@ void AddServiceEntry(const json& se, Registry& out) {
   }
   std::sort(base.ports.begin(), base.ports.end(),
             [](const ServicePort& a, const ServicePort& b) { return a.number < b.number; });
-  for (const json& a : spec.value("addresses", json::array())) {
+  for (const json& a : internal::Arr(spec, "addresses")) {
     if (a.is_string()) base.addresses.push_back(a.get<std::string>());
   }
   base.resolution = ResolutionOf(Str(spec, "resolution"));
   base.mesh_internal = Str(spec, "location") == "MESH_INTERNAL";
-  for (const json& e : spec.value("exportTo", json::array())) {
+  for (const json& e : internal::Arr(spec, "exportTo")) {
     if (e.is_string()) base.export_to.push_back(e.get<std::string>());
   }
   if (const auto it = spec.find("workloadSelector"); it != spec.end() && it->is_object()) {
     base.has_workload_selector = true;
     base.workload_selector = LabelsOf(it->value("labels", json::object()));
   }
-  const json endpoints = spec.value("endpoints", json::array());
+  const json& endpoints = internal::Arr(spec, "endpoints");
   for (size_t i = 0; i < endpoints.size(); ++i) {
     base.endpoints.push_back(
         EndpointOf(endpoints[i], absl::StrCat("ServiceEntry/", ns, "/", name, "[", i, "]")));
   }
   // One service per host, as Istio's registry does.
-  for (const json& h : spec.value("hosts", json::array())) {
+  for (const json& h : internal::Arr(spec, "hosts")) {
     if (!h.is_string()) continue;
     Service s = base;
     s.hostname = ResolveHost(h.get<std::string>(), ns);
@@ -169,7 +170,7 @@ Registry BuildRegistry(const std::vector<json>& resources) {
     if (!r.is_object()) continue;
     const std::string kind = Str(r, "kind");
     const std::string ns = NamespaceOf(r);
-    const std::string name = Str(r.value("metadata", json::object()), "name");
+    const std::string name = Str(internal::Obj(r, "metadata"), "name");
     if (kind == "ServiceEntry") {
       AddServiceEntry(r, out);
     } else if (kind == "WorkloadEntry") {

@@ -3,12 +3,16 @@
 #include <google/protobuf/util/json_util.h>
 #include <grpcpp/grpcpp.h>
 
-#include <atomic>
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
+#include <map>
+#include <memory>
 #include <mutex>
+#include <optional>
 #include <thread>
+#include <vector>
 
 #include "base/logging.h"
 #include "control/xds/ads_session.h"
@@ -18,17 +22,6 @@ namespace weft::control::xds {
 namespace {
 
 namespace ads = envoy::service::discovery::v3;
-
-// What the reading thread and the cache's watcher hand to the stream's answering thread.
-template <typename Request>
-struct StreamInbox {
-  std::mutex mu;
-  std::condition_variable cv;
-  std::deque<Request> requests;
-  std::vector<std::string> changed_types;
-  std::chrono::steady_clock::time_point first_change;  // of the changes not pushed yet
-  bool reader_done = false;
-};
 
 struct Hooks {
   AdsServer::StreamOpenedHook opened;
@@ -54,124 +47,381 @@ NodeInfo ToNodeInfo(const envoy::config::core::v3::Node& node) {
   return info;
 }
 
-// Runs one ADS stream of either variant until the client goes away or the server stops.
-template <typename Session, typename Request, typename Response>
-grpc::Status RunStream(SnapshotCache& cache, const std::atomic<bool>& stopping,
-                       std::chrono::milliseconds debounce, const Hooks& hooks,
-                       grpc::ServerContext* context,
-                       grpc::ServerReaderWriter<Response, Request>* stream) {
-  Request first;
-  if (!stream->Read(&first)) return grpc::Status::OK;
-  // Envoy may send the node only on the first request (set_node_on_first_message_only).
-  const std::string node_id = first.node().id();
-  if (node_id.empty()) {
-    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "the first request needs node.id");
-  }
-  WEFT_LOG(info, "xds: stream opened by node '{}' ({})", node_id, context->peer());
-  cache.StreamOpened(node_id);
-  Session session(cache, node_id);
-  const NodeInfo node_info = ToNodeInfo(first.node());  // before `first` moves to the inbox
-
-  auto inbox = std::make_shared<StreamInbox<Request>>();
-  inbox->requests.push_back(std::move(first));
-  const uint64_t watch = cache.Watch(node_id, [inbox](const std::vector<std::string>& types) {
-    std::lock_guard lock(inbox->mu);
-    if (inbox->changed_types.empty()) inbox->first_change = std::chrono::steady_clock::now();
-    for (const auto& t : types) inbox->changed_types.push_back(t);
-    inbox->cv.notify_one();
-  });
-  if (hooks.opened) hooks.opened(node_info);
-  std::thread reader([stream, inbox] {
-    Request request;
-    while (stream->Read(&request)) {
-      std::lock_guard lock(inbox->mu);
-      inbox->requests.push_back(std::move(request));
-      inbox->cv.notify_one();
-    }
-    std::lock_guard lock(inbox->mu);
-    inbox->reader_done = true;
-    inbox->cv.notify_one();
-  });
-
-  bool write_failed = false;
-  while (!write_failed) {
-    std::deque<Request> requests;
-    std::vector<std::string> changed;
-    {
-      std::unique_lock lock(inbox->mu);
-      // Changes are pushed once they are `debounce` old, so a burst of them settles into one
-      // push of the latest snapshot; requests are answered at once. Wake up now and then to
-      // notice Shutdown() (stopping) without a notification.
-      auto changes_due = [&] {
-        return !inbox->changed_types.empty() &&
-               std::chrono::steady_clock::now() >= inbox->first_change + debounce;
-      };
-      auto wake = std::chrono::steady_clock::now() + std::chrono::milliseconds(200);
-      if (!inbox->changed_types.empty()) wake = std::min(wake, inbox->first_change + debounce);
-      inbox->cv.wait_until(lock, wake, [&] {
-        return !inbox->requests.empty() || changes_due() || inbox->reader_done;
-      });
-      if (inbox->reader_done || stopping.load()) break;
-      requests.swap(inbox->requests);
-      if (changes_due()) changed.swap(inbox->changed_types);
-    }
-    std::vector<Response> out;
-    for (const Request& request : requests) {
-      for (auto& r : session.OnRequest(request)) out.push_back(std::move(r));
-    }
-    if (!changed.empty()) {
-      SortByWarmingOrder(changed);
-      changed.erase(std::unique(changed.begin(), changed.end()), changed.end());
-      for (auto& r : session.OnSnapshotChanged(changed)) out.push_back(std::move(r));
-    }
-    for (const Response& r : out) {
-      if (!stream->Write(r)) {
-        write_failed = true;
-        break;
-      }
-    }
-  }
-  cache.Unwatch(watch);
-  context->TryCancel();  // unblocks the reader's Read
-  reader.join();
-  if (hooks.closed) hooks.closed(node_id);
-  cache.StreamClosed(node_id);
-  WEFT_LOG(info, "xds: stream of node '{}' closed", node_id);
-  return grpc::Status::OK;
-}
-
-class AdsService final : public ads::AggregatedDiscoveryService::Service {
+// Something a push thread runs when its time comes: a stream pushing the snapshot changes it
+// has heard of.
+class Pushable {
  public:
-  AdsService(SnapshotCache& cache, const std::atomic<bool>& stopping)
-      : cache_(cache), stopping_(stopping) {}
-  void set_debounce(std::chrono::milliseconds debounce) { debounce_ = debounce; }
-  void set_hooks(Hooks hooks) { hooks_ = std::move(hooks); }
+  virtual ~Pushable() = default;
+  virtual void Push() = 0;
+  // The write budget has room again: build what waited for it.
+  virtual void Resume() = 0;
+  // Server shutdown: finish the stream (clients see UNAVAILABLE and reconnect).
+  virtual void End() = 0;
+};
 
-  grpc::Status StreamAggregatedResources(
-      grpc::ServerContext* context,
-      grpc::ServerReaderWriter<ads::DiscoveryResponse, ads::DiscoveryRequest>* stream) override {
-    return RunStream<SotwSession>(cache_, stopping_, debounce_, hooks_, context, stream);
+// A few threads that run pushes when they are due. The cache's watchers run on the thread that
+// set the snapshot (weftd's main loop, for every stream of a view at once); they only schedule
+// here, so translating never waits for 1000 streams to build their responses, and the pushes
+// of many streams build on several cores.
+class PushQueue {
+ public:
+  explicit PushQueue(int threads) {
+    for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { Run(); });
   }
-  grpc::Status DeltaAggregatedResources(
-      grpc::ServerContext* context,
-      grpc::ServerReaderWriter<ads::DeltaDiscoveryResponse, ads::DeltaDiscoveryRequest>* stream)
-      override {
-    return RunStream<DeltaSession>(cache_, stopping_, debounce_, hooks_, context, stream);
+  ~PushQueue() {
+    {
+      std::lock_guard lock(mu_);
+      stopping_ = true;
+    }
+    cv_.notify_all();
+    for (auto& t : threads_) t.join();
+  }
+  void Schedule(std::weak_ptr<Pushable> target, std::chrono::steady_clock::time_point due,
+                bool resume = false) {
+    {
+      std::lock_guard lock(mu_);
+      queue_.emplace(due, Entry{std::move(target), resume});
+    }
+    cv_.notify_one();
   }
 
  private:
-  SnapshotCache& cache_;
-  const std::atomic<bool>& stopping_;
-  std::chrono::milliseconds debounce_{0};
-  Hooks hooks_;
+  void Run() {
+    std::unique_lock lock(mu_);
+    while (!stopping_) {
+      if (queue_.empty()) {
+        cv_.wait(lock);
+        continue;
+      }
+      auto first = queue_.begin();
+      if (first->first > std::chrono::steady_clock::now()) {
+        cv_.wait_until(lock, first->first);
+        continue;
+      }
+      Entry entry = std::move(first->second);
+      queue_.erase(first);
+      lock.unlock();
+      if (auto t = entry.target.lock()) entry.resume ? t->Resume() : t->Push();
+      lock.lock();
+    }
+  }
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  struct Entry {
+    std::weak_ptr<Pushable> target;
+    bool resume;
+  };
+  std::multimap<std::chrono::steady_clock::time_point, Entry> queue_;
+  bool stopping_ = false;
+  std::vector<std::thread> threads_;
+};
+
+// Bytes of responses built and not yet written, across all streams. 1000 proxies connecting at
+// once would otherwise each have their whole config (1.2 MB at 1000 services) built and queued
+// at the same time: a stream builds only while the total is under the limit, else it parks
+// until writes complete. Istio bounds its concurrent pushes the same way (PILOT_PUSH_THROTTLE).
+class WriteBudget {
+ public:
+  static constexpr int64_t kLimit = 32 << 20;
+
+  // Whether a stream may build now; if not it is parked and resumed later.
+  bool AdmitOrPark(const std::weak_ptr<Pushable>& stream) {
+    std::lock_guard lock(mu_);
+    if (in_flight_ < kLimit) return true;
+    parked_.push_back(stream);
+    return false;
+  }
+  void Add(int64_t bytes) {
+    std::lock_guard lock(mu_);
+    in_flight_ += bytes;
+  }
+  // Returns the parked streams to resume now that `bytes` are written (or dropped).
+  std::vector<std::weak_ptr<Pushable>> Release(int64_t bytes) {
+    std::lock_guard lock(mu_);
+    in_flight_ -= bytes;
+    std::vector<std::weak_ptr<Pushable>> resume;
+    // A few per release: each resumed stream adds to the total and may park the next ones.
+    for (int i = 0; i < 4 && in_flight_ < kLimit && !parked_.empty(); ++i) {
+      resume.push_back(std::move(parked_.front()));
+      parked_.pop_front();
+    }
+    return resume;
+  }
+
+ private:
+  std::mutex mu_;
+  int64_t in_flight_ = 0;
+  std::deque<std::weak_ptr<Pushable>> parked_;
+};
+
+// What every stream shares: the cache, hooks, push settings and the set of open streams.
+struct ServerState {
+  explicit ServerState(SnapshotCache& c) : cache(c) {}
+  SnapshotCache& cache;
+  std::chrono::milliseconds debounce{0};
+  Hooks hooks;
+  std::unique_ptr<PushQueue> pushes;  // from Start() to Shutdown()
+  WriteBudget budget;
+  std::mutex mu;
+  std::map<Pushable*, std::weak_ptr<Pushable>> open;
+};
+
+// One ADS stream of either variant on gRPC's callback API: no thread of its own. Reads are
+// answered on the gRPC thread that completed them; snapshot changes are pushed from the
+// PushQueue once `debounce` old; one write is in flight at a time, the rest queue in order.
+//
+// Owned by itself (self_, from Begin until OnDone) so pushes and watchers, which hold weak
+// pointers, never reach a deleted stream.
+template <typename Session, typename Request, typename Response>
+class Stream final : public grpc::ServerBidiReactor<Request, Response>,
+                     public Pushable,
+                     public std::enable_shared_from_this<Stream<Session, Request, Response>> {
+ public:
+  Stream(ServerState& server, std::string peer) : server_(server), peer_(std::move(peer)) {}
+
+  void Begin() {
+    self_ = this->shared_from_this();
+    {
+      std::lock_guard lock(server_.mu);
+      server_.open.emplace(this, this->weak_from_this());
+    }
+    this->StartRead(&request_);
+  }
+
+  void OnReadDone(bool ok) override {
+    if (!ok) {  // the client closed its side, or the call ended
+      std::lock_guard lock(mu_);
+      FinishLocked(grpc::Status::OK);
+      return;
+    }
+    std::optional<NodeInfo> opened;
+    {
+      std::lock_guard lock(mu_);
+      if (finished_) return;
+      if (!session_) {
+        // Envoy may send the node only on the first request (set_node_on_first_message_only).
+        node_id_ = request_.node().id();
+        if (node_id_.empty()) {
+          FinishLocked(
+              grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "the first request needs node.id"));
+          return;
+        }
+        WEFT_LOG(info, "xds: stream opened by node '{}' ({})", node_id_, peer_);
+        server_.cache.StreamOpened(node_id_);
+        session_.emplace(server_.cache, node_id_);
+        std::weak_ptr<Stream> weak = this->weak_from_this();
+        watch_ = server_.cache.Watch(node_id_, [weak](const std::vector<std::string>& types) {
+          if (auto stream = weak.lock()) stream->OnSnapshotChanged(types);
+        });
+        opened = ToNodeInfo(request_.node());
+      }
+    }
+    // Outside our lock: the hook may set a snapshot, whose watcher (above) takes it. It runs
+    // before the first request is answered, so that snapshot is what the node gets first.
+    if (opened && server_.hooks.opened) server_.hooks.opened(*opened);
+    {
+      std::lock_guard lock(mu_);
+      if (finished_) return;
+      requests_.push_back(std::move(request_));
+      Pump();
+    }
+    this->StartRead(&request_);
+  }
+
+  void OnWriteDone(bool ok) override {
+    std::lock_guard lock(mu_);
+    writing_ = false;
+    if (!ok) {
+      DropOutbox(0);
+      FinishLocked(grpc::Status::OK);
+      return;
+    }
+    const int64_t written = outbox_.front().second;
+    outbox_.pop_front();
+    ReleaseBytes(written);
+    if (finish_pending_ && outbox_.empty()) {
+      this->Finish(*finish_pending_);
+      return;
+    }
+    WriteNext();
+    Pump();  // what waited for the outbox to drain
+  }
+
+  void OnCancel() override {
+    std::lock_guard lock(mu_);
+    FinishLocked(grpc::Status::CANCELLED);
+  }
+
+  void OnDone() override {
+    {
+      std::lock_guard lock(mu_);
+      done_ = true;
+      DropOutbox(0);
+    }
+    if (session_) {
+      server_.cache.Unwatch(watch_);
+      if (server_.hooks.closed) server_.hooks.closed(node_id_);
+      server_.cache.StreamClosed(node_id_);
+      WEFT_LOG(info, "xds: stream of node '{}' closed", node_id_);
+    }
+    {
+      std::lock_guard lock(server_.mu);
+      server_.open.erase(this);
+    }
+    auto keep = std::move(self_);  // may delete this on return: touch nothing after
+  }
+
+  void Push() override {
+    std::lock_guard lock(mu_);
+    push_scheduled_ = false;
+    push_due_ = true;
+    Pump();
+  }
+
+  void Resume() override {
+    std::lock_guard lock(mu_);
+    parked_ = false;
+    Pump();
+  }
+
+  void End() override {
+    std::lock_guard lock(mu_);
+    FinishLocked(grpc::Status(grpc::StatusCode::UNAVAILABLE, "weftd is shutting down"));
+  }
+
+ private:
+  // The cache's watcher: remember what changed and schedule one push, `debounce` after the
+  // first change not pushed yet, so a burst settles into one push of the latest snapshot.
+  void OnSnapshotChanged(const std::vector<std::string>& types) {
+    std::lock_guard lock(mu_);
+    if (finished_) return;
+    changed_types_.insert(changed_types_.end(), types.begin(), types.end());
+    if (push_scheduled_ || !server_.pushes) return;
+    push_scheduled_ = true;
+    server_.pushes->Schedule(this->weak_from_this(),
+                             std::chrono::steady_clock::now() + server_.debounce);
+  }
+
+  // Answers the queued requests and pushes the due changes, unless earlier responses are still
+  // being written (this stream's backpressure) or the server's write budget is spent (then
+  // the stream parks until it has room).
+  void Pump() {
+    if (changed_types_.empty()) push_due_ = false;
+    if (finished_ || !session_ || parked_ || !outbox_.empty()) return;
+    const bool push = push_due_ && !changed_types_.empty();
+    if (requests_.empty() && !push) return;
+    if (!server_.budget.AdmitOrPark(this->weak_from_this())) {
+      parked_ = true;
+      return;
+    }
+    std::vector<Response> out;
+    for (const Request& request : requests_) {
+      for (auto& r : session_->OnRequest(request)) out.push_back(std::move(r));
+    }
+    requests_.clear();
+    if (push) {
+      std::vector<std::string> changed;
+      changed.swap(changed_types_);
+      push_due_ = false;
+      SortByWarmingOrder(changed);
+      changed.erase(std::unique(changed.begin(), changed.end()), changed.end());
+      for (auto& r : session_->OnSnapshotChanged(changed)) out.push_back(std::move(r));
+    }
+    int64_t bytes = 0;
+    for (auto& r : out) {
+      const auto size = static_cast<int64_t>(r.ByteSizeLong());
+      bytes += size;
+      outbox_.emplace_back(std::move(r), size);
+    }
+    server_.budget.Add(bytes);
+    WriteNext();
+  }
+  // Drops the outbox's entries from `keep` on, giving their bytes back to the budget.
+  void DropOutbox(size_t keep) {
+    int64_t bytes = 0;
+    while (outbox_.size() > keep) {
+      bytes += outbox_.back().second;
+      outbox_.pop_back();
+    }
+    ReleaseBytes(bytes);
+  }
+  void ReleaseBytes(int64_t bytes) {
+    if (bytes == 0) return;
+    for (auto& stream : server_.budget.Release(bytes)) {
+      if (server_.pushes) server_.pushes->Schedule(std::move(stream), {}, /*resume=*/true);
+    }
+  }
+  void WriteNext() {
+    if (writing_ || outbox_.empty() || finished_) return;
+    writing_ = true;
+    this->StartWrite(&outbox_.front().first);
+  }
+  // Finish once; a write in flight completes first (gRPC allows no Finish during a write).
+  void FinishLocked(grpc::Status status) {
+    if (finished_ || done_) return;
+    finished_ = true;
+    if (writing_) {
+      finish_pending_ = std::move(status);
+      DropOutbox(1);  // only the one being written stays
+      return;
+    }
+    DropOutbox(0);
+    this->Finish(status);
+  }
+
+  ServerState& server_;
+  const std::string peer_;
+  std::shared_ptr<Stream> self_;
+  Request request_;  // the read in flight
+  // mu_ guards what follows. Recursive: gRPC may run a reaction inline from a Start* call.
+  std::recursive_mutex mu_;
+  std::string node_id_;
+  std::optional<Session> session_;  // from the first request on
+  uint64_t watch_ = 0;
+  std::deque<Request> requests_;  // read, not answered yet
+  // Built responses and their sizes; front() is being written while writing_.
+  std::deque<std::pair<Response, int64_t>> outbox_;
+  bool parked_ = false;    // waiting for the write budget
+  bool push_due_ = false;  // the debounce of changed_types_ has passed
+  bool writing_ = false;
+  bool finished_ = false;  // Finish called or pending
+  std::optional<grpc::Status> finish_pending_;
+  bool done_ = false;
+  std::vector<std::string> changed_types_;
+  bool push_scheduled_ = false;
+};
+
+class AdsService final : public ads::AggregatedDiscoveryService::CallbackService {
+ public:
+  explicit AdsService(ServerState& state) : state_(state) {}
+
+  grpc::ServerBidiReactor<ads::DiscoveryRequest, ads::DiscoveryResponse>* StreamAggregatedResources(
+      grpc::CallbackServerContext* context) override {
+    return Open<SotwSession, ads::DiscoveryRequest, ads::DiscoveryResponse>(context);
+  }
+  grpc::ServerBidiReactor<ads::DeltaDiscoveryRequest, ads::DeltaDiscoveryResponse>*
+  DeltaAggregatedResources(grpc::CallbackServerContext* context) override {
+    return Open<DeltaSession, ads::DeltaDiscoveryRequest, ads::DeltaDiscoveryResponse>(context);
+  }
+
+ private:
+  template <typename Session, typename Request, typename Response>
+  grpc::ServerBidiReactor<Request, Response>* Open(grpc::CallbackServerContext* context) {
+    auto stream = std::make_shared<Stream<Session, Request, Response>>(state_, context->peer());
+    stream->Begin();
+    return stream.get();  // owned by itself until OnDone
+  }
+
+  ServerState& state_;
 };
 
 }  // namespace
 
 class AdsServer::Impl {
  public:
-  explicit Impl(SnapshotCache& cache) : service(cache, stopping) {}
-  std::atomic<bool> stopping{false};
+  explicit Impl(SnapshotCache& cache) : state(cache), service(state) {}
+  ServerState state;
   AdsService service;
   std::unique_ptr<grpc::Server> server;
   int port = 0;
@@ -182,17 +432,18 @@ AdsServer::AdsServer(SnapshotCache& cache) : impl_(std::make_unique<Impl>(cache)
 AdsServer::~AdsServer() { Shutdown(); }
 
 absl::Status AdsServer::Start(const std::string& address) {
+  // Two push threads: the machine's cores build many streams' responses at once.
+  impl_->state.pushes = std::make_unique<PushQueue>(2);
   grpc::ServerBuilder builder;
   builder.AddListeningPort(address, grpc::InsecureServerCredentials(), &impl_->port);
   builder.RegisterService(&impl_->service);
   // Proxies keep their stream open for hours: keepalive pings find the dead ones.
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 30000);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
-  // Sync streams each hold threads: let the pool grow with the number of proxies.
-  builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MAX_POLLERS, 4);
   impl_->server = builder.BuildAndStart();
   if (!impl_->server || impl_->port == 0) {
     impl_->server.reset();
+    impl_->state.pushes.reset();
     return absl::UnavailableError("xds: cannot listen on " + address);
   }
   WEFT_LOG(info, "xds: ADS server listening on {} (port {})", address, impl_->port);
@@ -202,19 +453,28 @@ absl::Status AdsServer::Start(const std::string& address) {
 int AdsServer::port() const { return impl_->port; }
 
 void AdsServer::SetPushDebounce(std::chrono::milliseconds debounce) {
-  impl_->service.set_debounce(debounce);
+  impl_->state.debounce = debounce;
 }
 
 void AdsServer::SetStreamHooks(StreamOpenedHook on_opened, StreamClosedHook on_closed) {
-  impl_->service.set_hooks(Hooks{std::move(on_opened), std::move(on_closed)});
+  impl_->state.hooks = Hooks{std::move(on_opened), std::move(on_closed)};
 }
 
 void AdsServer::Shutdown() {
   if (!impl_->server) return;
-  impl_->stopping = true;
-  // Streams notice `stopping` within their 200 ms wake-up; the deadline cancels what remains.
+  std::vector<std::shared_ptr<Pushable>> open;
+  {
+    std::lock_guard lock(impl_->state.mu);
+    for (auto& [_, weak] : impl_->state.open) {
+      if (auto s = weak.lock()) open.push_back(std::move(s));
+    }
+  }
+  for (auto& s : open) s->End();
+  open.clear();
+  // Waits for every stream's OnDone; the deadline cancels what has not finished by then.
   impl_->server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
   impl_->server.reset();
+  impl_->state.pushes.reset();
 }
 
 }  // namespace weft::control::xds

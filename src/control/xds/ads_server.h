@@ -2,9 +2,9 @@
 // both StreamAggregatedResources (state of the world) and DeltaAggregatedResources (incremental),
 // serving what a SnapshotCache holds per node.
 //
-// Threads: the synchronous gRPC API, so each open stream holds two threads of gRPC's pool (one
-// blocked reading requests, one answering them and pushing snapshot changes). Simple and right
-// for hundreds of proxies; the 1000-proxy load test is expected to move this to the callback API.
+// Threads: gRPC's callback API, so a stream holds no thread: gRPC's own few threads complete
+// reads and writes, and two push threads build the responses for snapshot changes. 1000 proxies
+// cost 1000 small stream objects, not 2000 threads (docs/architecture.md, "ADS server").
 //
 // gRPC and protobuf stay behind this header (pimpl). Start/Shutdown from one thread.
 #pragma once
@@ -41,8 +41,8 @@ class AdsServer {
   ~AdsServer();  // Shutdown()
 
   // Before Start(): how long a stream waits after a snapshot change before pushing, so a burst
-  // of changes (several applies in a row) becomes one push of the last state. Istio's istiod
-  // debounces by 100 ms (PILOT_DEBOUNCE_AFTER); 0, the default, pushes at once.
+  // of changes (several applies in a row) becomes one push of the last state; 0, the default,
+  // pushes at once. weftd leaves it at 0 and debounces its rebuilds instead (mesh_controller.h).
   void SetPushDebounce(std::chrono::milliseconds debounce);
 
   // Before Start(): called when a stream of a node opens (after its watch on the cache is in

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <set>
+#include <utility>
 
 #include "base/logging.h"
 
@@ -91,40 +92,73 @@ std::string ResourceVersion(const std::string& serialized_any) {
   return Hex(Fnv1a(kFnvOffset, serialized_any));
 }
 
-void SnapshotCache::Replace(std::shared_ptr<const Snapshot>& slot, Snapshot snapshot,
-                            const std::string* node_id) {
+std::shared_ptr<const Snapshot> SnapshotCache::Seal(Snapshot snapshot) {
   for (auto& [type, resources] : snapshot) {
     if (resources.version.empty()) resources.version = ContentVersion(resources);
+    resources.resource_versions.clear();
+    for (const auto& [name, bytes] : resources.resources) {
+      resources.resource_versions.emplace_hint(resources.resource_versions.end(), name,
+                                               ResourceVersion(bytes));
+    }
   }
+  return std::make_shared<const Snapshot>(std::move(snapshot));
+}
+
+void SnapshotCache::SetSnapshot(const std::string& node_id, Snapshot snapshot) {
+  SetSharedSnapshot({node_id}, Seal(std::move(snapshot)));
+}
+
+std::shared_ptr<const Snapshot> SnapshotCache::SetSnapshots(
+    const std::vector<std::string>& node_ids, Snapshot snapshot) {
+  std::shared_ptr<const Snapshot> sealed = Seal(std::move(snapshot));
+  SetSharedSnapshot(node_ids, sealed);
+  return sealed;
+}
+
+void SnapshotCache::SetSharedSnapshot(const std::vector<std::string>& node_ids,
+                                      std::shared_ptr<const Snapshot> snapshot) {
   std::vector<std::pair<std::shared_ptr<Watcher>, std::vector<std::string>>> to_notify;
   {
     std::lock_guard lock(mu_);
-    std::shared_ptr<const Snapshot> before = slot;
-    auto after = std::make_shared<const Snapshot>(std::move(snapshot));
-    slot = after;
-    for (auto& [id, entry] : watches_) {
-      // The default snapshot concerns only the nodes that have none of their own.
-      if (node_id ? entry.node_id != *node_id : snapshots_.count(entry.node_id) > 0) continue;
-      const Snapshot* old_view = before.get();
-      if (node_id && !before) old_view = default_snapshot_.get();  // it served this node so far
-      std::vector<std::string> changed = ChangedTypes(old_view, after.get());
-      if (!changed.empty()) to_notify.emplace_back(entry.watcher, std::move(changed));
+    // Nodes of one view mostly had one snapshot before too: compare each distinct one once.
+    // (Keyed by the old snapshot, held here so it outlives the loop that replaces it.)
+    std::map<std::shared_ptr<const Snapshot>, std::vector<std::string>> changed_since;
+    for (const std::string& node_id : node_ids) {
+      std::shared_ptr<const Snapshot>& slot = snapshots_[node_id];
+      // A node without a snapshot of its own was served the default so far.
+      std::shared_ptr<const Snapshot> before = slot ? std::move(slot) : default_snapshot_;
+      slot = snapshot;
+      if (before == snapshot) continue;
+      auto memo = changed_since.find(before);
+      if (memo == changed_since.end()) {
+        std::vector<std::string> changed = ChangedTypes(before.get(), snapshot.get());
+        memo = changed_since.emplace(std::move(before), std::move(changed)).first;
+      }
+      if (memo->second.empty()) continue;
+      auto [first, last] = watches_by_node_.equal_range(node_id);
+      for (auto it = first; it != last; ++it) {
+        to_notify.emplace_back(watches_.at(it->second).watcher, memo->second);
+      }
     }
   }
   for (auto& [watcher, changed] : to_notify) (*watcher)(changed);
 }
 
-void SnapshotCache::SetSnapshot(const std::string& node_id, Snapshot snapshot) {
-  std::shared_ptr<const Snapshot>* slot;
+void SnapshotCache::SetDefaultSnapshot(Snapshot snapshot) {
+  std::shared_ptr<const Snapshot> after = Seal(std::move(snapshot));
+  std::vector<std::pair<std::shared_ptr<Watcher>, std::vector<std::string>>> to_notify;
   {
     std::lock_guard lock(mu_);
-    slot = &snapshots_[node_id];  // map nodes are stable
+    std::shared_ptr<const Snapshot> before = std::exchange(default_snapshot_, after);
+    // The default snapshot concerns only the nodes that have none of their own.
+    std::vector<std::string> changed = ChangedTypes(before.get(), after.get());
+    if (!changed.empty()) {
+      for (auto& [id, entry] : watches_) {
+        if (snapshots_.count(entry.node_id) == 0) to_notify.emplace_back(entry.watcher, changed);
+      }
+    }
   }
-  Replace(*slot, std::move(snapshot), &node_id);
-}
-
-void SnapshotCache::SetDefaultSnapshot(Snapshot snapshot) {
-  Replace(default_snapshot_, std::move(snapshot), nullptr);
+  for (auto& [watcher, changed] : to_notify) (*watcher)(changed);
 }
 
 void SnapshotCache::ClearSnapshot(const std::string& node_id) {
@@ -135,9 +169,11 @@ void SnapshotCache::ClearSnapshot(const std::string& node_id) {
     if (it == snapshots_.end()) return;
     std::vector<std::string> changed = ChangedTypes(it->second.get(), default_snapshot_.get());
     snapshots_.erase(it);
-    for (auto& [id, entry] : watches_) {
-      if (entry.node_id == node_id && !changed.empty())
-        to_notify.emplace_back(entry.watcher, changed);
+    if (!changed.empty()) {
+      auto [first, last] = watches_by_node_.equal_range(node_id);
+      for (auto w = first; w != last; ++w) {
+        to_notify.emplace_back(watches_.at(w->second).watcher, changed);
+      }
     }
   }
   for (auto& [watcher, changed] : to_notify) (*watcher)(changed);
@@ -154,12 +190,22 @@ uint64_t SnapshotCache::Watch(const std::string& node_id, Watcher watcher) {
   std::lock_guard lock(mu_);
   const uint64_t id = next_watch_id_++;
   watches_[id] = WatchEntry{node_id, std::make_shared<Watcher>(std::move(watcher))};
+  watches_by_node_.emplace(node_id, id);
   return id;
 }
 
 void SnapshotCache::Unwatch(uint64_t watch_id) {
   std::lock_guard lock(mu_);
-  watches_.erase(watch_id);
+  auto it = watches_.find(watch_id);
+  if (it == watches_.end()) return;
+  auto [first, last] = watches_by_node_.equal_range(it->second.node_id);
+  for (auto w = first; w != last; ++w) {
+    if (w->second == watch_id) {
+      watches_by_node_.erase(w);
+      break;
+    }
+  }
+  watches_.erase(it);
 }
 
 void SnapshotCache::StreamOpened(const std::string& node_id) {

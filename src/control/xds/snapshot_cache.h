@@ -47,6 +47,9 @@ struct TypeResources {
   // so equal content keeps its version.
   std::string version;
   std::map<std::string, std::string> resources;  // name -> serialized google.protobuf.Any
+  // name -> ResourceVersion(bytes), filled by the cache when the snapshot is set (so a push does
+  // not hash every resource again for every stream); callers leave it empty.
+  std::map<std::string, std::string> resource_versions = {};
 };
 
 using Snapshot = std::map<std::string, TypeResources>;  // type URL -> resources
@@ -80,6 +83,14 @@ class SnapshotCache {
   // Replaces the node's snapshot and notifies the node's watchers of the types whose resources
   // changed (none: nobody is woken). Versions left empty are derived from the content.
   void SetSnapshot(const std::string& node_id, Snapshot snapshot);
+  // One snapshot for many nodes (weftd's proxies of one view): stored once and shared, the
+  // nodes' watchers told what changed for each. Returns the stored snapshot, which
+  // SetSharedSnapshot accepts for nodes joining the view later.
+  std::shared_ptr<const Snapshot> SetSnapshots(const std::vector<std::string>& node_ids,
+                                               Snapshot snapshot);
+  // `snapshot` is one this cache returned (SetSnapshots, GetSnapshot): shared as it is.
+  void SetSharedSnapshot(const std::vector<std::string>& node_ids,
+                         std::shared_ptr<const Snapshot> snapshot);
   // The snapshot for nodes that have none of their own (a fixture serving every node alike).
   void SetDefaultSnapshot(Snapshot snapshot);
   void ClearSnapshot(const std::string& node_id);
@@ -104,8 +115,8 @@ class SnapshotCache {
   std::map<std::string, NodeStatus> AllStatuses() const;
 
  private:
-  void Replace(std::shared_ptr<const Snapshot>& slot, Snapshot snapshot,
-               const std::string* node_id);
+  // Fills in versions and resource versions.
+  static std::shared_ptr<const Snapshot> Seal(Snapshot snapshot);
 
   mutable std::mutex mu_;
   std::map<std::string, std::shared_ptr<const Snapshot>> snapshots_;
@@ -115,6 +126,7 @@ class SnapshotCache {
     std::shared_ptr<Watcher> watcher;
   };
   std::map<uint64_t, WatchEntry> watches_;
+  std::multimap<std::string, uint64_t> watches_by_node_;  // node id -> watch id
   uint64_t next_watch_id_ = 1;
   std::map<std::string, NodeStatus> status_;
 };

@@ -25,9 +25,10 @@ json ServiceEntry(int port) {
             {"endpoints", {{{"address", "127.0.0.1"}, {"labels", {{"version", "v1"}}}}}}}}};
 }
 
-xds::NodeInfo Node(const std::string& id) {
+xds::NodeInfo Node(const std::string& id, const std::string& app = "") {
   xds::NodeInfo node;
   node.id = id;
+  if (!app.empty()) node.metadata_json = R"({"LABELS": {"app": ")" + app + R"("}})";
   return node;
 }
 
@@ -48,9 +49,9 @@ class MeshControllerTest : public ::testing::Test {
     std::filesystem::remove_all(dir_);
   }
   // Runs what was posted (and what that posts) until the loop is idle.
-  void RunPosted() {
+  void RunPosted(std::chrono::milliseconds for_ms = std::chrono::milliseconds(50)) {
     auto timer = dispatcher_.CreateTimer([this] { dispatcher_.Exit(); });
-    timer->Enable(std::chrono::milliseconds(50));
+    timer->Enable(for_ms);
     dispatcher_.Run();
   }
   size_t Count(const std::string& node, const char* type) {
@@ -200,6 +201,62 @@ TEST_F(MeshControllerTest, ConnectingProxiesRegisterAndLeaveAfterTheGrace) {
   RunPosted();
   EXPECT_TRUE(endpoints().empty());
   EXPECT_TRUE(controller_->workloads().List().empty());
+}
+
+TEST_F(MeshControllerTest, ReplicasShareOneViewAndOneStoredSnapshot) {
+  ASSERT_TRUE(store_->Create(ServiceEntry(19080)).ok());
+  const std::string a1 = "sidecar~10.0.0.1~a-1.default~default.svc.cluster.local";
+  const std::string a2 = "sidecar~10.0.0.2~a-2.default~default.svc.cluster.local";
+  const std::string b1 = "sidecar~10.0.0.3~b-1.default~default.svc.cluster.local";
+  controller_->OnStreamOpened(Node(a1, "a"));
+  controller_->OnStreamOpened(Node(a2, "a"));
+  controller_->OnStreamOpened(Node(b1, "b"));
+  RunPosted();
+  // No selector reads `app` yet: one view, one snapshot object for all three.
+  EXPECT_EQ(controller_->views(), 1u);
+  ASSERT_NE(cache_.GetSnapshot(a1), nullptr);
+  EXPECT_EQ(cache_.GetSnapshot(a1).get(), cache_.GetSnapshot(b1).get());
+
+  // A VirtualService matching sourceLabels app=a splits them: a-1 and a-2 still share.
+  json vs = {{"apiVersion", "networking.istio.io/v1"},
+             {"kind", "VirtualService"},
+             {"metadata", {{"namespace", "default"}, {"name", "r"}}},
+             {"spec",
+              {{"hosts", {"reviews.default.svc.cluster.local"}},
+               {"http",
+                {{{"match", {{{"sourceLabels", {{"app", "a"}}}, {"uri", {{"prefix", "/a"}}}}}},
+                  {"route", {{{"destination", {{"host", "reviews"}}}}}}},
+                 {{"route", {{{"destination", {{"host", "reviews"}}}}}}}}}}}};
+  ASSERT_TRUE(store_->Create(vs).ok());
+  RunPosted();
+  EXPECT_EQ(controller_->views(), 2u);
+  EXPECT_EQ(cache_.GetSnapshot(a1).get(), cache_.GetSnapshot(a2).get());
+  EXPECT_NE(cache_.GetSnapshot(a1).get(), cache_.GetSnapshot(b1).get());
+  EXPECT_NE(cache_.GetSnapshot(a1)->at(xds::kRouteType).version,
+            cache_.GetSnapshot(b1)->at(xds::kRouteType).version);
+
+  // A replica connecting later joins its view's snapshot without a rebuild.
+  const size_t rebuilds = controller_->rebuilds();
+  const std::string a3 = "sidecar~10.0.0.4~a-3.default~default.svc.cluster.local";
+  controller_->OnStreamOpened(Node(a3, "a"));
+  RunPosted();
+  EXPECT_EQ(controller_->rebuilds(), rebuilds);
+  EXPECT_EQ(cache_.GetSnapshot(a3).get(), cache_.GetSnapshot(a1).get());
+}
+
+TEST_F(MeshControllerTest, DebouncedRebuildWaitsForQuietThenRunsOnce) {
+  controller_->SetDebounce(std::chrono::milliseconds(200), std::chrono::seconds(5));
+  controller_->OnStreamOpened(Node("n1"));
+  RunPosted(std::chrono::milliseconds(400));  // its first rebuild, debounced too
+  ASSERT_NE(cache_.GetSnapshot("n1"), nullptr);
+  const size_t before = controller_->rebuilds();
+  ASSERT_TRUE(store_->Create(ServiceEntry(19080)).ok());
+  RunPosted();  // 50 ms: still quiet-waiting
+  EXPECT_EQ(controller_->rebuilds(), before);
+  EXPECT_EQ(Count("n1", xds::kListenerType), 0u);
+  RunPosted(std::chrono::milliseconds(400));
+  EXPECT_EQ(controller_->rebuilds(), before + 1);
+  EXPECT_EQ(Count("n1", xds::kListenerType), 1u);
 }
 
 }  // namespace

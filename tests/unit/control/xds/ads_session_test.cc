@@ -206,6 +206,38 @@ TEST(SotwSessionTest, NamedListenerSubscriptionIsNotAWildcard) {
   EXPECT_EQ(none[0].resources_size(), 0);
 }
 
+TEST(SotwSessionTest, EndpointPushesCarryOnlyTheChangedAssignments) {
+  SnapshotCache cache;
+  Snapshot s{{kEndpointType, {"", {{"a", EndpointsAny("a", 1)}, {"b", EndpointsAny("b", 1)}}}},
+             {kClusterType, {"", {{"a", ClusterAny("a")}, {"b", ClusterAny("b")}}}}};
+  cache.SetSnapshot("node-a", s);
+  SotwSession session(cache, "node-a");
+  auto r = session.OnRequest(Sotw(kEndpointType, "", "", {"a", "b"}));
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_EQ(Names(r[0]), (std::vector<std::string>{"a", "b"}));  // the first answer: all
+  auto c = session.OnRequest(Sotw(kClusterType));
+  ASSERT_EQ(c.size(), 1u);
+
+  // One assignment changes: EDS pushes it alone (omission removes nothing in EDS).
+  s[kEndpointType].resources["b"] = EndpointsAny("b", 2);
+  s[kClusterType].resources["b"] = ClusterAny("b", 2);
+  cache.SetSnapshot("node-a", s);
+  auto pushed = session.OnSnapshotChanged({kClusterType, kEndpointType});
+  ASSERT_EQ(pushed.size(), 2u);
+  // CDS is a wildcard type: its responses always carry every cluster.
+  EXPECT_EQ(Names(pushed[0]), (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(Names(pushed[1]), std::vector<std::string>{"b"});
+  EXPECT_EQ(pushed[1].version_info(), cache.GetSnapshot("node-a")->at(kEndpointType).version);
+
+  // Resubscribing to what left the subscription sends it again.
+  r = session.OnRequest(Sotw(kEndpointType, pushed[1].version_info(), pushed[1].nonce(), {"a"}));
+  EXPECT_TRUE(r.empty() || Names(r[0]).empty());
+  r = session.OnRequest(
+      Sotw(kEndpointType, "", r.empty() ? pushed[1].nonce() : r[0].nonce(), {"a", "b"}));
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_EQ(Names(r[0]), std::vector<std::string>{"b"});
+}
+
 TEST(SotwSessionTest, FirstRequestWaitsForASnapshot) {
   SnapshotCache cache;
   SotwSession session(cache, "node-a");
@@ -310,6 +342,41 @@ TEST(DeltaSessionTest, NamedListenerSubscriptionIsNotAWildcard) {
   ASSERT_EQ(r.size(), 1u);
   ASSERT_EQ(r[0].resources_size(), 1);
   EXPECT_EQ(r[0].resources(0).name(), "reviews:9080");
+}
+
+TEST(DeltaSessionTest, WildcardOffThenOnKeepsWhatTheClientHolds) {
+  SnapshotCache cache;
+  Snapshot s{{kClusterType, {"", {{"a", ClusterAny("a")}, {"b", ClusterAny("b")}}}}};
+  cache.SetSnapshot("node-a", s);
+  DeltaSession session(cache, "node-a");
+  auto r = session.OnRequest(Delta(kClusterType));  // wildcard
+  ASSERT_EQ(r.size(), 1u);
+  ASSERT_EQ(r[0].resources_size(), 2);
+  // Wildcard off, `a` named: `b` leaves the client's scope and is reported removed.
+  r = session.OnRequest(Delta(kClusterType, {"a"}, {"*"}, r[0].nonce()));
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_EQ(r[0].resources_size(), 0);  // the client already has `a`
+  ASSERT_EQ(r[0].removed_resources_size(), 1);
+  EXPECT_EQ(r[0].removed_resources(0), "b");
+  // Wildcard on again: only `b` is sent.
+  r = session.OnRequest(Delta(kClusterType, {"*"}, {}, r[0].nonce()));
+  ASSERT_EQ(r.size(), 1u);
+  ASSERT_EQ(r[0].resources_size(), 1);
+  EXPECT_EQ(r[0].resources(0).name(), "b");
+  // And later changes are the changed resource alone.
+  s[kClusterType].resources["a"] = ClusterAny("a", 2);
+  cache.SetSnapshot("node-a", s);
+  r = session.OnSnapshotChanged({kClusterType});
+  ASSERT_EQ(r.size(), 1u);
+  ASSERT_EQ(r[0].resources_size(), 1);
+  EXPECT_EQ(r[0].resources(0).name(), "a");
+}
+
+TEST(SubscriptionTest, EqualNameSetsAreOneObject) {
+  NameSet a = InternNames({"x", "y"});
+  NameSet b = InternNames({"y", "x"});
+  EXPECT_EQ(a.get(), b.get());
+  EXPECT_NE(InternNames({"x"}).get(), a.get());
 }
 
 }  // namespace
