@@ -58,6 +58,20 @@ translate::ProxyIdentity ProxyFor(const std::string& node_id, const NodeIdentity
   return proxy;
 }
 
+// Whether a workload registered for `node` may be an endpoint of some service: a ServiceEntry
+// with a workloadSelector in its namespace matching its labels. A WorkloadGroup template may add
+// labels, so a node naming one always may.
+bool MayBackAService(const NodeIdentity& node, const translate::Registry& registry) {
+  if (!node.auto_register_group.empty()) return true;
+  for (const translate::Service& s : registry.services) {
+    if (s.has_workload_selector && s.namespace_ == node.namespace_ &&
+        translate::LabelsMatch(s.workload_selector, node.labels)) {
+      return true;
+    }
+  }
+  return false;
+}
+
 }  // namespace
 
 MeshController::MeshController(event::Dispatcher& dispatcher, Store& store,
@@ -123,10 +137,14 @@ void MeshController::OnStreamOpened(const xds::NodeInfo& node) {
              entry.identity.namespace_, entry.identity.ip, entry.identity.labels.size(),
              node.user_agent_name);
     // A node whose metadata was refused is served the defaults but not registered. A
-    // registration changes the registry (endpoints of the services selecting it, this node's
-    // inbound ports): the rebuild brings every view up to date, the fast path below still
-    // answers this node at once.
-    if (identity_ok && workloads_.Register(entry.identity)) ScheduleRebuild();
+    // registration a service selects changes the registry (that service's endpoints, this
+    // node's inbound ports): the rebuild brings every view up to date, the fast path below still
+    // answers this node at once. One no service selects changes nobody's config (a thousand
+    // client-only proxies connecting are no rebuild).
+    if (identity_ok && workloads_.Register(entry.identity) &&
+        (!input_ || MayBackAService(entry.identity, input_->registry))) {
+      ScheduleRebuild();
+    }
     if (!input_) {
       ScheduleRebuild();  // nothing translated yet: the rebuild covers this node
       return;

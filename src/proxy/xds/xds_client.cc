@@ -417,9 +417,16 @@ class XdsClient::Impl : public std::enable_shared_from_this<XdsClient::Impl> {
       by_service[name] = std::move(*translated);
     }
     RETURN_IF_ERROR(server_.UpdateEndpoints(std::move(by_service)));
+    // A SotW EDS response need not repeat the assignments that did not change (only LDS and
+    // CDS responses are complete, per the xDS protocol's "Grouping Resources into Responses"):
+    // merge, and forget only what no cluster asks for any more.
     auto& applied = types_[kEndpointType].applied;
-    applied.clear();
     for (auto& [name, entry] : incoming) applied[name] = std::move(entry.second);
+    const std::vector<std::string> wanted = server_.EdsServiceNames();
+    for (auto it = applied.begin(); it != applied.end();) {
+      it = std::binary_search(wanted.begin(), wanted.end(), it->first) ? std::next(it)
+                                                                       : applied.erase(it);
+    }
     return absl::OkStatus();
   }
 
