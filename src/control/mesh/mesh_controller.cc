@@ -149,8 +149,12 @@ void MeshController::OnStreamOpened(const xds::NodeInfo& node) {
       ScheduleRebuild();  // nothing translated yet: the rebuild covers this node
       return;
     }
-    // The store has not changed since input_ (a change schedules a rebuild, which redoes this):
-    // join an existing view's snapshot, or translate the new view now.
+    // A change waiting out its debounce makes input_ stale: the pending rebuild covers this
+    // node (its stream waits for a first snapshot), so it starts on the current config rather
+    // than on the one a write the API already acknowledged replaced.
+    if (rebuild_scheduled_) return;
+    // The store has not changed since input_: join an existing view's snapshot, or translate
+    // the new view now.
     AssignView(node.id, entry);
     ViewState& view = views_.at(entry.view_key);
     if (view.snapshot) {
