@@ -103,7 +103,7 @@ class MeshController {
   std::vector<Store::WatchId> watches_;
   std::map<std::string, ConnectedNode> nodes_;  // by node id
   WorkloadRegistry workloads_;
-  std::map<std::string, ViewState> views_;      // by translate::ViewKey
+  std::map<std::string, ViewState> views_;  // by translate::ViewKey
   // The last rebuild's input, for views that appear between rebuilds; null before the first.
   std::shared_ptr<const translate::Snapshot> input_;
   std::set<std::string> label_keys_;  // translate::SelectorLabelKeys(input_->resources)

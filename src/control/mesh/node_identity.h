@@ -49,7 +49,7 @@ struct NodeIdentity {
   std::string auto_register_group;
   std::string network;
   std::string outbound_address;  // empty: the translator's default (127.0.0.1)
-  bool proxyless_grpc = false;  // metadata.GENERATOR == "grpc"
+  bool proxyless_grpc = false;   // metadata.GENERATOR == "grpc"
 };
 
 // `metadata_json` is node.metadata as JSON ("" or "{}" for none). Refuses metadata of the wrong
