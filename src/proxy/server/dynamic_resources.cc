@@ -210,7 +210,8 @@ absl::Status Server::UpdateListeners(std::vector<listener::ListenerConfig> updat
         fds = std::move(*bound);
       }
       WEFT_LOG(info, "lds: listener '{}' warming (waiting for its routes)", config.name);
-      warming_listeners_[config.name] = WarmingListener(std::move(config), std::move(fds));
+      const std::string name = config.name;  // the right side is evaluated (moved) first
+      warming_listeners_[name] = WarmingListener(std::move(config), std::move(fds));
       continue;
     }
     warming_listeners_.erase(config.name);
