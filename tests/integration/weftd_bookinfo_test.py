@@ -225,8 +225,8 @@ class WeftdBookinfoTest(unittest.TestCase):
     def endpoints(self, subset):
         """host:port of the hosts in P's `outbound|9080|<subset>|reviews...` host set.
 
-        /clusters also lists hosts that left but still have stats, so the membership_total gauge
-        says how many are current, and the addresses come from /clusters only when it agrees."""
+        /clusters must list exactly the current hosts (membership_total): a host EDS removed
+        must not linger there because it still has stats; a disagreement is returned as such."""
         cluster = "outbound|%d|%s|%s" % (PORT, subset, FQDN)
         _, stats = self.p.admin_get("/stats")
         total = 0
@@ -238,7 +238,9 @@ class WeftdBookinfoTest(unittest.TestCase):
         for line in text.splitlines():
             if line.startswith(cluster + "::") and line.endswith("::canary::false"):
                 found.add(line[len(cluster) + 2:].split("::")[0])
-        return sorted(found) if len(found) == total else ["%d host(s)" % total]
+        if len(found) != total:
+            return ["/clusters lists %s but membership_total is %d" % (sorted(found), total)]
+        return sorted(found)
 
     # ---- the client (what productpage would do) ----
 

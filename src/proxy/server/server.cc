@@ -219,7 +219,8 @@ AdminResponse Server::ClustersPage(bool json) {
                     config->alt_stat_name.empty() ? name : config->alt_stat_name, "\n");
     const bool via_api = dynamic_clusters_.count(name) > 0;
     absl::StrAppend(&out, name, "::added_via_api::", via_api ? "true" : "false", "\n");
-    // Hosts of the current host set, then any host only the workers know (ORIGINAL_DST).
+    // Hosts of the current host set, then, for ORIGINAL_DST, the hosts only the workers know.
+    // (Other clusters' stats may outlive a host EDS or DNS removed: those are not listed.)
     std::vector<std::pair<std::string, const upstream::Host*>> hosts;
     std::set<std::string> listed;
     if (auto set = clusters_->hosts(name)) {
@@ -228,9 +229,11 @@ AdminResponse Server::ClustersPage(bool json) {
         listed.insert(h->address_string);
       }
     }
-    for (auto& [key, stats] : by_host) {
-      auto [cluster, address] = split(key);
-      if (cluster == name && !listed.count(address)) hosts.emplace_back(address, nullptr);
+    if (config->type == upstream::DiscoveryType::kOriginalDst) {
+      for (auto& [key, stats] : by_host) {
+        auto [cluster, address] = split(key);
+        if (cluster == name && !listed.count(address)) hosts.emplace_back(address, nullptr);
+      }
     }
     nlohmann::json host_list = nlohmann::json::array();
     for (auto& [address, host] : hosts) {
