@@ -89,6 +89,9 @@ absl::Status WorkloadRegistry::Restore() {
   if (!state.is_object() || !state.contains("workloads") || !state["workloads"].is_array()) {
     return absl::DataLossError(absl::StrCat(state_path_, ": not a registrations file"));
   }
+  // Proxies that lost weftd retry with a growing back-off (weft-proxy's and Envoy's reach 30 s),
+  // so after an outage they may need that long to come back: the grace counts from then.
+  const std::chrono::milliseconds restored_grace = grace_ + kProxyReconnectBackoffCap;
   size_t restored = 0;
   for (const nlohmann::json& j : state["workloads"]) {
     RegisteredWorkload w;
@@ -100,14 +103,14 @@ absl::Status WorkloadRegistry::Restore() {
     }
     Entry& entry = entries_[w.node_id];
     entry.workload = std::move(w);
-    StartGrace(entry);
+    StartGrace(entry, restored_grace);
     ++restored;
   }
   if (restored > 0) {
     WEFT_LOG(info,
              "registry: restored {} workload(s) from {}; each stays {} ms unless its proxy "
              "reconnects",
-             restored, state_path_, grace_.count());
+             restored, state_path_, restored_grace.count());
   }
   return absl::OkStatus();
 }
@@ -167,14 +170,16 @@ void WorkloadRegistry::MarkDisconnected(const std::string& node_id) {
            it->second.workload.namespace_, it->second.workload.name, grace_.count());
 }
 
-void WorkloadRegistry::StartGrace(Entry& entry) {
+void WorkloadRegistry::StartGrace(Entry& entry) { StartGrace(entry, grace_); }
+
+void WorkloadRegistry::StartGrace(Entry& entry, std::chrono::milliseconds grace) {
   entry.workload.connected = false;
   entry.workload.disconnected_at = dispatcher_.SystemNow();
   if (!entry.expiry) {
     entry.expiry =
         dispatcher_.CreateTimer([this, node_id = entry.workload.node_id] { Expire(node_id); });
   }
-  entry.expiry->Enable(grace_);
+  entry.expiry->Enable(grace);
 }
 
 void WorkloadRegistry::Expire(const std::string& node_id) {

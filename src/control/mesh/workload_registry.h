@@ -35,6 +35,11 @@ namespace weft::control::mesh {
 
 // Istio's PILOT_WORKLOAD_ENTRY_GRACE_PERIOD default.
 inline constexpr std::chrono::milliseconds kDefaultRegistrationGrace{10000};
+// The longest a disconnected weft-proxy waits between reconnect attempts (src/proxy/xds's
+// jittered back-off, 0.5 s doubling to 30 s, like Envoy's gRPC xDS default). Workloads restored
+// after a weftd restart get this on top of the grace, since their proxies' back-off grew while
+// weftd was down.
+inline constexpr std::chrono::milliseconds kProxyReconnectBackoffCap{30000};
 
 // One registered workload, as diagnostics show it.
 struct RegisteredWorkload {
@@ -93,7 +98,8 @@ class WorkloadRegistry {
   // metadata labels, then the template (Istio's workloadEntryFromGroup order).
   translate::Workload Resolve(const RegisteredWorkload& w, const translate::Registry& r) const;
   void Expire(const std::string& node_id);
-  void StartGrace(Entry& entry);
+  void StartGrace(Entry& entry);  // the configured grace
+  void StartGrace(Entry& entry, std::chrono::milliseconds grace);
   // Saves once per turn of the loop, however many changes the turn made.
   void ScheduleSave();
   void Save();
