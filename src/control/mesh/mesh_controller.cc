@@ -58,20 +58,6 @@ translate::ProxyIdentity ProxyFor(const std::string& node_id, const NodeIdentity
   return proxy;
 }
 
-// Whether a workload registered for `node` may be an endpoint of some service: a ServiceEntry
-// with a workloadSelector in its namespace matching its labels. A WorkloadGroup template may add
-// labels, so a node naming one always may.
-bool MayBackAService(const NodeIdentity& node, const translate::Registry& registry) {
-  if (!node.auto_register_group.empty()) return true;
-  for (const translate::Service& s : registry.services) {
-    if (s.has_workload_selector && s.namespace_ == node.namespace_ &&
-        translate::LabelsMatch(s.workload_selector, node.labels)) {
-      return true;
-    }
-  }
-  return false;
-}
-
 }  // namespace
 
 MeshController::MeshController(event::Dispatcher& dispatcher, Store& store,
@@ -142,7 +128,7 @@ void MeshController::OnStreamOpened(const xds::NodeInfo& node) {
     // answers this node at once. One no service selects changes nobody's config (a thousand
     // client-only proxies connecting are no rebuild).
     if (identity_ok && workloads_.Register(entry.identity) &&
-        (!input_ || MayBackAService(entry.identity, input_->registry))) {
+        (!input_ || workloads_.SelectedByAny(node.id, input_->registry))) {
       ScheduleRebuild();
     }
     if (!input_) {

@@ -249,6 +249,15 @@ std::vector<translate::ServicePort> WorkloadRegistry::InboundPorts(
   return ports;
 }
 
+bool WorkloadRegistry::SelectedByAny(const std::string& node_id,
+                                     const translate::Registry& registry) const {
+  const auto it = entries_.find(node_id);
+  if (it == entries_.end()) return false;
+  const translate::Workload workload = Resolve(it->second.workload, registry);
+  return std::any_of(registry.services.begin(), registry.services.end(),
+                     [&](const translate::Service& s) { return translate::Selects(s, workload); });
+}
+
 std::vector<RegisteredWorkload> WorkloadRegistry::List() const {
   std::vector<RegisteredWorkload> out;
   out.reserve(entries_.size());

@@ -86,6 +86,9 @@ class WorkloadRegistry {
                                                    const translate::Registry& registry) const;
 
   // Every registered workload, sorted by node id (read-only, for the debug API).
+  // Whether some service in `registry` selects the node's workload (its WorkloadGroup
+  // template applied): only then does its registration change anybody's config.
+  bool SelectedByAny(const std::string& node_id, const translate::Registry& registry) const;
   std::vector<RegisteredWorkload> List() const;
   std::chrono::milliseconds grace() const { return grace_; }
 
