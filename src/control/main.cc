@@ -15,6 +15,7 @@
 #include "control/api/debug_api.h"
 #include "control/api/http_server.h"
 #include "control/api/resource_api.h"
+#include "control/mesh/mesh_config_file.h"
 #include "control/mesh/mesh_controller.h"
 #include "control/model/formats.h"
 #include "control/store/sqlite_store.h"
@@ -41,7 +42,8 @@ void WriteAddressFile(const std::string& path, const std::string& address) {
 int main(int argc, char** argv) {
   CLI::App app{"weftd: the Weft service mesh's control plane"};
   std::string data_dir = "./weft-data", api_addr = "127.0.0.1:15080", xds_addr = "127.0.0.1:15010",
-              log_level = "info", api_address_path, xds_address_path, registration_grace = "10s";
+              log_level = "info", api_address_path, mesh_config_path, xds_address_path,
+              registration_grace = "10s";
   app.add_option("--data-dir", data_dir, "directory of the store (weft.db), created if absent");
   app.add_option("--api-addr", api_addr, "HOST:PORT of the resource API (port 0: any free port)");
   app.add_option("--xds-addr", xds_addr, "HOST:PORT of the ADS server (port 0: any free port)");
@@ -52,6 +54,9 @@ int main(int argc, char** argv) {
   app.add_option("--registration-grace", registration_grace,
                  "how long a proxy-registered workload stays an endpoint after its proxy's last "
                  "stream closed (Istio's PILOT_WORKLOAD_ENTRY_GRACE_PERIOD, default 10s)");
+  app.add_option("--mesh-config", mesh_config_path,
+                 "Istio MeshConfig YAML: outboundTrafficPolicy, rootNamespace, trustDomain, "
+                 "defaultConfig.holdApplicationUntilProxyStarts (default: Istio's defaults)");
   app.add_option("-l,--log-level", log_level, "trace|debug|info|warning|error|critical|off");
   CLI11_PARSE(app, argc, argv);
 
@@ -75,6 +80,12 @@ int main(int argc, char** argv) {
   if (!grace_ns) {
     std::fprintf(stderr, "error: --registration-grace %s: %s\n", registration_grace.c_str(),
                  weft::control::DurationError(registration_grace).c_str());
+    return 1;
+  }
+  auto mesh_config = weft::control::mesh::LoadMeshConfig(mesh_config_path);
+  if (!mesh_config.ok()) {
+    std::fprintf(stderr, "error: --mesh-config %s\n",
+                 std::string(mesh_config.status().message()).c_str());
     return 1;
   }
   auto store = weft::control::SqliteStore::Open(data_dir + "/weft.db");
@@ -112,6 +123,7 @@ int main(int argc, char** argv) {
       std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::nanoseconds(*grace_ns)),
       data_dir + "/registrations.json");
   mesh.SetDebounce(std::chrono::milliseconds(100), std::chrono::seconds(1));
+  mesh.SetMeshConfig(*mesh_config);
   if (absl::Status st = mesh.Start(); !st.ok()) {
     std::fprintf(stderr, "error: %s\n", std::string(st.message()).c_str());
     return 1;

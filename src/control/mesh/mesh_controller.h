@@ -28,6 +28,7 @@
 #include "absl/status/status.h"
 #include "control/mesh/node_identity.h"
 #include "control/mesh/workload_registry.h"
+#include "control/translate/mesh_config.h"
 #include "control/store/store.h"
 #include "control/xds/ads_server.h"
 #include "control/xds/snapshot_cache.h"
@@ -56,6 +57,8 @@ class MeshController {
   // Before Start(): wait for `quiet` without store changes before rebuilding, but no longer than
   // `max` after the first change. Zero (the default): rebuild on the next turn of the loop.
   void SetDebounce(std::chrono::milliseconds quiet, std::chrono::milliseconds max);
+  // Before Start(): the mesh-wide settings (weftd --mesh-config) every translation uses.
+  void SetMeshConfig(translate::MeshConfig config) { mesh_config_ = std::move(config); }
   // Installs this controller's hooks on `server` (before server.Start()).
   void AttachTo(xds::AdsServer& server);
 
@@ -108,6 +111,7 @@ class MeshController {
   std::shared_ptr<const translate::Snapshot> input_;
   std::set<std::string> label_keys_;  // translate::SelectorLabelKeys(input_->resources)
   std::chrono::milliseconds debounce_quiet_{0}, debounce_max_{0};
+  translate::MeshConfig mesh_config_;
   std::unique_ptr<event::Timer> debounce_timer_;
   event::MonotonicTime first_change_{};
   bool rebuild_scheduled_ = false;
