@@ -14,6 +14,7 @@
 #include "base/logging.h"
 #include "control/api/debug_api.h"
 #include "control/api/http_server.h"
+#include "control/api/lifecycle_api.h"
 #include "control/api/resource_api.h"
 #include "control/mesh/mesh_config_file.h"
 #include "control/mesh/mesh_controller.h"
@@ -23,6 +24,7 @@
 #include "control/xds/snapshot_cache.h"
 #include "event/dispatcher.h"
 #include "network/address.h"
+#include "weft_version.h"
 
 namespace {
 
@@ -43,7 +45,7 @@ int main(int argc, char** argv) {
   CLI::App app{"weftd: the Weft service mesh's control plane"};
   std::string data_dir = "./weft-data", api_addr = "127.0.0.1:15080", xds_addr = "127.0.0.1:15010",
               log_level = "info", api_address_path, mesh_config_path, xds_address_path,
-              registration_grace = "10s";
+              registration_grace = "10s", revision = "default";
   app.add_option("--data-dir", data_dir, "directory of the store (weft.db), created if absent");
   app.add_option("--api-addr", api_addr, "HOST:PORT of the resource API (port 0: any free port)");
   app.add_option("--xds-addr", xds_addr, "HOST:PORT of the ADS server (port 0: any free port)");
@@ -57,6 +59,9 @@ int main(int argc, char** argv) {
   app.add_option("--mesh-config", mesh_config_path,
                  "Istio MeshConfig YAML: outboundTrafficPolicy, rootNamespace, trustDomain, "
                  "defaultConfig.holdApplicationUntilProxyStarts (default: Istio's defaults)");
+  app.add_option("--revision", revision,
+                 "the control plane revision this weftd is (Istio's revision: \"default\", "
+                 "\"canary\", ...), reported on GET /version");
   app.add_option("-l,--log-level", log_level, "trace|debug|info|warning|error|critical|off");
   CLI11_PARSE(app, argc, argv);
 
@@ -144,11 +149,14 @@ int main(int argc, char** argv) {
         auto proxy = mesh.Proxy(node_id);
         if (!proxy) return std::nullopt;
         return weft::control::ProxyTranslation{proxy->identity.namespace_, proxy->identity.ip,
-                                               proxy->warnings};
+                                               proxy->warnings, proxy->user_agent, proxy->version};
       },
       [&store] { return (*store)->Revision(); });
+  weft::control::LifecycleApi lifecycle(revision, **store);
   weft::control::HttpServer server(dispatcher, [&](const auto& request, auto& exchange) {
-    if (weft::control::DebugApi::Serves(request)) {
+    if (weft::control::LifecycleApi::Serves(request)) {
+      lifecycle.Handle(request, exchange);
+    } else if (weft::control::DebugApi::Serves(request)) {
       debug.Handle(request, exchange);
     } else {
       api.Handle(request, exchange);
@@ -165,8 +173,10 @@ int main(int argc, char** argv) {
   const std::string bound = server.address().ToString();
   WriteAddressFile(api_address_path, bound);
   WriteAddressFile(xds_address_path, xds_bound);
-  WEFT_LOG(info, "weftd: resource API on http://{}, xDS on {}, store {}/weft.db at revision {}",
-           bound, xds_bound, data_dir, (*store)->Revision());
+  WEFT_LOG(info,
+           "weftd {} (revision {}): resource API on http://{}, xDS on {}, store {}/weft.db at "
+           "revision {}",
+           weft::kVersion, revision, bound, xds_bound, data_dir, (*store)->Revision());
   dispatcher.Run();
   // Streams end before the controller they call into.
   ads.Shutdown();

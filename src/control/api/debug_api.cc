@@ -66,6 +66,9 @@ json ProxyJson(const std::string& node_id, const xds::NodeStatus& status,
   proxy["namespace"] = info ? info->namespace_ : "";
   proxy["ip"] = info ? info->ip : "";
   proxy["warnings"] = info ? info->warnings : std::vector<std::string>{};
+  // What `weftctl version` lists per proxy (Istio's `istioctl version` data plane rows).
+  proxy["userAgent"] = info ? info->user_agent : "";
+  proxy["version"] = info ? info->version : "";
   return proxy;
 }
 

@@ -25,16 +25,19 @@
 
 #include "control/api/http_server.h"
 #include "control/xds/snapshot_cache.h"
+#include "weft_version.h"
 
 namespace weft::control {
 
-inline constexpr const char kWeftdVersion[] = "0.1.0";
+inline constexpr const char* kWeftdVersion = weft::kVersion;
 
 // What the mesh knows about a connected proxy beyond the cache's bookkeeping.
 struct ProxyTranslation {
   std::string namespace_;
   std::string ip;
   std::vector<std::string> warnings;  // the translator's, for this proxy's last snapshot
+  std::string user_agent;             // node.user_agent_name
+  std::string version;                // node.user_agent_build_version ("" when absent)
 };
 
 class DebugApi {

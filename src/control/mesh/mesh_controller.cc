@@ -117,6 +117,8 @@ void MeshController::OnStreamOpened(const xds::NodeInfo& node) {
     if (node.user_agent_name.rfind("gRPC", 0) == 0) identity->proxyless_grpc = true;
     ConnectedNode& entry = nodes_[node.id];
     entry.identity = std::move(*identity);
+    entry.user_agent = node.user_agent_name;
+    entry.version = node.user_agent_version;
     ++entry.streams;
     WEFT_LOG(info, "mesh: {} '{}' connected (namespace {}, ip '{}', {} label(s), agent '{}')",
              entry.identity.proxyless_grpc ? "proxyless gRPC client" : "proxy", node.id,
@@ -273,7 +275,8 @@ std::optional<MeshController::ProxySummary> MeshController::Proxy(
   if (it == nodes_.end()) return std::nullopt;
   auto view = views_.find(it->second.view_key);
   return ProxySummary{it->second.identity,
-                      view != views_.end() ? view->second.warnings : std::vector<std::string>{}};
+                      view != views_.end() ? view->second.warnings : std::vector<std::string>{},
+                      it->second.user_agent, it->second.version};
 }
 
 }  // namespace weft::control::mesh

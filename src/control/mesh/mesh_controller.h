@@ -28,8 +28,8 @@
 #include "absl/status/status.h"
 #include "control/mesh/node_identity.h"
 #include "control/mesh/workload_registry.h"
-#include "control/translate/mesh_config.h"
 #include "control/store/store.h"
+#include "control/translate/mesh_config.h"
 #include "control/xds/ads_server.h"
 #include "control/xds/snapshot_cache.h"
 #include "event/dispatcher.h"
@@ -77,6 +77,8 @@ class MeshController {
   struct ProxySummary {
     NodeIdentity identity;
     std::vector<std::string> warnings;
+    std::string user_agent;  // node.user_agent_name ("weft-proxy", "envoy", a gRPC library's)
+    std::string version;     // node.user_agent_build_version, "" when absent
   };
   std::optional<ProxySummary> Proxy(const std::string& node_id) const;
   // Distinct views among the connected nodes (after the last rebuild or connect).
@@ -85,6 +87,7 @@ class MeshController {
  private:
   struct ConnectedNode {
     NodeIdentity identity;
+    std::string user_agent, version;  // from the node's last stream
     int streams = 0;
     std::string view_key;  // into views_
   };

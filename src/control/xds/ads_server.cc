@@ -33,6 +33,11 @@ NodeInfo ToNodeInfo(const envoy::config::core::v3::Node& node) {
   info.id = node.id();
   info.cluster = node.cluster();
   info.user_agent_name = node.user_agent_name();
+  if (node.has_user_agent_build_version() && node.user_agent_build_version().has_version()) {
+    const auto& v = node.user_agent_build_version().version();
+    info.user_agent_version = std::to_string(v.major_number()) + "." +
+                              std::to_string(v.minor_number()) + "." + std::to_string(v.patch());
+  }
   info.metadata_json = "{}";
   if (node.has_metadata()) {
     std::string json;

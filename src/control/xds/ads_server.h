@@ -29,6 +29,8 @@ struct NodeInfo {
   // node.user_agent_name: "envoy", "weft-proxy", or a gRPC library's ("gRPC C-core linux",
   // "gRPC Node Pure JS", ...), which marks a proxyless client.
   std::string user_agent_name;
+  // node.user_agent_build_version.version as "MAJOR.MINOR.PATCH"; "" when the node sent none.
+  std::string user_agent_version;
 };
 
 class AdsServer {

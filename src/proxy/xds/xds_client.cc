@@ -21,6 +21,7 @@
 #include "proxy/config/translate.h"
 #include "proxy/server/server.h"
 #include "proxy/xds/delta_state.h"
+#include "weft_version.h"
 
 namespace weft::proxy {
 namespace {
@@ -83,7 +84,12 @@ class XdsClient::Impl : public std::enable_shared_from_this<XdsClient::Impl> {
       : server_(server), xds_(bootstrap.xds) {
     node_.set_id(bootstrap.node.id);
     node_.set_cluster(bootstrap.node.cluster);
+    // Envoy's Node fields for "who is this": weftd shows them per proxy (`weftctl version`).
     node_.set_user_agent_name("weft-proxy");
+    auto* build_version = node_.mutable_user_agent_build_version()->mutable_version();
+    build_version->set_major_number(kVersionMajor);
+    build_version->set_minor_number(kVersionMinor);
+    build_version->set_patch(kVersionPatch);
     if (!xds_.node_metadata_json.empty()) {
       (void)google::protobuf::util::JsonStringToMessage(xds_.node_metadata_json,
                                                         node_.mutable_metadata());
