@@ -4,24 +4,36 @@
 //   weftctl delete -f FILE|DIR|- | KIND NAME...
 //   weftctl proxy-status [PROXY] [-o json]             per proxy and type: SYNCED/STALE/NACKED
 //   weftctl proxy-config clusters|listeners|routes|endpoints PROXY [-o short|json|yaml]
-// Server from --server, else $WEFT_SERVER, else http://127.0.0.1:15080. The commands live in
-// resource_commands (kubectl's verbs) and proxy_commands (istioctl's), over client.h.
+//   weftctl install|upgrade|uninstall|precheck|verify-install|version     the control plane
+// Server from --server, else $WEFT_SERVER, else the install record of --revision (default
+// revision when not given), else http://127.0.0.1:15080; apply and delete with none of those
+// write to every installed revision (revisions.h). The commands live in resource_commands
+// (kubectl's verbs), proxy_commands (istioctl's), install_commands, status_commands and precheck.
+#include <unistd.h>
+
 #include <CLI/CLI.hpp>
 #include <cstdlib>
 
 #include "ctl/client.h"
+#include "ctl/install_commands.h"
+#include "ctl/precheck.h"
 #include "ctl/proxy_commands.h"
 #include "ctl/resource_commands.h"
+#include "ctl/revisions.h"
+#include "ctl/status_commands.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"weftctl: controls the Weft service mesh (weftd's API)"};
   app.require_subcommand(1);
   // kubectl takes its global flags anywhere: `weftctl get vs -n prod`.
   app.fallthrough();
-  const char* env = std::getenv("WEFT_SERVER");
-  std::string server = env && *env ? env : "http://127.0.0.1:15080";
+  std::string server, revision;
   std::string ns = "default";
-  app.add_option("--server,-s", server, "weftd's API address (default $WEFT_SERVER)");
+  app.add_option("--server,-s", server,
+                 "weftd's API address (default $WEFT_SERVER, else the --revision's install)");
+  app.add_option("--revision,-r", revision,
+                 "the control plane revision (default \"default\"): its server, or the one to "
+                 "install, upgrade or uninstall");
   app.add_option("--namespace,-n", ns, "the namespace (default \"default\")");
 
   std::string apply_file;
@@ -62,14 +74,82 @@ int main(int argc, char** argv) {
   config->add_option("-o,--output", config_output, "short (a table), json or yaml")
       ->check(CLI::IsMember({"short", "json", "yaml"}));
 
+  weft::ctl::InstallOptions install_options;
+  CLI::App* install = app.add_subcommand(
+      "install", "start weftd as a background service (idempotent; changed values restart it)");
+  auto add_values_options = [&](CLI::App* cmd) {
+    cmd->add_option("--set", install_options.sets, "KEY=VALUE, e.g. meshConfig.trustDomain=x")
+        ->take_all();
+    cmd->add_flag("-y,--skip-confirmation", install_options.yes, "do not ask before acting");
+  };
+  install->add_option("--profile,-p", install_options.profile, "default, minimal or demo");
+  install->add_option("-f,--filename", install_options.files, "a values YAML file (repeatable)");
+  add_values_options(install);
+
+  CLI::App* upgrade = app.add_subcommand(
+      "upgrade", "replace a revision's running weftd with this build's (data, ports kept)");
+  add_values_options(upgrade);
+  upgrade->add_flag("--force", install_options.force, "allow a downgrade");
+
+  bool purge = false, force = false;
+  CLI::App* uninstall = app.add_subcommand("uninstall", "stop a revision's weftd");
+  uninstall->add_flag("--purge", purge, "also remove its data");
+  uninstall->add_flag("--force", force, "even while workloads still use the revision");
+
+  CLI::App* precheck =
+      app.add_subcommand("precheck", "what would stop an install or add-to-mesh on this host");
+  CLI::App* verify =
+      app.add_subcommand("verify-install", "check each installed revision, one line per check");
+
+  bool version_short = false;
+  std::string version_output;
+  CLI::App* version = app.add_subcommand("version", "client, control plane and proxy versions");
+  version->add_flag("--short", version_short, "the summary lines only");
+  version->add_option("-o,--output", version_output, "json")->check(CLI::IsMember({"json"}));
+
   CLI11_PARSE(app, argc, argv);
-  weft::ctl::Client client(server);
-  if (*apply) return weft::ctl::Apply(client, apply_file, ns);
+  install_options.revision = revision.empty() ? "default" : revision;
+  if (*install) return weft::ctl::Install(install_options);
+  if (*upgrade) return weft::ctl::Upgrade(install_options);
+  if (*uninstall) return weft::ctl::Uninstall(revision, purge, force);
+  if (*precheck) return weft::ctl::Precheck();
+  if (*verify) return weft::ctl::VerifyInstall(revision);
+  if (*version) return weft::ctl::Version(version_short, version_output, revision);
+  // Several revisions read the same manifests: stdin is read once, into a file they all read.
+  std::string stdin_copy;
+  auto once = [&](std::string& source) {
+    if (source != "-" || !weft::ctl::WritesToEveryRevision(server, revision)) return;
+    char path[] = "/tmp/weftctl-stdin-XXXXXX";
+    const int fd = mkstemp(path);
+    if (fd < 0) return;
+    char buf[65536];
+    for (ssize_t n; (n = read(0, buf, sizeof(buf))) > 0;) (void)!write(fd, buf, n);
+    close(fd);
+    source = stdin_copy = path;
+  };
+  struct RemoveCopy {
+    std::string& path;
+    ~RemoveCopy() {
+      if (!path.empty()) unlink(path.c_str());
+    }
+  } remove_copy{stdin_copy};
+  if (*apply) {
+    once(apply_file);
+    return weft::ctl::ForEachWriteTarget(server, revision, [&](weft::ctl::Client& c) {
+      return weft::ctl::Apply(c, apply_file, ns);
+    });
+  }
+  if (*del) {
+    once(delete_file);
+    return weft::ctl::ForEachWriteTarget(server, revision, [&](weft::ctl::Client& c) {
+      return weft::ctl::Delete(c, delete_file, delete_args, ns);
+    });
+  }
+  weft::ctl::Client client(weft::ctl::ResolveServer(server, revision));
   if (*get) {
     get_options.ns = ns;
     return weft::ctl::Get(client, get_options);
   }
-  if (*del) return weft::ctl::Delete(client, delete_file, delete_args, ns);
   if (*status) return weft::ctl::ProxyStatus(client, status_proxy, status_output);
   if (*config) {
     if (config_type.back() != 's') config_type += 's';  // istioctl takes both spellings
