@@ -1,0 +1,284 @@
+"""weftctl's control-plane lifecycle end to end, as a user runs it: `weftctl install` starts a
+real weftd in the background (its own WEFT_HOME per test, ports 0), verify-install and version
+(with a real weft-proxy connected over ADS) report on it, install is idempotent and applies
+changed values by restarting weftd on the same data and ports, upgrade replaces the process
+(warning about a v1alpha3 resource), a canary revision imports the default's resources and
+apply writes to both, and uninstall --purge leaves nothing. Bad input is refused with the key
+path and leaves nothing running. Every weftd a test saw is killed by pid in tearDown."""
+import glob
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import unittest
+
+from harness import Proxy
+from weftd_api_test import WEFTCTL
+from weftd_mesh_test import NODE_ID, bootstrap
+from xds_test import wait_for
+
+LOOPBACK_PORTS = ["--set", "apiAddress=127.0.0.1:0", "--set", "xdsAddress=127.0.0.1:0"]
+
+
+def vs(name, version="v1"):
+    return {"apiVersion": "networking.istio.io/" + version, "kind": "VirtualService",
+            "metadata": {"name": name, "namespace": "default"},
+            "spec": {"hosts": ["reviews"],
+                     "http": [{"route": [{"destination": {"host": "reviews"}}]}]}}
+
+
+def is_weftd(pid):
+    try:
+        with open("/proc/%d/cmdline" % pid, "rb") as f:
+            argv0 = f.read().split(b"\0")[0]
+        with open("/proc/%d/stat" % pid) as f:
+            state = f.read().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return os.path.basename(argv0) == b"weftd" and state not in ("Z", "X")
+
+
+class InstallTestBase(unittest.TestCase):
+    def setUp(self):
+        self.home = tempfile.mkdtemp(prefix="weft-home-")
+        self.seen_pids = set()
+
+    def tearDown(self):
+        # Whatever a failed assertion left running: every pid a record named, and the records'.
+        for path in glob.glob(os.path.join(self.home, "control-planes", "*", "install.json")):
+            with open(path) as f:
+                self.seen_pids.add(json.load(f).get("pid", 0))
+        for pid in self.seen_pids:
+            if pid and is_weftd(pid):
+                os.kill(pid, signal.SIGKILL)
+        shutil.rmtree(self.home, ignore_errors=True)
+
+    def weftctl(self, *args, stdin=None):
+        env = dict(os.environ, WEFT_HOME=self.home)
+        env.pop("WEFT_SERVER", None)
+        return subprocess.run([WEFTCTL, *args], input=stdin, capture_output=True, text=True,
+                              env=env, timeout=60)
+
+    def ok(self, *args, stdin=None):
+        out = self.weftctl(*args, stdin=stdin)
+        self.assertEqual(out.returncode, 0, "weftctl %s:\n%s%s" % (" ".join(args), out.stdout,
+                                                                   out.stderr))
+        return out.stdout
+
+    def record(self, revision="default"):
+        path = os.path.join(self.home, "control-planes", revision, "install.json")
+        if not os.path.exists(path):
+            return None
+        with open(path) as f:
+            r = json.load(f)
+        self.seen_pids.add(r["pid"])
+        return r
+
+    def names(self, *args):
+        out = json.loads(self.ok("get", "vs", "-o", "json", *args))
+        return sorted(i["metadata"]["name"] for i in out["items"])
+
+
+class WeftctlInstallTest(InstallTestBase):
+    def test_lifecycle(self):
+        out = self.ok("install", "-y", *LOOPBACK_PORTS)
+        self.assertIn("Weft control plane 0.5.0 installed", out)
+        first = self.record()
+        self.assertTrue(is_weftd(first["pid"]))
+        self.assertIn("pid:         %d" % first["pid"], out)
+        self.assertIn("API:         http://" + first["apiAddress"], out)
+        self.assertEqual(first["values"]["meshConfig"]["outboundTrafficPolicy"]["mode"],
+                         "ALLOW_ANY")
+        with open(os.path.join(self.home, "control-planes", "default", "weftd.pid")) as f:
+            self.assertEqual(int(f.read()), first["pid"])
+
+        out = self.ok("verify-install")
+        self.assertIn("✔ weftd process %d is running" % first["pid"], out)
+        self.assertIn("✔ weftd version 0.5.0 matches", out)
+        self.assertIn("accepts connections", out)
+        self.assertNotIn("✘", out)
+
+        # A resource under the deprecated v1alpha3 and one under v1, then a real proxy.
+        self.ok("apply", "-f", "-", stdin=json.dumps(vs("old-style", "v1alpha3")))
+        self.ok("apply", "-f", "-", stdin=json.dumps(vs("reviews")))
+        xds_port = int(first["xdsAddress"].rsplit(":", 1)[1])
+        proxy = Proxy(bootstrap(xds_port))
+        try:
+            wait_for(lambda: "0.5.0 (1 proxies)" in self.ok("version"), what="proxy in version")
+            out = self.ok("version")
+            self.assertIn("client version: 0.5.0", out)
+            self.assertIn("control plane version: 0.5.0 (revision default)", out)
+            row = [l for l in out.splitlines() if l.startswith(NODE_ID)]
+            self.assertEqual(len(row), 1, out)
+            self.assertEqual(row[0].split()[1:], ["default", "weft-proxy", "0.5.0"])
+            j = json.loads(self.ok("version", "-o", "json"))
+            self.assertEqual(j["dataPlaneVersions"][0]["userAgent"], "weft-proxy")
+            self.assertEqual(j["controlPlaneVersions"][0]["revision"], "default")
+            self.assertNotIn(NODE_ID, self.ok("version", "--short"))
+
+            # Idempotent: the same values leave the same process.
+            out = self.ok("install", "-y", *LOOPBACK_PORTS)
+            self.assertIn("already installed", out)
+            self.assertEqual(self.record()["pid"], first["pid"])
+
+            # Changed values: weftd restarted on the same data dir and ports.
+            out = self.ok("install", "-y", *LOOPBACK_PORTS, "--set", "registrationGrace=3s")
+            self.assertIn("Applied changed values (registrationGrace)", out)
+            second = self.record()
+            self.assertNotEqual(second["pid"], first["pid"])
+            self.assertFalse(is_weftd(first["pid"]))
+            self.assertEqual(second["apiAddress"], first["apiAddress"])
+            self.assertEqual(second["xdsAddress"], first["xdsAddress"])
+            self.assertEqual(second["values"]["registrationGrace"], "3s")
+            self.assertEqual(self.names(), ["old-style", "reviews"])
+
+            # Upgrade: a new process, the v1alpha3 resource warned about, resources kept, and
+            # the proxy reconnects to the new weftd.
+            out = self.ok("upgrade", "-y")
+            self.assertIn("Warning: VirtualService default/old-style is stored as "
+                          "networking.istio.io/v1alpha3", out)
+            self.assertNotIn("default/reviews", out)
+            third = self.record()
+            self.assertNotEqual(third["pid"], second["pid"])
+            self.assertFalse(is_weftd(second["pid"]))
+            self.assertEqual(third["values"]["registrationGrace"], "3s")
+            self.assertEqual(self.names(), ["old-style", "reviews"])
+            wait_for(lambda: "0.5.0 (1 proxies)" in self.ok("version"), timeout=40,
+                     what="proxy reconnected after the upgrade")
+
+            # Canary: its own process, data and free ports, with the default's resources.
+            out = self.ok("install", "-y", "--revision", "canary")
+            self.assertIn("Imported 2 resource(s) from revision default", out)
+            canary = self.record("canary")
+            self.assertTrue(is_weftd(canary["pid"]))
+            self.assertNotEqual(canary["apiAddress"], third["apiAddress"])
+            self.assertEqual(self.names("--revision", "canary"), ["old-style", "reviews"])
+            # apply without --server goes to both revisions, and they agree.
+            out = self.ok("apply", "-f", "-", stdin=json.dumps(vs("ratings")))
+            self.assertEqual(out.strip(), "virtualservice.networking.istio.io/ratings created")
+            self.assertEqual(self.names("-r", "canary"), ["old-style", "ratings", "reviews"])
+            self.assertEqual(self.names("-r", "default"), ["old-style", "ratings", "reviews"])
+            versions = json.loads(self.ok("version", "-o", "json"))["controlPlaneVersions"]
+            self.assertEqual([v["revision"] for v in versions], ["default", "canary"])
+            # A disagreement is reported per revision.
+            self.ok("delete", "vs", "ratings", "-r", "canary")
+            out = self.ok("delete", "vs", "reviews")
+            self.assertEqual(out.count('"reviews" deleted'), 1, out)
+            out = self.weftctl("delete", "vs", "ratings")
+            self.assertNotEqual(out.returncode, 0)
+            self.assertIn("revision canary (differs from revision default)", out.stdout)
+
+            out = self.ok("uninstall", "--revision", "canary")
+            self.assertIn("Stopped weftd (revision canary, pid %d)" % canary["pid"], out)
+            self.assertFalse(is_weftd(canary["pid"]))
+            self.assertIsNone(self.record("canary"))
+        finally:
+            proxy.stop()
+
+        out = self.ok("uninstall", "--purge")
+        self.assertFalse(is_weftd(third["pid"]))
+        self.assertFalse(os.path.exists(os.path.join(self.home, "control-planes", "default")))
+        self.ok("uninstall", "--revision", "canary", "--purge")
+        self.assertEqual(os.listdir(self.home), [])
+        out = self.weftctl("verify-install")
+        self.assertEqual(out.returncode, 1)
+        self.assertIn("no control plane installed", out.stdout)
+
+    def test_uninstall_refuses_while_workloads_use_the_revision(self):
+        self.ok("install", "-y", *LOOPBACK_PORTS)
+        pid = self.record()["pid"]
+        wl = os.path.join(self.home, "workloads", "reviews-v1")
+        os.makedirs(wl)
+        with open(os.path.join(wl, "workload.json"), "w") as f:
+            json.dump({"name": "reviews-v1", "revision": "default"}, f)
+        out = self.weftctl("uninstall")
+        self.assertEqual(out.returncode, 1)
+        self.assertIn("still used by 1 workload(s): reviews-v1", out.stderr)
+        self.assertTrue(is_weftd(pid))
+        self.ok("uninstall", "--force", "--purge")
+        self.assertFalse(is_weftd(pid))
+
+    def test_a_stale_pid_is_not_signalled(self):
+        self.ok("install", "-y", *LOOPBACK_PORTS)
+        r = self.record()
+        os.kill(r["pid"], signal.SIGKILL)
+        wait_for(lambda: not is_weftd(r["pid"]), what="weftd killed")
+        sleeper = subprocess.Popen(["sleep", "30"])
+        try:
+            r["pid"] = sleeper.pid  # a recycled pid: now somebody else's process
+            with open(os.path.join(self.home, "control-planes", "default", "install.json"),
+                      "w") as f:
+                json.dump(r, f)
+            out = self.weftctl("verify-install")
+            self.assertEqual(out.returncode, 1)
+            self.assertIn("✘ weftd process %d is not running" % sleeper.pid, out.stdout)
+            self.ok("uninstall")
+            self.assertIsNone(sleeper.poll())  # untouched
+        finally:
+            sleeper.kill()
+            sleeper.wait()
+
+
+class WeftctlInstallBadInputTest(InstallTestBase):
+    def assertRefused(self, args, message):
+        out = self.weftctl("install", "-y", *args)
+        self.assertEqual(out.returncode, 1, out.stdout)
+        self.assertIn(message, out.stderr)
+        self.assertIsNone(self.record())
+        self.assertEqual(glob.glob(os.path.join(self.home, "control-planes", "*", "weftd.pid")),
+                         [])
+
+    def test_unknown_set_key(self):
+        self.assertRefused(["--set", "meshConfig.bogus=1"],
+                           "--set meshConfig.bogus: meshConfig.bogus: unknown key")
+        self.assertRefused(["--set", "nope=1"], "nope: unknown key (known: ")
+        self.assertRefused(["--set", "meshConfig.outboundTrafficPolicy.mode=OPEN"],
+                           "meshConfig.outboundTrafficPolicy.mode: must be ALLOW_ANY or "
+                           "REGISTRY_ONLY")
+        self.assertRefused(["--set", "registrationGrace=soon"], "registrationGrace: ")
+
+    def test_bad_profile(self):
+        self.assertRefused(["--profile", "huge"],
+                           'unknown profile "huge" (known: default, minimal, demo)')
+
+    def test_malformed_values_file(self):
+        path = os.path.join(self.home, "values.yaml")
+        with open(path, "w") as f:
+            f.write("meshConfig: [unclosed\n")
+        self.assertRefused(["-f", path], path + ": ")
+        with open(path, "w") as f:
+            f.write("meshConfig:\n  outboundTrafficPolicy:\n    mood: ALLOW_ANY\n")
+        self.assertRefused(["-f", path],
+                           path + ": meshConfig.outboundTrafficPolicy.mood: unknown key")
+        with open(path, "w") as f:
+            f.write("network: 5\n")
+        self.assertRefused(["-f", path], path + ": network: must be a mapping")
+
+    def test_values_file_and_profile_apply(self):
+        path = os.path.join(self.home, "values.yaml")
+        with open(path, "w") as f:
+            f.write("meshConfig:\n  outboundTrafficPolicy: {mode: REGISTRY_ONLY}\n")
+        self.ok("install", "-y", "--profile", "demo", "-f", path, *LOOPBACK_PORTS)
+        r = self.record()
+        self.assertEqual(r["profile"], "demo")
+        self.assertEqual(r["values"]["registrationGrace"], "5s")
+        with open(os.path.join(self.home, "control-planes", "default", "mesh-config.yaml")) as f:
+            self.assertIn("mode: REGISTRY_ONLY", f.read())
+        self.ok("uninstall", "--purge")
+
+    def test_port_in_use(self):
+        with socket.socket() as held:
+            held.bind(("127.0.0.1", 0))
+            held.listen()
+            port = held.getsockname()[1]
+            self.assertRefused(["--set", "apiAddress=127.0.0.1:%d" % port,
+                                "--set", "xdsAddress=127.0.0.1:0"],
+                               "apiAddress 127.0.0.1:%d: the port is already in use" % port)
+
+
+if __name__ == "__main__":
+    unittest.main()
