@@ -36,7 +36,8 @@ class DebugApiTest : public ::testing::Test {
             cache_,
             [](const std::string& id) -> std::optional<ProxyTranslation> {
               if (id != kNode) return std::nullopt;
-              return ProxyTranslation{"default", "10.0.0.7", {"VirtualService default/x: bad"}};
+              return ProxyTranslation{
+                  "default", "10.0.0.7", {"VirtualService default/x: bad"}, "weft-proxy", "0.5.0"};
             },
             [] { return 42; }) {
     envoy::config::cluster::v3::Cluster c;
@@ -78,6 +79,8 @@ TEST_F(DebugApiTest, ListsEveryNodeWithPerTypeStates) {
   const json& p = body["proxies"][0];
   EXPECT_EQ(p["node_id"], kNode);
   EXPECT_EQ(p["namespace"], "default");
+  EXPECT_EQ(p["userAgent"], "weft-proxy");  // node.user_agent_name, for `weftctl version`
+  EXPECT_EQ(p["version"], "0.5.0");         // node.user_agent_build_version
   EXPECT_EQ(p["ip"], "10.0.0.7");
   EXPECT_EQ(p["open_streams"], 1);
   EXPECT_EQ(p["warnings"][0], "VirtualService default/x: bad");
