@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "envoy/config/cluster/v3/cluster.pb.h"
+#include "unit/control/api/captured_response.h"
 
 namespace weft::control {
 namespace {
@@ -15,19 +16,6 @@ namespace {
 using nlohmann::json;
 
 constexpr char kNode[] = "sidecar~10.0.0.7~reviews-v1-5f6d.default~default.svc.cluster.local";
-
-struct CapturedResponse : HttpExchange {
-  uint32_t status = 0;
-  std::string body;
-  void Respond(uint32_t s, std::string_view, std::string_view b) override {
-    status = s;
-    body = std::string(b);
-  }
-  void StartStream(uint32_t, std::string_view, std::function<void()>) override {}
-  void Write(std::string_view) override {}
-  void EndStream() override {}
-  json Json() const { return json::parse(body); }
-};
 
 class DebugApiTest : public ::testing::Test {
  protected:

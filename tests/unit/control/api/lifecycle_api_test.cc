@@ -8,24 +8,13 @@
 #include <nlohmann/json.hpp>
 
 #include "control/store/sqlite_store.h"
+#include "unit/control/api/captured_response.h"
 #include "weft_version.h"
 
 namespace weft::control {
 namespace {
 
 using nlohmann::json;
-
-struct CapturedResponse : HttpExchange {
-  uint32_t status = 0;
-  std::string body;
-  void Respond(uint32_t s, std::string_view, std::string_view b) override {
-    status = s;
-    body = std::string(b);
-  }
-  void StartStream(uint32_t, std::string_view, std::function<void()>) override {}
-  void Write(std::string_view) override {}
-  void EndStream() override {}
-};
 
 json Resource(const std::string& api_version, const std::string& kind, const std::string& name) {
   return {{"apiVersion", api_version},
