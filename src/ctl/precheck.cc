@@ -73,17 +73,18 @@ int Precheck() {
         "need root); run workloads with --no-capture and --upstream, or run as root");
   }
 
-  // Ports: the default revision's recorded ones when installed, else the default values'.
+  // Ports: the default revision's recorded ones when it is installed (a stopped weftd needs them
+  // free to start again), else the default values'.
   const json values = *ProfileValues("default");
   std::string error;
   auto record = ReadInstallRecord(kDefaultRevision, &error);
-  const bool installed = record && IsWeftd(record->pid);
+  const bool running = record && IsWeftd(record->pid);
   for (const auto& [key, label] :
        {std::pair{"apiAddress", "API"}, std::pair{"xdsAddress", "xDS"}}) {
     const std::string address =
-        installed ? (std::string(key) == "apiAddress" ? record->api_address : record->xds_address)
-                  : values[key].get<std::string>();
-    if (installed) {
+        record ? (std::string(key) == "apiAddress" ? record->api_address : record->xds_address)
+               : values[key].get<std::string>();
+    if (running) {
       r.Ok(std::string(label) + " port " + address + " is weftd's (revision default, pid " +
            std::to_string(record->pid) + ")");
     } else if (PortFree(address)) {

@@ -223,6 +223,37 @@ class WeftctlInstallTest(InstallTestBase):
             sleeper.wait()
 
 
+class WeftctlPrecheckTest(InstallTestBase):
+    def test_reports_each_check_and_a_port_taken_by_another_program(self):
+        self.ok("install", "-y", *LOOPBACK_PORTS)
+        r = self.record()
+        out = self.ok("precheck")
+        self.assertIn("✔ API port %s is weftd's (revision default, pid %d)"
+                      % (r["apiAddress"], r["pid"]), out)
+        self.assertIn("✔ weftd found: ", out)
+        self.assertIn("✔ weft-proxy found: ", out)
+        self.assertIn("✔ state directory %s is writable" % self.home, out)
+        self.assertIn("root" if os.geteuid() == 0 else "not root: ", out)
+        # weftd stopped, and another program on its API port: installing again would fail.
+        os.kill(r["pid"], signal.SIGKILL)
+        wait_for(lambda: not is_weftd(r["pid"]), what="weftd killed")
+        host, port = r["apiAddress"].rsplit(":", 1)
+        with socket.socket() as held:
+            held.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            held.bind((host, int(port)))
+            held.listen()
+            out = self.weftctl("precheck")
+            self.assertEqual(out.returncode, 1, out.stdout)
+            self.assertIn("✘ API port %s is in use by another program" % r["apiAddress"],
+                          out.stdout)
+            self.assertIn("1 problem(s) would stop an install or add-to-mesh", out.stdout)
+            # And install says so instead of starting a weftd that cannot bind.
+            out = self.weftctl("install", "-y", *LOOPBACK_PORTS)
+            self.assertEqual(out.returncode, 1, out.stdout)
+            self.assertIn("apiAddress %s: the port is already in use" % r["apiAddress"],
+                          out.stderr)
+
+
 class WeftctlInstallBadInputTest(InstallTestBase):
     def assertRefused(self, args, message):
         out = self.weftctl("install", "-y", *args)
