@@ -187,6 +187,13 @@ bool ParseVersion(const std::string& text, int out[3]) {
   return std::sscanf(text.c_str(), "%d.%d.%d", &out[0], &out[1], &out[2]) == 3;
 }
 
+std::string SkewProblem(const int proxy[3], const int control_plane[3]) {
+  if (std::lexicographical_compare(control_plane, control_plane + 3, proxy, proxy + 3))
+    return "newer";
+  if (proxy[0] != control_plane[0] || control_plane[1] - proxy[1] > 1) return "older";
+  return "";
+}
+
 int Install(const InstallOptions& o) {
   const std::string revision = Rev(o.revision);
   std::optional<json> profile = ProfileValues(o.profile);
@@ -369,15 +376,13 @@ int Upgrade(const InstallOptions& o) {
       int pv[3];
       const std::string version = TextField(p, "version");
       if (!ParseVersion(version, pv)) continue;
-      const bool too_old = pv[0] != to[0] || to[1] - pv[1] > 1;
-      const bool too_new = std::lexicographical_compare(to, to + 3, pv, pv + 3);
-      if (too_old || too_new) {
+      const std::string problem = SkewProblem(pv, to);
+      if (!problem.empty()) {
         std::printf(
             "Warning: proxy %s runs %s, %s than the supported skew for control plane %s "
             "(one minor version older at most, never newer): re-add it to the mesh "
             "after the upgrade\n",
-            TextField(p, "node_id").c_str(), version.c_str(), too_old ? "older" : "newer",
-            kVersion);
+            TextField(p, "node_id").c_str(), version.c_str(), problem.c_str(), kVersion);
         ++warnings;
       }
     }

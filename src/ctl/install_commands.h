@@ -25,4 +25,9 @@ int Upgrade(const InstallOptions& options);
 // "0.5.0" -> {0, 5, 0}; false for anything else.
 bool ParseVersion(const std::string& text, int out[3]);
 
+// Istio's control plane / data plane skew: a proxy may be at most one minor version older than
+// its control plane, and never newer (istio.io/latest/docs/releases/supported-releases/).
+// "older", "newer", or "" when `proxy` is within it.
+std::string SkewProblem(const int proxy[3], const int control_plane[3]);
+
 }  // namespace weft::ctl

@@ -202,6 +202,25 @@ class WeftctlInstallTest(InstallTestBase):
         self.ok("uninstall", "--force", "--purge")
         self.assertFalse(is_weftd(pid))
 
+    def test_upgrade_refuses_a_downgrade_without_force(self):
+        self.ok("install", "-y", *LOOPBACK_PORTS)
+        r = self.record()
+        # A record of a newer weftd that is no longer running (the version then comes from it).
+        os.kill(r["pid"], signal.SIGKILL)
+        wait_for(lambda: not is_weftd(r["pid"]), what="weftd killed")
+        r["version"] = "0.9.0"
+        with open(os.path.join(self.home, "control-planes", "default", "install.json"), "w") as f:
+            json.dump(r, f)
+        out = self.weftctl("upgrade", "-y")
+        self.assertEqual(out.returncode, 1)
+        self.assertIn("runs weftd 0.9.0, newer than this weftctl's 0.5.0: that is a downgrade",
+                      out.stderr)
+        self.assertEqual(self.record()["pid"], r["pid"])
+        out = self.ok("upgrade", "-y", "--force")
+        self.assertIn("Upgrading revision default: weftd 0.9.0 -> 0.5.0", out)
+        self.assertTrue(is_weftd(self.record()["pid"]))
+        self.assertEqual(self.record()["apiAddress"], r["apiAddress"])
+
     def test_a_stale_pid_is_not_signalled(self):
         self.ok("install", "-y", *LOOPBACK_PORTS)
         r = self.record()
