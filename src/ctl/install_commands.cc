@@ -145,7 +145,13 @@ void PrintStarted(const InstallRecord& r) {
 void ImportFrom(const std::string& from_revision, Client& to) {
   std::string error;
   auto from_record = ReadInstallRecord(from_revision, &error);
-  if (!from_record || !IsWeftd(from_record->pid)) return;
+  if (!from_record || !IsWeftd(from_record->pid)) {
+    std::printf(
+        "Revision %s is not running: nothing imported (apply your resources to this "
+        "revision)\n",
+        from_revision.c_str());
+    return;
+  }
   Client from("http://" + from_record->api_address);
   Response list = from.Get("/debug/storedversions");
   if (list.status != 200) {

@@ -114,7 +114,11 @@ int main(int argc, char** argv) {
   if (*uninstall) return weft::ctl::Uninstall(revision, purge, force);
   if (*precheck) return weft::ctl::Precheck();
   if (*verify) return weft::ctl::VerifyInstall(revision);
-  if (*version) return weft::ctl::Version(version_short, version_output, revision);
+  if (*version) {
+    const char* env = std::getenv("WEFT_SERVER");
+    return weft::ctl::Version(version_short, version_output, revision,
+                              !server.empty() ? server : (env != nullptr ? env : ""));
+  }
   // Several revisions read the same manifests: stdin is read once, into a file they all read.
   std::string stdin_copy;
   auto once = [&](std::string& source) {

@@ -18,22 +18,31 @@ namespace fs = std::filesystem;
 
 constexpr const char kFallbackServer[] = "http://127.0.0.1:15080";
 
-// Runs `fn` with stdout going to a temporary file; returns what it printed.
-std::string CaptureStdout(const std::function<void()>& fn) {
+struct Captured {
+  std::string out, err;
+};
+
+// Runs `fn` with stdout and stderr going to temporary files; returns what it printed on each.
+Captured CaptureOutput(const std::function<void()>& fn) {
   std::fflush(stdout);
-  FILE* tmp = std::tmpfile();
-  const int saved = dup(1);
-  dup2(fileno(tmp), 1);
+  std::fflush(stderr);
+  FILE* tmp[2] = {std::tmpfile(), std::tmpfile()};
+  const int saved[2] = {dup(1), dup(2)};
+  dup2(fileno(tmp[0]), 1);
+  dup2(fileno(tmp[1]), 2);
   fn();
   std::fflush(stdout);
-  dup2(saved, 1);
-  close(saved);
-  std::string out;
-  std::rewind(tmp);
-  char buf[4096];
-  for (size_t n; (n = std::fread(buf, 1, sizeof(buf), tmp)) > 0;) out.append(buf, n);
-  std::fclose(tmp);
-  return out;
+  std::fflush(stderr);
+  std::string text[2];
+  for (int i = 0; i < 2; ++i) {
+    dup2(saved[i], i + 1);
+    close(saved[i]);
+    std::rewind(tmp[i]);
+    char buf[4096];
+    for (size_t n; (n = std::fread(buf, 1, sizeof(buf), tmp[i])) > 0;) text[i].append(buf, n);
+    std::fclose(tmp[i]);
+  }
+  return {text[0], text[1]};
 }
 
 }  // namespace
@@ -75,18 +84,22 @@ int ForEachWriteTarget(const std::string& flag_server, const std::string& revisi
     return verb(client);
   }
   int worst = 0;
-  std::string first_output;
+  Captured first;
   for (size_t i = 0; i < revisions.size(); ++i) {
     Client client(ResolveServer("", revisions[i]));
     int code = 0;
-    const std::string out = CaptureStdout([&] { code = verb(client); });
+    const Captured c = CaptureOutput([&] { code = verb(client); });
     worst = std::max(worst, code);
     if (i == 0) {
-      first_output = out;
-      std::fputs(out.c_str(), stdout);
-    } else if (out != first_output) {
+      first = c;
+      std::fputs(c.out.c_str(), stdout);
+      std::fputs(c.err.c_str(), stderr);
+    } else if (c.out != first.out || c.err != first.err) {
       std::printf("revision %s (differs from revision %s):\n%s", revisions[i].c_str(),
-                  revisions[0].c_str(), out.c_str());
+                  revisions[0].c_str(), c.out.c_str());
+      if (!c.err.empty()) {
+        std::fprintf(stderr, "revision %s: %s", revisions[i].c_str(), c.err.c_str());
+      }
     }
   }
   return worst;

@@ -4,7 +4,9 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <sstream>
+#include <utility>
 
 #include "base/yaml_json.h"
 #include "ctl/client.h"
@@ -28,29 +30,40 @@ std::vector<std::string> Revisions(const std::string& revision) {
 
 }  // namespace
 
-int Version(bool short_form, const std::string& output, const std::string& revision) {
+int Version(bool short_form, const std::string& output, const std::string& revision,
+            const std::string& server) {
   json control_planes = json::array(), proxies = json::array();
-  for (const std::string& rev : Revisions(revision)) {
-    std::string error;
-    auto record = ReadInstallRecord(rev, &error);
-    if (!record) continue;
-    json cp = {{"revision", rev}, {"pid", record->pid}, {"apiAddress", record->api_address}};
-    if (!IsWeftd(record->pid)) {
+  // Each control plane to ask: an installed revision (by its record), or the named server.
+  std::vector<std::pair<std::string, std::optional<InstallRecord>>> targets;
+  if (!server.empty() && revision.empty()) {
+    targets.emplace_back("", std::nullopt);
+  } else {
+    for (const std::string& rev : Revisions(revision)) {
+      std::string error;
+      if (auto record = ReadInstallRecord(rev, &error)) targets.emplace_back(rev, record);
+    }
+  }
+  for (const auto& [rev, record] : targets) {
+    json cp = {{"revision", rev},
+               {"pid", record ? record->pid : 0},
+               {"apiAddress", record ? record->api_address : server}};
+    if (record && !IsWeftd(record->pid)) {
       cp["version"] = "";
       cp["error"] = "not running";
       control_planes.push_back(cp);
       continue;
     }
-    Client client("http://" + record->api_address);
+    Client client(record ? "http://" + record->api_address : server);
     Response v = client.Get("/version");
     cp["version"] = TextField(v.body, "version");
+    if (!record) cp["revision"] = TextField(v.body, "revision");
     cp["gitCommit"] = TextField(v.body, "gitCommit");
     if (v.status != 200) cp["error"] = "GET /version failed";
     control_planes.push_back(cp);
     Response p = client.Get("/debug/proxies");
     for (const json& proxy : Items(p.body, "proxies")) {
       proxies.push_back({{"id", TextField(proxy, "node_id")},
-                         {"revision", rev},
+                         {"revision", cp["revision"]},
                          {"userAgent", TextField(proxy, "userAgent")},
                          {"version", TextField(proxy, "version")}});
     }

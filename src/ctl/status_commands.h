@@ -7,8 +7,11 @@
 
 namespace weft::ctl {
 
-// `output` "" (text) or "json"; `short_form`: the summary lines only.
-int Version(bool short_form, const std::string& output, const std::string& revision);
+// `output` "" (text) or "json"; `short_form`: the summary lines only. `server` (--server or
+// $WEFT_SERVER, "" if neither) is asked when it is given and no revision is: a weftd that
+// weftctl did not install.
+int Version(bool short_form, const std::string& output, const std::string& revision,
+            const std::string& server);
 // `revision` "": every installed revision.
 int VerifyInstall(const std::string& revision);
 

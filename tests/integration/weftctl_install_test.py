@@ -119,6 +119,10 @@ class WeftctlInstallTest(InstallTestBase):
             self.assertEqual(j["dataPlaneVersions"][0]["userAgent"], "weft-proxy")
             self.assertEqual(j["controlPlaneVersions"][0]["revision"], "default")
             self.assertNotIn(NODE_ID, self.ok("version", "--short"))
+            # A weftd named by --server rather than found by its install record.
+            out = self.ok("version", "--short", "--server", first["apiAddress"])
+            self.assertIn("control plane version: 0.5.0 (revision default)", out)
+            self.assertIn("data plane version: 0.5.0 (1 proxies)", out)
 
             # Idempotent: the same values leave the same process.
             out = self.ok("install", "-y", *LOOPBACK_PORTS)
@@ -171,6 +175,7 @@ class WeftctlInstallTest(InstallTestBase):
             out = self.weftctl("delete", "vs", "ratings")
             self.assertNotEqual(out.returncode, 0)
             self.assertIn("revision canary (differs from revision default)", out.stdout)
+            self.assertIn('revision canary: Error from server (NotFound)', out.stderr)
 
             out = self.ok("uninstall", "--revision", "canary")
             self.assertIn("Stopped weftd (revision canary, pid %d)" % canary["pid"], out)
