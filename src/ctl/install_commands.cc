@@ -97,15 +97,20 @@ bool CheckPortsFree(const json& values, const std::string& api, const std::strin
 }
 
 // Starts weftd for `values`, records it, and prints what it started.
-bool StartAndRecord(const std::string& revision, const std::string& profile, const json& values,
-                    const std::string& api, const std::string& xds, InstallRecord* record) {
-  const fs::path dir = ControlPlaneDir(revision);
-  const std::string binary = FindProgram("weftd");
+// This build's weftd, or "" after saying it is missing (checked before anything is stopped).
+std::string WeftdBinary() {
+  std::string binary = FindProgram("weftd");
   if (binary.empty()) {
     std::fprintf(stderr, "error: weftd not found next to weftctl (%s) or on $PATH\n",
                  SelfPath().parent_path().c_str());
-    return false;
   }
+  return binary;
+}
+
+bool StartAndRecord(const std::string& binary, const std::string& revision,
+                    const std::string& profile, const json& values, const std::string& api,
+                    const std::string& xds, InstallRecord* record) {
+  const fs::path dir = ControlPlaneDir(revision);
   if (!WriteMeshConfig(dir, values)) {
     std::fprintf(stderr, "error: cannot write %s\n", (dir / "mesh-config.yaml").c_str());
     return false;
@@ -238,6 +243,8 @@ int Install(const InstallOptions& o) {
     PrintStarted(*old);
     return 0;
   }
+  const std::string binary = WeftdBinary();
+  if (binary.empty()) return 1;
   const std::vector<std::string> changed =
       running ? ChangedKeys(old->values, *values) : std::vector<std::string>{};
   std::string what = "This will install the Weft control plane (profile " + o.profile +
@@ -256,7 +263,7 @@ int Install(const InstallOptions& o) {
   }
   if (!CheckPortsFree(*values, api, xds)) return 1;
   InstallRecord record;
-  if (!StartAndRecord(revision, o.profile, *values, api, xds, &record)) return 1;
+  if (!StartAndRecord(binary, revision, o.profile, *values, api, xds, &record)) return 1;
   if (running) {
     std::string keys;
     for (const std::string& k : changed) keys += (keys.empty() ? "" : ", ") + k;
@@ -340,6 +347,8 @@ int Upgrade(const InstallOptions& o) {
   }
   std::optional<json> values = MergedValues(o, old->values);
   if (!values) return 1;
+  const std::string binary = WeftdBinary();
+  if (binary.empty()) return 1;
   const bool running = IsWeftd(old->pid);
   Client current("http://" + old->api_address);
   std::string running_version = old->version;
@@ -393,7 +402,7 @@ int Upgrade(const InstallOptions& o) {
       }
     }
   }
-  if (!Confirm("This will replace weftd of revision " + revision + " with " + FindProgram("weftd") +
+  if (!Confirm("This will replace weftd of revision " + revision + " with " + binary +
                    (warnings ? " despite the warnings above." : "."),
                o.yes)) {
     std::fprintf(stderr, "Cancelled.\n");
@@ -406,7 +415,7 @@ int Upgrade(const InstallOptions& o) {
     return 1;
   }
   InstallRecord record;
-  if (!StartAndRecord(revision, old->profile, *values, api, xds, &record)) return 1;
+  if (!StartAndRecord(binary, revision, old->profile, *values, api, xds, &record)) return 1;
   std::printf(
       "✔ Upgraded revision %s to %s (pid %d -> %d); proxies reconnect on their own and "
       "weftd restores their registrations\n",
