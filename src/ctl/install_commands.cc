@@ -1,5 +1,7 @@
 #include "ctl/install_commands.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -26,6 +28,28 @@ using nlohmann::json;
 
 constexpr std::chrono::seconds kReadyTimeout{30};
 constexpr std::chrono::seconds kStopTimeout{15};
+
+// One lifecycle command per revision at a time: two `weftctl install` at once would otherwise
+// both see "not installed" and start two weftds. Held until the command ends (the fd is
+// close-on-exec, so weftd does not inherit it). `create`: make the revision's directory for it.
+class RevisionLock {
+ public:
+  RevisionLock(const std::string& revision, bool create) {
+    const fs::path dir = ControlPlaneDir(revision);
+    std::error_code ec;
+    if (create) fs::create_directories(dir, ec);
+    fd_ = open((dir / ".lock").c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0644);
+    if (fd_ >= 0) flock(fd_, LOCK_EX);
+  }
+  ~RevisionLock() {
+    if (fd_ >= 0) close(fd_);
+  }
+  RevisionLock(const RevisionLock&) = delete;
+  RevisionLock& operator=(const RevisionLock&) = delete;
+
+ private:
+  int fd_ = -1;
+};
 
 std::string Rev(const std::string& revision) {
   return revision.empty() ? kDefaultRevision : revision;
@@ -216,6 +240,7 @@ int Install(const InstallOptions& o) {
   const json profile_defaults = *profile;
   std::optional<json> values = MergedValues(o, *profile);
   if (!values) return 1;
+  RevisionLock lock(revision, /*create=*/true);
   std::string error;
   std::optional<InstallRecord> old = ReadInstallRecord(revision, &error);
   if (!error.empty()) {
@@ -286,6 +311,7 @@ int Install(const InstallOptions& o) {
 
 int Uninstall(const std::string& rev, bool purge, bool force) {
   const std::string revision = Rev(rev);
+  RevisionLock lock(revision, /*create=*/false);
   std::string error;
   std::optional<InstallRecord> record = ReadInstallRecord(revision, &error);
   const fs::path dir = ControlPlaneDir(revision);
@@ -336,6 +362,7 @@ int Uninstall(const std::string& rev, bool purge, bool force) {
 
 int Upgrade(const InstallOptions& o) {
   const std::string revision = Rev(o.revision);
+  RevisionLock lock(revision, /*create=*/false);
   std::string error;
   std::optional<InstallRecord> old = ReadInstallRecord(revision, &error);
   if (!old) {

@@ -207,6 +207,19 @@ class WeftctlInstallTest(InstallTestBase):
         self.ok("uninstall", "--force", "--purge")
         self.assertFalse(is_weftd(pid))
 
+    def test_two_installs_at_once_start_one_weftd(self):
+        env = dict(os.environ, WEFT_HOME=self.home)
+        env.pop("WEFT_SERVER", None)
+        procs = [subprocess.Popen([WEFTCTL, "install", "-y", *LOOPBACK_PORTS], env=env,
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                 for _ in range(2)]
+        outs = [p.communicate(timeout=60) for p in procs]
+        self.record()  # tearDown kills it even if an assertion below fails
+        self.assertEqual([p.returncode for p in procs], [0, 0], outs)
+        joined = "".join(o for o, _ in outs)
+        self.assertEqual(joined.count("Weft control plane 0.5.0 installed"), 1, joined)
+        self.assertEqual(joined.count("already installed"), 1, joined)
+
     def test_upgrade_refuses_a_downgrade_without_force(self):
         self.ok("install", "-y", *LOOPBACK_PORTS)
         r = self.record()
