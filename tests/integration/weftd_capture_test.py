@@ -13,6 +13,9 @@ DEPENDS ON P (weft-proxy's UDP listeners and Envoy's dns_filter, issue 5): until
 weft-proxy NACKs the listener update because of the `dns` listener. The test then checks that the
 NACK names the dns listener only and skips the proxy-side listener checks, saying so
 (test_proxy_acks_the_capture_layout). Nothing to change after the merge: the skip stops firing.
+
+WeftdUpstreamsTest (no root): a proxy without capture with WEFT_UPSTREAMS gets a listener per
+entry, and traffic dialled to it follows the service's VirtualService.
 """
 import json
 import os
@@ -23,7 +26,7 @@ import time
 import unittest
 import urllib.parse
 
-from harness import PROXY, free_port
+from harness import PROXY, Proxy, Upstream, curl, free_port
 from weftd_api_test import Weftd, collection
 
 PID = os.getpid()
@@ -40,18 +43,21 @@ def netns(*cmd, **kw):
     return subprocess.run(["ip", "netns", "exec", NS, *cmd], **kw)
 
 
-def bootstrap(xds_port):
-    metadata = {
-        "NAMESPACE": "default", "INTERCEPTION_MODE": "REDIRECT", "INSTANCE_IPS": POD_IP,
-        "NAME": "productpage-v1", "LABELS": {"app": "productpage", "version": "v1"},
-        "POD_PORTS": json.dumps([{"name": "http", "containerPort": 9080, "protocol": "TCP"}]),
-    }
+# A captured sidecar's node metadata, as weftctl add-to-mesh writes it.
+CAPTURED_METADATA = {
+    "NAMESPACE": "default", "INTERCEPTION_MODE": "REDIRECT", "INSTANCE_IPS": POD_IP,
+    "NAME": "productpage-v1", "LABELS": {"app": "productpage", "version": "v1"},
+    "POD_PORTS": json.dumps([{"name": "http", "containerPort": 9080, "protocol": "TCP"}]),
+}
+
+
+def bootstrap(xds_host, xds_port, node_id, metadata, admin_port):
     return """
 node:
   id: %s
   cluster: productpage.default
   metadata: %s
-admin: {address: {socket_address: {address: 127.0.0.1, port_value: 15000}}}
+admin: {address: {socket_address: {address: 127.0.0.1, port_value: %d}}}
 dynamic_resources:
   ads_config:
     api_type: GRPC
@@ -67,7 +73,7 @@ static_resources:
     load_assignment:
       cluster_name: xds
       endpoints: [{lb_endpoints: [{endpoint: {address: {socket_address: {address: %s, port_value: %d}}}}]}]
-""" % (NODE_ID, json.dumps(metadata), HOST_IP, xds_port)
+""" % (node_id, json.dumps(metadata), admin_port, xds_host, xds_port)
 
 
 def service_entry(name, spec):
@@ -143,7 +149,8 @@ class WeftdCaptureTest(unittest.TestCase):
     def start_proxy(self):
         config = os.path.join(self.dir, "bootstrap.yaml")
         with open(config, "w") as f:
-            f.write(bootstrap(self.xds_port))
+            # Admin on 15000 inside the namespace, as a captured sidecar's.
+            f.write(bootstrap(HOST_IP, self.xds_port, NODE_ID, CAPTURED_METADATA, 15000))
         os.chmod(config, 0o644)
         self.proxy_log = open(os.path.join(self.dir, "proxy.log"), "w")
         self.proxy = subprocess.Popen(
@@ -247,6 +254,70 @@ class WeftdCaptureTest(unittest.TestCase):
         for name in ("virtualOutbound", "virtualInbound", "InboundPassthroughCluster",
                      "PassthroughCluster", "BlackHoleCluster", "allow_any"):
             self.assertIn(name, dump)
+
+
+class WeftdUpstreamsTest(unittest.TestCase):
+    """WEFT_UPSTREAMS without capture (no root): the application dials 127.0.0.1:<bind port>
+    for reviews, with no Host header naming reviews, and the service's VirtualService rules
+    still decide which version answers."""
+
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="weft-upstreams-")
+        self.addCleanup(shutil.rmtree, self.dir, ignore_errors=True)
+        self.v1, self.v2 = Upstream("reviews-v1"), Upstream("reviews-v2")
+        self.addCleanup(self.v1.stop)
+        self.addCleanup(self.v2.stop)
+        self.xds_port = free_port()
+        self.weftd = Weftd(self.dir, ["--xds-addr", "127.0.0.1:%d" % self.xds_port])
+        self.weftd.start()
+        self.addCleanup(self.weftd.stop)
+        self.service_port, self.bind_port = free_port(), free_port()
+
+    def apply(self, kind, plural, name, spec):
+        status, body = self.weftd.request("POST", collection(plural), {
+            "apiVersion": "networking.istio.io/v1", "kind": kind,
+            "metadata": {"name": name, "namespace": "default"}, "spec": spec})
+        self.assertEqual(status, 201, body)
+
+    def served(self, headers=()):
+        args = []
+        for h in headers:
+            args += ["-H", h]
+        code, out, _ = curl(*args, "http://127.0.0.1:%d/reviews" % self.bind_port, timeout=3)
+        try:
+            return json.loads(out).get("server") if code == 0 else None
+        except ValueError:
+            return None
+
+    def test_upstream_listener_routes_by_the_services_virtual_service(self):
+        self.apply("ServiceEntry", "serviceentries", "reviews", {
+            "hosts": ["reviews"], "location": "MESH_INTERNAL", "resolution": "STATIC",
+            "ports": [{"number": self.service_port, "name": "http", "protocol": "HTTP"}],
+            "endpoints": [
+                {"address": "127.0.0.1", "ports": {"http": self.v1.port},
+                 "labels": {"version": "v1"}},
+                {"address": "127.0.0.1", "ports": {"http": self.v2.port},
+                 "labels": {"version": "v2"}}]})
+        self.apply("DestinationRule", "destinationrules", "reviews", {
+            "host": "reviews", "subsets": [{"name": "v1", "labels": {"version": "v1"}},
+                                           {"name": "v2", "labels": {"version": "v2"}}]})
+        self.apply("VirtualService", "virtualservices", "reviews", {
+            "hosts": ["reviews"], "http": [
+                {"match": [{"headers": {"end-user": {"exact": "jason"}}}],
+                 "route": [{"destination": {"host": "reviews", "subset": "v2"}}]},
+                {"route": [{"destination": {"host": "reviews", "subset": "v1"}}]}]})
+        metadata = {"NAMESPACE": "default",
+                    "WEFT_UPSTREAMS": "reviews:%d=127.0.0.1:%d" % (self.service_port,
+                                                                   self.bind_port)}
+        proxy = Proxy(bootstrap("127.0.0.1", self.xds_port, "productpage-upstreams", metadata,
+                                0))
+        self.addCleanup(proxy.stop)
+        wait_until(lambda: self.served() == "reviews-v1", 20,
+                   "the WEFT_UPSTREAMS listener routing to v1\n" + proxy.output())
+        self.assertTrue(all(self.served() == "reviews-v1" for _ in range(10)))
+        self.assertTrue(all(self.served(["end-user: jason"]) == "reviews-v2" for _ in range(10)))
+        status, listeners = proxy.admin_get("/listeners")
+        self.assertIn("127.0.0.1_%d" % self.bind_port, listeners)
 
 
 if __name__ == "__main__":
