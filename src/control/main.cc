@@ -126,7 +126,7 @@ int main(int argc, char** argv) {
   weft::control::mesh::MeshController mesh(
       dispatcher, **store, cache,
       std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::nanoseconds(*grace_ns)),
-      data_dir + "/registrations.json");
+      data_dir + "/registrations.json", data_dir + "/vips.json");
   mesh.SetDebounce(std::chrono::milliseconds(100), std::chrono::seconds(1));
   mesh.SetMeshConfig(*mesh_config);
   if (absl::Status st = mesh.Start(); !st.ok()) {

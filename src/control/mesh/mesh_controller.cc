@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "base/logging.h"
+#include "base/status.h"
 #include "control/translate/translate.h"
 #include "control/translate/view_key.h"
 
@@ -55,6 +56,8 @@ translate::ProxyIdentity ProxyFor(const std::string& node_id, const NodeIdentity
   // A registered workload gets inbound listeners for the services selecting it.
   proxy.ports = workloads.InboundPorts(node_id, registry);
   if (!node.outbound_address.empty()) proxy.outbound_address = node.outbound_address;
+  proxy.capture = node.capture;
+  proxy.upstreams = node.upstreams;
   return proxy;
 }
 
@@ -63,13 +66,14 @@ translate::ProxyIdentity ProxyFor(const std::string& node_id, const NodeIdentity
 MeshController::MeshController(event::Dispatcher& dispatcher, Store& store,
                                xds::SnapshotCache& cache,
                                std::chrono::milliseconds registration_grace,
-                               std::string registrations_path)
+                               std::string registrations_path, std::string vips_path)
     : dispatcher_(dispatcher),
       store_(store),
       cache_(cache),
       workloads_(
           dispatcher, registration_grace, [this] { ScheduleRebuild(); },
-          std::move(registrations_path)) {}
+          std::move(registrations_path)),
+      vips_(std::move(vips_path)) {}
 
 MeshController::~MeshController() {
   *alive_ = false;
@@ -84,6 +88,7 @@ absl::Status MeshController::Start() {
     if (!id.ok()) return id.status();
     watches_.push_back(*id);
   }
+  RETURN_IF_ERROR(vips_.Load());
   return workloads_.Restore();
 }
 
@@ -245,6 +250,8 @@ void MeshController::Rebuild() {
   const auto listed_at = std::chrono::steady_clock::now();
   input->registry = translate::BuildRegistry(input->resources);
   workloads_.AddTo(input->registry);
+  vips_.Assign(input->registry);
+  input->mesh = mesh_config_;
   label_keys_ = translate::SelectorLabelKeys(input->resources);
   // The previous input is freed after the pushes are scheduled, not before (1000 services'
   // worth of JSON and registry take tens of milliseconds to free).

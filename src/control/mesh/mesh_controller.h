@@ -27,6 +27,7 @@
 
 #include "absl/status/status.h"
 #include "control/mesh/node_identity.h"
+#include "control/mesh/vip_allocator.h"
 #include "control/mesh/workload_registry.h"
 #include "control/store/store.h"
 #include "control/translate/mesh_config.h"
@@ -45,14 +46,15 @@ class MeshController {
  public:
   // `registration_grace`: how long a self-registered workload stays an endpoint after its
   // proxy's last stream closed; `registrations_path`: where registrations are kept across
-  // restarts, "" for nowhere (workload_registry.h).
+  // restarts, "" for nowhere (workload_registry.h); `vips_path`: where allocated service VIPs are
+  // kept across restarts, "" for nowhere (vip_allocator.h).
   MeshController(event::Dispatcher& dispatcher, Store& store, xds::SnapshotCache& cache,
                  std::chrono::milliseconds registration_grace = kDefaultRegistrationGrace,
-                 std::string registrations_path = "");
+                 std::string registrations_path = "", std::string vips_path = "");
   ~MeshController();
 
-  // Watches the store and restores saved registrations; call once, on the dispatcher's thread,
-  // before the ADS server starts.
+  // Watches the store and restores saved registrations and VIPs; call once, on the dispatcher's
+  // thread, before the ADS server starts.
   absl::Status Start();
   // Before Start(): wait for `quiet` without store changes before rebuilding, but no longer than
   // `max` after the first change. Zero (the default): rebuild on the next turn of the loop.
@@ -71,6 +73,8 @@ class MeshController {
   size_t rebuilds() const { return rebuilds_; }
   // The workloads proxies registered by connecting (dispatcher thread; for diagnostics).
   const WorkloadRegistry& workloads() const { return workloads_; }
+  // The service VIPs allocated so far (dispatcher thread; for diagnostics and tests).
+  const VipAllocator& vips() const { return vips_; }
 
   // Dispatcher thread only. A connected proxy's identity and the translator's warnings for its
   // last snapshot (weftd's debug API); nullopt for a node with no open stream.
@@ -109,6 +113,7 @@ class MeshController {
   std::vector<Store::WatchId> watches_;
   std::map<std::string, ConnectedNode> nodes_;  // by node id
   WorkloadRegistry workloads_;
+  VipAllocator vips_;
   std::map<std::string, ViewState> views_;  // by translate::ViewKey
   // The last rebuild's input, for views that appear between rebuilds; null before the first.
   std::shared_ptr<const translate::Snapshot> input_;

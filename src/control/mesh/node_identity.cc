@@ -86,6 +86,58 @@ absl::StatusOr<std::vector<PodPort>> ParsePodPorts(const nlohmann::json& value) 
   return ports;
 }
 
+// "host:port" with a port in 1-65535; `what` names the side for the error.
+absl::Status SplitHostPort(std::string_view text, const std::string& path, std::string_view what,
+                           std::string& host, uint32_t& port) {
+  const size_t colon = text.rfind(':');
+  if (colon == std::string_view::npos || colon == 0) {
+    return NotA(path, absl::StrCat(absl::string_view(what.data(), what.size()), " host:port"));
+  }
+  const std::string_view digits = text.substr(colon + 1);
+  uint32_t n = 0;
+  if (digits.empty() || digits.size() > 5 ||
+      digits.find_first_not_of("0123456789") != std::string_view::npos ||
+      (n = static_cast<uint32_t>(std::stoul(std::string(digits)))) < 1 || n > 65535) {
+    return NotA(path, absl::StrCat(absl::string_view(what.data(), what.size()), " port (1-65535)"));
+  }
+  host = std::string(text.substr(0, colon));
+  port = n;
+  return absl::OkStatus();
+}
+
+// WEFT_UPSTREAMS: "reviews:9080=127.0.0.1:19080,ratings:9080=127.0.0.1:19081" (the contract's
+// section 2): the left side a service host and port, the right side the IP and port to bind.
+absl::StatusOr<std::vector<translate::UpstreamBinding>> ParseUpstreams(
+    const nlohmann::json& value) {
+  if (!value.is_string()) return NotA("metadata.WEFT_UPSTREAMS", "a string");
+  std::vector<translate::UpstreamBinding> out;
+  const std::string text = value.get<std::string>();
+  if (text.empty()) return out;
+  const std::vector<std::string> entries = Split(text, ',');
+  for (size_t i = 0; i < entries.size(); ++i) {
+    const std::string path = absl::StrCat("metadata.WEFT_UPSTREAMS[", i, "]");
+    const std::string& entry = entries[i];
+    const size_t eq = entry.find('=');
+    if (eq == std::string::npos) {
+      return NotA(path, "of the form service:port=ip:port");
+    }
+    translate::UpstreamBinding b;
+    RETURN_IF_ERROR(
+        SplitHostPort(std::string_view(entry).substr(0, eq), path, "a service", b.host, b.port));
+    RETURN_IF_ERROR(SplitHostPort(std::string_view(entry).substr(eq + 1), path, "a bind",
+                                  b.bind_address, b.bind_port));
+    if (!IsIp(b.bind_address)) return NotA(path, "bound on an IP address (ip:port)");
+    for (const translate::UpstreamBinding& other : out) {
+      if (other.bind_address == b.bind_address && other.bind_port == b.bind_port) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(path, ": ", b.bind_address, ":", b.bind_port, " is bound twice"));
+      }
+    }
+    out.push_back(std::move(b));
+  }
+  return out;
+}
+
 }  // namespace
 
 absl::StatusOr<NodeIdentity> ParseNodeIdentity(const std::string& node_id,
@@ -132,6 +184,16 @@ absl::StatusOr<NodeIdentity> ParseNodeIdentity(const std::string& node_id,
   ASSIGN_OR_RETURN(identity.outbound_address, OptionalString(metadata, "WEFT_OUTBOUND_ADDRESS"));
   if (!identity.outbound_address.empty() && !IsIp(identity.outbound_address)) {
     return NotA("metadata.WEFT_OUTBOUND_ADDRESS", "an IP address");
+  }
+  // Istio's values (istio pkg/model/proxy.go, TrafficInterceptionMode): REDIRECT, TPROXY, NONE.
+  ASSIGN_OR_RETURN(const std::string mode, OptionalString(metadata, "INTERCEPTION_MODE"));
+  if (mode == "REDIRECT") {
+    identity.capture = true;
+  } else if (!mode.empty() && mode != "NONE") {
+    return NotA("metadata.INTERCEPTION_MODE", "REDIRECT or NONE (TPROXY is not supported)");
+  }
+  if (auto it = metadata.find("WEFT_UPSTREAMS"); it != metadata.end()) {
+    ASSIGN_OR_RETURN(identity.upstreams, ParseUpstreams(*it));
   }
   return identity;
 }

@@ -14,6 +14,10 @@
 //    "protocol":"TCP"}]`; a JSON array is accepted too), AUTO_REGISTER_GROUP (a WorkloadGroup in
 //    the node's namespace), NETWORK; and Weft's own WEFT_OUTBOUND_ADDRESS (the IP the proxy's
 //    outbound listeners bind, default 127.0.0.1, so that several proxies share one host).
+//    INTERCEPTION_MODE (Istio's key and values: "REDIRECT" = iptables captures the workload's
+//    traffic; absent or "NONE" = no capture; Istio's TPROXY is refused, weft has no TPROXY
+//    support) and Weft's WEFT_UPSTREAMS ("reviews:9080=127.0.0.1:19080,ratings:9080=..."), the
+//    explicit outbound listeners of a proxy without capture.
 // 3. node.locality ("region/zone/sub_zone").
 // Node metadata GENERATOR: "grpc" marks a proxyless gRPC client: Istio's gRPC injection templates
 // set ISTIO_META_GENERATOR=grpc, which pilot-agent copies into the gRPC bootstrap's node metadata
@@ -27,6 +31,7 @@
 
 #include "absl/status/statusor.h"
 #include "control/translate/registry.h"
+#include "control/translate/upstream_binding.h"
 
 namespace weft::control::mesh {
 
@@ -48,8 +53,10 @@ struct NodeIdentity {
   std::vector<PodPort> pod_ports;
   std::string auto_register_group;
   std::string network;
-  std::string outbound_address;  // empty: the translator's default (127.0.0.1)
-  bool proxyless_grpc = false;   // metadata.GENERATOR == "grpc"
+  std::string outbound_address;                       // empty: the translator's default (127.0.0.1)
+  bool proxyless_grpc = false;                        // metadata.GENERATOR == "grpc"
+  bool capture = false;                               // metadata.INTERCEPTION_MODE == "REDIRECT"
+  std::vector<translate::UpstreamBinding> upstreams;  // metadata.WEFT_UPSTREAMS
 };
 
 // `metadata_json` is node.metadata as JSON ("" or "{}" for none). Refuses metadata of the wrong

@@ -1,16 +1,13 @@
 #include "control/mesh/workload_registry.h"
 
 #include <algorithm>
-#include <cerrno>
-#include <cstdio>
-#include <cstring>
-#include <fstream>
 #include <nlohmann/json.hpp>
 #include <set>
-#include <sstream>
 
 #include "absl/strings/str_cat.h"
 #include "base/logging.h"
+#include "base/status.h"
+#include "control/mesh/state_file.h"
 
 namespace weft::control::mesh {
 namespace {
@@ -81,11 +78,9 @@ WorkloadRegistry::~WorkloadRegistry() { *alive_ = false; }
 
 absl::Status WorkloadRegistry::Restore() {
   if (state_path_.empty()) return absl::OkStatus();
-  std::ifstream in(state_path_);
-  if (!in) return absl::OkStatus();  // first start
-  std::stringstream text;
-  text << in.rdbuf();
-  const nlohmann::json state = nlohmann::json::parse(text.str(), nullptr, false);
+  ASSIGN_OR_RETURN(const std::optional<std::string> text, ReadStateFile(state_path_));
+  if (!text) return absl::OkStatus();  // first start
+  const nlohmann::json state = nlohmann::json::parse(*text, nullptr, false);
   if (!state.is_object() || !state.contains("workloads") || !state["workloads"].is_array()) {
     return absl::DataLossError(absl::StrCat(state_path_, ": not a registrations file"));
   }
@@ -129,16 +124,8 @@ void WorkloadRegistry::Save() {
   nlohmann::json list = nlohmann::json::array();
   for (const auto& [node_id, entry] : entries_) list.push_back(ToJson(entry.workload));
   const std::string text = nlohmann::json{{"workloads", std::move(list)}}.dump(1) + "\n";
-  // Written then renamed: a crash leaves the old file or the new one, never half of one.
-  const std::string tmp = state_path_ + ".tmp";
-  FILE* f = std::fopen(tmp.c_str(), "w");
-  bool ok = f != nullptr;
-  if (ok) {
-    ok = std::fwrite(text.data(), 1, text.size(), f) == text.size();
-    ok = std::fclose(f) == 0 && ok;
-  }
-  if (!ok || std::rename(tmp.c_str(), state_path_.c_str()) != 0) {
-    WEFT_LOG(error, "registry: cannot save {}: {}", state_path_, std::strerror(errno));
+  if (absl::Status st = WriteStateFile(state_path_, text); !st.ok()) {
+    WEFT_LOG(error, "registry: {}", std::string(st.message()));
   }
 }
 

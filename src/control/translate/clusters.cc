@@ -452,12 +452,12 @@ void BuildOutboundClusters(const View& view, XdsResources& out) {
   }
   // Istio's two catch-all clusters: nowhere, and wherever the caller was going.
   cluster_pb::Cluster blackhole;
-  blackhole.set_name("BlackHoleCluster");
+  blackhole.set_name(kBlackHoleCluster);
   blackhole.set_type(cluster_pb::Cluster::STATIC);
   blackhole.mutable_connect_timeout()->set_seconds(10);
   out.clusters.push_back(std::move(blackhole));
   cluster_pb::Cluster passthrough;
-  passthrough.set_name("PassthroughCluster");
+  passthrough.set_name(kPassthroughCluster);
   passthrough.set_type(cluster_pb::Cluster::ORIGINAL_DST);
   passthrough.set_lb_policy(cluster_pb::Cluster::CLUSTER_PROVIDED);
   passthrough.mutable_connect_timeout()->set_seconds(10);
@@ -465,6 +465,16 @@ void BuildOutboundClusters(const View& view, XdsResources& out) {
 }
 
 void BuildInboundClusters(const View& view, XdsResources& out) {
+  if (view.proxy().capture) {
+    // virtualInbound's catch-all: the connection's original destination (Istio's
+    // InboundPassthroughCluster).
+    cluster_pb::Cluster c;
+    c.set_name(kInboundPassthroughCluster);
+    c.set_type(cluster_pb::Cluster::ORIGINAL_DST);
+    c.set_lb_policy(cluster_pb::Cluster::CLUSTER_PROVIDED);
+    c.mutable_connect_timeout()->set_seconds(10);
+    out.clusters.push_back(std::move(c));
+  }
   for (const ServicePort& port : view.proxy().ports) {
     cluster_pb::Cluster c;
     c.set_name(InboundClusterName(port.number));

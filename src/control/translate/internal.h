@@ -12,6 +12,8 @@
 #include <vector>
 
 #include "control/translate/translate.h"
+#include "envoy/config/listener/v3/listener.pb.h"
+#include "envoy/config/listener/v3/listener_components.pb.h"
 #include "envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.pb.h"
 #include "envoy/type/v3/percent.pb.h"
 
@@ -44,9 +46,11 @@ class View {
   // older beats newer (creationTimestamp, then namespace/name).
   const Config* VirtualServiceFor(const Service& service) const;
   // The DestinationRule for `host`: the proxy's namespace, then the service's, then the root
-  // namespace (istio-system); exact host beats wildcard in each.
+  // namespace (MeshConfig.rootNamespace, istio-system by default); exact host beats wildcard in
+  // each.
   const Config* DestinationRuleFor(const Service& service) const;
-  // Sidecar.outboundTrafficPolicy.mode == REGISTRY_ONLY.
+  // The egress policy: the Sidecar's outboundTrafficPolicy.mode when it sets one, else the mesh
+  // config's; true for REGISTRY_ONLY.
   bool registry_only() const { return registry_only_; }
 
   void Warn(std::string message) const { warnings_.insert(std::move(message)); }
@@ -59,6 +63,7 @@ class View {
   bool EgressAllows(const Service& service) const;
 
   const ProxyIdentity& proxy_;
+  std::string root_namespace_;  // MeshConfig.rootNamespace: mesh-wide Sidecar and rules
   std::vector<Config> virtual_services_;
   std::vector<Config> destination_rules_;
   std::optional<Config> sidecar_;
@@ -67,7 +72,11 @@ class View {
   mutable std::set<std::string> warnings_;
 };
 
-inline constexpr std::string_view kRootNamespace = "istio-system";
+// Istio's catch-all clusters (pilot/pkg/networking/util: BlackHoleCluster, PassthroughCluster,
+// InboundPassthroughCluster).
+inline constexpr char kBlackHoleCluster[] = "BlackHoleCluster";
+inline constexpr char kPassthroughCluster[] = "PassthroughCluster";
+inline constexpr char kInboundPassthroughCluster[] = "InboundPassthroughCluster";
 
 // Istio durations ("7s", "1.5s", "100ms", "1m", "1h", "2h45m"); nullopt if malformed.
 std::optional<google::protobuf::Duration> ParseDuration(const json& value);
@@ -115,6 +124,26 @@ envoy::config::route::v3::VirtualHost BuildVirtualHost(const Service& s, uint32_
                                                        std::set<std::string>& used_domains);
 // listeners.cc
 void BuildListeners(const View& view, XdsResources& out);
+// A listener named "<address>_<port>" on address:port.
+envoy::config::listener::v3::Listener NewListener(const std::string& address, uint32_t port);
+// The tcp_proxy chain of TCP service `s` on `port` (its VirtualService tcp routes applied).
+void AddTcpServiceChain(const Service& s, uint32_t port, envoy::config::listener::v3::Listener& l,
+                        const View& view);
+// Adds a filter `name` running `config` to `chain`.
+void SetNetworkFilter(envoy::config::listener::v3::FilterChain& chain,
+                      const google::protobuf::Message& config, const char* name);
+// The filter chain of the proxy's own port `p`: an HCM to "inbound|<p>||" for HTTP ports, else a
+// tcp_proxy to it; `stat_address` names the listener address in the HCM's stat prefix.
+envoy::config::listener::v3::FilterChain InboundChain(const ServicePort& p,
+                                                      const std::string& stat_address);
+// The tcp_proxy chain for a client whose destination no service claims: PassthroughCluster, or
+// BlackHoleCluster under REGISTRY_ONLY (Istio's buildOutboundCatchAllNetworkFiltersOnly).
+envoy::config::listener::v3::FilterChain EgressChain(const View& view, const std::string& name);
+// capture.cc: Istio's capture layout (INTERCEPTION_MODE REDIRECT): virtualOutbound,
+// virtualInbound and the `dns` listener.
+void BuildCaptureListeners(const View& view, XdsResources& out);
+// upstreams.cc: the WEFT_UPSTREAMS listeners of a proxy without capture.
+void BuildUpstreamListeners(const View& view, XdsResources& out);
 // The HTTP filters of an HCM, by who runs it: a sidecar's outbound chains carry the filters
 // VirtualService routes configure (fault, cors); gRPC's proxyless clients only fault (gRPC has
 // no CORS filter and refuses unknown ones); inbound chains just the router.

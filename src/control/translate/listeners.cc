@@ -1,8 +1,12 @@
 // Listeners: one outbound listener per service port (HTTP ports through RDS, TCP and TLS ports
 // through tcp_proxy filter chains, VirtualService tcp/tls routes applied), and one inbound
 // listener per port of the proxy's own workload.
+// With capture (ProxyIdentity::capture) the same outbound listeners are Istio's
+// "0.0.0.0_<port>" (bind_to_port false: virtualOutbound hands them connections), TCP services
+// get one "<VIP>_<port>" listener per VIP instead, and inbound is virtualInbound (capture.cc).
 #include <algorithm>
 #include <map>
+#include <set>
 
 #include "absl/strings/str_cat.h"
 #include "control/translate/internal.h"
@@ -20,6 +24,8 @@ namespace lst = envoy::config::listener::v3;
 namespace hcm = envoy::extensions::filters::network::http_connection_manager::v3;
 namespace tcp = envoy::extensions::filters::network::tcp_proxy::v3;
 
+}  // namespace
+
 lst::Listener NewListener(const std::string& address, uint32_t port) {
   lst::Listener l;
   l.set_name(absl::StrCat(address, "_", port));
@@ -29,12 +35,7 @@ lst::Listener NewListener(const std::string& address, uint32_t port) {
   return l;
 }
 
-void SetNetworkFilter(lst::FilterChain& chain, const google::protobuf::Message& config,
-                      const char* name) {
-  auto* f = chain.add_filters();
-  f->set_name(name);
-  f->mutable_typed_config()->PackFrom(config);
-}
+namespace {
 
 // A tcp_proxy to the destinations of a TCP/TLS route (or to `fallback`).
 tcp::TcpProxy TcpProxyTo(const json* route_destinations, const Config* vs, uint32_t port,
@@ -161,6 +162,58 @@ void AddTcpChains(const Service& s, uint32_t port, bool tls, bool shared_port, l
 
 }  // namespace
 
+void SetNetworkFilter(lst::FilterChain& chain, const google::protobuf::Message& config,
+                      const char* name) {
+  auto* f = chain.add_filters();
+  f->set_name(name);
+  f->mutable_typed_config()->PackFrom(config);
+}
+
+void AddTcpServiceChain(const Service& s, uint32_t port, lst::Listener& l, const View& view) {
+  bool has_default = false;
+  AddTcpChains(s, port, false, false, l, has_default, view);
+}
+
+lst::FilterChain EgressChain(const View& view, const std::string& name) {
+  lst::FilterChain chain;
+  chain.set_name(name);
+  const std::string cluster = view.registry_only() ? kBlackHoleCluster : kPassthroughCluster;
+  tcp::TcpProxy t;
+  t.set_stat_prefix(cluster);
+  t.set_cluster(cluster);
+  SetNetworkFilter(chain, t, "envoy.filters.network.tcp_proxy");
+  return chain;
+}
+
+lst::FilterChain InboundChain(const ServicePort& p, const std::string& stat_address) {
+  lst::FilterChain chain;
+  const std::string cluster = InboundClusterName(p.number);
+  chain.set_name(cluster);
+  if (IsHttpProtocol(PortProtocol(p))) {
+    hcm::HttpConnectionManager m;
+    m.set_stat_prefix(absl::StrCat("inbound_", stat_address, "_", p.number));
+    m.set_codec_type(hcm::HttpConnectionManager::AUTO);
+    auto* rc = m.mutable_route_config();
+    rc->set_name(cluster);
+    auto* vh = rc->add_virtual_hosts();
+    vh->set_name(absl::StrCat("inbound|http|", p.number));
+    vh->add_domains("*");
+    auto* r = vh->add_routes();
+    r->set_name("default");
+    r->mutable_match()->set_prefix("/");
+    r->mutable_route()->set_cluster(cluster);
+    r->mutable_route()->mutable_timeout();  // 0s: the caller's proxy enforces timeouts
+    AddHttpFilters(m, HttpFilters::kRouterOnly);
+    SetNetworkFilter(chain, m, "envoy.filters.network.http_connection_manager");
+  } else {
+    tcp::TcpProxy t;
+    t.set_stat_prefix(cluster);
+    t.set_cluster(cluster);
+    SetNetworkFilter(chain, t, "envoy.filters.network.tcp_proxy");
+  }
+  return chain;
+}
+
 void AddHttpFilters(hcm::HttpConnectionManager& m, HttpFilters filters) {
   // Empty at the listener: the routes carry their settings (typed_per_filter_config). Istio's
   // order: fault, then cors (pilot/pkg/networking/core/listener_builder.go,
@@ -181,11 +234,15 @@ void AddHttpFilters(hcm::HttpConnectionManager& m, HttpFilters filters) {
 }
 
 void BuildListeners(const View& view, XdsResources& out) {
-  const std::string& address = view.proxy().outbound_address;
+  // With capture, the listeners below only receive connections virtualOutbound hands them
+  // (bind_to_port false), on 0.0.0.0:<port> or, for TCP services, on their VIP.
+  const bool capture = view.proxy().capture;
+  const std::string address = capture ? "0.0.0.0" : view.proxy().outbound_address;
   struct PortServices {
     std::vector<const Service*> http, tcp, tls;
   };
   std::map<uint32_t, PortServices> by_port;
+  std::set<std::string> vip_listeners;
   for (const Service* s : view.services()) {
     if (s->hostname.find('*') != std::string::npos) continue;
     for (const ServicePort& p : s->ports) {
@@ -194,6 +251,21 @@ void BuildListeners(const View& view, XdsResources& out) {
         by_port[p.number].http.push_back(s);
       } else if (protocol == "TLS" || protocol == "HTTPS") {
         by_port[p.number].tls.push_back(s);
+      } else if (capture && !ServiceVips(*s).empty()) {
+        // Istio's "<VIP>_<port>": the VIP tells services on one port apart.
+        for (const std::string& vip : ServiceVips(*s)) {
+          lst::Listener l = NewListener(vip, p.number);
+          if (!vip_listeners.insert(l.name()).second) {
+            view.Warn(absl::StrCat("service ", s->hostname, ":", p.number, ": VIP ", vip,
+                                   " already belongs to another TCP service on this port "
+                                   "(no listener)"));
+            continue;
+          }
+          l.mutable_bind_to_port()->set_value(false);
+          AddTcpServiceChain(*s, p.number, l, view);
+          out.listeners.push_back(std::move(l));
+        }
+        by_port[p.number];  // the port still exists (inbound overlap check)
       } else {
         by_port[p.number].tcp.push_back(s);
       }
@@ -235,11 +307,17 @@ void BuildListeners(const View& view, XdsResources& out) {
         f->mutable_typed_config()->PackFrom(
             envoy::extensions::filters::listener::tls_inspector::v3::TlsInspector());
       }
+      if (capture && l.filter_chains_size() > 0 && !has_default) {
+        // A captured connection to this port that no SNI chain claims is egress traffic.
+        *l.add_filter_chains() = EgressChain(view, "PassthroughFilterChain");
+      }
       if (l.filter_chains_size() == 0) continue;
     }
+    if (capture) l.mutable_bind_to_port()->set_value(false);
     out.listeners.push_back(std::move(l));
   }
 
+  if (capture) return;  // inbound is virtualInbound's (capture.cc)
   // Inbound: the proxy's own ports, to the application on 127.0.0.1.
   const std::string inbound_address = view.proxy().ip.empty() ? "0.0.0.0" : view.proxy().ip;
   for (const ServicePort& p : view.proxy().ports) {
@@ -251,31 +329,7 @@ void BuildListeners(const View& view, XdsResources& out) {
                              ": give the proxy its own IP or a different outbound_address"));
     }
     lst::Listener l = NewListener(inbound_address, p.number);
-    const std::string cluster = InboundClusterName(p.number);
-    auto* chain = l.add_filter_chains();
-    chain->set_name(cluster);
-    if (IsHttpProtocol(PortProtocol(p))) {
-      hcm::HttpConnectionManager m;
-      m.set_stat_prefix(absl::StrCat("inbound_", inbound_address, "_", p.number));
-      m.set_codec_type(hcm::HttpConnectionManager::AUTO);
-      auto* rc = m.mutable_route_config();
-      rc->set_name(cluster);
-      auto* vh = rc->add_virtual_hosts();
-      vh->set_name(absl::StrCat("inbound|http|", p.number));
-      vh->add_domains("*");
-      auto* r = vh->add_routes();
-      r->set_name("default");
-      r->mutable_match()->set_prefix("/");
-      r->mutable_route()->set_cluster(cluster);
-      r->mutable_route()->mutable_timeout();  // 0s: the caller's proxy enforces timeouts
-      AddHttpFilters(m, HttpFilters::kRouterOnly);
-      SetNetworkFilter(*chain, m, "envoy.filters.network.http_connection_manager");
-    } else {
-      tcp::TcpProxy t;
-      t.set_stat_prefix(cluster);
-      t.set_cluster(cluster);
-      SetNetworkFilter(*chain, t, "envoy.filters.network.tcp_proxy");
-    }
+    *l.add_filter_chains() = InboundChain(p, inbound_address);
     out.listeners.push_back(std::move(l));
   }
 }

@@ -111,6 +111,15 @@ bool Selects(const Service& s, const Workload& w) {
          LabelsMatch(s.workload_selector, w.endpoint.labels);
 }
 
+std::vector<std::string> ServiceVips(const Service& service) {
+  std::vector<std::string> vips;
+  for (const std::string& a : service.addresses) {
+    if (a.find('/') == std::string::npos) vips.push_back(a);
+  }
+  if (vips.empty() && !service.allocated_vip.empty()) vips.push_back(service.allocated_vip);
+  return vips;
+}
+
 std::string ResolveHost(std::string_view host, std::string_view namespace_) {
   if (host.empty() || host.find('.') != std::string_view::npos || host == "*") {
     return std::string(host);

@@ -44,7 +44,10 @@ struct Service {
   std::string hostname;  // FQDN or wildcard ("*.example.com")
   std::string namespace_;
   std::vector<ServicePort> ports;      // sorted by number
-  std::vector<std::string> addresses;  // VIPs
+  std::vector<std::string> addresses;  // VIPs (ServiceEntry.spec.addresses: IPs or CIDRs)
+  // The VIP weftd allocated for a host without addresses (mesh/vip_allocator.h), "" for none.
+  // Set by weftd after BuildRegistry; the translator only reads it.
+  std::string allocated_vip;
   Resolution resolution = Resolution::kStatic;
   bool mesh_internal = true;
   std::vector<std::string> export_to;  // empty = everywhere ("*")
@@ -67,6 +70,11 @@ struct Registry {
   // metadata labels merged in) weftd applies to proxies registering under that group.
   std::map<std::string, nlohmann::json> workload_groups;
 };
+
+// The single IPs a client may dial for `service` (capture mode: listener addresses, route
+// domains, DNS answers): its plain-IP `addresses` (CIDRs are no single address), else its
+// allocated VIP; empty when it has neither.
+std::vector<std::string> ServiceVips(const Service& service);
 
 // Services and endpoints from the ServiceEntry, WorkloadEntry and WorkloadGroup objects in
 // `resources` (other kinds are ignored). Deterministic: the result does not depend on the order

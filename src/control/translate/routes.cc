@@ -31,12 +31,21 @@ constexpr char kDefaultRetryOn[] =
     "retriable-status-codes";
 
 // Istio's virtual host domains: ServiceHostNames, each also with ":<port>"; and each VIP with the
-// port.
+// port (with capture: every VIP, allocated ones included, with and without the port).
 std::vector<std::string> Domains(const Service& s, uint32_t port, const View& view) {
   std::vector<std::string> out;
   for (const std::string& n : ServiceHostNames(s, view)) {
     out.push_back(n);
     out.push_back(absl::StrCat(n, ":", port));
+  }
+  if (view.proxy().capture) {
+    // A captured client that dialled the VIP (from the proxy's DNS answer) sends it as Host,
+    // with or without the port.
+    for (const std::string& vip : ServiceVips(s)) {
+      out.push_back(vip);
+      out.push_back(absl::StrCat(vip, ":", port));
+    }
+    return out;
   }
   for (const std::string& vip : s.addresses) {
     if (vip.find('/') == std::string::npos) out.push_back(absl::StrCat(vip, ":", port));
@@ -527,7 +536,7 @@ void BuildRouteConfigs(const View& view, XdsResources& out) {
     if (view.registry_only()) {
       r->mutable_direct_response()->set_status(502);
     } else {
-      r->mutable_route()->set_cluster("PassthroughCluster");
+      r->mutable_route()->set_cluster(kPassthroughCluster);
       r->mutable_route()->mutable_timeout();
     }
     out.route_configs.push_back(std::move(rc));

@@ -16,6 +16,11 @@ XdsResources Translate(const Snapshot& snapshot, const ProxyIdentity& proxy) {
     internal::BuildInboundClusters(view, out);
     internal::BuildRouteConfigs(view, out);
     internal::BuildListeners(view, out);
+    if (proxy.capture) {
+      internal::BuildCaptureListeners(view, out);
+    } else {
+      internal::BuildUpstreamListeners(view, out);
+    }
   }
   auto by_name = [](const auto& a, const auto& b) { return a.name() < b.name(); };
   std::stable_sort(out.listeners.begin(), out.listeners.end(), by_name);

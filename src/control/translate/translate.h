@@ -25,7 +25,9 @@
 #include <string>
 #include <vector>
 
+#include "control/translate/mesh_config.h"
 #include "control/translate/registry.h"
+#include "control/translate/upstream_binding.h"
 #include "envoy/config/cluster/v3/cluster.pb.h"
 #include "envoy/config/endpoint/v3/endpoint.pb.h"
 #include "envoy/config/listener/v3/listener.pb.h"
@@ -38,6 +40,8 @@ struct Snapshot {
   // and Sidecar are read from here (other kinds are ignored by Translate).
   std::vector<nlohmann::json> resources;
   Registry registry;
+  // weftd --mesh-config: the egress policy every Sidecar without its own inherits.
+  MeshConfig mesh;
 };
 
 struct ProxyIdentity {
@@ -56,6 +60,12 @@ struct ProxyIdentity {
   // docs/user-guide/proxyless-grpc.md): api_listeners named "<host>:<port>", one route config
   // per service port, and only what gRPC's xDS client accepts.
   bool proxyless_grpc = false;
+  // Node metadata INTERCEPTION_MODE: REDIRECT: iptables captures the workload's traffic, and the
+  // proxy gets Istio's capture layout (capture.cc: virtualOutbound 15001, virtualInbound 15006,
+  // the `dns` listener on 127.0.0.1:15053, per-port listeners with bind_to_port false).
+  bool capture = false;
+  // Node metadata WEFT_UPSTREAMS (no-capture only; upstreams.cc).
+  std::vector<UpstreamBinding> upstreams;
 };
 
 struct XdsResources {

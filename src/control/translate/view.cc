@@ -90,7 +90,8 @@ const json& Arr(const json& j, std::string_view key) {
   return it != j.end() && it->is_array() ? *it : kEmpty;
 }
 
-View::View(const Snapshot& snapshot, const ProxyIdentity& proxy) : proxy_(proxy) {
+View::View(const Snapshot& snapshot, const ProxyIdentity& proxy)
+    : proxy_(proxy), root_namespace_(snapshot.mesh.root_namespace) {
   std::vector<Config> sidecars;
   for (const json& r : snapshot.resources) {
     if (!r.is_object()) continue;
@@ -125,12 +126,17 @@ View::View(const Snapshot& snapshot, const ProxyIdentity& proxy) : proxy_(proxy)
     }
     return nullptr;
   };
+  registry_only_ =
+      snapshot.mesh.outbound_traffic_policy == MeshConfig::OutboundTrafficPolicy::kRegistryOnly;
   const Config* chosen = pick(proxy.namespace_, true);
   if (chosen == nullptr) chosen = pick(proxy.namespace_, false);
-  if (chosen == nullptr) chosen = pick(kRootNamespace, false);
+  if (chosen == nullptr) chosen = pick(snapshot.mesh.root_namespace, false);
   if (chosen != nullptr) {
     sidecar_ = *chosen;
-    registry_only_ = Str(Obj(chosen->spec, "outboundTrafficPolicy"), "mode") == "REGISTRY_ONLY";
+    // Istio's rule: a Sidecar's outboundTrafficPolicy, when it sets one, replaces the mesh's.
+    const std::string mode = Str(Obj(chosen->spec, "outboundTrafficPolicy"), "mode");
+    if (mode == "REGISTRY_ONLY") registry_only_ = true;
+    if (mode == "ALLOW_ANY") registry_only_ = false;
     for (const json& egress : Arr(chosen->spec, "egress")) {
       if (egress.contains("port") || egress.contains("bind")) {
         Warn(absl::StrCat(chosen->Id(),
@@ -210,8 +216,9 @@ const Config* View::VirtualServiceFor(const Service& service) const {
 }
 
 const Config* View::DestinationRuleFor(const Service& service) const {
-  for (std::string_view ns : {std::string_view(proxy_.namespace_),
-                              std::string_view(service.namespace_), kRootNamespace}) {
+  for (std::string_view ns :
+       {std::string_view(proxy_.namespace_), std::string_view(service.namespace_),
+        std::string_view(root_namespace_)}) {
     const Config* wildcard = nullptr;
     for (const Config& dr : destination_rules_) {
       if (dr.namespace_ != ns) continue;

@@ -56,6 +56,13 @@ ProxyIdentity ViewOf(const ProxyIdentity& proxy, const std::set<std::string>& la
     if (label_keys.count(key)) view.labels.emplace(key, value);
   }
   if (view.ports.empty()) view.ip.clear();
+  if (view.capture) {
+    // Captured proxies bind 0.0.0.0:15001/15006 (capture.cc): neither the outbound address nor
+    // the workload IP nor WEFT_UPSTREAMS (no-capture only) shapes their output.
+    view.outbound_address = ProxyIdentity().outbound_address;
+    view.ip.clear();
+    view.upstreams.clear();
+  }
   return view;
 }
 
@@ -66,6 +73,13 @@ std::string ViewKey(const ProxyIdentity& view) {
   Field(key, view.outbound_address);
   Field(key, view.ip);
   key += view.proxyless_grpc ? "g|" : "s|";
+  key += view.capture ? "c|" : "n|";
+  for (const UpstreamBinding& u : view.upstreams) {
+    Field(key, u.host);
+    Field(key, u.bind_address);
+    absl::StrAppend(&key, u.port, ",", u.bind_port, ",");
+  }
+  key += "|";
   for (const auto& [k, v] : view.labels) {
     Field(key, k);
     Field(key, v);

@@ -3,9 +3,10 @@
 // handful of views).
 //
 // The translator reads from ProxyIdentity: namespace_ (visibility, exportTo, sourceNamespace,
-// Sidecar and DestinationRule lookup), locality (locality load balancing), outbound_address,
-// ports (inbound listeners and clusters) and, only when there are ports, ip (the inbound bind
-// address), and labels only through selectors: VirtualService match sourceLabels (http, tcp,
+// Sidecar and DestinationRule lookup), locality (locality load balancing), capture (the listener
+// layout) and, without capture, outbound_address, upstreams (WEFT_UPSTREAMS listeners) and, only
+// when there are ports, ip (the inbound bind address); ports (inbound listeners and clusters), and
+// labels only through selectors: VirtualService match sourceLabels (http, tcp,
 // tls), DestinationRule and Sidecar workloadSelector. It never reads node_id. So two proxies whose
 // identities agree on those fields, and on the values of the label keys some selector mentions,
 // get byte-identical output (tests/unit/control/translate/view_key_test.cc checks this).

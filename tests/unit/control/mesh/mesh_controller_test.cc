@@ -109,6 +109,41 @@ TEST_F(MeshControllerTest, GrpcClientsGetTheProxylessView) {
             1u);
 }
 
+// INTERCEPTION_MODE REDIRECT: Istio's capture layout, with the VIP weftd allocated (and saved),
+// and the mesh config's egress policy; a proxy without capture keeps today's layout.
+TEST_F(MeshControllerTest, CapturedNodesGetTheCaptureLayoutWithAllocatedVips) {
+  controller_.reset();
+  const std::string vips_path = dir_ + "/vips.json";
+  controller_ = std::make_unique<MeshController>(dispatcher_, *store_, cache_,
+                                                 std::chrono::milliseconds(100), "", vips_path);
+  translate::MeshConfig mesh;
+  mesh.outbound_traffic_policy = translate::MeshConfig::OutboundTrafficPolicy::kRegistryOnly;
+  controller_->SetMeshConfig(mesh);
+  ASSERT_TRUE(controller_->Start().ok());
+  ASSERT_TRUE(store_->Create(ServiceEntry(9080)).ok());
+  xds::NodeInfo captured = Node("captured");
+  captured.metadata_json = R"({"INTERCEPTION_MODE":"REDIRECT"})";
+  controller_->OnStreamOpened(captured);
+  controller_->OnStreamOpened(Node("plain"));
+  RunPosted();
+  ASSERT_EQ(controller_->vips().vips().size(), 1u);
+  const std::string vip = controller_->vips().vips().at("reviews.default.svc.cluster.local");
+  EXPECT_EQ(vip.rfind("240.240.", 0), 0u) << vip;
+  EXPECT_TRUE(std::filesystem::exists(vips_path));
+  ASSERT_NE(cache_.GetSnapshot("captured"), nullptr);
+  const auto& listeners = cache_.GetSnapshot("captured")->at(xds::kListenerType).resources;
+  for (const char* name : {"virtualOutbound", "virtualInbound", "dns", "0.0.0.0_9080"}) {
+    EXPECT_EQ(listeners.count(name), 1u) << name;
+  }
+  // The mesh config reached the translation: REGISTRY_ONLY's catch-all is BlackHoleCluster.
+  EXPECT_EQ(listeners.at("virtualOutbound").find("PassthroughCluster"), std::string::npos);
+  EXPECT_NE(listeners.at("dns").find(vip), std::string::npos);
+  const auto& plain = cache_.GetSnapshot("plain")->at(xds::kListenerType).resources;
+  EXPECT_EQ(plain.count("127.0.0.1_9080"), 1u);
+  EXPECT_EQ(plain.count("virtualOutbound"), 0u);
+  EXPECT_EQ(controller_->views(), 2u);
+}
+
 TEST_F(MeshControllerTest, BurstOfWritesIsOneRebuildAndUnconnectedNodesGetNothing) {
   ASSERT_TRUE(store_->Create(ServiceEntry(19080)).ok());
   RunPosted();

@@ -106,3 +106,55 @@ TEST(NodeIdentityTest, GeneratorGrpcMarksAProxylessClient) {
 
 }  // namespace
 }  // namespace weft::control::mesh
+
+namespace weft::control::mesh {
+namespace {
+
+TEST(NodeIdentityTest, InterceptionModeAndUpstreams) {
+  auto captured = ParseNodeIdentity("n", R"({"INTERCEPTION_MODE":"REDIRECT"})", "");
+  ASSERT_TRUE(captured.ok()) << captured.status();
+  EXPECT_TRUE(captured->capture);
+  for (const char* plain : {R"({})", R"({"INTERCEPTION_MODE":"NONE"})"}) {
+    auto id = ParseNodeIdentity("n", plain, "");
+    ASSERT_TRUE(id.ok()) << plain;
+    EXPECT_FALSE(id->capture) << plain;
+  }
+  auto upstreams = ParseNodeIdentity(
+      "n", R"({"WEFT_UPSTREAMS":"reviews:9080=127.0.0.1:19080,ratings.prod:9080=127.0.0.2:19081"})",
+      "");
+  ASSERT_TRUE(upstreams.ok()) << upstreams.status();
+  ASSERT_EQ(upstreams->upstreams.size(), 2u);
+  EXPECT_EQ(upstreams->upstreams[0],
+            (translate::UpstreamBinding{"reviews", 9080, "127.0.0.1", 19080}));
+  EXPECT_EQ(upstreams->upstreams[1],
+            (translate::UpstreamBinding{"ratings.prod", 9080, "127.0.0.2", 19081}));
+  auto empty = ParseNodeIdentity("n", R"({"WEFT_UPSTREAMS":""})", "");
+  ASSERT_TRUE(empty.ok());
+  EXPECT_TRUE(empty->upstreams.empty());
+}
+
+TEST(NodeIdentityTest, InterceptionModeAndUpstreamsErrorsNameTheField) {
+  auto message = [](const std::string& metadata) {
+    auto id = ParseNodeIdentity("n", metadata, "");
+    return id.ok() ? std::string("ok") : std::string(id.status().message());
+  };
+  EXPECT_EQ(message(R"({"INTERCEPTION_MODE":"TPROXY"})"),
+            "metadata.INTERCEPTION_MODE: not REDIRECT or NONE (TPROXY is not supported)");
+  EXPECT_EQ(message(R"({"INTERCEPTION_MODE":true})"), "metadata.INTERCEPTION_MODE: not a string");
+  EXPECT_EQ(message(R"({"WEFT_UPSTREAMS":["a"]})"), "metadata.WEFT_UPSTREAMS: not a string");
+  EXPECT_EQ(message(R"({"WEFT_UPSTREAMS":"reviews:9080=127.0.0.1:1,ratings"})"),
+            "metadata.WEFT_UPSTREAMS[1]: not of the form service:port=ip:port");
+  EXPECT_EQ(message(R"({"WEFT_UPSTREAMS":"reviews=127.0.0.1:1"})"),
+            "metadata.WEFT_UPSTREAMS[0]: not a service host:port");
+  EXPECT_EQ(message(R"({"WEFT_UPSTREAMS":"reviews:0=127.0.0.1:1"})"),
+            "metadata.WEFT_UPSTREAMS[0]: not a service port (1-65535)");
+  EXPECT_EQ(message(R"({"WEFT_UPSTREAMS":"reviews:9080=127.0.0.1:99999"})"),
+            "metadata.WEFT_UPSTREAMS[0]: not a bind port (1-65535)");
+  EXPECT_EQ(message(R"({"WEFT_UPSTREAMS":"reviews:9080=localhost:19080"})"),
+            "metadata.WEFT_UPSTREAMS[0]: not bound on an IP address (ip:port)");
+  EXPECT_EQ(message(R"({"WEFT_UPSTREAMS":"a:1=127.0.0.1:5,b:1=127.0.0.1:5"})"),
+            "metadata.WEFT_UPSTREAMS[1]: 127.0.0.1:5 is bound twice");
+}
+
+}  // namespace
+}  // namespace weft::control::mesh

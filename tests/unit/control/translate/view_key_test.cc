@@ -136,6 +136,18 @@ TEST(ViewKeyTest, EveryFieldTheTranslatorReadsSplitsTheViews) {
   other_ip.ip = "10.0.0.10";  // with ports, the IP is the inbound listener's address
   EXPECT_NE(ViewKey(ViewOf(other_ip, keys)), ViewKey(ViewOf(with_ports, keys)));
   EXPECT_NE(Serialized(Translate(mesh, other_ip)), Serialized(Translate(mesh, with_ports)));
+  // Issue 5: the capture layout and the WEFT_UPSTREAMS listeners.
+  ProxyIdentity captured = with_ports;
+  captured.capture = true;
+  EXPECT_TRUE(differs(captured));
+  ProxyIdentity with_upstreams = base;
+  with_upstreams.upstreams = {{"reviews", 9080, "127.0.0.1", 19080}};
+  EXPECT_TRUE(differs(with_upstreams));
+  // Captured replicas on other IPs share the view and its bytes.
+  ProxyIdentity replica = captured;
+  replica.ip = "10.0.0.11";
+  EXPECT_EQ(ViewKey(ViewOf(replica, keys)), ViewKey(ViewOf(captured, keys)));
+  EXPECT_EQ(Serialized(Translate(mesh, replica)), Serialized(Translate(mesh, captured)));
 }
 
 }  // namespace
