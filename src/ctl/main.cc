@@ -4,6 +4,7 @@
 //   weftctl delete -f FILE|DIR|- | KIND NAME...
 //   weftctl proxy-status [PROXY] [-o json]             per proxy and type: SYNCED/STALE/NACKED
 //   weftctl proxy-config clusters|listeners|routes|endpoints PROXY [-o short|json|yaml]
+//   weftctl add-to-mesh | remove-from-mesh | exec | workloads | restart-proxy  (workload_commands)
 // Server from --server, else $WEFT_SERVER, else http://127.0.0.1:15080. The commands live in
 // resource_commands (kubectl's verbs) and proxy_commands (istioctl's), over client.h.
 #include <CLI/CLI.hpp>
@@ -12,6 +13,7 @@
 #include "ctl/client.h"
 #include "ctl/proxy_commands.h"
 #include "ctl/resource_commands.h"
+#include "ctl/workload_commands.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"weftctl: controls the Weft service mesh (weftd's API)"};
@@ -62,7 +64,17 @@ int main(int argc, char** argv) {
   config->add_option("-o,--output", config_output, "short (a table), json or yaml")
       ->check(CLI::IsMember({"short", "json", "yaml"}));
 
+  weft::ctl::WorkloadCommandLine workload_cli;
+  weft::ctl::RegisterWorkloadCommands(app, &workload_cli);
+  weft::ctl::SplitCommand(&argc, argv, &workload_cli);
+
   CLI11_PARSE(app, argc, argv);
+  // The workload commands fall back to the install record's API address, so they need to know
+  // whether a server was named at all.
+  const bool server_named = app.get_option("--server")->count() > 0 || (env && *env);
+  if (auto code = weft::ctl::RunWorkloadCommand(workload_cli, server_named ? server : "", ns)) {
+    return *code;
+  }
   weft::ctl::Client client(server);
   if (*apply) return weft::ctl::Apply(client, apply_file, ns);
   if (*get) {
