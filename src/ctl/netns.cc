@@ -68,10 +68,10 @@ bool EnsureBridge(const std::string& bridge, const Cidr& subnet, Ipam& ipam, std
     if (!Run({"ip", "addr", "add", gateway, "dev", bridge}, error)) return false;
   } else {
     // An existing bridge (weftctl's from an earlier workload, or the user's): make sure it has
-    // the gateway address; "File exists" means it already does.
-    CommandResult r = RunCommand({"ip", "addr", "add", gateway, "dev", bridge});
-    if (r.status != 0 && r.output.find("File exists") == std::string::npos) {
-      *error = "ip addr add " + gateway + " dev " + bridge + ": " + r.output;
+    // the gateway address.
+    CommandResult shown = RunCommand({"ip", "-o", "-4", "addr", "show", "dev", bridge});
+    if (shown.output.find("inet " + gateway + " ") == std::string::npos &&
+        !Run({"ip", "addr", "add", gateway, "dev", bridge}, error)) {
       return false;
     }
   }

@@ -404,6 +404,34 @@ class Supervisor {
 
 }  // namespace
 
+int RunSupervisor(const std::string& name, int report_fd) {
+  sigset_t set;
+  sigemptyset(&set);
+  for (int sig : {SIGTERM, SIGINT, SIGHUP, SIGCHLD}) sigaddset(&set, sig);
+  sigprocmask(SIG_BLOCK, &set, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);
+  fcntl(report_fd, F_SETFD, FD_CLOEXEC);  // not for the sidecar and the application
+  int null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  int log_fd = open((WorkloadDir(name) / "supervisor.log").c_str(),
+                    O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  dup2(null_fd, 0);
+  if (log_fd >= 0) {
+    dup2(log_fd, 1);
+    dup2(log_fd, 2);
+  }
+  std::string error;
+  auto w = ReadWorkload(name, &error);
+  if (!w) {
+    std::string message = "workload " + name + ": " + error;
+    Log("%s", message);
+    ssize_t ignored = write(report_fd, message.data(), message.size());
+    (void)ignored;
+    return 1;
+  }
+  Supervisor(*w, report_fd).Run();
+  return 0;
+}
+
 std::string Tail(const std::string& path, int lines) {
   std::ifstream in(path);
   std::deque<std::string> last;
@@ -445,9 +473,6 @@ void TearDownWorkload(const WorkloadRecord& w) {
 }
 
 std::string StartSupervisor(const std::string& name) {
-  std::string error;
-  auto w = ReadWorkload(name, &error);
-  if (!w) return error.empty() ? "workload " + name + " has no workload.json" : error;
   int report[2];
   if (pipe2(report, O_CLOEXEC) != 0) return std::string("pipe: ") + std::strerror(errno);
   std::fflush(nullptr);
@@ -455,26 +480,25 @@ std::string StartSupervisor(const std::string& name) {
   if (child < 0) return std::string("fork: ") + std::strerror(errno);
   if (child == 0) {
     // First child: a new session, then fork again and exit, so the supervisor has no
-    // controlling terminal and is nobody's child but init's (or the nearest subreaper's).
+    // controlling terminal and is nobody's child but init's (or the nearest subreaper's). It
+    // execs `weftctl __supervise NAME` so that ps shows what it is.
     close(report[0]);
     setsid();
     if (fork() != 0) _exit(0);
-    sigset_t set;
-    sigemptyset(&set);
-    for (int sig : {SIGTERM, SIGINT, SIGHUP, SIGCHLD}) sigaddset(&set, sig);
-    sigprocmask(SIG_BLOCK, &set, nullptr);
-    std::signal(SIGPIPE, SIG_IGN);
-    int null_fd = open("/dev/null", O_RDONLY);
-    int log_fd = open((WorkloadDir(name) / "supervisor.log").c_str(),
-                      O_WRONLY | O_CREAT | O_APPEND, 0644);
-    dup2(null_fd, 0);
-    if (log_fd >= 0) {
-      dup2(log_fd, 1);
-      dup2(log_fd, 2);
+    constexpr int kReportFd = 3;
+    if (report[1] == kReportFd) {
+      fcntl(kReportFd, F_SETFD, 0);
+    } else {
+      dup2(report[1], kReportFd);
     }
-    Supervisor(*w, report[1]).Run();
-    std::fflush(nullptr);
-    _exit(0);
+    std::string self = "/proc/self/exe";
+    std::vector<std::string> argv = {"weftctl", "__supervise", name, "--report-fd",
+                                     std::to_string(kReportFd)};
+    std::vector<char*> args;
+    for (auto& a : argv) args.push_back(a.data());
+    args.push_back(nullptr);
+    execv(self.c_str(), args.data());
+    _exit(127);
   }
   close(report[1]);
   int status = 0;

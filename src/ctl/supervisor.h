@@ -22,6 +22,9 @@ namespace weft::ctl {
 // wrong. On failure the supervisor has already removed everything.
 std::string StartSupervisor(const std::string& name);
 
+// `weftctl __supervise NAME --report-fd N` (hidden): the supervisor itself, after the double fork.
+int RunSupervisor(const std::string& name, int report_fd);
+
 // Removes everything a workload made (processes still alive are killed first): its netns, veth
 // and /etc/netns dir, its addresses (and the bridge when weftctl made it and nobody uses it), the
 // ServiceEntry when add-to-mesh created it and no other workload of the service is left, and

@@ -477,6 +477,11 @@ void RegisterWorkloadCommands(CLI::App& app, WorkloadCommandLine* cli) {
       "restart-proxy", "replace a workload's sidecar (e.g. to move it to another revision)");
   cli->restart_proxy->add_option("NAME", cli->name, "the workload")->required();
   cli->restart_proxy->add_option("--revision", cli->revision, "connect to this revision");
+
+  cli->supervise = app.add_subcommand("__supervise", "");
+  cli->supervise->group("");  // hidden from --help
+  cli->supervise->add_option("NAME", cli->name)->required();
+  cli->supervise->add_option("--report-fd", cli->report_fd)->required();
 }
 
 std::optional<int> RunWorkloadCommand(const WorkloadCommandLine& cli, const std::string& server,
@@ -485,6 +490,7 @@ std::optional<int> RunWorkloadCommand(const WorkloadCommandLine& cli, const std:
   if (cli.remove && *cli.remove) return RemoveFromMesh(cli.name);
   if (cli.exec && *cli.exec) return Exec(cli.name, cli.command);
   if (cli.list && *cli.list) return ListWorkloads();
+  if (cli.supervise && *cli.supervise) return RunSupervisor(cli.name, cli.report_fd);
   if (cli.restart_proxy && *cli.restart_proxy) return RestartProxy(cli.name, cli.revision, server);
   return std::nullopt;
 }

@@ -20,6 +20,8 @@ struct WorkloadCommandLine {
   CLI::App* exec = nullptr;
   CLI::App* list = nullptr;
   CLI::App* restart_proxy = nullptr;
+  CLI::App* supervise = nullptr;  // hidden: the supervisor process
+  int report_fd = -1;
 };
 
 void RegisterWorkloadCommands(CLI::App& app, WorkloadCommandLine* cli);
