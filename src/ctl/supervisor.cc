@@ -190,15 +190,22 @@ class Supervisor {
     }
   }
 
-  // restart-proxy wrote the new revision's addresses to workload.json before signalling.
+  // restart-proxy leaves the new control plane's addresses in restart-request.json before
+  // signalling (workload.json has one writer once the supervisor runs: the supervisor).
   void RestartProxy() {
     std::string error;
-    auto fresh = ReadWorkload(w_.name, &error);
-    if (fresh) {
-      w_.revision = fresh->revision;
-      w_.server = fresh->server;
-      w_.xds_address = fresh->xds_address;
+    const auto request_path = dir_ / kRestartRequestFile;
+    if (std::ifstream in(request_path); in) {
+      auto request = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+      if (request.is_object()) {
+        w_.revision = request.value("revision", w_.revision);
+        w_.server = request.value("server", w_.server);
+        w_.xds_address = request.value("xdsAddress", w_.xds_address);
+        w_.ports = request.contains("ports") ? PortsFromJson(request["ports"]) : w_.ports;
+      }
     }
+    std::error_code ec;
+    std::filesystem::remove(request_path, ec);
     Log("SIGHUP: replacing the sidecar (revision %s)", w_.revision);
     SetStatus("restarting-proxy");
     StopProxy();

@@ -14,14 +14,6 @@
 namespace weft::ctl {
 namespace {
 
-nlohmann::json PortsJson(const std::vector<WorkloadPort>& ports) {
-  nlohmann::json out = nlohmann::json::array();
-  for (const auto& p : ports) {
-    out.push_back({{"number", p.number}, {"protocol", p.protocol}, {"name", p.name}});
-  }
-  return out;
-}
-
 nlohmann::json UpstreamsJson(const std::vector<Upstream>& upstreams) {
   nlohmann::json out = nlohmann::json::array();
   for (const auto& u : upstreams) {
@@ -41,13 +33,30 @@ bool ParseInt(const std::string& text, int min, int max, int* out) {
 
 }  // namespace
 
+nlohmann::json PortsToJson(const std::vector<WorkloadPort>& ports) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& p : ports) {
+    out.push_back({{"number", p.number}, {"protocol", p.protocol}, {"name", p.name}});
+  }
+  return out;
+}
+
+std::vector<WorkloadPort> PortsFromJson(const nlohmann::json& j) {
+  std::vector<WorkloadPort> ports;
+  for (const auto& p : j) {
+    if (!p.is_object()) continue;
+    ports.push_back({p.value("number", 0), p.value("protocol", "HTTP"), p.value("name", "")});
+  }
+  return ports;
+}
+
 nlohmann::json ToJson(const WorkloadRecord& w) {
   return {{"name", w.name},
           {"namespace", w.ns},
           {"service", w.service},
           {"serviceAccount", w.service_account},
           {"revision", w.revision},
-          {"ports", PortsJson(w.ports)},
+          {"ports", PortsToJson(w.ports)},
           {"labels", w.labels},
           {"capture", w.capture},
           {"upstreams", UpstreamsJson(w.upstreams)},
@@ -80,10 +89,7 @@ std::optional<WorkloadRecord> WorkloadFromJson(const nlohmann::json& j, std::str
     w.service = j.value("service", "");
     w.service_account = j.value("serviceAccount", "default");
     w.revision = j.value("revision", "");
-    for (const auto& p : j.value("ports", nlohmann::json::array())) {
-      w.ports.push_back({p.at("number").get<int>(), p.value("protocol", "HTTP"),
-                         p.value("name", "")});
-    }
+    w.ports = PortsFromJson(j.value("ports", nlohmann::json::array()));
     w.labels = j.value("labels", std::map<std::string, std::string>{});
     w.capture = j.value("capture", true);
     for (const auto& u : j.value("upstreams", nlohmann::json::array())) {

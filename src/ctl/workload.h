@@ -56,7 +56,13 @@ struct WorkloadRecord {
   std::string status;  // starting, running, stopping, failed: ...
 };
 
+// <workload dir>/restart-request.json: what `restart-proxy` asks the supervisor to change
+// (revision, server, xdsAddress, ports) before it sends SIGHUP.
+inline constexpr const char* kRestartRequestFile = "restart-request.json";
+
 nlohmann::json ToJson(const WorkloadRecord& w);
+nlohmann::json PortsToJson(const std::vector<WorkloadPort>& ports);
+std::vector<WorkloadPort> PortsFromJson(const nlohmann::json& j);
 std::optional<WorkloadRecord> WorkloadFromJson(const nlohmann::json& j, std::string* error);
 
 std::filesystem::path WorkloadFile(const std::string& name);

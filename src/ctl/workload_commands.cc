@@ -11,6 +11,7 @@
 #include <csignal>
 #include <cstdio>
 #include <cstring>
+#include <fstream>
 #include <thread>
 
 #include "ctl/client.h"
@@ -273,6 +274,12 @@ int AddToMesh(const WorkloadCommandLine& cli, const std::string& server_flag,
   w.bridge = Value(values, "network", "bridge", kDefaultBridge);
   w.subnet = Value(values, "network", "subnet", kDefaultSubnet);
   w.proxy_binary = ProxyBinary();
+  if (w.proxy_binary.find('/') != std::string::npos
+          ? access(w.proxy_binary.c_str(), X_OK) != 0
+          : RunCommand({"sh", "-c", "command -v weft-proxy"}).status != 0) {
+    return Fail("weft-proxy not found (" + w.proxy_binary +
+                "): looked in $WEFT_PROXY, next to weftctl and in PATH");
+  }
   InvokingUser(&w.app_uid, &w.app_gid);
 
   if (!ClaimName(w.name, &error)) return Fail(error);
@@ -415,8 +422,17 @@ int RestartProxy(const std::string& name, const std::string& revision,
     for (const auto& warning : warnings) std::fprintf(stderr, "warning: %s\n", warning.c_str());
   }
   const pid_t old_proxy = w->proxy_pid;
-  w->status = "restart-requested";
-  if (!WriteWorkload(*w, &error)) return Fail(error);
+  {
+    const auto request = WorkloadDir(name) / kRestartRequestFile;
+    std::ofstream out(request, std::ios::trunc);
+    out << nlohmann::json{{"revision", w->revision},
+                          {"server", w->server},
+                          {"xdsAddress", w->xds_address},
+                          {"ports", PortsToJson(w->ports)}}
+               .dump()
+        << "\n";
+    if (!out.flush()) return Fail(request.string() + ": write failed");
+  }
   kill(w->supervisor_pid, SIGHUP);
   const auto deadline = Clock::now() + seconds(90);
   while (Clock::now() < deadline) {

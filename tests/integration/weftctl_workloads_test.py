@@ -269,6 +269,54 @@ class WeftctlNoCaptureTest(WorkloadTestBase):
         self.assertIn("WEFT_LISTEN_ADDRESS=127.0.0.1\n", env)
         self.ok("remove-from-mesh", name)
 
+    def test_sidecar_restarts_and_moves_to_a_canary_revision(self):
+        name, port = self.name("mv"), free_port()
+        self.add_http(name, name, port)
+        rec = self.record(name)
+        app, first_proxy = rec["pids"]["app"], rec["pids"]["proxy"]
+        # A sidecar that dies is started again by the supervisor; the application stays.
+        os.kill(first_proxy, signal.SIGKILL)
+        self.assertTrue(wait_for(lambda: self.record(name)["pids"]["proxy"] not in
+                                 (0, first_proxy), 15))
+        self.assertTrue(alive(self.record(name)["pids"]["proxy"]))
+        self.assertTrue(alive(app))
+
+        # A second control plane, revision "canary": restart-proxy moves only the sidecar.
+        canary_dir = os.path.join(self.dir, "canary")
+        os.makedirs(canary_dir)
+        api_path, xds_path = (os.path.join(canary_dir, f) for f in ("api.addr", "xds.addr"))
+        canary = subprocess.Popen(
+            [WEFTD, "--data-dir", os.path.join(canary_dir, "data"), "--api-addr", "127.0.0.1:0",
+             "--xds-addr", "127.0.0.1:0", "--api-address-path", api_path,
+             "--xds-address-path", xds_path], stdout=self.weftd_log, stderr=subprocess.STDOUT)
+        try:
+            self.assertTrue(wait_for(lambda: os.path.exists(xds_path) and read(xds_path).strip()
+                                     and os.path.exists(api_path), 10))
+            canary_api = read(api_path).strip()
+            cp = os.path.join(self.home, "control-planes", "canary")
+            os.makedirs(cp)
+            with open(os.path.join(cp, "install.json"), "w") as f:
+                json.dump({"revision": "canary", "apiAddress": canary_api,
+                           "xdsAddress": read(xds_path).strip(), "pid": canary.pid}, f)
+            before = self.record(name)["pids"]["proxy"]
+            out = self.ok("restart-proxy", name, "--revision", "canary")
+            self.assertIn("revision canary", out)
+            rec = self.record(name)
+            self.assertNotEqual(rec["pids"]["proxy"], before)
+            self.assertEqual(rec["pids"]["app"], app)
+            self.assertIn("istio.io/rev: canary", self.workload_file(name, "bootstrap.yaml"))
+            node = "sidecar~%s~%s.default~default.svc.cluster.local" % (rec["ip"], name)
+            status = lambda: self.ok("--server", canary_api, "proxy-status")
+            self.assertTrue(wait_for(lambda: node in status()))
+            self.assertRegex(self.ok("workloads"), r"(?m)^%s .* canary +NONE +running$" % name)
+            # The canary's store got the service too (add-to-mesh's ServiceEntry).
+            out = self.ok("--server", canary_api, "get", "serviceentry", name)
+            self.assertIn(name, out)
+            self.ok("remove-from-mesh", name)
+        finally:
+            canary.send_signal(signal.SIGTERM)
+            canary.wait(timeout=10)
+
     def test_bad_input_is_refused_with_a_clear_message(self):
         name, port = self.name("dup"), free_port()
         self.add_http(name, name, port)
