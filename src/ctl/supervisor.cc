@@ -271,6 +271,10 @@ class Supervisor {
   bool WaitProxyReady(std::string* error) {
     const auto deadline = Clock::now() + kReadyTimeout;
     while (Clock::now() < deadline) {
+      if (StopRequested()) {
+        *error = "stopped (SIGTERM) before the sidecar was ready";
+        return false;
+      }
       int status = 0;
       if (waitpid(w_.proxy_pid, &status, WNOHANG) == w_.proxy_pid) {
         w_.proxy_pid = 0;
@@ -298,6 +302,14 @@ class Supervisor {
              " s (no listeners from weftd at " + w_.xds_address + "); see " +
              (dir_ / "proxy.log").string();
     return false;
+  }
+
+  // remove-from-mesh while the sidecar is still starting: SIGTERM is blocked (sigtimedwait
+  // takes it in Loop), so it is pending here.
+  static bool StopRequested() {
+    sigset_t pending;
+    sigpending(&pending);
+    return sigismember(&pending, SIGTERM) == 1 || sigismember(&pending, SIGINT) == 1;
   }
 
   std::map<std::string, std::string> AppEnvironment() const {
