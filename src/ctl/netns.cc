@@ -31,8 +31,8 @@ Argv InNetns(const std::string& netns, Argv argv) {
 }
 
 Argv ForwardRule(const std::string& op, const std::string& bridge) {
-  return {"iptables", op,          "FORWARD", "-i", bridge,       "-o",
-          bridge,     "-m",        "comment", "--comment", kRuleComment, "-j", "ACCEPT"};
+  return {"iptables", op,        "FORWARD",   "-i",         bridge, "-o",    bridge,
+          "-m",       "comment", "--comment", kRuleComment, "-j",   "ACCEPT"};
 }
 
 std::filesystem::path EtcNetnsDir(const std::string& netns) {

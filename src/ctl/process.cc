@@ -91,8 +91,7 @@ CommandResult RunCommand(const std::vector<std::string>& argv, const std::string
   return result;
 }
 
-pid_t Spawn(const std::vector<std::string>& argv, const SpawnOptions& options,
-            std::string* error) {
+pid_t Spawn(const std::vector<std::string>& argv, const SpawnOptions& options, std::string* error) {
   int log_fd = open(options.log_path.empty() ? "/dev/null" : options.log_path.c_str(),
                     O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   if (log_fd < 0) {

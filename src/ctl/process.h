@@ -22,9 +22,9 @@ CommandResult RunCommand(const std::vector<std::string>& argv, const std::string
 std::string CommandLine(const std::vector<std::string>& argv);
 
 struct SpawnOptions {
-  std::string log_path;                     // stdout and stderr appended here ("" = /dev/null)
-  std::map<std::string, std::string> env;   // added to (or replacing in) the current environment
-  bool own_process_group = true;            // so a signal reaches the command's own children
+  std::string log_path;                    // stdout and stderr appended here ("" = /dev/null)
+  std::map<std::string, std::string> env;  // added to (or replacing in) the current environment
+  bool own_process_group = true;           // so a signal reaches the command's own children
 };
 
 // fork + execvp; returns the child's pid, or -1 with `error` set (exec failures are reported by

@@ -48,7 +48,8 @@ nlohmann::json SidecarBootstrap(const WorkloadRecord& w) {
        {{"address", {{"socket_address", {{"address", xds_host}, {"port_value", xds_port}}}}}}}};
   nlohmann::json ads = {{"ads", nlohmann::json::object()}, {"resource_api_version", "V3"}};
   return {
-      {"node", {{"id", SidecarNodeId(w)}, {"cluster", w.service + "." + w.ns}, {"metadata", metadata}}},
+      {"node",
+       {{"id", SidecarNodeId(w)}, {"cluster", w.service + "." + w.ns}, {"metadata", metadata}}},
       {"admin",
        {{"address",
          {{"socket_address", {{"address", "127.0.0.1"}, {"port_value", w.admin_port}}}}}}},
@@ -65,8 +66,7 @@ nlohmann::json SidecarBootstrap(const WorkloadRecord& w) {
            {"type", "STATIC"},
            {"connect_timeout", "1s"},
            {"load_assignment",
-            {{"cluster_name", "xds"},
-             {"endpoints", {{{"lb_endpoints", {xds_endpoint}}}}}}}}}}}},
+            {{"cluster_name", "xds"}, {"endpoints", {{{"lb_endpoints", {xds_endpoint}}}}}}}}}}}},
   };
 }
 

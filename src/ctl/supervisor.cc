@@ -223,9 +223,8 @@ class Supervisor {
       // In the pod's namespace (with its resolv.conf), as Istio's proxy uid/gid, which the
       // capture rules exclude.
       const std::string id = std::to_string(kProxyUid);
-      argv = {"ip",      "netns",          "exec",          w_.netns, "setpriv",
-              "--reuid", id,               "--regid",       id,       "--clear-groups",
-              "--",      w_.proxy_binary};
+      argv = {"ip", "netns",   "exec", w_.netns,         "setpriv", "--reuid",
+              id,   "--regid", id,     "--clear-groups", "--",      w_.proxy_binary};
     } else {
       argv = {w_.proxy_binary, "--admin-address-path", (dir_ / "admin.addr").string()};
     }
@@ -528,8 +527,9 @@ std::string StartSupervisor(const std::string& name) {
   while ((n = read(report[0], buf, sizeof(buf))) > 0) answer.append(buf, static_cast<size_t>(n));
   close(report[0]);
   if (answer == "ok\n") return "";
-  if (answer.empty()) return "the supervisor exited without a word; see " +
-                             (WorkloadDir(name) / "supervisor.log").string();
+  if (answer.empty())
+    return "the supervisor exited without a word; see " +
+           (WorkloadDir(name) / "supervisor.log").string();
   return answer;
 }
 

@@ -170,8 +170,7 @@ bool WriteWorkload(const WorkloadRecord& w, std::string* error) {
 std::vector<std::string> ListWorkloadNames() {
   std::vector<std::string> names;
   std::error_code ec;
-  for (const auto& entry :
-       std::filesystem::directory_iterator(WeftHome() / "workloads", ec)) {
+  for (const auto& entry : std::filesystem::directory_iterator(WeftHome() / "workloads", ec)) {
     if (std::filesystem::exists(entry.path() / "workload.json")) {
       names.push_back(entry.path().filename().string());
     }

@@ -1,11 +1,11 @@
 #include "ctl/workload_commands.h"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <arpa/inet.h>
 #include <cerrno>
 #include <chrono>
 #include <csignal>
@@ -123,7 +123,8 @@ bool ClaimName(const std::string& name, std::string* error) {
   if (fd < 0) {
     *error = errno == EEXIST ? "a workload named " + name +
                                    " already exists (weftctl workloads lists them; "
-                                   "weftctl remove-from-mesh " + name + " removes it)"
+                                   "weftctl remove-from-mesh " +
+                                   name + " removes it)"
                              : WorkloadFile(name).string() + ": " + std::strerror(errno);
     return false;
   }
@@ -267,7 +268,7 @@ int AddToMesh(const WorkloadCommandLine& cli, const std::string& server_flag,
   }
   auto control_plane = ControlPlane(w.revision, &error);
   if (!control_plane) return Fail(error);
-  w.server = !server_flag.empty()                 ? server_flag
+  w.server = !server_flag.empty()                  ? server_flag
              : !control_plane->api_address.empty() ? control_plane->api_address
                                                    : "127.0.0.1:15080";
   const nlohmann::json& values = control_plane->values;
@@ -326,7 +327,8 @@ int RemoveFromMesh(const std::string& name) {
     return Fail(error.empty() ? "no workload named " + name + " (weftctl workloads lists them)"
                               : error);
   }
-  if (w->capture && geteuid() != 0) return Fail("remove-from-mesh of a captured workload needs root");
+  if (w->capture && geteuid() != 0)
+    return Fail("remove-from-mesh of a captured workload needs root");
   if (Alive(w->supervisor_pid)) {
     kill(w->supervisor_pid, SIGTERM);
     // The application's grace (5 s), the sidecar's drain (5 s) and the cleanup.
@@ -462,9 +464,10 @@ void SplitCommand(int* argc, char** argv, WorkloadCommandLine* cli) {
 }
 
 void RegisterWorkloadCommands(CLI::App& app, WorkloadCommandLine* cli) {
-  cli->add = app.add_subcommand(
-      "add-to-mesh", "NAME ... -- COMMAND [ARGS...]: run COMMAND as a mesh workload: its own network namespace with traffic "
-                     "capture and a sidecar (or --no-capture: on the host)");
+  cli->add = app.add_subcommand("add-to-mesh",
+                                "NAME ... -- COMMAND [ARGS...]: run COMMAND as a mesh workload: "
+                                "its own network namespace with traffic "
+                                "capture and a sidecar (or --no-capture: on the host)");
   cli->add->add_option("NAME", cli->name, "the workload's name")->required();
   cli->add->add_option("--service", cli->service, "the service it serves (a ServiceEntry)")
       ->required();
@@ -476,15 +479,17 @@ void RegisterWorkloadCommands(CLI::App& app, WorkloadCommandLine* cli) {
   cli->add->add_option("--revision", cli->revision, "the control plane revision to connect to");
   cli->add->add_flag("--no-capture", cli->no_capture,
                      "no network namespace nor iptables: run on the host (no root needed)");
-  cli->add->add_option("--upstream", cli->upstreams,
-                       "--no-capture's outbound port SVC:PORT=127.0.0.1:LOCALPORT (repeatable)")
+  cli->add
+      ->add_option("--upstream", cli->upstreams,
+                   "--no-capture's outbound port SVC:PORT=127.0.0.1:LOCALPORT (repeatable)")
       ->take_first();
 
   cli->remove = app.add_subcommand("remove-from-mesh",
                                    "stop a workload and remove everything add-to-mesh made");
   cli->remove->add_option("NAME", cli->name, "the workload")->required();
 
-  cli->exec = app.add_subcommand("exec", "NAME -- CMD [ARGS...]: run a command in a workload's network namespace");
+  cli->exec = app.add_subcommand(
+      "exec", "NAME -- CMD [ARGS...]: run a command in a workload's network namespace");
   cli->exec->add_option("NAME", cli->name, "the workload")->required();
 
   cli->list = app.add_subcommand("workloads", "list the workloads added to the mesh");

@@ -32,19 +32,18 @@ bool EnsureService(Client& client, WorkloadRecord& w, std::vector<std::string>* 
     for (const auto& p : w.ports) {
       ports.push_back({{"number", p.number}, {"name", p.name}, {"protocol", p.protocol}});
     }
-    nlohmann::json se = {
-        {"apiVersion", "networking.istio.io/v1"},
-        {"kind", "ServiceEntry"},
-        {"metadata",
-         {{"name", w.service},
-          {"namespace", w.ns},
-          {"annotations", {{kCreatedByAnnotation, kCreatedByValue}}}}},
-        {"spec",
-         {{"hosts", {w.service}},
-          {"location", "MESH_INTERNAL"},
-          {"resolution", "STATIC"},
-          {"ports", ports},
-          {"workloadSelector", {{"labels", {{"app", w.service}}}}}}}};
+    nlohmann::json se = {{"apiVersion", "networking.istio.io/v1"},
+                         {"kind", "ServiceEntry"},
+                         {"metadata",
+                          {{"name", w.service},
+                           {"namespace", w.ns},
+                           {"annotations", {{kCreatedByAnnotation, kCreatedByValue}}}}},
+                         {"spec",
+                          {{"hosts", {w.service}},
+                           {"location", "MESH_INTERNAL"},
+                           {"resolution", "STATIC"},
+                           {"ports", ports},
+                           {"workloadSelector", {{"labels", {{"app", w.service}}}}}}}};
     Response created = client.Call("POST", ServiceEntries(w.ns), se.dump());
     // 409: another add-to-mesh of the same service created it in between; adopt it below.
     if (created.status == 409) return EnsureService(client, w, warnings, error);
@@ -82,10 +81,9 @@ bool EnsureService(Client& client, WorkloadRecord& w, std::vector<std::string>* 
                          : it == w.labels.end()               ? ""
                                                               : it->second;
       if (!value.is_string() || have != value.get<std::string>()) {
-        warnings->push_back("ServiceEntry " + w.ns + "/" + w.service +
-                            " selects workloads with " + key + "=" + Text(value) +
-                            ": this one is not among them (add --label " + key + "=" +
-                            Text(value) + ")");
+        warnings->push_back("ServiceEntry " + w.ns + "/" + w.service + " selects workloads with " +
+                            key + "=" + Text(value) + ": this one is not among them (add --label " +
+                            key + "=" + Text(value) + ")");
       }
     }
   }

@@ -1,6 +1,8 @@
 // The workload commands' pure parts: flag parsing, the sidecar's bootstrap (Istio's node id and
 // pilot-agent's metadata), the capture rules, the pod resolv.conf, workload.json round trips and
 // address allocation under <home>/network.
+#include "ctl/workload.h"
+
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
@@ -11,7 +13,6 @@
 #include "ctl/netns.h"
 #include "ctl/sidecar_bootstrap.h"
 #include "ctl/weft_home.h"
-#include "ctl/workload.h"
 
 namespace weft::ctl {
 namespace {
@@ -122,8 +123,7 @@ TEST(SidecarBootstrapTest, IstioNodeIdAndMetadata) {
       xds["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["endpoint"]["address"];
   EXPECT_EQ(address["socket_address"]["address"], "10.250.0.1");
   EXPECT_EQ(address["socket_address"]["port_value"], 15010);
-  EXPECT_EQ(b["dynamic_resources"]["ads_config"]["grpc_services"][0]["envoy_grpc"]
-             ["cluster_name"],
+  EXPECT_EQ(b["dynamic_resources"]["ads_config"]["grpc_services"][0]["envoy_grpc"]["cluster_name"],
             "xds");
 }
 
@@ -226,10 +226,9 @@ TEST_F(HomeTest, AddressesAreHandedOutOnceAndReleasedPerWorkload) {
     ASSERT_TRUE(ipam);
     EXPECT_TRUE(ipam->BridgeCreatedByWeft("wtb0"));
     // `usable` can veto an address (a no-capture workload's ports taken there).
-    EXPECT_EQ(ipam->Allocate(*subnet, 2, "c", [](const std::string& a) {
-      return a != "10.231.0.4";
-    }),
-              "10.231.0.5");
+    EXPECT_EQ(
+        ipam->Allocate(*subnet, 2, "c", [](const std::string& a) { return a != "10.231.0.4"; }),
+        "10.231.0.5");
     ipam->Release("a");
     EXPECT_EQ(ipam->CountIn(*subnet), 2);
     EXPECT_EQ(ipam->Allocate(*subnet, 2, "d", nullptr), "10.231.0.2");  // reused
