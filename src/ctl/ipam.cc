@@ -132,6 +132,29 @@ void Ipam::SetBridgeCreatedByWeft(const std::string& bridge, bool created) {
   }
 }
 
+bool Ipam::AnyBridgeCreatedByWeft() const {
+  for (const auto& [name, bridge] : state_["bridges"].items()) {
+    if (bridge.is_object() && bridge.value("createdByWeft", false)) return true;
+  }
+  return false;
+}
+
+bool Ipam::Flag(const std::string& name) const {
+  return state_.contains("flags") && state_["flags"].is_object() &&
+         state_["flags"].value(name, false);
+}
+
+void Ipam::SetFlag(const std::string& name, bool value) {
+  if (!state_.contains("flags") || !state_["flags"].is_object()) {
+    state_["flags"] = nlohmann::json::object();
+  }
+  if (value) {
+    state_["flags"][name] = true;
+  } else {
+    state_["flags"].erase(name);
+  }
+}
+
 bool Ipam::Save(std::string* error) {
   const auto tmp = NetworkDir() / "ipam.json.tmp";
   {

@@ -44,6 +44,11 @@ class Ipam {
 
   bool BridgeCreatedByWeft(const std::string& bridge) const;
   void SetBridgeCreatedByWeft(const std::string& bridge, bool created);
+  bool AnyBridgeCreatedByWeft() const;
+
+  // Named booleans about the host ("ipForwardEnabledByWeft"), false when absent.
+  bool Flag(const std::string& name) const;
+  void SetFlag(const std::string& name, bool value);
 
   // Writes the file (temporary file, then rename).
   bool Save(std::string* error);

@@ -30,10 +30,32 @@ Argv InNetns(const std::string& netns, Argv argv) {
   return argv;
 }
 
-Argv ForwardRule(const std::string& op, const std::string& bridge) {
-  return {"iptables", op,        "FORWARD",   "-i",         bridge, "-o",    bridge,
-          "-m",       "comment", "--comment", kRuleComment, "-j",   "ACCEPT"};
+// The host's rules for a bridge, each marked `-m comment --comment weft`, as Docker sets up
+// docker0 (so they coexist with Docker's FORWARD policy DROP and its br_netfilter):
+//   pod to pod over the bridge; pods to the outside; replies back in; and the pods' source
+//   address masqueraded on the way out (the sidecar's passthrough and DNS forwarding to the
+//   host's nameservers leave the host from a private subnet).
+std::vector<Argv> BridgeRules(const std::string& op, const std::string& bridge,
+                              const std::string& subnet) {
+  const Argv mark = {"-m", "comment", "--comment", kRuleComment};
+  auto rule = [&](Argv head, const Argv& tail) {
+    head.insert(head.begin() + 1, op);  // after "iptables" or after "-t nat" below
+    head.insert(head.end(), tail.begin(), tail.end());
+    head.insert(head.end() - 2, mark.begin(), mark.end());
+    return head;
+  };
+  return {
+      rule({"iptables", "FORWARD", "-i", bridge, "-o", bridge}, {"-j", "ACCEPT"}),
+      rule({"iptables", "FORWARD", "-i", bridge, "!", "-o", bridge}, {"-j", "ACCEPT"}),
+      rule({"iptables", "FORWARD", "-o", bridge, "-m", "conntrack", "--ctstate",
+            "RELATED,ESTABLISHED"},
+           {"-j", "ACCEPT"}),
+      rule({"iptables", "POSTROUTING", "-t", "nat", "-s", subnet, "!", "-o", bridge},
+           {"-j", "MASQUERADE"}),
+  };
 }
+
+constexpr const char* kIpForward = "/proc/sys/net/ipv4/ip_forward";
 
 std::filesystem::path EtcNetnsDir(const std::string& netns) {
   return std::filesystem::path("/etc/netns") / netns;
@@ -76,19 +98,40 @@ bool EnsureBridge(const std::string& bridge, const Cidr& subnet, Ipam& ipam, std
     }
   }
   if (!Run({"ip", "link", "set", bridge, "up"}, error)) return false;
-  if (RunCommand(ForwardRule("-C", bridge)).status != 0) {
-    if (!Run(ForwardRule("-I", bridge), error)) return false;
+  const std::string cidr = FormatIpv4(subnet.network) + "/" + std::to_string(subnet.prefix);
+  const auto checks = BridgeRules("-C", bridge, cidr);
+  const auto inserts = BridgeRules("-I", bridge, cidr);
+  for (size_t i = 0; i < checks.size(); ++i) {
+    if (RunCommand(checks[i]).status != 0 && !Run(inserts[i], error)) return false;
+  }
+  // Forwarding for the pods' way out. Turned back off with the last weftctl bridge when weftctl
+  // turned it on, so the host is left as it was found.
+  std::string forwarding;
+  std::ifstream(kIpForward) >> forwarding;
+  if (forwarding == "0") {
+    std::ofstream(kIpForward) << "1\n";
+    ipam.SetFlag("ipForwardEnabledByWeft", true);
   }
   return true;
 }
 
 void DeleteBridgeIfUnused(const std::string& bridge, const Cidr& subnet, Ipam& ipam) {
-  if (ipam.CountIn(subnet) > 0 || !ipam.BridgeCreatedByWeft(bridge)) return;
-  // -D removes one copy; loop in case two racing installs inserted two.
-  for (int i = 0; i < 8 && RunCommand(ForwardRule("-D", bridge)).status == 0; ++i) {
+  if (ipam.CountIn(subnet) > 0) return;
+  // Our rules go with the last address of the subnet (-D removes one copy; loop in case two
+  // racing add-to-mesh inserted two); the bridge only when weftctl made it.
+  const std::string cidr = FormatIpv4(subnet.network) + "/" + std::to_string(subnet.prefix);
+  for (const auto& rule : BridgeRules("-D", bridge, cidr)) {
+    for (int i = 0; i < 8 && RunCommand(rule).status == 0; ++i) {
+    }
   }
-  RunQuietly({"ip", "link", "del", bridge});
-  ipam.SetBridgeCreatedByWeft(bridge, false);
+  if (ipam.BridgeCreatedByWeft(bridge)) {
+    RunQuietly({"ip", "link", "del", bridge});
+    ipam.SetBridgeCreatedByWeft(bridge, false);
+  }
+  if (ipam.Flag("ipForwardEnabledByWeft") && !ipam.AnyBridgeCreatedByWeft()) {
+    std::ofstream(kIpForward) << "0\n";
+    ipam.SetFlag("ipForwardEnabledByWeft", false);
+  }
 }
 
 std::string CaptureRules() {

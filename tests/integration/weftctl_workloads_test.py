@@ -100,10 +100,14 @@ class WorkloadTestBase(unittest.TestCase):
             for name in self.names:
                 subprocess.run(["ip", "netns", "del", "weft-" + name], capture_output=True)
                 shutil.rmtree("/etc/netns/weft-" + name, ignore_errors=True)
-            rule = ["FORWARD", "-i", self.bridge, "-o", self.bridge, "-m", "comment",
-                    "--comment", "weft", "-j", "ACCEPT"]
-            while subprocess.run(["iptables", "-D", *rule], capture_output=True).returncode == 0:
-                pass
+            # Whatever rule of our bridge is left (weftctl's cleanup failed): delete it.
+            for table in ("filter", "nat"):
+                rules = subprocess.run(["iptables", "-t", table, "-S"], capture_output=True,
+                                       text=True).stdout.splitlines()
+                for rule in rules:
+                    if rule.startswith("-A ") and self.bridge in rule.split():
+                        subprocess.run(["iptables", "-t", table, "-D", *rule.split()[1:]],
+                                       capture_output=True)
             subprocess.run(["ip", "link", "del", self.bridge], capture_output=True)
         self.weftd.send_signal(signal.SIGTERM)
         self.weftd.wait(timeout=10)
@@ -492,6 +496,54 @@ class WeftctlCaptureTest(WorkloadTestBase):
                                  text=True).stdout
         self.assertNotIn(self.bridge, forward)
         self.assertEqual(self.ipam(), {})
+
+    def test_pods_reach_the_outside_masqueraded(self):
+        # "Outside": a namespace of the test's own on a link the pods' subnet does not cover.
+        octet = 200 + (PID + 25) % 50
+        ext, host_end = "wext-%d" % PID, "wxh%d" % (PID % 100000)
+        self.addCleanup(subprocess.run, ["ip", "netns", "del", ext], capture_output=True)
+        self.addCleanup(subprocess.run, ["ip", "link", "del", host_end], capture_output=True)
+        for cmd in (["ip", "netns", "add", ext],
+                    ["ip", "link", "add", host_end, "type", "veth", "peer", "name", "eth0",
+                     "netns", ext],
+                    ["ip", "addr", "add", "10.%d.0.1/24" % octet, "dev", host_end],
+                    ["ip", "link", "set", host_end, "up"],
+                    ["ip", "netns", "exec", ext, "ip", "addr", "add", "10.%d.0.2/24" % octet,
+                     "dev", "eth0"],
+                    ["ip", "netns", "exec", ext, "ip", "link", "set", "eth0", "up"]):
+            subprocess.run(cmd, check=True, capture_output=True)
+        name = self.name("egress")
+        self.add(name, name, 8000)
+        cidr = self.subnet
+        nat = subprocess.run(["iptables", "-t", "nat", "-S", "POSTROUTING"], capture_output=True,
+                             text=True).stdout
+        self.assertIn("-A POSTROUTING -s %s ! -o %s -m comment --comment weft -j MASQUERADE"
+                      % (cidr, self.bridge), nat)
+        self.assertEqual(read("/proc/sys/net/ipv4/ip_forward").strip(), "1")
+        # UDP (not captured) from the pod to the outside: forwarded, and seen from the host's
+        # address on that link (no route back to the pods' subnet is needed there).
+        receiver = subprocess.Popen(
+            ["ip", "netns", "exec", ext, sys.executable, "-c",
+             "import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); "
+             "s.bind(('0.0.0.0', 7777)); s.settimeout(10); d, a = s.recvfrom(100); "
+             "print(d.decode(), a[0])"], stdout=subprocess.PIPE, text=True)
+        try:
+            time.sleep(0.5)
+            self.netns_run("weft-" + name, sys.executable, "-c",
+                           "import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); "
+                           "s.sendto(b'out', ('10.%d.0.2', 7777))" % octet, check=True)
+            self.assertEqual(receiver.communicate(timeout=15)[0].split(),
+                             ["out", "10.%d.0.1" % octet])
+        finally:
+            if receiver.poll() is None:
+                receiver.kill()
+                receiver.wait()
+        self.ok("remove-from-mesh", name)
+        nat = subprocess.run(["iptables", "-t", "nat", "-S", "POSTROUTING"], capture_output=True,
+                             text=True).stdout
+        self.assertNotIn(self.bridge, nat)
+        self.assertNotIn(self.bridge, subprocess.run(["iptables", "-S", "FORWARD"],
+                                                     capture_output=True, text=True).stdout)
 
     def test_application_exit_removes_the_pod(self):
         name = self.name("job")
