@@ -21,7 +21,7 @@ nlohmann::json SidecarBootstrap(const WorkloadRecord& w) {
   // POD_PORTS is a string holding a JSON array, as pilot-agent sends it.
   nlohmann::json pod_ports = nlohmann::json::array();
   for (const auto& p : w.ports) {
-    pod_ports.push_back({{"name", p.name}, {"containerPort", p.number}, {"protocol", "TCP"}});
+    pod_ports.push_back({{"name", p.name}, {"containerPort", p.AppPort()}, {"protocol", "TCP"}});
   }
   nlohmann::json metadata = {
       {"NAME", w.name},

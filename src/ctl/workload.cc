@@ -36,7 +36,10 @@ bool ParseInt(const std::string& text, int min, int max, int* out) {
 nlohmann::json PortsToJson(const std::vector<WorkloadPort>& ports) {
   nlohmann::json out = nlohmann::json::array();
   for (const auto& p : ports) {
-    out.push_back({{"number", p.number}, {"protocol", p.protocol}, {"name", p.name}});
+    out.push_back({{"number", p.number},
+                   {"protocol", p.protocol},
+                   {"name", p.name},
+                   {"targetPort", p.target}});
   }
   return out;
 }
@@ -45,7 +48,8 @@ std::vector<WorkloadPort> PortsFromJson(const nlohmann::json& j) {
   std::vector<WorkloadPort> ports;
   for (const auto& p : j) {
     if (!p.is_object()) continue;
-    ports.push_back({p.value("number", 0), p.value("protocol", "HTTP"), p.value("name", "")});
+    ports.push_back({p.value("number", 0), p.value("protocol", "HTTP"), p.value("name", ""),
+                     p.value("targetPort", 0)});
   }
   return ports;
 }
@@ -187,8 +191,16 @@ std::optional<WorkloadPort> ParsePort(const std::string& text, std::string* erro
     protocol = text.substr(slash + 1);
     std::transform(protocol.begin(), protocol.end(), protocol.begin(), ::tolower);
   }
-  if (!ParseInt(number, 1, 65535, &port.number)) {
-    *error = "--port " + text + ": not a port number (1-65535, optionally /http, /tcp or /grpc)";
+  std::optional<std::string> target;
+  if (size_t colon = number.find(':'); colon != std::string::npos) {
+    target = number.substr(colon + 1);
+    number = number.substr(0, colon);
+  }
+  if (!ParseInt(number, 1, 65535, &port.number) ||
+      (target && !ParseInt(*target, 1, 65535, &port.target))) {
+    *error = "--port " + text +
+             ": not a port number (PORT or PORT:APPPORT, 1-65535, optionally /http, /tcp or "
+             "/grpc)";
     return std::nullopt;
   }
   // The ServiceEntry port's protocol (Istio's protocol names) and Istio's name prefix for it.
@@ -252,17 +264,23 @@ bool ValidWorkloadName(const std::string& name) {
 }
 
 bool CheckPorts(const std::vector<WorkloadPort>& ports, std::string* error) {
-  std::set<int> seen;
+  std::set<int> services, apps;
   for (const auto& p : ports) {
-    if (std::find(std::begin(kReservedSidecarPorts), std::end(kReservedSidecarPorts), p.number) !=
-        std::end(kReservedSidecarPorts)) {
-      *error = "--port " + std::to_string(p.number) +
-               ": reserved for the sidecar (15000 admin, 15001 outbound, 15006 inbound, 15021 "
-               "health, 15053 DNS, 15090 metrics)";
+    for (int port : {p.number, p.AppPort()}) {
+      if (std::find(std::begin(kReservedSidecarPorts), std::end(kReservedSidecarPorts), port) !=
+          std::end(kReservedSidecarPorts)) {
+        *error = "--port " + std::to_string(port) +
+                 ": reserved for the sidecar (15000 admin, 15001 outbound, 15006 inbound, 15021 "
+                 "health, 15053 DNS, 15090 metrics)";
+        return false;
+      }
+    }
+    if (!services.insert(p.number).second) {
+      *error = "--port " + std::to_string(p.number) + ": given twice";
       return false;
     }
-    if (!seen.insert(p.number).second) {
-      *error = "--port " + std::to_string(p.number) + ": given twice";
+    if (!apps.insert(p.AppPort()).second) {
+      *error = "--port ..:" + std::to_string(p.AppPort()) + ": application port given twice";
       return false;
     }
   }

@@ -22,9 +22,11 @@ inline constexpr int kProxyUid = 1337;  // Istio's proxy uid/gid (istio-proxy)
 inline constexpr int kAdminPort = 15000;
 
 struct WorkloadPort {
-  int number = 0;
-  std::string protocol = "HTTP";  // HTTP or TCP (the ServiceEntry port's protocol)
+  int number = 0;                 // the service's port (the ServiceEntry's)
+  std::string protocol = "HTTP";  // HTTP, HTTP2, GRPC or TCP (the ServiceEntry port's protocol)
   std::string name;               // the ServiceEntry port name == the POD_PORTS name
+  int target = 0;                 // where the application listens, when not `number`
+  int AppPort() const { return target != 0 ? target : number; }
 };
 
 // --upstream SVC:PORT=127.0.0.1:LOCALPORT (no-capture mode's explicit outbound ports).
@@ -72,7 +74,9 @@ bool WriteWorkload(const WorkloadRecord& w, std::string* error);
 std::vector<std::string> ListWorkloadNames();
 
 // Flag parsing; each returns nullopt with a message naming the bad value.
-// "9080", "9080/http", "9080/tcp", "9080/grpc".
+// "9080", "9080/http", "9080/tcp", "9080/grpc"; "9080:19080[/tcp]": service port 9080, the
+// application on 19080 (the POD_PORTS containerPort; several no-capture workloads of a host
+// need an application port each).
 std::optional<WorkloadPort> ParsePort(const std::string& text, std::string* error);
 // "k=v" with a Kubernetes label key and value.
 std::optional<std::pair<std::string, std::string>> ParseLabel(const std::string& text,

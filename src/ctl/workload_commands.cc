@@ -140,7 +140,7 @@ bool AllocateLoopback(WorkloadRecord& w, std::string* error) {
   // bind <ip>:<port>).
   auto ports_free = [&](const std::string& ip) {
     for (const auto& p : w.ports) {
-      if (!CanBind(ip, p.number)) return false;
+      if (!CanBind(ip, p.AppPort())) return false;
     }
     return true;
   };
@@ -247,9 +247,9 @@ int AddToMesh(const WorkloadCommandLine& cli, const std::string& server_flag,
   }
   if (!w.capture) {
     for (const auto& p : w.ports) {
-      if (!CanBind("127.0.0.1", p.number)) {
-        return Fail("--port " + std::to_string(p.number) +
-                    ": 127.0.0.1:" + std::to_string(p.number) +
+      if (!CanBind("127.0.0.1", p.AppPort())) {
+        return Fail("--port " + std::to_string(p.AppPort()) +
+                    ": 127.0.0.1:" + std::to_string(p.AppPort()) +
                     " is already in use on this host (a no-capture workload listens there)");
       }
     }
@@ -471,7 +471,10 @@ void RegisterWorkloadCommands(CLI::App& app, WorkloadCommandLine* cli) {
   cli->add->add_option("NAME", cli->name, "the workload's name")->required();
   cli->add->add_option("--service", cli->service, "the service it serves (a ServiceEntry)")
       ->required();
-  cli->add->add_option("--port", cli->ports, "a port it listens on: PORT[/http|/tcp|/grpc]")
+  cli->add
+      ->add_option("--port", cli->ports,
+                   "a service port: PORT[:APPPORT][/http|/tcp|/grpc|/http2] (APPPORT: where the "
+                   "application listens, when not PORT)")
       ->required()
       ->take_first();
   cli->add->add_option("--service-account", cli->service_account, "default: \"default\"");

@@ -231,6 +231,33 @@ class WeftctlNoCaptureTest(WorkloadTestBase):
         self.assertEqual(out.returncode, 1)
         self.assertIn("no workload named %s" % name, out.stderr)
 
+    def test_two_versions_of_a_service_share_its_port_on_one_host(self):
+        svc, port = "rv%d" % PID, free_port()
+        v1, v2 = self.name("rv1"), self.name("rv2")
+        apps = {v1: free_port(), v2: free_port()}
+        for name, version in ((v1, "v1"), (v2, "v2")):
+            out = self.ok("add-to-mesh", name, "--service", svc, "--port",
+                          "%d:%d" % (port, apps[name]), "--label", "version=" + version,
+                          "--no-capture", "--", sys.executable, "-m", "http.server",
+                          str(apps[name]), "--bind", "127.0.0.1")
+            self.assertIn("ServiceEntry %s" % ("created" if version == "v1" else "existing"),
+                          out)
+        self.assertIn('"containerPort":%d' % apps[v2], self.workload_file(v2, "bootstrap.yaml"))
+        outbound = self.record(v1)["outboundIp"]
+
+        def both_served():
+            for _ in range(10):
+                subprocess.run(["curl", "-s", "-o", "/dev/null", "-H", "Host: %s:%d" % (svc, port),
+                                "http://%s:%d/" % (outbound, port)], timeout=10)
+            return all('"GET / HTTP/1.1" 200' in self.workload_file(n, "app.log")
+                       for n in (v1, v2))
+        self.assertTrue(wait_for(both_served, 20), "the service did not reach both versions")
+        # The first to leave keeps the service (v2 is still in it); the last one deletes it.
+        self.ok("remove-from-mesh", v1)
+        self.assertEqual(self.service_entry_status(svc), 200)
+        self.ok("remove-from-mesh", v2)
+        self.assertEqual(self.service_entry_status(svc), 404)
+
     def test_command_exit_drains_the_sidecar_and_removes_everything(self):
         name = self.name("job")
         out = self.ok("add-to-mesh", name, "--service", name, "--port", str(free_port()),

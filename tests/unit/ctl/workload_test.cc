@@ -29,6 +29,14 @@ TEST(WorkloadFlagsTest, PortsWithProtocolsAndIstioNames) {
   EXPECT_EQ(tcp->protocol, "TCP");
   EXPECT_EQ(tcp->name, "tcp-3306");
   EXPECT_EQ(ParsePort("50051/grpc", &error)->protocol, "GRPC");
+  auto mapped = ParsePort("9080:19081/tcp", &error);
+  ASSERT_TRUE(mapped);
+  EXPECT_EQ(mapped->number, 9080);
+  EXPECT_EQ(mapped->AppPort(), 19081);
+  EXPECT_EQ(mapped->name, "tcp-9080");
+  EXPECT_EQ(ParsePort("9080", &error)->AppPort(), 9080);
+  EXPECT_FALSE(ParsePort("9080:", &error));
+  EXPECT_FALSE(ParsePort("9080:0", &error));
   EXPECT_FALSE(ParsePort("0", &error));
   EXPECT_FALSE(ParsePort("70000", &error));
   EXPECT_FALSE(ParsePort("80x", &error));
@@ -46,6 +54,10 @@ TEST(WorkloadFlagsTest, ReservedAndDuplicatePortsAreRefused) {
   ports.push_back({9080, "TCP", "tcp-9080"});
   EXPECT_FALSE(CheckPorts(ports, &error));
   EXPECT_EQ(error, "--port 9080: given twice");
+  // Two service ports onto one application port, or an application port the sidecar holds.
+  EXPECT_FALSE(CheckPorts({{80, "HTTP", "a", 8080}, {81, "HTTP", "b", 8080}}, &error));
+  EXPECT_FALSE(CheckPorts({{80, "HTTP", "a", 15006}}, &error));
+  EXPECT_TRUE(CheckPorts({{80, "HTTP", "a", 8080}, {8080, "HTTP", "b", 80}}, &error));
 }
 
 TEST(WorkloadFlagsTest, LabelsAreKubernetesLabels) {
@@ -113,6 +125,9 @@ TEST(SidecarBootstrapTest, IstioNodeIdAndMetadata) {
   EXPECT_EQ(md["INSTANCE_IPS"], "10.250.0.7");
   // A string holding a JSON array, as pilot-agent sends it.
   EXPECT_EQ(md["POD_PORTS"], R"([{"containerPort":9080,"name":"http","protocol":"TCP"}])");
+  w.ports[0].target = 19080;  // the service's 9080 reaches this workload on 19080
+  EXPECT_EQ(SidecarBootstrap(w)["node"]["metadata"]["POD_PORTS"],
+            R"([{"containerPort":19080,"name":"http","protocol":"TCP"}])");
   EXPECT_EQ(md["INTERCEPTION_MODE"], "REDIRECT");
   EXPECT_FALSE(md.contains("WEFT_OUTBOUND_ADDRESS"));
   EXPECT_EQ(b["admin"]["address"]["socket_address"]["address"], "127.0.0.1");
