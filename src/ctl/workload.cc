@@ -92,7 +92,7 @@ std::optional<WorkloadRecord> WorkloadFromJson(const nlohmann::json& j, std::str
     w.ns = j.value("namespace", "default");
     w.service = j.value("service", "");
     w.service_account = j.value("serviceAccount", "default");
-    w.revision = j.value("revision", "");
+    w.revision = j.value("revision", kDefaultRevision);
     w.ports = PortsFromJson(j.value("ports", nlohmann::json::array()));
     w.labels = j.value("labels", std::map<std::string, std::string>{});
     w.capture = j.value("capture", true);

@@ -200,14 +200,15 @@ void PrintAdded(const WorkloadRecord& w, const std::vector<std::string>& warning
   for (const auto& warning : warnings) std::fprintf(stderr, "warning: %s\n", warning.c_str());
 }
 
-int AddToMesh(const WorkloadCommandLine& cli, const std::string& server_flag,
-              const std::string& ns) {
+int AddToMesh(const WorkloadCommandLine& cli, const std::string& server_flag, const std::string& ns,
+              const std::string& fallback_revision) {
   WorkloadRecord w;
   w.name = cli.name;
   w.ns = ns;
   w.service = cli.service;
   w.service_account = cli.service_account;
-  w.revision = cli.revision;
+  // Always named, "default" included: other commands (uninstall) read it from workload.json.
+  w.revision = Revision(cli.revision.empty() ? fallback_revision : cli.revision);
   w.capture = !cli.no_capture;
   w.command = cli.command;
   std::string error;
@@ -413,7 +414,7 @@ int RestartProxy(const std::string& name, const std::string& revision,
   if (!revision.empty() || !server_flag.empty()) {
     auto control_plane = ControlPlane(revision.empty() ? w->revision : revision, &error);
     if (!control_plane) return Fail(error);
-    if (!revision.empty()) w->revision = revision == kDefaultRevision ? "" : revision;
+    if (!revision.empty()) w->revision = revision;
     w->server = !server_flag.empty() ? server_flag : control_plane->api_address;
     w->xds_address =
         (w->capture ? w->gateway : std::string("127.0.0.1")) + ":" + XdsPort(*control_plane);
@@ -509,13 +510,15 @@ void RegisterWorkloadCommands(CLI::App& app, WorkloadCommandLine* cli) {
 }
 
 std::optional<int> RunWorkloadCommand(const WorkloadCommandLine& cli, const std::string& server,
-                                      const std::string& ns) {
-  if (cli.add && *cli.add) return AddToMesh(cli, server, ns);
+                                      const std::string& ns, const std::string& revision) {
+  if (cli.add && *cli.add) return AddToMesh(cli, server, ns, revision);
   if (cli.remove && *cli.remove) return RemoveFromMesh(cli.name);
   if (cli.exec && *cli.exec) return Exec(cli.name, cli.command);
   if (cli.list && *cli.list) return ListWorkloads();
   if (cli.supervise && *cli.supervise) return RunSupervisor(cli.name, cli.report_fd);
-  if (cli.restart_proxy && *cli.restart_proxy) return RestartProxy(cli.name, cli.revision, server);
+  if (cli.restart_proxy && *cli.restart_proxy) {
+    return RestartProxy(cli.name, cli.revision.empty() ? revision : cli.revision, server);
+  }
   return std::nullopt;
 }
 

@@ -32,8 +32,9 @@ void SplitCommand(int* argc, char** argv, WorkloadCommandLine* cli);
 
 // The exit code of the workload command that was given, nullopt when none was. `server`: the
 // --server flag or $WEFT_SERVER ("" when neither: the install record's apiAddress is used);
-// `ns`: the global --namespace.
+// `ns`: the global --namespace; `revision`: a global --revision, used when the command's own
+// --revision is not given ("" = the default revision).
 std::optional<int> RunWorkloadCommand(const WorkloadCommandLine& cli, const std::string& server,
-                                      const std::string& ns);
+                                      const std::string& ns, const std::string& revision = "");
 
 }  // namespace weft::ctl

@@ -188,7 +188,8 @@ class WeftctlNoCaptureTest(WorkloadTestBase):
         self.assertNotEqual(instance_ip, outbound_ip)
         self.assertIn("app.log", out)
         rec = self.record(name)
-        self.assertEqual((rec["status"], rec["capture"], rec["ip"]), ("running", False, instance_ip))
+        self.assertEqual((rec["status"], rec["capture"], rec["ip"], rec["revision"]),
+                         ("running", False, instance_ip, "default"))
         pids = [rec["pids"][k] for k in ("supervisor", "proxy", "app")]
         self.assertTrue(all(alive(p) for p in pids), pids)
 
