@@ -266,9 +266,12 @@ class Supervisor {
   }
 
   // Ready = the admin answers /ready with 200 and the sidecar holds listeners from weftd (so the
-  // application's first connection finds them), Istio's holdApplicationUntilProxyStarts.
+  // application's first connection finds them), Istio's holdApplicationUntilProxyStarts. The
+  // count must hold for two probes in a row: a listener waiting for its RDS is not listed yet
+  // (weft-proxy's admin shows no warming listeners), and weftd sends RDS right after LDS.
   bool WaitProxyReady(std::string* error) {
     const auto deadline = Clock::now() + kReadyTimeout;
+    size_t last_count = 0;
     while (Clock::now() < deadline) {
       if (StopRequested()) {
         *error = "stopped (SIGTERM) before the sidecar was ready";
@@ -287,7 +290,10 @@ class Supervisor {
           // Envoy's /listeners?format=json: {"listener_statuses": [{name, local_address}...]}.
           auto page = nlohmann::json::parse(listeners.body, nullptr, false);
           const nlohmann::json& list = Items(page, "listener_statuses");
-          if (listeners.status == 200 && !list.empty()) {
+          const size_t count = listeners.status == 200 ? list.size() : 0;
+          const bool stable = count > 0 && count == last_count;
+          last_count = count;
+          if (stable) {
             w_.admin_port = port;
             Log("sidecar ready with %s listener(s)", std::to_string(list.size()));
             return true;
