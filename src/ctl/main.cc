@@ -5,10 +5,12 @@
 //   weftctl proxy-status [PROXY] [-o json]             per proxy and type: SYNCED/STALE/NACKED
 //   weftctl proxy-config clusters|listeners|routes|endpoints PROXY [-o short|json|yaml]
 //   weftctl install|upgrade|uninstall|precheck|verify-install|version     the control plane
+//   weftctl add-to-mesh | remove-from-mesh | exec | workloads | restart-proxy  (workload_commands)
 // Server from --server, else $WEFT_SERVER, else the install record of --revision (default
 // revision when not given), else http://127.0.0.1:15080; apply and delete with none of those
 // write to every installed revision (revisions.h). The commands live in resource_commands
-// (kubectl's verbs), proxy_commands (istioctl's), install_commands, status_commands and precheck.
+// (kubectl's verbs), proxy_commands (istioctl's), install_commands, status_commands, precheck and
+// workload_commands.
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -21,6 +23,7 @@
 #include "ctl/resource_commands.h"
 #include "ctl/revisions.h"
 #include "ctl/status_commands.h"
+#include "ctl/workload_commands.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"weftctl: controls the Weft service mesh (weftd's API)"};
@@ -107,7 +110,17 @@ int main(int argc, char** argv) {
   version->add_flag("--short", version_short, "the summary lines only");
   version->add_option("-o,--output", version_output, "json")->check(CLI::IsMember({"json"}));
 
+  weft::ctl::WorkloadCommandLine workload_cli;
+  weft::ctl::RegisterWorkloadCommands(app, &workload_cli);
+  weft::ctl::SplitCommand(&argc, argv, &workload_cli);
+
   CLI11_PARSE(app, argc, argv);
+  {
+    // The workload commands fall back to the install record's API address themselves.
+    const char* env = std::getenv("WEFT_SERVER");
+    const std::string named = !server.empty() ? server : (env != nullptr ? env : "");
+    if (auto code = weft::ctl::RunWorkloadCommand(workload_cli, named, ns, revision)) return *code;
+  }
   install_options.revision = revision.empty() ? "default" : revision;
   if (*install) return weft::ctl::Install(install_options);
   if (*upgrade) return weft::ctl::Upgrade(install_options);
