@@ -164,13 +164,20 @@ absl::Status Server::InstallListener(const listener::ListenerConfig& given,
   }
   const bool moved = current != listeners_.end();
   if (moved) RemoveListener(given.name);  // moved to another address
-  for (size_t i = 0; i < fds.size(); ++i) workers_[i]->AddListener(*runtime, fds[i]);
+  AddToWorkers(*runtime, fds);
   listeners_.push_back(*runtime);
   main_stats_
       ->counter(moved ? "listener_manager.listener_modified" : "listener_manager.listener_added")
       .Inc();
   WEFT_LOG(info, "lds: listener '{}' on {}", given.name, (*runtime)->address.ToString());
   return absl::OkStatus();
+}
+
+void Server::AddToWorkers(const std::shared_ptr<const ListenerRuntime>& runtime,
+                          const std::vector<int>& fds) {
+  for (size_t i = 0; i < workers_.size(); ++i) {
+    workers_[i]->AddListener(runtime, i < fds.size() ? fds[i] : -1);
+  }
 }
 
 void Server::RemoveListener(const std::string& name) {

@@ -2,7 +2,10 @@
 
 #include <unistd.h>
 
+#include <optional>
+
 #include "base/logging.h"
+#include "proxy/server/listener_handoff.h"
 #include "proxy/server/protocol_inspector.h"
 
 namespace weft::proxy {
@@ -46,6 +49,7 @@ void Worker::AddListener(std::shared_ptr<const ListenerRuntime> runtime, int lis
     l.cx_active = &stats_.gauge(runtime->stat_prefix + "downstream_cx_active");
     l.no_filter_chain_match = &stats_.counter(runtime->stat_prefix + "no_filter_chain_match");
     l.runtime = std::move(runtime);
+    if (listen_fd < 0) return;  // bind_to_port: false
     l.acceptor = std::make_unique<network::Acceptor>(dispatcher_, listen_fd,
                                                      [this, &l](int fd) { OnAccept(l, fd); });
   });
@@ -71,7 +75,7 @@ void Worker::RemoveListener(const std::string& name) {
   dispatcher_.Post([this, name] {
     for (auto it = listeners_.begin(); it != listeners_.end(); ++it) {
       if (it->runtime->config->name != name) continue;
-      it->acceptor->Close();
+      if (it->acceptor) it->acceptor->Close();
       // splice keeps the element (and references to it) alive in the retired list.
       retired_listeners_.splice(retired_listeners_.end(), listeners_, it);
       // StartDrain may close connections, which edits the maps: collect first.
@@ -152,20 +156,35 @@ void Worker::FinishInspection(ProtocolInspection* inspection) {
   }
 }
 
-void Worker::OnAccept(ActiveListener& listener, int fd) {
-  const ListenerRuntime& rt = *listener.runtime;
+Worker::ActiveListener* Worker::HandoffTarget(const network::Address& original_dst) {
+  return SelectHandoffTarget(
+      listeners_, original_dst,
+      [](const ActiveListener& l) -> const network::Address& { return l.runtime->address; });
+}
+
+void Worker::OnAccept(ActiveListener& accepting, int fd) {
+  ActiveListener* listener = &accepting;
+  std::optional<network::Address> original_dst;
+  if (accepting.runtime->config->use_original_dst) {
+    auto dst = network::OriginalDestination(fd);
+    if (dst.ok()) {
+      original_dst = *dst;
+      // Envoy's use_original_dst: the listener on the original destination (exact, then
+      // 0.0.0.0/[::] on its port) takes the connection, with its filter chains, stats and
+      // inspection; without one the accepting listener keeps it. No second hand-off.
+      if (ActiveListener* target = HandoffTarget(*dst)) listener = target;
+    }
+  }
+  const ListenerRuntime& rt = *listener->runtime;
   auto connection = std::make_unique<network::Connection>(
       dispatcher_, fd, rt.config->per_connection_buffer_limit_bytes);
-  if (rt.config->use_original_dst) {
-    auto dst = network::OriginalDestination(fd);
-    if (dst.ok()) connection->RestoreLocalAddress(*dst);
-  }
+  if (original_dst) connection->RestoreLocalAddress(*original_dst);
   if (rt.inspect_http) {
     inspections_.push_back(
-        std::make_unique<ProtocolInspection>(*this, listener, std::move(connection)));
+        std::make_unique<ProtocolInspection>(*this, *listener, std::move(connection)));
     return;
   }
-  StartFilterChain(listener, std::move(connection), {});
+  StartFilterChain(*listener, std::move(connection), {});
 }
 
 bool Worker::StartFilterChain(ActiveListener& listener,
@@ -225,7 +244,9 @@ bool Worker::StartFilterChain(ActiveListener& listener,
 void Worker::StartDrain() {
   dispatcher_.Post([this] {
     context_.draining = true;
-    for (auto& l : listeners_) l.acceptor->Close();
+    for (auto& l : listeners_) {
+      if (l.acceptor) l.acceptor->Close();
+    }
     // StartDrain may close connections, which removes them from the list: iterate a copy.
     std::vector<HttpConnectionManager*> open;
     for (auto& [raw, h] : http_connections_) open.push_back(raw);

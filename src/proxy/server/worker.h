@@ -34,6 +34,8 @@ class Worker {
   void UpdateHosts(const std::string& cluster, std::shared_ptr<const upstream::HostSet> hosts,
                    std::shared_ptr<const upstream::LbSharedState> lb_state);
   void RemoveCluster(const std::string& name);
+  // `listen_fd` < 0: the listener has no socket (bind_to_port: false) and only receives
+  // connections handed off by a use_original_dst listener.
   void AddListener(std::shared_ptr<const ListenerRuntime> listener, int listen_fd);
   // LDS/RDS update of a listener on the same address: new connections get `listener`'s filter
   // chains; open ones keep the config they started with.
@@ -58,13 +60,15 @@ class Worker {
  private:
   struct ActiveListener {
     std::shared_ptr<const ListenerRuntime> runtime;
-    std::unique_ptr<network::Acceptor> acceptor;
+    std::unique_ptr<network::Acceptor> acceptor;  // null for bind_to_port: false
     stats::Counter* cx_total;
     stats::Gauge* cx_active;
     stats::Counter* no_filter_chain_match;
   };
   class ProtocolInspection;
   void OnAccept(ActiveListener& listener, int fd);
+  // The listener a use_original_dst connection belongs to (see listener_handoff.h).
+  ActiveListener* HandoffTarget(const network::Address& original_dst);
   // Hands a connection to the filter chain that matches it; false when none does.
   bool StartFilterChain(ActiveListener& listener, std::unique_ptr<network::Connection> connection,
                         std::string_view application_protocol);
