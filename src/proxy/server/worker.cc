@@ -55,6 +55,18 @@ void Worker::AddListener(std::shared_ptr<const ListenerRuntime> runtime, int lis
   });
 }
 
+void Worker::AddUdpListener(std::shared_ptr<const ListenerRuntime> runtime, int udp_fd,
+                            std::vector<network::Address> resolvers) {
+  dispatcher_.Post(
+      [this, runtime = std::move(runtime), udp_fd, resolvers = std::move(resolvers)]() mutable {
+        const listener::ListenerConfig& config = *runtime->config;
+        UdpListener& l = udp_listeners_[config.name];
+        l.dns = std::make_unique<dns::DnsServer>(dispatcher_, stats_, udp_fd, *config.dns_filter,
+                                                 std::move(resolvers));
+        l.runtime = std::move(runtime);
+      });
+}
+
 void Worker::RemoveCluster(const std::string& name) {
   dispatcher_.Post([this, name] { clusters_.RemoveCluster(name); });
 }
@@ -62,6 +74,11 @@ void Worker::RemoveCluster(const std::string& name) {
 void Worker::UpdateListener(const std::string& name,
                             std::shared_ptr<const ListenerRuntime> runtime) {
   dispatcher_.Post([this, name, runtime = std::move(runtime)]() mutable {
+    if (auto udp = udp_listeners_.find(name); udp != udp_listeners_.end()) {
+      if (runtime->config->dns_filter) udp->second.dns->UpdateConfig(*runtime->config->dns_filter);
+      udp->second.runtime = std::move(runtime);
+      return;
+    }
     for (auto& l : listeners_) {
       if (l.runtime->config->name != name) continue;
       retired_runtimes_.push_back(std::move(l.runtime));
@@ -73,6 +90,7 @@ void Worker::UpdateListener(const std::string& name,
 
 void Worker::RemoveListener(const std::string& name) {
   dispatcher_.Post([this, name] {
+    if (udp_listeners_.erase(name) > 0) return;  // closes its socket; lookups in flight drop
     for (auto it = listeners_.begin(); it != listeners_.end(); ++it) {
       if (it->runtime->config->name != name) continue;
       if (it->acceptor) it->acceptor->Close();
@@ -247,6 +265,8 @@ void Worker::StartDrain() {
     for (auto& l : listeners_) {
       if (l.acceptor) l.acceptor->Close();
     }
+    // UDP (DNS) listeners keep answering: applications finishing their requests may still
+    // resolve names, and there is no connection to drain.
     // StartDrain may close connections, which removes them from the list: iterate a copy.
     std::vector<HttpConnectionManager*> open;
     for (auto& [raw, h] : http_connections_) open.push_back(raw);
@@ -268,6 +288,7 @@ void Worker::Start() {
     http_connection_listener_.clear();
     tcp_sessions_.clear();
     listeners_.clear();
+    udp_listeners_.clear();
     retired_listeners_.clear();
     retired_runtimes_.clear();
     flush_timer_.reset();
