@@ -8,12 +8,14 @@ import random
 import shutil
 import socket
 import struct
+import subprocess
+import sys
 import tempfile
 import threading
 import time
 import unittest
 
-from harness import Proxy
+from harness import PROXY, Proxy
 import xds_test
 
 DNS_FILTER = "type.googleapis.com/envoy.extensions.filters.udp.dns_filter.v3.DnsFilterConfig"
@@ -83,7 +85,8 @@ class FakeNameserver:
     """Answers A queries with 192.0.2.<n> (n = how many it answered), ignores names starting
     with "slow." (to time the proxy out), NXDOMAIN for the rest. Records what it saw."""
 
-    def __init__(self, host="127.0.0.1", port=0):
+    def __init__(self, host="127.0.0.1", port=0, log_path=None):
+        self.log_path = log_path
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.bind((host, port))
         self.sock.settimeout(0.2)
@@ -108,6 +111,9 @@ class FakeNameserver:
             name = ".".join(labels)
             qtype = struct.unpack("!H", msg[end:end + 2])[0]
             self.seen.append((name, qtype))
+            if self.log_path:
+                with open(self.log_path, "a") as f:
+                    f.write(f"{name} {qtype}\n")
             if name.startswith("slow."):
                 continue
             question = msg[12:end + 4]
@@ -318,5 +324,100 @@ class DnsFilterLdsTest(unittest.TestCase):
         xds_test.wait_for(lambda: self.answer() is None, what="the DNS listener's removal")
 
 
+@unittest.skipUnless(os.geteuid() == 0 and shutil.which("ip") and shutil.which("iptables")
+                     and shutil.which("setpriv"), "needs root, iproute2, iptables and setpriv")
+class DnsCaptureTest(unittest.TestCase):
+    """The sidecar layout end to end in a network namespace: iptables sends the application's
+    UDP port 53 to the proxy's 127.0.0.1:15053 (except the proxy's own group), the namespace's
+    resolv.conf (/etc/netns/<ns>/resolv.conf) has a pod's search list and ndots:5, and the proxy
+    forwards what it does not own to that same file's nameserver (a fake one in the namespace)."""
+
+    NS = f"weft-dns-{os.getpid()}"
+    GID = "1337"
+
+    def ns(self, *cmd, **kw):
+        return subprocess.run(["ip", "netns", "exec", self.NS, *cmd], **kw)
+
+    def setUp(self):
+        self.procs = []
+        self.dir = tempfile.mkdtemp(prefix="weft-dns-")
+        self.etc = f"/etc/netns/{self.NS}"
+        os.makedirs(self.etc)
+        self.addCleanup(self.cleanup)
+        with open(os.path.join(self.etc, "resolv.conf"), "w") as f:
+            f.write("nameserver 127.0.0.53\n"
+                    "search default.svc.cluster.local svc.cluster.local cluster.local\n"
+                    "options ndots:5\n")
+        subprocess.run(["ip", "netns", "add", self.NS], check=True)
+        self.ns("ip", "link", "set", "lo", "up", check=True)
+        self.ns("iptables", "-t", "nat", "-A", "OUTPUT", "-p", "udp", "--dport", "53", "-m",
+                "owner", "!", "--gid-owner", self.GID, "-j", "REDIRECT", "--to-ports", "15053",
+                check=True)
+        self.seen_path = os.path.join(self.dir, "seen")
+        open(self.seen_path, "w").close()
+        self.procs.append(subprocess.Popen(
+            ["ip", "netns", "exec", self.NS, sys.executable, os.path.abspath(__file__),
+             "serve-dns", "127.0.0.53", self.seen_path]))
+        config = os.path.join(self.dir, "bootstrap.yaml")
+        with open(config, "w") as f:
+            f.write(dns_listener_yaml(15053).replace("port_value: 0}", "port_value: 15000}")
+                    .replace("client_config: {resolver_timeout: 1s }", ""))
+        self.log = open(os.path.join(self.dir, "proxy.log"), "w")
+        self.procs.append(subprocess.Popen(
+            ["ip", "netns", "exec", self.NS, "setpriv", "--regid", self.GID, "--clear-groups",
+             PROXY, "-c", config, "-l", "info"], stdout=self.log, stderr=subprocess.STDOUT))
+        deadline = time.time() + 10
+        while self.ns("curl", "-s", "-o", "/dev/null", "http://127.0.0.1:15000/ready").returncode:
+            self.assertLess(time.time(), deadline, "weft-proxy did not become ready")
+            time.sleep(0.1)
+        while "127.0.0.53:53 " not in self.ns("ss", "-lunH", capture_output=True,
+                                              text=True).stdout:
+            self.assertLess(time.time(), deadline, "the fake nameserver did not start")
+            time.sleep(0.1)
+
+    def cleanup(self):
+        for p in self.procs:
+            p.terminate()
+            try:
+                p.wait(10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+        subprocess.run(["ip", "netns", "del", self.NS])
+        if hasattr(self, "log"):
+            self.log.close()
+        shutil.rmtree(self.etc, ignore_errors=True)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def resolve(self, name):
+        """The application's view: glibc's resolver (gethostbyname: A only, and unlike
+        getaddrinfo's AI_ADDRCONFIG it asks even though the namespace has only loopback)."""
+        p = self.ns(sys.executable, "-c", "import socket, sys\n"
+                    "try: print(socket.gethostbyname(sys.argv[1]))\n"
+                    "except OSError as e: print('error', e)", name,
+                    capture_output=True, text=True, timeout=20)
+        return p.stdout.strip()
+
+    def test_application_lookups_are_answered_or_forwarded_by_the_sidecar(self):
+        # Short name + search list: the first try (reviews.default.svc.cluster.local) is ours.
+        self.assertEqual(self.resolve("reviews"), "240.240.0.1")
+        # An outside name: the search-list tries under cluster.local get NXDOMAIN from the proxy
+        # and never reach the nameserver; the name itself is forwarded and answered.
+        address = self.resolve("www.example.org")
+        self.assertTrue(address.startswith("192.0.2."), address)
+        with open(self.seen_path) as f:
+            seen = [line.split()[0] for line in f if line.strip()]
+        self.assertEqual(set(seen), {"www.example.org"}, seen)
+        out = self.ns("curl", "-s", "http://127.0.0.1:15000/stats?filter=dns_filter",
+                      capture_output=True, text=True).stdout
+        self.assertIn("dns_filter.dns.local_a_record_answers: 1", out)
+        self.assertNotIn("dns_filter.dns.externally_resolved_queries: 0", out)
+
+
 if __name__ == "__main__":
-    unittest.main(verbosity=2)
+    if sys.argv[1:2] == ["serve-dns"]:
+        # In a test's network namespace: FakeNameserver on <ip>:53, logging to <path>.
+        server = FakeNameserver(sys.argv[2], 53, log_path=sys.argv[3])
+        server.thread.join()
+    else:
+        unittest.main(verbosity=2)
