@@ -16,6 +16,9 @@ namespace weft::proxy {
 
 // Whether `address` is 0.0.0.0 or [::] (a listener on every address of its family).
 bool IsWildcardAddress(const network::Address& address);
+// Whether two addresses of the same family have the same IP (ports aside), without formatting
+// them: this runs for every listener on every redirected connection.
+bool SameIp(const network::Address& a, const network::Address& b);
 
 // The element of `candidates` whose address (`address_of(element)`) equals `original_dst`
 // (ip and port); else the one on the wildcard address of `original_dst`'s family with its port;
@@ -25,11 +28,10 @@ template <typename Range, typename AddressOf>
 auto SelectHandoffTarget(Range& candidates, const network::Address& original_dst,
                          AddressOf address_of) -> decltype(&*std::begin(candidates)) {
   decltype(&*std::begin(candidates)) wildcard = nullptr;
-  const std::string dst_ip = original_dst.IpString();
   for (auto& candidate : candidates) {
     const network::Address& a = address_of(candidate);
     if (a.family() != original_dst.family() || a.port() != original_dst.port()) continue;
-    if (a.IpString() == dst_ip) return &candidate;
+    if (SameIp(a, original_dst)) return &candidate;
     if (wildcard == nullptr && IsWildcardAddress(a)) wildcard = &candidate;
   }
   return wildcard;
