@@ -119,7 +119,7 @@ class FakeNameserver:
             question = msg[12:end + 4]
             if qtype == TYPE_A:
                 answer = struct.pack("!HHHIH", 0xc00c, TYPE_A, 1, 60, 4) + \
-                    bytes([192, 0, 2, len(self.seen)])
+                    bytes([192, 0, 2, len(self.seen) % 256])
                 reply = struct.pack("!HHHHHH", qid, 0x8180, 1, 1, 0, 0) + question + answer
             else:
                 reply = struct.pack("!HHHHHH", qid, 0x8183, 1, 0, 0, 0) + question
