@@ -373,10 +373,10 @@ absl::StatusOr<listener::ListenerConfig> TranslateUdpListener(const lst::Listene
   }
   const lst::ListenerFilter& f = p.listener_filters(0);
   const std::string f_path = IndexPath(path, "listener_filters", 0);
-  ASSIGN_OR_RETURN(const KnownExtension* ext,
-                   ResolveExtension(f.name(), f.has_typed_config() ? &f.typed_config() : nullptr,
-                                    ExtensionKind::kUdpListenerFilter, f_path));
-  (void)ext;  // the DNS filter is the only UDP listener filter
+  // The DNS filter is the only UDP listener filter: resolving it is the whole check.
+  RETURN_IF_ERROR(ResolveExtension(f.name(), f.has_typed_config() ? &f.typed_config() : nullptr,
+                                   ExtensionKind::kUdpListenerFilter, f_path)
+                      .status());
   if (!f.has_typed_config()) return ConfigError(FieldPath(f_path, "typed_config"), "is required");
   const std::string c_path = FieldPath(f_path, "typed_config");
   ASSIGN_OR_RETURN(auto proto,
