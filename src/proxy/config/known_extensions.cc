@@ -33,6 +33,8 @@ constexpr KnownExtension kExtensions[] = {
     {"envoy.filters.listener.http_inspector",
      "envoy.extensions.filters.listener.http_inspector.v3.HttpInspector",
      ExtensionKind::kListenerFilter},
+    {"envoy.filters.udp.dns_filter", "envoy.extensions.filters.udp.dns_filter.v3.DnsFilterConfig",
+     ExtensionKind::kUdpListenerFilter},
     {"envoy.access_loggers.file", "envoy.extensions.access_loggers.file.v3.FileAccessLog",
      ExtensionKind::kAccessLogger},
     {"envoy.access_loggers.stdout", "envoy.extensions.access_loggers.stream.v3.StdoutAccessLog",
@@ -97,6 +99,8 @@ std::string_view ExtensionKindName(ExtensionKind kind) {
       return "per-route http filter config";
     case ExtensionKind::kListenerFilter:
       return "listener filter";
+    case ExtensionKind::kUdpListenerFilter:
+      return "UDP listener filter";
     case ExtensionKind::kAccessLogger:
       return "access logger";
     case ExtensionKind::kUpstreamProtocolOptions:

@@ -14,6 +14,7 @@ enum class ExtensionKind {
   kHttpFilter,
   kHttpFilterPerRoute,  // a filter's typed_per_filter_config type, when it differs from its own
   kListenerFilter,
+  kUdpListenerFilter,  // listener_filters of a UDP listener
   kAccessLogger,
   kUpstreamProtocolOptions,
   kDnsResolver,

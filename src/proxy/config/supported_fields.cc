@@ -35,7 +35,7 @@ constexpr SupportedFields kTable[] = {
     {"envoy.config.core.v3.Node", "id cluster metadata locality"},
     {"envoy.config.core.v3.Locality", "region zone sub_zone"},
     {"envoy.config.core.v3.Address", "socket_address"},
-    // `protocol` must be TCP (checked when translated).
+    // `protocol` must be TCP, or UDP for a listener (checked when translated).
     {"envoy.config.core.v3.SocketAddress", "protocol address port_value"},
     {"envoy.config.core.v3.CidrRange", "address_prefix prefix_len"},
     {"envoy.config.core.v3.TypedExtensionConfig", "name typed_config"},
@@ -61,7 +61,9 @@ constexpr SupportedFields kTable[] = {
     {"envoy.config.listener.v3.Listener",
      "name address filter_chains default_filter_chain listener_filters "
      "per_connection_buffer_limit_bytes use_original_dst stat_prefix bind_to_port freebind "
-     "tcp_backlog_size"},
+     "tcp_backlog_size udp_listener_config"},
+    // A UDP listener's own settings: Weft has none to tune (an empty message is accepted).
+    {"envoy.config.listener.v3.UdpListenerConfig", ""},
     {"envoy.config.listener.v3.FilterChain", "name filter_chain_match filters"},
     {"envoy.config.listener.v3.FilterChainMatch",
      "destination_port prefix_ranges source_type source_prefix_ranges source_ports server_names "
@@ -71,6 +73,17 @@ constexpr SupportedFields kTable[] = {
     {"envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector", ""},
     {"envoy.extensions.filters.listener.original_dst.v3.OriginalDst", ""},
     {"envoy.extensions.filters.listener.http_inspector.v3.HttpInspector", ""},
+    // UDP listener filters: the DNS filter (translate_dns_filter.cc).
+    {"envoy.extensions.filters.udp.dns_filter.v3.DnsFilterConfig",
+     "stat_prefix server_config client_config"},
+    {"envoy.extensions.filters.udp.dns_filter.v3.DnsFilterConfig.ServerContextConfig",
+     "inline_dns_table"},
+    {"envoy.extensions.filters.udp.dns_filter.v3.DnsFilterConfig.ClientContextConfig",
+     "resolver_timeout upstream_resolvers max_pending_lookups"},
+    {"envoy.data.dns.v3.DnsTable", "virtual_domains known_suffixes"},
+    {"envoy.data.dns.v3.DnsTable.DnsVirtualDomain", "name endpoint answer_ttl"},
+    {"envoy.data.dns.v3.DnsTable.DnsEndpoint", "address_list"},
+    {"envoy.data.dns.v3.DnsTable.AddressList", "address"},
 
     // Network filters.
     {"envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",

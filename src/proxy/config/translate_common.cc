@@ -14,6 +14,7 @@
 #include "envoy/extensions/filters/listener/tls_inspector/v3/tls_inspector.pb.h"
 #include "envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.pb.h"
 #include "envoy/extensions/filters/network/tcp_proxy/v3/tcp_proxy.pb.h"
+#include "envoy/extensions/filters/udp/dns_filter/v3/dns_filter.pb.h"
 #include "envoy/extensions/load_balancing_policies/least_request/v3/least_request.pb.h"
 #include "envoy/extensions/load_balancing_policies/maglev/v3/maglev.pb.h"
 #include "envoy/extensions/load_balancing_policies/random/v3/random.pb.h"
@@ -39,6 +40,7 @@ void LinkExtensionTypes() {
     const google::protobuf::Descriptor* descriptors[] = {
         ext::filters::network::http_connection_manager::v3::HttpConnectionManager::descriptor(),
         ext::filters::network::tcp_proxy::v3::TcpProxy::descriptor(),
+        ext::filters::udp::dns_filter::v3::DnsFilterConfig::descriptor(),
         ext::filters::http::router::v3::Router::descriptor(),
         ext::filters::http::fault::v3::HTTPFault::descriptor(),
         ext::filters::http::local_ratelimit::v3::LocalRateLimit::descriptor(),
@@ -80,21 +82,23 @@ bool IsIpLiteral(const std::string& address) {
          inet_pton(AF_INET6, address.c_str(), &buf) == 1;
 }
 
-absl::StatusOr<HostPort> TranslateSocketAddress(const core::Address& address,
-                                                std::string_view path) {
+absl::StatusOr<HostPort> TranslateSocketAddress(const core::Address& address, std::string_view path,
+                                                bool allow_udp) {
   if (!address.has_socket_address()) {
     return ConfigError(path, "socket_address is required");
   }
   const core::SocketAddress& sa = address.socket_address();
   const std::string sa_path = FieldPath(path, "socket_address");
-  if (sa.protocol() != core::SocketAddress::TCP) {
-    return ConfigError(FieldPath(sa_path, "protocol"), "only TCP is supported");
+  const bool udp = sa.protocol() == core::SocketAddress::UDP;
+  if (sa.protocol() != core::SocketAddress::TCP && !(udp && allow_udp)) {
+    return ConfigError(FieldPath(sa_path, "protocol"),
+                       allow_udp ? "must be TCP or UDP" : "only TCP is supported");
   }
   if (sa.address().empty()) return ConfigError(FieldPath(sa_path, "address"), "is required");
   if (sa.port_value() > 65535) {
     return ConfigError(FieldPath(sa_path, "port_value"), "must be at most 65535");
   }
-  return HostPort{sa.address(), sa.port_value()};
+  return HostPort{sa.address(), sa.port_value(), udp};
 }
 
 absl::StatusOr<std::shared_ptr<const re2::RE2>> CompileRegex(const matcher::RegexMatcher& regex,

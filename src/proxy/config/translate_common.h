@@ -49,13 +49,14 @@ std::chrono::milliseconds ToMilliseconds(const google::protobuf::Duration& d);
 
 bool IsIpLiteral(const std::string& address);
 
-// SocketAddress (TCP only) -> (address, port).
+// SocketAddress -> (address, port). TCP only unless `allow_udp` (listeners may be UDP).
 struct HostPort {
   std::string address;
   uint32_t port = 0;
+  bool udp = false;
 };
 absl::StatusOr<HostPort> TranslateSocketAddress(const envoy::config::core::v3::Address& address,
-                                                std::string_view path);
+                                                std::string_view path, bool allow_udp = false);
 
 // RE2 compile with its error text on failure.
 absl::StatusOr<std::shared_ptr<const re2::RE2>> CompileRegex(

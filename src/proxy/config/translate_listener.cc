@@ -10,6 +10,7 @@
 #include "proxy/config/supported_fields.h"
 #include "proxy/config/translate.h"
 #include "proxy/config/translate_common.h"
+#include "proxy/config/translate_dns_filter.h"
 #include "proxy/config/translate_filters.h"
 
 namespace weft::config {
@@ -348,6 +349,49 @@ absl::StatusOr<listener::FilterChain> TranslateFilterChain(const lst::FilterChai
   return out;
 }
 
+// A UDP listener: no filter chains; exactly one UDP listener filter, the DNS filter.
+absl::StatusOr<listener::ListenerConfig> TranslateUdpListener(const lst::Listener& p,
+                                                              std::string_view path,
+                                                              listener::ListenerConfig out) {
+  out.udp = true;
+  if (p.filter_chains_size() > 0 || p.has_default_filter_chain()) {
+    return ConfigError(
+        FieldPath(path, p.filter_chains_size() > 0 ? "filter_chains" : "default_filter_chain"),
+        "a UDP listener has no filter chains (its listener_filters serve it)");
+  }
+  for (const char* tcp_only :
+       {"use_original_dst", "per_connection_buffer_limit_bytes", "tcp_backlog_size"}) {
+    const auto* field = p.GetDescriptor()->FindFieldByName(tcp_only);
+    if (field != nullptr && p.GetReflection()->HasField(p, field)) {
+      return ConfigError(FieldPath(path, tcp_only), "not supported on a UDP listener");
+    }
+  }
+  if (p.listener_filters_size() != 1) {
+    return ConfigError(FieldPath(path, "listener_filters"),
+                       "a UDP listener needs exactly one listener filter: "
+                       "envoy.filters.udp.dns_filter");
+  }
+  const lst::ListenerFilter& f = p.listener_filters(0);
+  const std::string f_path = IndexPath(path, "listener_filters", 0);
+  // The DNS filter is the only UDP listener filter: resolving it is the whole check.
+  RETURN_IF_ERROR(ResolveExtension(f.name(), f.has_typed_config() ? &f.typed_config() : nullptr,
+                                   ExtensionKind::kUdpListenerFilter, f_path)
+                      .status());
+  if (!f.has_typed_config()) return ConfigError(FieldPath(f_path, "typed_config"), "is required");
+  const std::string c_path = FieldPath(f_path, "typed_config");
+  ASSIGN_OR_RETURN(auto proto,
+                   Unpack<envoy::extensions::filters::udp::dns_filter::v3::DnsFilterConfig>(
+                       f.typed_config(), c_path));
+  ASSIGN_OR_RETURN(out.dns_filter, TranslateDnsFilter(proto, c_path));
+  out.stat_prefix = p.stat_prefix();
+  if (p.has_bind_to_port()) out.bind_to_port = p.bind_to_port().value();
+  if (!out.bind_to_port) {
+    return ConfigError(FieldPath(path, "bind_to_port"), "a UDP listener must bind its port");
+  }
+  if (p.has_freebind()) out.freebind = p.freebind().value();
+  return out;
+}
+
 }  // namespace
 
 namespace internal {
@@ -357,13 +401,19 @@ absl::StatusOr<listener::ListenerConfig> TranslateListenerUnchecked(const lst::L
   listener::ListenerConfig out;
   out.name = p.name();
   if (!p.has_address()) return ConfigError(FieldPath(path, "address"), "is required");
-  ASSIGN_OR_RETURN(HostPort hp, TranslateSocketAddress(p.address(), FieldPath(path, "address")));
+  ASSIGN_OR_RETURN(HostPort hp, TranslateSocketAddress(p.address(), FieldPath(path, "address"),
+                                                       /*allow_udp=*/true));
   if (!IsIpLiteral(hp.address)) {
     return ConfigError(FieldPath(path, "address.socket_address.address"), "'", hp.address,
                        "' is not an IP address");
   }
   out.address = std::move(hp.address);
   out.port = hp.port;
+  if (hp.udp) return TranslateUdpListener(p, path, std::move(out));
+  if (p.has_udp_listener_config()) {
+    return ConfigError(FieldPath(path, "udp_listener_config"),
+                       "only for a listener whose address.socket_address.protocol is UDP");
+  }
   if (p.filter_chains_size() == 0 && !p.has_default_filter_chain()) {
     return ConfigError(FieldPath(path, "filter_chains"), "a listener needs filter_chains");
   }

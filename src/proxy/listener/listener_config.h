@@ -12,6 +12,7 @@
 
 #include "http/http2_options.h"
 #include "proxy/filters/filter.h"
+#include "proxy/listener/dns_filter_config.h"
 #include "proxy/router/route_config.h"
 
 namespace weft::listener {
@@ -146,6 +147,10 @@ struct ListenerConfig {
   bool freebind = false;
   uint32_t backlog = 1024;
   std::string stat_prefix;
+  // address.socket_address.protocol UDP: no filter chains; the listener's UDP listener filter
+  // (envoy.filters.udp.dns_filter, the only one Weft implements) serves its socket.
+  bool udp = false;
+  std::optional<DnsFilterConfig> dns_filter;  // set iff udp
 };
 
 }  // namespace weft::listener

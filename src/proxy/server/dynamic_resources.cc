@@ -9,6 +9,8 @@
 #include "absl/strings/str_cat.h"
 #include "base/logging.h"
 #include "network/listen_socket.h"
+#include "network/udp_socket.h"
+#include "proxy/dns/resolv_conf.h"
 #include "proxy/server/server.h"
 
 namespace weft::proxy {
@@ -52,13 +54,24 @@ bool Server::NeedsNewSockets(const listener::ListenerConfig& config) const {
   if (current == listeners_.end()) return true;
   auto address = network::MakeAddress(config.address, config.port);
   return !address.ok() || (*current)->address.ToString() != address->ToString() ||
-         (*current)->config->bind_to_port != config.bind_to_port;
+         (*current)->config->bind_to_port != config.bind_to_port ||
+         (*current)->config->udp != config.udp;
 }
 
 absl::StatusOr<std::vector<int>> Server::BindWorkerSockets(const listener::ListenerConfig& config,
                                                            const network::Address& address) {
   std::vector<int> fds;
   if (!config.bind_to_port) return fds;
+  if (config.udp) {
+    // One socket, served by one worker (see AddToWorkers).
+    auto fd = network::BindUdpSocket(address, config.freebind);
+    if (!fd.ok()) {
+      return absl::UnavailableError(
+          absl::StrCat("listener '", config.name, "': ", fd.status().message()));
+    }
+    fds.push_back(*fd);
+    return fds;
+  }
   for (size_t i = 0; i < workers_.size(); ++i) {
     auto fd = network::BindListenSocket(address, static_cast<int>(config.backlog),
                                         /*reuse_port=*/true, config.freebind);
@@ -149,7 +162,8 @@ absl::Status Server::InstallListener(const listener::ListenerConfig& given,
                               [&](const auto& l) { return l->config->name == given.name; });
   if (current != listeners_.end() &&
       (*current)->address.ToString() == (*runtime)->address.ToString() &&
-      (*current)->config->bind_to_port == given.bind_to_port) {
+      (*current)->config->bind_to_port == given.bind_to_port &&
+      (*current)->config->udp == given.udp) {
     // Same socket: swap the filter chains under it; nothing to rebind, no connection refused.
     CloseAll(prebound);
     for (auto& w : workers_) w->UpdateListener(given.name, *runtime);
@@ -164,13 +178,27 @@ absl::Status Server::InstallListener(const listener::ListenerConfig& given,
   }
   const bool moved = current != listeners_.end();
   if (moved) RemoveListener(given.name);  // moved to another address
-  for (size_t i = 0; i < fds.size(); ++i) workers_[i]->AddListener(*runtime, fds[i]);
+  AddToWorkers(*runtime, fds);
   listeners_.push_back(*runtime);
   main_stats_
       ->counter(moved ? "listener_manager.listener_modified" : "listener_manager.listener_added")
       .Inc();
   WEFT_LOG(info, "lds: listener '{}' on {}", given.name, (*runtime)->address.ToString());
   return absl::OkStatus();
+}
+
+void Server::AddToWorkers(const std::shared_ptr<const ListenerRuntime>& runtime,
+                          const std::vector<int>& fds) {
+  if (runtime->config->udp) {
+    // DNS is a few small datagrams per outbound connection: one socket on worker 0's loop is
+    // plenty, keeps a lookup's upstream answer on the loop that sent it, and worker 0 always
+    // exists. The nameservers are read now, when the listener starts.
+    workers_[0]->AddUdpListener(runtime, fds.at(0), dns::ReadNameservers(dns::ResolvConfPath()));
+    return;
+  }
+  for (size_t i = 0; i < workers_.size(); ++i) {
+    workers_[i]->AddListener(runtime, i < fds.size() ? fds[i] : -1);
+  }
 }
 
 void Server::RemoveListener(const std::string& name) {

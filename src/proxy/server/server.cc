@@ -100,8 +100,9 @@ absl::Status Server::Start() {
 
   for (auto& [runtime, fds] : bound) {
     listeners_.push_back(runtime);
-    for (size_t i = 0; i < fds.size(); ++i) workers_[i]->AddListener(runtime, fds[i]);
-    WEFT_LOG(info, "listener '{}' on {}", runtime->config->name, runtime->address.ToString());
+    AddToWorkers(runtime, fds);
+    WEFT_LOG(info, "listener '{}' on {}{}", runtime->config->name, runtime->address.ToString(),
+             runtime->config->bind_to_port ? "" : " (bind_to_port: false)");
   }
   for (auto& w : workers_) w->Start();
 

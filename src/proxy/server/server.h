@@ -85,6 +85,10 @@ class Server {
   // address), rather than swapping the chains of a listener already bound there.
   bool NeedsNewSockets(const listener::ListenerConfig& config) const;
   void RemoveListener(const std::string& name);
+  // Gives every worker the listener: its own socket of `fds` (one per worker), or, for
+  // bind_to_port: false (`fds` empty), none: it then only takes hand-offs.
+  void AddToWorkers(const std::shared_ptr<const ListenerRuntime>& runtime,
+                    const std::vector<int>& fds);
   // Whether every rds chain of the listener names a route configuration already received.
   bool RoutesKnown(const listener::ListenerConfig& config) const;
   // The swappable table of a route configuration (created on first use; it routes nothing

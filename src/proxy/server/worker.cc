@@ -2,7 +2,10 @@
 
 #include <unistd.h>
 
+#include <optional>
+
 #include "base/logging.h"
+#include "proxy/server/listener_handoff.h"
 #include "proxy/server/protocol_inspector.h"
 
 namespace weft::proxy {
@@ -46,9 +49,22 @@ void Worker::AddListener(std::shared_ptr<const ListenerRuntime> runtime, int lis
     l.cx_active = &stats_.gauge(runtime->stat_prefix + "downstream_cx_active");
     l.no_filter_chain_match = &stats_.counter(runtime->stat_prefix + "no_filter_chain_match");
     l.runtime = std::move(runtime);
+    if (listen_fd < 0) return;  // bind_to_port: false
     l.acceptor = std::make_unique<network::Acceptor>(dispatcher_, listen_fd,
                                                      [this, &l](int fd) { OnAccept(l, fd); });
   });
+}
+
+void Worker::AddUdpListener(std::shared_ptr<const ListenerRuntime> runtime, int udp_fd,
+                            std::vector<network::Address> resolvers) {
+  dispatcher_.Post(
+      [this, runtime = std::move(runtime), udp_fd, resolvers = std::move(resolvers)]() mutable {
+        const listener::ListenerConfig& config = *runtime->config;
+        UdpListener& l = udp_listeners_[config.name];
+        l.dns = std::make_unique<dns::DnsServer>(dispatcher_, stats_, udp_fd, *config.dns_filter,
+                                                 std::move(resolvers));
+        l.runtime = std::move(runtime);
+      });
 }
 
 void Worker::RemoveCluster(const std::string& name) {
@@ -58,6 +74,11 @@ void Worker::RemoveCluster(const std::string& name) {
 void Worker::UpdateListener(const std::string& name,
                             std::shared_ptr<const ListenerRuntime> runtime) {
   dispatcher_.Post([this, name, runtime = std::move(runtime)]() mutable {
+    if (auto udp = udp_listeners_.find(name); udp != udp_listeners_.end()) {
+      if (runtime->config->dns_filter) udp->second.dns->UpdateConfig(*runtime->config->dns_filter);
+      udp->second.runtime = std::move(runtime);
+      return;
+    }
     for (auto& l : listeners_) {
       if (l.runtime->config->name != name) continue;
       retired_runtimes_.push_back(std::move(l.runtime));
@@ -69,9 +90,10 @@ void Worker::UpdateListener(const std::string& name,
 
 void Worker::RemoveListener(const std::string& name) {
   dispatcher_.Post([this, name] {
+    if (udp_listeners_.erase(name) > 0) return;  // closes its socket; lookups in flight drop
     for (auto it = listeners_.begin(); it != listeners_.end(); ++it) {
       if (it->runtime->config->name != name) continue;
-      it->acceptor->Close();
+      if (it->acceptor) it->acceptor->Close();
       // splice keeps the element (and references to it) alive in the retired list.
       retired_listeners_.splice(retired_listeners_.end(), listeners_, it);
       // StartDrain may close connections, which edits the maps: collect first.
@@ -152,20 +174,35 @@ void Worker::FinishInspection(ProtocolInspection* inspection) {
   }
 }
 
-void Worker::OnAccept(ActiveListener& listener, int fd) {
-  const ListenerRuntime& rt = *listener.runtime;
+Worker::ActiveListener* Worker::HandoffTarget(const network::Address& original_dst) {
+  return SelectHandoffTarget(
+      listeners_, original_dst,
+      [](const ActiveListener& l) -> const network::Address& { return l.runtime->address; });
+}
+
+void Worker::OnAccept(ActiveListener& accepting, int fd) {
+  ActiveListener* listener = &accepting;
+  std::optional<network::Address> original_dst;
+  if (accepting.runtime->config->use_original_dst) {
+    auto dst = network::OriginalDestination(fd);
+    if (dst.ok()) {
+      original_dst = *dst;
+      // Envoy's use_original_dst: the listener on the original destination (exact, then
+      // 0.0.0.0/[::] on its port) takes the connection, with its filter chains, stats and
+      // inspection; without one the accepting listener keeps it. No second hand-off.
+      if (ActiveListener* target = HandoffTarget(*dst)) listener = target;
+    }
+  }
+  const ListenerRuntime& rt = *listener->runtime;
   auto connection = std::make_unique<network::Connection>(
       dispatcher_, fd, rt.config->per_connection_buffer_limit_bytes);
-  if (rt.config->use_original_dst) {
-    auto dst = network::OriginalDestination(fd);
-    if (dst.ok()) connection->RestoreLocalAddress(*dst);
-  }
+  if (original_dst) connection->RestoreLocalAddress(*original_dst);
   if (rt.inspect_http) {
     inspections_.push_back(
-        std::make_unique<ProtocolInspection>(*this, listener, std::move(connection)));
+        std::make_unique<ProtocolInspection>(*this, *listener, std::move(connection)));
     return;
   }
-  StartFilterChain(listener, std::move(connection), {});
+  StartFilterChain(*listener, std::move(connection), {});
 }
 
 bool Worker::StartFilterChain(ActiveListener& listener,
@@ -225,7 +262,11 @@ bool Worker::StartFilterChain(ActiveListener& listener,
 void Worker::StartDrain() {
   dispatcher_.Post([this] {
     context_.draining = true;
-    for (auto& l : listeners_) l.acceptor->Close();
+    for (auto& l : listeners_) {
+      if (l.acceptor) l.acceptor->Close();
+    }
+    // UDP (DNS) listeners keep answering: applications finishing their requests may still
+    // resolve names, and there is no connection to drain.
     // StartDrain may close connections, which removes them from the list: iterate a copy.
     std::vector<HttpConnectionManager*> open;
     for (auto& [raw, h] : http_connections_) open.push_back(raw);
@@ -247,6 +288,7 @@ void Worker::Start() {
     http_connection_listener_.clear();
     tcp_sessions_.clear();
     listeners_.clear();
+    udp_listeners_.clear();
     retired_listeners_.clear();
     retired_runtimes_.clear();
     flush_timer_.reset();

@@ -14,6 +14,7 @@
 #include "event/dispatcher.h"
 #include "network/listen_socket.h"
 #include "proxy/cluster_manager/thread_local_cluster.h"
+#include "proxy/dns/dns_server.h"
 #include "proxy/http/connection_manager.h"
 #include "proxy/http/worker_context.h"
 #include "proxy/server/listener_runtime.h"
@@ -34,7 +35,14 @@ class Worker {
   void UpdateHosts(const std::string& cluster, std::shared_ptr<const upstream::HostSet> hosts,
                    std::shared_ptr<const upstream::LbSharedState> lb_state);
   void RemoveCluster(const std::string& name);
+  // `listen_fd` < 0: the listener has no socket (bind_to_port: false) and only receives
+  // connections handed off by a use_original_dst listener.
   void AddListener(std::shared_ptr<const ListenerRuntime> listener, int listen_fd);
+  // A UDP listener (the DNS filter) served by this worker's loop on `udp_fd` (owned from now);
+  // `resolvers`: where it forwards names it does not own. UpdateListener swaps its table,
+  // RemoveListener closes it.
+  void AddUdpListener(std::shared_ptr<const ListenerRuntime> listener, int udp_fd,
+                      std::vector<network::Address> resolvers);
   // LDS/RDS update of a listener on the same address: new connections get `listener`'s filter
   // chains; open ones keep the config they started with.
   void UpdateListener(const std::string& name, std::shared_ptr<const ListenerRuntime> listener);
@@ -58,13 +66,15 @@ class Worker {
  private:
   struct ActiveListener {
     std::shared_ptr<const ListenerRuntime> runtime;
-    std::unique_ptr<network::Acceptor> acceptor;
+    std::unique_ptr<network::Acceptor> acceptor;  // null for bind_to_port: false
     stats::Counter* cx_total;
     stats::Gauge* cx_active;
     stats::Counter* no_filter_chain_match;
   };
   class ProtocolInspection;
   void OnAccept(ActiveListener& listener, int fd);
+  // The listener a use_original_dst connection belongs to (see listener_handoff.h).
+  ActiveListener* HandoffTarget(const network::Address& original_dst);
   // Hands a connection to the filter chain that matches it; false when none does.
   bool StartFilterChain(ActiveListener& listener, std::unique_ptr<network::Connection> connection,
                         std::string_view application_protocol);
@@ -81,6 +91,12 @@ class Worker {
   WorkerContext context_;
   std::thread thread_;
   std::list<ActiveListener> listeners_;
+  // UDP listeners by name, with the runtime whose config they serve.
+  struct UdpListener {
+    std::shared_ptr<const ListenerRuntime> runtime;
+    std::unique_ptr<dns::DnsServer> dns;
+  };
+  std::map<std::string, UdpListener> udp_listeners_;
   // Listeners removed or replaced: their runtimes own the configs open connections point into
   // (and protocol inspections refer to the entries), so they stay until the worker stops.
   std::list<ActiveListener> retired_listeners_;
