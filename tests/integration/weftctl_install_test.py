@@ -31,6 +31,14 @@ def vs(name, version="v1"):
                      "http": [{"route": [{"destination": {"host": "reviews"}}]}]}}
 
 
+def try_bind(sock, host, port):
+    try:
+        sock.bind((host, port))
+        return True
+    except OSError:
+        return False
+
+
 def is_weftd(pid):
     try:
         with open("/proc/%d/cmdline" % pid, "rb") as f:
@@ -277,7 +285,9 @@ class WeftctlPrecheckTest(InstallTestBase):
         host, port = r["apiAddress"].rsplit(":", 1)
         with socket.socket() as held:
             held.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            held.bind((host, int(port)))
+            # A killed multi-threaded process shows as a zombie before its last thread has
+            # closed its sockets: the port frees a moment later.
+            wait_for(lambda: try_bind(held, host, int(port)), what="weftd's API port freed")
             held.listen()
             out = self.weftctl("precheck")
             self.assertEqual(out.returncode, 1, out.stdout)
