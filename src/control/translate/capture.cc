@@ -6,8 +6,9 @@
 //   catch-all chain, tcp_proxy to PassthroughCluster (ALLOW_ANY) or BlackHoleCluster
 //   (REGISTRY_ONLY). A connection whose original destination is 15001 itself is black-holed, so
 //   a client dialling the capture port directly cannot loop through it.
-// - "virtualInbound" on 0.0.0.0:15006 with use_original_dst: one chain per port of the workload
-//   (filter_chain_match.destination_port), then a catch-all to InboundPassthroughCluster.
+// - "virtualInbound" on 0.0.0.0:15006 with the original_dst listener filter (no hand-off): one
+//   chain per port of the workload (filter_chain_match.destination_port), then a catch-all to
+//   InboundPassthroughCluster.
 // - "dns" on 127.0.0.1:15053/UDP: Envoy's dns_filter answering the mesh's names with VIPs.
 // Names and shapes follow Istio's generated config: listener and chain names from istio
 // pilot/pkg/model/listener.go (VirtualOutboundListenerName "virtualOutbound",
@@ -22,6 +23,7 @@
 #include "control/translate/internal.h"
 #include "envoy/config/listener/v3/udp_listener_config.pb.h"
 #include "envoy/data/dns/v3/dns_table.pb.h"
+#include "envoy/extensions/filters/listener/original_dst/v3/original_dst.pb.h"
 #include "envoy/extensions/filters/network/tcp_proxy/v3/tcp_proxy.pb.h"
 #include "envoy/extensions/filters/udp/dns_filter/v3/dns_filter.pb.h"
 
@@ -40,13 +42,29 @@ constexpr uint32_t kDnsPort = 15053;
 // the least Envoy's DnsVirtualDomain.answer_ttl accepts (dns_table.proto: gte 30s).
 constexpr int64_t kDnsAnswerTtlSeconds = 30;
 
-lst::Listener CaptureListener(const char* name, const char* address, uint32_t port) {
+// Both capture listeners learn the destination iptables rewrote. Only virtualOutbound hands the
+// connection on to the listener of that destination (use_original_dst); virtualInbound matches
+// it against its own chains with the original_dst listener filter alone, as Istio's does
+// (pilot/pkg/networking/core/listener_builder.go: the inbound listener carries
+// envoy.filters.listener.original_dst, not use_original_dst), or an inbound request would be
+// handed to the workload's own outbound 0.0.0.0_<port> listener and routed a second time.
+enum class Handoff { kToOriginalDestination, kNone };
+
+lst::Listener CaptureListener(const char* name, const char* address, uint32_t port,
+                              Handoff handoff) {
   lst::Listener l;
   l.set_name(name);
   auto* sa = l.mutable_address()->mutable_socket_address();
   sa->set_address(address);
   sa->set_port_value(port);
-  l.mutable_use_original_dst()->set_value(true);
+  if (handoff == Handoff::kToOriginalDestination) {
+    l.mutable_use_original_dst()->set_value(true);
+  } else {
+    lst::ListenerFilter* f = l.add_listener_filters();
+    f->set_name("envoy.filters.listener.original_dst");
+    f->mutable_typed_config()->PackFrom(
+        envoy::extensions::filters::listener::original_dst::v3::OriginalDst());
+  }
   return l;
 }
 
@@ -63,14 +81,16 @@ lst::FilterChain BlackholeChain(const char* name, uint32_t port) {
 }
 
 lst::Listener VirtualOutbound(const View& view) {
-  lst::Listener l = CaptureListener("virtualOutbound", "0.0.0.0", kOutboundCapturePort);
+  lst::Listener l = CaptureListener("virtualOutbound", "0.0.0.0", kOutboundCapturePort,
+                                    Handoff::kToOriginalDestination);
   *l.add_filter_chains() = BlackholeChain("virtualOutbound-blackhole", kOutboundCapturePort);
   *l.add_filter_chains() = EgressChain(view, "virtualOutbound-catchall-tcp");
   return l;
 }
 
 lst::Listener VirtualInbound(const View& view) {
-  lst::Listener l = CaptureListener("virtualInbound", "0.0.0.0", kInboundCapturePort);
+  lst::Listener l =
+      CaptureListener("virtualInbound", "0.0.0.0", kInboundCapturePort, Handoff::kNone);
   *l.add_filter_chains() = BlackholeChain("virtualInbound-blackhole", kInboundCapturePort);
   for (const ServicePort& p : view.proxy().ports) {
     lst::FilterChain chain = InboundChain(p, "0.0.0.0");

@@ -435,12 +435,15 @@ absl::StatusOr<listener::ListenerConfig> TranslateListenerUnchecked(const lst::L
                          ExtensionKind::kListenerFilter, IndexPath(path, "listener_filters", i)));
     if (ext->name == "envoy.filters.listener.tls_inspector") out.tls_inspector = true;
     if (ext->name == "envoy.filters.listener.http_inspector") out.http_inspector = true;
-    if (ext->name == "envoy.filters.listener.original_dst") out.use_original_dst = true;
+    if (ext->name == "envoy.filters.listener.original_dst") out.restore_original_dst = true;
   }
   if (p.has_per_connection_buffer_limit_bytes()) {
     out.per_connection_buffer_limit_bytes = p.per_connection_buffer_limit_bytes().value();
   }
-  if (p.has_use_original_dst() && p.use_original_dst().value()) out.use_original_dst = true;
+  if (p.has_use_original_dst() && p.use_original_dst().value()) {
+    out.use_original_dst = true;
+    out.restore_original_dst = true;
+  }
   out.stat_prefix = p.stat_prefix();
   if (p.has_bind_to_port()) out.bind_to_port = p.bind_to_port().value();
   if (p.has_freebind()) out.freebind = p.freebind().value();

@@ -140,9 +140,17 @@ struct ListenerConfig {
   std::vector<FilterChain> filter_chains;
   std::optional<FilterChain> default_filter_chain;
   uint32_t per_connection_buffer_limit_bytes = 1024 * 1024;
-  bool use_original_dst = false;  // use_original_dst / envoy.filters.listener.original_dst
-  bool tls_inspector = false;     // envoy.filters.listener.tls_inspector present
-  bool http_inspector = false;    // envoy.filters.listener.http_inspector present
+  // Envoy keeps two things apart here. The listener filter envoy.filters.listener.original_dst
+  // restores the destination an iptables REDIRECT rewrote (SO_ORIGINAL_DST) as the connection's
+  // local address, for filter_chain_match.destination_port and ORIGINAL_DST clusters. The
+  // Listener field use_original_dst does that too AND hands the connection to the listener of
+  // that destination (listener_handoff.h). Istio's virtualOutbound sets the field; its
+  // virtualInbound has only the filter, so an inbound connection is never handed to the
+  // workload's own outbound 0.0.0.0_<port> listener.
+  bool restore_original_dst = false;  // the filter, or use_original_dst
+  bool use_original_dst = false;      // the hand-off
+  bool tls_inspector = false;         // envoy.filters.listener.tls_inspector present
+  bool http_inspector = false;        // envoy.filters.listener.http_inspector present
   bool bind_to_port = true;
   bool freebind = false;
   uint32_t backlog = 1024;

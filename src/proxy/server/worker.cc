@@ -183,14 +183,16 @@ Worker::ActiveListener* Worker::HandoffTarget(const network::Address& original_d
 void Worker::OnAccept(ActiveListener& accepting, int fd) {
   ActiveListener* listener = &accepting;
   std::optional<network::Address> original_dst;
-  if (accepting.runtime->config->use_original_dst) {
+  if (accepting.runtime->config->restore_original_dst) {
     auto dst = network::OriginalDestination(fd);
     if (dst.ok()) {
       original_dst = *dst;
       // Envoy's use_original_dst: the listener on the original destination (exact, then
       // 0.0.0.0/[::] on its port) takes the connection, with its filter chains, stats and
       // inspection; without one the accepting listener keeps it. No second hand-off.
-      if (ActiveListener* target = HandoffTarget(*dst)) listener = target;
+      if (accepting.runtime->config->use_original_dst) {
+        if (ActiveListener* target = HandoffTarget(*dst)) listener = target;
+      }
     }
   }
   const ListenerRuntime& rt = *listener->runtime;

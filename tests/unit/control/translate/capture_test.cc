@@ -122,7 +122,11 @@ TEST(CaptureTest, IstiosListenerLayout) {
   const lst::Listener* in = FindListener(r, "virtualInbound");
   ASSERT_NE(in, nullptr);
   EXPECT_EQ(in->address().socket_address().port_value(), 15006u);
-  EXPECT_TRUE(in->use_original_dst().value());
+  // The original destination is restored for matching, but the connection is not handed to the
+  // workload's own outbound listener of that port (which would route it a second time).
+  EXPECT_FALSE(in->has_use_original_dst());
+  ASSERT_EQ(in->listener_filters_size(), 1);
+  EXPECT_EQ(in->listener_filters(0).name(), "envoy.filters.listener.original_dst");
   ASSERT_EQ(in->filter_chains_size(), 3);
   EXPECT_EQ(in->filter_chains(1).filter_chain_match().destination_port().value(), 9080u);
   hcm::HttpConnectionManager m;

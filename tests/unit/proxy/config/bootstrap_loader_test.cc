@@ -558,6 +558,29 @@ TEST(BootstrapLoaderTest, TranslatesClusterOptions) {
   EXPECT_EQ(config->clusters[5]->type, upstream::DiscoveryType::kEds);
 }
 
+// The original_dst listener filter alone restores the destination without Envoy's hand-off to
+// the listener of that destination (what Istio's virtualInbound relies on).
+TEST(BootstrapLoaderTest, OriginalDstFilterRestoresWithoutHandoff) {
+  auto config = LoadBootstrapFromString(R"Y(
+static_resources:
+  listeners:
+  - name: virtualInbound
+    address: {socket_address: {address: 0.0.0.0, port_value: 15006}}
+    listener_filters:
+    - name: envoy.filters.listener.original_dst
+      typed_config: {"@type": type.googleapis.com/envoy.extensions.filters.listener.original_dst.v3.OriginalDst}
+    filter_chains:
+    - filters:
+      - name: envoy.filters.network.tcp_proxy
+        typed_config: {"@type": type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy, stat_prefix: p, cluster: a}
+  clusters:
+  - {name: a, type: ORIGINAL_DST, lb_policy: CLUSTER_PROVIDED}
+)Y");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_TRUE(config->listeners[0].restore_original_dst);
+  EXPECT_FALSE(config->listeners[0].use_original_dst);
+}
+
 TEST(BootstrapLoaderTest, TranslatesTcpProxyListenerFiltersAndAdmin) {
   const std::string yaml = R"Y(
 node: {id: n1, cluster: c1, metadata: {version: "1", nested: {a: 1}}, locality: {zone: z}}
@@ -607,6 +630,7 @@ static_resources:
   const auto& l = config->listeners[0];
   EXPECT_EQ(l.address, "::");
   EXPECT_TRUE(l.use_original_dst);
+  EXPECT_TRUE(l.restore_original_dst);
   EXPECT_TRUE(l.tls_inspector);
   EXPECT_TRUE(l.http_inspector);
   EXPECT_EQ(l.per_connection_buffer_limit_bytes, 65536u);
