@@ -200,9 +200,10 @@ class Mesh:
         return total
 
     def apply(self, *files, revision=None):
-        args = [a for f in files for a in ("-f", os.path.join(ISTIO_SAMPLES, f))]
+        """weftctl apply -f on each of Istio's files, in order."""
         extra = ["--revision", revision] if revision else []
-        return self.weftctl("apply", *extra, *args).stdout
+        return "".join(self.weftctl("apply", *extra, "-f", os.path.join(ISTIO_SAMPLES, f)).stdout
+                       for f in files)
 
     def apply_text(self, text):
         return self.weftctl("apply", "-f", "-", stdin=text).stdout
