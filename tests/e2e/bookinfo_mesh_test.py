@@ -59,17 +59,16 @@ def _missing():
 MISSING = _missing()
 
 
-def wait_for(predicate, timeout=30, what="condition", explain=None):
+def wait_for(predicate, timeout=30, what="condition"):
     """predicate's first truthy value within `timeout` seconds, else an AssertionError that says
-    what was awaited (and explain()'s text)."""
+    what was awaited."""
     deadline = time.monotonic() + timeout
     while True:
         value = predicate()
         if value:
             return value
         if time.monotonic() >= deadline:
-            raise AssertionError("timed out after %ds waiting for %s%s" % (
-                timeout, what, "\n" + explain() if explain else ""))
+            raise AssertionError("timed out after %ds waiting for %s" % (timeout, what))
         time.sleep(0.25)
 
 
@@ -117,8 +116,8 @@ class Mesh:
         p = subprocess.run([WEFTCTL, *args], input=stdin, capture_output=True, text=True,
                            env=self.env(), timeout=timeout)
         if check and p.returncode != 0:
-            raise AssertionError("weftctl %s: exit %d\n%s%s\n%s" % (
-                " ".join(args), p.returncode, p.stdout, p.stderr, self.diagnostics()))
+            raise AssertionError("weftctl %s: exit %d\n%s%s" % (
+                " ".join(args), p.returncode, p.stdout, p.stderr))
         return p
 
     def values(self, *extra_sets, revision=None):
@@ -130,8 +129,8 @@ class Mesh:
                 "network.subnet=" + self.subnet, *extra_sets]
         return [a for s in sets for a in ("--set", s)]
 
-    def install(self, *extra_sets, revision=None, command="install"):
-        args = [command, *self.values(*extra_sets, revision=revision)]
+    def install(self, *extra_sets, revision=None):
+        args = ["install", *self.values(*extra_sets, revision=revision)]
         if revision:
             args += ["--revision", revision]
         out = self.weftctl(*args, timeout=120).stdout
@@ -400,8 +399,6 @@ class MeshTestCase(unittest.TestCase):
         if result and len(result.failures) + len(result.errors) > before and self.mesh:
             print("\n" + self.mesh.diagnostics(), file=sys.stderr)
 
-    def wait_for(self, predicate, timeout=30, what="condition"):
-        return wait_for(predicate, timeout, what, explain=self.mesh.diagnostics)
 
 
 class BookinfoRoutingTest(MeshTestCase):
@@ -416,7 +413,7 @@ class BookinfoRoutingTest(MeshTestCase):
     def setUp(self):
         self.page = self.names["productpage"]
         self.mesh.apply("destination-rule-all.yaml", "virtual-service-all-v1.yaml")
-        self.wait_for(lambda: self.mesh.tally(self.page, 10) == {"v1": 10}, 40,
+        wait_for(lambda: self.mesh.tally(self.page, 10) == {"v1": 10}, 40,
                       "all of reviews' traffic on v1 (virtual-service-all-v1.yaml)")
 
     def test_all_v1(self):
@@ -433,7 +430,7 @@ class BookinfoRoutingTest(MeshTestCase):
 
     def test_jason_to_v2(self):
         self.mesh.apply("virtual-service-reviews-test-v2.yaml")
-        self.wait_for(lambda: self.mesh.reviews_version(self.page, "jason") == "v2", 30,
+        wait_for(lambda: self.mesh.reviews_version(self.page, "jason") == "v2", 30,
                       "jason's reviews from v2")
         self.assertEqual(self.mesh.tally(self.page, 20, "jason"), {"v2": 20})
         self.assertEqual(self.mesh.tally(self.page, 20, "alice"), {"v1": 20})
@@ -444,7 +441,7 @@ class BookinfoRoutingTest(MeshTestCase):
 
     def test_80_20(self):
         self.mesh.apply("virtual-service-reviews-80-20.yaml")
-        self.wait_for(lambda: "v2" in self.mesh.tally(self.page, 30), 30, "some traffic on v2")
+        wait_for(lambda: "v2" in self.mesh.tally(self.page, 30), 30, "some traffic on v2")
         # The count on v2 is Binomial(n, 0.2): a 4-sigma band fails a correct split with
         # probability ~6e-5 and catches 50/50 or all on one side.
         n = 400
@@ -458,7 +455,7 @@ class BookinfoRoutingTest(MeshTestCase):
         # productpage's own 3 s timeout (with one retry) gives up first.
         self.mesh.apply("virtual-service-reviews-test-v2.yaml",
                         "virtual-service-ratings-test-delay.yaml")
-        self.wait_for(lambda: REVIEWS_UNAVAILABLE in self.mesh.page(self.page, user="jason")[1],
+        wait_for(lambda: REVIEWS_UNAVAILABLE in self.mesh.page(self.page, user="jason")[1],
                       60, "productpage's reviews timeout for jason")
         start = time.monotonic()
         status, body = self.mesh.page(self.page, user="jason")
@@ -475,7 +472,7 @@ class BookinfoRoutingTest(MeshTestCase):
     def test_ratings_abort_for_jason(self):
         self.mesh.apply("virtual-service-reviews-test-v2.yaml",
                         "virtual-service-ratings-test-abort.yaml")
-        self.wait_for(lambda: RATINGS_UNAVAILABLE in self.mesh.page(self.page, user="jason")[1],
+        wait_for(lambda: RATINGS_UNAVAILABLE in self.mesh.page(self.page, user="jason")[1],
                       30, "the ratings abort for jason")
         status, body = self.mesh.page(self.page, user="jason")
         self.assertEqual(status, 200)
@@ -488,7 +485,7 @@ class BookinfoRoutingTest(MeshTestCase):
 
     def test_details_abort_555(self):
         self.mesh.apply("fault-injection-details-v1.yaml")
-        self.wait_for(lambda: DETAILS_UNAVAILABLE in self.mesh.page(self.page)[1], 30,
+        wait_for(lambda: DETAILS_UNAVAILABLE in self.mesh.page(self.page)[1], 30,
                       "the details 555 abort")
         status, body = self.mesh.page(self.page, "/api/v1/products/0")
         self.assertEqual(status, 555, body)
@@ -544,14 +541,14 @@ class BookinfoResilienceTest(MeshTestCase):
 
     def test_circuit_breaking(self):
         url = "http://details:%d/details/0" % PORT
-        self.wait_for(lambda: self.load(url, 5, 1) == {"200": 5}, 40, "details from productpage")
+        wait_for(lambda: self.load(url, 5, 1) == {"200": 5}, 40, "details from productpage")
         self.mesh.apply_text(CIRCUIT_BREAKER)
         overflow = r"^cluster\.outbound\|9080\|\|details\..*\.upstream_rq_pending_overflow$"
 
         def tripped():
             counts = self.load(url, 10, 20)
             return counts.get("503") and self.mesh.stat(self.page, overflow) > 0 and counts
-        counts = self.wait_for(tripped, 60, "503s from the circuit breaker under concurrency")
+        counts = wait_for(tripped, 60, "503s from the circuit breaker under concurrency")
         self.assertGreater(counts.get("200", 0), 0, counts)  # one at a time gets through
         # One client at a time stays within the limits.
         self.assertEqual(self.load(url, 10, 1), {"200": 10})
@@ -559,12 +556,12 @@ class BookinfoResilienceTest(MeshTestCase):
     def test_outlier_detection(self):
         url = "http://ratings:%d/ratings/0" % PORT
         # Both endpoints are in the load balancer: the faulty one answers some requests.
-        self.wait_for(lambda: self.faulty_requests() > 0 and self.load(url, 4, 1).get("200"),
+        wait_for(lambda: self.faulty_requests() > 0 and self.load(url, 4, 1).get("200"),
                       60, "both ratings endpoints serving")
         self.mesh.apply_text(OUTLIER_DETECTION)
         ejected = r"^cluster\.outbound\|9080\|\|ratings\..*\.outlier_detection\." \
                   r"ejections_enforced_total$"
-        self.wait_for(lambda: self.load(url, 5, 1) and self.mesh.stat(self.page, ejected) > 0,
+        wait_for(lambda: self.load(url, 5, 1) and self.mesh.stat(self.page, ejected) > 0,
                       60, "the faulty ratings endpoint ejected")
         # Ejected for 3 minutes: everything goes to the healthy one, the faulty one sees none.
         before = self.faulty_requests()
@@ -609,11 +606,11 @@ class BookinfoEgressTest(MeshTestCase):
     def test_registry_only_and_service_entry(self):
         url = "http://%s:%d/outside" % (self.mesh.gateway, self.outside_port)
         # ALLOW_ANY (the default): passed through to the original destination.
-        self.wait_for(lambda: self.curl(url) == (0, "200"), 30, "ALLOW_ANY passthrough")
+        wait_for(lambda: self.curl(url) == (0, "200"), 30, "ALLOW_ANY passthrough")
         self.assertTrue(self.outside.seen)
 
         self.mesh.install("meshConfig.outboundTrafficPolicy.mode=REGISTRY_ONLY")
-        self.wait_for(lambda: self.curl(url) != (0, "200"), 60, "REGISTRY_ONLY blocking")
+        wait_for(lambda: self.curl(url) != (0, "200"), 60, "REGISTRY_ONLY blocking")
         seen = len(self.outside.seen)
         for _ in range(3):
             code, status = self.curl(url)
@@ -632,7 +629,7 @@ spec:
   resolution: STATIC
   endpoints: [{address: %s}]
 """ % (self.mesh.gateway, self.outside_port, self.mesh.gateway))
-        self.wait_for(lambda: self.curl(url) == (0, "200"), 30, "the ServiceEntry allowing it")
+        wait_for(lambda: self.curl(url) == (0, "200"), 30, "the ServiceEntry allowing it")
         # Its host name resolves in the workload (the sidecar's DNS) and works too.
         self.assertEqual(self.curl("http://outside.example.internal:%d/byname" %
                                    self.outside_port), (0, "200"))
@@ -650,7 +647,7 @@ class BookinfoControlPlaneTest(MeshTestCase):
 
     def setUp(self):
         self.page = self.names["productpage"]
-        self.wait_for(lambda: self.mesh.tally(self.page, 5) == {"v1": 5}, 40, "traffic on v1")
+        wait_for(lambda: self.mesh.tally(self.page, 5) == {"v1": 5}, 40, "traffic on v1")
 
     def traffic_during(self, action):
         """Runs action() while a thread loads the page; returns the failed requests."""
@@ -681,15 +678,15 @@ class BookinfoControlPlaneTest(MeshTestCase):
         def restart():
             pid = self.mesh.weftd_pid()
             os.kill(pid, signal.SIGTERM)  # the weftd this class installed
-            self.wait_for(lambda: not _alive(pid), 20, "weftd to stop")
+            wait_for(lambda: not _alive(pid), 20, "weftd to stop")
             time.sleep(3)  # the proxies' streams fail; they keep their last config
             self.mesh.install()  # idempotent: starts it again on the same ports and data
-            self.wait_for(lambda: self.all_synced(count=4), 60,
+            wait_for(lambda: self.all_synced(count=4), 60,
                           "the 4 sidecars back on weftd")
         self.assertEqual(self.traffic_during(restart), [])
         # A change applied after the restart reaches the sidecars.
         self.mesh.apply("fault-injection-details-v1.yaml")
-        self.wait_for(lambda: DETAILS_UNAVAILABLE in self.mesh.page(self.page)[1], 30,
+        wait_for(lambda: DETAILS_UNAVAILABLE in self.mesh.page(self.page)[1], 30,
                       "a change after the restart")
         self.mesh.apply("destination-rule-all.yaml", "virtual-service-all-v1.yaml")
 
@@ -702,7 +699,7 @@ class BookinfoControlPlaneTest(MeshTestCase):
         out = self.traffic_during(lambda: self.mesh.weftctl("upgrade", timeout=180))
         self.assertEqual(out, [])
         self.assertEqual(names(), before)  # the store was kept
-        self.wait_for(lambda: self.all_synced(count=4), 60, "the sidecars on the upgraded weftd")
+        wait_for(lambda: self.all_synced(count=4), 60, "the sidecars on the upgraded weftd")
         version = self.mesh.weftctl("version").stdout
         self.assertIn("0.5.0", version)
 
@@ -712,16 +709,16 @@ class BookinfoControlPlaneTest(MeshTestCase):
         app_pid = self.mesh.workload(reviews).get("app_pid")
         self.mesh.weftctl("restart-proxy", reviews, "--revision", "canary", timeout=120)
         node = "~%s." % reviews
-        self.wait_for(lambda: node in self.mesh.proxy_status("canary"), 60,
+        wait_for(lambda: node in self.mesh.proxy_status("canary"), 60,
                       "reviews' sidecar on the canary control plane")
-        self.wait_for(lambda: node not in self.mesh.proxy_status(), 60,
+        wait_for(lambda: node not in self.mesh.proxy_status(), 60,
                       "reviews' sidecar gone from the default control plane")
         self.assertEqual(self.mesh.workload(reviews).get("revision"), "canary")
         self.assertEqual(self.mesh.workload(reviews).get("app_pid"), app_pid)  # app kept
         # And back: the workload on the default revision serves the page again.
         self.mesh.weftctl("restart-proxy", reviews, "--revision", "default", timeout=120)
-        self.wait_for(lambda: node in self.mesh.proxy_status(), 60, "reviews back on default")
-        self.wait_for(lambda: self.mesh.tally(self.page, 5) == {"v1": 5}, 60,
+        wait_for(lambda: node in self.mesh.proxy_status(), 60, "reviews back on default")
+        wait_for(lambda: self.mesh.tally(self.page, 5) == {"v1": 5}, 60,
                       "traffic to reviews v1 again")
         self.mesh.weftctl("uninstall", "--revision", "canary", "--purge")
 
