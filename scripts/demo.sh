@@ -10,11 +10,16 @@ cd "$(dirname "$0")/.."
 # `demo.sh --root-check` only checks for root (the Makefile asks before it builds).
 BUILD_DIR=${1:-build}
 ROOT=$(pwd)
-WEFTCTL="$ROOT/$BUILD_DIR/bin/weftctl"
+case $BUILD_DIR in /*) BIN="$BUILD_DIR/bin" ;; *) BIN="$ROOT/$BUILD_DIR/bin" ;; esac
+WEFTCTL="$BIN/weftctl"
 SAMPLES="$ROOT/samples/bookinfo"
 ISTIO="$(dirname "$ROOT")/shared/conformance/istio-samples"
 PYTHON=$(command -v python3)
 HOME_DIR=${WEFT_HOME:-/var/lib/weft}  # weftctl's default home as root
+# For tests (tests/e2e): extra `weftctl install` flags (their own bridge, subnet and ports), and a
+# suffix for the workload names so that a test run's namespaces are its own.
+read -r -a INSTALL_ARGS <<< "${WEFT_DEMO_INSTALL_ARGS:-}"
+SUFFIX=${WEFT_DEMO_SUFFIX:-}
 
 if [ "$(id -u)" -ne 0 ]; then
   cat >&2 <<'EOF'
@@ -42,7 +47,7 @@ run() { printf '$ %s\n' "$*"; "$@"; }
 running() {
   local record="$HOME_DIR/workloads/$1/workload.json" pid
   [ -f "$record" ] || return 1
-  pid=$("$PYTHON" -c 'import json,sys; print(json.load(open(sys.argv[1])).get("supervisor_pid") or 0)' "$record")
+  pid=$("$PYTHON" -c 'import json,sys; print(json.load(open(sys.argv[1])).get("pids", {}).get("supervisor") or 0)' "$record")
   [ "$pid" -gt 0 ] && kill -0 "$pid" 2>/dev/null
 }
 
@@ -52,11 +57,11 @@ workload_ip() {
 }
 
 say "Installing the control plane (weftd), profile demo"
-run "$WEFTCTL" install --profile demo
+run "$WEFTCTL" install --profile demo ${INSTALL_ARGS[@]+"${INSTALL_ARGS[@]}"}
 
 say "Adding Bookinfo to the mesh: one network namespace and one sidecar per workload"
 add() {  # NAME SERVICE VERSION SCRIPT [ENV=VALUE...]
-  local name=$1 service=$2 version=$3 script=$4
+  local name=$1$SUFFIX service=$2 version=$3 script=$4
   shift 4
   if running "$name"; then
     echo "$name: already in the mesh"
@@ -78,7 +83,7 @@ say "Default routing: Istio's destination-rule-all.yaml and virtual-service-all-
 run "$WEFTCTL" apply -f "$ISTIO/destination-rule-all.yaml"
 run "$WEFTCTL" apply -f "$ISTIO/virtual-service-all-v1.yaml"
 
-PAGE_IP=$(workload_ip productpage-v1)
+PAGE_IP=$(workload_ip "productpage-v1$SUFFIX")
 URL="http://$PAGE_IP:9080"
 version_of() {  # USER: the reviews version behind one page view ("-" when it failed)
   curl -s --max-time 10 "$URL/api/v1/products/0/reviews?u=$1" |

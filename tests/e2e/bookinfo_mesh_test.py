@@ -80,6 +80,14 @@ def tail(path, lines=25):
         return "(%s)\n" % e
 
 
+def pid_of(workload, role):
+    """The pid of a workload's supervisor, proxy or app from its workload.json (contract: "pids of
+    supervisor/proxy/app"; either {"pids": {"app": N}} or "app_pid": N), 0 when absent."""
+    pids = workload.get("pids")
+    value = pids.get(role) if isinstance(pids, dict) else workload.get(role + "_pid")
+    return int(value or 0)
+
+
 def _used_subnet_octets():
     out = subprocess.run(["ip", "-4", "route", "show"], capture_output=True, text=True).stdout
     return {int(m) for m in re.findall(r"\b10\.(\d+)\.", out)}
@@ -302,11 +310,8 @@ class Mesh:
                 w = self.workload(name)
             except (OSError, ValueError):
                 continue
-            for key in ("supervisor_pid", "proxy_pid", "app_pid"):
-                if w.get(key):
-                    pids.add(int(w[key]))
-            for value in (w.get("pids") or {}).values():
-                pids.add(int(value))
+            pids.update(pid_of(w, role) for role in ("supervisor", "proxy", "app"))
+        pids.discard(0)
         for revision in self.revisions:
             try:
                 pids.add(self.weftd_pid(None if revision == "default" else revision))
@@ -706,7 +711,7 @@ class BookinfoControlPlaneTest(MeshTestCase):
     def test_canary_revision(self):
         self.mesh.install(revision="canary")
         reviews = self.names["reviews-v1"]
-        app_pid = self.mesh.workload(reviews).get("app_pid")
+        app_pid = pid_of(self.mesh.workload(reviews), "app")
         self.mesh.weftctl("restart-proxy", reviews, "--revision", "canary", timeout=120)
         node = "~%s." % reviews
         wait_for(lambda: node in self.mesh.proxy_status("canary"), 60,
@@ -714,13 +719,51 @@ class BookinfoControlPlaneTest(MeshTestCase):
         wait_for(lambda: node not in self.mesh.proxy_status(), 60,
                       "reviews' sidecar gone from the default control plane")
         self.assertEqual(self.mesh.workload(reviews).get("revision"), "canary")
-        self.assertEqual(self.mesh.workload(reviews).get("app_pid"), app_pid)  # app kept
+        self.assertEqual(pid_of(self.mesh.workload(reviews), "app"), app_pid)  # app kept
         # And back: the workload on the default revision serves the page again.
         self.mesh.weftctl("restart-proxy", reviews, "--revision", "default", timeout=120)
         wait_for(lambda: node in self.mesh.proxy_status(), 60, "reviews back on default")
         wait_for(lambda: self.mesh.tally(self.page, 5) == {"v1": 5}, 60,
                       "traffic to reviews v1 again")
         self.mesh.weftctl("uninstall", "--revision", "canary", "--purge")
+
+
+class BookinfoDemoTest(MeshTestCase):
+    """scripts/demo.sh (`make demo`) twice: the second run reuses what the first started. In
+    this class's own home, bridge, subnet and workload names (the script's test hooks)."""
+
+    DEMO_WORKLOADS = ("details-v1", "ratings-v1", "reviews-v1", "reviews-v2", "reviews-v3",
+                      "productpage-v1")
+
+    @classmethod
+    def build(cls, mesh):
+        mesh.revisions.add("default")
+        mesh.workloads.extend("%s-%d" % (w, RUN) for w in cls.DEMO_WORKLOADS)
+
+    def demo(self):
+        env = dict(self.mesh.env(), WEFT_DEMO_INSTALL_ARGS=" ".join(self.mesh.values()),
+                   WEFT_DEMO_SUFFIX="-%d" % RUN)
+        p = subprocess.run([os.path.join(harness.ROOT, "scripts", "demo.sh"), harness.BUILD],
+                           capture_output=True, text=True, env=env, timeout=600)
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        return p.stdout
+
+    def test_demo_twice(self):
+        out = self.demo()
+        # All of the page views were answered by reviews v1 (virtual-service-all-v1.yaml).
+        self.assertRegex(out, r"(?m)^\s+20 v1$")
+        self.assertRegex(out, r"(?m)^\s+10 v1$")
+        self.assertIn("virtual-service-reviews-test-v2.yaml", out)  # what to try next
+        self.assertIn("uninstall --purge", out)  # how to tear it down
+        record = self.mesh.install_record()
+        self.mesh.api_port = int(record["apiAddress"].rsplit(":", 1)[1])
+        self.mesh.xds_port = int(record["xdsAddress"].rsplit(":", 1)[1])
+        apps = {w: pid_of(self.mesh.workload(w), "app") for w in self.mesh.workloads}
+        again = self.demo()
+        self.assertEqual(again.count("already in the mesh"), len(self.DEMO_WORKLOADS), again)
+        self.assertRegex(again, r"(?m)^\s+20 v1$")
+        self.assertEqual({w: pid_of(self.mesh.workload(w), "app") for w in self.mesh.workloads},
+                         apps)  # nothing was restarted
 
 
 class BookinfoAddRemoveTest(MeshTestCase):
@@ -742,9 +785,9 @@ class BookinfoAddRemoveTest(MeshTestCase):
         self.assertFalse(os.path.exists(os.path.join(self.mesh.home, "workloads", name)))
         left = [x for x in self.mesh.leftovers() if not x.startswith(("bridge ", "iptables"))]
         self.assertEqual(left, [])
-        for key in ("supervisor_pid", "proxy_pid", "app_pid"):
-            if w.get(key):
-                self.assertFalse(_alive(int(w[key])), key)
+        for role in ("supervisor", "proxy", "app"):
+            self.assertGreater(pid_of(w, role), 0, role)
+            self.assertFalse(_alive(pid_of(w, role)), role)
         ipam = os.path.join(self.mesh.home, "network", "ipam.json")
         if os.path.exists(ipam):
             with open(ipam) as f:
