@@ -14,7 +14,7 @@ case $BUILD_DIR in /*) BIN="$BUILD_DIR/bin" ;; *) BIN="$ROOT/$BUILD_DIR/bin" ;; 
 WEFTCTL="$BIN/weftctl"
 SAMPLES="$ROOT/samples/bookinfo"
 ISTIO="$(dirname "$ROOT")/shared/conformance/istio-samples"
-PYTHON=$(command -v python3)
+PYTHON=$(python3 -c 'import sys; print(sys.executable)')  # the interpreter, not a shim
 HOME_DIR=${WEFT_HOME:-/var/lib/weft}  # weftctl's default home as root
 # For tests (tests/e2e): extra `weftctl install` flags (their own bridge, subnet and ports), and a
 # suffix for the workload names so that a test run's namespaces are its own.
@@ -100,9 +100,9 @@ for _ in $(seq 60); do
   [ $ok = 1 ] && break
   sleep 0.5
 done
-echo "\$ 20 x curl $URL/productpage        # reviews versions that answered:"
+echo "\$ 20 x curl $URL/api/v1/products/0/reviews   # the page's reviews: which version answered"
 for _ in $(seq 20); do version_of demo; done | sort | uniq -c | sed 's/^/    /'
-echo "\$ 10 x curl '$URL/productpage?u=jason'"
+echo "\$ 10 x curl '$URL/api/v1/products/0/reviews?u=jason'   # as jason"
 for _ in $(seq 10); do version_of jason; done | sort | uniq -c | sed 's/^/    /'
 run "$WEFTCTL" proxy-status
 
