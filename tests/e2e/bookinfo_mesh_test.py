@@ -18,6 +18,7 @@ import json
 import math
 import os
 import re
+import shlex
 import shutil
 import signal
 import subprocess
@@ -266,6 +267,9 @@ class Mesh:
             for log in ("proxy.log", "app.log"):
                 out.append("---- %s/%s, last lines\n%s" % (name, log,
                                                            tail(os.path.join(d, log))))
+        p = subprocess.run([WEFTCTL, "workloads"], capture_output=True, text=True,
+                           env=self.env(), timeout=20)
+        out.append("---- weftctl workloads\n%s%s" % (p.stdout, p.stderr))
         for revision in sorted(self.revisions):
             try:
                 p = subprocess.run([WEFTCTL, "proxy-status", "--revision", revision],
@@ -348,7 +352,7 @@ class Mesh:
             for rule in rules.splitlines():
                 if rule.startswith("-A ") and (re.search(r"\b%s\b" % re.escape(self.bridge),
                                                          rule) or self.subnet in rule):
-                    subprocess.run(["iptables", "-t", table, "-D", *rule.split()[1:]],
+                    subprocess.run(["iptables", "-t", table, "-D", *shlex.split(rule)[1:]],
                                    capture_output=True)
         if os.environ.get("WEFT_KEEP"):
             print("kept", self.home, file=sys.stderr)
