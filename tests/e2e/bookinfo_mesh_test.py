@@ -105,6 +105,7 @@ class Mesh:
         self.tag = tag
         self.home = tempfile.mkdtemp(prefix="weft-e2e-%s-" % tag)
         self.bridge = "wb%d%d" % (RUN % 100000, Mesh._count)  # <= 15 characters
+        self.suffix = "-%d-%d" % (RUN, Mesh._count)  # of workload names (netns weft-<name>)
         used = _used_subnet_octets()
         octet = next(o for o in [200 + (RUN + Mesh._count * 7 + i) % 50 for i in range(50)]
                      if o not in used and o != 250)  # 10.250/16 is the default (make demo's)
@@ -160,7 +161,7 @@ class Mesh:
 
     def add(self, name, service, version, script, *env, check=True):
         """add-to-mesh NAME running samples/bookinfo/<script>.py with env K=V settings."""
-        name = "%s-%d" % (name, RUN)
+        name += self.suffix
         if name not in self.workloads:
             self.workloads.append(name)
         p = self.weftctl("add-to-mesh", name, "--service", service, "--port", str(PORT),
@@ -267,17 +268,15 @@ class Mesh:
             for log in ("proxy.log", "app.log"):
                 out.append("---- %s/%s, last lines\n%s" % (name, log,
                                                            tail(os.path.join(d, log))))
-        p = subprocess.run([WEFTCTL, "workloads"], capture_output=True, text=True,
-                           env=self.env(), timeout=20)
-        out.append("---- weftctl workloads\n%s%s" % (p.stdout, p.stderr))
-        for revision in sorted(self.revisions):
+        commands = [["workloads"]] + [["proxy-status", "--revision", r]
+                                      for r in sorted(self.revisions)]
+        for args in commands:
             try:
-                p = subprocess.run([WEFTCTL, "proxy-status", "--revision", revision],
-                                   capture_output=True, text=True, env=self.env(), timeout=20)
-                out.append("---- weftctl --revision %s proxy-status\n%s%s" % (
-                    revision, p.stdout, p.stderr))
+                p = subprocess.run([WEFTCTL, *args], capture_output=True, text=True,
+                                   env=self.env(), timeout=20)
+                out.append("---- weftctl %s\n%s%s" % (" ".join(args), p.stdout, p.stderr))
             except subprocess.TimeoutExpired:
-                out.append("---- proxy-status timed out")
+                out.append("---- weftctl %s: timed out" % " ".join(args))
         return "\n".join(out)
 
     def leftovers(self):
@@ -287,7 +286,7 @@ class Mesh:
         links = subprocess.run(["ip", "-o", "link", "show"], capture_output=True,
                                text=True).stdout
         for name in self.workloads:
-            if re.search(r"^weft-%s\b" % re.escape(name), netns, re.M):
+            if re.search(r"^weft-%s(\s|$)" % re.escape(name), netns, re.M):
                 found.append("netns weft-" + name)
             if os.path.exists("/etc/netns/weft-" + name):
                 found.append("/etc/netns/weft-" + name)
@@ -334,7 +333,7 @@ class Mesh:
                            capture_output=True, env=self.env(), timeout=60)
         left = self.leftovers()
         for pid in pids:
-            if _alive(pid):
+            if _alive(pid) and _ours(pid):
                 os.kill(pid, signal.SIGKILL)
         for name in self.workloads:
             subprocess.run(["ip", "netns", "del", "weft-" + name], capture_output=True)
@@ -359,6 +358,16 @@ class Mesh:
         else:
             shutil.rmtree(self.home, ignore_errors=True)
         return left
+
+
+def _ours(pid):
+    """Whether `pid` still runs one of our programs (a pid read from a record may be reused)."""
+    try:
+        with open("/proc/%d/cmdline" % pid, "rb") as f:
+            cmdline = f.read().decode(errors="replace")
+    except OSError:
+        return False
+    return "weft" in cmdline or "bookinfo" in cmdline
 
 
 def _alive(pid):
@@ -407,7 +416,6 @@ class MeshTestCase(unittest.TestCase):
         super().run(result)
         if result and len(result.failures) + len(result.errors) > before and self.mesh:
             print("\n" + self.mesh.diagnostics(), file=sys.stderr)
-
 
 
 class BookinfoRoutingTest(MeshTestCase):
@@ -742,11 +750,11 @@ class BookinfoDemoTest(MeshTestCase):
     @classmethod
     def build(cls, mesh):
         mesh.revisions.add("default")
-        mesh.workloads.extend("%s-%d" % (w, RUN) for w in cls.DEMO_WORKLOADS)
+        mesh.workloads.extend(w + mesh.suffix for w in cls.DEMO_WORKLOADS)
 
     def demo(self):
         env = dict(self.mesh.env(), WEFT_DEMO_INSTALL_ARGS=" ".join(self.mesh.values()),
-                   WEFT_DEMO_SUFFIX="-%d" % RUN)
+                   WEFT_DEMO_SUFFIX=self.mesh.suffix)
         p = subprocess.run([os.path.join(harness.ROOT, "scripts", "demo.sh"), harness.BUILD],
                            capture_output=True, text=True, env=env, timeout=600)
         self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
@@ -805,7 +813,7 @@ class BookinfoAddRemoveTest(MeshTestCase):
         self.assertEqual(self.mesh.page(name, "/ratings/0")[0], 200)  # the first one is fine
         self.mesh.weftctl("remove-from-mesh", name)
 
-        bad = "quits-%d" % RUN
+        bad = "quits" + self.mesh.suffix
         self.mesh.workloads.append(bad)
         p = self.mesh.weftctl("add-to-mesh", bad, "--service", "quits", "--port", "9080", "--",
                               "sh", "-c", "echo bye; exit 3", check=False, timeout=120)
