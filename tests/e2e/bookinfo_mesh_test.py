@@ -265,6 +265,9 @@ class Mesh:
                 revision, tail(os.path.join(planes, revision, "weftd.log"), 40)))
         for name in self.workloads:
             d = os.path.join(self.home, "workloads", name)
+            if not os.path.isdir(d):
+                out.append("---- %s: no workload directory" % name)
+                continue
             for log in ("proxy.log", "app.log"):
                 out.append("---- %s/%s, last lines\n%s" % (name, log,
                                                            tail(os.path.join(d, log))))
