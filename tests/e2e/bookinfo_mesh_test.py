@@ -512,31 +512,12 @@ class BookinfoRoutingTest(MeshTestCase):
         self.assertIn(DETAILS_UNAVAILABLE, body)
 
 
-CIRCUIT_BREAKER = """
-apiVersion: networking.istio.io/v1
-kind: DestinationRule
-metadata: {name: details}
-spec:
-  host: details
-  trafficPolicy:
-    connectionPool:
-      tcp: {maxConnections: 1}
-      http: {http1MaxPendingRequests: 1, maxRequestsPerConnection: 1}
-"""
-
-OUTLIER_DETECTION = """
-apiVersion: networking.istio.io/v1
-kind: DestinationRule
-metadata: {name: ratings}
-spec:
-  host: ratings
-  trafficPolicy:
-    outlierDetection:
-      consecutive5xxErrors: 1
-      interval: 1s
-      baseEjectionTime: 3m
-      maxEjectionPercent: 100
-"""
+# Ours (samples/bookinfo/networking/): Istio's circuit-breaking task's connection pool on details,
+# and outlier detection on ratings.
+CIRCUIT_BREAKER = os.path.join(BOOKINFO, "networking",
+                               "destination-rule-details-circuit-breaker.yaml")
+OUTLIER_DETECTION = os.path.join(BOOKINFO, "networking",
+                                 "destination-rule-ratings-outlier-detection.yaml")
 
 
 class BookinfoResilienceTest(MeshTestCase):
@@ -562,7 +543,7 @@ class BookinfoResilienceTest(MeshTestCase):
     def test_circuit_breaking(self):
         url = "http://details:%d/details/0" % PORT
         wait_for(lambda: self.load(url, 5, 1) == {"200": 5}, 40, "details from productpage")
-        self.mesh.apply_text(CIRCUIT_BREAKER)
+        self.mesh.weftctl("apply", "-f", CIRCUIT_BREAKER)
         overflow = r"^cluster\.outbound\|9080\|\|details\..*\.upstream_rq_pending_overflow$"
 
         def tripped():
@@ -578,7 +559,7 @@ class BookinfoResilienceTest(MeshTestCase):
         # Both endpoints are in the load balancer: the faulty one answers some requests.
         wait_for(lambda: self.faulty_requests() > 0 and self.load(url, 4, 1).get("200"),
                       60, "both ratings endpoints serving")
-        self.mesh.apply_text(OUTLIER_DETECTION)
+        self.mesh.weftctl("apply", "-f", OUTLIER_DETECTION)
         ejected = r"^cluster\.outbound\|9080\|\|ratings\..*\.outlier_detection\." \
                   r"ejections_enforced_total$"
         wait_for(lambda: self.load(url, 5, 1) and self.mesh.stat(self.page, ejected) > 0,
