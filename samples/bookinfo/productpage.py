@@ -170,8 +170,8 @@ def render_stars(rating):
 
 def render_reviews(reviews):
     if "error" in reviews:
-        return "<div class=\"reviews\" data-reviews-version=\"\"><p class=\"error\">%s</p></div>" % (
-            html.escape(reviews["error"]))
+        return ("<div class=\"reviews\" data-reviews-version=\"\">"
+                "<p class=\"error\">%s</p></div>" % html.escape(reviews["error"]))
     items = []
     for review in reviews.get("reviews", []):
         item = "<blockquote><p>%s</p><footer>%s</footer>%s</blockquote>" % (
