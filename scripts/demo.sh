@@ -57,7 +57,7 @@ workload_ip() {
 }
 
 say "Installing the control plane (weftd), profile demo"
-run "$WEFTCTL" install --profile demo ${INSTALL_ARGS[@]+"${INSTALL_ARGS[@]}"}
+run "$WEFTCTL" install -y --profile demo ${INSTALL_ARGS[@]+"${INSTALL_ARGS[@]}"}
 
 say "Adding Bookinfo to the mesh: one network namespace and one sidecar per workload"
 add() {  # NAME SERVICE VERSION SCRIPT [ENV=VALUE...]

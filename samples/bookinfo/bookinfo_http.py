@@ -167,10 +167,13 @@ class _Server(http.server.ThreadingHTTPServer):
 
 
 def serve(handler, description):
-    """Parses --listen HOST:PORT (default 0.0.0.0:9080, Bookinfo's port) and serves forever;
-    SIGTERM stops it cleanly (weftctl remove-from-mesh sends it)."""
+    """Parses --listen HOST:PORT (default 0.0.0.0:9080, Bookinfo's port; the host is
+    $WEFT_LISTEN_ADDRESS when set, which `weftctl add-to-mesh --no-capture` sets to where its
+    sidecar sends inbound traffic) and serves forever; SIGTERM stops it cleanly (weftctl
+    remove-from-mesh sends it)."""
     parser = argparse.ArgumentParser(description=description)
-    parser.add_argument("--listen", default="0.0.0.0:9080", metavar="HOST:PORT")
+    default_host = os.environ.get("WEFT_LISTEN_ADDRESS") or "0.0.0.0"
+    parser.add_argument("--listen", default=default_host + ":9080", metavar="HOST:PORT")
     args = parser.parse_args()
     host, _, port = args.listen.rpartition(":")
     server = _Server((host or "0.0.0.0", int(port)), handler)

@@ -113,7 +113,6 @@ class Mesh:
         self.gateway = "10.%d.0.1" % octet
         self.workloads = []  # names added (removed at the end)
         self.revisions = set()
-        self.api_port = self.xds_port = None
 
     # ---- weftctl ----
 
@@ -123,33 +122,28 @@ class Mesh:
         return env
 
     def weftctl(self, *args, check=True, timeout=90, stdin=None):
-        p = subprocess.run([WEFTCTL, *args], input=stdin, capture_output=True, text=True,
+        # stdin is never the terminal: install/upgrade would ask "Proceed?" on one.
+        p = subprocess.run([WEFTCTL, *args], input=stdin or "", capture_output=True, text=True,
                            env=self.env(), timeout=timeout)
         if check and p.returncode != 0:
             raise AssertionError("weftctl %s: exit %d\n%s%s" % (
                 " ".join(args), p.returncode, p.stdout, p.stderr))
         return p
 
-    def values(self, *extra_sets, revision=None):
-        """--set flags for this run: free ports the first time, the same ports afterwards (the
-        sidecars' bootstraps name the xDS port), this class's bridge and subnet."""
-        api = "127.0.0.1:%d" % (self.api_port or 0) if revision is None else "127.0.0.1:0"
-        xds = "0.0.0.0:%d" % (self.xds_port or 0) if revision is None else "0.0.0.0:0"
-        sets = ["apiAddress=" + api, "xdsAddress=" + xds, "network.bridge=" + self.bridge,
+    def values(self, *extra_sets):
+        """--set flags for this run: free ports (a later install with the same values keeps the
+        ports weftd took the first time: the sidecars' bootstraps name the xDS port), this
+        class's bridge and subnet."""
+        sets = ["apiAddress=127.0.0.1:0", "xdsAddress=0.0.0.0:0", "network.bridge=" + self.bridge,
                 "network.subnet=" + self.subnet, *extra_sets]
         return [a for s in sets for a in ("--set", s)]
 
     def install(self, *extra_sets, revision=None):
-        args = ["install", *self.values(*extra_sets, revision=revision)]
+        args = ["install", "-y", *self.values(*extra_sets)]
         if revision:
             args += ["--revision", revision]
-        out = self.weftctl(*args, timeout=120).stdout
         self.revisions.add(revision or "default")
-        record = self.install_record(revision)
-        if revision is None:
-            self.api_port = int(record["apiAddress"].rsplit(":", 1)[1])
-            self.xds_port = int(record["xdsAddress"].rsplit(":", 1)[1])
-        return out
+        return self.weftctl(*args, timeout=120).stdout
 
     def install_record(self, revision=None):
         path = os.path.join(self.home, "control-planes", revision or "default", "install.json")
@@ -332,7 +326,7 @@ class Mesh:
             subprocess.run([WEFTCTL, "remove-from-mesh", name], capture_output=True,
                            env=self.env(), timeout=60)
         for revision in sorted(self.revisions, reverse=True):  # "default" last
-            subprocess.run([WEFTCTL, "uninstall", "--purge", "--revision", revision],
+            subprocess.run([WEFTCTL, "uninstall", "--purge", "--force", "--revision", revision],
                            capture_output=True, env=self.env(), timeout=60)
         left = self.leftovers()
         for pid in pids:
@@ -697,7 +691,7 @@ class BookinfoControlPlaneTest(MeshTestCase):
                           self.mesh.weftctl("get", "vs").stdout.splitlines()[1:])
         before = names()
         self.assertEqual(before, ["details", "productpage", "ratings", "reviews"])
-        out = self.traffic_during(lambda: self.mesh.weftctl("upgrade", timeout=180))
+        out = self.traffic_during(lambda: self.mesh.weftctl("upgrade", "-y", timeout=180))
         self.assertEqual(out, [])
         self.assertEqual(names(), before)  # the store was kept
         wait_for(lambda: self.all_synced(count=4), 60, "the sidecars on the upgraded weftd")
@@ -751,15 +745,14 @@ class BookinfoDemoTest(MeshTestCase):
         self.assertRegex(out, r"(?m)^\s+10 v1$")
         self.assertIn("virtual-service-reviews-test-v2.yaml", out)  # what to try next
         self.assertIn("uninstall --purge", out)  # how to tear it down
-        record = self.mesh.install_record()
-        self.mesh.api_port = int(record["apiAddress"].rsplit(":", 1)[1])
-        self.mesh.xds_port = int(record["xdsAddress"].rsplit(":", 1)[1])
+        weftd = self.mesh.weftd_pid()
         apps = {w: pid_of(self.mesh.workload(w), "app") for w in self.mesh.workloads}
         again = self.demo()
         self.assertEqual(again.count("already in the mesh"), len(self.DEMO_WORKLOADS), again)
         self.assertRegex(again, r"(?m)^\s+20 v1$")
         self.assertEqual({w: pid_of(self.mesh.workload(w), "app") for w in self.mesh.workloads},
                          apps)  # nothing was restarted
+        self.assertEqual(self.mesh.weftd_pid(), weftd)
 
 
 class BookinfoAddRemoveTest(MeshTestCase):
