@@ -19,6 +19,7 @@ delay for jason (virtual-service-ratings-test-delay.yaml) the page says reviews 
 import html
 import http.cookies
 import os
+import sys
 import urllib.parse
 
 from bookinfo_http import Handler, UpstreamError, forwarded_headers, get_json, instance_name, serve
@@ -45,16 +46,18 @@ RATINGS_UNAVAILABLE = "Sorry, product ratings are currently unavailable for this
 
 def call(url, headers, attempts=1):
     """(status, body) of the first 200 among `attempts` tries; else the last status (500 when no
-    try got an answer) and None."""
+    try got an answer) and None. Each failed try is logged (app.log under weftctl)."""
     status = 500
-    for _ in range(attempts):
+    for attempt in range(1, attempts + 1):
         try:
             status, body = get_json(url, headers, UPSTREAM_TIMEOUT_S)
-        except UpstreamError:
+        except UpstreamError as e:
+            sys.stderr.write("productpage: try %d of %s failed: %s\n" % (attempt, url, e))
             status = 500
             continue
         if status == 200:
             return status, body
+        sys.stderr.write("productpage: try %d of %s answered %d\n" % (attempt, url, status))
     return status, None
 
 
