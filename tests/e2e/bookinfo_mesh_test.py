@@ -431,7 +431,7 @@ class BookinfoRoutingTest(MeshTestCase):
         self.page = self.names["productpage"]
         self.mesh.apply("destination-rule-all.yaml", "virtual-service-all-v1.yaml")
         wait_for(lambda: self.mesh.tally(self.page, 10) == {"v1": 10}, 40,
-                      "all of reviews' traffic on v1 (virtual-service-all-v1.yaml)")
+                 "all of reviews' traffic on v1 (virtual-service-all-v1.yaml)")
 
     def test_all_v1(self):
         for user in (None, "jason"):
@@ -448,7 +448,7 @@ class BookinfoRoutingTest(MeshTestCase):
     def test_jason_to_v2(self):
         self.mesh.apply("virtual-service-reviews-test-v2.yaml")
         wait_for(lambda: self.mesh.reviews_version(self.page, "jason") == "v2", 30,
-                      "jason's reviews from v2")
+                 "jason's reviews from v2")
         self.assertEqual(self.mesh.tally(self.page, 20, "jason"), {"v2": 20})
         self.assertEqual(self.mesh.tally(self.page, 20, "alice"), {"v1": 20})
         self.assertEqual(self.mesh.tally(self.page, 20), {"v1": 20})
@@ -473,7 +473,7 @@ class BookinfoRoutingTest(MeshTestCase):
         self.mesh.apply("virtual-service-reviews-test-v2.yaml",
                         "virtual-service-ratings-test-delay.yaml")
         wait_for(lambda: REVIEWS_UNAVAILABLE in self.mesh.page(self.page, user="jason")[1],
-                      60, "productpage's reviews timeout for jason")
+                 60, "productpage's reviews timeout for jason")
         start = time.monotonic()
         status, body = self.mesh.page(self.page, user="jason")
         elapsed = time.monotonic() - start
@@ -490,7 +490,7 @@ class BookinfoRoutingTest(MeshTestCase):
         self.mesh.apply("virtual-service-reviews-test-v2.yaml",
                         "virtual-service-ratings-test-abort.yaml")
         wait_for(lambda: RATINGS_UNAVAILABLE in self.mesh.page(self.page, user="jason")[1],
-                      30, "the ratings abort for jason")
+                 30, "the ratings abort for jason")
         status, body = self.mesh.page(self.page, user="jason")
         self.assertEqual(status, 200)
         self.assertIn('data-reviews-version="v2"', body)
@@ -503,7 +503,7 @@ class BookinfoRoutingTest(MeshTestCase):
     def test_details_abort_555(self):
         self.mesh.apply("fault-injection-details-v1.yaml")
         wait_for(lambda: DETAILS_UNAVAILABLE in self.mesh.page(self.page)[1], 30,
-                      "the details 555 abort")
+                 "the details 555 abort")
         status, body = self.mesh.page(self.page, "/api/v1/products/0")
         self.assertEqual(status, 555, body)
         self.assertIn(DETAILS_UNAVAILABLE, body)
@@ -554,13 +554,13 @@ class BookinfoResilienceTest(MeshTestCase):
     def test_outlier_detection(self):
         url = "http://ratings:%d/ratings/0" % PORT
         # Both endpoints are in the load balancer: the faulty one answers some requests.
-        wait_for(lambda: self.faulty_requests() > 0 and self.load(url, 4, 1).get("200"),
-                      60, "both ratings endpoints serving")
+        wait_for(lambda: self.load(url, 4, 1).get("200") and self.faulty_requests() > 0,
+                 60, "both ratings endpoints serving")
         self.mesh.weftctl("apply", "-f", OUTLIER_DETECTION)
         ejected = r"^cluster\.outbound\|9080\|\|ratings\..*\.outlier_detection\." \
                   r"ejections_enforced_total$"
         wait_for(lambda: self.load(url, 5, 1) and self.mesh.stat(self.page, ejected) > 0,
-                      60, "the faulty ratings endpoint ejected")
+                 60, "the faulty ratings endpoint ejected")
         # Ejected for 3 minutes: everything goes to the healthy one, the faulty one sees none.
         before = self.faulty_requests()
         self.assertEqual(self.load(url, 30, 1), {"200": 30})
@@ -680,12 +680,12 @@ class BookinfoControlPlaneTest(MeshTestCase):
             time.sleep(3)  # the proxies' streams fail; they keep their last config
             self.mesh.install()  # idempotent: starts it again on the same ports and data
             wait_for(lambda: self.all_synced(count=4), 60,
-                          "the 4 sidecars back on weftd")
+                     "the 4 sidecars back on weftd")
         self.assertEqual(self.traffic_during(restart), [])
         # A change applied after the restart reaches the sidecars.
         self.mesh.apply("fault-injection-details-v1.yaml")
         wait_for(lambda: DETAILS_UNAVAILABLE in self.mesh.page(self.page)[1], 30,
-                      "a change after the restart")
+                 "a change after the restart")
         self.mesh.apply("destination-rule-all.yaml", "virtual-service-all-v1.yaml")
 
     def test_upgrade_keeps_resources_and_traffic(self):
@@ -708,16 +708,16 @@ class BookinfoControlPlaneTest(MeshTestCase):
         self.mesh.weftctl("restart-proxy", reviews, "--revision", "canary", timeout=120)
         node = "~%s." % reviews
         wait_for(lambda: node in self.mesh.proxy_status("canary"), 60,
-                      "reviews' sidecar on the canary control plane")
+                 "reviews' sidecar on the canary control plane")
         wait_for(lambda: node not in self.mesh.proxy_status(), 60,
-                      "reviews' sidecar gone from the default control plane")
+                 "reviews' sidecar gone from the default control plane")
         self.assertEqual(self.mesh.workload(reviews).get("revision"), "canary")
         self.assertEqual(pid_of(self.mesh.workload(reviews), "app"), app_pid)  # app kept
         # And back: the workload on the default revision serves the page again.
         self.mesh.weftctl("restart-proxy", reviews, "--revision", "default", timeout=120)
         wait_for(lambda: node in self.mesh.proxy_status(), 60, "reviews back on default")
         wait_for(lambda: self.mesh.tally(self.page, 5) == {"v1": 5}, 60,
-                      "traffic to reviews v1 again")
+                 "traffic to reviews v1 again")
         self.mesh.weftctl("uninstall", "--revision", "canary", "--purge")
 
 
