@@ -118,12 +118,12 @@ Try next (docs/user-guide/bookinfo.md tours each one):
   # a 7 s ratings delay for jason: productpage gives up after ~6 s
   $WEFTCTL apply -f $ISTIO/virtual-service-ratings-test-delay.yaml    # after the test-v2 one
   # what each sidecar was sent, and what it said
-  $WEFTCTL proxy-status; $WEFTCTL proxy-config routes productpage-v1
+  $WEFTCTL proxy-status; $WEFTCTL proxy-config routes productpage-v1$SUFFIX
   # a workload's sidecar and app logs, its admin endpoint
-  tail $HOME_DIR/workloads/productpage-v1/proxy.log $HOME_DIR/workloads/productpage-v1/app.log
-  $WEFTCTL exec productpage-v1 -- curl -s localhost:15000/stats | grep reviews
+  tail $HOME_DIR/workloads/productpage-v1$SUFFIX/proxy.log $HOME_DIR/workloads/productpage-v1$SUFFIX/app.log
+  $WEFTCTL exec productpage-v1$SUFFIX -- curl -s localhost:15000/stats | grep reviews
 
 Tear it down:
-  for w in productpage-v1 reviews-v3 reviews-v2 reviews-v1 ratings-v1 details-v1; do $WEFTCTL remove-from-mesh \$w; done
+  for w in productpage-v1 reviews-v3 reviews-v2 reviews-v1 ratings-v1 details-v1; do $WEFTCTL remove-from-mesh \$w$SUFFIX; done
   $WEFTCTL uninstall --purge
 EOF

@@ -467,6 +467,27 @@ class BookinfoRoutingTest(MeshTestCase):
         sigma = math.sqrt(n * 0.2 * 0.8)
         self.assertLessEqual(abs(counts.get("v2", 0) - n * 0.2), 4 * sigma, counts)
 
+    def test_inbound_traffic_reaches_the_app_not_the_outbound_routes(self):
+        # A request that productpage's sidecar sent to a reviews pod must reach that pod's app
+        # (virtualInbound -> inbound|9080||), never be routed again by the reviews sidecar's own
+        # outbound 0.0.0.0_9080 listener: neither reviews app calls reviews, so the reviews
+        # sidecars' outbound reviews clusters must stay unused. (Istio's virtualInbound restores
+        # the destination for filter-chain matching; it does not hand connections to the
+        # outbound listener of the destination port.)
+        self.mesh.apply("virtual-service-reviews-80-20.yaml")
+        wait_for(lambda: "v2" in self.mesh.tally(self.page, 30), 30, "some traffic on v2")
+        self.mesh.tally(self.page, 50)
+        rerouted = {}
+        for v in ("v1", "v2", "v3"):
+            name = self.names["reviews-" + v]
+            n = self.mesh.stat(name, r"^cluster\.outbound\|9080\|[^|]*\|reviews\..*"
+                                     r"\.upstream_rq_total$")
+            if n:
+                rerouted[name] = n
+        self.assertEqual(rerouted, {}, "inbound requests went through these reviews sidecars' "
+                         "OUTBOUND reviews clusters (inbound connections handed to the outbound "
+                         "listener of their port?)")
+
     def test_ratings_delay_for_jason(self):
         # Istio's fault-injection task: jason -> reviews v2, whose ratings calls get a 7 s delay;
         # productpage's own 3 s timeout (with one retry) gives up first.
