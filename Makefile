@@ -19,7 +19,9 @@ build: setup $(BUILD_DIR)/build.ninja
 test: build
 	./scripts/run-tests.sh $(BUILD_DIR)
 
-demo: build
+demo:
+	@./scripts/demo.sh --root-check
+	@$(MAKE) --no-print-directory build
 	./scripts/demo.sh $(BUILD_DIR)
 
 bench: build

@@ -1,117 +1,129 @@
 #!/usr/bin/env bash
-# The README's main command, for now: weft-proxy in front of two versions of a small sample
-# service on loopback, routed the way Istio users route (a header match sends one user to v2,
-# everyone else is split 80/20), then the stats and access log that show what happened.
-# (The full mesh demo, with weftd and the Bookinfo-style sample in network namespaces, comes
-# with the control plane.)
+# The README's main command: a service mesh on this host. weftctl installs the control plane
+# (weftd), adds Bookinfo's six workloads (samples/bookinfo) to the mesh, each in its own network
+# namespace with a sidecar that captures its traffic, applies Istio's default Bookinfo routing
+# (every service to v1), drives some traffic and shows which versions answered, then says what to
+# try next. Everything keeps running afterwards; the last lines say how to tear it down.
+# Idempotent: a second run reuses what is already up.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# `demo.sh --root-check` only checks for root (the Makefile asks before it builds).
 BUILD_DIR=${1:-build}
-work=$(mktemp -d /tmp/weft-demo.XXXXXX)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
+ROOT=$(pwd)
+case $BUILD_DIR in /*) BIN="$BUILD_DIR/bin" ;; *) BIN="$ROOT/$BUILD_DIR/bin" ;; esac
+WEFTCTL="$BIN/weftctl"
+SAMPLES="$ROOT/samples/bookinfo"
+ISTIO="$(dirname "$ROOT")/shared/conformance/istio-samples"
+PYTHON=$(python3 -c 'import sys; print(sys.executable)')  # the interpreter, not a shim
+HOME_DIR=${WEFT_HOME:-/var/lib/weft}  # weftctl's default home as root
+# For tests (tests/e2e): extra `weftctl install` flags (their own bridge, subnet and ports), and a
+# suffix for the workload names so that a test run's namespaces are its own.
+read -r -a INSTALL_ARGS <<< "${WEFT_DEMO_INSTALL_ARGS:-}"
+SUFFIX=${WEFT_DEMO_SUFFIX:-}
+
+if [ "$(id -u)" -ne 0 ]; then
+  cat >&2 <<'EOF'
+make demo puts each workload in its own network namespace with iptables capture, which needs
+root. Run it as:
+
+    sudo make demo
+
+(Without root, `weftctl add-to-mesh --no-capture` runs workloads on the host with explicit
+upstream ports: docs/user-guide/bookinfo.md, "Without root".)
+EOF
+  exit 1
+fi
+[ "$BUILD_DIR" = --root-check ] && exit 0
+
+if [ ! -d "$ISTIO" ]; then
+  echo "demo: Istio's Bookinfo samples are expected in $ISTIO (the workspace's shared/)" >&2
+  exit 1
+fi
+
+say() { printf '\n== %s\n' "$*"; }
+run() { printf '$ %s\n' "$*"; "$@"; }
+
+# A workload is up when its supervisor (the process that owns app + sidecar) is alive.
+running() {
+  local record="$HOME_DIR/workloads/$1/workload.json" pid
+  [ -f "$record" ] || return 1
+  pid=$("$PYTHON" -c 'import json,sys; print(json.load(open(sys.argv[1])).get("pids", {}).get("supervisor") or 0)' "$record")
+  [ "$pid" -gt 0 ] && kill -0 "$pid" 2>/dev/null
 }
-trap cleanup EXIT
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_for() {  # URL: until it answers (10 s at most)
-  for _ in $(seq 100); do curl -s -o /dev/null "$1" && return 0; sleep 0.1; done
-  echo "demo: $1 did not come up" >&2
-  return 1
+workload_ip() {
+  "$PYTHON" -c 'import json,sys; print(json.load(open(sys.argv[1]))["ip"])' \
+    "$HOME_DIR/workloads/$1/workload.json"
 }
 
-start_service() {  # PORT VERSION
-  python3 -c "
-import http.server, socketserver
-class H(http.server.BaseHTTPRequestHandler):
-    protocol_version = 'HTTP/1.1'
-    def do_GET(self):
-        body = ('reviews $2 answered %s\n' % self.path).encode()
-        self.send_response(200); self.send_header('content-length', str(len(body))); self.end_headers()
-        self.wfile.write(body)
-    def log_message(self, *a): pass
-class S(socketserver.ThreadingMixIn, http.server.HTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-S(('127.0.0.1', $1), H).serve_forever()" &
-  pids+=($!)
+say "Installing the control plane (weftd), profile demo"
+run "$WEFTCTL" install -y --profile demo ${INSTALL_ARGS[@]+"${INSTALL_ARGS[@]}"}
+
+say "Adding Bookinfo to the mesh: one network namespace and one sidecar per workload"
+add() {  # NAME SERVICE VERSION SCRIPT [ENV=VALUE...]
+  local name=$1$SUFFIX service=$2 version=$3 script=$4
+  shift 4
+  if running "$name"; then
+    echo "$name: already in the mesh"
+    return
+  fi
+  # A record left by a workload that is no longer running: clear it first.
+  [ -f "$HOME_DIR/workloads/$name/workload.json" ] && "$WEFTCTL" remove-from-mesh "$name" || true
+  run "$WEFTCTL" add-to-mesh "$name" --service "$service" --port 9080 --label "version=$version" \
+    -- env PYTHONUNBUFFERED=1 "$@" "$PYTHON" "$SAMPLES/$script.py"
+}
+add details-v1 details v1 details
+add ratings-v1 ratings v1 ratings
+add reviews-v1 reviews v1 reviews SERVICE_VERSION=v1
+add reviews-v2 reviews v2 reviews SERVICE_VERSION=v2
+add reviews-v3 reviews v3 reviews SERVICE_VERSION=v3
+add productpage-v1 productpage v1 productpage
+
+say "Default routing: Istio's destination-rule-all.yaml and virtual-service-all-v1.yaml"
+run "$WEFTCTL" apply -f "$ISTIO/destination-rule-all.yaml"
+run "$WEFTCTL" apply -f "$ISTIO/virtual-service-all-v1.yaml"
+
+PAGE_IP=$(workload_ip "productpage-v1$SUFFIX")
+URL="http://$PAGE_IP:9080"
+version_of() {  # USER: the reviews version behind one page view ("-" when it failed)
+  curl -s --max-time 10 "$URL/api/v1/products/0/reviews?u=$1" |
+    "$PYTHON" -c 'import json,sys
+try: print(json.load(sys.stdin).get("version") or "-")
+except ValueError: print("-")'
 }
 
-V1=$(free_port); V2=$(free_port); PORT=$(free_port)
-start_service "$V1" v1
-start_service "$V2" v2
-wait_for "http://127.0.0.1:$V1/" && wait_for "http://127.0.0.1:$V2/"
+say "Traffic: curl from this host to productpage at $URL"
+# The sidecars get their routes within a second or two of the apply: wait for all-v1.
+for _ in $(seq 60); do
+  ok=1
+  for _ in 1 2 3 4 5; do [ "$(version_of demo)" = v1 ] || { ok=0; break; }; done
+  [ $ok = 1 ] && break
+  sleep 0.5
+done
+echo "\$ 20 x curl $URL/api/v1/products/0/reviews   # the page's reviews: which version answered"
+for _ in $(seq 20); do version_of demo; done | sort | uniq -c | sed 's/^/    /'
+echo "\$ 10 x curl '$URL/api/v1/products/0/reviews?u=jason'   # as jason"
+for _ in $(seq 10); do version_of jason; done | sort | uniq -c | sed 's/^/    /'
+run "$WEFTCTL" proxy-status
 
-cat > "$work/bootstrap.yaml" <<YAML
-admin:
-  address: {socket_address: {address: 127.0.0.1, port_value: 0}}
-static_resources:
-  listeners:
-  - name: demo
-    address: {socket_address: {address: 127.0.0.1, port_value: $PORT}}
-    filter_chains:
-    - filters:
-      - name: envoy.filters.network.http_connection_manager
-        typed_config:
-          "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
-          stat_prefix: demo
-          access_log:
-          - name: envoy.access_loggers.file
-            typed_config:
-              "@type": type.googleapis.com/envoy.extensions.access_loggers.file.v3.FileAccessLog
-              path: $work/access.log
-          route_config:
-            virtual_hosts:
-            - name: reviews
-              domains: ["*"]
-              routes:
-              - match:
-                  prefix: "/"
-                  headers: [{name: end-user, string_match: {exact: jason}}]
-                route: {cluster: reviews-v2}
-              - match: {prefix: "/"}
-                route:
-                  weighted_clusters:
-                    clusters:
-                    - {name: reviews-v1, weight: 80}
-                    - {name: reviews-v2, weight: 20}
-          http_filters:
-          - name: envoy.filters.http.router
-  clusters:
-  - name: reviews-v1
-    load_assignment:
-      cluster_name: reviews-v1
-      endpoints: [{lb_endpoints: [{endpoint: {address: {socket_address: {address: 127.0.0.1, port_value: $V1}}}}]}]
-  - name: reviews-v2
-    load_assignment:
-      cluster_name: reviews-v2
-      endpoints: [{lb_endpoints: [{endpoint: {address: {socket_address: {address: 127.0.0.1, port_value: $V2}}}}]}]
-YAML
-"$BUILD_DIR/bin/weft-proxy" -c "$work/bootstrap.yaml" --concurrency 1 -l warning \
-  --admin-address-path "$work/admin" &
-pids+=($!)
-for _ in $(seq 100); do [ -s "$work/admin" ] && break; sleep 0.1; done
-ADMIN=$(cat "$work/admin")
-wait_for "http://$ADMIN/ready"
+cat <<EOF
 
-echo "== weft-proxy on 127.0.0.1:$PORT (admin $ADMIN), config: an Envoy v3 bootstrap"
-echo
-echo "\$ curl -H 'end-user: jason' http://127.0.0.1:$PORT/reviews/1     # header match -> v2"
-curl -s -H 'end-user: jason' "http://127.0.0.1:$PORT/reviews/1"
-echo
-echo "\$ 50 requests without the header                          # weighted 80/20 -> v1/v2"
-for _ in $(seq 50); do curl -s "http://127.0.0.1:$PORT/reviews/2"; done | sort | uniq -c
-echo
-sleep 1.2  # the access log is flushed every second
-echo "== access log (Envoy's default format), last 2 lines"
-tail -n 2 "$work/access.log"
-echo
-echo "== stats: curl 'http://$ADMIN/stats?filter=upstream_rq_2xx'"
-curl -s "http://$ADMIN/stats?filter=upstream_rq_2xx"
-echo
-echo "Try next: change the weights or the header match in a copy of this bootstrap and run"
-echo "  $BUILD_DIR/bin/weft-proxy -c your.yaml --mode validate    # errors name the field path"
-echo "'make bench' compares weft-proxy with nginx and HAProxy on this machine."
+== Bookinfo is running in the mesh. Open $URL/productpage (log in as jason to be him).
+Try next (docs/user-guide/bookinfo.md tours each one):
+  # jason gets reviews v2 (black stars), everyone else v1
+  $WEFTCTL apply -f $ISTIO/virtual-service-reviews-test-v2.yaml
+  curl -s '$URL/productpage?u=jason' | grep -o 'data-reviews-version="v."'
+  # 80% of the traffic to v1, 20% to v2
+  $WEFTCTL apply -f $ISTIO/virtual-service-reviews-80-20.yaml
+  # a 7 s ratings delay for jason: productpage gives up after ~6 s
+  $WEFTCTL apply -f $ISTIO/virtual-service-ratings-test-delay.yaml    # after the test-v2 one
+  # what each sidecar was sent, and what it said
+  $WEFTCTL proxy-status; $WEFTCTL proxy-config routes productpage-v1$SUFFIX
+  # a workload's sidecar and app logs, its admin endpoint
+  tail $HOME_DIR/workloads/productpage-v1$SUFFIX/proxy.log $HOME_DIR/workloads/productpage-v1$SUFFIX/app.log
+  $WEFTCTL exec productpage-v1$SUFFIX -- curl -s localhost:15000/stats | grep reviews
+
+Tear it down:
+  for w in productpage-v1 reviews-v3 reviews-v2 reviews-v1 ratings-v1 details-v1; do $WEFTCTL remove-from-mesh \$w$SUFFIX; done
+  $WEFTCTL uninstall --purge
+EOF
