@@ -26,6 +26,7 @@ cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DWEFT_SANITIZE=address,undefined >/dev/null
 cmake --build build-asan --target weft-proxy -j "$(nproc)" | tail -n 1
 reports=$(mktemp -d)
+chmod 1777 "$reports"  # sidecars started by add-to-mesh run as uid 1337 and write here too
 WEFT_PROXY=$PWD/build-asan/bin/weft-proxy WEFT_SANITIZED=1 \
   ASAN_OPTIONS="log_path=$reports/asan:detect_leaks=1" \
   UBSAN_OPTIONS="log_path=$reports/ubsan:print_stacktrace=1" \
