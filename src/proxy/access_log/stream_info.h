@@ -8,9 +8,11 @@
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace weft::http {
 class HeaderMap;
@@ -97,6 +99,20 @@ struct StreamInfo {
   std::string requested_server_name;                               // SNI
   std::string request_id;                                          // x-request-id
   std::optional<std::chrono::milliseconds> upstream_service_time;  // x-envoy-upstream-service-time
+
+  // The downstream connection's TLS, when it has any: the client certificate's URI SAN (a
+  // SPIFFE id, "spiffe://cluster.local/ns/default/sa/productpage"; empty without a verified
+  // client certificate) is the peer's principal for RBAC and %DOWNSTREAM_PEER_URI_SAN%.
+  bool downstream_tls = false;
+  std::string downstream_peer_uri_san;
+  // Envoy's dynamic metadata: what one filter learns about the request for later ones and for
+  // the access log, by filter namespace, then key, then value(s). The JWT filter writes the
+  // verified token under "istio_authn" as Istio's authn filter names it
+  // (request.auth.principal = "<iss>/<sub>", request.auth.audiences, request.auth.presenter,
+  // request.auth.claims.<claim> for each top-level claim, a list claim as several values);
+  // RBAC's metadata matchers read it. Empty (no allocation) for most requests.
+  std::map<std::string, std::map<std::string, std::vector<std::string>>, std::less<>>
+      dynamic_metadata;
 
   // Resets for reuse by the next stream on the same connection without freeing string capacity.
   void Reset();
