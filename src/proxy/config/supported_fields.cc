@@ -128,6 +128,32 @@ constexpr SupportedFields kTable[] = {
      "allow_credentials filter_enabled shadow_enabled allow_private_network_access "
      "forward_not_matching_preflights"},
     {"envoy.type.v3.TokenBucket", "max_tokens tokens_per_fill fill_interval"},
+    // RBAC (HTTP and network filters; envoy/config/rbac/v3/rbac.proto). Not evaluated, so
+    // refused: Policy.condition / checked_condition (CEL), the matcher / shadow_matcher trees,
+    // RBAC.audit_logging_options, Permission.matcher / uri_template, Principal.filter_state;
+    // ValueMatcher kinds other than string_match / list_match / present_match (translate_rbac.cc).
+    {"envoy.extensions.filters.http.rbac.v3.RBAC",
+     "rules shadow_rules rules_stat_prefix shadow_rules_stat_prefix"},
+    {"envoy.extensions.filters.http.rbac.v3.RBACPerRoute", "rbac"},
+    {"envoy.extensions.filters.network.rbac.v3.RBAC",
+     "rules shadow_rules stat_prefix shadow_rules_stat_prefix enforcement_type"},
+    {"envoy.config.rbac.v3.RBAC", "action policies"},
+    {"envoy.config.rbac.v3.Policy", "permissions principals"},
+    {"envoy.config.rbac.v3.Permission",
+     "and_rules or_rules any header url_path destination_ip destination_port "
+     "destination_port_range metadata not_rule requested_server_name"},
+    {"envoy.config.rbac.v3.Permission.Set", "rules"},
+    {"envoy.config.rbac.v3.Principal",
+     "and_ids or_ids any authenticated source_ip direct_remote_ip remote_ip header url_path "
+     "metadata not_id"},
+    {"envoy.config.rbac.v3.Principal.Set", "ids"},
+    {"envoy.config.rbac.v3.Principal.Authenticated", "principal_name"},
+    {"envoy.type.matcher.v3.PathMatcher", "path"},
+    {"envoy.type.matcher.v3.MetadataMatcher", "filter path value invert"},
+    {"envoy.type.matcher.v3.MetadataMatcher.PathSegment", "key"},
+    {"envoy.type.matcher.v3.ValueMatcher", "string_match list_match present_match"},
+    {"envoy.type.matcher.v3.ListMatcher", "one_of"},
+    {"envoy.type.v3.Int32Range", "start end"},
     {"envoy.type.v3.HttpStatus", "code"},
 
     // Access logs.

@@ -69,6 +69,10 @@ absl::StatusOr<router::StringMatcher> TranslateStringMatcher(
 absl::StatusOr<router::HeaderMatcher> TranslateHeaderMatcher(
     const envoy::config::route::v3::HeaderMatcher& matcher, std::string_view path);
 
+// CidrRange: the prefix must be an IP literal and prefix_len fit its family.
+absl::StatusOr<listener::CidrRange> TranslateCidr(const envoy::config::core::v3::CidrRange& c,
+                                                  std::string_view path);
+
 absl::StatusOr<std::vector<router::HeaderValueOption>> TranslateHeadersToAdd(
     const google::protobuf::RepeatedPtrField<envoy::config::core::v3::HeaderValueOption>& headers,
     std::string_view path);

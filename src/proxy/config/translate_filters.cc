@@ -7,9 +7,11 @@
 #include "envoy/extensions/filters/http/local_ratelimit/v3/local_rate_limit.pb.h"
 #include "envoy/extensions/filters/http/router/v3/router.pb.h"
 #include "proxy/config/translate_common.h"
+#include "proxy/config/translate_rbac.h"
 #include "proxy/filters/cors.h"
 #include "proxy/filters/fault.h"
 #include "proxy/filters/local_ratelimit.h"
+#include "proxy/filters/rbac.h"
 #include "proxy/router/header_mutation.h"
 
 namespace weft::config {
@@ -209,6 +211,15 @@ absl::StatusOr<std::shared_ptr<const filters::FilterFactory>> TranslateHttpFilte
     return std::shared_ptr<const filters::FilterFactory>(
         filters::CreateLocalRateLimitFilterFactory(std::move(name), std::move(config)));
   }
+  if (extension.type_name == kHttpRbacType) {
+    // Without a typed_config (or without rules) the filter enforces nothing, as in Envoy.
+    auto config = std::make_shared<const rbac::RbacConfig>();
+    if (typed_config) {
+      ASSIGN_OR_RETURN(config, TranslateHttpRbac(*typed_config, http_stat_prefix, c_path));
+    }
+    return std::shared_ptr<const filters::FilterFactory>(
+        filters::CreateRbacFilterFactory(std::move(name), std::move(config)));
+  }
   return std::shared_ptr<const filters::FilterFactory>();  // the router: the stream's last step
 }
 
@@ -230,6 +241,9 @@ absl::StatusOr<router::PerFilterConfigs> TranslatePerFilterConfigs(
     } else if (type == kLocalRateLimitType) {
       ASSIGN_OR_RETURN(auto proto, Unpack<rl_pb::LocalRateLimit>(any, e_path));
       ASSIGN_OR_RETURN(auto config, TranslateLocalRateLimit(proto, e_path));
+      out.emplace(name, std::move(config));
+    } else if (type == kHttpRbacPerRouteType) {
+      ASSIGN_OR_RETURN(auto config, TranslateHttpRbacPerRoute(any, e_path));
       out.emplace(name, std::move(config));
     } else {
       return ConfigError(e_path, "per-route config of type ", type, " is not supported");

@@ -12,6 +12,7 @@
 #include "proxy/config/translate_common.h"
 #include "proxy/config/translate_dns_filter.h"
 #include "proxy/config/translate_filters.h"
+#include "proxy/config/translate_rbac.h"
 
 namespace weft::config {
 namespace {
@@ -19,20 +20,6 @@ namespace {
 namespace lst = envoy::config::listener::v3;
 namespace hcm = envoy::extensions::filters::network::http_connection_manager::v3;
 namespace tcp = envoy::extensions::filters::network::tcp_proxy::v3;
-
-absl::StatusOr<listener::CidrRange> TranslateCidr(const envoy::config::core::v3::CidrRange& c,
-                                                  std::string_view path) {
-  if (!IsIpLiteral(c.address_prefix())) {
-    return ConfigError(FieldPath(path, "address_prefix"), "'", c.address_prefix(),
-                       "' is not an IP address");
-  }
-  const uint32_t max_len = c.address_prefix().find(':') == std::string::npos ? 32 : 128;
-  const uint32_t len = c.has_prefix_len() ? c.prefix_len().value() : 0;
-  if (len > max_len) {
-    return ConfigError(FieldPath(path, "prefix_len"), "must be at most ", max_len);
-  }
-  return listener::CidrRange{c.address_prefix(), len};
-}
 
 absl::StatusOr<listener::FilterChainMatch> TranslateFilterChainMatch(const lst::FilterChainMatch& m,
                                                                      std::string_view path) {
@@ -323,14 +310,31 @@ absl::StatusOr<listener::FilterChain> TranslateFilterChain(const lst::FilterChai
     ASSIGN_OR_RETURN(out.match, TranslateFilterChainMatch(fc.filter_chain_match(),
                                                           FieldPath(path, "filter_chain_match")));
   }
-  if (fc.filters_size() != 1) {
+  if (fc.filters_size() == 0) {
     return ConfigError(FieldPath(path, "filters"),
-                       "exactly one network filter (http_connection_manager or tcp_proxy) is "
-                       "supported, got ",
-                       fc.filters_size());
+                       "needs a terminal network filter (http_connection_manager or tcp_proxy)");
   }
-  const lst::Filter& f = fc.filters(0);
-  const std::string f_path = IndexPath(path, "filters", 0);
+  // Every filter but the last must be envoy.filters.network.rbac; the last is the terminal one.
+  for (int i = 0; i + 1 < fc.filters_size(); ++i) {
+    const lst::Filter& f = fc.filters(i);
+    const std::string f_path = IndexPath(path, "filters", i);
+    ASSIGN_OR_RETURN(const KnownExtension* ext,
+                     ResolveExtension(f.name(), f.has_typed_config() ? &f.typed_config() : nullptr,
+                                      ExtensionKind::kNetworkFilter, f_path));
+    if (ext->type_name != kNetworkRbacType) {
+      return ConfigError(f_path, "only envoy.filters.network.rbac may come before the terminal "
+                                 "filter, got '", ext->name, "'");
+    }
+    if (!f.has_typed_config()) {
+      return ConfigError(FieldPath(f_path, "typed_config"), "is required for '", ext->name, "'");
+    }
+    ASSIGN_OR_RETURN(auto rbac_config,
+                     TranslateNetworkRbac(f.typed_config(), FieldPath(f_path, "typed_config")));
+    out.network_rbacs.push_back(std::move(rbac_config));
+  }
+  const int last = fc.filters_size() - 1;
+  const lst::Filter& f = fc.filters(last);
+  const std::string f_path = IndexPath(path, "filters", last);
   ASSIGN_OR_RETURN(const KnownExtension* ext,
                    ResolveExtension(f.name(), f.has_typed_config() ? &f.typed_config() : nullptr,
                                     ExtensionKind::kNetworkFilter, f_path));
@@ -338,6 +342,10 @@ absl::StatusOr<listener::FilterChain> TranslateFilterChain(const lst::FilterChai
     return ConfigError(FieldPath(f_path, "typed_config"), "is required for '", ext->name, "'");
   }
   const std::string c_path = FieldPath(f_path, "typed_config");
+  if (ext->type_name == kNetworkRbacType) {
+    return ConfigError(f_path, "envoy.filters.network.rbac is not terminal: a chain ends with "
+                               "http_connection_manager or tcp_proxy");
+  }
   if (ext->name == "envoy.filters.network.http_connection_manager") {
     ASSIGN_OR_RETURN(hcm::HttpConnectionManager proto,
                      Unpack<hcm::HttpConnectionManager>(f.typed_config(), c_path));

@@ -12,6 +12,7 @@
 
 #include "http/http2_options.h"
 #include "proxy/filters/filter.h"
+#include "proxy/filters/rbac_engine.h"
 #include "proxy/listener/dns_filter_config.h"
 #include "proxy/router/route_config.h"
 
@@ -129,7 +130,10 @@ struct HttpConnectionManagerConfig {
 struct FilterChain {
   std::string name;
   FilterChainMatch match;
-  // The terminal network filter. Exactly one per chain in this issue.
+  // envoy.filters.network.rbac entries before the terminal filter, in order: each decides once,
+  // when the connection starts, and a denial closes the connection.
+  std::vector<std::shared_ptr<const rbac::RbacConfig>> network_rbacs;
+  // The terminal network filter (the chain's last): exactly one.
   std::variant<TcpProxyConfig, HttpConnectionManagerConfig> filter;
 };
 

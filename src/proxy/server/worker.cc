@@ -5,6 +5,7 @@
 #include <optional>
 
 #include "base/logging.h"
+#include "proxy/filters/network_rbac.h"
 #include "proxy/server/listener_handoff.h"
 #include "proxy/server/protocol_inspector.h"
 
@@ -221,6 +222,16 @@ bool Worker::StartFilterChain(ActiveListener& listener,
     return false;
   }
   listener.cx_total->Inc();
+  // envoy.filters.network.rbac: Envoy decides at the first byte (ONE_TIME_ON_FIRST_BYTE); every
+  // input a network policy reads is known at accept, so a denied connection is closed before
+  // its terminal filter (or the upstream) ever sees it. The peer's SAN and SNI join the
+  // request once the downstream TLS transport socket provides them.
+  if (!filters::NetworkRbacAllows(chain->config->network_rbacs, connection->local_address(),
+                                  connection->remote_address(), {}, {}, stats_)) {
+    connection->Close(network::Connection::CloseType::kNoFlush);
+    dispatcher_.DeferredDelete(event::DeferLater(std::move(connection)));
+    return false;
+  }
   listener.cx_active->Inc();
   ++active_connections_;
   stats::Gauge* cx_active = listener.cx_active;
