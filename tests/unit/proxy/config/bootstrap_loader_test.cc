@@ -145,11 +145,12 @@ TEST(BootstrapLoaderTest, RefusesUnknownTypedExtension) {
   std::string yaml = HttpBootstrap(kDefaultRoute);
   Replace(yaml, "http_filters: [{name: envoy.filters.http.router}]",
           "http_filters: [{name: f, typed_config: {'@type': "
-          "type.googleapis.com/envoy.extensions.filters.http.rbac.v3.RBAC}}, "
+          "type.googleapis.com/envoy.config.rbac.v3.RBAC}}, "
           "{name: envoy.filters.http.router}]");
   const std::string error = ErrorOf(yaml);
+  // A message Weft compiles (the RBAC filters' policies) that is not an extension.
   EXPECT_THAT(error, HasSubstr("http_filters[0].typed_config: unsupported extension "
-                               "'envoy.extensions.filters.http.rbac.v3.RBAC'"));
+                               "'envoy.config.rbac.v3.RBAC'"));
 }
 
 TEST(BootstrapLoaderTest, RefusesAPerRouteConfigAsAFilter) {
