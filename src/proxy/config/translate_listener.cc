@@ -322,8 +322,10 @@ absl::StatusOr<listener::FilterChain> TranslateFilterChain(const lst::FilterChai
                      ResolveExtension(f.name(), f.has_typed_config() ? &f.typed_config() : nullptr,
                                       ExtensionKind::kNetworkFilter, f_path));
     if (ext->type_name != kNetworkRbacType) {
-      return ConfigError(f_path, "only envoy.filters.network.rbac may come before the terminal "
-                                 "filter, got '", ext->name, "'");
+      return ConfigError(f_path,
+                         "only envoy.filters.network.rbac may come before the terminal "
+                         "filter, got '",
+                         ext->name, "'");
     }
     if (!f.has_typed_config()) {
       return ConfigError(FieldPath(f_path, "typed_config"), "is required for '", ext->name, "'");
@@ -343,8 +345,9 @@ absl::StatusOr<listener::FilterChain> TranslateFilterChain(const lst::FilterChai
   }
   const std::string c_path = FieldPath(f_path, "typed_config");
   if (ext->type_name == kNetworkRbacType) {
-    return ConfigError(f_path, "envoy.filters.network.rbac is not terminal: a chain ends with "
-                               "http_connection_manager or tcp_proxy");
+    return ConfigError(f_path,
+                       "envoy.filters.network.rbac is not terminal: a chain ends with "
+                       "http_connection_manager or tcp_proxy");
   }
   if (ext->name == "envoy.filters.network.http_connection_manager") {
     ASSIGN_OR_RETURN(hcm::HttpConnectionManager proto,

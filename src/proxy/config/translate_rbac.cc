@@ -96,15 +96,15 @@ absl::StatusOr<rbac::MatcherPtr> TranslatePermission(const rbac_pb::Permission& 
     case P::kAny:
       return rbac::MatchAny();
     case P::kAndRules: {
-      ASSIGN_OR_RETURN(auto children, TranslateSet(p.and_rules().rules(),
-                                                   FieldPath(path, "and_rules"), "rules",
-                                                   TranslatePermission));
+      ASSIGN_OR_RETURN(auto children,
+                       TranslateSet(p.and_rules().rules(), FieldPath(path, "and_rules"), "rules",
+                                    TranslatePermission));
       return rbac::MatchAnd(std::move(children));
     }
     case P::kOrRules: {
-      ASSIGN_OR_RETURN(auto children, TranslateSet(p.or_rules().rules(),
-                                                   FieldPath(path, "or_rules"), "rules",
-                                                   TranslatePermission));
+      ASSIGN_OR_RETURN(auto children,
+                       TranslateSet(p.or_rules().rules(), FieldPath(path, "or_rules"), "rules",
+                                    TranslatePermission));
       return rbac::MatchOr(std::move(children));
     }
     case P::kNotRule: {
@@ -148,9 +148,10 @@ absl::StatusOr<rbac::MatcherPtr> TranslatePermission(const rbac_pb::Permission& 
     case P::kMetadata:
       return TranslateMetadata(p.metadata(), FieldPath(path, "metadata"));
     default:
-      return ConfigError(path, "needs one of any, and_rules, or_rules, not_rule, header, url_path, "
-                               "destination_ip, destination_port, destination_port_range, "
-                               "requested_server_name, metadata");
+      return ConfigError(path,
+                         "needs one of any, and_rules, or_rules, not_rule, header, url_path, "
+                         "destination_ip, destination_port, destination_port_range, "
+                         "requested_server_name, metadata");
   }
 }
 
@@ -189,8 +190,8 @@ absl::StatusOr<rbac::MatcherPtr> TranslatePrincipal(const rbac_pb::Principal& p,
       return rbac::MatchIp(rbac::IpSource::kDirectRemote, c);
     }
     case P::kDirectRemoteIp: {
-      ASSIGN_OR_RETURN(auto c, TranslateRbacCidr(p.direct_remote_ip(),
-                                                 FieldPath(path, "direct_remote_ip")));
+      ASSIGN_OR_RETURN(
+          auto c, TranslateRbacCidr(p.direct_remote_ip(), FieldPath(path, "direct_remote_ip")));
       return rbac::MatchIp(rbac::IpSource::kDirectRemote, c);
     }
     case P::kRemoteIp: {
@@ -208,14 +209,15 @@ absl::StatusOr<rbac::MatcherPtr> TranslatePrincipal(const rbac_pb::Principal& p,
     case P::kMetadata:
       return TranslateMetadata(p.metadata(), FieldPath(path, "metadata"));
     default:
-      return ConfigError(path, "needs one of any, and_ids, or_ids, not_id, authenticated, "
-                               "source_ip, direct_remote_ip, remote_ip, header, url_path, "
-                               "metadata");
+      return ConfigError(path,
+                         "needs one of any, and_ids, or_ids, not_id, authenticated, "
+                         "source_ip, direct_remote_ip, remote_ip, header, url_path, "
+                         "metadata");
   }
 }
 
 absl::StatusOr<std::shared_ptr<const rbac::RbacEngine>> TranslateRules(const rbac_pb::RBAC& r,
-                                                                      std::string_view path) {
+                                                                       std::string_view path) {
   rbac::Action action = rbac::Action::kAllow;
   switch (r.action()) {
     case rbac_pb::RBAC::ALLOW:
@@ -242,13 +244,13 @@ absl::StatusOr<std::shared_ptr<const rbac::RbacEngine>> TranslateRules(const rba
       return ConfigError(FieldPath(p_path, "principals"), "needs at least one entry");
     }
     for (int i = 0; i < policy.permissions_size(); ++i) {
-      ASSIGN_OR_RETURN(auto m, TranslatePermission(policy.permissions(i),
-                                                   IndexPath(p_path, "permissions", i)));
+      ASSIGN_OR_RETURN(
+          auto m, TranslatePermission(policy.permissions(i), IndexPath(p_path, "permissions", i)));
       out.permissions.push_back(std::move(m));
     }
     for (int i = 0; i < policy.principals_size(); ++i) {
-      ASSIGN_OR_RETURN(auto m, TranslatePrincipal(policy.principals(i),
-                                                  IndexPath(p_path, "principals", i)));
+      ASSIGN_OR_RETURN(
+          auto m, TranslatePrincipal(policy.principals(i), IndexPath(p_path, "principals", i)));
       out.principals.push_back(std::move(m));
     }
     policies.push_back(std::move(out));
@@ -308,8 +310,7 @@ absl::StatusOr<std::shared_ptr<const rbac::RbacConfig>> TranslateNetworkRbac(
   // Envoy: <stat_prefix>.rbac.allowed, <stat_prefix>.rbac.<shadow prefix>shadow_allowed.
   std::string prefix = proto.stat_prefix();
   if (prefix.back() != '.') prefix += '.';  // Envoy's statPrefixJoin
-  rbac::SetRbacStatNames(*out, prefix + "rbac.", "",
-                         proto.shadow_rules_stat_prefix());
+  rbac::SetRbacStatNames(*out, prefix + "rbac.", "", proto.shadow_rules_stat_prefix());
   return std::shared_ptr<const rbac::RbacConfig>(std::move(out));
 }
 

@@ -85,7 +85,7 @@ rbac::RbacRequest RbacRequestFor(const access_log::StreamInfo& info,
 std::unique_ptr<FilterFactory> CreateRbacFilterFactory(
     std::string name, std::shared_ptr<const rbac::RbacConfig> config) {
   return std::make_unique<TypedFilterFactory<RbacFilter, rbac::RbacConfig>>(std::move(name),
-                                                                           std::move(config));
+                                                                            std::move(config));
 }
 
 }  // namespace weft::filters

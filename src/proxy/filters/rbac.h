@@ -16,10 +16,11 @@
 
 namespace weft::filters {
 
-std::unique_ptr<FilterFactory> CreateRbacFilterFactory(std::string name,
-                                                       std::shared_ptr<const rbac::RbacConfig> config);
+std::unique_ptr<FilterFactory> CreateRbacFilterFactory(
+    std::string name, std::shared_ptr<const rbac::RbacConfig> config);
 
 // The request as the engine sees it, from the stream's info and headers. Borrows both.
-rbac::RbacRequest RbacRequestFor(const access_log::StreamInfo& info, const http::HeaderMap* headers);
+rbac::RbacRequest RbacRequestFor(const access_log::StreamInfo& info,
+                                 const http::HeaderMap* headers);
 
 }  // namespace weft::filters

@@ -150,7 +150,9 @@ class AuthenticatedRule : public Matcher {
 class MetadataRule : public Matcher {
  public:
   MetadataRule(std::string filter, std::string key, MetadataValueMatch value, bool invert)
-      : filter_(std::move(filter)), key_(std::move(key)), value_(std::move(value)),
+      : filter_(std::move(filter)),
+        key_(std::move(key)),
+        value_(std::move(value)),
         invert_(invert) {}
   bool Matches(const RbacRequest& r) const override { return MatchesValue(r) != invert_; }
 

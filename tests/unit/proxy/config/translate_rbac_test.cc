@@ -36,7 +36,8 @@ static_resources:
         typed_config:
           "@type": type.googleapis.com/envoy.extensions.filters.network.rbac.v3.RBAC
           stat_prefix: tcp
-)Y" + rbac_body + R"Y(
+)Y" + rbac_body +
+         R"Y(
       - name: envoy.filters.network.tcp_proxy
         typed_config:
           "@type": type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy
@@ -107,7 +108,8 @@ TEST(RbacEngineTest, DestinationIpAndPort) {
   EXPECT_TRUE(Matches("{destination_port: 8080}", kAny));
   EXPECT_FALSE(Matches("{destination_port: 8081}", kAny));
   EXPECT_TRUE(Matches("{destination_port_range: {start: 8000, end: 8081}}", kAny));
-  EXPECT_FALSE(Matches("{destination_port_range: {start: 8000, end: 8080}}", kAny));  // [start, end)
+  EXPECT_FALSE(
+      Matches("{destination_port_range: {start: 8000, end: 8080}}", kAny));  // [start, end)
 }
 
 TEST(RbacEngineTest, RequestedServerName) {
@@ -134,14 +136,18 @@ TEST(RbacEngineTest, Ipv6Addresses) {
   r.info.downstream_direct_remote_address = "[fd00::5]:1234";
   EXPECT_TRUE(Matches(kAny, "{direct_remote_ip: {address_prefix: 'fd00::', prefix_len: 64}}", r));
   EXPECT_FALSE(Matches(kAny, "{direct_remote_ip: {address_prefix: 'fd01::', prefix_len: 64}}", r));
-  EXPECT_FALSE(Matches(kAny, "{direct_remote_ip: {address_prefix: 'fd00::', prefix_len: 9}}",
-                       [] { Request x; x.info.downstream_direct_remote_address = "[fe00::5]:1"; return x; }()));
+  EXPECT_FALSE(Matches(kAny, "{direct_remote_ip: {address_prefix: 'fd00::', prefix_len: 9}}", [] {
+    Request x;
+    x.info.downstream_direct_remote_address = "[fe00::5]:1";
+    return x;
+  }()));
 }
 
 TEST(RbacEngineTest, AuthenticatedPrincipalIsThePeerUriSan) {
   Request r;
   const std::string principal =
-      "{authenticated: {principal_name: {exact: 'spiffe://cluster.local/ns/default/sa/productpage'}}}";
+      "{authenticated: {principal_name: {exact: "
+      "'spiffe://cluster.local/ns/default/sa/productpage'}}}";
   EXPECT_FALSE(Matches(kAny, principal, r));  // no TLS: nobody is authenticated
   EXPECT_FALSE(Matches(kAny, "{authenticated: {}}", r));
   r.info.downstream_peer_uri_san = "spiffe://cluster.local/ns/default/sa/productpage";
@@ -269,10 +275,10 @@ TEST(NetworkRbacTest, DecidesByAddressesAndCountsEnvoysStats) {
   stats::Store store;
   const std::vector<std::shared_ptr<const rbac::RbacConfig>> rbacs = {*config};
   auto addr = [](const char* ip, uint32_t port) { return *network::MakeAddress(ip, port); };
-  EXPECT_TRUE(filters::NetworkRbacAllows(rbacs, addr("127.0.0.1", 15001),
-                                         addr("127.0.0.2", 5000), {}, {}, store));
-  EXPECT_FALSE(filters::NetworkRbacAllows(rbacs, addr("127.0.0.1", 15002),
-                                          addr("127.0.0.2", 5000), {}, {}, store));
+  EXPECT_TRUE(filters::NetworkRbacAllows(rbacs, addr("127.0.0.1", 15001), addr("127.0.0.2", 5000),
+                                         {}, {}, store));
+  EXPECT_FALSE(filters::NetworkRbacAllows(rbacs, addr("127.0.0.1", 15002), addr("127.0.0.2", 5000),
+                                          {}, {}, store));
   EXPECT_FALSE(filters::NetworkRbacAllows(rbacs, addr("127.0.0.1", 15001), addr("10.0.0.2", 5000),
                                           {}, {}, store));
   EXPECT_EQ(store.counter("tcp.rbac.allowed").value(), 1u);
@@ -281,8 +287,8 @@ TEST(NetworkRbacTest, DecidesByAddressesAndCountsEnvoysStats) {
   // Header rules never match a connection.
   auto header = Load(OnePolicy("ALLOW", "{header: {name: ':method', present_match: true}}", kAny));
   ASSERT_TRUE(header.ok());
-  EXPECT_FALSE(filters::NetworkRbacAllows({*header}, addr("127.0.0.1", 1), addr("127.0.0.1", 2),
-                                          {}, {}, store));
+  EXPECT_FALSE(filters::NetworkRbacAllows({*header}, addr("127.0.0.1", 1), addr("127.0.0.1", 2), {},
+                                          {}, store));
 }
 
 TEST(RbacConfigTest, RefusesWhatIsNotEvaluatedWithItsPath) {
