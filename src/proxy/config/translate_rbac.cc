@@ -94,6 +94,8 @@ absl::StatusOr<rbac::MatcherPtr> TranslatePermission(const rbac_pb::Permission& 
   using P = rbac_pb::Permission;
   switch (p.rule_case()) {
     case P::kAny:
+      // rbac.proto validates `any` as const true.
+      if (!p.any()) return ConfigError(FieldPath(path, "any"), "must be true");
       return rbac::MatchAny();
     case P::kAndRules: {
       ASSIGN_OR_RETURN(auto children,
@@ -160,6 +162,8 @@ absl::StatusOr<rbac::MatcherPtr> TranslatePrincipal(const rbac_pb::Principal& p,
   using P = rbac_pb::Principal;
   switch (p.identifier_case()) {
     case P::kAny:
+      // rbac.proto validates `any` as const true.
+      if (!p.any()) return ConfigError(FieldPath(path, "any"), "must be true");
       return rbac::MatchAny();
     case P::kAndIds: {
       ASSIGN_OR_RETURN(auto children, TranslateSet(p.and_ids().ids(), FieldPath(path, "and_ids"),

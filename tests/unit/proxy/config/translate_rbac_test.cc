@@ -312,6 +312,9 @@ TEST(RbacConfigTest, RefusesWhatIsNotEvaluatedWithItsPath) {
   ASSERT_FALSE(bad_cidr.ok());
   EXPECT_THAT(std::string(bad_cidr.status().message()),
               HasSubstr("principals[0].remote_ip.address_prefix"));
+  auto any_false = Load(OnePolicy("ALLOW", kAny, "{any: false}"));
+  ASSERT_FALSE(any_false.ok());
+  EXPECT_THAT(std::string(any_false.status().message()), HasSubstr("principals[0].any"));
   auto bool_value = Load(OnePolicy(
       "ALLOW", kAny, "{metadata: {filter: f, path: [{key: k}], value: {bool_match: true}}}"));
   ASSERT_FALSE(bool_value.ok());
