@@ -12,6 +12,7 @@
 #include "proxy/config/translate_common.h"
 #include "proxy/config/translate_dns_filter.h"
 #include "proxy/config/translate_filters.h"
+#include "proxy/config/translate_tls.h"
 
 namespace weft::config {
 namespace {
@@ -328,6 +329,10 @@ absl::StatusOr<listener::FilterChain> TranslateFilterChain(const lst::FilterChai
                        "exactly one network filter (http_connection_manager or tcp_proxy) is "
                        "supported, got ",
                        fc.filters_size());
+  }
+  if (fc.has_transport_socket()) {
+    ASSIGN_OR_RETURN(out.tls, TranslateTransportSocket(fc.transport_socket(), /*server=*/true,
+                                                       FieldPath(path, "transport_socket")));
   }
   const lst::Filter& f = fc.filters(0);
   const std::string f_path = IndexPath(path, "filters", 0);

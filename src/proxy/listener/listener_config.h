@@ -15,6 +15,10 @@
 #include "proxy/listener/dns_filter_config.h"
 #include "proxy/router/route_config.h"
 
+namespace weft::tls {
+class TlsContext;
+}
+
 namespace weft::listener {
 
 using Milliseconds = std::chrono::milliseconds;
@@ -131,6 +135,8 @@ struct FilterChain {
   FilterChainMatch match;
   // The terminal network filter. Exactly one per chain in this issue.
   std::variant<TcpProxyConfig, HttpConnectionManagerConfig> filter;
+  // transport_socket envoy.transport_sockets.tls (DownstreamTlsContext); null = plaintext.
+  std::shared_ptr<tls::TlsContext> tls;
 };
 
 struct ListenerConfig {
