@@ -72,8 +72,13 @@ void Connection::OnFileEvent(uint32_t events) {
     }
     state_ = State::kOpen;
     local_ = LocalAddress(fd_);
-    if (callbacks_) callbacks_->OnEvent(ConnectionEvent::kConnected);
-    if (state_ == State::kClosed) return;
+    if (transport_) {
+      handshake_connect_pending_ = true;
+      transport_->StartHandshake(wire_write_);
+    } else {
+      if (callbacks_) callbacks_->OnEvent(ConnectionEvent::kConnected);
+      if (state_ == State::kClosed) return;
+    }
     events |= event::kWrite;
   }
   if (events & event::kWrite) {
@@ -93,17 +98,19 @@ void Connection::OnFileEvent(uint32_t events) {
 void Connection::DoRead() {
   if (read_eof_) return;
   bool got_eof = false;
+  // With a transport socket, the socket's bytes are ciphertext: they go to wire_read_ first.
+  Buffer& in = transport_ ? wire_read_ : read_buffer_;
   for (;;) {
-    char* dst = read_buffer_.Reserve(kReadChunk);
-    size_t room = read_buffer_.TailRoom();
+    char* dst = in.Reserve(kReadChunk);
+    size_t room = in.TailRoom();
     ssize_t n = read(fd_, dst, room);
     if (n > 0) {
-      read_buffer_.Commit(static_cast<size_t>(n));
+      in.Commit(static_cast<size_t>(n));
       bytes_read_ += static_cast<uint64_t>(n);
       // A short read drained the socket: the next bytes bring a new edge.
       if (static_cast<size_t>(n) < room) break;
       // Do not buffer without bound before the owner sees the data.
-      if (read_buffer_.length() >= high_watermark_) {
+      if (in.length() >= high_watermark_) {
         read_pending_ = true;
         file_event_->Activate(event::kRead);
         break;
@@ -121,6 +128,7 @@ void Connection::DoRead() {
     CloseSocket(ConnectionEvent::kRemoteClose);
     return;
   }
+  if (transport_ && !ProcessWireData(got_eof)) return;
   if (got_eof) read_eof_ = true;
   if ((!read_buffer_.empty() || got_eof) && callbacks_) {
     callbacks_->OnData(read_buffer_, got_eof);
@@ -132,11 +140,51 @@ void Connection::DoRead() {
   }
 }
 
+bool Connection::ProcessWireData(bool& got_eof) {
+  const bool was_done = transport_->HandshakeDone();
+  TransportSocket::Result result = transport_->OnWireData(wire_read_, read_buffer_, wire_write_);
+  if (result == TransportSocket::Result::kError) {
+    close_reason_ = transport_->failure_reason();
+    FlushWireBestEffort();  // the alert tells the peer why
+    CloseSocket(ConnectionEvent::kRemoteClose);
+    return false;
+  }
+  if (result == TransportSocket::Result::kPeerClosed) got_eof = true;
+  const bool just_done = !was_done && transport_->HandshakeDone();
+  if (!wire_write_.empty() || (just_done && !write_buffer_.empty())) ScheduleWrite();
+  if (just_done && handshake_connect_pending_) {
+    handshake_connect_pending_ = false;
+    if (callbacks_) callbacks_->OnEvent(ConnectionEvent::kConnected);
+    if (state_ == State::kClosed) return false;
+  }
+  return true;
+}
+
+void Connection::FlushWireBestEffort() {
+  if (fd_ < 0 || wire_write_.empty()) return;
+  ssize_t n = write(fd_, wire_write_.data(), wire_write_.length());
+  if (n > 0) wire_write_.Drain(static_cast<size_t>(n));
+}
+
 void Connection::DoWrite() {
-  while (!write_buffer_.empty()) {
-    ssize_t n = write(fd_, write_buffer_.data(), write_buffer_.length());
+  if (transport_ && transport_->HandshakeDone()) {
+    if (!write_buffer_.empty() &&
+        transport_->Encrypt(write_buffer_, wire_write_) == TransportSocket::Result::kError) {
+      close_reason_ = transport_->failure_reason();
+      CloseSocket(ConnectionEvent::kLocalClose);
+      return;
+    }
+    // TLS half-close: close_notify goes out before the TCP FIN.
+    if (write_end_stream_ && write_buffer_.empty() && !close_notify_sent_) {
+      transport_->CloseNotify(wire_write_);
+      close_notify_sent_ = true;
+    }
+  }
+  Buffer& out = transport_ ? wire_write_ : write_buffer_;
+  while (!out.empty()) {
+    ssize_t n = write(fd_, out.data(), out.length());
     if (n > 0) {
-      write_buffer_.Drain(static_cast<size_t>(n));
+      out.Drain(static_cast<size_t>(n));
       bytes_written_ += static_cast<uint64_t>(n);
       continue;
     }
@@ -149,12 +197,12 @@ void Connection::DoWrite() {
   }
   UpdateWatermarks();
   if (state_ == State::kClosed) return;
-  if (write_buffer_.empty()) {
+  if (write_buffer_.empty() && wire_write_.empty()) {
     if (state_ == State::kClosing) {
       CloseSocket(ConnectionEvent::kLocalClose);
       return;
     }
-    if (write_end_stream_ && !shutdown_written_) {
+    if (write_end_stream_ && !shutdown_written_ && (!transport_ || close_notify_sent_)) {
       shutdown(fd_, SHUT_WR);
       shutdown_written_ = true;
       if (read_eof_) CloseSocket(ConnectionEvent::kRemoteClose);
@@ -163,7 +211,7 @@ void Connection::DoWrite() {
 }
 
 void Connection::UpdateWatermarks() {
-  size_t pending = write_buffer_.length();
+  size_t pending = PendingWriteBytes();
   if (!above_high_watermark_ && pending > high_watermark_) {
     above_high_watermark_ = true;
     if (callbacks_) callbacks_->OnAboveWriteHighWatermark();
@@ -204,7 +252,7 @@ void Connection::Close(CloseType type) {
   if (state_ == State::kClosed) return;
   // Already flushing toward a close: a second flushing close must not cut the backlog short.
   if (state_ == State::kClosing && type == CloseType::kFlushWrite) return;
-  if (type == CloseType::kFlushWrite && state_ == State::kOpen && !write_buffer_.empty()) {
+  if (type == CloseType::kFlushWrite && state_ == State::kOpen && PendingWriteBytes() > 0) {
     state_ = State::kClosing;
     // Stop delivering reads; the close happens once the backlog is written (or fails).
     read_disable_count_++;
@@ -217,6 +265,13 @@ void Connection::CloseSocket(ConnectionEvent event) {
   if (state_ == State::kClosed) return;
   state_ = State::kClosed;
   file_event_.reset();
+  // A local close of a TLS connection says so (close_notify) when the socket takes it now.
+  if (event == ConnectionEvent::kLocalClose && transport_ && transport_->HandshakeDone() &&
+      !close_notify_sent_) {
+    transport_->CloseNotify(wire_write_);
+    close_notify_sent_ = true;
+    FlushWireBestEffort();
+  }
   close(fd_);
   fd_ = -1;
   if (callbacks_) callbacks_->OnEvent(event);

@@ -16,6 +16,7 @@
 #include "event/dispatcher.h"
 #include "network/address.h"
 #include "network/buffer.h"
+#include "network/transport_socket.h"
 
 namespace weft::network {
 
@@ -45,6 +46,17 @@ class Connection {
                                              uint32_t buffer_limit, std::string* error);
 
   void SetCallbacks(ConnectionCallbacks* callbacks) { callbacks_ = callbacks; }
+  // Puts a transport socket (TLS) between the socket and the owner. Set before any byte flows:
+  // right after accept or Connect(). A client connection then raises kConnected only once the
+  // handshake is done (as Envoy's TLS socket does), so connect timeouts cover the handshake.
+  void SetTransportSocket(std::unique_ptr<TransportSocket> transport) {
+    transport_ = std::move(transport);
+  }
+  const TransportSocket* transport_socket() const { return transport_.get(); }
+  // The handshake's facts, or nullptr for a plaintext connection (or one not yet secured).
+  const SecurityInfo* security_info() const {
+    return transport_ && transport_->HandshakeDone() ? &transport_->security_info() : nullptr;
+  }
   ConnectionCallbacks* callbacks() const { return callbacks_; }
   // For a connection redirected to the proxy (iptables REDIRECT): from now on local_address() is
   // the destination the client meant (SO_ORIGINAL_DST), as Envoy's original_dst filter does.
@@ -66,8 +78,8 @@ class Connection {
   bool ReadEnabled() const { return read_disable_count_ == 0; }
 
   bool IsOpen() const { return state_ != State::kClosed; }
-  bool Connecting() const { return state_ == State::kConnecting; }
-  size_t PendingWriteBytes() const { return write_buffer_.length(); }
+  bool Connecting() const { return state_ == State::kConnecting || handshake_connect_pending_; }
+  size_t PendingWriteBytes() const { return write_buffer_.length() + wire_write_.length(); }
   bool AboveHighWatermark() const { return above_high_watermark_; }
   int fd() const { return fd_; }
   const Address& local_address() const { return local_; }
@@ -98,6 +110,10 @@ class Connection {
   void ScheduleWrite();
   void CloseSocket(ConnectionEvent event);
   void UpdateWatermarks();
+  // Runs the transport socket over newly read wire bytes; false if the connection closed.
+  bool ProcessWireData(bool& got_eof);
+  // One non-blocking attempt to send pending wire bytes (a TLS alert) before the socket closes.
+  void FlushWireBestEffort();
 
   event::Dispatcher& dispatcher_;
   int fd_;
@@ -120,6 +136,12 @@ class Connection {
   Address local_, remote_;
   mutable std::string local_string_, remote_string_;
   std::string close_reason_;
+  // Transport socket (TLS): ciphertext read but not yet decrypted, and encrypted bytes to send.
+  std::unique_ptr<TransportSocket> transport_;
+  Buffer wire_read_;
+  Buffer wire_write_;
+  bool handshake_connect_pending_ = false;  // client: kConnected waits for the handshake
+  bool close_notify_sent_ = false;
 };
 
 }  // namespace weft::network

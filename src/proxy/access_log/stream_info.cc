@@ -43,11 +43,12 @@ void StreamInfo::Reset() {
   first_upstream_rx_byte_received.reset();
   last_downstream_tx_byte_sent.reset();
   request_complete.reset();
-  for (std::string* s : {&upstream_host, &upstream_cluster, &upstream_local_address,
-                         &upstream_transport_failure_reason, &downstream_remote_address,
-                         &downstream_local_address, &downstream_direct_remote_address, &route_name,
-                         &response_code_details, &local_reply_body, &connection_termination_details,
-                         &requested_server_name, &request_id, &downstream_peer_uri_san}) {
+  for (std::string* s :
+       {&upstream_host, &upstream_cluster, &upstream_local_address,
+        &upstream_transport_failure_reason, &downstream_remote_address, &downstream_local_address,
+        &downstream_direct_remote_address, &route_name, &response_code_details, &local_reply_body,
+        &connection_termination_details, &requested_server_name, &request_id,
+        &downstream_peer_uri_san, &downstream_tls_version}) {
     s->clear();
   }
   upstream_service_time.reset();

@@ -14,6 +14,8 @@
 #include <string_view>
 #include <vector>
 
+#include "network/transport_socket.h"
+
 namespace weft::http {
 class HeaderMap;
 }
@@ -105,6 +107,15 @@ struct StreamInfo {
   // client certificate) is the peer's principal for RBAC and %DOWNSTREAM_PEER_URI_SAN%.
   bool downstream_tls = false;
   std::string downstream_peer_uri_san;
+  std::string downstream_tls_version;  // %DOWNSTREAM_TLS_VERSION%: "TLSv1.3"
+  // Copies what the downstream connection's handshake learned (a no-op for plaintext).
+  void SetDownstreamSecurity(const network::SecurityInfo* security) {
+    if (security == nullptr) return;
+    downstream_tls = true;
+    downstream_peer_uri_san = security->peer_uri_san;
+    downstream_tls_version = security->tls_version;
+    if (requested_server_name.empty()) requested_server_name = security->sni;
+  }
   // Envoy's dynamic metadata: what one filter learns about the request for later ones and for
   // the access log, by filter namespace, then key, then value(s). The JWT filter writes the
   // verified token under "istio_authn" as Istio's authn filter names it

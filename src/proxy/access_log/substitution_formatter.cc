@@ -59,6 +59,8 @@ constexpr OperatorSpec kOperators[] = {
     {"DOWNSTREAM_DIRECT_REMOTE_ADDRESS_WITHOUT_PORT",
      Kind::kDownstreamDirectRemoteAddressWithoutPort, ArgRule::kNone, false},
     {"REQUESTED_SERVER_NAME", Kind::kRequestedServerName, ArgRule::kNone, false},
+    {"DOWNSTREAM_PEER_URI_SAN", Kind::kDownstreamPeerUriSan, ArgRule::kNone, false},
+    {"DOWNSTREAM_TLS_VERSION", Kind::kDownstreamTlsVersion, ArgRule::kNone, false},
     {"ROUTE_NAME", Kind::kRouteName, ArgRule::kNone, false},
     {"CONNECTION_TERMINATION_DETAILS", Kind::kConnectionTerminationDetails, ArgRule::kNone, false},
     {"HOSTNAME", Kind::kHostname, ArgRule::kNone, false},
@@ -284,6 +286,10 @@ bool FormatPiece::AppendValue(const StreamInfo& info, std::string& out) const {
       return AppendNonEmpty(AddressWithoutPort(info.downstream_remote_address), out);
     case Kind::kDownstreamLocalAddress:
       return AppendNonEmpty(info.downstream_local_address, out);
+    case Kind::kDownstreamPeerUriSan:
+      return AppendNonEmpty(info.downstream_peer_uri_san, out);
+    case Kind::kDownstreamTlsVersion:
+      return AppendNonEmpty(info.downstream_tls_version, out);
     case Kind::kDownstreamLocalAddressWithoutPort:
       return AppendNonEmpty(AddressWithoutPort(info.downstream_local_address), out);
     case Kind::kDownstreamDirectRemoteAddress:

@@ -69,6 +69,8 @@ struct FormatPiece {
     kDownstreamDirectRemoteAddress,
     kDownstreamDirectRemoteAddressWithoutPort,
     kRequestedServerName,
+    kDownstreamPeerUriSan,
+    kDownstreamTlsVersion,
     kRouteName,
     kConnectionTerminationDetails,
     kHostname,

@@ -2,9 +2,11 @@
 // every name is greppable. One instance per worker per cluster.
 #pragma once
 
+#include <optional>
 #include <string>
 
 #include "proxy/stats/stats.h"
+#include "proxy/tls/tls_context.h"
 
 namespace weft::cluster {
 
@@ -70,6 +72,8 @@ struct ClusterStats {
 #undef WEFT_DECLARE_GAUGE
   stats::Histogram& upstream_rq_time;
   stats::Histogram& upstream_cx_connect_ms;
+  // cluster.<name>.ssl.*, only for clusters with a TLS transport_socket (set by the owner).
+  std::optional<tls::TlsStats> ssl;
 
   static ClusterStats Create(stats::Store& store, const std::string& cluster_name);
   void RecordResponseCode(uint32_t code);

@@ -2,6 +2,7 @@
 
 #include "base/logging.h"
 #include "proxy/codec/codec_factory.h"
+#include "proxy/tls/tls_socket.h"
 
 namespace weft::cluster {
 
@@ -242,6 +243,13 @@ bool HttpConnPool::OpenConnection(std::string* error) {
       .Inc();
   host_stats_.cx_total.Inc();
   if (!connection) {
+    stats_.upstream_cx_connect_fail.Inc();
+    host_stats_.cx_connect_fail.Inc();
+    return false;
+  }
+  if (cluster_.tls &&
+      !tls::SecureConnection(*connection, *cluster_.tls, stats_.ssl ? &*stats_.ssl : nullptr)) {
+    *error = "TLS secrets not available yet";
     stats_.upstream_cx_connect_fail.Inc();
     host_stats_.cx_connect_fail.Inc();
     return false;

@@ -14,7 +14,13 @@ ThreadLocalCluster::ThreadLocalCluster(event::Dispatcher& dispatcher, stats::Sto
       stats_(ClusterStats::Create(
           store, config_->alt_stat_name.empty() ? config_->name : config_->alt_stat_name)),
       random_(random),
-      outlier_reporter_(outlier_reporter) {}
+      outlier_reporter_(outlier_reporter) {
+  if (config_->tls) {
+    stats_.ssl = tls::TlsStats::Create(
+        store, "cluster." +
+                   (config_->alt_stat_name.empty() ? config_->name : config_->alt_stat_name) + ".");
+  }
+}
 
 void ThreadLocalCluster::UpdateHosts(std::shared_ptr<const upstream::HostSet> hosts,
                                      std::shared_ptr<const upstream::LbSharedState> lb_state) {

@@ -30,6 +30,12 @@ constexpr KnownExtension kExtensions[] = {
     {"envoy.retry_host_predicates.previous_hosts",
      "envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate",
      ExtensionKind::kRetryHostPredicate},
+    // Filter chains carry the downstream context, clusters the upstream one (translate_tls.cc).
+    {"envoy.transport_sockets.tls",
+     "envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext",
+     ExtensionKind::kTransportSocket},
+    {"envoy.transport_sockets.tls", "envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext",
+     ExtensionKind::kTransportSocket},
     {"envoy.filters.listener.tls_inspector",
      "envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector",
      ExtensionKind::kListenerFilter},
@@ -117,6 +123,8 @@ std::string_view ExtensionKindName(ExtensionKind kind) {
       return "retry host predicate";
     case ExtensionKind::kLoadBalancingPolicy:
       return "load balancing policy";
+    case ExtensionKind::kTransportSocket:
+      return "transport socket";
   }
   return "extension";
 }

@@ -20,6 +20,7 @@ enum class ExtensionKind {
   kDnsResolver,
   kRetryHostPredicate,
   kLoadBalancingPolicy,
+  kTransportSocket,  // filter chain / cluster transport_socket
 };
 
 struct KnownExtension {

@@ -39,7 +39,7 @@ constexpr SupportedFields kTable[] = {
     {"envoy.config.core.v3.SocketAddress", "protocol address port_value"},
     {"envoy.config.core.v3.CidrRange", "address_prefix prefix_len"},
     {"envoy.config.core.v3.TypedExtensionConfig", "name typed_config"},
-    {"envoy.config.core.v3.DataSource", "inline_string inline_bytes"},
+    {"envoy.config.core.v3.DataSource", "filename inline_string inline_bytes"},
     {"envoy.config.core.v3.SubstitutionFormatString",
      "text_format json_format text_format_source content_type"},
     // Shared by HCM (all four) and clusters (idle_timeout, max_requests_per_connection; the
@@ -64,7 +64,25 @@ constexpr SupportedFields kTable[] = {
      "tcp_backlog_size udp_listener_config"},
     // A UDP listener's own settings: Weft has none to tune (an empty message is accepted).
     {"envoy.config.listener.v3.UdpListenerConfig", ""},
-    {"envoy.config.listener.v3.FilterChain", "name filter_chain_match filters"},
+    {"envoy.config.listener.v3.FilterChain", "name filter_chain_match filters transport_socket"},
+    // TLS (translate_tls.cc).
+    {"envoy.config.core.v3.TransportSocket", "name typed_config"},
+    {"envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext",
+     "common_tls_context require_client_certificate"},
+    {"envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext", "common_tls_context sni"},
+    {"envoy.extensions.transport_sockets.tls.v3.CommonTlsContext",
+     "tls_params tls_certificates tls_certificate_sds_secret_configs validation_context "
+     "validation_context_sds_secret_config combined_validation_context alpn_protocols"},
+    {"envoy.extensions.transport_sockets.tls.v3.CommonTlsContext."
+     "CombinedCertificateValidationContext",
+     "default_validation_context validation_context_sds_secret_config"},
+    {"envoy.extensions.transport_sockets.tls.v3.TlsCertificate", "certificate_chain private_key"},
+    {"envoy.extensions.transport_sockets.tls.v3.CertificateValidationContext",
+     "trusted_ca match_typed_subject_alt_names match_subject_alt_names"},
+    {"envoy.extensions.transport_sockets.tls.v3.SubjectAltNameMatcher", "san_type matcher"},
+    {"envoy.extensions.transport_sockets.tls.v3.SdsSecretConfig", "name sds_config"},
+    {"envoy.extensions.transport_sockets.tls.v3.TlsParameters",
+     "tls_minimum_protocol_version tls_maximum_protocol_version cipher_suites ecdh_curves"},
     {"envoy.config.listener.v3.FilterChainMatch",
      "destination_port prefix_ranges source_type source_prefix_ranges source_ports server_names "
      "transport_protocol application_protocols"},
@@ -235,7 +253,7 @@ constexpr SupportedFields kTable[] = {
      "per_connection_buffer_limit_bytes max_requests_per_connection common_http_protocol_options "
      "typed_extension_protocol_options http2_protocol_options original_dst_lb_config "
      "circuit_breakers health_checks outlier_detection load_balancing_policy common_lb_config "
-     "eds_cluster_config"},
+     "eds_cluster_config transport_socket"},
     {"envoy.config.cluster.v3.Cluster.EdsClusterConfig", "eds_config service_name"},
     {"envoy.config.cluster.v3.CircuitBreakers", "thresholds"},
     // priority must be DEFAULT (checked when translated): routes here have no priority.

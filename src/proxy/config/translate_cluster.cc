@@ -7,6 +7,7 @@
 #include "proxy/config/translate_common.h"
 #include "proxy/config/translate_health.h"
 #include "proxy/config/translate_lb_policy.h"
+#include "proxy/config/translate_tls.h"
 
 // Weft accepts Envoy's deprecated spellings (they are still valid v3 config), so reading them
 // here is intended.
@@ -387,6 +388,13 @@ absl::StatusOr<upstream::ClusterConfig> TranslateClusterUnchecked(const cluster:
     ASSIGN_OR_RETURN(uphttp::HttpProtocolOptions options,
                      Unpack<uphttp::HttpProtocolOptions>(any, o_path));
     RETURN_IF_ERROR(ApplyUpstreamHttpOptions(options, o_path, out));
+  }
+  if (p.has_transport_socket()) {
+    // An HTTP/2 cluster offers h2 by ALPN unless the context names its own protocols.
+    std::vector<std::string> alpn;
+    if (out.protocol == upstream::UpstreamProtocol::kHttp2) alpn = {"h2"};
+    ASSIGN_OR_RETURN(out.tls, TranslateTransportSocket(p.transport_socket(), /*server=*/false,
+                                                       FieldPath(path, "transport_socket"), alpn));
   }
   RETURN_IF_ERROR(TranslateClusterHealth(p, path, out));
   if (p.has_circuit_breakers()) {

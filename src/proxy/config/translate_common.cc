@@ -3,6 +3,9 @@
 #include <arpa/inet.h>
 #include <re2/re2.h>
 
+#include <fstream>
+#include <sstream>
+
 #include "base/status.h"
 #include "envoy/extensions/access_loggers/file/v3/file.pb.h"
 #include "envoy/extensions/access_loggers/stream/v3/stream.pb.h"
@@ -22,6 +25,7 @@
 #include "envoy/extensions/load_balancing_policies/round_robin/v3/round_robin.pb.h"
 #include "envoy/extensions/network/dns_resolver/cares/v3/cares_dns_resolver.pb.h"
 #include "envoy/extensions/retry/host/previous_hosts/v3/previous_hosts.pb.h"
+#include "envoy/extensions/transport_sockets/tls/v3/tls.pb.h"
 #include "envoy/extensions/upstreams/http/v3/http_protocol_options.pb.h"
 
 // Weft accepts Envoy's deprecated spellings (they are still valid v3 config), so reading them
@@ -46,6 +50,8 @@ void LinkExtensionTypes() {
         ext::filters::http::local_ratelimit::v3::LocalRateLimit::descriptor(),
         ext::retry::host::previous_hosts::v3::PreviousHostsPredicate::descriptor(),
         ext::filters::listener::tls_inspector::v3::TlsInspector::descriptor(),
+        ext::transport_sockets::tls::v3::DownstreamTlsContext::descriptor(),
+        ext::transport_sockets::tls::v3::UpstreamTlsContext::descriptor(),
         ext::filters::listener::original_dst::v3::OriginalDst::descriptor(),
         ext::filters::listener::http_inspector::v3::HttpInspector::descriptor(),
         ext::access_loggers::file::v3::FileAccessLog::descriptor(),
@@ -261,8 +267,17 @@ absl::StatusOr<std::string> TranslateDataSource(const core::DataSource& source,
       return source.inline_string();
     case core::DataSource::kInlineBytes:
       return source.inline_bytes();
+    case core::DataSource::kFilename: {
+      // Read once, when the config is applied (Envoy also watches the file; Weft does not).
+      std::ifstream file(source.filename(), std::ios::binary);
+      if (!file)
+        return ConfigError(FieldPath(path, "filename"), "cannot read '", source.filename(), "'");
+      std::stringstream content;
+      content << file.rdbuf();
+      return content.str();
+    }
     default:
-      return ConfigError(path, "needs inline_string or inline_bytes");
+      return ConfigError(path, "needs filename, inline_string or inline_bytes");
   }
 }
 

@@ -13,6 +13,7 @@
 #include "proxy/config/translate_dns_filter.h"
 #include "proxy/config/translate_filters.h"
 #include "proxy/config/translate_rbac.h"
+#include "proxy/config/translate_tls.h"
 
 namespace weft::config {
 namespace {
@@ -313,6 +314,10 @@ absl::StatusOr<listener::FilterChain> TranslateFilterChain(const lst::FilterChai
   if (fc.filters_size() == 0) {
     return ConfigError(FieldPath(path, "filters"),
                        "needs a terminal network filter (http_connection_manager or tcp_proxy)");
+  }
+  if (fc.has_transport_socket()) {
+    ASSIGN_OR_RETURN(out.tls, TranslateTransportSocket(fc.transport_socket(), /*server=*/true,
+                                                       FieldPath(path, "transport_socket")));
   }
   // Every filter but the last must be envoy.filters.network.rbac; the last is the terminal one.
   for (int i = 0; i + 1 < fc.filters_size(); ++i) {

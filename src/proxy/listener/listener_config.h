@@ -16,6 +16,10 @@
 #include "proxy/listener/dns_filter_config.h"
 #include "proxy/router/route_config.h"
 
+namespace weft::tls {
+class TlsContext;
+}
+
 namespace weft::listener {
 
 using Milliseconds = std::chrono::milliseconds;
@@ -135,6 +139,8 @@ struct FilterChain {
   std::vector<std::shared_ptr<const rbac::RbacConfig>> network_rbacs;
   // The terminal network filter (the chain's last): exactly one.
   std::variant<TcpProxyConfig, HttpConnectionManagerConfig> filter;
+  // transport_socket envoy.transport_sockets.tls (DownstreamTlsContext); null = plaintext.
+  std::shared_ptr<tls::TlsContext> tls;
 };
 
 struct ListenerConfig {

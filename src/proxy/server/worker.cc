@@ -8,6 +8,7 @@
 #include "proxy/filters/network_rbac.h"
 #include "proxy/server/listener_handoff.h"
 #include "proxy/server/protocol_inspector.h"
+#include "proxy/tls/tls_socket.h"
 
 namespace weft::proxy {
 
@@ -114,6 +115,13 @@ HcmStats& Worker::HcmStatsFor(const std::string& prefix) {
   return *stats;
 }
 
+const tls::TlsStats& Worker::TlsStatsFor(const std::string& listener_prefix) {
+  auto& stats = tls_stats_[listener_prefix];
+  if (!stats)
+    stats = std::make_unique<tls::TlsStats>(tls::TlsStats::Create(stats_, listener_prefix));
+  return *stats;
+}
+
 TcpProxyStats& Worker::TcpStatsFor(const std::string& prefix) {
   auto& stats = tcp_stats_[prefix];
   if (!stats) stats = std::make_unique<TcpProxyStats>(TcpProxyStats::Create(stats_, prefix));
@@ -217,6 +225,12 @@ bool Worker::StartFilterChain(ActiveListener& listener,
   if (chain == nullptr) {
     listener.no_filter_chain_match->Inc();
     // Close now, free later: we may be inside this connection's own read callback.
+    connection->Close(network::Connection::CloseType::kNoFlush);
+    dispatcher_.DeferredDelete(event::DeferLater(std::move(connection)));
+    return false;
+  }
+  if (chain->config != nullptr && chain->config->tls &&
+      !tls::SecureConnection(*connection, *chain->config->tls, &TlsStatsFor(rt.stat_prefix))) {
     connection->Close(network::Connection::CloseType::kNoFlush);
     dispatcher_.DeferredDelete(event::DeferLater(std::move(connection)));
     return false;

@@ -20,6 +20,7 @@
 #include "proxy/server/listener_runtime.h"
 #include "proxy/stats/stats.h"
 #include "proxy/tcp/tcp_proxy.h"
+#include "proxy/tls/tls_context.h"
 
 namespace weft::proxy {
 
@@ -80,6 +81,7 @@ class Worker {
                         std::string_view application_protocol);
   void FinishInspection(ProtocolInspection* inspection);
   HcmStats& HcmStatsFor(const std::string& prefix);
+  const tls::TlsStats& TlsStatsFor(const std::string& listener_prefix);
   TcpProxyStats& TcpStatsFor(const std::string& prefix);
 
   int index_;
@@ -103,6 +105,7 @@ class Worker {
   std::vector<std::shared_ptr<const ListenerRuntime>> retired_runtimes_;
   std::map<std::string, std::unique_ptr<HcmStats>> hcm_stats_;
   std::map<std::string, std::unique_ptr<TcpProxyStats>> tcp_stats_;
+  std::map<std::string, std::unique_ptr<tls::TlsStats>> tls_stats_;  // by listener stat prefix
   // Keyed by address: a closing connection finds its own entry in O(1).
   std::unordered_map<HttpConnectionManager*, std::unique_ptr<HttpConnectionManager>>
       http_connections_;

@@ -1,6 +1,7 @@
 #include "proxy/tcp/tcp_proxy.h"
 
 #include "base/logging.h"
+#include "proxy/tls/tls_socket.h"
 
 namespace weft::proxy {
 
@@ -124,6 +125,16 @@ void TcpProxySession::ConnectUpstream() {
     CloseAll(network::Connection::CloseType::kNoFlush);
     return;
   }
+  if (const auto& tls_context = cluster->config().tls; tls_context) {
+    auto& ssl = cluster->stats().ssl;
+    if (!tls::SecureConnection(*upstream_, *tls_context, ssl ? &*ssl : nullptr)) {
+      cluster->stats().upstream_cx_connect_fail.Inc();
+      info_.response_flags |= access_log::kUpstreamConnectionFailure;
+      info_.upstream_transport_failure_reason = "TLS secrets not available yet";
+      CloseAll(network::Connection::CloseType::kNoFlush);
+      return;
+    }
+  }
   cluster->stats().upstream_cx_active.Inc();
   upstream_->SetCallbacks(upstream_callbacks_.get());
   connect_timer_ = worker_.dispatcher.CreateTimer([this] {
@@ -222,6 +233,7 @@ void TcpProxySession::Finish() {
   if (finished_ || downstream_->IsOpen()) return;
   finished_ = true;
   info_.request_complete = worker_.dispatcher.Now() - info_.start_monotonic;
+  info_.SetDownstreamSecurity(downstream_->security_info());  // known once the handshake is done
   stats_.downstream_cx_rx_bytes_total.Inc(downstream_->bytes_read());
   stats_.downstream_cx_tx_bytes_total.Inc(downstream_->bytes_written());
   worker_.access_logs.Write(runtime_->access_logs, info_);

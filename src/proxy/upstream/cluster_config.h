@@ -13,6 +13,10 @@
 #include "http/http2_options.h"
 #include "proxy/upstream/resource_manager.h"
 
+namespace weft::tls {
+class TlsContext;
+}
+
 namespace weft::upstream {
 
 using Milliseconds = std::chrono::milliseconds;
@@ -146,6 +150,8 @@ struct ClusterConfig {
 
   // Connection handling.
   uint32_t per_connection_buffer_limit_bytes = 1024 * 1024;
+  // transport_socket envoy.transport_sockets.tls (UpstreamTlsContext); null = plaintext.
+  std::shared_ptr<tls::TlsContext> tls;
   std::optional<uint32_t> max_requests_per_connection;
   Milliseconds upstream_idle_timeout{3600 * 1000};  // common_http_protocol_options.idle_timeout
   UpstreamProtocol protocol = UpstreamProtocol::kHttp1;

@@ -1,0 +1,170 @@
+#include "proxy/config/translate_tls.h"
+
+#include <openssl/ssl.h>
+
+#include "base/status.h"
+#include "envoy/extensions/transport_sockets/tls/v3/tls.pb.h"
+#include "proxy/config/translate_common.h"
+
+namespace weft::config {
+
+namespace {
+
+namespace tlsv3 = envoy::extensions::transport_sockets::tls::v3;
+
+absl::StatusOr<int> TranslateVersion(tlsv3::TlsParameters::TlsProtocol version,
+                                     std::string_view path) {
+  switch (version) {
+    case tlsv3::TlsParameters::TLS_AUTO:
+      return 0;
+    case tlsv3::TlsParameters::TLSv1_2:
+      return TLS1_2_VERSION;
+    case tlsv3::TlsParameters::TLSv1_3:
+      return TLS1_3_VERSION;
+    default:
+      // TLS 1.0/1.1 are disabled in OpenSSL 3's default security level.
+      return ConfigError(path, "only TLS_AUTO, TLSv1_2 and TLSv1_3 are supported");
+  }
+}
+
+absl::StatusOr<tls::TlsParams> TranslateParams(const tlsv3::TlsParameters& p,
+                                               std::string_view path) {
+  tls::TlsParams out;
+  ASSIGN_OR_RETURN(out.min_version,
+                   TranslateVersion(p.tls_minimum_protocol_version(),
+                                    FieldPath(path, "tls_minimum_protocol_version")));
+  ASSIGN_OR_RETURN(out.max_version,
+                   TranslateVersion(p.tls_maximum_protocol_version(),
+                                    FieldPath(path, "tls_maximum_protocol_version")));
+  out.cipher_suites.assign(p.cipher_suites().begin(), p.cipher_suites().end());
+  out.ecdh_curves.assign(p.ecdh_curves().begin(), p.ecdh_curves().end());
+  return out;
+}
+
+absl::Status TranslateValidation(const tlsv3::CertificateValidationContext& v,
+                                 std::string_view path, tls::TlsContextConfig& out) {
+  if (v.has_trusted_ca()) {
+    ASSIGN_OR_RETURN(std::string ca,
+                     TranslateDataSource(v.trusted_ca(), FieldPath(path, "trusted_ca")));
+    out.validation = tls::ValidationContext{std::move(ca)};
+  }
+  for (int i = 0; i < v.match_typed_subject_alt_names_size(); ++i) {
+    const auto& m = v.match_typed_subject_alt_names(i);
+    const std::string m_path = IndexPath(path, "match_typed_subject_alt_names", i);
+    tls::SanMatcher san;
+    switch (m.san_type()) {
+      case tlsv3::SubjectAltNameMatcher::URI:
+        san.type = tls::SanMatcher::Type::kUri;
+        break;
+      case tlsv3::SubjectAltNameMatcher::DNS:
+        san.type = tls::SanMatcher::Type::kDns;
+        break;
+      default:
+        return ConfigError(FieldPath(m_path, "san_type"), "only URI and DNS are supported");
+    }
+    ASSIGN_OR_RETURN(san.matcher,
+                     TranslateStringMatcher(m.matcher(), FieldPath(m_path, "matcher")));
+    out.san_matchers.push_back(std::move(san));
+  }
+  for (int i = 0; i < v.match_subject_alt_names_size(); ++i) {
+    tls::SanMatcher san;
+    ASSIGN_OR_RETURN(san.matcher,
+                     TranslateStringMatcher(v.match_subject_alt_names(i),
+                                            IndexPath(path, "match_subject_alt_names", i)));
+    out.san_matchers.push_back(std::move(san));
+  }
+  if (!out.san_matchers.empty() && !out.validation && out.validation_sds_name.empty()) {
+    return ConfigError(path, "subject alt name matchers need trusted_ca to verify against");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status TranslateCommon(const tlsv3::CommonTlsContext& c, std::string_view path,
+                             tls::TlsContextConfig& out) {
+  if (c.tls_certificates_size() > 1) {
+    return ConfigError(FieldPath(path, "tls_certificates"), "at most one certificate is supported");
+  }
+  if (c.tls_certificates_size() == 1) {
+    const auto& cert = c.tls_certificates(0);
+    const std::string c_path = IndexPath(path, "tls_certificates", 0);
+    tls::TlsCertificate pem;
+    ASSIGN_OR_RETURN(
+        pem.cert_chain_pem,
+        TranslateDataSource(cert.certificate_chain(), FieldPath(c_path, "certificate_chain")));
+    ASSIGN_OR_RETURN(pem.private_key_pem,
+                     TranslateDataSource(cert.private_key(), FieldPath(c_path, "private_key")));
+    out.certificate = std::move(pem);
+  }
+  if (c.tls_certificate_sds_secret_configs_size() > 1 ||
+      (c.tls_certificate_sds_secret_configs_size() == 1 && out.certificate)) {
+    return ConfigError(FieldPath(path, "tls_certificate_sds_secret_configs"),
+                       "at most one certificate (inline, file or SDS) is supported");
+  }
+  if (c.tls_certificate_sds_secret_configs_size() == 1) {
+    out.certificate_sds_name = c.tls_certificate_sds_secret_configs(0).name();
+  }
+  // Set the SDS name before the static part so its SAN matchers need no trusted_ca.
+  if (c.has_validation_context_sds_secret_config()) {
+    out.validation_sds_name = c.validation_context_sds_secret_config().name();
+  }
+  if (c.has_combined_validation_context()) {
+    const auto& combined = c.combined_validation_context();
+    const std::string v_path = FieldPath(path, "combined_validation_context");
+    out.validation_sds_name = combined.validation_context_sds_secret_config().name();
+    RETURN_IF_ERROR(TranslateValidation(combined.default_validation_context(),
+                                        FieldPath(v_path, "default_validation_context"), out));
+  }
+  if (c.has_validation_context()) {
+    RETURN_IF_ERROR(
+        TranslateValidation(c.validation_context(), FieldPath(path, "validation_context"), out));
+  }
+  out.alpn_protocols.assign(c.alpn_protocols().begin(), c.alpn_protocols().end());
+  if (c.has_tls_params()) {
+    ASSIGN_OR_RETURN(out.params, TranslateParams(c.tls_params(), FieldPath(path, "tls_params")));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<std::shared_ptr<tls::TlsContext>> TranslateTransportSocket(
+    const envoy::config::core::v3::TransportSocket& socket, bool server, std::string_view path,
+    const std::vector<std::string>& default_alpn) {
+  ASSIGN_OR_RETURN(
+      const KnownExtension* ext,
+      ResolveExtension(socket.name(), socket.has_typed_config() ? &socket.typed_config() : nullptr,
+                       ExtensionKind::kTransportSocket, path));
+  (void)ext;
+  const std::string c_path = FieldPath(path, "typed_config");
+  if (!socket.has_typed_config()) return ConfigError(c_path, "is required");
+  tls::TlsContextConfig out;
+  out.server = server;
+  if (server) {
+    ASSIGN_OR_RETURN(auto proto,
+                     Unpack<tlsv3::DownstreamTlsContext>(socket.typed_config(), c_path));
+    RETURN_IF_ERROR(
+        TranslateCommon(proto.common_tls_context(), FieldPath(c_path, "common_tls_context"), out));
+    out.require_client_certificate =
+        proto.has_require_client_certificate() && proto.require_client_certificate().value();
+    if (!out.certificate && out.certificate_sds_name.empty()) {
+      return ConfigError(FieldPath(c_path, "common_tls_context.tls_certificates"),
+                         "a server needs a certificate");
+    }
+    if (out.require_client_certificate && !out.validation && out.validation_sds_name.empty()) {
+      return ConfigError(FieldPath(c_path, "require_client_certificate"),
+                         "needs a validation context (trusted_ca) to verify clients");
+    }
+  } else {
+    ASSIGN_OR_RETURN(auto proto, Unpack<tlsv3::UpstreamTlsContext>(socket.typed_config(), c_path));
+    RETURN_IF_ERROR(
+        TranslateCommon(proto.common_tls_context(), FieldPath(c_path, "common_tls_context"), out));
+    out.sni = proto.sni();
+    if (out.alpn_protocols.empty()) out.alpn_protocols = default_alpn;
+  }
+  auto context = tls::TlsContext::Create(std::move(out));
+  if (!context.ok())
+    return ConfigError(FieldPath(c_path, "common_tls_context"), context.status().message());
+  return context;
+}
+
+}  // namespace weft::config

@@ -1,0 +1,113 @@
+// TLS contexts of filter chains (DownstreamTlsContext) and clusters (UpstreamTlsContext): the
+// plain config translated from Envoy's CommonTlsContext, and the OpenSSL 3 SSL_CTX built from it.
+//
+// A TlsContext holds the config and its current SslContext. Secrets named by SDS arrive later
+// (SecretProvider, main thread); each update builds a new SslContext and swaps it in: new
+// connections take the new one, open connections keep the one they started with (rotation
+// without dropping anything). Workers read current() under a short mutex once per connection.
+#pragma once
+
+#include <openssl/ssl.h>
+
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "proxy/router/route_config.h"
+#include "proxy/stats/stats.h"
+#include "proxy/tls/secret_provider.h"
+
+namespace weft::tls {
+
+// One of match_typed_subject_alt_names (type URI / DNS) or match_subject_alt_names (any type).
+struct SanMatcher {
+  enum class Type { kAny, kUri, kDns };
+  Type type = Type::kAny;
+  router::StringMatcher matcher;
+};
+
+// envoy.extensions.transport_sockets.tls.v3.TlsParameters. Versions as OpenSSL's
+// TLS1_x_VERSION; 0 = the default.
+struct TlsParams {
+  int min_version = 0;
+  int max_version = 0;
+  std::vector<std::string> cipher_suites;
+  std::vector<std::string> ecdh_curves;
+};
+
+struct TlsContextConfig {
+  bool server = false;
+  // tls_certificates[0] (PEM text, from a file or inline) or tls_certificate_sds_secret_configs.
+  std::optional<TlsCertificate> certificate;
+  std::string certificate_sds_name;
+  // validation_context.trusted_ca, or an SDS validation context (with the static matchers of a
+  // combined_validation_context's default_validation_context).
+  std::optional<ValidationContext> validation;
+  std::string validation_sds_name;
+  std::vector<SanMatcher> san_matchers;
+  std::vector<std::string> alpn_protocols;
+  TlsParams params;
+  bool require_client_certificate = false;  // DownstreamTlsContext
+  std::string sni;                          // UpstreamTlsContext
+};
+
+// Envoy's ssl.* statistics of a listener or cluster (source/common/tls/stats.h names).
+struct TlsStats {
+  stats::Counter* handshake;
+  stats::Counter* connection_error;
+  stats::Counter* no_certificate;
+  stats::Counter* fail_verify_san;
+  stats::Counter* fail_verify_error;
+  // `prefix` ends with '.': "listener.127.0.0.1_443." or "cluster.backend."
+  static TlsStats Create(stats::Store& store, const std::string& prefix);
+};
+
+// One built SSL_CTX and the config it was built from. Immutable; SSL_new on it is thread-safe.
+class SslContext {
+ public:
+  ~SslContext();
+  SslContext(const SslContext&) = delete;
+  SslContext& operator=(const SslContext&) = delete;
+  static absl::StatusOr<std::shared_ptr<const SslContext>> Build(
+      std::shared_ptr<const TlsContextConfig> config, const std::optional<TlsCertificate>& cert,
+      const std::optional<ValidationContext>& validation);
+  SSL_CTX* ctx() const { return ctx_; }
+  const TlsContextConfig& config() const { return *config_; }
+  // ALPN in wire format (length-prefixed), for the client hello and the server's selection.
+  const std::string& alpn_wire() const { return alpn_wire_; }
+
+ private:
+  SslContext() = default;
+  SSL_CTX* ctx_ = nullptr;
+  std::shared_ptr<const TlsContextConfig> config_;
+  std::string alpn_wire_;
+};
+
+class TlsContext : public std::enable_shared_from_this<TlsContext> {
+ public:
+  // Builds the SSL_CTX now when no secret comes from SDS (refusing bad certificates/keys);
+  // otherwise current() is null until Subscribe's secrets have arrived.
+  static absl::StatusOr<std::shared_ptr<TlsContext>> Create(TlsContextConfig config);
+  const TlsContextConfig& config() const { return *config_; }
+  bool needs_secrets() const {
+    return !config_->certificate_sds_name.empty() || !config_->validation_sds_name.empty();
+  }
+  std::shared_ptr<const SslContext> current() const;
+  // Main thread: follow the SDS names through `provider`; each complete update rebuilds.
+  void Subscribe(SecretProvider& provider);
+
+ private:
+  explicit TlsContext(std::shared_ptr<const TlsContextConfig> config)
+      : config_(std::move(config)) {}
+  void Rebuild();
+  std::shared_ptr<const TlsContextConfig> config_;
+  std::optional<TlsCertificate> sds_certificate_;
+  std::optional<ValidationContext> sds_validation_;
+  mutable std::mutex mu_;
+  std::shared_ptr<const SslContext> current_;
+};
+
+}  // namespace weft::tls

@@ -1,0 +1,239 @@
+#include "proxy/tls/tls_socket.h"
+
+#include <openssl/err.h>
+#include <openssl/x509v3.h>
+
+#include "proxy/router/route_matcher.h"
+
+namespace weft::tls {
+
+namespace {
+
+constexpr size_t kChunk = 16 * 1024;
+
+struct PeerSans {
+  std::vector<std::string> uris, dnss;
+};
+
+PeerSans ReadSans(X509* cert) {
+  PeerSans out;
+  auto* names =
+      static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr));
+  if (names == nullptr) return out;
+  for (int i = 0; i < sk_GENERAL_NAME_num(names); ++i) {
+    const GENERAL_NAME* name = sk_GENERAL_NAME_value(names, i);
+    if (name->type != GEN_URI && name->type != GEN_DNS) continue;
+    const ASN1_IA5STRING* s =
+        name->type == GEN_URI ? name->d.uniformResourceIdentifier : name->d.dNSName;
+    std::string value(reinterpret_cast<const char*>(ASN1_STRING_get0_data(s)),
+                      static_cast<size_t>(ASN1_STRING_length(s)));
+    (name->type == GEN_URI ? out.uris : out.dnss).push_back(std::move(value));
+  }
+  GENERAL_NAMES_free(names);
+  return out;
+}
+
+bool SansMatch(const std::vector<SanMatcher>& matchers, const PeerSans& sans) {
+  if (matchers.empty()) return true;
+  // Any matcher matching any SAN of its type accepts the peer (Envoy's semantics).
+  for (const SanMatcher& m : matchers) {
+    if (m.type != SanMatcher::Type::kDns) {
+      for (const auto& v : sans.uris) {
+        if (router::MatchString(m.matcher, v)) return true;
+      }
+    }
+    if (m.type != SanMatcher::Type::kUri) {
+      for (const auto& v : sans.dnss) {
+        if (router::MatchString(m.matcher, v)) return true;
+      }
+    }
+  }
+  return false;
+}
+
+std::string ErrorQueueText() {
+  unsigned long e = ERR_get_error();
+  ERR_clear_error();
+  if (e == 0) return "";
+  char text[256];
+  ERR_error_string_n(e, text, sizeof(text));
+  return text;
+}
+
+}  // namespace
+
+TlsSocket::TlsSocket(std::shared_ptr<const SslContext> context, const TlsStats* stats)
+    : context_(std::move(context)), stats_(stats) {
+  ssl_ = SSL_new(context_->ctx());
+  in_ = BIO_new(BIO_s_mem());
+  out_ = BIO_new(BIO_s_mem());
+  // An empty memory BIO reports "retry" instead of EOF: WANT_READ, not an error.
+  BIO_set_mem_eof_return(in_, -1);
+  SSL_set_bio(ssl_, in_, out_);
+  SSL_set_app_data(ssl_, this);
+  const TlsContextConfig& config = context_->config();
+  if (config.server) {
+    SSL_set_accept_state(ssl_);
+  } else {
+    SSL_set_connect_state(ssl_);
+    if (!config.sni.empty()) SSL_set_tlsext_host_name(ssl_, config.sni.c_str());
+  }
+}
+
+TlsSocket::~TlsSocket() { SSL_free(ssl_); }
+
+int TlsSocket::VerifyCallback(int preverify_ok, X509_STORE_CTX* store) {
+  if (!preverify_ok || X509_STORE_CTX_get_error_depth(store) != 0) return preverify_ok;
+  SSL* ssl =
+      static_cast<SSL*>(X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx()));
+  auto* self = static_cast<TlsSocket*>(SSL_get_app_data(ssl));
+  X509* leaf = X509_STORE_CTX_get_current_cert(store);
+  if (self == nullptr || leaf == nullptr) return preverify_ok;
+  if (!SansMatch(self->context_->config().san_matchers, ReadSans(leaf))) {
+    self->san_mismatch_ = true;
+    X509_STORE_CTX_set_error(store, X509_V_ERR_HOSTNAME_MISMATCH);
+    return 0;
+  }
+  return 1;
+}
+
+void TlsSocket::Drain(network::Buffer& wire_out) {
+  for (;;) {
+    size_t pending = BIO_ctrl_pending(out_);
+    if (pending == 0) return;
+    char* dst = wire_out.Reserve(pending);
+    int n = BIO_read(out_, dst, static_cast<int>(pending));
+    if (n <= 0) return;
+    wire_out.Commit(static_cast<size_t>(n));
+  }
+}
+
+network::TransportSocket::Result TlsSocket::Fail(const std::string& reason) {
+  failure_reason_ = reason;
+  if (stats_ != nullptr) {
+    stats_->connection_error->Inc();
+    if (san_mismatch_)
+      stats_->fail_verify_san->Inc();
+    else if (SSL_get_verify_result(ssl_) != X509_V_OK)
+      stats_->fail_verify_error->Inc();
+    if (context_->config().server && SSL_get0_peer_certificate(ssl_) == nullptr &&
+        context_->config().require_client_certificate) {
+      stats_->no_certificate->Inc();
+    }
+  }
+  return Result::kError;
+}
+
+void TlsSocket::RecordPeer() {
+  info_.tls_version = SSL_get_version(ssl_);
+  const unsigned char* alpn = nullptr;
+  unsigned int alpn_len = 0;
+  SSL_get0_alpn_selected(ssl_, &alpn, &alpn_len);
+  if (alpn != nullptr) info_.alpn.assign(reinterpret_cast<const char*>(alpn), alpn_len);
+  if (const char* sni = SSL_get_servername(ssl_, TLSEXT_NAMETYPE_host_name)) info_.sni = sni;
+  X509* peer = SSL_get0_peer_certificate(ssl_);
+  info_.peer_certificate = peer != nullptr;
+  if (peer != nullptr) {
+    PeerSans sans = ReadSans(peer);
+    if (!sans.uris.empty()) info_.peer_uri_san = sans.uris.front();
+  }
+}
+
+network::TransportSocket::Result TlsSocket::DoHandshake() {
+  ERR_clear_error();
+  int rc = SSL_do_handshake(ssl_);
+  if (rc == 1) {
+    handshake_done_ = true;
+    RecordPeer();
+    if (stats_ != nullptr) {
+      stats_->handshake->Inc();
+      if (context_->config().server && !info_.peer_certificate) stats_->no_certificate->Inc();
+    }
+    return Result::kOk;
+  }
+  int err = SSL_get_error(ssl_, rc);
+  if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) return Result::kOk;
+  std::string reason = "TLS handshake failed";
+  long verify = SSL_get_verify_result(ssl_);
+  if (san_mismatch_) {
+    reason += ": peer certificate SAN does not match";
+  } else if (verify != X509_V_OK) {
+    reason += std::string(": ") + X509_verify_cert_error_string(verify);
+  } else if (std::string text = ErrorQueueText(); !text.empty()) {
+    reason += ": " + text;
+  }
+  return Fail(reason);
+}
+
+void TlsSocket::StartHandshake(network::Buffer& wire_out) {
+  DoHandshake();
+  Drain(wire_out);
+}
+
+network::TransportSocket::Result TlsSocket::OnWireData(network::Buffer& wire_in,
+                                                       network::Buffer& plain_out,
+                                                       network::Buffer& wire_out) {
+  if (!wire_in.empty()) {
+    BIO_write(in_, wire_in.data(), static_cast<int>(wire_in.length()));
+    wire_in.Drain(wire_in.length());
+  }
+  Result result = Result::kOk;
+  if (!handshake_done_) result = DoHandshake();
+  if (result == Result::kOk && handshake_done_) {
+    for (;;) {
+      ERR_clear_error();
+      char* dst = plain_out.Reserve(kChunk);
+      int n = SSL_read(ssl_, dst, static_cast<int>(plain_out.TailRoom()));
+      if (n > 0) {
+        plain_out.Commit(static_cast<size_t>(n));
+        continue;
+      }
+      int err = SSL_get_error(ssl_, n);
+      if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) break;
+      if (err == SSL_ERROR_ZERO_RETURN) {
+        result = Result::kPeerClosed;
+        break;
+      }
+      failure_reason_ = "TLS read failed: " + ErrorQueueText();
+      result = Result::kError;
+      break;
+    }
+  }
+  Drain(wire_out);
+  return result;
+}
+
+network::TransportSocket::Result TlsSocket::Encrypt(network::Buffer& plain_in,
+                                                    network::Buffer& wire_out) {
+  while (!plain_in.empty()) {
+    ERR_clear_error();
+    // A memory BIO grows as needed, so a write never wants to wait.
+    int n = SSL_write(ssl_, plain_in.data(), static_cast<int>(plain_in.length()));
+    if (n <= 0) {
+      failure_reason_ = "TLS write failed: " + ErrorQueueText();
+      return Result::kError;
+    }
+    plain_in.Drain(static_cast<size_t>(n));
+  }
+  Drain(wire_out);
+  return Result::kOk;
+}
+
+void TlsSocket::CloseNotify(network::Buffer& wire_out) {
+  ERR_clear_error();
+  SSL_shutdown(ssl_);
+  Drain(wire_out);
+}
+
+bool SecureConnection(network::Connection& connection, const TlsContext& context,
+                      const TlsStats* stats) {
+  std::shared_ptr<const SslContext> current = context.current();
+  if (!current) {
+    if (stats != nullptr) stats->connection_error->Inc();
+    return false;
+  }
+  connection.SetTransportSocket(std::make_unique<TlsSocket>(std::move(current), stats));
+  return true;
+}
+
+}  // namespace weft::tls

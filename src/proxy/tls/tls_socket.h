@@ -1,0 +1,57 @@
+// The TLS transport socket of one connection: an SSL over two OpenSSL memory BIOs, so the
+// Connection keeps its own non-blocking socket I/O and this class only turns ciphertext into
+// plaintext and back (WANT_READ just means "wait for more wire bytes").
+#pragma once
+
+#include <openssl/ssl.h>
+
+#include <memory>
+#include <string>
+
+#include "network/connection.h"
+#include "network/transport_socket.h"
+#include "proxy/tls/tls_context.h"
+
+namespace weft::tls {
+
+class TlsSocket : public network::TransportSocket {
+ public:
+  // `stats` may be null; it must outlive the socket (per-worker stats do).
+  TlsSocket(std::shared_ptr<const SslContext> context, const TlsStats* stats);
+  ~TlsSocket() override;
+
+  void StartHandshake(network::Buffer& wire_out) override;
+  Result OnWireData(network::Buffer& wire_in, network::Buffer& plain_out,
+                    network::Buffer& wire_out) override;
+  Result Encrypt(network::Buffer& plain_in, network::Buffer& wire_out) override;
+  void CloseNotify(network::Buffer& wire_out) override;
+  bool HandshakeDone() const override { return handshake_done_; }
+  const std::string& failure_reason() const override { return failure_reason_; }
+  const network::SecurityInfo& security_info() const override { return info_; }
+
+  // SSL_CTX_set_verify's callback: the SAN matchers on the peer's leaf certificate.
+  static int VerifyCallback(int preverify_ok, X509_STORE_CTX* store);
+
+ private:
+  Result DoHandshake();
+  void Drain(network::Buffer& wire_out);
+  Result Fail(const std::string& reason);
+  void RecordPeer();
+
+  std::shared_ptr<const SslContext> context_;
+  const TlsStats* stats_;
+  SSL* ssl_;
+  BIO* in_;   // wire bytes for OpenSSL to read (owned by ssl_)
+  BIO* out_;  // wire bytes OpenSSL wrote (owned by ssl_)
+  bool handshake_done_ = false;
+  bool san_mismatch_ = false;
+  std::string failure_reason_;
+  network::SecurityInfo info_;
+};
+
+// Puts a TLS socket with `context`'s current SSL_CTX under `connection` (before any byte flows).
+// False when the context has no SSL_CTX yet (SDS secrets not arrived): the caller closes.
+bool SecureConnection(network::Connection& connection, const TlsContext& context,
+                      const TlsStats* stats);
+
+}  // namespace weft::tls
