@@ -7,6 +7,7 @@
 #include "envoy/extensions/filters/http/local_ratelimit/v3/local_rate_limit.pb.h"
 #include "envoy/extensions/filters/http/router/v3/router.pb.h"
 #include "proxy/config/translate_common.h"
+#include "proxy/config/translate_jwt_authn.h"
 #include "proxy/filters/cors.h"
 #include "proxy/filters/fault.h"
 #include "proxy/filters/local_ratelimit.h"
@@ -21,6 +22,8 @@ namespace rl_pb = envoy::extensions::filters::http::local_ratelimit::v3;
 
 constexpr std::string_view kCorsType = "envoy.extensions.filters.http.cors.v3.Cors";
 constexpr std::string_view kCorsPolicyType = "envoy.extensions.filters.http.cors.v3.CorsPolicy";
+constexpr std::string_view kJwtAuthnType =
+    "envoy.extensions.filters.http.jwt_authn.v3.JwtAuthentication";
 constexpr std::string_view kFaultType = "envoy.extensions.filters.http.fault.v3.HTTPFault";
 constexpr std::string_view kLocalRateLimitType =
     "envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit";
@@ -208,6 +211,12 @@ absl::StatusOr<std::shared_ptr<const filters::FilterFactory>> TranslateHttpFilte
     ASSIGN_OR_RETURN(auto config, TranslateLocalRateLimit(proto, c_path));
     return std::shared_ptr<const filters::FilterFactory>(
         filters::CreateLocalRateLimitFilterFactory(std::move(name), std::move(config)));
+  }
+  if (extension.type_name == kJwtAuthnType) {
+    if (!typed_config) return ConfigError(path, "envoy.filters.http.jwt_authn needs a typed_config");
+    ASSIGN_OR_RETURN(auto config, TranslateJwtAuthn(*typed_config, http_stat_prefix, c_path));
+    return std::shared_ptr<const filters::FilterFactory>(
+        filters::CreateJwtAuthnFilterFactory(std::move(name), std::move(config)));
   }
   return std::shared_ptr<const filters::FilterFactory>();  // the router: the stream's last step
 }
