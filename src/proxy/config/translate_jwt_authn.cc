@@ -104,7 +104,8 @@ absl::StatusOr<filters::JwtRequirement> TranslateRequirement(const json& r, std:
     const std::string list_path = FieldPath(path, any ? "requires_any" : "requires_all");
     const json& list = r[any ? "requires_any" : "requires_all"];
     int i = 0;
-    for (const json& child : list.value("requirements", json::array())) {
+    const json children = list.value("requirements", json::array());
+    for (const json& child : children) {
       ASSIGN_OR_RETURN(auto c,
                        TranslateRequirement(child, IndexPath(list_path, "requirements", i++), config));
       out.requirements.push_back(std::move(c));
@@ -138,13 +139,16 @@ absl::StatusOr<std::shared_ptr<const filters::JwtAuthnConfig>> TranslateJwtAuthn
   auto out = std::make_shared<filters::JwtAuthnConfig>();
   out->allowed_stat = std::string(http_stat_prefix) + "jwt_authn.allowed";
   out->denied_stat = std::string(http_stat_prefix) + "jwt_authn.denied";
-  for (const auto& [name, p] : doc.value("providers", json::object()).items()) {
+  // Named, not temporaries: a range-for over a temporary's items() would dangle.
+  const json providers = doc.value("providers", json::object());
+  const json rules = doc.value("rules", json::array());
+  for (const auto& [name, p] : providers.items()) {
     ASSIGN_OR_RETURN(auto provider,
                      TranslateProvider(p, Cat(FieldPath(path, "providers"), "[", name, "]")));
     out->providers.emplace(name, std::move(provider));
   }
   int i = 0;
-  for (const json& rule : doc.value("rules", json::array())) {
+  for (const json& rule : rules) {
     const std::string r_path = IndexPath(path, "rules", i++);
     filters::JwtRule r;
     const json match = rule.value("match", json::object());
