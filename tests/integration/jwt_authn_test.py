@@ -5,7 +5,9 @@ www-authenticate challenge, token locations (Authorization, a custom header, a q
 forward / forward_payload_header / claim_to_headers, rules by prefix and path, Istio's
 allow_missing requirement, and the jwt_authn.allowed / denied counters."""
 import base64
+import http.server
 import json
+import threading
 import time
 import unittest
 
@@ -235,6 +237,141 @@ class JwtAuthnTest(unittest.TestCase):
 
     def test_rule_without_requirement_is_not_checked(self):
         self.assertEqual(self.request("/public/x", self.bearer("garbage"))[0], 200)
+
+
+REMOTE_BOOTSTRAP = """
+admin:
+  address: {{socket_address: {{address: 127.0.0.1, port_value: 0}}}}
+static_resources:
+  listeners:
+  - name: ingress
+    address: {{socket_address: {{address: 127.0.0.1, port_value: {port}}}}}
+    filter_chains:
+    - filters:
+      - name: envoy.filters.network.http_connection_manager
+        typed_config:
+          "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
+          stat_prefix: ingress
+          route_config:
+            virtual_hosts:
+            - name: app
+              domains: ["*"]
+              routes: [{{match: {{prefix: "/"}}, route: {{cluster: app}}}}]
+          http_filters:
+          - name: envoy.filters.http.jwt_authn
+            typed_config:
+              "@type": type.googleapis.com/envoy.extensions.filters.http.jwt_authn.v3.JwtAuthentication
+              providers:
+                remote:
+                  issuer: https://remote.test
+                  remote_jwks:
+                    http_uri: {{uri: "http://jwks.test/keys.json", cluster: jwks, timeout: 2s}}
+                    cache_duration: 1s
+                broken:
+                  issuer: https://broken.test
+                  from_headers: [{{name: x-broken}}]
+                  remote_jwks:
+                    http_uri: {{uri: "http://jwks.test/missing", cluster: jwks, timeout: 2s}}
+              rules:
+              - match: {{prefix: /broken}}
+                requires: {{provider_name: broken}}
+              - match: {{prefix: /}}
+                requires: {{provider_name: remote}}
+          - name: envoy.filters.http.router
+  clusters:
+  - name: app
+    load_assignment:
+      cluster_name: app
+      endpoints: [{{lb_endpoints: [{{endpoint: {{address: {{socket_address: {{address: 127.0.0.1, port_value: {upstream}}}}}}}}}]}}]
+  - name: jwks
+    load_assignment:
+      cluster_name: jwks
+      endpoints: [{{lb_endpoints: [{{endpoint: {{address: {{socket_address: {{address: 127.0.0.1, port_value: {jwks}}}}}}}}}]}}]
+"""
+
+
+class _JwksHandler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self):
+        self.server.fetches.append((self.path, self.headers.get("host")))
+        body = self.server.jwks.encode() if self.path == "/keys.json" else b"no"
+        self.send_response(200 if self.path == "/keys.json" else 404)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+@unittest.skipIf(rsa is None, "python3 cryptography is not installed")
+class JwtRemoteJwksTest(unittest.TestCase):
+    """remote_jwks: the set is fetched through the `jwks` cluster from a python server, cached
+    cache_duration (1 s here) and fetched again after; a failed fetch refuses the token."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.key = Key("ES256", "e1")
+        cls.jwks_server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _JwksHandler)
+        cls.jwks_server.fetches = []
+        cls.jwks_server.jwks = cls.key.jwks()
+        threading.Thread(target=cls.jwks_server.serve_forever, daemon=True).start()
+        cls.upstream = Upstream("app")
+        cls.port = free_port()
+        cls.proxy = Proxy(REMOTE_BOOTSTRAP.format(port=cls.port, upstream=cls.upstream.port,
+                                                  jwks=cls.jwks_server.server_address[1]))
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.proxy.stop()
+        cls.upstream.stop()
+        cls.jwks_server.shutdown()
+        cls.jwks_server.server_close()
+
+    request = JwtAuthnTest.request
+
+    def token(self, key):
+        return key.sign({"iss": "https://remote.test", "sub": "bob",
+                         "exp": int(time.time()) + 600})
+
+    def test_fetched_cached_and_refreshed(self):
+        fetches = self.jwks_server.fetches
+        before = len(fetches)
+        status, _, _, seen = self.request("/a", "authorization: Bearer " + self.token(self.key))
+        self.assertEqual(status, 200)
+        self.assertEqual(fetches[before:], [("/keys.json", "jwks.test")])
+        # Cached: more requests fetch nothing.
+        for _ in range(3):
+            self.assertEqual(self.request("/a", "authorization: Bearer " +
+                                          self.token(self.key))[0], 200)
+        self.assertEqual(len(fetches), before + 1)
+        self.assertGreaterEqual(stat(self.proxy, "http.ingress.jwt_authn.jwks_fetch_success"), 1)
+        # A request without a token needs no keys: nothing is fetched for it.
+        self.assertEqual(self.request("/a")[2], "Jwt is missing")
+        # The issuer rotates its key; after cache_duration the proxy fetches the new set.
+        new_key = Key("ES256", "e2")
+        self.jwks_server.jwks = new_key.jwks()
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            status = self.request("/a", "authorization: Bearer " + self.token(new_key))[0]
+            if status == 200:
+                break
+            time.sleep(0.2)
+        self.assertEqual(status, 200)
+        self.assertGreater(len(fetches), before + 1)
+        self.assertEqual(self.request("/a", "authorization: Bearer " + self.token(self.key))[2],
+                         "Jwks doesn't have key to match kid or alg from Jwt")
+        self.jwks_server.jwks = self.key.jwks()
+
+    def test_failed_fetch_refuses_the_token(self):
+        failed = stat(self.proxy, "http.ingress.jwt_authn.jwks_fetch_failed")
+        token = self.key.sign({"iss": "https://broken.test", "sub": "bob",
+                               "exp": int(time.time()) + 600})
+        status, _, body, seen = self.request("/broken", "x-broken: " + token)
+        self.assertEqual((status, body, seen), (401, "Jwks remote fetch is failed", []))
+        self.assertEqual(stat(self.proxy, "http.ingress.jwt_authn.jwks_fetch_failed"), failed + 1)
 
 
 if __name__ == "__main__":

@@ -127,13 +127,15 @@ constexpr SupportedFields kTable[] = {
      "allow_origin_string_match allow_methods allow_headers expose_headers max_age "
      "allow_credentials filter_enabled shadow_enabled allow_private_network_access "
      "forward_not_matching_preflights"},
-    // JWT authentication (translate_jwt_authn.cc). remote_jwks is not implemented yet; rules
-    // match by RouteMatch prefix or path only (the translator refuses the other RouteMatch fields).
+    // JWT authentication (translate_jwt_authn.cc). Rules match by RouteMatch prefix or path only
+    // (the translator refuses the other RouteMatch fields).
     {"envoy.extensions.filters.http.jwt_authn.v3.JwtAuthentication", "providers rules"},
     {"envoy.extensions.filters.http.jwt_authn.v3.JwtProvider",
-     "issuer audiences local_jwks forward from_headers from_params forward_payload_header "
+     "issuer audiences local_jwks remote_jwks forward from_headers from_params forward_payload_header "
      "payload_in_metadata clock_skew_seconds claim_to_headers"},
     {"envoy.extensions.filters.http.jwt_authn.v3.JwtHeader", "name value_prefix"},
+    {"envoy.extensions.filters.http.jwt_authn.v3.RemoteJwks", "http_uri cache_duration"},
+    {"envoy.config.core.v3.HttpUri", "uri cluster timeout"},
     {"envoy.extensions.filters.http.jwt_authn.v3.JwtClaimToHeader", "header_name claim_name"},
     {"envoy.extensions.filters.http.jwt_authn.v3.RequirementRule", "match requires"},
     {"envoy.extensions.filters.http.jwt_authn.v3.JwtRequirement",

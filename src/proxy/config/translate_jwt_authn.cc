@@ -1,6 +1,9 @@
 #include "proxy/config/translate_jwt_authn.h"
 
+#include <chrono>
+#include <cstdlib>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "base/status.h"
 #include "bridge/jwt_authn_json.h"
@@ -29,15 +32,61 @@ std::string Lower(std::string s) {
   return s;
 }
 
+// A google.protobuf.Duration in its JSON form ("1.500s"), in milliseconds.
+std::optional<std::chrono::milliseconds> JsonDuration(const json& value) {
+  if (!value.is_string()) return std::nullopt;
+  std::string text = value.get<std::string>();
+  if (text.empty() || text.back() != 's') return std::nullopt;
+  text.pop_back();
+  char* end = nullptr;
+  const double seconds = std::strtod(text.c_str(), &end);
+  if (end == text.c_str() || *end != '\0' || seconds < 0) return std::nullopt;
+  return std::chrono::milliseconds(static_cast<int64_t>(seconds * 1000 + 0.5));
+}
+
+absl::StatusOr<std::shared_ptr<const filters::RemoteJwks>> TranslateRemoteJwks(
+    const json& r, std::string_view path) {
+  auto out = std::make_shared<filters::RemoteJwks>();
+  const json http_uri = r.value("http_uri", json::object());
+  const std::string u_path = FieldPath(path, "http_uri");
+  out->cluster = Str(http_uri, "cluster");
+  if (out->cluster.empty()) return ConfigError(FieldPath(u_path, "cluster"), "is required");
+  // Plain http only: the fetch goes through the cluster's own transport (TLS to a JWKS server
+  // is the cluster's business once clusters have TLS).
+  const std::string uri = Str(http_uri, "uri");
+  constexpr std::string_view kScheme = "http://";
+  if (uri.rfind(kScheme, 0) != 0) {
+    return ConfigError(FieldPath(u_path, "uri"), "must be an http:// URL, got '", uri, "'");
+  }
+  const std::string rest = uri.substr(kScheme.size());
+  const size_t slash = rest.find('/');
+  out->authority = rest.substr(0, slash);
+  out->path = slash == std::string::npos ? "/" : rest.substr(slash);
+  if (out->authority.empty()) return ConfigError(FieldPath(u_path, "uri"), "has no host");
+  if (http_uri.contains("timeout")) {
+    auto t = JsonDuration(http_uri["timeout"]);
+    if (!t) return ConfigError(FieldPath(u_path, "timeout"), "is not a duration");
+    out->timeout = *t;
+  }
+  if (r.contains("cache_duration")) {
+    auto d = JsonDuration(r["cache_duration"]);
+    if (!d) return ConfigError(FieldPath(path, "cache_duration"), "is not a duration");
+    out->cache_duration = std::chrono::duration_cast<std::chrono::seconds>(*d);
+  }
+  return std::shared_ptr<const filters::RemoteJwks>(std::move(out));
+}
+
 absl::StatusOr<filters::JwtProviderConfig> TranslateProvider(const json& p, std::string_view path) {
   filters::JwtProviderConfig out;
   out.issuer = Str(p, "issuer");
   out.audiences = Strings(p, "audiences");
-  if (!p.contains("local_jwks")) {
-    // remote_jwks is refused by the supported-fields table until it is implemented.
-    return ConfigError(path, "needs local_jwks");
+  if (p.contains("remote_jwks")) {
+    ASSIGN_OR_RETURN(out.remote_jwks,
+                     TranslateRemoteJwks(p["remote_jwks"], FieldPath(path, "remote_jwks")));
+  } else if (!p.contains("local_jwks")) {
+    return ConfigError(path, "needs local_jwks or remote_jwks");
   }
-  const json& source = p["local_jwks"];
+  const json& source = p.contains("local_jwks") ? p["local_jwks"] : json::object();
   std::string text = Str(source, "inline_string");
   if (text.empty() && source.contains("inline_bytes")) {
     // JSON carries bytes as base64 (proto3 JSON mapping); a JWKS is text, so ask for
@@ -45,9 +94,11 @@ absl::StatusOr<filters::JwtProviderConfig> TranslateProvider(const json& p, std:
     return ConfigError(FieldPath(path, "local_jwks.inline_bytes"),
                        "use inline_string for a JWKS");
   }
-  auto jwks = jwt::ParseJwks(text);
-  if (!jwks.ok()) return ConfigError(FieldPath(path, "local_jwks"), jwks.status().message());
-  out.jwks = *std::move(jwks);
+  if (!out.remote_jwks) {
+    auto jwks = jwt::ParseJwks(text);
+    if (!jwks.ok()) return ConfigError(FieldPath(path, "local_jwks"), jwks.status().message());
+    out.jwks = *std::move(jwks);
+  }
   out.forward = p.value("forward", false);
   if (auto it = p.find("from_headers"); it != p.end()) {
     int i = 0;
@@ -139,6 +190,8 @@ absl::StatusOr<std::shared_ptr<const filters::JwtAuthnConfig>> TranslateJwtAuthn
   auto out = std::make_shared<filters::JwtAuthnConfig>();
   out->allowed_stat = std::string(http_stat_prefix) + "jwt_authn.allowed";
   out->denied_stat = std::string(http_stat_prefix) + "jwt_authn.denied";
+  out->jwks_fetch_success_stat = std::string(http_stat_prefix) + "jwt_authn.jwks_fetch_success";
+  out->jwks_fetch_failed_stat = std::string(http_stat_prefix) + "jwt_authn.jwks_fetch_failed";
   // Named, not temporaries: a range-for over a temporary's items() would dangle.
   const json providers = doc.value("providers", json::object());
   const json rules = doc.value("rules", json::array());

@@ -205,25 +205,88 @@ class JwtAuthnFilter : public StreamFilter {
  public:
   JwtAuthnFilter(FilterCallbacks& callbacks, const JwtAuthnConfig& config, std::string_view)
       : callbacks_(callbacks), config_(config) {}
+  ~JwtAuthnFilter() override { *alive_ = false; }
 
   FilterStatus DecodeHeaders(http::HeaderMap& headers, bool /*end_stream*/) override {
-    const JwtRule* rule = MatchRule(config_, headers.Path());
-    if (rule == nullptr || !rule->requirement) return FilterStatus::kContinue;
-
+    rule_ = MatchRule(config_, headers.Path());
+    if (rule_ == nullptr || !rule_->requirement) return FilterStatus::kContinue;
+    headers_ = &headers;
     std::set<std::string_view> names;
-    CollectProviders(*rule->requirement, names);
+    CollectProviders(*rule_->requirement, names);
+    // Each provider's key set; a remote one is fetched only when a token needs it.
+    starting_ = true;
+    for (std::string_view name : names) {
+      const JwtProviderConfig& provider = config_.providers.find(name)->second;
+      if (!provider.remote_jwks) {
+        jwks_[name] = provider.jwks;
+      } else if (HasProviderToken(provider, headers)) {
+        jwks_[name] = provider.remote_jwks->Fresh(std::chrono::steady_clock::now());
+        if (!jwks_[name]) Fetch(name, provider.remote_jwks);
+      }
+    }
+    starting_ = false;
+    if (pending_ > 0) return FilterStatus::kStopIteration;
+    return Decide();
+  }
+
+  void EncodeHeaders(http::HeaderMap& headers, bool /*end_stream*/) override {
+    if (realm_.empty()) return;
+    // RFC 6750 section 3: no error code when the request carried no token.
+    headers.Set("www-authenticate", "Bearer realm=\"" + realm_ + "\"" +
+                                        (missing_ ? "" : ", error=\"invalid_token\""));
+    realm_.clear();
+  }
+
+  void OnDestroy() override { *alive_ = false; }
+
+ private:
+  void Fetch(std::string_view name, std::shared_ptr<const RemoteJwks> remote) {
+    auto request = std::make_unique<http::HeaderMap>();
+    request->Add(":method", "GET");
+    request->Add(":scheme", "http");
+    request->Add(":authority", remote->authority);
+    request->Add(":path", remote->path);
+    ++pending_;
+    const RemoteJwks& r = *remote;
+    callbacks_.FetchFromCluster(
+        r.cluster, std::move(request), r.timeout,
+        [this, alive = alive_, name, remote = std::move(remote)](std::optional<std::string> body) {
+          std::shared_ptr<const jwt::Jwks> jwks;
+          if (body) {
+            auto parsed = jwt::ParseJwks(*body);
+            if (parsed.ok()) {
+              jwks = *std::move(parsed);
+              remote->Store(jwks, std::chrono::steady_clock::now());
+            }
+          }
+          if (!*alive) return;  // the stream ended while the set was fetched: cached all the same
+          callbacks_.stats()
+              .counter(jwks ? config_.jwks_fetch_success_stat : config_.jwks_fetch_failed_stat)
+              .Inc();
+          jwks_[name] = std::move(jwks);
+          if (--pending_ > 0 || starting_) return;
+          if (Decide() == FilterStatus::kContinue) callbacks_.ContinueDecoding();
+        });
+  }
+
+  FilterStatus Decide() {
+    const JwtRequirement& requirement = *rule_->requirement;
+    http::HeaderMap& headers = *headers_;
     const int64_t now = config_.now_seconds
                             ? config_.now_seconds()
                             : std::chrono::duration_cast<std::chrono::seconds>(
                                   std::chrono::system_clock::now().time_since_epoch())
                                   .count();
+    std::set<std::string_view> names;
+    CollectProviders(requirement, names);
     Outcomes outcomes;
     for (std::string_view name : names) {
       const JwtProviderConfig& provider = config_.providers.find(name)->second;
-      outcomes.emplace(name, CheckProviderToken(provider, AudiencesFor(*rule->requirement, name),
-                                                headers, now));
+      auto jwks = jwks_.find(name);
+      outcomes.emplace(name, CheckProviderToken(provider, AudiencesFor(requirement, name), headers,
+                                                now, jwks == jwks_.end() ? nullptr : jwks->second.get()));
     }
-    const Status status = Evaluate(*rule->requirement, outcomes);
+    const Status status = Evaluate(requirement, outcomes);
     if (status != Status::kOk) {
       callbacks_.stats().counter(config_.denied_stat).Inc();
       realm_ = std::string(headers.Scheme().empty() ? "http" : headers.Scheme()) + "://" +
@@ -248,15 +311,6 @@ class JwtAuthnFilter : public StreamFilter {
     return FilterStatus::kContinue;
   }
 
-  void EncodeHeaders(http::HeaderMap& headers, bool /*end_stream*/) override {
-    if (realm_.empty()) return;
-    // RFC 6750 section 3: no error code when the request carried no token.
-    headers.Set("www-authenticate", "Bearer realm=\"" + realm_ + "\"" +
-                                        (missing_ ? "" : ", error=\"invalid_token\""));
-    realm_.clear();
-  }
-
- private:
   // provider_and_audiences overrides the provider's audiences for that requirement.
   static std::vector<std::string> AudiencesFor(const JwtRequirement& r, std::string_view name) {
     if (r.kind == JwtRequirement::Kind::kProvider && r.provider_name == name) return r.audiences;
@@ -269,15 +323,27 @@ class JwtAuthnFilter : public StreamFilter {
 
   FilterCallbacks& callbacks_;
   const JwtAuthnConfig& config_;
+  const JwtRule* rule_ = nullptr;
+  http::HeaderMap* headers_ = nullptr;  // the stream's request headers, held while fetching
+  // Each provider's key set for this request (null: a remote set that could not be fetched).
+  std::map<std::string_view, std::shared_ptr<const jwt::Jwks>> jwks_;
+  int pending_ = 0;        // remote fetches not answered yet
+  bool starting_ = false;  // inside DecodeHeaders: a fetch answered at once must not decide
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
   std::string realm_;  // set when the request was refused
   bool missing_ = false;
 };
 
 }  // namespace
 
+bool HasProviderToken(const JwtProviderConfig& provider, const http::HeaderMap& request) {
+  return ExtractToken(provider, request).has_value();
+}
+
 JwtProviderOutcome CheckProviderToken(const JwtProviderConfig& provider,
                                       const std::vector<std::string>& audiences,
-                                      const http::HeaderMap& request, int64_t now_seconds) {
+                                      const http::HeaderMap& request, int64_t now_seconds,
+                                      const jwt::Jwks* jwks) {
   JwtProviderOutcome out;
   auto found = ExtractToken(provider, request);
   if (!found) return out;  // kMissing
@@ -290,10 +356,10 @@ JwtProviderOutcome CheckProviderToken(const JwtProviderConfig& provider,
              Status::kOk) {
   } else if (!AudienceAllowed(out.token, audiences.empty() ? provider.audiences : audiences)) {
     out.status = Status::kAudienceNotAllowed;
-  } else if (!provider.jwks) {
+  } else if (jwks == nullptr) {
     out.status = Status::kJwksFetchFail;
   } else {
-    out.status = jwt::VerifySignature(out.token, *provider.jwks);
+    out.status = jwt::VerifySignature(out.token, *jwks);
   }
   return out;
 }

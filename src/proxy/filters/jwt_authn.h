@@ -21,9 +21,11 @@
 // The config is immutable and shared by every worker; a filter lives on its stream's worker.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <memory>
 #include <string>
@@ -37,6 +39,37 @@
 
 namespace weft::filters {
 
+// JwtProvider.remote_jwks: a JWKS fetched with a GET of http_uri through its cluster, kept
+// cache_duration, fetched again by the first request that needs it after that (Envoy's
+// behaviour without async_fetch). Shared by every worker: the cached set is behind a mutex
+// held only to copy a shared_ptr. Two workers may fetch at the same moment; both results are
+// good.
+class RemoteJwks {
+ public:
+  std::string cluster;    // http_uri.cluster
+  std::string authority;  // from http_uri.uri
+  std::string path;       // from http_uri.uri, with its query
+  std::chrono::milliseconds timeout{1000};
+  // RemoteJwks.cache_duration: "If not specified, default cache duration is 10 minutes."
+  std::chrono::seconds cache_duration{600};
+
+  // The cached set while it is fresh, else nullptr.
+  std::shared_ptr<const jwt::Jwks> Fresh(std::chrono::steady_clock::time_point now) const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return now < expires_ ? jwks_ : nullptr;
+  }
+  void Store(std::shared_ptr<const jwt::Jwks> jwks, std::chrono::steady_clock::time_point now) const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    jwks_ = std::move(jwks);
+    expires_ = now + cache_duration;
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  mutable std::shared_ptr<const jwt::Jwks> jwks_;            // GUARDED_BY(mutex_)
+  mutable std::chrono::steady_clock::time_point expires_{};  // GUARDED_BY(mutex_)
+};
+
 struct JwtProviderConfig {
   struct HeaderLocation {
     std::string name;          // lower case
@@ -49,7 +82,8 @@ struct JwtProviderConfig {
 
   std::string issuer;  // empty: any issuer
   std::vector<std::string> audiences;
-  std::shared_ptr<const jwt::Jwks> jwks;
+  std::shared_ptr<const jwt::Jwks> jwks;  // local_jwks
+  std::shared_ptr<const RemoteJwks> remote_jwks;  // or remote_jwks
   bool forward = false;
   // Where the token may be. When both are empty, Envoy's default: Authorization with the
   // "Bearer " prefix, and the access_token query parameter.
@@ -78,7 +112,8 @@ struct JwtRule {
 struct JwtAuthnConfig {
   std::map<std::string, JwtProviderConfig, std::less<>> providers;
   std::vector<JwtRule> rules;  // the first that matches applies
-  std::string allowed_stat, denied_stat;  // "http.<prefix>.jwt_authn.allowed" ...
+  // "http.<prefix>.jwt_authn.allowed" ..., Envoy's JWT_AUTHN_STATS names.
+  std::string allowed_stat, denied_stat, jwks_fetch_success_stat, jwks_fetch_failed_stat;
   // Seconds since the epoch; tests replace it.
   std::function<int64_t()> now_seconds;
 };
@@ -91,10 +126,15 @@ struct JwtProviderOutcome {
 };
 
 // Extracts and verifies `provider`'s token from `request` (issuer, time, audiences -
-// `audiences` when not empty, else the provider's - then the signature, in Envoy's order).
+// `audiences` when not empty, else the provider's - then the signature with `jwks`, in Envoy's
+// order). A null `jwks` (a remote set that could not be fetched) fails with kJwksFetchFail.
 JwtProviderOutcome CheckProviderToken(const JwtProviderConfig& provider,
                                       const std::vector<std::string>& audiences,
-                                      const http::HeaderMap& request, int64_t now_seconds);
+                                      const http::HeaderMap& request, int64_t now_seconds,
+                                      const jwt::Jwks* jwks);
+
+// Whether `request` carries a token where `provider` looks for one.
+bool HasProviderToken(const JwtProviderConfig& provider, const http::HeaderMap& request);
 
 std::unique_ptr<FilterFactory> CreateJwtAuthnFilterFactory(
     std::string name, std::shared_ptr<const JwtAuthnConfig> config);

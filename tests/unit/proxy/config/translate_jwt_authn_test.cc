@@ -74,12 +74,23 @@ TEST(TranslateJwtAuthnTest, LoadsEveryImplementedField) {
       "requires: {allow_missing_or_failed: {}}}]";
   auto result = LoadBootstrapFromString(Bootstrap(config));
   ASSERT_TRUE(result.ok()) << result.status();
+  auto remote = LoadBootstrapFromString(
+      Bootstrap("providers: {p1: {remote_jwks: {http_uri: {uri: 'http://jwks.test:8080/keys?x=1', "
+                "cluster: c, timeout: 2s}, cache_duration: 300s}}}"));
+  EXPECT_TRUE(remote.ok()) << remote.status();
 }
 
 TEST(TranslateJwtAuthnTest, RefusesWhatItDoesNotImplementWithPaths) {
-  EXPECT_EQ(ErrorOf("providers: {p1: {remote_jwks: {http_uri: {uri: 'http://x/jwks', cluster: "
+  EXPECT_EQ(ErrorOf("providers: {p1: {remote_jwks: {http_uri: {uri: 'https://x/jwks', cluster: "
                     "c, timeout: 1s}}}}"),
-            kHcm + ".providers[p1].remote_jwks: not supported");
+            kHcm + ".providers[p1].remote_jwks.http_uri.uri: must be an http:// URL, got "
+                   "'https://x/jwks'");
+  EXPECT_EQ(ErrorOf("providers: {p1: {remote_jwks: {http_uri: {uri: 'http://x/jwks', timeout: "
+                    "1s}}}}"),
+            kHcm + ".providers[p1].remote_jwks.http_uri.cluster: is required");
+  EXPECT_EQ(ErrorOf("providers: {p1: {remote_jwks: {http_uri: {uri: 'http://x/jwks', cluster: c, "
+                    "timeout: 1s}, async_fetch: {}}}}"),
+            kHcm + ".providers[p1].remote_jwks.async_fetch: not supported");
   EXPECT_EQ(ErrorOf(Provider(", from_cookies: [c]")),
             kHcm + ".providers[p1].from_cookies: not supported");
   EXPECT_EQ(ErrorOf(WithRules(Provider(), "[{match: {prefix: /}, requires: {provider_name: p2}}]")),
