@@ -13,7 +13,8 @@ std::string JwtAuthenticationToJson(const google::protobuf::Any& any) {
   google::protobuf::util::JsonPrintOptions options;
   options.preserve_proto_field_names = true;
   std::string out;
-  if (!google::protobuf::util::MessageToJsonString(config, &out, options).ok()) return std::string();
+  if (!google::protobuf::util::MessageToJsonString(config, &out, options).ok())
+    return std::string();
   return out;
 }
 

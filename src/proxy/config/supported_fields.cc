@@ -131,7 +131,8 @@ constexpr SupportedFields kTable[] = {
     // (the translator refuses the other RouteMatch fields).
     {"envoy.extensions.filters.http.jwt_authn.v3.JwtAuthentication", "providers rules"},
     {"envoy.extensions.filters.http.jwt_authn.v3.JwtProvider",
-     "issuer audiences local_jwks remote_jwks forward from_headers from_params forward_payload_header "
+     "issuer audiences local_jwks remote_jwks forward from_headers from_params "
+     "forward_payload_header "
      "payload_in_metadata clock_skew_seconds claim_to_headers"},
     {"envoy.extensions.filters.http.jwt_authn.v3.JwtHeader", "name value_prefix"},
     {"envoy.extensions.filters.http.jwt_authn.v3.RemoteJwks", "http_uri cache_duration"},
@@ -141,8 +142,7 @@ constexpr SupportedFields kTable[] = {
     {"envoy.extensions.filters.http.jwt_authn.v3.JwtRequirement",
      "provider_name provider_and_audiences requires_any requires_all allow_missing_or_failed "
      "allow_missing"},
-    {"envoy.extensions.filters.http.jwt_authn.v3.ProviderWithAudiences",
-     "provider_name audiences"},
+    {"envoy.extensions.filters.http.jwt_authn.v3.ProviderWithAudiences", "provider_name audiences"},
     {"envoy.extensions.filters.http.jwt_authn.v3.JwtRequirementOrList", "requirements"},
     {"envoy.extensions.filters.http.jwt_authn.v3.JwtRequirementAndList", "requirements"},
     {"envoy.type.v3.TokenBucket", "max_tokens tokens_per_fill fill_interval"},

@@ -213,7 +213,8 @@ absl::StatusOr<std::shared_ptr<const filters::FilterFactory>> TranslateHttpFilte
         filters::CreateLocalRateLimitFilterFactory(std::move(name), std::move(config)));
   }
   if (extension.type_name == kJwtAuthnType) {
-    if (!typed_config) return ConfigError(path, "envoy.filters.http.jwt_authn needs a typed_config");
+    if (!typed_config)
+      return ConfigError(path, "envoy.filters.http.jwt_authn needs a typed_config");
     ASSIGN_OR_RETURN(auto config, TranslateJwtAuthn(*typed_config, http_stat_prefix, c_path));
     return std::shared_ptr<const filters::FilterFactory>(
         filters::CreateJwtAuthnFilterFactory(std::move(name), std::move(config)));

@@ -91,8 +91,7 @@ absl::StatusOr<filters::JwtProviderConfig> TranslateProvider(const json& p, std:
   if (text.empty() && source.contains("inline_bytes")) {
     // JSON carries bytes as base64 (proto3 JSON mapping); a JWKS is text, so ask for
     // inline_string rather than decoding here.
-    return ConfigError(FieldPath(path, "local_jwks.inline_bytes"),
-                       "use inline_string for a JWKS");
+    return ConfigError(FieldPath(path, "local_jwks.inline_bytes"), "use inline_string for a JWKS");
   }
   if (!out.remote_jwks) {
     auto jwks = jwt::ParseJwks(text);
@@ -126,12 +125,13 @@ absl::StatusOr<filters::JwtProviderConfig> TranslateProvider(const json& p, std:
       out.claim_to_headers.push_back({Lower(Str(c, "header_name")), Str(c, "claim_name")});
     }
   }
-  if (p.contains("clock_skew_seconds")) out.clock_skew_seconds = p["clock_skew_seconds"].get<int64_t>();
+  if (p.contains("clock_skew_seconds"))
+    out.clock_skew_seconds = p["clock_skew_seconds"].get<int64_t>();
   return out;
 }
 
-absl::StatusOr<filters::JwtRequirement> TranslateRequirement(const json& r, std::string_view path,
-                                                             const filters::JwtAuthnConfig& config) {
+absl::StatusOr<filters::JwtRequirement> TranslateRequirement(
+    const json& r, std::string_view path, const filters::JwtAuthnConfig& config) {
   using Kind = filters::JwtRequirement::Kind;
   filters::JwtRequirement out;
   auto provider = [&](const std::string& name, std::string_view p) -> absl::Status {
@@ -157,8 +157,8 @@ absl::StatusOr<filters::JwtRequirement> TranslateRequirement(const json& r, std:
     int i = 0;
     const json children = list.value("requirements", json::array());
     for (const json& child : children) {
-      ASSIGN_OR_RETURN(auto c,
-                       TranslateRequirement(child, IndexPath(list_path, "requirements", i++), config));
+      ASSIGN_OR_RETURN(
+          auto c, TranslateRequirement(child, IndexPath(list_path, "requirements", i++), config));
       out.requirements.push_back(std::move(c));
     }
     if (out.requirements.size() < 2) {
@@ -170,8 +170,9 @@ absl::StatusOr<filters::JwtRequirement> TranslateRequirement(const json& r, std:
   } else if (r.contains("allow_missing_or_failed")) {
     out.kind = Kind::kAllowMissingOrFailed;
   } else {
-    return ConfigError(path, "needs one of provider_name, provider_and_audiences, requires_any, "
-                             "requires_all, allow_missing, allow_missing_or_failed");
+    return ConfigError(path,
+                       "needs one of provider_name, provider_and_audiences, requires_any, "
+                       "requires_all, allow_missing, allow_missing_or_failed");
   }
   return out;
 }
@@ -183,8 +184,9 @@ absl::StatusOr<std::shared_ptr<const filters::JwtAuthnConfig>> TranslateJwtAuthn
     std::string_view path) {
   const std::string text = api::JwtAuthenticationToJson(typed_config);
   if (text.empty()) {
-    return ConfigError(path, "cannot decode envoy.extensions.filters.http.jwt_authn.v3."
-                             "JwtAuthentication");
+    return ConfigError(path,
+                       "cannot decode envoy.extensions.filters.http.jwt_authn.v3."
+                       "JwtAuthentication");
   }
   const json doc = json::parse(text);
   auto out = std::make_shared<filters::JwtAuthnConfig>();

@@ -52,7 +52,8 @@ std::optional<FoundToken> FromHeader(const http::HeaderMap& request, std::string
   if (!prefix.empty()) {
     const absl::string_view av(v.data(), v.size());
     const absl::string_view ap(prefix.data(), prefix.size());
-    const bool has = prefix_any_case ? absl::StartsWithIgnoreCase(av, ap) : absl::StartsWith(av, ap);
+    const bool has =
+        prefix_any_case ? absl::StartsWithIgnoreCase(av, ap) : absl::StartsWith(av, ap);
     if (!has) return std::nullopt;
     v.remove_prefix(prefix.size());
   }
@@ -151,9 +152,9 @@ Status Evaluate(const JwtRequirement& r, const Outcomes& outcomes) {
 const JwtRule* MatchRule(const JwtAuthnConfig& config, std::string_view path) {
   const std::string_view without_query = path.substr(0, path.find('?'));
   for (const JwtRule& rule : config.rules) {
-    if (rule.exact_path ? without_query == rule.path : absl::StartsWith(
-                                                          absl::string_view(path.data(), path.size()),
-                                                          absl::string_view(rule.path.data(), rule.path.size()))) {
+    if (rule.exact_path ? without_query == rule.path
+                        : absl::StartsWith(absl::string_view(path.data(), path.size()),
+                                           absl::string_view(rule.path.data(), rule.path.size()))) {
       return &rule;
     }
   }
@@ -232,8 +233,8 @@ class JwtAuthnFilter : public StreamFilter {
   void EncodeHeaders(http::HeaderMap& headers, bool /*end_stream*/) override {
     if (realm_.empty()) return;
     // RFC 6750 section 3: no error code when the request carried no token.
-    headers.Set("www-authenticate", "Bearer realm=\"" + realm_ + "\"" +
-                                        (missing_ ? "" : ", error=\"invalid_token\""));
+    headers.Set("www-authenticate",
+                "Bearer realm=\"" + realm_ + "\"" + (missing_ ? "" : ", error=\"invalid_token\""));
     realm_.clear();
   }
 
@@ -283,8 +284,9 @@ class JwtAuthnFilter : public StreamFilter {
     for (std::string_view name : names) {
       const JwtProviderConfig& provider = config_.providers.find(name)->second;
       auto jwks = jwks_.find(name);
-      outcomes.emplace(name, CheckProviderToken(provider, AudiencesFor(requirement, name), headers,
-                                                now, jwks == jwks_.end() ? nullptr : jwks->second.get()));
+      outcomes.emplace(name,
+                       CheckProviderToken(provider, AudiencesFor(requirement, name), headers, now,
+                                          jwks == jwks_.end() ? nullptr : jwks->second.get()));
     }
     const Status status = Evaluate(requirement, outcomes);
     if (status != Status::kOk) {
@@ -299,8 +301,8 @@ class JwtAuthnFilter : public StreamFilter {
         if (c == ' ') c = '_';
       }
       // Envoy answers 403 for a token whose audience is not allowed, 401 for the rest.
-      callbacks_.SendLocalReply(status == Status::kAudienceNotAllowed ? 403 : 401, message,
-                                details, 0);
+      callbacks_.SendLocalReply(status == Status::kAudienceNotAllowed ? 403 : 401, message, details,
+                                0);
       return FilterStatus::kLocalReplySent;
     }
     callbacks_.stats().counter(config_.allowed_stat).Inc();

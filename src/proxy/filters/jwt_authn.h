@@ -25,9 +25,9 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
-#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -58,7 +58,8 @@ class RemoteJwks {
     std::lock_guard<std::mutex> lock(mutex_);
     return now < expires_ ? jwks_ : nullptr;
   }
-  void Store(std::shared_ptr<const jwt::Jwks> jwks, std::chrono::steady_clock::time_point now) const {
+  void Store(std::shared_ptr<const jwt::Jwks> jwks,
+             std::chrono::steady_clock::time_point now) const {
     std::lock_guard<std::mutex> lock(mutex_);
     jwks_ = std::move(jwks);
     expires_ = now + cache_duration;
@@ -82,7 +83,7 @@ struct JwtProviderConfig {
 
   std::string issuer;  // empty: any issuer
   std::vector<std::string> audiences;
-  std::shared_ptr<const jwt::Jwks> jwks;  // local_jwks
+  std::shared_ptr<const jwt::Jwks> jwks;          // local_jwks
   std::shared_ptr<const RemoteJwks> remote_jwks;  // or remote_jwks
   bool forward = false;
   // Where the token may be. When both are empty, Envoy's default: Authorization with the
@@ -98,8 +99,8 @@ struct JwtProviderConfig {
 struct JwtRequirement {
   enum class Kind { kProvider, kRequiresAny, kRequiresAll, kAllowMissing, kAllowMissingOrFailed };
   Kind kind = Kind::kProvider;
-  std::string provider_name;               // kProvider
-  std::vector<std::string> audiences;      // kProvider via provider_and_audiences: overrides
+  std::string provider_name;                 // kProvider
+  std::vector<std::string> audiences;        // kProvider via provider_and_audiences: overrides
   std::vector<JwtRequirement> requirements;  // kRequiresAny / kRequiresAll
 };
 

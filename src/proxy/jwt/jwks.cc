@@ -41,7 +41,8 @@ std::shared_ptr<EVP_PKEY> FromData(const char* key_type,
   std::unique_ptr<OSSL_PARAM_BLD, ParamBldFree> bld(OSSL_PARAM_BLD_new());
   if (!bld || !build(bld.get())) return nullptr;
   std::unique_ptr<OSSL_PARAM, ParamFree> params(OSSL_PARAM_BLD_to_param(bld.get()));
-  std::unique_ptr<EVP_PKEY_CTX, PkeyCtxFree> ctx(EVP_PKEY_CTX_new_from_name(nullptr, key_type, nullptr));
+  std::unique_ptr<EVP_PKEY_CTX, PkeyCtxFree> ctx(
+      EVP_PKEY_CTX_new_from_name(nullptr, key_type, nullptr));
   if (!params || !ctx || EVP_PKEY_fromdata_init(ctx.get()) <= 0) return nullptr;
   EVP_PKEY* pkey = nullptr;
   if (EVP_PKEY_fromdata(ctx.get(), &pkey, EVP_PKEY_PUBLIC_KEY, params.get()) <= 0) return nullptr;
@@ -49,10 +50,10 @@ std::shared_ptr<EVP_PKEY> FromData(const char* key_type,
 }
 
 std::shared_ptr<EVP_PKEY> RsaKey(const std::string& n, const std::string& e) {
-  std::unique_ptr<BIGNUM, BnFree> bn_n(
-      BN_bin2bn(reinterpret_cast<const unsigned char*>(n.data()), static_cast<int>(n.size()), nullptr));
-  std::unique_ptr<BIGNUM, BnFree> bn_e(
-      BN_bin2bn(reinterpret_cast<const unsigned char*>(e.data()), static_cast<int>(e.size()), nullptr));
+  std::unique_ptr<BIGNUM, BnFree> bn_n(BN_bin2bn(reinterpret_cast<const unsigned char*>(n.data()),
+                                                 static_cast<int>(n.size()), nullptr));
+  std::unique_ptr<BIGNUM, BnFree> bn_e(BN_bin2bn(reinterpret_cast<const unsigned char*>(e.data()),
+                                                 static_cast<int>(e.size()), nullptr));
   if (!bn_n || !bn_e) return nullptr;
   return FromData("RSA", [&](OSSL_PARAM_BLD* b) {
     return OSSL_PARAM_BLD_push_BN(b, OSSL_PKEY_PARAM_RSA_N, bn_n.get()) == 1 &&

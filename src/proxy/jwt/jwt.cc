@@ -63,7 +63,7 @@ std::optional<std::string> JoseToDer(std::string_view raw) {
 
 bool Verify(const Jwk& key, const Jwt& jwt) {
   // EdDSA is one-shot with no separate digest (md = nullptr).
-  const EVP_MD* md = key.type == Jwk::Type::kRsa     ? RsaDigest(jwt.alg)
+  const EVP_MD* md = key.type == Jwk::Type::kRsa      ? RsaDigest(jwt.alg)
                      : key.type == Jwk::Type::kEcP256 ? EVP_sha256()
                                                       : nullptr;
   std::string der;

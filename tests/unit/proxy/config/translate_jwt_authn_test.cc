@@ -40,7 +40,8 @@ static_resources:
           - name: envoy.filters.http.jwt_authn
             typed_config:
               "@type": type.googleapis.com/envoy.extensions.filters.http.jwt_authn.v3.JwtAuthentication
-              )Y" + config + R"Y(
+              )Y" +
+         config + R"Y(
           - name: envoy.filters.http.router
           route_config:
             virtual_hosts: [{name: vh, domains: ["*"], routes: [{match: {prefix: "/"}, direct_response: {status: 200}}]}]
@@ -49,7 +50,8 @@ static_resources:
 
 std::string Provider(const std::string& extra = "") {
   return "providers: {p1: {issuer: https://issuer.test, audiences: [a], local_jwks: "
-         "{inline_string: '" + Jwks() + "'}" + extra + "}}";
+         "{inline_string: '" +
+         Jwks() + "'}" + extra + "}}";
 }
 
 // `config`'s providers and `rules` as two lines of the typed_config block.
@@ -65,9 +67,10 @@ std::string ErrorOf(const std::string& config) {
 
 TEST(TranslateJwtAuthnTest, LoadsEveryImplementedField) {
   const std::string config =
-      Provider(", forward: true, from_headers: [{name: X-Token, value_prefix: 'Token '}], "
-               "from_params: [jwt], forward_payload_header: x-payload, payload_in_metadata: p, "
-               "clock_skew_seconds: 5, claim_to_headers: [{header_name: x-sub, claim_name: sub}]") +
+      Provider(
+          ", forward: true, from_headers: [{name: X-Token, value_prefix: 'Token '}], "
+          "from_params: [jwt], forward_payload_header: x-payload, payload_in_metadata: p, "
+          "clock_skew_seconds: 5, claim_to_headers: [{header_name: x-sub, claim_name: sub}]") +
       "\n              rules: [{match: {prefix: /api}, requires: {requires_any: {requirements: "
       "[{provider_name: p1}, {allow_missing: {}}]}}}, {match: {path: /x}, requires: "
       "{provider_and_audiences: {provider_name: p1, audiences: [b]}}}, {match: {prefix: /}, "
@@ -83,8 +86,9 @@ TEST(TranslateJwtAuthnTest, LoadsEveryImplementedField) {
 TEST(TranslateJwtAuthnTest, RefusesWhatItDoesNotImplementWithPaths) {
   EXPECT_EQ(ErrorOf("providers: {p1: {remote_jwks: {http_uri: {uri: 'https://x/jwks', cluster: "
                     "c, timeout: 1s}}}}"),
-            kHcm + ".providers[p1].remote_jwks.http_uri.uri: must be an http:// URL, got "
-                   "'https://x/jwks'");
+            kHcm +
+                ".providers[p1].remote_jwks.http_uri.uri: must be an http:// URL, got "
+                "'https://x/jwks'");
   EXPECT_EQ(ErrorOf("providers: {p1: {remote_jwks: {http_uri: {uri: 'http://x/jwks', timeout: "
                     "1s}}}}"),
             kHcm + ".providers[p1].remote_jwks.http_uri.cluster: is required");
@@ -95,13 +99,15 @@ TEST(TranslateJwtAuthnTest, RefusesWhatItDoesNotImplementWithPaths) {
             kHcm + ".providers[p1].from_cookies: not supported");
   EXPECT_EQ(ErrorOf(WithRules(Provider(), "[{match: {prefix: /}, requires: {provider_name: p2}}]")),
             kHcm + ".rules[0].requires.provider_name: names no provider: 'p2'");
-  EXPECT_THAT(ErrorOf(WithRules(Provider(), "[{match: {prefix: /, headers: [{name: a, "
-                                   "present_match: true}]}, requires: {provider_name: p1}}]")),
+  EXPECT_THAT(ErrorOf(WithRules(Provider(),
+                                "[{match: {prefix: /, headers: [{name: a, "
+                                "present_match: true}]}, requires: {provider_name: p1}}]")),
               HasSubstr(kHcm + ".rules[0].match.headers"));
   EXPECT_EQ(ErrorOf("providers: {p1: {local_jwks: {inline_string: '{\"keys\": []}'}}}"),
             kHcm + ".providers[p1].local_jwks: Jwks doesn't have any valid public key");
-  EXPECT_EQ(ErrorOf(WithRules(Provider(), "[{match: {prefix: /}, requires: {requires_any: "
-                                 "{requirements: [{provider_name: p1}]}}}]")),
+  EXPECT_EQ(ErrorOf(WithRules(Provider(),
+                              "[{match: {prefix: /}, requires: {requires_any: "
+                              "{requirements: [{provider_name: p1}]}}}]")),
             kHcm + ".rules[0].requires.requires_any.requirements: needs at least 2 requirements");
 }
 

@@ -85,8 +85,12 @@ class JwtAuthnFilterTest : public ::testing::Test {
   }
 
   static json Claims() {
-    return {{"iss", kIssuer},  {"sub", "alice"},          {"aud", "bookinfo"},
-            {"exp", kNow + 600}, {"org", {{"team", "blue"}}}, {"groups", {"a", "b"}}};
+    return {{"iss", kIssuer},
+            {"sub", "alice"},
+            {"aud", "bookinfo"},
+            {"exp", kNow + 600},
+            {"org", {{"team", "blue"}}},
+            {"groups", {"a", "b"}}};
   }
 
   // Runs the filter on a request carrying `authorization` (when not empty); returns whether it
@@ -97,8 +101,8 @@ class JwtAuthnFilterTest : public ::testing::Test {
     request_.Add(":path", path);
     request_.Add(":authority", "svc.test");
     if (!authorization.empty()) request_.Add("authorization", authorization);
-    auto factory = CreateJwtAuthnFilterFactory(
-        "jwt", std::make_shared<const JwtAuthnConfig>(config_));
+    auto factory =
+        CreateJwtAuthnFilterFactory("jwt", std::make_shared<const JwtAuthnConfig>(config_));
     auto filter = factory->Create(callbacks_);
     const FilterStatus status = filter->DecodeHeaders(request_, true);
     response_ = http::HeaderMap();
@@ -128,7 +132,8 @@ TEST_F(JwtAuthnFilterTest, ValidTokenPassesWithHeadersAndMetadata) {
   EXPECT_EQ(json::parse(*payload)["sub"], "alice");
 
   auto& istio = callbacks_.info_.dynamic_metadata.at("istio_authn");
-  EXPECT_EQ(istio.at("request.auth.principal"), std::vector<std::string>{"https://issuer.test/alice"});
+  EXPECT_EQ(istio.at("request.auth.principal"),
+            std::vector<std::string>{"https://issuer.test/alice"});
   EXPECT_EQ(istio.at("request.auth.audiences"), std::vector<std::string>{"bookinfo"});
   EXPECT_EQ(istio.at("request.auth.claims.groups"), (std::vector<std::string>{"a", "b"}));
   EXPECT_EQ(json::parse(callbacks_.info_.dynamic_metadata.at("envoy.filters.http.jwt_authn")
@@ -164,10 +169,11 @@ TEST_F(JwtAuthnFilterTest, InvalidTokensAreRefusedWithEnvoysReasons) {
   early["nbf"] = kNow + 61;
   issuer["iss"] = "https://other.test";
   audience["aud"] = json::array({"reviews"});
-  for (const Case& c : {Case{"expired", expired, 401, "Jwt is expired"},
-                        Case{"not yet valid", early, 401, "Jwt not yet valid"},
-                        Case{"wrong issuer", issuer, 401, "Jwt issuer is not configured"},
-                        Case{"wrong audience", audience, 403, "Audiences in Jwt are not allowed"}}) {
+  for (const Case& c :
+       {Case{"expired", expired, 401, "Jwt is expired"},
+        Case{"not yet valid", early, 401, "Jwt not yet valid"},
+        Case{"wrong issuer", issuer, 401, "Jwt issuer is not configured"},
+        Case{"wrong audience", audience, 403, "Audiences in Jwt are not allowed"}}) {
     EXPECT_FALSE(Run("Bearer " + Key().Sign(c.claims))) << c.name;
     EXPECT_EQ(callbacks_.replied_status, c.status) << c.name;
     EXPECT_EQ(callbacks_.replied_body, c.body) << c.name;
@@ -223,7 +229,8 @@ TEST_F(JwtAuthnFilterTest, TokenFromCustomHeaderAndQueryParameter) {
   request_.Add(":path", "/api");
   request_.Add("x-token", "Token " + token);
   // The factory owns the config the filter reads: it must outlive the filter.
-  auto factory = CreateJwtAuthnFilterFactory("jwt", std::make_shared<const JwtAuthnConfig>(config_));
+  auto factory =
+      CreateJwtAuthnFilterFactory("jwt", std::make_shared<const JwtAuthnConfig>(config_));
   auto filter = factory->Create(callbacks_);
   EXPECT_EQ(filter->DecodeHeaders(request_, true), FilterStatus::kContinue);
   EXPECT_FALSE(request_.Has("x-token"));

@@ -49,9 +49,10 @@ TEST_P(SignatureTest, VerifiesGoodAndRefusesBadSignatures) {
   // Same signature over a different payload.
   const std::string token = key.Sign(payload);
   const size_t dot1 = token.find('.'), dot2 = token.rfind('.');
-  const std::string tampered = token.substr(0, dot1 + 1) +
-                               Base64UrlEncode(json{{"iss", "https://issuer.test"}, {"sub", "mallory"}}.dump()) +
-                               token.substr(dot2);
+  const std::string tampered =
+      token.substr(0, dot1 + 1) +
+      Base64UrlEncode(json{{"iss", "https://issuer.test"}, {"sub", "mallory"}}.dump()) +
+      token.substr(dot2);
   Jwt changed;
   ASSERT_EQ(ParseJwt(tampered, changed), Status::kOk);
   EXPECT_EQ(VerifySignature(changed, **jwks), Status::kVerificationFail);
