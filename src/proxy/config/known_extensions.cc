@@ -25,6 +25,8 @@ constexpr KnownExtension kExtensions[] = {
      ExtensionKind::kHttpFilterPerRoute},
     {"envoy.filters.http.fault", "envoy.extensions.filters.http.fault.v3.HTTPFault",
      ExtensionKind::kHttpFilter},
+    {"envoy.filters.http.jwt_authn", "envoy.extensions.filters.http.jwt_authn.v3.JwtAuthentication",
+     ExtensionKind::kHttpFilter},
     {"envoy.filters.http.local_ratelimit",
      "envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit", ExtensionKind::kHttpFilter},
     {"envoy.retry_host_predicates.previous_hosts",

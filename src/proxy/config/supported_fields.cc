@@ -145,6 +145,24 @@ constexpr SupportedFields kTable[] = {
      "allow_origin_string_match allow_methods allow_headers expose_headers max_age "
      "allow_credentials filter_enabled shadow_enabled allow_private_network_access "
      "forward_not_matching_preflights"},
+    // JWT authentication (translate_jwt_authn.cc). Rules match by RouteMatch prefix or path only
+    // (the translator refuses the other RouteMatch fields).
+    {"envoy.extensions.filters.http.jwt_authn.v3.JwtAuthentication", "providers rules"},
+    {"envoy.extensions.filters.http.jwt_authn.v3.JwtProvider",
+     "issuer audiences local_jwks remote_jwks forward from_headers from_params "
+     "forward_payload_header "
+     "payload_in_metadata clock_skew_seconds claim_to_headers"},
+    {"envoy.extensions.filters.http.jwt_authn.v3.JwtHeader", "name value_prefix"},
+    {"envoy.extensions.filters.http.jwt_authn.v3.RemoteJwks", "http_uri cache_duration"},
+    {"envoy.config.core.v3.HttpUri", "uri cluster timeout"},
+    {"envoy.extensions.filters.http.jwt_authn.v3.JwtClaimToHeader", "header_name claim_name"},
+    {"envoy.extensions.filters.http.jwt_authn.v3.RequirementRule", "match requires"},
+    {"envoy.extensions.filters.http.jwt_authn.v3.JwtRequirement",
+     "provider_name provider_and_audiences requires_any requires_all allow_missing_or_failed "
+     "allow_missing"},
+    {"envoy.extensions.filters.http.jwt_authn.v3.ProviderWithAudiences", "provider_name audiences"},
+    {"envoy.extensions.filters.http.jwt_authn.v3.JwtRequirementOrList", "requirements"},
+    {"envoy.extensions.filters.http.jwt_authn.v3.JwtRequirementAndList", "requirements"},
     {"envoy.type.v3.TokenBucket", "max_tokens tokens_per_fill fill_interval"},
     // RBAC (HTTP and network filters; envoy/config/rbac/v3/rbac.proto). Not evaluated, so
     // refused: Policy.condition / checked_condition (CEL), the matcher / shadow_matcher trees,

@@ -8,6 +8,7 @@
 #include "envoy/extensions/filters/http/router/v3/router.pb.h"
 #include "proxy/config/translate_common.h"
 #include "proxy/config/translate_rbac.h"
+#include "proxy/config/translate_jwt_authn.h"
 #include "proxy/filters/cors.h"
 #include "proxy/filters/fault.h"
 #include "proxy/filters/local_ratelimit.h"
@@ -23,6 +24,8 @@ namespace rl_pb = envoy::extensions::filters::http::local_ratelimit::v3;
 
 constexpr std::string_view kCorsType = "envoy.extensions.filters.http.cors.v3.Cors";
 constexpr std::string_view kCorsPolicyType = "envoy.extensions.filters.http.cors.v3.CorsPolicy";
+constexpr std::string_view kJwtAuthnType =
+    "envoy.extensions.filters.http.jwt_authn.v3.JwtAuthentication";
 constexpr std::string_view kFaultType = "envoy.extensions.filters.http.fault.v3.HTTPFault";
 constexpr std::string_view kLocalRateLimitType =
     "envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit";
@@ -219,6 +222,13 @@ absl::StatusOr<std::shared_ptr<const filters::FilterFactory>> TranslateHttpFilte
     }
     return std::shared_ptr<const filters::FilterFactory>(
         filters::CreateRbacFilterFactory(std::move(name), std::move(config)));
+  }
+  if (extension.type_name == kJwtAuthnType) {
+    if (!typed_config)
+      return ConfigError(path, "envoy.filters.http.jwt_authn needs a typed_config");
+    ASSIGN_OR_RETURN(auto config, TranslateJwtAuthn(*typed_config, http_stat_prefix, c_path));
+    return std::shared_ptr<const filters::FilterFactory>(
+        filters::CreateJwtAuthnFilterFactory(std::move(name), std::move(config)));
   }
   return std::shared_ptr<const filters::FilterFactory>();  // the router: the stream's last step
 }

@@ -12,7 +12,9 @@
 // Not thread-safe: a StreamFilter lives on its stream's worker.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -59,6 +61,15 @@ class FilterCallbacks {
   virtual void SendLocalReply(uint32_t status, std::string_view body, std::string_view details,
                               uint64_t response_flag,
                               std::optional<uint32_t> grpc_status = std::nullopt) = 0;
+  // Sends `request` (a GET's headers) to a host of `cluster` from this worker and calls `done`
+  // on this worker with the body of a 200 response, or nullopt for anything else (no such
+  // cluster, no host, connection failure, other status, `timeout`). `done` may run after the
+  // stream ended: it must check that what it captured is still alive. jwt_authn's remote JWKS.
+  virtual void FetchFromCluster(std::string_view cluster, std::unique_ptr<http::HeaderMap> request,
+                                std::chrono::milliseconds timeout,
+                                std::function<void(std::optional<std::string>)> done) {
+    done(std::nullopt);
+  }
 };
 
 class StreamFilter {

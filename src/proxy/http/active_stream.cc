@@ -69,6 +69,19 @@ ActiveStream::~ActiveStream() {
 
 event::Dispatcher& ActiveStream::dispatcher() { return hcm_.worker().dispatcher; }
 Random& ActiveStream::random() { return hcm_.worker().random; }
+
+void ActiveStream::FetchFromCluster(std::string_view cluster_name,
+                                    std::unique_ptr<http::HeaderMap> request,
+                                    std::chrono::milliseconds timeout,
+                                    std::function<void(std::optional<std::string>)> done) {
+  WorkerContext& worker = hcm_.worker();
+  cluster::ThreadLocalCluster* cluster = worker.clusters.Get(cluster_name);
+  if (cluster == nullptr) {
+    done(std::nullopt);
+    return;
+  }
+  worker.fetches.Start(worker.dispatcher, *cluster, std::move(request), timeout, std::move(done));
+}
 stats::Store& ActiveStream::stats() { return hcm_.worker().stats; }
 const std::string& ActiveStream::stat_prefix() { return hcm_.runtime().stat_prefix; }
 

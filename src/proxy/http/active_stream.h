@@ -54,6 +54,9 @@ class ActiveStream : public ThreadFreeList<ActiveStream>,
   void ContinueDecoding() override;
   void SendLocalReply(uint32_t status, std::string_view body, std::string_view details,
                       uint64_t response_flag, std::optional<uint32_t> grpc_status) override;
+  void FetchFromCluster(std::string_view cluster, std::unique_ptr<http::HeaderMap> request,
+                        std::chrono::milliseconds timeout,
+                        std::function<void(std::optional<std::string>)> done) override;
 
   // Called by the UpstreamRouter with the upstream's response.
   void OnUpstream1xxHeaders(std::unique_ptr<http::HeaderMap> headers);

@@ -11,6 +11,7 @@
 #include "event/dispatcher.h"
 #include "proxy/access_log/access_log.h"
 #include "proxy/cluster_manager/thread_local_cluster.h"
+#include "proxy/http/cluster_fetch.h"
 #include "proxy/http/shadow_request.h"
 #include "proxy/stats/stats.h"
 
@@ -27,6 +28,7 @@ struct WorkerContext {
 
   access_log::WorkerAccessLogs access_logs;  // flushed by the worker every second
   ShadowRequests shadows;                    // mirrored requests still in flight
+  ClusterFetches fetches;                    // filters' own requests (remote JWKS) in flight
 
   // The HTTP Date value (RFC 9110 §5.6.7) for `now`, formatted once per second per worker.
   const std::string& HttpDate(std::chrono::system_clock::time_point now) {
