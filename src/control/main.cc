@@ -16,6 +16,9 @@
 #include "control/api/http_server.h"
 #include "control/api/lifecycle_api.h"
 #include "control/api/resource_api.h"
+#include "control/api/token_api.h"
+#include "control/ca/certificate_authority.h"
+#include "control/ca/token_authority.h"
 #include "control/mesh/mesh_config_file.h"
 #include "control/mesh/mesh_controller.h"
 #include "control/model/formats.h"
@@ -45,7 +48,8 @@ int main(int argc, char** argv) {
   CLI::App app{"weftd: the Weft service mesh's control plane"};
   std::string data_dir = "./weft-data", api_addr = "127.0.0.1:15080", xds_addr = "127.0.0.1:15010",
               log_level = "info", api_address_path, mesh_config_path, xds_address_path,
-              registration_grace = "10s", revision = "default";
+              registration_grace = "10s", revision = "default", cacerts_dir,
+              workload_cert_ttl = "24h";
   app.add_option("--data-dir", data_dir, "directory of the store (weft.db), created if absent");
   app.add_option("--api-addr", api_addr, "HOST:PORT of the resource API (port 0: any free port)");
   app.add_option("--xds-addr", xds_addr, "HOST:PORT of the ADS server (port 0: any free port)");
@@ -62,6 +66,12 @@ int main(int argc, char** argv) {
   app.add_option("--revision", revision,
                  "the control plane revision this weftd is (Istio's revision: \"default\", "
                  "\"canary\", ...), reported on GET /version");
+  app.add_option("--cacerts", cacerts_dir,
+                 "directory of plug-in CA files (Istio's cacerts: ca-cert.pem, ca-key.pem, "
+                 "cert-chain.pem, root-cert.pem); default: a self-signed root in <data-dir>/ca");
+  app.add_option("--workload-cert-ttl", workload_cert_ttl,
+                 "lifetime of the workload certificates the CA signs (Istio's "
+                 "DEFAULT_WORKLOAD_CERT_TTL, 24h), and the most a request may ask for");
   app.add_option("-l,--log-level", log_level, "trace|debug|info|warning|error|critical|off");
   CLI11_PARSE(app, argc, argv);
 
@@ -87,6 +97,12 @@ int main(int argc, char** argv) {
                  weft::control::DurationError(registration_grace).c_str());
     return 1;
   }
+  const std::optional<int64_t> cert_ttl_ns = weft::control::ParseDuration(workload_cert_ttl);
+  if (!cert_ttl_ns || *cert_ttl_ns < 1'000'000'000) {
+    std::fprintf(stderr, "error: --workload-cert-ttl %s: %s\n", workload_cert_ttl.c_str(),
+                 weft::control::DurationError(workload_cert_ttl, 1'000'000'000).c_str());
+    return 1;
+  }
   auto mesh_config = weft::control::mesh::LoadMeshConfig(mesh_config_path);
   if (!mesh_config.ok()) {
     std::fprintf(stderr, "error: --mesh-config %s\n",
@@ -96,6 +112,25 @@ int main(int argc, char** argv) {
   auto store = weft::control::SqliteStore::Open(data_dir + "/weft.db");
   if (!store.ok()) {
     std::fprintf(stderr, "error: %s\n", std::string(store.status().message()).c_str());
+    return 1;
+  }
+
+  // The mesh's CA and the tokens that authenticate its callers (docs/user-guide/security.md).
+  if (mkdir((data_dir + "/ca").c_str(), 0700) != 0 && errno != EEXIST) {
+    std::fprintf(stderr, "error: cannot create %s/ca: %s\n", data_dir.c_str(),
+                 std::strerror(errno));
+    return 1;
+  }
+  auto certificate_authority = weft::control::ca::CertificateAuthority::Open(
+      data_dir + "/ca", cacerts_dir, mesh_config->trust_domain);
+  if (!certificate_authority.ok()) {
+    std::fprintf(stderr, "error: CA: %s\n",
+                 std::string(certificate_authority.status().message()).c_str());
+    return 1;
+  }
+  auto tokens = weft::control::ca::TokenAuthority::Open(data_dir + "/ca/token-key");
+  if (!tokens.ok()) {
+    std::fprintf(stderr, "error: %s\n", std::string(tokens.status().message()).c_str());
     return 1;
   }
 
@@ -153,9 +188,12 @@ int main(int argc, char** argv) {
       },
       [&store] { return (*store)->Revision(); });
   weft::control::LifecycleApi lifecycle(revision, **store);
+  weft::control::TokenApi token_api(**tokens);
   weft::control::HttpServer server(dispatcher, [&](const auto& request, auto& exchange) {
     if (weft::control::LifecycleApi::Serves(request)) {
       lifecycle.Handle(request, exchange);
+    } else if (weft::control::TokenApi::Serves(request)) {
+      token_api.Handle(request, exchange);
     } else if (weft::control::DebugApi::Serves(request)) {
       debug.Handle(request, exchange);
     } else {
