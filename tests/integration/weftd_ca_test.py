@@ -93,7 +93,8 @@ class WeftdCaTestBase(unittest.TestCase):
         self.weftd = Weftd(self.dir, ["--xds-addr", "127.0.0.1:0", "--xds-address-path",
                                       self.xds_file, "--xds-tls-addr", "127.0.0.1:0",
                                       "--xds-tls-address-path", self.tls_file,
-                                      "--workload-cert-ttl", "1h", *self.EXTRA])
+                                      *(() if "--workload-cert-ttl" in self.EXTRA
+                                        else ("--workload-cert-ttl", "1h")), *self.EXTRA])
         self.weftd.start()
         self.addCleanup(self.weftd.stop)
         deadline = time.time() + 10

@@ -11,9 +11,10 @@
 
 #include "base/logging.h"
 #include "base/status.h"
-#include "control/ca/openssl_util.h"
+#include "security/openssl_util.h"
 
 namespace weft::control::ca {
+using namespace ::weft::security;  // X509Ptr, PEM helpers
 namespace {
 
 constexpr const char kRootCert[] = "root-cert.pem";

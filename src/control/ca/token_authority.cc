@@ -10,9 +10,10 @@
 
 #include "absl/strings/escaping.h"
 #include "base/status.h"
-#include "control/ca/openssl_util.h"
+#include "security/openssl_util.h"
 
 namespace weft::control::ca {
+using namespace ::weft::security;  // X509Ptr, PEM helpers
 namespace {
 
 constexpr const char kIssuer[] = "weftd";

@@ -10,34 +10,19 @@
 
 #include <filesystem>
 
-#include "control/ca/openssl_util.h"
+#include "security/openssl_util.h"
 
 namespace weft::control::ca {
 namespace {
 
 namespace fs = std::filesystem;
+using namespace ::weft::security;
 using std::chrono::seconds;
 
 constexpr char kId[] = "spiffe://cluster.local/ns/default/sa/productpage";
 
 std::string MakeCsr(const std::string& san_value, EVP_PKEY* key) {
-  ReqPtr req(X509_REQ_new());
-  X509_REQ_set_pubkey(req.get(), key);
-  if (!san_value.empty()) {
-    STACK_OF(X509_EXTENSION)* exts = sk_X509_EXTENSION_new_null();
-    sk_X509_EXTENSION_push(exts, X509V3_EXT_conf_nid(nullptr, nullptr, NID_subject_alt_name,
-                                                     san_value.c_str()));
-    X509_REQ_add_extensions(req.get(), exts);
-    sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
-  }
-  X509_REQ_sign(req.get(), key, EVP_sha256());
-  BIO* bio = BIO_new(BIO_s_mem());
-  PEM_write_bio_X509_REQ(bio, req.get());
-  char* data = nullptr;
-  long len = BIO_get_mem_data(bio, &data);
-  std::string pem(data, static_cast<size_t>(len));
-  BIO_free(bio);
-  return pem;
+  return *security::MakeCsr(key, san_value);
 }
 
 std::vector<std::string> UriSans(X509* cert) {

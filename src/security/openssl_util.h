@@ -1,6 +1,7 @@
-// Small RAII and PEM helpers over OpenSSL 3 for weftd's CA: owning pointers with the right free
-// function, PEM in and out of strings, and files written with an exact mode. Kept out of the
-// CA's public header so its users do not include OpenSSL.
+// Small RAII and PEM helpers over OpenSSL 3, shared by weftd's CA (control/ca) and weft-proxy's
+// identity agent (proxy/identity): owning pointers with the right free function, PEM in and out
+// of strings, a new EC P-256 key, a CSR for one URI SAN, and files written with an exact mode.
+// Kept out of the public headers of both so their users do not include OpenSSL.
 #pragma once
 
 #include <openssl/evp.h>
@@ -13,7 +14,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 
-namespace weft::control::ca {
+namespace weft::security {
 
 struct X509Free {
   void operator()(X509* p) const { X509_free(p); }
@@ -42,8 +43,12 @@ std::string PrivateKeyToPem(EVP_PKEY* key);  // PKCS#8, unencrypted
 // A fresh EC P-256 key.
 absl::StatusOr<PkeyPtr> NewEcP256Key();
 
+// A PEM CSR for `key`, signed by it, with an empty subject and the subjectAltName given in
+// OpenSSL's config syntax ("URI:spiffe://...", "URI:a,DNS:b"; empty: no SAN).
+absl::StatusOr<std::string> MakeCsr(EVP_PKEY* key, const std::string& subject_alt_name);
+
 absl::StatusOr<std::string> ReadFile(const std::string& path);
 // Written to a temporary file with `mode` from creation (never briefly wider), then renamed.
 absl::Status WriteFileWithMode(const std::string& path, const std::string& content, int mode);
 
-}  // namespace weft::control::ca
+}  // namespace weft::security

@@ -1,10 +1,11 @@
-#include "control/ca/openssl_util.h"
+#include "security/openssl_util.h"
 
 #include <fcntl.h>
 #include <openssl/bio.h>
 #include <openssl/ec.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
+#include <openssl/x509v3.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -13,7 +14,7 @@
 #include <fstream>
 #include <sstream>
 
-namespace weft::control::ca {
+namespace weft::security {
 namespace {
 
 struct BioFree {
@@ -92,6 +93,30 @@ absl::StatusOr<PkeyPtr> NewEcP256Key() {
   return key;
 }
 
+absl::StatusOr<std::string> MakeCsr(EVP_PKEY* key, const std::string& subject_alt_name) {
+  ReqPtr req(X509_REQ_new());
+  X509_REQ_set_version(req.get(), 0);
+  X509_REQ_set_pubkey(req.get(), key);
+  if (!subject_alt_name.empty()) {
+    X509_EXTENSION* san = X509V3_EXT_conf_nid(nullptr, nullptr, NID_subject_alt_name,
+                                              subject_alt_name.c_str());
+    if (san == nullptr) {
+      return absl::InvalidArgumentError("subjectAltName " + subject_alt_name + ": " +
+                                        OpenSslError());
+    }
+    STACK_OF(X509_EXTENSION)* exts = sk_X509_EXTENSION_new_null();
+    sk_X509_EXTENSION_push(exts, san);
+    X509_REQ_add_extensions(req.get(), exts);
+    sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+  }
+  if (X509_REQ_sign(req.get(), key, EVP_sha256()) == 0) {
+    return absl::InternalError("signing the CSR: " + OpenSslError());
+  }
+  BioPtr bio(BIO_new(BIO_s_mem()));
+  PEM_write_bio_X509_REQ(bio.get(), req.get());
+  return BioText(bio.get());
+}
+
 absl::StatusOr<std::string> ReadFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return absl::NotFoundError(path + ": " + std::strerror(errno));
@@ -127,4 +152,4 @@ absl::Status WriteFileWithMode(const std::string& path, const std::string& conte
   return absl::OkStatus();
 }
 
-}  // namespace weft::control::ca
+}  // namespace weft::security
