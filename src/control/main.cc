@@ -212,11 +212,11 @@ int main(int argc, char** argv) {
     const std::string host = xds_addr.substr(0, xds_addr.rfind(':'));
     xds_tls_addr = host + (xds_addr.substr(xds_addr.rfind(':')) == ":0" ? ":0" : ":15012");
   }
-  auto serving = (*certificate_authority)
-                     ->IssueServingCertificate(
-                         {"istiod.istio-system.svc", "localhost"},
-                         ServingIps(xds_tls_addr.substr(0, xds_tls_addr.rfind(':'))),
-                         std::chrono::hours(24 * 365));
+  auto serving =
+      (*certificate_authority)
+          ->IssueServingCertificate({"istiod.istio-system.svc", "localhost"},
+                                    ServingIps(xds_tls_addr.substr(0, xds_tls_addr.rfind(':'))),
+                                    std::chrono::hours(24 * 365));
   if (!serving.ok()) {
     std::fprintf(stderr, "error: CA: %s\n", std::string(serving.status().message()).c_str());
     return 1;
@@ -274,9 +274,9 @@ int main(int argc, char** argv) {
   WriteAddressFile(api_address_path, bound);
   WriteAddressFile(xds_address_path, xds_bound);
   const std::string xds_tls_bound =
-      ads.tls_port() == 0 ? ""
-                          : xds_tls_addr.substr(0, xds_tls_addr.rfind(':')) + ":" +
-                                std::to_string(ads.tls_port());
+      ads.tls_port() == 0
+          ? ""
+          : xds_tls_addr.substr(0, xds_tls_addr.rfind(':')) + ":" + std::to_string(ads.tls_port());
   WriteAddressFile(xds_tls_address_path, xds_tls_bound);
   WEFT_LOG(info,
            "weftd {} (revision {}): resource API on http://{}, xDS on {}, xDS+CA over TLS on {}, "

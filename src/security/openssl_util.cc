@@ -98,8 +98,8 @@ absl::StatusOr<std::string> MakeCsr(EVP_PKEY* key, const std::string& subject_al
   X509_REQ_set_version(req.get(), 0);
   X509_REQ_set_pubkey(req.get(), key);
   if (!subject_alt_name.empty()) {
-    X509_EXTENSION* san = X509V3_EXT_conf_nid(nullptr, nullptr, NID_subject_alt_name,
-                                              subject_alt_name.c_str());
+    X509_EXTENSION* san =
+        X509V3_EXT_conf_nid(nullptr, nullptr, NID_subject_alt_name, subject_alt_name.c_str());
     if (san == nullptr) {
       return absl::InvalidArgumentError("subjectAltName " + subject_alt_name + ": " +
                                         OpenSslError());

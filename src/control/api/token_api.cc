@@ -23,7 +23,8 @@ bool ParsePath(std::string_view path, std::string* ns, std::string* sa) {
   std::vector<std::string_view> parts;
   for (size_t start = 0;;) {
     size_t slash = path.find('/', start);
-    parts.push_back(path.substr(start, slash == std::string_view::npos ? path.npos : slash - start));
+    parts.push_back(
+        path.substr(start, slash == std::string_view::npos ? path.npos : slash - start));
     if (slash == std::string_view::npos) break;
     start = slash + 1;
   }
@@ -54,7 +55,8 @@ void TokenApi::Handle(const HttpRequest& request, HttpExchange& exchange) {
   int64_t expiration = kDefaultExpirationSeconds;
   if (!request.body.empty()) {
     nlohmann::json body = nlohmann::json::parse(request.body, nullptr, false);
-    if (!body.is_object()) return Reply(exchange, BadRequest("the request body is not a JSON object"));
+    if (!body.is_object())
+      return Reply(exchange, BadRequest("the request body is not a JSON object"));
     for (const auto& [key, value] : body.items()) {
       if (key != "expirationSeconds") {
         return Reply(exchange, BadRequest("unknown field \"" + key + "\""));

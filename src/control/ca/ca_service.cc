@@ -31,10 +31,7 @@ class CaService::Impl final : public auth::IstioCertificateService::CallbackServ
  public:
   Impl(CertificateAuthority& authority, const TokenAuthority& tokens, std::string trust_domain,
        std::chrono::seconds ttl)
-      : authority_(authority),
-        tokens_(tokens),
-        trust_domain_(std::move(trust_domain)),
-        ttl_(ttl) {}
+      : authority_(authority), tokens_(tokens), trust_domain_(std::move(trust_domain)), ttl_(ttl) {}
 
   grpc::ServerUnaryReactor* CreateCertificate(grpc::CallbackServerContext* context,
                                               const auth::IstioCertificateRequest* request,
@@ -47,8 +44,8 @@ class CaService::Impl final : public auth::IstioCertificateService::CallbackServ
   std::string PrometheusText() const {
     std::string out;
     auto counter = [&out](const char* name, const char* help, const std::atomic<int64_t>& v) {
-      out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " counter\n" +
-             name + " " + std::to_string(v.load()) + "\n";
+      out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " counter\n" + name +
+             " " + std::to_string(v.load()) + "\n";
     };
     counter("citadel_server_csr_count", "The number of CSRs received by the CA.",
             counters_.csr_count);
@@ -60,8 +57,8 @@ class CaService::Impl final : public auth::IstioCertificateService::CallbackServ
     counter("citadel_server_csr_sign_error_count",
             "The number of CSRs refused (identity, TTL) or that failed to sign.",
             counters_.csr_sign_error_count);
-    counter("citadel_server_success_cert_issuance_count",
-            "The number of certificates issued.", counters_.success_cert_issuance_count);
+    counter("citadel_server_success_cert_issuance_count", "The number of certificates issued.",
+            counters_.success_cert_issuance_count);
     return out;
   }
 
@@ -131,8 +128,8 @@ class CaService::Impl final : public auth::IstioCertificateService::CallbackServ
 
 CaService::CaService(CertificateAuthority& authority, const TokenAuthority& tokens,
                      std::string trust_domain, std::chrono::seconds workload_cert_ttl)
-    : impl_(std::make_unique<Impl>(authority, tokens, std::move(trust_domain),
-                                   workload_cert_ttl)) {}
+    : impl_(std::make_unique<Impl>(authority, tokens, std::move(trust_domain), workload_cert_ttl)) {
+}
 CaService::~CaService() = default;
 
 grpc::Service* CaService::grpc_service() { return impl_.get(); }

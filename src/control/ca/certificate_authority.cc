@@ -183,7 +183,8 @@ absl::StatusOr<std::unique_ptr<CertificateAuthority>> CertificateAuthority::Open
   X509_STORE_CTX* ctx = X509_STORE_CTX_new();
   X509_STORE_CTX_init(ctx, store, state->ca_cert.get(), untrusted);
   const bool verified = X509_verify_cert(ctx) == 1;
-  const std::string why = verified ? "" : X509_verify_cert_error_string(X509_STORE_CTX_get_error(ctx));
+  const std::string why =
+      verified ? "" : X509_verify_cert_error_string(X509_STORE_CTX_get_error(ctx));
   X509_STORE_CTX_free(ctx);
   sk_X509_free(untrusted);
   X509_STORE_free(store);
@@ -232,8 +233,9 @@ absl::Status CheckSubjectKey(EVP_PKEY* key) {
 
 }  // namespace
 
-absl::StatusOr<std::vector<std::string>> CertificateAuthority::SignCsr(
-    const std::string& csr_pem, const std::string& spiffe_id, std::chrono::seconds ttl) {
+absl::StatusOr<std::vector<std::string>> CertificateAuthority::SignCsr(const std::string& csr_pem,
+                                                                       const std::string& spiffe_id,
+                                                                       std::chrono::seconds ttl) {
   ASSIGN_OR_RETURN(ReqPtr req, ParseCsr(csr_pem));
   EVP_PKEY* subject_key = X509_REQ_get0_pubkey(req.get());
   if (subject_key == nullptr) return absl::InvalidArgumentError("the CSR has no public key");
@@ -256,8 +258,8 @@ absl::StatusOr<std::vector<std::string>> CertificateAuthority::SignCsr(
   ASSIGN_OR_RETURN(X509Ptr leaf, NewCertificate(subject_key, issuer, ttl));
   // Istio's workload certificates: empty subject, so the SAN is critical (RFC 5280 4.2.1.6).
   RETURN_IF_ERROR(AddExtension(leaf.get(), issuer, NID_basic_constraints, "critical,CA:FALSE"));
-  RETURN_IF_ERROR(AddExtension(leaf.get(), issuer, NID_key_usage,
-                               "critical,digitalSignature,keyEncipherment"));
+  RETURN_IF_ERROR(
+      AddExtension(leaf.get(), issuer, NID_key_usage, "critical,digitalSignature,keyEncipherment"));
   RETURN_IF_ERROR(AddExtension(leaf.get(), issuer, NID_ext_key_usage, "serverAuth,clientAuth"));
   if (X509_get0_subject_key_id(issuer) != nullptr) {  // a user's intermediate may have none
     RETURN_IF_ERROR(AddExtension(leaf.get(), issuer, NID_authority_key_identifier, "keyid"));
@@ -287,8 +289,8 @@ absl::StatusOr<KeyCertPair> CertificateAuthority::IssueServingCertificate(
   for (const std::string& dns : dns_names) sans += (sans.empty() ? "DNS:" : ",DNS:") + dns;
   for (const std::string& ip : ips) sans += (sans.empty() ? "IP:" : ",IP:") + ip;
   RETURN_IF_ERROR(AddExtension(cert.get(), issuer, NID_basic_constraints, "critical,CA:FALSE"));
-  RETURN_IF_ERROR(AddExtension(cert.get(), issuer, NID_key_usage,
-                               "critical,digitalSignature,keyEncipherment"));
+  RETURN_IF_ERROR(
+      AddExtension(cert.get(), issuer, NID_key_usage, "critical,digitalSignature,keyEncipherment"));
   RETURN_IF_ERROR(AddExtension(cert.get(), issuer, NID_ext_key_usage, "serverAuth"));
   RETURN_IF_ERROR(AddExtension(cert.get(), issuer, NID_subject_alt_name, "critical," + sans));
   if (X509_sign(cert.get(), state_->ca_key.get(), EVP_sha256()) == 0) {

@@ -40,8 +40,8 @@ class CertificateAuthority {
 
   // Signs a PEM CSR for exactly one identity: the CSR's self-signature must verify and its
   // subjectAltName must hold one URI SAN equal to `spiffe_id` and nothing else. The leaf is
-  // valid for `ttl` from now. Returns Istio's cert_chain: [leaf, intermediates..., root] (PEM each).
-  // InvalidArgument/PermissionDenied say why a CSR was refused.
+  // valid for `ttl` from now. Returns Istio's cert_chain: [leaf, intermediates..., root] (PEM
+  // each). InvalidArgument/PermissionDenied say why a CSR was refused.
   absl::StatusOr<std::vector<std::string>> SignCsr(const std::string& csr_pem,
                                                    const std::string& spiffe_id,
                                                    std::chrono::seconds ttl);

@@ -33,9 +33,8 @@ bool FromBase64Url(const std::string& text, std::string* bytes) {
 }  // namespace
 
 TokenAuthority::TokenAuthority(std::string key, Clock now)
-    : key_(std::move(key)), now_(now ? std::move(now) : [] {
-        return std::chrono::system_clock::now();
-      }) {}
+    : key_(std::move(key)),
+      now_(now ? std::move(now) : [] { return std::chrono::system_clock::now(); }) {}
 
 absl::StatusOr<std::unique_ptr<TokenAuthority>> TokenAuthority::Open(const std::string& key_path,
                                                                      Clock now) {
@@ -66,9 +65,8 @@ std::string TokenAuthority::Sign(const std::string& signing_input) const {
 
 std::string TokenAuthority::Issue(const ServiceAccount& account,
                                   std::chrono::seconds lifetime) const {
-  const int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
-                          now_().time_since_epoch())
-                          .count();
+  const int64_t now =
+      std::chrono::duration_cast<std::chrono::seconds>(now_().time_since_epoch()).count();
   nlohmann::json header = {{"alg", "HS256"}, {"typ", "JWT"}};
   nlohmann::json payload = {{"iss", kIssuer},
                             {"sub", kSubjectPrefix + account.ns + ":" + account.name},
@@ -109,9 +107,8 @@ absl::StatusOr<ServiceAccount> TokenAuthority::Verify(const std::string& token) 
   if (exp == payload.end() || !exp->is_number_integer()) {
     return absl::UnauthenticatedError("token has no exp");
   }
-  const int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
-                          now_().time_since_epoch())
-                          .count();
+  const int64_t now =
+      std::chrono::duration_cast<std::chrono::seconds>(now_().time_since_epoch()).count();
   if (exp->get<int64_t>() <= now) return absl::UnauthenticatedError("token expired");
   const std::string sub = payload.value("sub", "");
   const std::string prefix = kSubjectPrefix;

@@ -23,9 +23,10 @@ CaClient::CaClient(const std::string& address, const std::string& root_cert_pem)
     : impl_(std::make_unique<Impl>(address, root_cert_pem)) {}
 CaClient::~CaClient() = default;
 
-absl::StatusOr<std::vector<std::string>> CaClient::CreateCertificate(
-    const std::string& csr_pem, const std::string& token, std::chrono::seconds validity,
-    std::chrono::seconds timeout) {
+absl::StatusOr<std::vector<std::string>> CaClient::CreateCertificate(const std::string& csr_pem,
+                                                                     const std::string& token,
+                                                                     std::chrono::seconds validity,
+                                                                     std::chrono::seconds timeout) {
   auth::IstioCertificateRequest request;
   request.set_csr(csr_pem);
   request.set_validity_duration(validity.count());

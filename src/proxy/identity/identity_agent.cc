@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <condition_variable>
 #include <mutex>
-#include <optional>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <random>
 #include <thread>
 #include <vector>
@@ -87,8 +87,8 @@ class IdentityAgent::Worker {
       if (issued.ok()) {
         wait = RenewalDelay(issued->chain.front());
         backoff = kInitialBackoff;
-        WEFT_LOG(info, "identity: certificate for {} issued; renewing in {} ms",
-                 options_.spiffe_id, wait.count());
+        WEFT_LOG(info, "identity: certificate for {} issued; renewing in {} ms", options_.spiffe_id,
+                 wait.count());
         main_.Post([weak = shared_, issued = std::move(*issued)]() mutable {
           if (auto shared = weak.lock()) shared->Apply(std::move(issued));
         });
@@ -96,8 +96,7 @@ class IdentityAgent::Worker {
         wait = std::chrono::milliseconds(
             static_cast<int64_t>(static_cast<double>(backoff.count()) * (1 + Jitter())));
         WEFT_LOG(warn, "identity: certificate request for {} to {} failed: {}; retrying in {} ms",
-                 options_.spiffe_id, options_.ca_address, issued.status().message(),
-                 wait.count());
+                 options_.spiffe_id, options_.ca_address, issued.status().message(), wait.count());
         backoff = std::min(backoff * 2, kMaxBackoff);
       }
       std::unique_lock lock(mu_);
@@ -113,8 +112,8 @@ class IdentityAgent::Worker {
         validity->not_after - validity->not_before);
     const auto renew_at =
         validity->not_before +
-        std::chrono::milliseconds(static_cast<int64_t>(
-            static_cast<double>(lifetime.count()) * kRenewRatio * (1 + Jitter())));
+        std::chrono::milliseconds(static_cast<int64_t>(static_cast<double>(lifetime.count()) *
+                                                       kRenewRatio * (1 + Jitter())));
     return std::max(std::chrono::milliseconds(0),
                     std::chrono::duration_cast<std::chrono::milliseconds>(renew_at - Clock::now()));
   }
@@ -127,9 +126,9 @@ class IdentityAgent::Worker {
     }
     ASSIGN_OR_RETURN(security::PkeyPtr key, security::NewEcP256Key());
     ASSIGN_OR_RETURN(std::string csr, security::MakeCsr(key.get(), "URI:" + options_.spiffe_id));
-    ASSIGN_OR_RETURN(std::vector<std::string> chain,
-                     client_.CreateCertificate(csr, *token, std::chrono::seconds(0),
-                                               options_.request_timeout));
+    ASSIGN_OR_RETURN(
+        std::vector<std::string> chain,
+        client_.CreateCertificate(csr, *token, std::chrono::seconds(0), options_.request_timeout));
     Issued issued;
     for (size_t i = 0; i + 1 < chain.size(); ++i) issued.certificate.cert_chain_pem += chain[i];
     issued.certificate.private_key_pem = security::PrivateKeyToPem(key.get());

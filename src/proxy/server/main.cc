@@ -13,9 +13,9 @@
 #include "base/memory.h"
 #include "proxy/config/bootstrap_loader.h"
 #include "proxy/identity/identity_agent.h"
-#include "security/openssl_util.h"
 #include "proxy/server/server.h"
 #include "proxy/xds/xds_client.h"
+#include "security/openssl_util.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"weft-proxy: the Weft service mesh's L4/L7 proxy (Envoy v3 configuration)"};
@@ -113,8 +113,7 @@ int main(int argc, char** argv) {
   if (!ca_addr.empty()) {
     const auto& metadata = bootstrap->node.metadata;
     auto ns = metadata.find("NAMESPACE"), sa = metadata.find("SERVICE_ACCOUNT");
-    if (ns == metadata.end() || sa == metadata.end() || ns->second.empty() ||
-        sa->second.empty()) {
+    if (ns == metadata.end() || sa == metadata.end() || ns->second.empty() || sa->second.empty()) {
       std::fprintf(stderr,
                    "error: --ca-addr needs node.metadata NAMESPACE and SERVICE_ACCOUNT in the "
                    "bootstrap\n");
@@ -122,8 +121,9 @@ int main(int argc, char** argv) {
     }
     auto root = weft::security::ReadFile(ca_root_cert);
     if (ca_root_cert.empty() || !root.ok() || ca_token_file.empty()) {
-      std::fprintf(stderr, "error: --ca-addr needs --ca-root-cert (a readable PEM file) and "
-                           "--ca-token-file\n");
+      std::fprintf(stderr,
+                   "error: --ca-addr needs --ca-root-cert (a readable PEM file) and "
+                   "--ca-token-file\n");
       return 1;
     }
     weft::proxy::identity::AgentOptions agent_options;
@@ -155,9 +155,10 @@ int main(int argc, char** argv) {
   // The configuration is now in the data path's own structures: drop the pages that only
   // loading it needed (protobuf, yaml-cpp, generated code) from resident memory.
   size_t released =
-      use_xds || agent ? 0
-                       : weft::memory::ReleaseStartupMemory({"libprotobuf", "libyaml-cpp", "libgrpc",
-                                                    "libabsl", "libgpr", "libre2", "weft-proxy"});
+      use_xds || agent
+          ? 0
+          : weft::memory::ReleaseStartupMemory({"libprotobuf", "libyaml-cpp", "libgrpc", "libabsl",
+                                                "libgpr", "libre2", "weft-proxy"});
   WEFT_LOG(info, "weft-proxy started with {} worker(s); {} KiB of startup-only mappings released",
            concurrency, released / 1024);
   server.Run();

@@ -32,8 +32,8 @@ std::vector<std::string> UriSans(X509* cert) {
   for (int i = 0; names && i < sk_GENERAL_NAME_num(names); ++i) {
     const GENERAL_NAME* n = sk_GENERAL_NAME_value(names, i);
     if (n->type == GEN_URI) {
-      out.emplace_back(reinterpret_cast<const char*>(
-          ASN1_STRING_get0_data(n->d.uniformResourceIdentifier)));
+      out.emplace_back(
+          reinterpret_cast<const char*>(ASN1_STRING_get0_data(n->d.uniformResourceIdentifier)));
     }
   }
   GENERAL_NAMES_free(names);
@@ -116,12 +116,12 @@ TEST_F(CertificateAuthorityTest, RefusesCsrForAnotherIdentityOrExtraSans) {
   ASSERT_TRUE(ca.ok()) << ca.status();
   auto key = NewEcP256Key();
   ASSERT_TRUE(key.ok());
-  auto other = (*ca)->SignCsr(MakeCsr("URI:spiffe://cluster.local/ns/default/sa/reviews", key->get()),
-                              kId, seconds(60));
+  auto other = (*ca)->SignCsr(
+      MakeCsr("URI:spiffe://cluster.local/ns/default/sa/reviews", key->get()), kId, seconds(60));
   EXPECT_EQ(other.status().code(), absl::StatusCode::kPermissionDenied);
   auto two = (*ca)->SignCsr(
-      MakeCsr(std::string("URI:") + kId + ",URI:spiffe://cluster.local/ns/x/sa/y", key->get()),
-      kId, seconds(60));
+      MakeCsr(std::string("URI:") + kId + ",URI:spiffe://cluster.local/ns/x/sa/y", key->get()), kId,
+      seconds(60));
   EXPECT_EQ(two.status().code(), absl::StatusCode::kPermissionDenied);
   auto dns = (*ca)->SignCsr(MakeCsr(std::string("URI:") + kId + ",DNS:evil.example", key->get()),
                             kId, seconds(60));
@@ -188,12 +188,12 @@ TEST_F(CertificateAuthorityTest, PluginIntermediateChainsToUserRoot) {
   fs::create_directories(cacerts);
   const std::string inter_pem = CertificateToPem(inter.get());
   ASSERT_TRUE(WriteFileWithMode((cacerts / "ca-cert.pem").string(), inter_pem, 0644).ok());
-  ASSERT_TRUE(WriteFileWithMode((cacerts / "ca-key.pem").string(),
-                                PrivateKeyToPem(inter_key->get()), 0600)
-                  .ok());
-  ASSERT_TRUE(WriteFileWithMode((cacerts / "root-cert.pem").string(),
-                                (*user_root)->root_cert_pem(), 0644)
-                  .ok());
+  ASSERT_TRUE(
+      WriteFileWithMode((cacerts / "ca-key.pem").string(), PrivateKeyToPem(inter_key->get()), 0600)
+          .ok());
+  ASSERT_TRUE(
+      WriteFileWithMode((cacerts / "root-cert.pem").string(), (*user_root)->root_cert_pem(), 0644)
+          .ok());
   ASSERT_TRUE(WriteFileWithMode((cacerts / "cert-chain.pem").string(),
                                 inter_pem + (*user_root)->root_cert_pem(), 0644)
                   .ok());
@@ -211,9 +211,8 @@ TEST_F(CertificateAuthorityTest, PluginIntermediateChainsToUserRoot) {
   EXPECT_TRUE(Verifies(leaf->get(), {inter.get()}, root_cert->get()));
 
   // A cacerts dir whose key is not the certificate's is refused with the file named.
-  ASSERT_TRUE(WriteFileWithMode((cacerts / "ca-key.pem").string(),
-                                PrivateKeyToPem(key->get()), 0600)
-                  .ok());
+  ASSERT_TRUE(
+      WriteFileWithMode((cacerts / "ca-key.pem").string(), PrivateKeyToPem(key->get()), 0600).ok());
   auto wrong = CertificateAuthority::Open(dir_ / "ca", cacerts.string(), "cluster.local");
   ASSERT_FALSE(wrong.ok());
   EXPECT_NE(wrong.status().message().find("ca-key.pem"), absl::string_view::npos);
@@ -222,8 +221,8 @@ TEST_F(CertificateAuthorityTest, PluginIntermediateChainsToUserRoot) {
 TEST_F(CertificateAuthorityTest, ServingCertificateHasDnsAndIpSans) {
   auto ca = CertificateAuthority::Open(dir_ / "ca", "", "cluster.local");
   ASSERT_TRUE(ca.ok()) << ca.status();
-  auto pair = (*ca)->IssueServingCertificate({"istiod.istio-system.svc"}, {"127.0.0.1"},
-                                             seconds(3600));
+  auto pair =
+      (*ca)->IssueServingCertificate({"istiod.istio-system.svc"}, {"127.0.0.1"}, seconds(3600));
   ASSERT_TRUE(pair.ok()) << pair.status();
   auto cert = ParseCertificate(pair->cert_chain_pem);
   auto key = ParsePrivateKey(pair->private_key_pem);
