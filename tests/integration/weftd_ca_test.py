@@ -11,6 +11,7 @@ import stat
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import unittest
 
@@ -224,6 +225,34 @@ class WeftdCaTest(WeftdCaTestBase):
         self.tls_addr = addr
         chain = self.call(make_csr(self.dir, "URI:" + SPIFFE), token)
         self.assertEqual(chain[-1], self.root)
+
+
+class WeftdTlsAdsTest(WeftdCaTestBase):
+    def test_ads_over_tls_port(self):
+        """A sidecar's CDS request on the TLS port, trusting only the mesh root, is answered."""
+        cds = "type.googleapis.com/envoy.config.cluster.v3.Cluster"
+        node_id = b"sidecar~127.0.0.1~productpage-v1.default~default.svc.cluster.local"
+        node = b"\x0a" + _varint(len(node_id)) + node_id  # Node{id = 1}
+        request = (b"\x12" + _varint(len(node)) + node  # DiscoveryRequest{node = 2
+                   + b"\x22" + _varint(len(cds)) + cds.encode())  # type_url = 4}
+        creds = grpc.ssl_channel_credentials(root_certificates=self.root.encode())
+        with grpc.secure_channel(self.tls_addr, creds) as channel:
+            stream = channel.stream_stream(
+                "/envoy.service.discovery.v3.AggregatedDiscoveryService/StreamAggregatedResources",
+                request_serializer=lambda b: b, response_deserializer=lambda b: b)
+            done = threading.Event()
+
+            def requests():  # the stream stays open (a half-close ends it) until answered
+                yield request
+                done.wait(10)
+
+            responses = stream(requests(), timeout=10)
+            try:
+                first = next(responses)
+            finally:
+                done.set()
+                responses.cancel()
+        self.assertIn(cds.encode(), first)  # DiscoveryResponse.type_url
 
 
 class WeftdPluginCaTest(WeftdCaTestBase):
