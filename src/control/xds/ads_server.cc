@@ -425,11 +425,18 @@ class AdsService final : public ads::AggregatedDiscoveryService::CallbackService
 
 class AdsServer::Impl {
  public:
-  explicit Impl(SnapshotCache& cache) : state(cache), service(state) {}
+  explicit Impl(SnapshotCache& cache) : state(cache), service(state), tls_service(state) {}
   ServerState state;
   AdsService service;
   std::unique_ptr<grpc::Server> server;
   int port = 0;
+  // The TLS port: its own grpc::Server (a service registered on a server is served on all of
+  // its ports, and the CA must not be on the plaintext one), sharing the streams' state.
+  AdsService tls_service;
+  std::string tls_address, tls_cert_chain, tls_key;
+  std::vector<grpc::Service*> tls_extra_services;
+  std::unique_ptr<grpc::Server> tls_server;
+  int tls_port = 0;
 };
 
 AdsServer::AdsServer(SnapshotCache& cache) : impl_(std::make_unique<Impl>(cache)) {}
@@ -437,6 +444,27 @@ AdsServer::AdsServer(SnapshotCache& cache) : impl_(std::make_unique<Impl>(cache)
 AdsServer::~AdsServer() { Shutdown(); }
 
 absl::Status AdsServer::Start(const std::string& address) {
+  // The TLS port first: when it cannot listen nothing has started, and the caller may Start()
+  // again without it (weftd does when its default TLS port is taken).
+  if (!impl_->tls_address.empty()) {
+    grpc::SslServerCredentialsOptions tls;
+    tls.pem_key_cert_pairs.push_back({impl_->tls_key, impl_->tls_cert_chain});
+    // Proxies authenticate with a bearer token, not a client certificate (they have none yet).
+    tls.client_certificate_request = GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE;
+    grpc::ServerBuilder tls_builder;
+    tls_builder.AddListeningPort(impl_->tls_address, grpc::SslServerCredentials(tls),
+                                 &impl_->tls_port);
+    tls_builder.RegisterService(&impl_->tls_service);
+    for (grpc::Service* extra : impl_->tls_extra_services) tls_builder.RegisterService(extra);
+    tls_builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 30000);
+    tls_builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+    impl_->tls_server = tls_builder.BuildAndStart();
+    if (!impl_->tls_server || impl_->tls_port == 0) {
+      impl_->tls_server.reset();
+      impl_->tls_port = 0;
+      return absl::UnavailableError("xds: cannot listen on " + impl_->tls_address);
+    }
+  }
   // Two push threads: the machine's cores build many streams' responses at once.
   impl_->state.pushes = std::make_unique<PushQueue>(2);
   grpc::ServerBuilder builder;
@@ -448,14 +476,30 @@ absl::Status AdsServer::Start(const std::string& address) {
   impl_->server = builder.BuildAndStart();
   if (!impl_->server || impl_->port == 0) {
     impl_->server.reset();
+    if (impl_->tls_server) impl_->tls_server->Shutdown();
+    impl_->tls_server.reset();
     impl_->state.pushes.reset();
     return absl::UnavailableError("xds: cannot listen on " + address);
   }
   WEFT_LOG(info, "xds: ADS server listening on {} (port {})", address, impl_->port);
+  if (impl_->tls_server) {
+    WEFT_LOG(info, "xds: ADS and CA over TLS listening on {} (port {})", impl_->tls_address,
+             impl_->tls_port);
+  }
   return absl::OkStatus();
 }
 
+void AdsServer::AddTlsPort(std::string address, std::string cert_chain_pem,
+                           std::string private_key_pem,
+                           std::vector<grpc::Service*> extra_services) {
+  impl_->tls_address = std::move(address);
+  impl_->tls_cert_chain = std::move(cert_chain_pem);
+  impl_->tls_key = std::move(private_key_pem);
+  impl_->tls_extra_services = std::move(extra_services);
+}
+
 int AdsServer::port() const { return impl_->port; }
+int AdsServer::tls_port() const { return impl_->tls_port; }
 
 void AdsServer::SetPushDebounce(std::chrono::milliseconds debounce) {
   impl_->state.debounce = debounce;
@@ -477,8 +521,11 @@ void AdsServer::Shutdown() {
   for (auto& s : open) s->End();
   open.clear();
   // Waits for every stream's OnDone; the deadline cancels what has not finished by then.
-  impl_->server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
+  const auto deadline = std::chrono::system_clock::now() + std::chrono::seconds(1);
+  impl_->server->Shutdown(deadline);
+  if (impl_->tls_server) impl_->tls_server->Shutdown(deadline);
   impl_->server.reset();
+  impl_->tls_server.reset();
   impl_->state.pushes.reset();
 }
 

@@ -13,9 +13,14 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "control/xds/snapshot_cache.h"
+
+namespace grpc {
+class Service;
+}
 
 namespace weft::control::xds {
 
@@ -52,9 +57,17 @@ class AdsServer {
   // node receives first) and when it closes. Each stream gets one call of each.
   void SetStreamHooks(StreamOpenedHook on_opened, StreamClosedHook on_closed);
 
-  // Listens on "host:port" (port 0: any; see port()) and serves until Shutdown().
+  // Before Start(): a second, TLS, port (Istio's 15012) that serves ADS and `extra_services`
+  // (weftd's CA) with this certificate; the plaintext port keeps serving ADS alone. The
+  // services must outlive the server.
+  void AddTlsPort(std::string address, std::string cert_chain_pem, std::string private_key_pem,
+                  std::vector<grpc::Service*> extra_services);
+
+  // Listens on "host:port" (port 0: any; see port()), and on the TLS port if one was added, and
+  // serves until Shutdown().
   absl::Status Start(const std::string& address);
   int port() const;
+  int tls_port() const;  // 0 without a TLS port
   // Ends every stream (clients see UNAVAILABLE and reconnect) and stops listening.
   void Shutdown();
 

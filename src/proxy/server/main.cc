@@ -1,6 +1,7 @@
 // weft-proxy: the data plane. Command-line flags follow Envoy's names so existing scripts and
 // habits carry over: -c/--config-path, --config-yaml, --concurrency, -l/--log-level,
-// --drain-time-s, --mode serve|validate, --admin-address-path.
+// --drain-time-s, --mode serve|validate, --admin-address-path. The identity agent's flags are
+// pilot-agent's (--ca-addr / CA_ADDR, ...): docs/user-guide/security.md.
 #include <signal.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -11,8 +12,10 @@
 #include "base/logging.h"
 #include "base/memory.h"
 #include "proxy/config/bootstrap_loader.h"
+#include "proxy/identity/identity_agent.h"
 #include "proxy/server/server.h"
 #include "proxy/xds/xds_client.h"
+#include "security/openssl_util.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"weft-proxy: the Weft service mesh's L4/L7 proxy (Envoy v3 configuration)"};
@@ -20,6 +23,7 @@ int main(int argc, char** argv) {
   int concurrency = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   int drain_time_s = 600;
   bool version = false;
+  std::string ca_addr, ca_root_cert, ca_token_file, trust_domain = "cluster.local";
   app.add_option("-c,--config-path", config_path, "Envoy v3 bootstrap file (YAML or JSON)");
   app.add_option("--config-yaml", config_yaml,
                  "Envoy v3 bootstrap as inline YAML (merged over -c)");
@@ -33,6 +37,19 @@ int main(int argc, char** argv) {
   app.add_option("--admin-address-path", admin_address_path,
                  "write the admin address to this file");
   app.add_flag("--version", version, "print the version and exit");
+  app.add_option("--ca-addr", ca_addr,
+                 "HOST:PORT of the mesh CA (weftd's --xds-tls-addr): enables the identity agent, "
+                 "which serves the SDS secrets \"default\" and \"ROOTCA\" (env CA_ADDR)")
+      ->envname("CA_ADDR");
+  app.add_option("--ca-root-cert", ca_root_cert,
+                 "PEM file of the mesh root, to verify the CA's TLS certificate")
+      ->envname("CA_ROOT_CERT");
+  app.add_option("--ca-token-file", ca_token_file,
+                 "file holding the workload's token for the CA (re-read at each request)")
+      ->envname("CA_TOKEN_FILE");
+  app.add_option("--trust-domain", trust_domain,
+                 "the SPIFFE trust domain of the workload's identity (default cluster.local)")
+      ->envname("TRUST_DOMAIN");
   CLI11_PARSE(app, argc, argv);
 
   if (version) {
@@ -90,6 +107,45 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "error: cannot start: %s\n", std::string(st.message()).c_str());
     return 1;
   }
+  // The identity agent: the workload's certificate, from the node's NAMESPACE and
+  // SERVICE_ACCOUNT metadata (as Istio's pilot-agent reads POD_NAMESPACE/SERVICE_ACCOUNT).
+  std::unique_ptr<weft::proxy::identity::IdentityAgent> agent;
+  if (!ca_addr.empty()) {
+    const auto& metadata = bootstrap->node.metadata;
+    auto ns = metadata.find("NAMESPACE"), sa = metadata.find("SERVICE_ACCOUNT");
+    if (ns == metadata.end() || sa == metadata.end() || ns->second.empty() || sa->second.empty()) {
+      std::fprintf(stderr,
+                   "error: --ca-addr needs node.metadata NAMESPACE and SERVICE_ACCOUNT in the "
+                   "bootstrap\n");
+      return 1;
+    }
+    auto root = weft::security::ReadFile(ca_root_cert);
+    if (ca_root_cert.empty() || !root.ok() || ca_token_file.empty()) {
+      std::fprintf(stderr,
+                   "error: --ca-addr needs --ca-root-cert (a readable PEM file) and "
+                   "--ca-token-file\n");
+      return 1;
+    }
+    weft::proxy::identity::AgentOptions agent_options;
+    agent_options.ca_address = ca_addr;
+    agent_options.root_cert_pem = *root;
+    agent_options.token_path = ca_token_file;
+    agent_options.spiffe_id =
+        "spiffe://" + trust_domain + "/ns/" + ns->second + "/sa/" + sa->second;
+    agent = std::make_unique<weft::proxy::identity::IdentityAgent>(
+        server.dispatcher(), std::move(agent_options),
+        &server.main_stats().gauge("server.days_until_first_cert_expiring"));
+    if (weft::proxy::AdminServer* admin = server.admin()) {
+      admin->AddHandler("/certs", "print certs on machine", false,
+                        [&agent](std::string_view, std::string_view, const auto&) {
+                          weft::proxy::AdminResponse response;
+                          response.content_type = "application/json";
+                          response.body = agent->CertsJson();
+                          return response;
+                        });
+    }
+    agent->Start();
+  }
   // The xDS client keeps using protobuf and gRPC: their pages stay resident then.
   std::unique_ptr<weft::proxy::XdsClient> xds;
   if (use_xds) {
@@ -99,13 +155,15 @@ int main(int argc, char** argv) {
   // The configuration is now in the data path's own structures: drop the pages that only
   // loading it needed (protobuf, yaml-cpp, generated code) from resident memory.
   size_t released =
-      use_xds ? 0
-              : weft::memory::ReleaseStartupMemory({"libprotobuf", "libyaml-cpp", "libgrpc",
-                                                    "libabsl", "libgpr", "libre2", "weft-proxy"});
+      use_xds || agent
+          ? 0
+          : weft::memory::ReleaseStartupMemory({"libprotobuf", "libyaml-cpp", "libgrpc", "libabsl",
+                                                "libgpr", "libre2", "weft-proxy"});
   WEFT_LOG(info, "weft-proxy started with {} worker(s); {} KiB of startup-only mappings released",
            concurrency, released / 1024);
   server.Run();
   xds.reset();  // joins the stream's thread before the server goes
+  agent.reset();
   WEFT_LOG(info, "weft-proxy exiting");
   return 0;
 }

@@ -69,6 +69,9 @@ class Server {
   void SetDynamicConfigDump(std::string json) { dynamic_config_dump_ = std::move(json); }
   event::Dispatcher& dispatcher() { return dispatcher_; }
   stats::Store& main_stats() { return *main_stats_; }
+  // After Start(): the admin endpoint, for parts main() adds (the identity agent's /certs);
+  // null when the bootstrap has no admin.
+  AdminServer* admin() { return admin_.get(); }
 
  private:
   void InstallAdminHandlers();

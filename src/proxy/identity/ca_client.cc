@@ -1,0 +1,48 @@
+#include "proxy/identity/ca_client.h"
+
+#include <grpcpp/grpcpp.h>
+
+#include "istio/security/v1alpha1/ca.grpc.pb.h"
+
+namespace weft::proxy::identity {
+
+namespace auth = istio::v1::auth;
+
+class CaClient::Impl {
+ public:
+  Impl(const std::string& address, const std::string& root_cert_pem) {
+    grpc::SslCredentialsOptions tls;
+    tls.pem_root_certs = root_cert_pem;
+    stub_ = auth::IstioCertificateService::NewStub(
+        grpc::CreateChannel(address, grpc::SslCredentials(tls)));
+  }
+  std::unique_ptr<auth::IstioCertificateService::Stub> stub_;
+};
+
+CaClient::CaClient(const std::string& address, const std::string& root_cert_pem)
+    : impl_(std::make_unique<Impl>(address, root_cert_pem)) {}
+CaClient::~CaClient() = default;
+
+absl::StatusOr<std::vector<std::string>> CaClient::CreateCertificate(const std::string& csr_pem,
+                                                                     const std::string& token,
+                                                                     std::chrono::seconds validity,
+                                                                     std::chrono::seconds timeout) {
+  auth::IstioCertificateRequest request;
+  request.set_csr(csr_pem);
+  request.set_validity_duration(validity.count());
+  auth::IstioCertificateResponse response;
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + timeout);
+  context.AddMetadata("authorization", "Bearer " + token);
+  grpc::Status status = impl_->stub_->CreateCertificate(&context, request, &response);
+  if (!status.ok()) {
+    return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
+                        "CreateCertificate: " + status.error_message());
+  }
+  if (response.cert_chain_size() < 2) {
+    return absl::InvalidArgumentError("CreateCertificate: the CA answered no chain");
+  }
+  return std::vector<std::string>(response.cert_chain().begin(), response.cert_chain().end());
+}
+
+}  // namespace weft::proxy::identity
