@@ -15,8 +15,10 @@ namespace weft::control::mesh {
 namespace {
 
 // The kinds the registry and the translator read (translate.h, registry.h).
-constexpr const char* kMeshKinds[] = {"ServiceEntry",   "WorkloadEntry",   "WorkloadGroup",
-                                      "VirtualService", "DestinationRule", "Sidecar"};
+constexpr const char* kMeshKinds[] = {
+    "ServiceEntry",       "WorkloadEntry",       "WorkloadGroup",
+    "VirtualService",     "DestinationRule",     "Sidecar",
+    "PeerAuthentication", "AuthorizationPolicy", "RequestAuthentication"};
 
 template <typename Message>
 void Put(xds::Snapshot& snapshot, const char* type_url, const std::string& name,
