@@ -59,6 +59,7 @@ translate::ProxyIdentity ProxyFor(const std::string& node_id, const NodeIdentity
   proxy.ports = workloads.InboundPorts(node_id, registry);
   if (!node.outbound_address.empty()) proxy.outbound_address = node.outbound_address;
   proxy.capture = node.capture;
+  proxy.mtls = node.mtls;
   proxy.upstreams = node.upstreams;
   return proxy;
 }

@@ -187,8 +187,8 @@ void AddTlsInspector(envoy::config::listener::v3::Listener& l);
 void ApplyUpstreamTls(const View& view, const Service& service, const ServicePort& port,
                       std::string_view subset, const json& policy, const std::string& where,
                       envoy::config::cluster::v3::Cluster& c);
-// Istio's endpoint label: "istio" for workloads with a sidecar (self-registered proxies, or a
-// `security.istio.io/tlsMode` label), "" for the others.
+// Istio's endpoint label `security.istio.io/tlsMode`: "istio" for workloads whose sidecar has a
+// certificate, "" for the others.
 std::string EndpointTlsMode(const Endpoint& e);
 // Endpoint metadata envoy.transport_socket_match {tlsMode: istio} for endpoints with a sidecar.
 void SetEndpointTlsMetadata(const Endpoint& e, envoy::config::endpoint::v3::LbEndpoint& lb);

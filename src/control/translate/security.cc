@@ -190,11 +190,10 @@ void ApplyClientTls(const View& view, const Service& service, const ServicePort&
 }  // namespace
 
 std::string EndpointTlsMode(const Endpoint& e) {
-  if (const auto it = e.labels.find(kTlsModeLabel); it != e.labels.end()) {
-    return it->second == "istio" ? "istio" : "";
-  }
-  // Proxies that registered themselves with weftd (mesh/workload_registry.cc) have a sidecar.
-  return e.name.rfind("Proxy/", 0) == 0 ? "istio" : "";
+  // Istio's injector label; weftd sets it on proxies that register with WEFT_MTLS
+  // (mesh/workload_registry.cc).
+  const auto it = e.labels.find(kTlsModeLabel);
+  return it != e.labels.end() && it->second == "istio" ? "istio" : "";
 }
 
 MtlsMode InboundMtlsMode(const View& view, uint32_t port) {
@@ -247,7 +246,18 @@ void AddTlsInspector(lst::Listener& l) {
 
 bool AddInboundChains(const View& view, const ServicePort& p, lst::FilterChain plaintext,
                       lst::Listener& l) {
-  const MtlsMode mode = InboundMtlsMode(view, p.number);
+  MtlsMode mode = InboundMtlsMode(view, p.number);
+  if (!view.proxy().mtls) {
+    // No workload certificate (ProxyIdentity::mtls): PERMISSIVE serves plaintext only; STRICT
+    // still refuses plaintext (its mTLS chain cannot complete a handshake until the proxy has
+    // an identity).
+    if (mode == MtlsMode::kPermissive) mode = MtlsMode::kDisable;
+    if (mode == MtlsMode::kStrict) {
+      view.Warn(absl::StrCat("inbound port ", p.number,
+                             ": STRICT mTLS but the proxy has no workload certificate "
+                             "(WEFT_MTLS): no connection is accepted"));
+    }
+  }
   bool added_tls = false;
   if (mode != MtlsMode::kDisable) {
     lst::FilterChain mtls = plaintext;
@@ -280,9 +290,9 @@ void ApplyUpstreamTls(const View& view, const Service& service, const ServicePor
     ApplyClientTls(view, service, port, subset, Obj(policy, "tls"), where, c);
     return;
   }
-  // Auto mTLS only where some endpoint has a sidecar; only EDS clusters carry endpoint metadata
-  // (BuildLoadAssignment).
-  if (c.type() != cluster_pb::Cluster::EDS) return;
+  // Auto mTLS only from a proxy with a certificate, where some endpoint has a sidecar; only EDS
+  // clusters carry endpoint metadata (BuildLoadAssignment).
+  if (!view.proxy().mtls || c.type() != cluster_pb::Cluster::EDS) return;
   bool any_sidecar = false;
   for (const Endpoint& e : service.endpoints) any_sidecar |= EndpointTlsMode(e) == "istio";
   if (!any_sidecar) return;

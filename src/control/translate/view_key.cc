@@ -82,6 +82,7 @@ std::string ViewKey(const ProxyIdentity& view) {
   Field(key, view.ip);
   key += view.proxyless_grpc ? "g|" : "s|";
   key += view.capture ? "c|" : "n|";
+  key += view.mtls ? "m|" : "p|";
   for (const UpstreamBinding& u : view.upstreams) {
     Field(key, u.host);
     Field(key, u.bind_address);

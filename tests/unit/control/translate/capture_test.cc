@@ -125,20 +125,14 @@ TEST(CaptureTest, IstiosListenerLayout) {
   // The original destination is restored for matching, but the connection is not handed to the
   // workload's own outbound listener of that port (which would route it a second time).
   EXPECT_FALSE(in->has_use_original_dst());
-  // No PeerAuthentication: PERMISSIVE, so the tls_inspector tells the port's mTLS chain from its
-  // plaintext one (security.cc).
-  ASSERT_EQ(in->listener_filters_size(), 2);
+  ASSERT_EQ(in->listener_filters_size(), 1);
   EXPECT_EQ(in->listener_filters(0).name(), "envoy.filters.listener.original_dst");
-  EXPECT_EQ(in->listener_filters(1).name(), "envoy.filters.listener.tls_inspector");
-  ASSERT_EQ(in->filter_chains_size(), 4);
+  ASSERT_EQ(in->filter_chains_size(), 3);
   EXPECT_EQ(in->filter_chains(1).filter_chain_match().destination_port().value(), 9080u);
-  EXPECT_EQ(in->filter_chains(1).filter_chain_match().transport_protocol(), "tls");
-  EXPECT_EQ(in->filter_chains(2).filter_chain_match().destination_port().value(), 9080u);
-  EXPECT_EQ(in->filter_chains(2).filter_chain_match().transport_protocol(), "");
   hcm::HttpConnectionManager m;
-  ASSERT_TRUE(in->filter_chains(2).filters(0).typed_config().UnpackTo(&m));
+  ASSERT_TRUE(in->filter_chains(1).filters(0).typed_config().UnpackTo(&m));
   EXPECT_EQ(m.route_config().virtual_hosts(0).routes(0).route().cluster(), "inbound|9080||");
-  EXPECT_EQ(TcpCluster(in->filter_chains(3)), "InboundPassthroughCluster");
+  EXPECT_EQ(TcpCluster(in->filter_chains(2)), "InboundPassthroughCluster");
 
   // HTTP port: 0.0.0.0_9080, not bound, RDS "9080"; TCP service: its VIP's listener.
   const lst::Listener* http = FindListener(r, "0.0.0.0_9080");

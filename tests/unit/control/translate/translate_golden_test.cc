@@ -233,6 +233,7 @@ ProxyIdentity ProductPage() {
   p.ip = "10.1.3.1";
   p.locality = "us-east/zone-a";
   p.ports = {ServicePort{9080, "http", "HTTP", 19080}};
+  p.mtls = true;  // WEFT_MTLS: a workload certificate (issue 6)
   return p;
 }
 
