@@ -71,8 +71,8 @@ bool TargetOf(const Document& doc, const std::string& default_ns, Target* t) {
   t->kind = control::FindKindByName(kind);
   size_t slash = api_version.find('/');
   if (t->kind == nullptr || slash == std::string::npos ||
-      api_version.substr(0, slash) != control::kIstioNetworkingGroup ||
-      !control::IsServedVersion(api_version.substr(slash + 1))) {
+      api_version.substr(0, slash) != t->kind->group ||
+      !control::IsServedVersion(*t->kind, api_version.substr(slash + 1))) {
     // kubectl's wording when no CRD serves the kind.
     std::fprintf(stderr,
                  "error: resource mapping not found for name: \"%s\" namespace: \"%s\" from "
@@ -88,13 +88,13 @@ bool TargetOf(const Document& doc, const std::string& default_ns, Target* t) {
 
 std::string CollectionPath(const std::string& version, const control::KindInfo& kind,
                            const std::string& ns) {
-  std::string base = "/apis/networking.istio.io/" + version + "/";
+  std::string base = "/apis/" + std::string(kind.group) + "/" + version + "/";
   if (!ns.empty()) base += "namespaces/" + ns + "/";
   return base + std::string(kind.plural);
 }
 
 std::string TypeLabel(const control::KindInfo& kind) {
-  return std::string(kind.singular) + "." + std::string(control::kIstioNetworkingGroup);
+  return std::string(kind.singular) + "." + std::string(kind.group);
 }
 
 }  // namespace weft::ctl

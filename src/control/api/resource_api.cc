@@ -64,14 +64,12 @@ struct ResourceApi::Target {
   const KindInfo* kind = nullptr;
   std::string ns;  // empty: every namespace (list and watch only)
   std::string name;
-  std::string api_version() const {
-    return absl::StrCat(std::string(kIstioNetworkingGroup), "/", version);
-  }
+  std::string api_version() const { return absl::StrCat(std::string(kind->group), "/", version); }
   std::string resource() const {  // "virtualservices.networking.istio.io"
-    return absl::StrCat(std::string(kind->plural), ".", std::string(kIstioNetworkingGroup));
+    return absl::StrCat(std::string(kind->plural), ".", std::string(kind->group));
   }
   std::string kind_group() const {  // "VirtualService.networking.istio.io"
-    return absl::StrCat(std::string(kind->kind), ".", std::string(kIstioNetworkingGroup));
+    return absl::StrCat(std::string(kind->kind), ".", std::string(kind->group));
   }
   // The object as this request's version shows it.
   json Serve(json object) const {
@@ -128,8 +126,7 @@ void ResourceApi::Handle(const HttpRequest& request, HttpExchange& exchange) {
   // /apis/<group>/<version>/[namespaces/<ns>/]<plural>[/<name>]
   std::vector<std::string> parts = absl::StrSplit(request.path, '/', absl::SkipEmpty());
   auto not_found = [&] { Reply(exchange, UnknownPath()); };
-  if (parts.size() < 4 || parts[0] != "apis" || parts[1] != kIstioNetworkingGroup ||
-      !IsServedVersion(parts[2])) {
+  if (parts.size() < 4 || parts[0] != "apis" || !IsServedGroup(parts[1])) {
     return not_found();
   }
   Target target;
@@ -141,7 +138,10 @@ void ResourceApi::Handle(const HttpRequest& request, HttpExchange& exchange) {
     i = 5;
   }
   target.kind = FindKindByPlural(parts[i]);
-  if (target.kind == nullptr || parts.size() > i + 2) return not_found();
+  if (target.kind == nullptr || target.kind->group != parts[1] ||
+      !IsServedVersion(*target.kind, target.version) || parts.size() > i + 2) {
+    return not_found();
+  }
   if (parts.size() == i + 2) target.name = parts[i + 1];
 
   const std::string& m = request.method;

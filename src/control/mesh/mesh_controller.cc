@@ -15,8 +15,10 @@ namespace weft::control::mesh {
 namespace {
 
 // The kinds the registry and the translator read (translate.h, registry.h).
-constexpr const char* kMeshKinds[] = {"ServiceEntry",   "WorkloadEntry",   "WorkloadGroup",
-                                      "VirtualService", "DestinationRule", "Sidecar"};
+constexpr const char* kMeshKinds[] = {
+    "ServiceEntry",       "WorkloadEntry",       "WorkloadGroup",
+    "VirtualService",     "DestinationRule",     "Sidecar",
+    "PeerAuthentication", "AuthorizationPolicy", "RequestAuthentication"};
 
 template <typename Message>
 void Put(xds::Snapshot& snapshot, const char* type_url, const std::string& name,
@@ -57,6 +59,7 @@ translate::ProxyIdentity ProxyFor(const std::string& node_id, const NodeIdentity
   proxy.ports = workloads.InboundPorts(node_id, registry);
   if (!node.outbound_address.empty()) proxy.outbound_address = node.outbound_address;
   proxy.capture = node.capture;
+  proxy.mtls = node.mtls;
   proxy.upstreams = node.upstreams;
   return proxy;
 }

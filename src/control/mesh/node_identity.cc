@@ -176,6 +176,8 @@ absl::StatusOr<NodeIdentity> ParseNodeIdentity(const std::string& node_id,
   }
   ASSIGN_OR_RETURN(identity.name, OptionalString(metadata, "NAME"));
   ASSIGN_OR_RETURN(identity.service_account, OptionalString(metadata, "SERVICE_ACCOUNT"));
+  ASSIGN_OR_RETURN(const std::string mtls, OptionalString(metadata, "WEFT_MTLS"));
+  identity.mtls = mtls == "true";
   ASSIGN_OR_RETURN(identity.auto_register_group, OptionalString(metadata, "AUTO_REGISTER_GROUP"));
   ASSIGN_OR_RETURN(identity.network, OptionalString(metadata, "NETWORK"));
   if (auto it = metadata.find("POD_PORTS"); it != metadata.end()) {

@@ -50,6 +50,8 @@ struct NodeIdentity {
   std::string locality;
   std::string name;  // NAME, empty when not sent
   std::string service_account;
+  // WEFT_MTLS: "true": the proxy's identity agent has a workload certificate (ProxyIdentity::mtls).
+  bool mtls = false;
   std::vector<PodPort> pod_ports;
   std::string auto_register_group;
   std::string network;

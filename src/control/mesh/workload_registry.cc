@@ -30,6 +30,8 @@ translate::Endpoint EndpointOfNode(const NodeIdentity& node, const std::string& 
     if (!p.name.empty()) e.ports[p.name] = p.container_port;
   }
   e.labels = node.labels;
+  // Istio's injector label: clients reach this workload with auto mTLS (security.cc).
+  if (node.mtls) e.labels["security.istio.io/tlsMode"] = "istio";
   e.locality = node.locality;
   e.network = node.network;
   e.service_account = node.service_account;

@@ -16,6 +16,21 @@ const std::vector<KindInfo>& AllKinds() {
       {"WorkloadGroup", "workloadgroups", "workloadgroup", {"wg"}},
       {"Sidecar", "sidecars", "sidecar", {}},
       {"Gateway", "gateways", "gateway", {"gw"}},
+      {"PeerAuthentication",
+       "peerauthentications",
+       "peerauthentication",
+       {"pa"},
+       kIstioSecurityGroup},
+      {"AuthorizationPolicy",
+       "authorizationpolicies",
+       "authorizationpolicy",
+       {"ap"},
+       kIstioSecurityGroup},
+      {"RequestAuthentication",
+       "requestauthentications",
+       "requestauthentication",
+       {"ra"},
+       kIstioSecurityGroup},
   };
   return kinds;
 }
@@ -28,6 +43,15 @@ const std::vector<std::string_view>& ServedVersions() {
 bool IsServedVersion(std::string_view version) {
   const auto& v = ServedVersions();
   return std::find(v.begin(), v.end(), version) != v.end();
+}
+
+bool IsServedVersion(const KindInfo& kind, std::string_view version) {
+  if (kind.group == kIstioSecurityGroup) return version == "v1beta1" || version == "v1";
+  return IsServedVersion(version);
+}
+
+bool IsServedGroup(std::string_view group) {
+  return group == kIstioNetworkingGroup || group == kIstioSecurityGroup;
 }
 
 const KindInfo* FindKindByPlural(std::string_view plural) {
@@ -44,8 +68,10 @@ const KindInfo* FindKindByName(std::string_view kind) {
 
 const KindInfo* FindKindByAnyName(std::string_view name) {
   // "virtualservices.networking.istio.io" names the same kind.
+  std::string_view group;
   if (size_t dot = name.find('.'); dot != std::string_view::npos) {
-    if (name.substr(dot + 1) != kIstioNetworkingGroup) return nullptr;
+    group = name.substr(dot + 1);
+    if (!IsServedGroup(group)) return nullptr;
     name = name.substr(0, dot);
   }
   auto eq = [name](std::string_view s) {
@@ -53,6 +79,7 @@ const KindInfo* FindKindByAnyName(std::string_view name) {
                                   absl::string_view(name.data(), name.size()));
   };
   for (const KindInfo& k : AllKinds()) {
+    if (!group.empty() && k.group != group) continue;
     if (eq(k.kind) || eq(k.plural) || eq(k.singular)) return &k;
     for (std::string_view s : k.short_names)
       if (eq(s)) return &k;

@@ -1,6 +1,7 @@
 // The resource kinds weftd serves: Istio's networking.istio.io kinds, every served version
-// (v1alpha3, v1beta1, v1) with one schema, as Istio's CRDs do. The one table the API paths,
-// validation and weftctl's KIND arguments are read from.
+// (v1alpha3, v1beta1, v1) with one schema, as Istio's CRDs do, and its security.istio.io kinds
+// (PeerAuthentication, AuthorizationPolicy, RequestAuthentication; v1beta1 and v1). The one table
+// the API paths, validation and weftctl's KIND arguments are read from.
 #pragma once
 
 #include <string>
@@ -10,17 +11,23 @@
 namespace weft::control {
 
 inline constexpr std::string_view kIstioNetworkingGroup = "networking.istio.io";
+inline constexpr std::string_view kIstioSecurityGroup = "security.istio.io";
 
 struct KindInfo {
   std::string_view kind;                      // "VirtualService"
   std::string_view plural;                    // "virtualservices"
   std::string_view singular;                  // "virtualservice"
   std::vector<std::string_view> short_names;  // kubectl's: "vs"
+  std::string_view group = kIstioNetworkingGroup;
 };
 
 const std::vector<KindInfo>& AllKinds();
 const std::vector<std::string_view>& ServedVersions();  // v1alpha3, v1beta1, v1
 bool IsServedVersion(std::string_view version);
+// The versions Istio's CRD of `kind` serves: networking v1alpha3, v1beta1, v1; security v1beta1,
+// v1.
+bool IsServedVersion(const KindInfo& kind, std::string_view version);
+bool IsServedGroup(std::string_view group);
 
 const KindInfo* FindKindByPlural(std::string_view plural);
 const KindInfo* FindKindByName(std::string_view kind);

@@ -44,15 +44,20 @@ std::vector<FieldError> ValidateResource(const json& object) {
   std::string kind =
       object.value("kind", json()).is_string() ? object["kind"].get<std::string>() : "";
   TypePtr spec = SpecSchema(kind);
-  Check check_api_version = [](const json& v, const std::string& path, Errors& e) {
+  const KindInfo* kind_info = FindKindByName(kind);
+  Check check_api_version = [kind_info](const json& v, const std::string& path, Errors& e) {
     const std::string& s = v.get_ref<const std::string&>();
     size_t slash = s.find('/');
-    if (slash == std::string::npos || s.substr(0, slash) != kIstioNetworkingGroup ||
-        !IsServedVersion(s.substr(slash + 1))) {
+    const std::string_view group = kind_info != nullptr ? kind_info->group : kIstioNetworkingGroup;
+    if (slash == std::string::npos || s.substr(0, slash) != group ||
+        (kind_info != nullptr ? !IsServedVersion(*kind_info, s.substr(slash + 1))
+                              : !IsServedVersion(s.substr(slash + 1)))) {
+      const std::string g(group);
       e.Add(FieldError::Type::kNotSupported, path,
-            "Unsupported value: " + v.dump() +
-                ": supported values: \"networking.istio.io/v1alpha3\", "
-                "\"networking.istio.io/v1beta1\", \"networking.istio.io/v1\"");
+            "Unsupported value: " + v.dump() + ": supported values: " +
+                (group == kIstioSecurityGroup
+                     ? "\"" + g + "/v1beta1\", \"" + g + "/v1\""
+                     : "\"" + g + "/v1alpha3\", \"" + g + "/v1beta1\", \"" + g + "/v1\""));
     }
   };
   Check check_kind = [](const json& v, const std::string& path, Errors& e) {

@@ -93,9 +93,10 @@ lst::Listener VirtualInbound(const View& view) {
       CaptureListener("virtualInbound", "0.0.0.0", kInboundCapturePort, Handoff::kNone);
   *l.add_filter_chains() = BlackholeChain("virtualInbound-blackhole", kInboundCapturePort);
   for (const ServicePort& p : view.proxy().ports) {
-    lst::FilterChain chain = InboundChain(p, "0.0.0.0");
+    lst::FilterChain chain = InboundChain(view, p, "0.0.0.0");
     chain.mutable_filter_chain_match()->mutable_destination_port()->set_value(p.number);
-    *l.add_filter_chains() = std::move(chain);
+    // PeerAuthentication splits the port into an mTLS and a plaintext chain (security.cc).
+    AddInboundChains(view, p, std::move(chain), l);
   }
   // Ports no service declares: to the original destination, as Istio's inbound passthrough.
   lst::FilterChain passthrough;

@@ -269,6 +269,7 @@ endpoint_pb::ClusterLoadAssignment BuildLoadAssignment(const std::string& cluste
       if (const auto it = e->ports.find(port.name); it != e->ports.end()) p = it->second;
       sa->set_port_value(p);
       if (e->weight != 0) lb->mutable_load_balancing_weight()->set_value(e->weight);
+      SetEndpointTlsMetadata(*e, *lb);
     }
   }
   return cla;
@@ -401,11 +402,7 @@ void AddCluster(const View& view, const Service& service, const ServicePort& por
   ApplyLoadBalancer(Obj(policy, "loadBalancer"), c, view, where);
   ApplyConnectionPool(Obj(policy, "connectionPool"), c, http_options, view, where);
   ApplyOutlierDetection(Obj(policy, "outlierDetection"), c, view, where);
-  if (policy.contains("tls")) {
-    view.Warn(absl::StrCat(where,
-                           ": trafficPolicy.tls: weft-proxy has no upstream TLS yet "
-                           "(skipped)"));
-  }
+  ApplyUpstreamTls(view, service, port, subset, policy, where, c);
   const std::string protocol = PortProtocol(port);
   if (IsHttpProtocol(protocol)) {
     if (!http_options.has_use_downstream_protocol_config()) {

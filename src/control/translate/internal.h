@@ -52,6 +52,13 @@ class View {
   // The egress policy: the Sidecar's outboundTrafficPolicy.mode when it sets one, else the mesh
   // config's; true for REGISTRY_ONLY.
   bool registry_only() const { return registry_only_; }
+  const MeshConfig& mesh() const { return mesh_; }
+  // security.istio.io policies that select this proxy (Istio's scoping: the root namespace's
+  // apply mesh-wide, the proxy's namespace's to it; a `selector` must match its labels), oldest
+  // first. PeerAuthentication is kept with its scope for precedence (security.cc).
+  const std::vector<Config>& peer_authentications() const { return peer_authentications_; }
+  const std::vector<Config>& authorization_policies() const { return authorization_policies_; }
+  const std::vector<Config>& request_authentications() const { return request_authentications_; }
 
   void Warn(std::string message) const { warnings_.insert(std::move(message)); }
   std::vector<std::string> TakeWarnings() const {
@@ -63,10 +70,14 @@ class View {
   bool EgressAllows(const Service& service) const;
 
   const ProxyIdentity& proxy_;
+  MeshConfig mesh_;
   std::string root_namespace_;  // MeshConfig.rootNamespace: mesh-wide Sidecar and rules
   std::vector<Config> virtual_services_;
   std::vector<Config> destination_rules_;
   std::optional<Config> sidecar_;
+  std::vector<Config> peer_authentications_;
+  std::vector<Config> authorization_policies_;
+  std::vector<Config> request_authentications_;
   bool registry_only_ = false;
   std::vector<const Service*> services_;
   mutable std::set<std::string> warnings_;
@@ -134,7 +145,7 @@ void SetNetworkFilter(envoy::config::listener::v3::FilterChain& chain,
                       const google::protobuf::Message& config, const char* name);
 // The filter chain of the proxy's own port `p`: an HCM to "inbound|<p>||" for HTTP ports, else a
 // tcp_proxy to it; `stat_address` names the listener address in the HCM's stat prefix.
-envoy::config::listener::v3::FilterChain InboundChain(const ServicePort& p,
+envoy::config::listener::v3::FilterChain InboundChain(const View& view, const ServicePort& p,
                                                       const std::string& stat_address);
 // The tcp_proxy chain for a client whose destination no service claims: PassthroughCluster, or
 // BlackHoleCluster under REGISTRY_ONLY (Istio's buildOutboundCatchAllNetworkFiltersOnly).
@@ -153,5 +164,46 @@ void AddHttpFilters(
     HttpFilters filters);
 // proxyless.cc
 void BuildProxylessResources(const View& view, XdsResources& out);
+
+// security.cc: PeerAuthentication on the inbound side, auto mTLS and DestinationRule tls on the
+// outbound side (docs/user-guide/security-policy.md).
+enum class MtlsMode { kUnset, kDisable, kPermissive, kStrict };
+// The mode for the proxy's inbound port `port` (Istio's precedence: workload selector >
+// namespace > mesh in the root namespace; portLevelMtls of the workload policy; UNSET inherits;
+// PERMISSIVE when nothing sets it).
+MtlsMode InboundMtlsMode(const View& view, uint32_t port);
+// Appends the chains of inbound port `p` built from `plaintext` (InboundChain, with its
+// filter_chain_match destination already set): an mTLS chain (tls + Istio's mesh ALPNs, SDS
+// `default`/`ROOTCA`, client certificate required) unless DISABLE, and the plaintext chain
+// unless STRICT. Returns whether an mTLS chain was added (the listener then needs the
+// tls_inspector).
+bool AddInboundChains(const View& view, const ServicePort& p,
+                      envoy::config::listener::v3::FilterChain plaintext,
+                      envoy::config::listener::v3::Listener& l);
+// Adds envoy.filters.listener.tls_inspector to `l` unless it has it.
+void AddTlsInspector(envoy::config::listener::v3::Listener& l);
+// Upstream TLS of an outbound cluster: the DestinationRule's `tls` (effective `policy`) when it
+// sets one, else Istio's auto mTLS (transport_socket_matches on endpoint metadata tlsMode istio).
+void ApplyUpstreamTls(const View& view, const Service& service, const ServicePort& port,
+                      std::string_view subset, const json& policy, const std::string& where,
+                      envoy::config::cluster::v3::Cluster& c);
+// Istio's endpoint label `security.istio.io/tlsMode`: "istio" for workloads whose sidecar has a
+// certificate, "" for the others.
+std::string EndpointTlsMode(const Endpoint& e);
+// Endpoint metadata envoy.transport_socket_match {tlsMode: istio} for endpoints with a sidecar.
+void SetEndpointTlsMetadata(const Endpoint& e, envoy::config::endpoint::v3::LbEndpoint& lb);
+
+// authz.cc / authn.cc: the HTTP filters of an inbound HCM before the router
+// (jwt_authn, then RBAC: AUDIT, DENY, ALLOW as Istio orders them), and the network RBAC filters
+// of an inbound TCP chain (before tcp_proxy).
+void AddInboundHttpSecurityFilters(
+    const View& view,
+    envoy::extensions::filters::network::http_connection_manager::v3::HttpConnectionManager& m);
+void AddInboundNetworkRbac(const View& view, envoy::config::listener::v3::FilterChain& chain);
+// authn.cc: jwt_authn (and its JWKS clusters) for the proxy's RequestAuthentications.
+void AddJwtAuthn(
+    const View& view,
+    envoy::extensions::filters::network::http_connection_manager::v3::HttpConnectionManager& m);
+void BuildJwksClusters(const View& view, XdsResources& out);
 
 }  // namespace weft::control::translate::internal

@@ -185,7 +185,8 @@ lst::FilterChain EgressChain(const View& view, const std::string& name) {
   return chain;
 }
 
-lst::FilterChain InboundChain(const ServicePort& p, const std::string& stat_address) {
+lst::FilterChain InboundChain(const View& view, const ServicePort& p,
+                              const std::string& stat_address) {
   lst::FilterChain chain;
   const std::string cluster = InboundClusterName(p.number);
   chain.set_name(cluster);
@@ -203,9 +204,12 @@ lst::FilterChain InboundChain(const ServicePort& p, const std::string& stat_addr
     r->mutable_match()->set_prefix("/");
     r->mutable_route()->set_cluster(cluster);
     r->mutable_route()->mutable_timeout();  // 0s: the caller's proxy enforces timeouts
+    // Authentication and authorization run before the router (authn.cc, authz.cc).
+    AddInboundHttpSecurityFilters(view, m);
     AddHttpFilters(m, HttpFilters::kRouterOnly);
     SetNetworkFilter(chain, m, "envoy.filters.network.http_connection_manager");
   } else {
+    AddInboundNetworkRbac(view, chain);
     tcp::TcpProxy t;
     t.set_stat_prefix(cluster);
     t.set_cluster(cluster);
@@ -329,7 +333,8 @@ void BuildListeners(const View& view, XdsResources& out) {
                              ": give the proxy its own IP or a different outbound_address"));
     }
     lst::Listener l = NewListener(inbound_address, p.number);
-    *l.add_filter_chains() = InboundChain(p, inbound_address);
+    // PeerAuthentication: an mTLS chain and/or the plaintext one (security.cc).
+    AddInboundChains(view, p, InboundChain(view, p, inbound_address), l);
     out.listeners.push_back(std::move(l));
   }
 }

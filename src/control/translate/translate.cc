@@ -14,6 +14,7 @@ XdsResources Translate(const Snapshot& snapshot, const ProxyIdentity& proxy) {
   } else {
     internal::BuildOutboundClusters(view, out);
     internal::BuildInboundClusters(view, out);
+    internal::BuildJwksClusters(view, out);
     internal::BuildRouteConfigs(view, out);
     internal::BuildListeners(view, out);
     if (proxy.capture) {

@@ -12,9 +12,13 @@
 //   for the proxy's own ports, BlackHoleCluster and PassthroughCluster;
 // - one ClusterLoadAssignment per EDS cluster, endpoints selected by the subset's labels.
 // Proxyless gRPC clients (ProxyIdentity::proxyless_grpc) get another shape: see proxyless.cc.
+// Security (issue 6; security.cc, authz.cc, authn.cc, docs/user-guide/security-policy.md):
+// PeerAuthentication splits each inbound port into an mTLS and a plaintext chain, outbound
+// clusters get auto mTLS or the DestinationRule's tls, AuthorizationPolicy and
+// RequestAuthentication become RBAC and jwt_authn filters on the inbound chains.
 //
 // Only fields weft-proxy accepts are emitted (src/proxy/config/supported_fields.cc); Istio fields
-// weft-proxy cannot honour yet (corsPolicy, DestinationRule tls, ...) are skipped and reported in
+// weft-proxy cannot honour yet are skipped and reported in
 // XdsResources::warnings rather than silently dropped.
 //
 // This header includes generated protobuf headers: include it only where xDS resources are built
@@ -36,8 +40,9 @@
 namespace weft::control::translate {
 
 struct Snapshot {
-  // Stored Istio objects: {apiVersion, kind, metadata, spec}. VirtualService, DestinationRule
-  // and Sidecar are read from here (other kinds are ignored by Translate).
+  // Stored Istio objects: {apiVersion, kind, metadata, spec}. VirtualService, DestinationRule,
+  // Sidecar, PeerAuthentication, AuthorizationPolicy and RequestAuthentication are read from
+  // here (other kinds are ignored by Translate).
   std::vector<nlohmann::json> resources;
   Registry registry;
   // weftd --mesh-config: the egress policy every Sidecar without its own inherits.
@@ -66,6 +71,11 @@ struct ProxyIdentity {
   bool capture = false;
   // Node metadata WEFT_UPSTREAMS (no-capture only; upstreams.cc).
   std::vector<UpstreamBinding> upstreams;
+  // Node metadata WEFT_MTLS: "true": the proxy has a workload certificate (its identity agent
+  // serves SDS `default` and `ROOTCA`). Only then does PERMISSIVE add the inbound mTLS chain and
+  // auto mTLS apply to its clusters: a chain or cluster naming a secret that never comes would
+  // keep the listener or cluster warming. STRICT fails closed either way (mTLS chain only).
+  bool mtls = false;
 };
 
 struct XdsResources {

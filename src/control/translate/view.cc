@@ -91,7 +91,7 @@ const json& Arr(const json& j, std::string_view key) {
 }
 
 View::View(const Snapshot& snapshot, const ProxyIdentity& proxy)
-    : proxy_(proxy), root_namespace_(snapshot.mesh.root_namespace) {
+    : proxy_(proxy), mesh_(snapshot.mesh), root_namespace_(snapshot.mesh.root_namespace) {
   std::vector<Config> sidecars;
   for (const json& r : snapshot.resources) {
     if (!r.is_object()) continue;
@@ -106,7 +106,24 @@ View::View(const Snapshot& snapshot, const ProxyIdentity& proxy)
       }
     } else if (c.kind == "Sidecar") {
       sidecars.push_back(std::move(c));
+    } else if (c.kind == "PeerAuthentication" || c.kind == "AuthorizationPolicy" ||
+               c.kind == "RequestAuthentication") {
+      // Istio's scope of security.istio.io policies: the root namespace's apply to every
+      // workload, others to their own namespace's; a selector narrows to matching labels.
+      if (c.namespace_ != proxy.namespace_ && c.namespace_ != root_namespace_) continue;
+      const json& selector = Obj(c.spec, "selector");
+      if (!selector.empty() &&
+          !LabelsMatch(LabelsFromJson(Obj(selector, "matchLabels")), proxy.labels)) {
+        continue;
+      }
+      auto& list = c.kind == "PeerAuthentication"    ? peer_authentications_
+                   : c.kind == "AuthorizationPolicy" ? authorization_policies_
+                                                     : request_authentications_;
+      list.push_back(std::move(c));
     }
+  }
+  for (auto* list : {&peer_authentications_, &authorization_policies_, &request_authentications_}) {
+    std::sort(list->begin(), list->end(), Older);
   }
   std::sort(virtual_services_.begin(), virtual_services_.end(), Older);
   std::sort(destination_rules_.begin(), destination_rules_.end(), Older);

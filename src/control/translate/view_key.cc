@@ -36,8 +36,16 @@ std::set<std::string> SelectorLabelKeys(const std::vector<json>& resources) {
   std::set<std::string> keys;
   for (const json& r : resources) {
     const std::string kind = r.value("kind", "");
-    if (kind != "VirtualService" && kind != "DestinationRule" && kind != "Sidecar") continue;
     const json& spec = r.contains("spec") ? r["spec"] : json::object();
+    if (kind == "PeerAuthentication" || kind == "AuthorizationPolicy" ||
+        kind == "RequestAuthentication") {
+      // security.istio.io selectors: {matchLabels: {...}}.
+      if (spec.is_object() && spec.contains("selector") && spec["selector"].is_object()) {
+        AddKeys(spec["selector"].value("matchLabels", json::object()), keys);
+      }
+      continue;
+    }
+    if (kind != "VirtualService" && kind != "DestinationRule" && kind != "Sidecar") continue;
     if (kind == "VirtualService") {
       AddSourceLabels(spec, keys);
     } else if (spec.is_object() && spec.contains("workloadSelector") &&
@@ -74,6 +82,7 @@ std::string ViewKey(const ProxyIdentity& view) {
   Field(key, view.ip);
   key += view.proxyless_grpc ? "g|" : "s|";
   key += view.capture ? "c|" : "n|";
+  key += view.mtls ? "m|" : "p|";
   for (const UpstreamBinding& u : view.upstreams) {
     Field(key, u.host);
     Field(key, u.bind_address);

@@ -9,6 +9,7 @@
 
 #include "base/yaml_json.h"
 #include "control/model/formats.h"
+#include "control/model/kinds.h"
 
 namespace weft::control {
 namespace {
@@ -218,6 +219,115 @@ TEST(FormatsTest, Durations) {
   EXPECT_FALSE(ParseDuration("-1s"));
   EXPECT_FALSE(ParseDuration("1.5"));
   EXPECT_FALSE(ParseDuration(""));
+}
+
+}  // namespace
+}  // namespace weft::control
+
+namespace weft::control {
+namespace {
+
+// security.istio.io (issue 6): the kinds, their versions and Istio's rules.
+TEST(SecurityValidationTest, TranslatorInputsAreAccepted) {
+  const std::filesystem::path dir =
+      std::filesystem::path(WEFT_SOURCE_DIR) / "tests/unit/control/translate/inputs";
+  int documents = 0;
+  for (const char* file : {"security-strict.yaml", "security-port-disable.yaml",
+                           "security-authz.yaml", "security-jwt.yaml", "security-dr-tls.yaml"}) {
+    std::ifstream in(dir / file);
+    std::stringstream text;
+    text << in.rdbuf();
+    auto docs = yaml::DocumentsToJson(text.str());
+    ASSERT_TRUE(docs.ok()) << file << ": " << docs.status();
+    for (const json& doc : *docs) {
+      EXPECT_EQ(All(doc), "") << file << " " << doc["metadata"]["name"];
+      ++documents;
+    }
+  }
+  EXPECT_GE(documents, 14);
+}
+
+TEST(SecurityValidationTest, GroupAndVersionsAreIstios) {
+  EXPECT_EQ(Fields(Parse(R"(
+apiVersion: networking.istio.io/v1
+kind: PeerAuthentication
+metadata: {name: p, namespace: default}
+spec: {mtls: {mode: STRICT}})")),
+            Sorted({"apiVersion"}));
+  EXPECT_EQ(Fields(Parse(R"(
+apiVersion: security.istio.io/v1alpha3
+kind: PeerAuthentication
+metadata: {name: p, namespace: default}
+spec: {mtls: {mode: STRICT}})")),
+            Sorted({"apiVersion"}));
+  EXPECT_EQ(Fields(Parse(R"(
+apiVersion: security.istio.io/v1
+kind: VirtualService
+metadata: {name: p, namespace: default}
+spec: {hosts: [a], tcp: [{route: [{destination: {host: a}}]}]})")),
+            Sorted({"apiVersion"}));
+  const KindInfo* pa = FindKindByAnyName("peerauthentications.security.istio.io");
+  ASSERT_NE(pa, nullptr);
+  EXPECT_EQ(pa->kind, "PeerAuthentication");
+  EXPECT_EQ(FindKindByAnyName("peerauthentications.networking.istio.io"), nullptr);
+  EXPECT_EQ(FindKindByAnyName("ap")->kind, "AuthorizationPolicy");
+}
+
+TEST(SecurityValidationTest, PeerAuthenticationRules) {
+  EXPECT_EQ(Fields(Parse(R"(
+apiVersion: security.istio.io/v1beta1
+kind: PeerAuthentication
+metadata: {name: p, namespace: default}
+spec:
+  mtls: {mode: SOMETIMES}
+  portLevelMtls:
+    "8080": {mode: DISABLE}
+    "99999": {mode: STRICT})")),
+            Sorted({"spec.mtls.mode", "spec.portLevelMtls", "spec.portLevelMtls.99999"}));
+}
+
+TEST(SecurityValidationTest, AuthorizationPolicyRules) {
+  const json ap = Parse(R"(
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: a, namespace: default}
+spec:
+  action: CUSTOM
+  provider: {name: ext}
+  rules:
+  - from: [{source: {}}, {source: {ipBlocks: [not-an-ip]}}]
+    to: [{operation: {ports: ["80", "http"], methods: [GET]}}]
+    when: [{key: "request.headers[x]"}, {values: [a]}]
+    bogus: 1)");
+  EXPECT_EQ(Fields(ap), Sorted({"spec.action", "spec.rules[0].from[0].source",
+                                "spec.rules[0].from[1].source.ipBlocks[0]",
+                                "spec.rules[0].to[0].operation.ports[1]", "spec.rules[0].when[0]",
+                                "spec.rules[0].when[1].key", "spec.rules[0].bogus"}));
+  EXPECT_NE(All(ap).find("spec.action: Unsupported value: \"CUSTOM\": not supported yet"),
+            std::string::npos)
+      << All(ap);
+  EXPECT_EQ(Fields(Parse(R"(
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: a, namespace: default}
+spec: {action: DENY, provider: {name: ext}})")),
+            Sorted({"spec.provider"}));
+}
+
+TEST(SecurityValidationTest, RequestAuthenticationRules) {
+  EXPECT_EQ(Fields(Parse(R"(
+apiVersion: security.istio.io/v1
+kind: RequestAuthentication
+metadata: {name: r, namespace: default}
+spec:
+  jwtRules:
+  - {jwksUri: "ftp://keys"}
+  - issuer: a
+    fromHeaders: [{prefix: "Bearer "}]
+    outputClaimToHeaders: [{header: x}])")),
+            Sorted({"spec.jwtRules[0].issuer", "spec.jwtRules[0].jwksUri",
+                    "spec.jwtRules[1].fromHeaders[0].name",
+                    "spec.jwtRules[1].outputClaimToHeaders[0].claim"}));
 }
 
 }  // namespace

@@ -125,6 +125,64 @@ void ExpectClustersExist(const XdsResources& r) {
   }
 }
 
+// DEPENDS ON TLS|RBAC|JWT: the extensions issue 6's proxy engineers are adding in parallel.
+// Until they land, weft-proxy's translators are fed the listeners and clusters without them (mTLS
+// filter chains, RBAC and jwt_authn filters, upstream TLS dropped; a note printed), so the rest
+// is still checked. The lead removes this after merging them.
+bool IsPendingFilter(const std::string& name) {
+  return name == "envoy.filters.http.rbac" || name == "envoy.filters.network.rbac" ||
+         name == "envoy.filters.http.jwt_authn";
+}
+
+void StripPendingExtensions(envoy::config::listener::v3::Listener& l) {
+  bool stripped = false;
+  auto* chains = l.mutable_filter_chains();
+  for (int i = chains->size() - 1; i >= 0; --i) {
+    auto& chain = (*chains)[i];
+    if (chain.has_transport_socket()) {
+      chains->DeleteSubrange(i, 1);
+      stripped = true;
+      continue;
+    }
+    auto* filters = chain.mutable_filters();
+    for (int j = filters->size() - 1; j >= 0; --j) {
+      if (IsPendingFilter((*filters)[j].name())) {
+        filters->DeleteSubrange(j, 1);
+        stripped = true;
+        continue;
+      }
+      hcm::HttpConnectionManager m;
+      if (!(*filters)[j].typed_config().UnpackTo(&m)) continue;
+      auto* http = m.mutable_http_filters();
+      const int before = http->size();
+      http->erase(std::remove_if(http->begin(), http->end(),
+                                 [](const auto& f) { return IsPendingFilter(f.name()); }),
+                  http->end());
+      if (http->size() != before) {
+        stripped = true;
+        (*filters)[j].mutable_typed_config()->PackFrom(m);
+      }
+    }
+  }
+  if (stripped) {
+    std::cout << "note: " << l.name()
+              << ": mTLS chains / RBAC / jwt_authn not checked by weft-proxy yet "
+                 "(DEPENDS ON TLS|RBAC|JWT)\n";
+  }
+}
+
+void StripPendingExtensions(envoy::config::cluster::v3::Cluster& c) {
+  if (!c.has_transport_socket() && c.transport_socket_matches_size() == 0) return;
+  c.clear_transport_socket();
+  c.clear_transport_socket_matches();
+  // The endpoints' envoy.transport_socket_match metadata goes with the matches.
+  for (auto& l : *c.mutable_load_assignment()->mutable_endpoints()) {
+    for (auto& e : *l.mutable_lb_endpoints()) e.clear_metadata();
+  }
+  std::cout << "note: " << c.name()
+            << ": upstream TLS not checked by weft-proxy yet (DEPENDS ON TLS)\n";
+}
+
 // Feeds everything through weft-proxy's translators; RDS/EDS resolved as the xDS client will.
 void ExpectProxyAccepts(const XdsResources& r) {
   std::map<std::string, const envoy::config::route::v3::RouteConfiguration*> routes;
@@ -145,6 +203,8 @@ void ExpectProxyAccepts(const XdsResources& r) {
         f.mutable_typed_config()->PackFrom(m);
       }
     }
+    StripPendingExtensions(l);                  // DEPENDS ON TLS|RBAC|JWT
+    if (l.filter_chains_size() == 0) continue;  // STRICT: only mTLS chains
     auto status = config::TranslateListener(l, l.name());
     EXPECT_TRUE(status.ok()) << status.status();
   }
@@ -158,6 +218,7 @@ void ExpectProxyAccepts(const XdsResources& r) {
       c.clear_eds_cluster_config();
       *c.mutable_load_assignment() = *it->second;
     }
+    StripPendingExtensions(c);  // DEPENDS ON TLS|RBAC|JWT
     auto status = config::TranslateCluster(c, c.name());
     EXPECT_TRUE(status.ok()) << status.status();
   }
@@ -172,6 +233,7 @@ ProxyIdentity ProductPage() {
   p.ip = "10.1.3.1";
   p.locality = "us-east/zone-a";
   p.ports = {ServicePort{9080, "http", "HTTP", 19080}};
+  p.mtls = true;  // WEFT_MTLS: a workload certificate (issue 6)
   return p;
 }
 
@@ -182,6 +244,7 @@ struct Scenario {
   bool capture = false;            // productpage with INTERCEPTION_MODE REDIRECT
   bool registry_only = false;      // MeshConfig outboundTrafficPolicy REGISTRY_ONLY
   std::vector<UpstreamBinding> upstreams;  // productpage's WEFT_UPSTREAMS
+  bool tcp_port = false;                   // productpage also serves TCP 3306 (network RBAC)
 };
 
 void PrintTo(const Scenario& s, std::ostream* os) { *os << s.name; }
@@ -266,6 +329,7 @@ TEST_P(GoldenTest, MatchesGoldenAndProxyAcceptsIt) {
   ProxyIdentity identity = s.proxyless ? ProxylessClient() : ProductPage();
   identity.capture = s.capture;
   identity.upstreams = s.upstreams;
+  if (s.tcp_port) identity.ports.push_back(ServicePort{3306, "mysql", "TCP", 13306});
   const XdsResources out = Translate(snapshot, identity);
 
   if (s.proxyless) {
@@ -344,7 +408,36 @@ INSTANTIATE_TEST_SUITE_P(
                  false,
                  {{"reviews", 9080, "127.0.0.1", 19081},
                   {"details.default.svc.cluster.local", 9080, "127.0.0.1", 19082},
-                  {"mongodb", 27017, "127.0.0.1", 19083}}}),
+                  {"mongodb", 27017, "127.0.0.1", 19083}}},
+        // Issue 6: PeerAuthentication, DestinationRule tls, auto mTLS, AuthorizationPolicy,
+        // RequestAuthentication (docs/user-guide/security-policy.md).
+        Scenario{"security-strict-capture",
+                 {"bookinfo-registry.yaml", "security-mesh.yaml", "security-strict.yaml"},
+                 false,
+                 true,
+                 false,
+                 {},
+                 true},
+        Scenario{"security-port-disable",
+                 {"bookinfo-registry.yaml", "security-mesh.yaml", "security-port-disable.yaml"},
+                 false,
+                 false,
+                 false,
+                 {},
+                 true},
+        Scenario{"security-dr-tls",
+                 {"bookinfo-registry.yaml", "security-mesh.yaml", "security-dr-tls.yaml"}},
+        Scenario{"security-istio-mtls-sample",
+                 {"bookinfo-registry.yaml", "security-mesh.yaml",
+                  "sample:destination-rule-all-mtls.yaml"}},
+        Scenario{"security-authz",
+                 {"bookinfo-registry.yaml", "security-authz.yaml"},
+                 false,
+                 true,
+                 false,
+                 {},
+                 true},
+        Scenario{"security-jwt", {"bookinfo-registry.yaml", "security-jwt.yaml"}}),
     [](const testing::TestParamInfo<Scenario>& info) {
       std::string name = info.param.name;
       std::replace(name.begin(), name.end(), '-', '_');
