@@ -51,14 +51,17 @@ absl::StatusOr<std::shared_ptr<const filters::RemoteJwks>> TranslateRemoteJwks(
   const std::string u_path = FieldPath(path, "http_uri");
   out->cluster = Str(http_uri, "cluster");
   if (out->cluster.empty()) return ConfigError(FieldPath(u_path, "cluster"), "is required");
-  // Plain http only: the fetch goes through the cluster's own transport (TLS to a JWKS server
-  // is the cluster's business once clusters have TLS).
+  // As in Envoy, the URI gives the request's authority and path; the connection, TLS included
+  // (an https:// JWKS server needs the cluster's UpstreamTlsContext), is the cluster's business.
   const std::string uri = Str(http_uri, "uri");
-  constexpr std::string_view kScheme = "http://";
-  if (uri.rfind(kScheme, 0) != 0) {
-    return ConfigError(FieldPath(u_path, "uri"), "must be an http:// URL, got '", uri, "'");
+  std::string rest;
+  for (std::string_view scheme : {"http://", "https://"}) {
+    if (uri.rfind(scheme, 0) == 0) rest = uri.substr(scheme.size());
   }
-  const std::string rest = uri.substr(kScheme.size());
+  if (rest.empty()) {
+    return ConfigError(FieldPath(u_path, "uri"), "must be an http:// or https:// URL, got '", uri,
+                       "'");
+  }
   const size_t slash = rest.find('/');
   out->authority = rest.substr(0, slash);
   out->path = slash == std::string::npos ? "/" : rest.substr(slash);

@@ -81,14 +81,19 @@ TEST(TranslateJwtAuthnTest, LoadsEveryImplementedField) {
       Bootstrap("providers: {p1: {remote_jwks: {http_uri: {uri: 'http://jwks.test:8080/keys?x=1', "
                 "cluster: c, timeout: 2s}, cache_duration: 300s}}}"));
   EXPECT_TRUE(remote.ok()) << remote.status();
+  // https: the cluster's transport socket does the TLS, as in Envoy.
+  auto remote_tls = LoadBootstrapFromString(
+      Bootstrap("providers: {p1: {remote_jwks: {http_uri: {uri: 'https://jwks.test/keys', "
+                "cluster: c, timeout: 2s}}}}"));
+  EXPECT_TRUE(remote_tls.ok()) << remote_tls.status();
 }
 
 TEST(TranslateJwtAuthnTest, RefusesWhatItDoesNotImplementWithPaths) {
-  EXPECT_EQ(ErrorOf("providers: {p1: {remote_jwks: {http_uri: {uri: 'https://x/jwks', cluster: "
+  EXPECT_EQ(ErrorOf("providers: {p1: {remote_jwks: {http_uri: {uri: 'ftp://x/jwks', cluster: "
                     "c, timeout: 1s}}}}"),
             kHcm +
-                ".providers[p1].remote_jwks.http_uri.uri: must be an http:// URL, got "
-                "'https://x/jwks'");
+                ".providers[p1].remote_jwks.http_uri.uri: must be an http:// or https:// URL, got "
+                "'ftp://x/jwks'");
   EXPECT_EQ(ErrorOf("providers: {p1: {remote_jwks: {http_uri: {uri: 'http://x/jwks', timeout: "
                     "1s}}}}"),
             kHcm + ".providers[p1].remote_jwks.http_uri.cluster: is required");
