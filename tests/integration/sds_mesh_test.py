@@ -8,6 +8,7 @@ the test):
 - proxy A (productpage) has a cluster with Istio's auto mTLS transport_socket_matches: its
   endpoint marked {tlsMode: istio} (B) is reached with mTLS (B logs A's SPIFFE id), the other
   one (a plain HTTP server) in plaintext;
+- with a connection per request, A's handshakes to B resume (ssl.session_reused);
 - after a rotation, new handshakes present the new serial while a keep-alive connection opened
   before it keeps working;
 - without --ca-addr, a config naming an SDS secret is refused with the field path."""
@@ -102,6 +103,7 @@ static_resources:
     - filters:{HCM.format(prefix="outbound", log=log, cluster="b")}
   clusters:
   - name: b
+    max_requests_per_connection: 1  # a connection per request: TLS sessions resume
     load_assignment:
       cluster_name: b
       endpoints:
@@ -223,19 +225,30 @@ class SdsMeshTest(WeftdCaTestBase):
         self.assertEqual(keep_alive_request(), b"HTTP/1.1 200 OK")
 
         # Auto mTLS through A: B's endpoint with mTLS, the other in plaintext; both answer.
-        for _ in range(6):
+        for _ in range(10):
             code, out, err = harness.curl("-o", "/dev/null", "-w", "%{http_code}",
                                           f"http://127.0.0.1:{a_port}/via-a")
             self.assertEqual((code, out), (0, "200"), err + a.output())
         self.assertTrue(any(s[1] == "/via-a" for s in app.seen), "B's app saw nothing")
         self.assertTrue(any(s[1] == "/via-a" for s in direct.seen), "plain endpoint saw nothing")
-        with open(os.path.join(logs, "b.log")) as f:
-            b_log = f.read()
-        self.assertIn("peer=" + SPIFFE_A, b_log)  # A presented its workload certificate
+        def b_log():  # the access log is written by a background flush
+            path = os.path.join(logs, "b.log")
+            if os.path.exists(path):
+                with open(path) as f:
+                    return "peer=" + SPIFFE_A in f.read()
+            return False
+        self.wait(b_log, "B's access log naming A's identity", b)  # A's workload cert
         a_stats = self.stats(a)
         self.assertGreaterEqual(a_stats.get("cluster.b.ssl.handshake", 0), 1)
         self.assertGreaterEqual(a_stats.get("cluster.b.tlsMode-istio.total_match_count", 0), 1)
         self.assertGreaterEqual(a_stats.get("cluster.b.default.total_match_count", 0), 1)
+        # A connection per request to B: after the first full handshake, A offers the session
+        # B's ticket gave it, and the handshakes resume.
+        handshakes = a_stats.get("cluster.b.ssl.handshake", 0)
+        reused = a_stats.get("cluster.b.ssl.session_reused", 0)
+        print("\nA -> B: %d TLS handshakes, %d resumed" % (handshakes, reused))
+        self.assertGreaterEqual(handshakes, 3)
+        self.assertGreaterEqual(reused, handshakes - 2)
 
         # Rotation (half of 6 s): new handshakes present the new serial; the keep-alive
         # connection opened before still works.
@@ -249,6 +262,85 @@ class SdsMeshTest(WeftdCaTestBase):
         code, out, err = harness.curl("-o", "/dev/null", "-w", "%{http_code}",
                                       f"http://127.0.0.1:{a_port}/after-rotation")
         self.assertEqual((code, out), (0, "200"), err)
+
+
+class _AdsRecorder:
+    """A gRPC ADS endpoint that records the raw bytes of each DiscoveryRequest and answers
+    nothing (the proxy's xDS client just waits)."""
+
+    def __init__(self):
+        import grpc
+        from concurrent import futures
+        self.requests = []
+
+        def stream(request_iterator, context):
+            for request in request_iterator:
+                self.requests.append(request)
+            return iter(())
+
+        handler = grpc.method_handlers_generic_handler(
+            "envoy.service.discovery.v3.AggregatedDiscoveryService",
+            {"StreamAggregatedResources": grpc.stream_stream_rpc_method_handler(
+                stream, request_deserializer=lambda b: b, response_serializer=lambda b: b)})
+        self.server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
+        self.server.add_generic_rpc_handlers((handler,))
+        self.port = self.server.add_insecure_port("127.0.0.1:0")
+        self.server.start()
+
+    def stop(self):
+        self.server.stop(0)
+
+
+def ads_bootstrap(ads_port):
+    return node("productpage") + f"""
+dynamic_resources:
+  ads_config:
+    api_type: GRPC
+    transport_api_version: V3
+    grpc_services: [{{envoy_grpc: {{cluster_name: xds}}}}]
+  cds_config: {{ads: {{}}, resource_api_version: V3}}
+  lds_config: {{ads: {{}}, resource_api_version: V3}}
+static_resources:
+  clusters:
+  - name: xds
+    type: STATIC
+    connect_timeout: 1s
+    typed_extension_protocol_options:
+      envoy.extensions.upstreams.http.v3.HttpProtocolOptions:
+        "@type": type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions
+        explicit_http_config: {{http2_protocol_options: {{}}}}
+    load_assignment:
+      cluster_name: xds
+      endpoints: [{{lb_endpoints: [{{endpoint: {{address: {{socket_address: {{address: 127.0.0.1, port_value: {ads_port}}}}}}}}}]}}]
+"""
+
+
+class WeftMtlsMetadataTest(SdsMeshTest):
+    test_sds_listener_auto_mtls_cluster_and_rotation = None
+
+    def first_request(self, ads, proxy):
+        deadline = time.time() + 15
+        while not ads.requests and time.time() < deadline:
+            time.sleep(0.05)
+        self.assertTrue(ads.requests, proxy.output())
+        return ads.requests[0]
+
+    def test_agent_announces_weft_mtls_in_the_first_xds_request(self):
+        ads = _AdsRecorder()
+        self.addCleanup(ads.stop)
+        proxy = self.start_proxy(ads_bootstrap(ads.port), "productpage")
+        first = self.first_request(ads, proxy)
+        # node.metadata is a Struct: the key and the string value appear as such on the wire.
+        self.assertIn(b"WEFT_MTLS", first)
+        self.assertIn(b"SERVICE_ACCOUNT", first)  # the bootstrap's metadata is kept
+        plain_ads = _AdsRecorder()
+        self.addCleanup(plain_ads.stop)
+        plain = harness.Proxy(ads_bootstrap(plain_ads.port))
+        self.addCleanup(shutil.rmtree, plain.dir, ignore_errors=True)
+        self.addCleanup(plain.stop)
+        without = self.first_request(plain_ads, plain)
+        self.assertNotIn(b"WEFT_MTLS", without)
+        self.assertIn(b"SERVICE_ACCOUNT", without)
 
 
 class SdsWithoutAgentTest(unittest.TestCase):
