@@ -44,7 +44,7 @@ HCM = """
             typed_config:
               "@type": type.googleapis.com/envoy.extensions.access_loggers.file.v3.FileAccessLog
               path: {log}
-              log_format: {{text_format_source: {{inline_string: "peer=%DOWNSTREAM_PEER_URI_SAN% upstream=%UPSTREAM_HOST%\\n"}}}}
+              log_format: {{text_format_source: {{inline_string: "peer=%DOWNSTREAM_PEER_URI_SAN% upstream=%UPSTREAM_HOST% upstream_peer=%UPSTREAM_PEER_URI_SAN%\\n"}}}}
           http_filters: [{{name: envoy.filters.http.router}}]
           route_config:
             virtual_hosts:
@@ -238,6 +238,16 @@ class SdsMeshTest(WeftdCaTestBase):
                     return "peer=" + SPIFFE_A in f.read()
             return False
         self.wait(b_log, "B's access log naming A's identity", b)  # A's workload cert
+
+        def a_log():  # A logs the verified identity of the sidecar it reached with mTLS
+            path = os.path.join(logs, "a.log")
+            if os.path.exists(path):
+                with open(path) as f:
+                    text = f.read()
+                return (f"upstream=127.0.0.1:{b_port} upstream_peer={SPIFFE_B}" in text and
+                        f"upstream=127.0.0.1:{direct.port} upstream_peer=-" in text)
+            return False
+        self.wait(a_log, "A's access log with %UPSTREAM_PEER_URI_SAN%", a)
         a_stats = self.stats(a)
         self.assertGreaterEqual(a_stats.get("cluster.b.ssl.handshake", 0), 1)
         self.assertGreaterEqual(a_stats.get("cluster.b.tlsMode-istio.total_match_count", 0), 1)

@@ -108,6 +108,9 @@ struct StreamInfo {
   bool downstream_tls = false;
   std::string downstream_peer_uri_san;
   std::string downstream_tls_version;  // %DOWNSTREAM_TLS_VERSION%: "TLSv1.3"
+  // The upstream connection's verified peer URI SAN (%UPSTREAM_PEER_URI_SAN%): the SPIFFE id
+  // of the sidecar reached with mTLS; empty for plaintext.
+  std::string upstream_peer_uri_san;
   // Copies what the downstream connection's handshake learned (a no-op for plaintext).
   void SetDownstreamSecurity(const network::SecurityInfo* security) {
     if (security == nullptr) return;

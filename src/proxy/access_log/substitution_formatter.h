@@ -71,6 +71,7 @@ struct FormatPiece {
     kRequestedServerName,
     kDownstreamPeerUriSan,
     kDownstreamTlsVersion,
+    kUpstreamPeerUriSan,
     kRouteName,
     kConnectionTerminationDetails,
     kHostname,

@@ -50,8 +50,7 @@ class HttpConnPool {
  public:
   HttpConnPool(event::Dispatcher& dispatcher, const upstream::ClusterConfig& cluster,
                upstream::HostConstSharedPtr host, ClusterStats& stats, HostStats host_stats,
-               UpstreamTransport transport = {},
-               http::Protocol protocol = http::Protocol::kHttp11);
+               UpstreamTransport transport = {}, http::Protocol protocol = http::Protocol::kHttp11);
   ~HttpConnPool();
 
   // Either calls callbacks.OnPoolReady() / OnPoolFailure() before returning (and returns

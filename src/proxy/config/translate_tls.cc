@@ -129,10 +129,10 @@ absl::StatusOr<std::string> TranslateSds(const tlsv3::SdsSecretConfig& sds, cons
                        "(start it with --ca-addr)");
   }
   if (sds.name() != served) {
-    return ConfigError(path, "SDS secret '", sds.name(), "' is the identity agent's ",
-                       sds.name() == kSdsRoot ? "root bundle (a validation context)"
-                                              : "workload certificate",
-                       "; use '", served, "' here");
+    return ConfigError(
+        path, "SDS secret '", sds.name(), "' is the identity agent's ",
+        sds.name() == kSdsRoot ? "root bundle (a validation context)" : "workload certificate",
+        "; use '", served, "' here");
   }
   if (out.sds_path.empty()) out.sds_path = std::string(path);
   return sds.name();
@@ -166,18 +166,16 @@ absl::Status TranslateCommon(const tlsv3::CommonTlsContext& c, std::string_view 
   }
   // Set the SDS name before the static part so its SAN matchers need no trusted_ca.
   if (c.has_validation_context_sds_secret_config()) {
-    ASSIGN_OR_RETURN(
-        out.validation_sds_name,
-        TranslateSds(c.validation_context_sds_secret_config(), kSdsRoot,
-                     FieldPath(path, "validation_context_sds_secret_config"), out));
+    ASSIGN_OR_RETURN(out.validation_sds_name,
+                     TranslateSds(c.validation_context_sds_secret_config(), kSdsRoot,
+                                  FieldPath(path, "validation_context_sds_secret_config"), out));
   }
   if (c.has_combined_validation_context()) {
     const auto& combined = c.combined_validation_context();
     const std::string v_path = FieldPath(path, "combined_validation_context");
-    ASSIGN_OR_RETURN(
-        out.validation_sds_name,
-        TranslateSds(combined.validation_context_sds_secret_config(), kSdsRoot,
-                     FieldPath(v_path, "validation_context_sds_secret_config"), out));
+    ASSIGN_OR_RETURN(out.validation_sds_name,
+                     TranslateSds(combined.validation_context_sds_secret_config(), kSdsRoot,
+                                  FieldPath(v_path, "validation_context_sds_secret_config"), out));
     RETURN_IF_ERROR(TranslateValidation(combined.default_validation_context(),
                                         FieldPath(v_path, "default_validation_context"), out));
   }

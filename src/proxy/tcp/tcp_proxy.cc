@@ -180,6 +180,9 @@ void TcpProxySession::OnUpstreamEvent(network::ConnectionEvent event) {
   if (event == network::ConnectionEvent::kConnected) {
     connect_timer_->Disable();
     upstream_connected_ = true;
+    if (const network::SecurityInfo* security = upstream_->security_info()) {
+      info_.upstream_peer_uri_san = security->peer_uri_san;
+    }
     if (early_data_.length() > 0 || early_end_stream_)
       upstream_->Write(early_data_, early_end_stream_);
     downstream_->ReadDisable(false);

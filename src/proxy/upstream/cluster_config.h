@@ -42,7 +42,7 @@ using TransportSocketMatchMetadata = std::map<std::string, std::string>;
 // envoy.config.cluster.v3.Cluster.TransportSocketMatch.
 struct TransportSocketMatch {
   std::string name;
-  TransportSocketMatchMetadata match;  // every field must equal the endpoint's; empty matches all
+  TransportSocketMatchMetadata match;    // every field must equal the endpoint's; empty matches all
   std::shared_ptr<tls::TlsContext> tls;  // null: envoy.transport_sockets.raw_buffer (plaintext)
 };
 

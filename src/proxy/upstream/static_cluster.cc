@@ -22,11 +22,10 @@ absl::StatusOr<std::shared_ptr<const HostSet>> BuildStaticHostSet(const ClusterC
         return absl::InvalidArgumentError(absl::StrCat(
             field(), ": a STATIC cluster needs IP addresses: ", address.status().message()));
       }
-      hosts.push_back(MakeHost(reinterpret_cast<const sockaddr*>(&*address),
-                               SockaddrLength(*address), endpoint.hostname, endpoint.weight,
-                               Locality{locality.region, locality.zone, locality.sub_zone},
-                               locality.priority, locality.load_balancing_weight,
-                               endpoint.transport_socket_match));
+      hosts.push_back(MakeHost(
+          reinterpret_cast<const sockaddr*>(&*address), SockaddrLength(*address), endpoint.hostname,
+          endpoint.weight, Locality{locality.region, locality.zone, locality.sub_zone},
+          locality.priority, locality.load_balancing_weight, endpoint.transport_socket_match));
     }
   }
   return HostSet::Create(std::move(hosts));

@@ -139,8 +139,7 @@ void UseTestCertificateFiles(envoy::config::cluster::v3::Cluster& c) {
     EXPECT_EQ(std::system(cmd.c_str()), 0);
     return d;
   }();
-  static const bool cleanup_registered =
-      std::atexit([] { std::filesystem::remove_all(dir); }) == 0;
+  static const bool cleanup_registered = std::atexit([] { std::filesystem::remove_all(dir); }) == 0;
   (void)cleanup_registered;
   std::string text;
   ASSERT_TRUE(google::protobuf::util::MessageToJsonString(c, &text).ok());

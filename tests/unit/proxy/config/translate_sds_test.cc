@@ -48,8 +48,8 @@ static_resources:
 
 std::string IstioMutual(const char* sds, const std::string& cert = "default",
                         const std::string& root = "ROOTCA") {
-  return std::string("          tls_certificate_sds_secret_configs: [{name: ") + cert + ", " +
-         sds + R"Y(}]
+  return std::string("          tls_certificate_sds_secret_configs: [{name: ") + cert + ", " + sds +
+         R"Y(}]
           combined_validation_context:
             default_validation_context:
               match_subject_alt_names: [{exact: "spiffe://cluster.local/ns/default/sa/b"}]
