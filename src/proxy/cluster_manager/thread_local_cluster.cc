@@ -1,5 +1,7 @@
 #include "proxy/cluster_manager/thread_local_cluster.h"
 
+#include <utility>
+
 #include "base/logging.h"
 
 namespace weft::cluster {
@@ -109,7 +111,7 @@ HttpConnPool& ThreadLocalCluster::PoolIn(HostPools& pools, const upstream::HostC
     // EDS changed how this address is secured (a sidecar came or went): new connections go
     // through a new pool; the old one finishes what it carries.
     pool->CloseIdle();
-    replaced_pools_.push_back(std::move(pool));
+    replaced_pools_.push_back(std::exchange(pool, nullptr));
   }
   if (!pool) {
     pool = std::make_unique<HttpConnPool>(
