@@ -103,6 +103,7 @@ TlsStats TlsStats::Create(stats::Store& store, const std::string& prefix) {
       &store.counter(prefix + "ssl.no_certificate"),
       &store.counter(prefix + "ssl.fail_verify_san"),
       &store.counter(prefix + "ssl.fail_verify_error"),
+      &store.counter(prefix + "ssl.session_reused"),
   };
 }
 

@@ -147,6 +147,7 @@ network::TransportSocket::Result TlsSocket::DoHandshake() {
     RecordPeer();
     if (stats_ != nullptr) {
       stats_->handshake->Inc();
+      if (SSL_session_reused(ssl_) == 1) stats_->session_reused->Inc();
       if (context_->config().server && !info_.peer_certificate) stats_->no_certificate->Inc();
     }
     return Result::kOk;
