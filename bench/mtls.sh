@@ -190,7 +190,7 @@ stamp=$(date -u +%Y%m%dT%H%M%SZ)
 for mode in "${MODES[@]}"; do
   start_mode_targets "$mode"
   for target in "${TARGET_ORDER[@]}"; do
-    [ -n "${URLS[$target]:-}" ] && [ "$WARMUP_SECONDS" -gt 0 ] || continue
+    if [ -z "${URLS[$target]:-}" ] || [ "$WARMUP_SECONDS" = 0 ]; then continue; fi
     start_wrk "${CONNECTION_COUNTS[-1]}" "$WARMUP_SECONDS" "${URLS[$target]}" /dev/null
     finish_wrk || true
   done
