@@ -45,7 +45,7 @@ for mode in "${MODES[@]}"; do
   esac
 done
 # Plaintext and mTLS of one proxy next to each other, so drift hits both alike.
-TARGET_ORDER=(direct weft weft-mtls haproxy haproxy-mtls)
+TARGET_ORDER=(direct weft weft-mtls haproxy haproxy-mtls haproxy-mtls-full)
 PASS=h1
 WARMUP_SECONDS=1
 [ "$QUICK" = 1 ] && WARMUP_SECONDS=0  # the smoke test checks the harness, not the numbers
@@ -122,9 +122,17 @@ start_mode_targets() { # MODE
       "$WEFT_BIN" -c "$conf_c" --concurrency 1 -l warning -- \
       "$WEFT_BIN" -c "$conf_s" --concurrency 1 -l warning
   done
-  for target in haproxy haproxy-mtls; do
-    tls=0
-    [ "$target" = haproxy-mtls ] && tls=1
+  for target in haproxy haproxy-mtls haproxy-mtls-full; do
+    case $target in
+      haproxy) tls=0 ;;
+      haproxy-mtls) tls=1 ;;
+      # HAProxy resumes sessions by default; with one handshake per request also measure it
+      # without, full handshakes only, the work a client that does not resume causes.
+      *)
+        [ "$mode" = newconn ] || continue
+        tls=full
+        ;;
+    esac
     read -r cport sport <<<"$(proc free-ports 2)"
     conf_c=$(write_haproxy_mtls_config "$WORK" "$target-$mode-client" client "$cport" "$sport" \
       "$tls" "$mode" "$PKI")

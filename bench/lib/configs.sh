@@ -359,18 +359,20 @@ write_weft_mtls_server_config() { # DIR NAME PORT UPSTREAM_PORT ADMIN_PORT TLS P
 
 # HAProxy, one side of a pair (SIDE client or server), with a stats socket for its counters.
 # client: plaintext frontend on PORT, backend to NEXT_PORT; TLS=1 adds `ssl crt ca-file verify
-# required`; MODE keepalive keeps `http-reuse always`, newconn has `http-reuse never` and
+# required`, TLS=full also `no-ssl-reuse` (no resumption: full handshakes only); MODE keepalive keeps `http-reuse always`, newconn has `http-reuse never` and
 # `option http-server-close` (one server connection per request; the client side stays
 # keep-alive). server: frontend on PORT (TLS=1: `ssl crt ca-file verify required`) to the
 # upstream at NEXT_PORT.
 write_haproxy_mtls_config() { # DIR NAME SIDE PORT NEXT_PORT TLS MODE PKI_DIR
   local dir=$1 name=$2 side=$3 port=$4 next_port=$5 tls=$6 mode=$7 pki=$8
   local bind_tls="" server_tls="" reuse="http-reuse always" close=""
-  if [ "$tls" = 1 ] && [ "$side" = server ]; then
+  if [ "$tls" != 0 ] && [ "$side" = server ]; then
     bind_tls="ssl crt $pki/server-bundle.pem ca-file $pki/root.pem verify required"
   fi
-  if [ "$tls" = 1 ] && [ "$side" = client ]; then
+  if [ "$tls" != 0 ] && [ "$side" = client ]; then
     server_tls="ssl crt $pki/client-bundle.pem ca-file $pki/root.pem verify required"
+    # TLS=full: the client side offers no session, so every handshake is a full one.
+    [ "$tls" = full ] && server_tls="$server_tls no-ssl-reuse"
   fi
   if [ "$mode" = newconn ] && [ "$side" = client ]; then
     reuse="http-reuse never"
