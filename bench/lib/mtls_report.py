@@ -227,7 +227,8 @@ def markdown(meta, settings, targets, summary, ratios, goals):
                 note = t.get("note", "")
                 out.append(f"- **{DISPLAY[target]}: {t.get('status', 'not run')}**"
                            + (f" ({note})" if note else ""))
-        out.append("")
+        if out[-1]:
+            out.append("")
         out.append("| conns | target | requests/s | p50 µs | p99 µs | added p50 µs | CPU µs/req "
                    "client | server | pair | server conns/req | handshakes | resumed "
                    "| handshakes/CPU-s | errors |")
