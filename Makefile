@@ -3,7 +3,7 @@ BUILD_DIR ?= build
 BUILD_TYPE ?= RelWithDebInfo
 JOBS ?= $(shell nproc)
 
-.PHONY: all setup build test demo bench format clean
+.PHONY: all setup build test demo bench bench-mtls format clean
 
 all: build
 
@@ -26,6 +26,9 @@ demo:
 
 bench: build
 	./bench/run.sh $(BUILD_DIR)
+
+bench-mtls: build
+	./bench/mtls.sh $(BUILD_DIR)
 
 format:
 	git ls-files '*.cc' '*.h' | xargs clang-format -i

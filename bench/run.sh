@@ -16,9 +16,10 @@ set -euo pipefail
 export PATH="$PATH:/usr/sbin:/sbin"  # nginx and haproxy live in sbin on Debian
 
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-REPO_DIR=$(dirname "$BENCH_DIR")
 # shellcheck source-path=SCRIPTDIR source=lib/configs.sh
 source "$BENCH_DIR/lib/configs.sh"
+# shellcheck source-path=SCRIPTDIR source=lib/harness.sh
+source "$BENCH_DIR/lib/harness.sh"
 
 CONNECTION_COUNTS=(1 4 50)
 # h2load loads for h2 and grpc: CLIENTSxSTREAMS (-c CLIENTS -m STREAMS).
@@ -36,74 +37,23 @@ for protocol in "${PROTOCOLS[@]}"; do
 done
 wants() { [[ " ${PROTOCOLS[*]} " == *" $1 "* ]]; }
 WARMUP_SECONDS=1
-STARTUP_TIMEOUT_SECONDS=10
 
 # ---- settings ---------------------------------------------------------------------------------
 
-BUILD_DIR=${1:-build}
-if [[ $BUILD_DIR != /* ]]; then
-  # Relative to the caller's directory when it exists there, else to the repository (make's cwd).
-  if [ -d "$BUILD_DIR" ]; then
-    BUILD_DIR="$PWD/$BUILD_DIR"
-  else
-    BUILD_DIR="$REPO_DIR/$BUILD_DIR"
-  fi
-fi
+resolve_build_dir "${1:-}"
 WEFT_BIN="$BUILD_DIR/bin/weft-proxy"
+read_run_settings
 
-QUICK=${BENCH_QUICK:-0}
-if [ "$QUICK" = 1 ]; then
-  REPS=1
-  DURATION=2
-else
-  REPS=${BENCH_REPS:-3}
-  DURATION=${BENCH_DURATION:-5}
-  DURATION=${DURATION%s}  # accept "5" and "5s"
-fi
-for value in "$REPS" "$DURATION"; do
-  if ! [[ $value =~ ^[1-9][0-9]*$ ]]; then
-    echo "bench: BENCH_REPS and BENCH_DURATION must be positive integers" >&2
-    exit 2
-  fi
-done
-RESULTS_DIR=${BENCH_RESULTS_DIR:-$BENCH_DIR/results}
+TOOLS=(wrk:wrk nginx:nginx-light haproxy:haproxy taskset:util-linux python3:python3
+       timeout:coreutils)
+if wants h2 || wants grpc; then TOOLS+=(h2load:nghttp2-client curl:curl); fi
+check_tools "${TOOLS[@]}"
 
-proc() { python3 "$BENCH_DIR/lib/proc.py" "$@"; }
-log() { echo "bench: $*" >&2; }
-
-check_tools() {
-  local missing=() entry tool
-  # tool:Debian package that provides it
-  local tools=(wrk:wrk nginx:nginx-light haproxy:haproxy taskset:util-linux python3:python3
-               timeout:coreutils)
-  if wants h2 || wants grpc; then tools+=(h2load:nghttp2-client curl:curl); fi
-  for entry in "${tools[@]}"; do
-    tool=${entry%%:*}
-    command -v "$tool" >/dev/null 2>&1 || missing+=("$tool (Debian package ${entry#*:})")
-  done
-  if [ ${#missing[@]} -gt 0 ]; then
-    log "missing tools:"
-    printf '  %s\n' "${missing[@]}" >&2
-    log "install them with scripts/setup.sh (or: make setup)"
-    exit 2
-  fi
-}
-check_tools
-
-read -r -a ALLOWED_CPUS <<<"$(proc cpus)"
-SERVER_CPU=${BENCH_SERVER_CPU:-${ALLOWED_CPUS[0]}}
-CLIENT_CPU=${BENCH_CLIENT_CPU:-${ALLOWED_CPUS[1]:-}}
-if [ -z "$CLIENT_CPU" ] || [ "$CLIENT_CPU" = "$SERVER_CPU" ]; then
-  log "needs two CPUs: servers on one, wrk on another (allowed: ${ALLOWED_CPUS[*]})"
-  exit 2
-fi
+pick_cpus
 
 # ---- process lifecycle ------------------------------------------------------------------------
 
-WORK=$(mktemp -d /tmp/weft-bench.XXXXXX)
-# nginx workers drop to an unprivileged user when started as root; let them reach their paths.
-chmod 755 "$WORK"
-mkdir -p "$WORK/logs" "$WORK/runs"
+harness_start weft-bench
 for protocol in "${PROTOCOLS[@]}"; do
   mkdir -p "$WORK/$protocol"
   : >"$WORK/$protocol/runs.tsv"
@@ -111,93 +61,10 @@ for protocol in "${PROTOCOLS[@]}"; do
 done
 PASS=${PROTOCOLS[0]}  # the pass being measured: where record_target and run_once write
 
-declare -A SERVER_PIDS=()  # name -> PID of every server we started (upstream included)
-declare -A URLS=()         # target -> URL wrk hits, only for targets that are up
-
-# True while PID exists and is not a zombie (an exited child we have not reaped yet).
-is_running() {
-  local state
-  state=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1) || return 1
-  [ -n "$state" ] && [ "$state" != Z ] && [ "$state" != X ]
-}
-
-# Stops one server we started: SIGTERM, up to 3 s grace, then SIGKILL for it and any children it
-# left behind (an nginx master killed hard would orphan its workers).
-stop_pid() {
-  local pid=$1 children child_pid
-  children=$(proc children "$pid" 2>/dev/null || true)
-  kill -TERM "$pid" 2>/dev/null || true
-  for _ in $(seq 30); do
-    is_running "$pid" || break
-    sleep 0.1
-  done
-  for child_pid in $pid $children; do
-    kill -KILL "$child_pid" 2>/dev/null || true
-  done
-  wait "$pid" 2>/dev/null || true
-}
-
-WRK_PID=""  # the wrk run in progress, if any
-
-cleanup() {
-  local status=$?
-  trap - EXIT ERR
-  trap '' INT TERM  # a second Ctrl-C must not cut the cleanup short
-  local name
-  [ -n "$WRK_PID" ] && stop_pid "$WRK_PID"
-  for name in "${!SERVER_PIDS[@]}"; do stop_pid "${SERVER_PIDS[$name]}"; done
-  if [ "${BENCH_KEEP_WORKDIR:-0}" = 1 ]; then log "work dir kept: $WORK"; else rm -rf "$WORK"; fi
-  exit "$status"
-}
-trap cleanup EXIT
-trap 'log "failed at line $LINENO: $BASH_COMMAND"' ERR
-trap 'log "interrupted"; exit 130' INT
-trap 'log "terminated"; exit 143' TERM
-
-# A server's stdout/stderr is in logs/NAME.log; nginx also writes logs/NAME-error.log.
-show_log_tail() { # NAME
-  tail -n 20 "$WORK/logs/$1.log" "$WORK/logs/$1-error.log" 2>/dev/null | sed 's/^/  /' >&2
-}
-
-last_log_line() { # NAME
-  grep -v '^[[:space:]]*$' "$WORK/logs/$1.log" | tail -n 1 | tr '\t' ' '
-}
+declare -A URLS=()  # target -> URL wrk hits, only for targets that are up
 
 record_target() { # TARGET KEY VALUE
   printf '%s\t%s\t%s\n' "$1" "$2" "$3" >>"$WORK/$PASS/targets.tsv"
-}
-
-# True when URL answers "hello world" over h2c with prior knowledge, within the timeout.
-wait_h2c() { # URL TIMEOUT_S PID
-  local deadline=$((SECONDS + $2))
-  while [ $SECONDS -lt $deadline ]; do
-    is_running "$3" || return 1
-    [ "$(curl -s --max-time 1 --http2-prior-knowledge "$1" 2>/dev/null)" = "hello world" ] &&
-      return 0
-    sleep 0.1
-  done
-  return 1
-}
-
-# Starts NAME pinned to the server CPU and waits until URL answers "hello world" (over h2c when
-# READY_H2C=1).
-READY_H2C=0
-start_server() { # NAME URL COMMAND...
-  local name=$1 url=$2
-  shift 2
-  taskset -c "$SERVER_CPU" "$@" >"$WORK/logs/$name.log" 2>&1 &
-  local pid=$!  # taskset execs the command, so this is the server's own PID
-  SERVER_PIDS[$name]=$pid
-  if [ "$READY_H2C" = 1 ]; then
-    wait_h2c "$url" "$STARTUP_TIMEOUT_SECONDS" "$pid" && return 0
-  elif proc wait-http "$url" "$STARTUP_TIMEOUT_SECONDS" "$pid"; then
-    return 0
-  fi
-  log "$name failed to start; the end of its output:"
-  show_log_tail "$name"
-  stop_pid "$pid"
-  unset "SERVER_PIDS[$name]"
-  return 1
 }
 
 # Starts a proxy under test and records its idle memory; a failure leaves the others running.
@@ -294,53 +161,11 @@ stop_pass_targets() {
 
 # ---- measure ----------------------------------------------------------------------------------
 
-# Starts the load generator in the background, pinned to the client CPU, and sets WRK_PID. In the
-# background because wrk catches SIGINT and exits normally, so bash would not run our INT trap
-# while waiting for it in the foreground; the `wait` builtin instead returns as soon as a trapped
-# signal arrives. `timeout` only matters if the client hangs; cleanup's SIGTERM reaches it.
-# LOAD is a connection count for wrk (h1), CLIENTSxSTREAMS for h2load (h2, grpc).
-start_wrk() { # LOAD SECONDS URL OUTPUT_FILE
-  local load=$1 seconds=$2 url=$3 out=$4
-  case $PASS in
-    h1)
-      timeout -k 5 $((seconds + 30)) taskset -c "$CLIENT_CPU" \
-        wrk -t1 -c"$load" -d"${seconds}s" --latency --timeout 5s "$url" >"$out" 2>&1 &
-      ;;
-    h2)
-      timeout -k 5 $((seconds + 30)) taskset -c "$CLIENT_CPU" \
-        h2load -t1 -c"${load%x*}" -m"${load#*x}" -D"$seconds" "$url" >"$out" 2>&1 &
-      ;;
-    grpc)
-      # A gRPC unary call: POST of one length-prefixed empty message (5 bytes), the headers
-      # gRPC requires; the upstream answers 200 + grpc-status 0 in trailers (lib/configs.sh).
-      timeout -k 5 $((seconds + 30)) taskset -c "$CLIENT_CPU" \
-        h2load -t1 -c"${load%x*}" -m"${load#*x}" -D"$seconds" -d "$WORK/grpc-request.bin" \
-        -H "content-type: application/grpc" -H "te: trailers" \
-        "${url}grpc.bench.Bench/Unary" >"$out" 2>&1 &
-      ;;
-  esac
-  WRK_PID=$!
-}
-
-finish_wrk() { # returns the client's exit status
-  local rc=0
-  wait "$WRK_PID" || rc=$?
-  WRK_PID=""
-  return "$rc"
-}
-printf '\0\0\0\0\0' >"$WORK/grpc-request.bin"
-
 # The process whose CPU we charge to a target: the proxy (for nginx, its master; proc.py adds the
 # workers). Nothing for direct: there is no proxy.
 measured_pid() { # TARGET
   [ "$1" = direct ] && return 0
   echo "${PASS_PIDS[$1]}"
-}
-
-cpu_seconds() { # PID
-  local cpu rest
-  read -r cpu rest <<<"$(proc sample "$1")"
-  echo "$cpu"
 }
 
 run_once() { # REP LOAD TARGET
@@ -366,7 +191,6 @@ run_once() { # REP LOAD TARGET
   log "$PASS rep $rep/$REPS load $conns $target: ${rps:-no result (exit $rc)} req/s"
 }
 
-weft_version=$(git -C "$REPO_DIR" rev-parse --short HEAD 2>/dev/null || echo unknown)
 mkdir -p "$RESULTS_DIR"
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
 
@@ -409,14 +233,7 @@ for PASS in "${PROTOCOLS[@]}"; do
 
   # ---- report ---------------------------------------------------------------------------------
   {
-    printf 'date\t%s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
-    printf 'host\t%s\n' "$(hostname)"
-    printf 'kernel\t%s\n' "$(uname -r)"
-    printf 'cpu_model\t%s\n' "$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)"
-    printf 'cpus\t%s\n' "$(nproc --all)"
-    printf 'weft_version\t%s\n' "$weft_version"
-    printf 'nginx_version\t%s\n' "$(nginx -v 2>&1 | sed 's|.*nginx/||')"
-    printf 'haproxy_version\t%s\n' "$(haproxy -v | awk 'NR == 1 {print $3}')"
+    write_common_meta
     if [ "$PASS" = h1 ]; then
       printf 'wrk_version\t%s\n' "$(wrk -v 2>&1 | awk 'NR == 1 {print $2}')"
     else

@@ -5,7 +5,9 @@
 # measured when BUILD_DIR/bin/weft-proxy exists and reported "not built" when it does not.
 # Then the control-plane load test at a small scale (bench/control_plane.sh: 10 proxies, 20
 # services, Delta and SotW), checking every proxy received every change, when weftd and
-# weft-xds-load are built.
+# weft-xds-load are built. Last the mTLS pair benchmark (bench/mtls.sh, BENCH_QUICK=1, about a
+# minute), checking each pair was measured and that connection-per-request mode did one
+# connection and one handshake per request.
 #
 # usage: bench/smoke_test.sh [BUILD_DIR]     exit status 0 = harness works
 set -euo pipefail
@@ -95,3 +97,55 @@ PY
 else
   echo "control-plane smoke test skipped: weftd or weft-xds-load not built"
 fi
+
+# The mTLS pair benchmark (bench/mtls.sh), quick: every pair measured in both modes without
+# errors, and the new-connection mode really opening one connection (and, with mTLS, doing one
+# TLS handshake) per request on the server side, while keep-alive reuses its connections.
+BENCH_QUICK=1 BENCH_RESULTS_DIR="$out/mtls" timeout 120 "$BENCH_DIR/mtls.sh" "$BUILD_DIR" \
+  >"$out/mtls-summary.md"
+python3 - "$out/mtls" <<'PY'
+import glob, json, sys
+
+files = glob.glob(f"{sys.argv[1]}/*-mtls-quick.json")
+assert len(files) == 1, f"expected one mTLS result, found {files}"
+result = json.load(open(files[0]))
+problems = []
+for mode in result["settings"]["modes"]:
+    statuses = result["targets"].get(mode, {})
+    expected = ["direct", "haproxy", "haproxy-mtls"]
+    if mode == "newconn":
+        expected.append("haproxy-mtls-full")
+    if statuses.get("weft", {}).get("status") != "not built":
+        expected += ["weft", "weft-mtls"]
+    for target in expected:
+        status = statuses.get(target, {}).get("status")
+        if status != "ok":
+            problems.append(f"{mode} {target}: status {status!r}")
+            continue
+        for conns in result["settings"]["conns"]:
+            row = result["summary"].get(mode, {}).get(target, {}).get(str(conns))
+            if row is None:
+                problems.append(f"{mode} {target} at {conns} conns: no result")
+                continue
+            if row["errors"] or row["failed_runs"]:
+                problems.append(f"{mode} {target} at {conns} conns: {row['errors']} errors")
+            if target == "direct":
+                continue
+            if "pair_cpu_us_per_request" not in row:
+                problems.append(f"{mode} {target}: CPU per request missing")
+            per_request = row.get("server_connections_per_request", {}).get("median")
+            if per_request is None:
+                problems.append(f"{mode} {target}: server connections not counted")
+            elif mode == "newconn" and per_request < 0.9:
+                problems.append(f"{mode} {target}: {per_request:.2f} connections per request")
+            elif mode == "keepalive" and per_request > 0.1:
+                problems.append(f"{mode} {target}: {per_request:.2f} connections per request")
+            if mode == "newconn" and "-mtls" in target:
+                handshakes = row.get("handshakes_per_request", {}).get("median") or 0
+                if handshakes < 0.9:
+                    problems.append(f"{mode} {target}: {handshakes:.2f} handshakes per request")
+if problems:
+    print("mTLS bench smoke test FAILED:\n  " + "\n  ".join(problems), file=sys.stderr)
+    sys.exit(1)
+print("mTLS bench smoke test passed")
+PY

@@ -251,3 +251,154 @@ write_weft_h2_config() { # DIR PORT UPSTREAM_H2C_PORT ADMIN_PORT
 CONF
   echo "$dir/weft-h2.yaml"
 }
+
+# ---- mutual TLS between two proxies (bench/mtls.sh) -------------------------------------------
+# A pair is a client-side proxy (plaintext from wrk) and a server-side proxy (in front of the
+# upstream); between them mTLS or plaintext, with the connections between them reused
+# (MODE keepalive) or one per request (MODE newconn).
+
+MTLS_CLIENT_ID=spiffe://cluster.local/ns/bench/sa/client
+MTLS_SERVER_ID=spiffe://cluster.local/ns/bench/sa/server
+
+# The mesh's kind of PKI, made with openssl: a root, and one leaf per side with a SPIFFE URI SAN,
+# all EC P-256 (what the weftd CA issues). Also CERT+KEY bundles, the form HAProxy's `crt` takes.
+write_mtls_certs() { # DIR
+  local dir=$1/pki name id
+  mkdir -p "$dir"
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+    -subj "/O=weft bench/CN=bench root" -keyout "$dir/root.key" -out "$dir/root.pem" \
+    >/dev/null 2>&1
+  for name in client server; do
+    id=$MTLS_CLIENT_ID
+    [ "$name" = server ] && id=$MTLS_SERVER_ID
+    openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/O=weft bench" \
+      -keyout "$dir/$name.key" -out "$dir/$name.csr" >/dev/null 2>&1
+    printf 'subjectAltName=critical,URI:%s\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth,clientAuth\n' \
+      "$id" >"$dir/$name.ext"
+    openssl x509 -req -in "$dir/$name.csr" -CA "$dir/root.pem" -CAkey "$dir/root.key" \
+      -CAcreateserial -days 1 -extfile "$dir/$name.ext" -out "$dir/$name.pem" >/dev/null 2>&1
+    cat "$dir/$name.pem" "$dir/$name.key" >"$dir/$name-bundle.pem"
+  done
+  echo "$dir"
+}
+
+# weft-proxy, client side: plaintext HTTP/1 listener on PORT, cluster `mesh` to the server-side
+# proxy at NEXT_PORT. TLS=1 adds the cluster's UpstreamTlsContext (client certificate, the root,
+# the server's SPIFFE ID as the URI SAN to match); MODE newconn sets
+# common_http_protocol_options.max_requests_per_connection: 1 (Envoy's field on
+# envoy.extensions.upstreams.http.v3.HttpProtocolOptions) so every request opens a connection.
+write_weft_mtls_client_config() { # DIR NAME PORT NEXT_PORT ADMIN_PORT TLS MODE PKI_DIR
+  local dir=$1 name=$2 port=$3 next_port=$4 admin_port=$5 tls=$6 mode=$7 pki=$8
+  local file="$dir/$name.yaml"
+  mkdir -p "$dir/$name"
+  cp "$(write_weft_config "$dir/$name" "$port" "$next_port" "$admin_port")" "$file"
+  if [ "$mode" = newconn ]; then
+    cat >>"$file" <<CONF
+    typed_extension_protocol_options:
+      envoy.extensions.upstreams.http.v3.HttpProtocolOptions:
+        "@type": type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions
+        common_http_protocol_options:
+          max_requests_per_connection: 1
+        explicit_http_config:
+          http_protocol_options: {}
+CONF
+  fi
+  if [ "$tls" = 1 ]; then
+    cat >>"$file" <<CONF
+    transport_socket:
+      name: envoy.transport_sockets.tls
+      typed_config:
+        "@type": type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext
+        common_tls_context:
+          tls_certificates:
+          - certificate_chain: { filename: $pki/client.pem }
+            private_key: { filename: $pki/client.key }
+          validation_context:
+            trusted_ca: { filename: $pki/root.pem }
+            match_typed_subject_alt_names:
+            - san_type: URI
+              matcher: { exact: "$MTLS_SERVER_ID" }
+CONF
+  fi
+  echo "$file"
+}
+
+# weft-proxy, server side: listener on PORT (TLS=1: DownstreamTlsContext with
+# require_client_certificate and the client's SPIFFE ID to match) to the shared upstream.
+write_weft_mtls_server_config() { # DIR NAME PORT UPSTREAM_PORT ADMIN_PORT TLS PKI_DIR
+  local dir=$1 name=$2 port=$3 upstream_port=$4 admin_port=$5 tls=$6 pki=$7
+  local file="$dir/$name.yaml" base
+  mkdir -p "$dir/$name"
+  base=$(write_weft_config "$dir/$name" "$port" "$upstream_port" "$admin_port")
+  if [ "$tls" != 1 ]; then
+    cp "$base" "$file"
+    echo "$file"
+    return
+  fi
+  # The filter chain's transport_socket goes after its filters, before `clusters:`.
+  awk -v pki="$pki" -v client_id="$MTLS_CLIENT_ID" '
+    /^  clusters:/ {
+      print "      transport_socket:"
+      print "        name: envoy.transport_sockets.tls"
+      print "        typed_config:"
+      print "          \"@type\": type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext"
+      print "          require_client_certificate: true"
+      print "          common_tls_context:"
+      print "            tls_certificates:"
+      print "            - certificate_chain: { filename: " pki "/server.pem }"
+      print "              private_key: { filename: " pki "/server.key }"
+      print "            validation_context:"
+      print "              trusted_ca: { filename: " pki "/root.pem }"
+      print "              match_typed_subject_alt_names:"
+      print "              - san_type: URI"
+      print "                matcher: { exact: \"" client_id "\" }"
+    }
+    { print }' "$base" >"$file"
+  echo "$file"
+}
+
+# HAProxy, one side of a pair (SIDE client or server), with a stats socket for its counters.
+# client: plaintext frontend on PORT, backend to NEXT_PORT; TLS=1 adds `ssl crt ca-file verify
+# required`, TLS=full also `no-ssl-reuse` (no resumption: full handshakes only); MODE keepalive keeps `http-reuse always`, newconn has `http-reuse never` and
+# `option http-server-close` (one server connection per request; the client side stays
+# keep-alive). server: frontend on PORT (TLS=1: `ssl crt ca-file verify required`) to the
+# upstream at NEXT_PORT.
+write_haproxy_mtls_config() { # DIR NAME SIDE PORT NEXT_PORT TLS MODE PKI_DIR
+  local dir=$1 name=$2 side=$3 port=$4 next_port=$5 tls=$6 mode=$7 pki=$8
+  local bind_tls="" server_tls="" reuse="http-reuse always" close=""
+  if [ "$tls" != 0 ] && [ "$side" = server ]; then
+    bind_tls="ssl crt $pki/server-bundle.pem ca-file $pki/root.pem verify required"
+  fi
+  if [ "$tls" != 0 ] && [ "$side" = client ]; then
+    server_tls="ssl crt $pki/client-bundle.pem ca-file $pki/root.pem verify required"
+    # TLS=full: the client side offers no session, so every handshake is a full one.
+    [ "$tls" = full ] && server_tls="$server_tls no-ssl-reuse"
+  fi
+  if [ "$mode" = newconn ] && [ "$side" = client ]; then
+    reuse="http-reuse never"
+    close="option http-server-close"
+  fi
+  cat >"$dir/$name.cfg" <<CONF
+global
+  nbthread 1
+  maxconn 4096
+  stats socket $dir/$name.sock mode 600 level admin
+
+defaults
+  mode http
+  option http-keep-alive
+  timeout connect 5s
+  timeout client 60s
+  timeout server 60s
+
+frontend bench
+  bind 127.0.0.1:$port $bind_tls
+  default_backend next
+
+backend next
+  $reuse
+  $close
+  server next 127.0.0.1:$next_port $server_tls
+CONF
+  echo "$dir/$name.cfg"
+}

@@ -252,6 +252,27 @@ class DownstreamTlsTest(TlsTestBase):
         self.assertEqual(self.stat(prefix + "ssl.fail_verify_san"), 1)
         self.assertEqual(self.stat(prefix + "ssl.handshake"), 1)
 
+    def test_session_resumption_is_counted(self):
+        self.start(self.plain_upstream().port, chain_transport=downstream_tls(self.pki))
+        prefix = f"listener.127.0.0.1_{self.port}."
+        context = ssl.create_default_context(cafile=self.pki["ca.pem"])
+        session = None
+        for attempt in range(2):
+            with socket.create_connection(("127.0.0.1", self.port), timeout=5) as raw:
+                with context.wrap_socket(raw, server_hostname="localhost",
+                                         session=session) as s:
+                    s.sendall(b"GET /hello HTTP/1.1\r\nHost: localhost\r\n"
+                              b"Connection: close\r\n\r\n")
+                    reply = b""
+                    while chunk := s.recv(65536):
+                        reply += chunk
+                    self.assertTrue(reply.startswith(b"HTTP/1.1 200"), reply[:100])
+                    # TLS 1.3 tickets arrive after the handshake: the session is known now.
+                    self.assertEqual(s.session_reused, attempt == 1)
+                    session = s.session
+        self.assertEqual(self.stat(prefix + "ssl.handshake"), 2)
+        self.assertEqual(self.stat(prefix + "ssl.session_reused"), 1)
+
     def test_tcp_proxy_over_tls(self):
         echo = socket.socket()
         echo.bind(("127.0.0.1", 0))

@@ -68,7 +68,7 @@ struct TlsStats {
   stats::Counter* no_certificate;
   stats::Counter* fail_verify_san;
   stats::Counter* fail_verify_error;
-  stats::Counter* session_reused;
+  stats::Counter* session_reused;  // handshakes that resumed a session (ticket or session id)
   // `prefix` ends with '.': "listener.127.0.0.1_443." or "cluster.backend."
   static TlsStats Create(stats::Store& store, const std::string& prefix);
 };

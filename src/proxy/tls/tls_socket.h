@@ -1,6 +1,7 @@
-// The TLS transport socket of one connection: an SSL over two OpenSSL memory BIOs, so the
-// Connection keeps its own non-blocking socket I/O and this class only turns ciphertext into
-// plaintext and back (WANT_READ just means "wait for more wire bytes").
+// The TLS transport socket of one connection: an SSL over a BIO that reads and writes the
+// Connection's wire buffers, so the Connection keeps its own non-blocking socket I/O and this
+// class only turns ciphertext into plaintext and back (WANT_READ just means "wait for more wire
+// bytes").
 #pragma once
 
 #include <openssl/ssl.h>
@@ -38,8 +39,17 @@ class TlsSocket : public network::TransportSocket {
   static int NewSessionCallback(SSL* ssl, SSL_SESSION* session);
 
  private:
+  // The wire buffers OpenSSL reads from and writes to, set only while a call into OpenSSL runs.
+  struct WireBuffers {
+    network::Buffer* in = nullptr;
+    network::Buffer* out = nullptr;
+  };
+  class WireScope;
+  static BIO_METHOD* WireMethod();
+  static int WireRead(BIO* bio, char* dst, int size);
+  static int WireWrite(BIO* bio, const char* src, int size);
+
   Result DoHandshake();
-  void Drain(network::Buffer& wire_out);
   Result Fail(const std::string& reason);
   void RecordPeer();
 
@@ -47,8 +57,7 @@ class TlsSocket : public network::TransportSocket {
   const TlsStats* stats_;
   std::shared_ptr<SessionCache> sessions_;
   SSL* ssl_;
-  BIO* in_;   // wire bytes for OpenSSL to read (owned by ssl_)
-  BIO* out_;  // wire bytes OpenSSL wrote (owned by ssl_)
+  WireBuffers wire_;
   bool handshake_done_ = false;
   bool san_mismatch_ = false;
   std::string failure_reason_;

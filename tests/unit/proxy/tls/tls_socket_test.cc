@@ -136,6 +136,38 @@ TEST_F(TlsSocketTest, MutualHandshakeCarriesDataAndIdentities) {
   EXPECT_EQ(p.server_result, Result::kPeerClosed);
 }
 
+// The socket reads ciphertext straight from the Connection's wire buffer: bytes arriving a few
+// at a time (records split anywhere, headers included) and many records in one read must come
+// out whole and in order, with nothing left behind in the wire buffer.
+TEST_F(TlsSocketTest, WireBytesInSmallPiecesAndManyRecordsComeOutWhole) {
+  Pair p(Client("b", {ExactUri("spiffe://test/a")})->current(),
+         Server(true, {ExactUri("spiffe://test/b")})->current());
+  p.Run();
+  ASSERT_TRUE(p.client.HandshakeDone()) << p.client.failure_reason();
+  std::string payload;
+  for (int i = 0; payload.size() < 100000; ++i) payload += std::to_string(i) + ",";
+  Buffer plain;
+  plain.Append(payload);
+  ASSERT_EQ(p.server.Encrypt(plain, p.s2c), Result::kOk);  // several 16 KiB records
+  ASSERT_GT(p.s2c.length(), payload.size());
+  // In 7-byte pieces, appended to one wire buffer as Connection::DoRead does.
+  std::string wire(p.s2c.view());
+  p.s2c.Drain(p.s2c.length());
+  Buffer wire_in, unused_out;
+  for (size_t at = 0; at < wire.size(); at += 7) {
+    wire_in.Append(std::string_view(wire).substr(at, 7));
+    ASSERT_EQ(p.client.OnWireData(wire_in, p.client_plain, unused_out), Result::kOk);
+    EXPECT_TRUE(wire_in.empty());
+  }
+  EXPECT_EQ(p.client_plain.view(), payload);
+  // And the same all at once, in the other direction.
+  plain.Append(payload);
+  ASSERT_EQ(p.client.Encrypt(plain, p.c2s), Result::kOk);
+  ASSERT_EQ(p.server.OnWireData(p.c2s, p.server_plain, p.s2c), Result::kOk);
+  EXPECT_TRUE(p.c2s.empty());
+  EXPECT_EQ(p.server_plain.view(), payload);
+}
+
 TEST_F(TlsSocketTest, WrongPeerIdentityFailsTheHandshake) {
   Pair p(Client("b", {})->current(), Server(true, {ExactUri("spiffe://test/other")})->current());
   p.Run();
