@@ -177,11 +177,13 @@ struct HttpConnPool::Pending : public PendingRequest {
 
 HttpConnPool::HttpConnPool(event::Dispatcher& dispatcher, const upstream::ClusterConfig& cluster,
                            upstream::HostConstSharedPtr host, ClusterStats& stats,
-                           HostStats host_stats, http::Protocol protocol)
+                           HostStats host_stats, UpstreamTransport transport,
+                           http::Protocol protocol)
     : dispatcher_(dispatcher),
       cluster_(cluster),
       host_(std::move(host)),
       stats_(stats),
+      transport_(std::move(transport)),
       host_stats_(host_stats),
       protocol_(protocol),
       expected_streams_per_connection_(cluster.http2.max_concurrent_streams) {}
@@ -247,8 +249,10 @@ bool HttpConnPool::OpenConnection(std::string* error) {
     host_stats_.cx_connect_fail.Inc();
     return false;
   }
-  if (cluster_.tls &&
-      !tls::SecureConnection(*connection, *cluster_.tls, stats_.ssl ? &*stats_.ssl : nullptr)) {
+  if (transport_.match_count != nullptr) transport_.match_count->Inc();
+  if (transport_.tls != nullptr &&
+      !tls::SecureConnection(*connection, *transport_.tls, stats_.ssl ? &*stats_.ssl : nullptr,
+                             transport_.sessions)) {
     *error = "TLS secrets not available yet";
     stats_.upstream_cx_connect_fail.Inc();
     host_stats_.cx_connect_fail.Inc();

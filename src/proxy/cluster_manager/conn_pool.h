@@ -21,6 +21,7 @@
 #include "network/connection.h"
 #include "proxy/cluster_manager/cluster_stats.h"
 #include "proxy/cluster_manager/host_stats.h"
+#include "proxy/cluster_manager/upstream_transport.h"
 #include "proxy/codec/codec.h"
 #include "proxy/health/host_outcome.h"
 #include "proxy/upstream/cluster_config.h"
@@ -49,6 +50,7 @@ class HttpConnPool {
  public:
   HttpConnPool(event::Dispatcher& dispatcher, const upstream::ClusterConfig& cluster,
                upstream::HostConstSharedPtr host, ClusterStats& stats, HostStats host_stats,
+               UpstreamTransport transport = {},
                http::Protocol protocol = http::Protocol::kHttp11);
   ~HttpConnPool();
 
@@ -93,6 +95,7 @@ class HttpConnPool {
   const upstream::ClusterConfig& cluster_;
   upstream::HostConstSharedPtr host_;
   ClusterStats& stats_;
+  UpstreamTransport transport_;
   HostStats host_stats_;
   const http::Protocol protocol_;
   // HTTP/2: streams a new connection is expected to take, from the last SETTINGS seen (a

@@ -15,11 +15,33 @@ ThreadLocalCluster::ThreadLocalCluster(event::Dispatcher& dispatcher, stats::Sto
           store, config_->alt_stat_name.empty() ? config_->name : config_->alt_stat_name)),
       random_(random),
       outlier_reporter_(outlier_reporter) {
-  if (config_->tls) {
-    stats_.ssl = tls::TlsStats::Create(
-        store, "cluster." +
-                   (config_->alt_stat_name.empty() ? config_->name : config_->alt_stat_name) + ".");
+  const std::string prefix =
+      "cluster." + (config_->alt_stat_name.empty() ? config_->name : config_->alt_stat_name) + ".";
+  bool any_tls = config_->tls != nullptr;
+  for (const auto& m : config_->transport_socket_matches) {
+    any_tls = any_tls || m.tls != nullptr;
+    match_counts_.push_back(&store.counter(prefix + m.name + ".total_match_count"));
   }
+  if (!config_->transport_socket_matches.empty()) {
+    match_counts_.push_back(&store.counter(prefix + "default.total_match_count"));
+  }
+  if (any_tls) stats_.ssl = tls::TlsStats::Create(store, prefix);
+}
+
+UpstreamTransport ThreadLocalCluster::TransportFor(const upstream::Host* host) {
+  UpstreamTransport out;
+  int match = host ? SelectTransportSocketMatch(*config_, host->transport_socket_match) : -1;
+  out.tls = match < 0 ? config_->tls.get()
+                      : config_->transport_socket_matches[static_cast<size_t>(match)].tls.get();
+  if (!match_counts_.empty()) {
+    out.match_count = match < 0 ? match_counts_.back() : match_counts_[static_cast<size_t>(match)];
+  }
+  if (out.tls != nullptr && host != nullptr) {
+    auto& cache = sessions_[host->address_string];
+    if (!cache) cache = std::make_shared<tls::SessionCache>();
+    out.sessions = cache;
+  }
+  return out;
 }
 
 void ThreadLocalCluster::UpdateHosts(std::shared_ptr<const upstream::HostSet> hosts,
@@ -83,10 +105,17 @@ HttpConnPool& ThreadLocalCluster::PoolIn(HostPools& pools, const upstream::HostC
                                          http::Protocol downstream) {
   http::Protocol protocol = UpstreamProtocolFor(downstream);
   auto& pool = protocol == http::Protocol::kHttp2 ? pools.http2 : pools.http1;
+  if (pool && pool->host().transport_socket_match != host->transport_socket_match) {
+    // EDS changed how this address is secured (a sidecar came or went): new connections go
+    // through a new pool; the old one finishes what it carries.
+    pool->CloseIdle();
+    replaced_pools_.push_back(std::move(pool));
+  }
   if (!pool) {
     pool = std::make_unique<HttpConnPool>(
         dispatcher_, *config_, host, stats_,
-        HostStats::Create(host_stats_, config_->name, host->address_string), protocol);
+        HostStats::Create(host_stats_, config_->name, host->address_string), TransportFor(&*host),
+        protocol);
     if (config_->outlier_detection && outlier_reporter_ && *outlier_reporter_) {
       pool->EnableOutlierReporting(
           std::make_unique<health::HostOutcomeRecorder>(health::HostOutcomeCounters::Create(

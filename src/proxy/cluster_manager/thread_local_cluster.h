@@ -16,6 +16,7 @@
 #include "event/dispatcher.h"
 #include "proxy/cluster_manager/cluster_stats.h"
 #include "proxy/cluster_manager/conn_pool.h"
+#include "proxy/cluster_manager/upstream_transport.h"
 #include "proxy/health/host_outcome.h"
 #include "proxy/upstream/cluster_config.h"
 #include "proxy/upstream/host.h"
@@ -61,6 +62,9 @@ class ThreadLocalCluster {
                                http::Protocol downstream = http::Protocol::kHttp11);
   // The protocol spoken to the upstream for a request that came over `downstream`.
   http::Protocol UpstreamProtocolFor(http::Protocol downstream) const;
+  // How this worker connects to `host` (null: ORIGINAL_DST without a host, which takes the
+  // cluster's transport_socket): its transport socket and its TLS session cache.
+  UpstreamTransport TransportFor(const upstream::Host* host);
   size_t host_count() const { return hosts_ ? hosts_->hosts().size() : 0; }
 
  private:
@@ -90,6 +94,13 @@ class ThreadLocalCluster {
   // Pools by host address, so a host that survives a DNS refresh keeps its warm connections.
   std::unordered_map<std::string, HostPools> pools_;
   std::unordered_map<std::string, upstream::HostConstSharedPtr> original_dst_hosts_;
+  // Pools replaced because their host's transport socket metadata changed (EDS); kept until
+  // the cluster goes, as their in-flight requests still run.
+  std::vector<std::unique_ptr<HttpConnPool>> replaced_pools_;
+  // Last TLS session per host address (session resumption), this worker only.
+  std::unordered_map<std::string, std::shared_ptr<tls::SessionCache>> sessions_;
+  // total_match_count per transport_socket_match, then the "default" one.
+  std::vector<stats::Counter*> match_counts_;
 };
 
 class ThreadLocalClusterManager {

@@ -38,6 +38,9 @@ constexpr KnownExtension kExtensions[] = {
      ExtensionKind::kTransportSocket},
     {"envoy.transport_sockets.tls", "envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext",
      ExtensionKind::kTransportSocket},
+    // Plaintext, named explicitly (Istio's "tlsMode-disabled" transport_socket_match).
+    {"envoy.transport_sockets.raw_buffer",
+     "envoy.extensions.transport_sockets.raw_buffer.v3.RawBuffer", ExtensionKind::kTransportSocket},
     {"envoy.filters.listener.tls_inspector",
      "envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector",
      ExtensionKind::kListenerFilter},

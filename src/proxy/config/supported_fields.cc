@@ -61,7 +61,8 @@ constexpr SupportedFields kTable[] = {
     {"envoy.config.listener.v3.Listener",
      "name address filter_chains default_filter_chain listener_filters "
      "per_connection_buffer_limit_bytes use_original_dst stat_prefix bind_to_port freebind "
-     "tcp_backlog_size udp_listener_config"},
+     "tcp_backlog_size udp_listener_config listener_filters_timeout "
+     "continue_on_listener_filters_timeout"},
     // A UDP listener's own settings: Weft has none to tune (an empty message is accepted).
     {"envoy.config.listener.v3.UdpListenerConfig", ""},
     {"envoy.config.listener.v3.FilterChain", "name filter_chain_match filters transport_socket"},
@@ -78,9 +79,10 @@ constexpr SupportedFields kTable[] = {
      "default_validation_context validation_context_sds_secret_config"},
     {"envoy.extensions.transport_sockets.tls.v3.TlsCertificate", "certificate_chain private_key"},
     {"envoy.extensions.transport_sockets.tls.v3.CertificateValidationContext",
-     "trusted_ca match_typed_subject_alt_names match_subject_alt_names"},
+     "trusted_ca match_typed_subject_alt_names match_subject_alt_names trust_chain_verification"},
     {"envoy.extensions.transport_sockets.tls.v3.SubjectAltNameMatcher", "san_type matcher"},
     {"envoy.extensions.transport_sockets.tls.v3.SdsSecretConfig", "name sds_config"},
+    {"envoy.extensions.transport_sockets.raw_buffer.v3.RawBuffer", ""},
     {"envoy.extensions.transport_sockets.tls.v3.TlsParameters",
      "tls_minimum_protocol_version tls_maximum_protocol_version cipher_suites ecdh_curves"},
     {"envoy.config.listener.v3.FilterChainMatch",
@@ -114,7 +116,10 @@ constexpr SupportedFields kTable[] = {
     // rds: the routes come over ADS (bootstrap dynamic_resources.ads_config).
     {"envoy.extensions.filters.network.http_connection_manager.v3.Rds",
      "config_source route_config_name"},
-    {"envoy.config.core.v3.ConfigSource", "ads resource_api_version"},
+    // api_config_source and initial_fetch_timeout: Istio's SDS form (translate_tls.cc); rds and
+    // eds config sources still require ads.
+    {"envoy.config.core.v3.ConfigSource",
+     "ads resource_api_version api_config_source initial_fetch_timeout"},
     {"envoy.config.core.v3.AggregatedConfigSource", ""},
     {"envoy.extensions.filters.network.http_connection_manager.v3.HttpFilter", "name typed_config"},
     {"envoy.extensions.filters.network.http_connection_manager.v3.LocalReplyConfig",
@@ -271,7 +276,8 @@ constexpr SupportedFields kTable[] = {
      "per_connection_buffer_limit_bytes max_requests_per_connection common_http_protocol_options "
      "typed_extension_protocol_options http2_protocol_options original_dst_lb_config "
      "circuit_breakers health_checks outlier_detection load_balancing_policy common_lb_config "
-     "eds_cluster_config transport_socket"},
+     "eds_cluster_config transport_socket transport_socket_matches"},
+    {"envoy.config.cluster.v3.Cluster.TransportSocketMatch", "name match transport_socket"},
     {"envoy.config.cluster.v3.Cluster.EdsClusterConfig", "eds_config service_name"},
     {"envoy.config.cluster.v3.CircuitBreakers", "thresholds"},
     // priority must be DEFAULT (checked when translated): routes here have no priority.
@@ -323,7 +329,10 @@ constexpr SupportedFields kTable[] = {
     {"envoy.config.endpoint.v3.ClusterLoadAssignment.Policy", "overprovisioning_factor"},
     {"envoy.config.endpoint.v3.LocalityLbEndpoints",
      "locality lb_endpoints load_balancing_weight priority"},
-    {"envoy.config.endpoint.v3.LbEndpoint", "endpoint load_balancing_weight"},
+    {"envoy.config.endpoint.v3.LbEndpoint", "endpoint load_balancing_weight metadata"},
+    // Endpoint metadata: "envoy.transport_socket_match" picks the transport socket; other
+    // filters' entries are carried by Envoy for filters weft-proxy does not run, so accepted.
+    {"envoy.config.core.v3.Metadata", "filter_metadata"},
     {"envoy.config.endpoint.v3.Endpoint", "address hostname"},
     {"envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
      "common_http_protocol_options explicit_http_config use_downstream_protocol_config"},

@@ -1,4 +1,6 @@
 // envoy.config.cluster.v3.Cluster -> upstream::ClusterConfig.
+#include <google/protobuf/util/json_util.h>
+
 #include "base/status.h"
 #include "envoy/extensions/network/dns_resolver/cares/v3/cares_dns_resolver.pb.h"
 #include "envoy/extensions/upstreams/http/v3/http_protocol_options.pb.h"
@@ -105,6 +107,24 @@ absl::Status ApplyUpstreamHttpOptions(const uphttp::HttpProtocolOptions& o, std:
   return absl::OkStatus();
 }
 
+// Envoy's metadata key for transport_socket_matches (cluster.proto TransportSocketMatch: "the
+// endpoint's metadata entry in envoy.transport_socket_match").
+constexpr char kTransportSocketMatchKey[] = "envoy.transport_socket_match";
+
+// Struct -> field name -> the value's JSON text, so equal protobuf Values compare equal.
+absl::StatusOr<upstream::TransportSocketMatchMetadata> StructFields(
+    const google::protobuf::Struct& s, std::string_view path) {
+  upstream::TransportSocketMatchMetadata out;
+  for (const auto& [key, value] : s.fields()) {
+    std::string text;
+    if (!google::protobuf::util::MessageToJsonString(value, &text).ok()) {
+      return ConfigError(Cat(path, ".", key), "cannot be read");
+    }
+    out[key] = std::move(text);
+  }
+  return out;
+}
+
 absl::Status TranslateLoadAssignment(const envoy::config::endpoint::v3::ClusterLoadAssignment& la,
                                      std::string_view path, upstream::ClusterConfig& out) {
   for (int i = 0; i < la.endpoints_size(); ++i) {
@@ -143,6 +163,12 @@ absl::Status TranslateLoadAssignment(const envoy::config::endpoint::v3::ClusterL
           return ConfigError(FieldPath(e_path, "load_balancing_weight"), "must be at least 1");
         }
         endpoint.weight = e.load_balancing_weight().value();
+      }
+      const auto& filter_metadata = e.metadata().filter_metadata();
+      if (auto md = filter_metadata.find(kTransportSocketMatchKey); md != filter_metadata.end()) {
+        ASSIGN_OR_RETURN(endpoint.transport_socket_match,
+                         StructFields(md->second, Cat(FieldPath(e_path, "metadata.filter_metadata"),
+                                                      "[", kTransportSocketMatchKey, "]")));
       }
       locality.endpoints.push_back(std::move(endpoint));
     }
@@ -389,12 +415,32 @@ absl::StatusOr<upstream::ClusterConfig> TranslateClusterUnchecked(const cluster:
                      Unpack<uphttp::HttpProtocolOptions>(any, o_path));
     RETURN_IF_ERROR(ApplyUpstreamHttpOptions(options, o_path, out));
   }
+  // An HTTP/2 cluster offers h2 by ALPN unless the context names its own protocols.
+  std::vector<std::string> alpn;
+  if (out.protocol == upstream::UpstreamProtocol::kHttp2) alpn = {"h2"};
   if (p.has_transport_socket()) {
-    // An HTTP/2 cluster offers h2 by ALPN unless the context names its own protocols.
-    std::vector<std::string> alpn;
-    if (out.protocol == upstream::UpstreamProtocol::kHttp2) alpn = {"h2"};
     ASSIGN_OR_RETURN(out.tls, TranslateTransportSocket(p.transport_socket(), /*server=*/false,
                                                        FieldPath(path, "transport_socket"), alpn));
+  }
+  for (int i = 0; i < p.transport_socket_matches_size(); ++i) {
+    const auto& m = p.transport_socket_matches(i);
+    const std::string m_path = IndexPath(path, "transport_socket_matches", i);
+    upstream::TransportSocketMatch match;
+    match.name = m.name();
+    if (match.name.empty()) return ConfigError(FieldPath(m_path, "name"), "is required");
+    for (const auto& seen : out.transport_socket_matches) {
+      if (seen.name == match.name) {
+        return ConfigError(FieldPath(m_path, "name"), "'", match.name, "' is used twice");
+      }
+    }
+    ASSIGN_OR_RETURN(match.match, StructFields(m.match(), FieldPath(m_path, "match")));
+    if (!m.has_transport_socket()) {
+      return ConfigError(FieldPath(m_path, "transport_socket"), "is required");
+    }
+    ASSIGN_OR_RETURN(match.tls,
+                     TranslateTransportSocket(m.transport_socket(), /*server=*/false,
+                                              FieldPath(m_path, "transport_socket"), alpn));
+    out.transport_socket_matches.push_back(std::move(match));
   }
   RETURN_IF_ERROR(TranslateClusterHealth(p, path, out));
   if (p.has_circuit_breakers()) {

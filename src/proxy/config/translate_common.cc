@@ -25,6 +25,7 @@
 #include "envoy/extensions/load_balancing_policies/round_robin/v3/round_robin.pb.h"
 #include "envoy/extensions/network/dns_resolver/cares/v3/cares_dns_resolver.pb.h"
 #include "envoy/extensions/retry/host/previous_hosts/v3/previous_hosts.pb.h"
+#include "envoy/extensions/transport_sockets/raw_buffer/v3/raw_buffer.pb.h"
 #include "envoy/extensions/transport_sockets/tls/v3/tls.pb.h"
 #include "envoy/extensions/upstreams/http/v3/http_protocol_options.pb.h"
 
@@ -52,6 +53,7 @@ void LinkExtensionTypes() {
         ext::filters::listener::tls_inspector::v3::TlsInspector::descriptor(),
         ext::transport_sockets::tls::v3::DownstreamTlsContext::descriptor(),
         ext::transport_sockets::tls::v3::UpstreamTlsContext::descriptor(),
+        ext::transport_sockets::raw_buffer::v3::RawBuffer::descriptor(),
         ext::filters::listener::original_dst::v3::OriginalDst::descriptor(),
         ext::filters::listener::http_inspector::v3::HttpInspector::descriptor(),
         ext::access_loggers::file::v3::FileAccessLog::descriptor(),

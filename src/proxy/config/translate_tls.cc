@@ -73,10 +73,69 @@ absl::Status TranslateValidation(const tlsv3::CertificateValidationContext& v,
                                             IndexPath(path, "match_subject_alt_names", i)));
     out.san_matchers.push_back(std::move(san));
   }
-  if (!out.san_matchers.empty() && !out.validation && out.validation_sds_name.empty()) {
+  switch (v.trust_chain_verification()) {
+    case tlsv3::CertificateValidationContext::VERIFY_TRUST_CHAIN:
+      break;
+    case tlsv3::CertificateValidationContext::ACCEPT_UNTRUSTED:
+      out.accept_untrusted = true;
+      break;
+    default:
+      return ConfigError(FieldPath(path, "trust_chain_verification"), "unknown value");
+  }
+  if (!out.san_matchers.empty() && !out.validation && out.validation_sds_name.empty() &&
+      !out.accept_untrusted) {
     return ConfigError(path, "subject alt name matchers need trusted_ca to verify against");
   }
   return absl::OkStatus();
+}
+
+// The SDS names weft-proxy can serve: the identity agent's (identity_agent.h), Istio's
+// SDSDefaultResourceName "default" (a certificate) and SDSRootResourceName "ROOTCA" (a
+// validation context), pilot/pkg/security/model/authentication.go.
+constexpr char kSdsCertificate[] = "default";
+constexpr char kSdsRoot[] = "ROOTCA";
+
+// sds_config: `ads: {}`, or Istio's form: api_config_source {api_type: GRPC, grpc_services:
+// [{envoy_grpc: {cluster_name: sds-grpc}}], set_node_on_first_message_only, transport_api_version
+// V3} with resource_api_version V3 and initial_fetch_timeout 0s (Istio's ConstructSdsSecretConfig).
+// Both name the in-process agent: nothing is fetched over the network.
+absl::Status CheckSdsConfig(const envoy::config::core::v3::ConfigSource& source,
+                            std::string_view path) {
+  using envoy::config::core::v3::ApiConfigSource;
+  if (source.has_ads()) return absl::OkStatus();
+  if (!source.has_api_config_source()) {
+    return ConfigError(path, "needs ads: {} or api_config_source (Istio's sds-grpc)");
+  }
+  const auto& api = source.api_config_source();
+  const std::string a_path = FieldPath(path, "api_config_source");
+  if (api.api_type() != ApiConfigSource::GRPC) {
+    return ConfigError(FieldPath(a_path, "api_type"), "only GRPC is supported");
+  }
+  if (api.grpc_services_size() != 1 || !api.grpc_services(0).has_envoy_grpc()) {
+    return ConfigError(FieldPath(a_path, "grpc_services"),
+                       "exactly one envoy_grpc service (Istio's sds-grpc) is supported");
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> TranslateSds(const tlsv3::SdsSecretConfig& sds, const char* served,
+                                         std::string_view path, tls::TlsContextConfig& out) {
+  if (sds.has_sds_config()) {
+    RETURN_IF_ERROR(CheckSdsConfig(sds.sds_config(), FieldPath(path, "sds_config")));
+  }
+  if (sds.name() != kSdsCertificate && sds.name() != kSdsRoot) {
+    return ConfigError(path, "SDS secret '", sds.name(),
+                       "': weft-proxy serves only the identity agent's 'default' and 'ROOTCA' "
+                       "(start it with --ca-addr)");
+  }
+  if (sds.name() != served) {
+    return ConfigError(path, "SDS secret '", sds.name(), "' is the identity agent's ",
+                       sds.name() == kSdsRoot ? "root bundle (a validation context)"
+                                              : "workload certificate",
+                       "; use '", served, "' here");
+  }
+  if (out.sds_path.empty()) out.sds_path = std::string(path);
+  return sds.name();
 }
 
 absl::Status TranslateCommon(const tlsv3::CommonTlsContext& c, std::string_view path,
@@ -101,16 +160,24 @@ absl::Status TranslateCommon(const tlsv3::CommonTlsContext& c, std::string_view 
                        "at most one certificate (inline, file or SDS) is supported");
   }
   if (c.tls_certificate_sds_secret_configs_size() == 1) {
-    out.certificate_sds_name = c.tls_certificate_sds_secret_configs(0).name();
+    ASSIGN_OR_RETURN(out.certificate_sds_name,
+                     TranslateSds(c.tls_certificate_sds_secret_configs(0), kSdsCertificate,
+                                  IndexPath(path, "tls_certificate_sds_secret_configs", 0), out));
   }
   // Set the SDS name before the static part so its SAN matchers need no trusted_ca.
   if (c.has_validation_context_sds_secret_config()) {
-    out.validation_sds_name = c.validation_context_sds_secret_config().name();
+    ASSIGN_OR_RETURN(
+        out.validation_sds_name,
+        TranslateSds(c.validation_context_sds_secret_config(), kSdsRoot,
+                     FieldPath(path, "validation_context_sds_secret_config"), out));
   }
   if (c.has_combined_validation_context()) {
     const auto& combined = c.combined_validation_context();
     const std::string v_path = FieldPath(path, "combined_validation_context");
-    out.validation_sds_name = combined.validation_context_sds_secret_config().name();
+    ASSIGN_OR_RETURN(
+        out.validation_sds_name,
+        TranslateSds(combined.validation_context_sds_secret_config(), kSdsRoot,
+                     FieldPath(v_path, "validation_context_sds_secret_config"), out));
     RETURN_IF_ERROR(TranslateValidation(combined.default_validation_context(),
                                         FieldPath(v_path, "default_validation_context"), out));
   }
@@ -134,7 +201,7 @@ absl::StatusOr<std::shared_ptr<tls::TlsContext>> TranslateTransportSocket(
       const KnownExtension* ext,
       ResolveExtension(socket.name(), socket.has_typed_config() ? &socket.typed_config() : nullptr,
                        ExtensionKind::kTransportSocket, path));
-  (void)ext;
+  if (ext->name == "envoy.transport_sockets.raw_buffer") return nullptr;  // plaintext
   const std::string c_path = FieldPath(path, "typed_config");
   if (!socket.has_typed_config()) return ConfigError(c_path, "is required");
   tls::TlsContextConfig out;

@@ -14,6 +14,7 @@ namespace weft::config {
 
 // `server`: a filter chain's DownstreamTlsContext; otherwise a cluster's UpstreamTlsContext.
 // `default_alpn` is offered upstream when the context names none (h2 for HTTP/2 clusters).
+// envoy.transport_sockets.raw_buffer (plaintext) gives null.
 absl::StatusOr<std::shared_ptr<tls::TlsContext>> TranslateTransportSocket(
     const envoy::config::core::v3::TransportSocket& socket, bool server, std::string_view path,
     const std::vector<std::string>& default_alpn = {});

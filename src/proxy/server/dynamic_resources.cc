@@ -88,6 +88,11 @@ absl::StatusOr<std::vector<int>> Server::BindWorkerSockets(const listener::Liste
 absl::Status Server::UpdateClusters(
     std::vector<std::shared_ptr<const upstream::ClusterConfig>> updated,
     const std::vector<std::string>& removed) {
+  // Secrets first, for every cluster: a refused one leaves the whole update unapplied.
+  for (const auto& cluster : updated) {
+    RETURN_IF_ERROR(
+        SubscribeSecrets(TlsContextsOf(*cluster), absl::StrCat("cluster '", cluster->name, "'")));
+  }
   for (auto& cluster : updated) {
     const std::string name = cluster->name;
     for (auto& w : workers_) w->AddCluster(cluster);
@@ -219,6 +224,13 @@ absl::Status Server::UpdateListeners(std::vector<listener::ListenerConfig> updat
   }
   absl::Status first_error;
   for (auto& config : updated) {
+    if (absl::Status st =
+            SubscribeSecrets(TlsContextsOf(config), absl::StrCat("listener '", config.name, "'"));
+        !st.ok()) {
+      if (failed) failed->insert(config.name);
+      if (first_error.ok()) first_error = st;
+      continue;
+    }
     if (!RoutesKnown(config)) {
       // Warming: the old version (if any) serves until the routes arrive. Its sockets are bound
       // now, so a port taken by someone else fails this LDS update.

@@ -7,6 +7,8 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+#include <optional>
 #include <thread>
 
 #include "base/logging.h"
@@ -16,6 +18,23 @@
 #include "proxy/server/server.h"
 #include "proxy/xds/xds_client.h"
 #include "security/openssl_util.h"
+
+namespace {
+
+// Node metadata WEFT_MTLS: "true" (issue 6: the proxy runs an identity agent), in both views of
+// node.metadata the bootstrap keeps: the flat map and the JSON the xDS client sends.
+void AnnounceMtls(weft::config::BootstrapConfig& bootstrap) {
+  bootstrap.node.metadata["WEFT_MTLS"] = "true";
+  nlohmann::json metadata = nlohmann::json::object();
+  if (!bootstrap.xds.node_metadata_json.empty()) {
+    metadata = nlohmann::json::parse(bootstrap.xds.node_metadata_json, nullptr, false);
+    if (!metadata.is_object()) metadata = nlohmann::json::object();
+  }
+  metadata["WEFT_MTLS"] = "true";
+  bootstrap.xds.node_metadata_json = metadata.dump();
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"weft-proxy: the Weft service mesh's L4/L7 proxy (Envoy v3 configuration)"};
@@ -102,14 +121,11 @@ int main(int argc, char** argv) {
   options.admin_address_path = admin_address_path;
   options.hostname = hostname;
   const bool use_xds = bootstrap->xds.enabled;
-  weft::proxy::Server server(options, *bootstrap);
-  if (absl::Status st = server.Start(); !st.ok()) {
-    std::fprintf(stderr, "error: cannot start: %s\n", std::string(st.message()).c_str());
-    return 1;
-  }
   // The identity agent: the workload's certificate, from the node's NAMESPACE and
   // SERVICE_ACCOUNT metadata (as Istio's pilot-agent reads POD_NAMESPACE/SERVICE_ACCOUNT).
-  std::unique_ptr<weft::proxy::identity::IdentityAgent> agent;
+  // Made before the Server starts so every SDS-named TLS context (bootstrap, LDS, CDS) is
+  // subscribed to it; started once the admin endpoint exists.
+  std::optional<weft::proxy::identity::AgentOptions> agent_options;
   if (!ca_addr.empty()) {
     const auto& metadata = bootstrap->node.metadata;
     auto ns = metadata.find("NAMESPACE"), sa = metadata.find("SERVICE_ACCOUNT");
@@ -126,15 +142,30 @@ int main(int argc, char** argv) {
                    "--ca-token-file\n");
       return 1;
     }
-    weft::proxy::identity::AgentOptions agent_options;
-    agent_options.ca_address = ca_addr;
-    agent_options.root_cert_pem = *root;
-    agent_options.token_path = ca_token_file;
-    agent_options.spiffe_id =
+    agent_options.emplace();
+    agent_options->ca_address = ca_addr;
+    agent_options->root_cert_pem = *root;
+    agent_options->token_path = ca_token_file;
+    agent_options->spiffe_id =
         "spiffe://" + trust_domain + "/ns/" + ns->second + "/sa/" + sa->second;
+    // weftd gives a proxy mTLS (auto mTLS to it, mTLS inbound chains) only when its node
+    // metadata says it has a workload certificate (control/mesh/node_identity.cc): say so
+    // before the xDS stream's first request.
+    AnnounceMtls(*bootstrap);
+  }
+  weft::proxy::Server server(options, *bootstrap);
+  std::unique_ptr<weft::proxy::identity::IdentityAgent> agent;
+  if (agent_options) {
     agent = std::make_unique<weft::proxy::identity::IdentityAgent>(
-        server.dispatcher(), std::move(agent_options),
+        server.dispatcher(), std::move(*agent_options),
         &server.main_stats().gauge("server.days_until_first_cert_expiring"));
+    server.SetSecretProvider(agent.get());
+  }
+  if (absl::Status st = server.Start(); !st.ok()) {
+    std::fprintf(stderr, "error: cannot start: %s\n", std::string(st.message()).c_str());
+    return 1;
+  }
+  if (agent) {
     if (weft::proxy::AdminServer* admin = server.admin()) {
       admin->AddHandler("/certs", "print certs on machine", false,
                         [&agent](std::string_view, std::string_view, const auto&) {

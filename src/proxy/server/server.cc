@@ -54,6 +54,8 @@ absl::Status Server::Start() {
         });
   }
   for (const auto& cluster : bootstrap_.clusters) {
+    RETURN_IF_ERROR(
+        SubscribeSecrets(TlsContextsOf(*cluster), absl::StrCat("cluster '", cluster->name, "'")));
     for (auto& w : workers_) w->AddCluster(cluster);
     RETURN_IF_ERROR(clusters_->AddCluster(cluster));
   }
@@ -66,6 +68,12 @@ absl::Status Server::Start() {
     }
   };
   for (const auto& listener : bootstrap_.listeners) {
+    if (absl::Status st = SubscribeSecrets(TlsContextsOf(listener),
+                                           absl::StrCat("listener '", listener.name, "'"));
+        !st.ok()) {
+      close_bound();
+      return st;
+    }
     auto shared = std::make_shared<const listener::ListenerConfig>(listener);
     auto runtime = ListenerRuntime::Build(shared, RdsLookup());
     if (!runtime.ok()) {

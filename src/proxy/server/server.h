@@ -17,6 +17,8 @@
 #include "proxy/server/listener_runtime.h"
 #include "proxy/server/worker.h"
 #include "proxy/stats/stats.h"
+#include "proxy/tls/secret_provider.h"
+#include "proxy/tls/tls_context.h"
 
 namespace weft::proxy {
 
@@ -27,10 +29,18 @@ struct ServerOptions {
   std::string hostname;
 };
 
+// The TLS contexts of a listener's filter chains / a cluster's transport sockets (secrets.cc).
+std::vector<std::shared_ptr<tls::TlsContext>> TlsContextsOf(const listener::ListenerConfig& l);
+std::vector<std::shared_ptr<tls::TlsContext>> TlsContextsOf(const upstream::ClusterConfig& c);
+
 class Server {
  public:
   Server(ServerOptions options, config::BootstrapConfig bootstrap);
   ~Server();
+
+  // Before Start(): where SDS secrets come from (the identity agent; it must outlive the
+  // Server's use of it). Without one, any config naming an SDS secret is refused.
+  void SetSecretProvider(tls::SecretProvider* provider) { secret_provider_ = provider; }
 
   // Binds every listener and the admin port, starts clusters and workers. An error (a port in
   // use, say) leaves nothing running.
@@ -75,6 +85,10 @@ class Server {
 
  private:
   void InstallAdminHandlers();
+  // Main thread, before a config reaches the workers: subscribes `contexts` that name SDS
+  // secrets to the provider; refuses them all (naming `owner` and the field) when none serves.
+  absl::Status SubscribeSecrets(const std::vector<std::shared_ptr<tls::TlsContext>>& contexts,
+                                std::string_view owner);
   AdminResponse ClustersPage(bool json);
   void OnSignal();
   void CheckDrained();
@@ -106,6 +120,7 @@ class Server {
 
   ServerOptions options_;
   config::BootstrapConfig bootstrap_;
+  tls::SecretProvider* secret_provider_ = nullptr;
   event::Dispatcher dispatcher_;
   stats::Registry stats_;
   stats::Registry host_stats_;  // per-host numbers for /clusters

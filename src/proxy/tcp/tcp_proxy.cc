@@ -100,6 +100,7 @@ void TcpProxySession::ConnectUpstream() {
     return;
   }
   network::Address to;
+  const upstream::Host* chosen = nullptr;
   if (cluster->config().type == upstream::DiscoveryType::kOriginalDst) {
     to = downstream_->local_address();
   } else {
@@ -111,6 +112,7 @@ void TcpProxySession::ConnectUpstream() {
       return;
     }
     const upstream::Host& h = cluster->host(host);
+    chosen = &h;
     to = network::AddressFromSockaddr(reinterpret_cast<const sockaddr*>(&h.address), h.address_len);
   }
   info_.upstream_host = to.ToString();
@@ -125,9 +127,12 @@ void TcpProxySession::ConnectUpstream() {
     CloseAll(network::Connection::CloseType::kNoFlush);
     return;
   }
-  if (const auto& tls_context = cluster->config().tls; tls_context) {
+  auto transport = cluster->TransportFor(chosen);
+  if (transport.match_count != nullptr) transport.match_count->Inc();
+  if (transport.tls != nullptr) {
     auto& ssl = cluster->stats().ssl;
-    if (!tls::SecureConnection(*upstream_, *tls_context, ssl ? &*ssl : nullptr)) {
+    if (!tls::SecureConnection(*upstream_, *transport.tls, ssl ? &*ssl : nullptr,
+                               std::move(transport.sessions))) {
       cluster->stats().upstream_cx_connect_fail.Inc();
       info_.response_flags |= access_log::kUpstreamConnectionFailure;
       info_.upstream_transport_failure_reason = "TLS secrets not available yet";

@@ -103,6 +103,7 @@ TlsStats TlsStats::Create(stats::Store& store, const std::string& prefix) {
       &store.counter(prefix + "ssl.no_certificate"),
       &store.counter(prefix + "ssl.fail_verify_san"),
       &store.counter(prefix + "ssl.fail_verify_error"),
+      &store.counter(prefix + "ssl.session_reused"),
   };
 }
 
@@ -150,6 +151,9 @@ absl::StatusOr<std::shared_ptr<const SslContext>> SslContext::Build(
     if (config->server && config->require_client_certificate) {
       verify |= SSL_VERIFY_FAIL_IF_NO_PEER_CERT;
     }
+  } else if (config->accept_untrusted && !config->san_matchers.empty()) {
+    // No CA to chain to, but the peer's SANs must still match: look at its certificate.
+    verify = SSL_VERIFY_PEER;
   }
   SSL_CTX_set_verify(ctx, verify, TlsSocket::VerifyCallback);
   for (const auto& p : config->alpn_protocols) {
@@ -165,11 +169,15 @@ absl::StatusOr<std::shared_ptr<const SslContext>> SslContext::Build(
                               static_cast<unsigned int>(context->alpn_wire_.size()));
     }
   }
-  // Resumption: OpenSSL's defaults — a server-side session cache and stateless tickets (keys
+  // Resumption: servers use OpenSSL's defaults — a session cache and stateless tickets (keys
   // per SSL_CTX, so a rotation starts new sessions).
   if (config->server) {
     static const unsigned char kSessionContext[] = "weft";
     SSL_CTX_set_session_id_context(ctx, kSessionContext, sizeof(kSessionContext) - 1);
+  } else {
+    // Clients keep sessions in the per-host SessionCache (session_cache.h), not OpenSSL's.
+    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
+    SSL_CTX_sess_set_new_cb(ctx, TlsSocket::NewSessionCallback);
   }
   return std::shared_ptr<const SslContext>(std::move(context));
 }
@@ -193,6 +201,8 @@ std::shared_ptr<const SslContext> TlsContext::current() const {
 void TlsContext::Subscribe(SecretProvider& provider) {
   // The provider has no unsubscribe (the contract keeps it small) and outlives configs that a
   // new LDS/CDS push replaces: the callbacks hold the context weakly.
+  if (subscribed_) return;
+  subscribed_ = true;
   std::weak_ptr<TlsContext> weak = weak_from_this();
   if (!config_->certificate_sds_name.empty()) {
     provider.SubscribeCertificate(config_->certificate_sds_name, [weak](const TlsCertificate& c) {

@@ -48,10 +48,17 @@ struct TlsContextConfig {
   std::optional<ValidationContext> validation;
   std::string validation_sds_name;
   std::vector<SanMatcher> san_matchers;
+  // validation_context.trust_chain_verification ACCEPT_UNTRUSTED: the peer's chain is not
+  // verified against the trusted CA (SAN matchers still apply). Envoy's default is
+  // VERIFY_TRUST_CHAIN (tls/v3/common.proto CertificateValidationContext).
+  bool accept_untrusted = false;
   std::vector<std::string> alpn_protocols;
   TlsParams params;
   bool require_client_certificate = false;  // DownstreamTlsContext
   std::string sni;                          // UpstreamTlsContext
+  // Field path of the first SDS secret config, for errors found after translation (no provider
+  // serves it): "...common_tls_context.tls_certificate_sds_secret_configs[0]".
+  std::string sds_path;
 };
 
 // Envoy's ssl.* statistics of a listener or cluster (source/common/tls/stats.h names).
@@ -61,6 +68,7 @@ struct TlsStats {
   stats::Counter* no_certificate;
   stats::Counter* fail_verify_san;
   stats::Counter* fail_verify_error;
+  stats::Counter* session_reused;
   // `prefix` ends with '.': "listener.127.0.0.1_443." or "cluster.backend."
   static TlsStats Create(stats::Store& store, const std::string& prefix);
 };
@@ -96,8 +104,10 @@ class TlsContext : public std::enable_shared_from_this<TlsContext> {
     return !config_->certificate_sds_name.empty() || !config_->validation_sds_name.empty();
   }
   std::shared_ptr<const SslContext> current() const;
-  // Main thread: follow the SDS names through `provider`; each complete update rebuilds.
+  // Main thread: follow the SDS names through `provider`; each complete update rebuilds. A
+  // context shared by several configs (a listener swapped in again) subscribes once.
   void Subscribe(SecretProvider& provider);
+  bool subscribed() const { return subscribed_; }
 
  private:
   explicit TlsContext(std::shared_ptr<const TlsContextConfig> config)
@@ -106,6 +116,7 @@ class TlsContext : public std::enable_shared_from_this<TlsContext> {
   std::shared_ptr<const TlsContextConfig> config_;
   std::optional<TlsCertificate> sds_certificate_;
   std::optional<ValidationContext> sds_validation_;
+  bool subscribed_ = false;
   mutable std::mutex mu_;
   std::shared_ptr<const SslContext> current_;
 };

@@ -62,8 +62,9 @@ std::string ErrorQueueText() {
 
 }  // namespace
 
-TlsSocket::TlsSocket(std::shared_ptr<const SslContext> context, const TlsStats* stats)
-    : context_(std::move(context)), stats_(stats) {
+TlsSocket::TlsSocket(std::shared_ptr<const SslContext> context, const TlsStats* stats,
+                     std::shared_ptr<SessionCache> sessions)
+    : context_(std::move(context)), stats_(stats), sessions_(std::move(sessions)) {
   ssl_ = SSL_new(context_->ctx());
   in_ = BIO_new(BIO_s_mem());
   out_ = BIO_new(BIO_s_mem());
@@ -77,18 +78,32 @@ TlsSocket::TlsSocket(std::shared_ptr<const SslContext> context, const TlsStats* 
   } else {
     SSL_set_connect_state(ssl_);
     if (!config.sni.empty()) SSL_set_tlsext_host_name(ssl_, config.sni.c_str());
+    if (sessions_) {
+      if (SSL_SESSION* last = sessions_->SessionFor(context_.get())) SSL_set_session(ssl_, last);
+    }
   }
+}
+
+int TlsSocket::NewSessionCallback(SSL* ssl, SSL_SESSION* session) {
+  auto* self = static_cast<TlsSocket*>(SSL_get_app_data(ssl));
+  if (self == nullptr || !self->sessions_) return 0;  // not kept: OpenSSL frees it
+  self->sessions_->Store(session, self->context_);
+  return 1;  // the cache owns it now
 }
 
 TlsSocket::~TlsSocket() { SSL_free(ssl_); }
 
 int TlsSocket::VerifyCallback(int preverify_ok, X509_STORE_CTX* store) {
-  if (!preverify_ok || X509_STORE_CTX_get_error_depth(store) != 0) return preverify_ok;
   SSL* ssl =
       static_cast<SSL*>(X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx()));
   auto* self = static_cast<TlsSocket*>(SSL_get_app_data(ssl));
+  if (self == nullptr) return preverify_ok;
+  // trust_chain_verification ACCEPT_UNTRUSTED: chain errors are let through; the SAN matchers
+  // below still decide.
+  if (!preverify_ok && !self->context_->config().accept_untrusted) return 0;
+  if (X509_STORE_CTX_get_error_depth(store) != 0) return 1;
   X509* leaf = X509_STORE_CTX_get_current_cert(store);
-  if (self == nullptr || leaf == nullptr) return preverify_ok;
+  if (leaf == nullptr) return preverify_ok;
   if (!SansMatch(self->context_->config().san_matchers, ReadSans(leaf))) {
     self->san_mismatch_ = true;
     X509_STORE_CTX_set_error(store, X509_V_ERR_HOSTNAME_MISMATCH);
@@ -147,6 +162,7 @@ network::TransportSocket::Result TlsSocket::DoHandshake() {
     RecordPeer();
     if (stats_ != nullptr) {
       stats_->handshake->Inc();
+      if (SSL_session_reused(ssl_)) stats_->session_reused->Inc();
       if (context_->config().server && !info_.peer_certificate) stats_->no_certificate->Inc();
     }
     return Result::kOk;
@@ -226,13 +242,14 @@ void TlsSocket::CloseNotify(network::Buffer& wire_out) {
 }
 
 bool SecureConnection(network::Connection& connection, const TlsContext& context,
-                      const TlsStats* stats) {
+                      const TlsStats* stats, std::shared_ptr<SessionCache> sessions) {
   std::shared_ptr<const SslContext> current = context.current();
   if (!current) {
     if (stats != nullptr) stats->connection_error->Inc();
     return false;
   }
-  connection.SetTransportSocket(std::make_unique<TlsSocket>(std::move(current), stats));
+  connection.SetTransportSocket(
+      std::make_unique<TlsSocket>(std::move(current), stats, std::move(sessions)));
   return true;
 }
 

@@ -10,14 +10,17 @@
 
 #include "network/connection.h"
 #include "network/transport_socket.h"
+#include "proxy/tls/session_cache.h"
 #include "proxy/tls/tls_context.h"
 
 namespace weft::tls {
 
 class TlsSocket : public network::TransportSocket {
  public:
-  // `stats` may be null; it must outlive the socket (per-worker stats do).
-  TlsSocket(std::shared_ptr<const SslContext> context, const TlsStats* stats);
+  // `stats` may be null; it must outlive the socket (per-worker stats do). `sessions` (client
+  // side, optional): the host's last session is offered and each new one stored there.
+  TlsSocket(std::shared_ptr<const SslContext> context, const TlsStats* stats,
+            std::shared_ptr<SessionCache> sessions = nullptr);
   ~TlsSocket() override;
 
   void StartHandshake(network::Buffer& wire_out) override;
@@ -31,6 +34,8 @@ class TlsSocket : public network::TransportSocket {
 
   // SSL_CTX_set_verify's callback: the SAN matchers on the peer's leaf certificate.
   static int VerifyCallback(int preverify_ok, X509_STORE_CTX* store);
+  // SSL_CTX_sess_set_new_cb's callback (clients): keeps the session in the host's cache.
+  static int NewSessionCallback(SSL* ssl, SSL_SESSION* session);
 
  private:
   Result DoHandshake();
@@ -40,6 +45,7 @@ class TlsSocket : public network::TransportSocket {
 
   std::shared_ptr<const SslContext> context_;
   const TlsStats* stats_;
+  std::shared_ptr<SessionCache> sessions_;
   SSL* ssl_;
   BIO* in_;   // wire bytes for OpenSSL to read (owned by ssl_)
   BIO* out_;  // wire bytes OpenSSL wrote (owned by ssl_)
@@ -52,6 +58,6 @@ class TlsSocket : public network::TransportSocket {
 // Puts a TLS socket with `context`'s current SSL_CTX under `connection` (before any byte flows).
 // False when the context has no SSL_CTX yet (SDS secrets not arrived): the caller closes.
 bool SecureConnection(network::Connection& connection, const TlsContext& context,
-                      const TlsStats* stats);
+                      const TlsStats* stats, std::shared_ptr<SessionCache> sessions = nullptr);
 
 }  // namespace weft::tls

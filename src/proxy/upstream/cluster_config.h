@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -34,12 +35,27 @@ enum class LbPolicy {
 enum class DnsLookupFamily { kAuto, kV4Only, kV6Only, kV4Preferred, kAll };
 enum class UpstreamProtocol { kHttp1, kHttp2, kUseDownstream };
 
+// Struct fields as name -> the value's JSON text: equal values compare equal (Envoy compares
+// the protobuf Values).
+using TransportSocketMatchMetadata = std::map<std::string, std::string>;
+
+// envoy.config.cluster.v3.Cluster.TransportSocketMatch.
+struct TransportSocketMatch {
+  std::string name;
+  TransportSocketMatchMetadata match;  // every field must equal the endpoint's; empty matches all
+  std::shared_ptr<tls::TlsContext> tls;  // null: envoy.transport_sockets.raw_buffer (plaintext)
+};
+
 // envoy.config.endpoint.v3.LbEndpoint: for STATIC an IP literal; for the DNS types a host name.
 struct EndpointConfig {
   std::string address;
   uint32_t port = 0;
   uint32_t weight = 1;   // load_balancing_weight
   std::string hostname;  // endpoint.hostname, used for auto_host_rewrite
+  // metadata.filter_metadata["envoy.transport_socket_match"]: field -> value as JSON text
+  // (a string value "istio" is "\"istio\""), compared with the cluster's
+  // transport_socket_matches.
+  TransportSocketMatchMetadata transport_socket_match;
 };
 
 // envoy.config.endpoint.v3.LocalityLbEndpoints.
@@ -152,6 +168,9 @@ struct ClusterConfig {
   uint32_t per_connection_buffer_limit_bytes = 1024 * 1024;
   // transport_socket envoy.transport_sockets.tls (UpstreamTlsContext); null = plaintext.
   std::shared_ptr<tls::TlsContext> tls;
+  // transport_socket_matches: a host takes the first whose `match` its metadata satisfies, else
+  // `tls` above (cluster.proto TransportSocketMatch).
+  std::vector<TransportSocketMatch> transport_socket_matches;
   std::optional<uint32_t> max_requests_per_connection;
   Milliseconds upstream_idle_timeout{3600 * 1000};  // common_http_protocol_options.idle_timeout
   UpstreamProtocol protocol = UpstreamProtocol::kHttp1;

@@ -155,7 +155,7 @@ void DnsCluster::OnResolved(Target& target, absl::Status status,
           MakeHost(reinterpret_cast<const sockaddr*>(&response.address), response.address_len,
                    endpoint.hostname.empty() ? target.name : endpoint.hostname, endpoint.weight,
                    Locality{locality.region, locality.zone, locality.sub_zone}, locality.priority,
-                   locality.load_balancing_weight);
+                   locality.load_balancing_weight, endpoint.transport_socket_match);
       // Keep the existing Host object for an address that did not change.
       for (const auto& old : target.hosts) {
         if (old->address_string == host->address_string) {

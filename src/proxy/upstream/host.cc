@@ -7,7 +7,8 @@ namespace weft::upstream {
 
 HostConstSharedPtr MakeHost(const sockaddr* address, socklen_t address_len, std::string hostname,
                             uint32_t weight, Locality locality, uint32_t priority,
-                            uint32_t locality_weight) {
+                            uint32_t locality_weight,
+                            std::map<std::string, std::string> transport_socket_match) {
   auto host = std::make_shared<Host>();
   std::memcpy(&host->address, address, std::min<size_t>(address_len, sizeof(host->address)));
   host->address_len = address_len;
@@ -17,6 +18,7 @@ HostConstSharedPtr MakeHost(const sockaddr* address, socklen_t address_len, std:
   host->locality = std::move(locality);
   host->locality_weight = locality_weight;
   host->priority = priority;
+  host->transport_socket_match = std::move(transport_socket_match);
   return host;
 }
 

@@ -13,6 +13,7 @@
 #include <sys/socket.h>
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <span>
 #include <string>
@@ -38,6 +39,9 @@ struct Host {
   // so a HostSet can be rebuilt from hosts alone when one DNS target changes.
   uint32_t locality_weight = 0;
   uint32_t priority = 0;
+  // The endpoint's metadata filter_metadata["envoy.transport_socket_match"]
+  // (cluster_config.h), which picks the cluster's transport socket for this host.
+  std::map<std::string, std::string> transport_socket_match;
 };
 
 using HostConstSharedPtr = std::shared_ptr<const Host>;
@@ -59,7 +63,8 @@ inline bool IsHealthy(const HostHealth& health, size_t index) {
 // requires weights >= 1.
 HostConstSharedPtr MakeHost(const sockaddr* address, socklen_t address_len, std::string hostname,
                             uint32_t weight, Locality locality = {}, uint32_t priority = 0,
-                            uint32_t locality_weight = 0);
+                            uint32_t locality_weight = 0,
+                            std::map<std::string, std::string> transport_socket_match = {});
 
 // Hosts of one locality within one priority: the unit locality-weighted LB will pick from.
 struct LocalityHosts {

@@ -25,7 +25,8 @@ absl::StatusOr<std::shared_ptr<const HostSet>> BuildStaticHostSet(const ClusterC
       hosts.push_back(MakeHost(reinterpret_cast<const sockaddr*>(&*address),
                                SockaddrLength(*address), endpoint.hostname, endpoint.weight,
                                Locality{locality.region, locality.zone, locality.sub_zone},
-                               locality.priority, locality.load_balancing_weight));
+                               locality.priority, locality.load_balancing_weight,
+                               endpoint.transport_socket_match));
     }
   }
   return HostSet::Create(std::move(hosts));

@@ -71,8 +71,9 @@ struct Pair {
   TlsSocket client, server;
   Buffer c2s, s2c, client_plain, server_plain;
   Result client_result = Result::kOk, server_result = Result::kOk;
-  Pair(std::shared_ptr<const SslContext> c, std::shared_ptr<const SslContext> s)
-      : client(std::move(c), nullptr), server(std::move(s), nullptr) {
+  Pair(std::shared_ptr<const SslContext> c, std::shared_ptr<const SslContext> s,
+       std::shared_ptr<SessionCache> sessions = nullptr, const TlsStats* client_stats = nullptr)
+      : client(std::move(c), client_stats, std::move(sessions)), server(std::move(s), nullptr) {
     client.StartHandshake(c2s);
   }
   // Shuttles bytes until neither side has anything to send.
@@ -180,6 +181,56 @@ TEST_F(TlsSocketTest, SdsUpdateSwapsTheContextForNewConnectionsOnly) {
   Pair fresh(Client(std::nullopt, {ExactUri("spiffe://test/b")})->current(), second);
   fresh.Run();
   EXPECT_TRUE(fresh.client.HandshakeDone()) << fresh.client.failure_reason();
+}
+
+// Upstream resumption: the session of the first connection (a TLS 1.3 ticket) is kept in the
+// host's cache and offered by the next connection, which resumes; another client context (a
+// rotation) does not offer it.
+TEST_F(TlsSocketTest, SessionCacheResumesTheNextConnection) {
+  auto server = Server(/*require_client=*/true)->current();
+  auto client = Client("b", {ExactUri("spiffe://test/a")})->current();
+  auto sessions = std::make_shared<SessionCache>();
+  stats::Registry registry;
+  TlsStats stats = TlsStats::Create(registry.NewStore(), "cluster.c.");
+  Pair first(client, server, sessions, &stats);
+  first.Run();
+  ASSERT_TRUE(first.client.HandshakeDone()) << first.client.failure_reason();
+  ASSERT_NE(sessions->SessionFor(client.get()), nullptr);
+  EXPECT_EQ(stats.session_reused->value(), 0u);
+  Pair second(client, server, sessions, &stats);
+  second.Run();
+  ASSERT_TRUE(second.client.HandshakeDone()) << second.client.failure_reason();
+  EXPECT_EQ(stats.session_reused->value(), 1u);
+  EXPECT_EQ(stats.handshake->value(), 2u);
+  EXPECT_EQ(second.client.security_info().peer_uri_san, "spiffe://test/a");
+  auto other = Client("b", {ExactUri("spiffe://test/a")})->current();
+  EXPECT_EQ(sessions->SessionFor(other.get()), nullptr);
+  Pair no_cache(client, server, nullptr, &stats);
+  no_cache.Run();
+  ASSERT_TRUE(no_cache.client.HandshakeDone());
+  EXPECT_EQ(stats.session_reused->value(), 1u);
+}
+
+// trust_chain_verification ACCEPT_UNTRUSTED: a peer whose chain does not verify is accepted,
+// but its SAN must still match.
+TEST_F(TlsSocketTest, AcceptUntrustedSkipsTheChainButNotTheSans) {
+  auto server = Server(/*require_client=*/false)->current();
+  auto make_client = [&](bool accept_untrusted, const std::string& san) {
+    TlsContextConfig c;
+    c.validation = ValidationContext{pki_->Cert("b").cert_chain_pem};  // not the server's root
+    c.san_matchers = {ExactUri(san)};
+    c.accept_untrusted = accept_untrusted;
+    return (*TlsContext::Create(c))->current();
+  };
+  Pair verified(make_client(false, "spiffe://test/a"), server);
+  verified.Run();
+  EXPECT_FALSE(verified.client.HandshakeDone());
+  Pair accepted(make_client(true, "spiffe://test/a"), server);
+  accepted.Run();
+  EXPECT_TRUE(accepted.client.HandshakeDone()) << accepted.client.failure_reason();
+  Pair wrong_san(make_client(true, "spiffe://test/other"), server);
+  wrong_san.Run();
+  EXPECT_FALSE(wrong_san.client.HandshakeDone());
 }
 
 }  // namespace
