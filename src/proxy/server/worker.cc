@@ -86,9 +86,22 @@ void Worker::UpdateListener(const std::string& name,
       if (l.runtime->config->name != name) continue;
       retired_runtimes_.push_back(std::move(l.runtime));
       l.runtime = std::move(runtime);
+      // As Envoy drains a listener's connections when its filter chains change: a kept-alive
+      // connection must not go on with the old chains (an AuthorizationPolicy deleted, a
+      // PeerAuthentication made STRICT). Idle ones close now, busy ones after their response.
+      DrainHttpConnectionsOf(name);
       return;
     }
   });
+}
+
+void Worker::DrainHttpConnectionsOf(const std::string& listener_name) {
+  // StartDrain may close connections, which edits the maps: collect first.
+  std::vector<HttpConnectionManager*> drain;
+  for (auto& [h, listener] : http_connection_listener_) {
+    if (listener == listener_name) drain.push_back(h);
+  }
+  for (auto* h : drain) h->StartDrain();
 }
 
 void Worker::RemoveListener(const std::string& name) {
@@ -99,12 +112,7 @@ void Worker::RemoveListener(const std::string& name) {
       if (it->acceptor) it->acceptor->Close();
       // splice keeps the element (and references to it) alive in the retired list.
       retired_listeners_.splice(retired_listeners_.end(), listeners_, it);
-      // StartDrain may close connections, which edits the maps: collect first.
-      std::vector<HttpConnectionManager*> drain;
-      for (auto& [h, listener] : http_connection_listener_) {
-        if (listener == name) drain.push_back(h);
-      }
-      for (auto* h : drain) h->StartDrain();
+      DrainHttpConnectionsOf(name);
       return;
     }
   });
@@ -228,7 +236,8 @@ class Worker::ProtocolInspection : public network::ConnectionCallbacks {
       return;
     }
     // The chain's filter now owns the connection: give it what was read so far.
-    if (data != nullptr && (!data->empty() || end_stream)) raw->callbacks()->OnData(*data, end_stream);
+    if (data != nullptr && (!data->empty() || end_stream))
+      raw->callbacks()->OnData(*data, end_stream);
   }
 
   Worker& worker_;
@@ -368,9 +377,9 @@ bool Worker::StartTerminalFilter(ActiveListener& listener, const FilterChainRunt
   // connection is closed before its terminal filter (or the upstream) ever sees it.
   const network::SecurityInfo* security = connection->security_info();
   const std::string_view sni = security ? std::string_view(security->sni) : std::string_view();
-  const std::string_view peer =
-      security && security->peer_certificate ? std::string_view(security->peer_uri_san)
-                                             : std::string_view();
+  const std::string_view peer = security && security->peer_certificate
+                                    ? std::string_view(security->peer_uri_san)
+                                    : std::string_view();
   if (!filters::NetworkRbacAllows(chain->config->network_rbacs, connection->local_address(),
                                   connection->remote_address(), sni, peer, stats_)) {
     connection->Close(network::Connection::CloseType::kNoFlush);

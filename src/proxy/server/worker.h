@@ -87,6 +87,8 @@ class Worker {
   void FinishInspection(ProtocolInspection* inspection);
   void FinishHandshakeGate(HandshakeGate* gate);
   HcmStats& HcmStatsFor(const std::string& prefix);
+  // StartDrain on each HTTP connection accepted by `listener_name` (removed or updated).
+  void DrainHttpConnectionsOf(const std::string& listener_name);
   const tls::TlsStats& TlsStatsFor(const std::string& listener_prefix);
   TcpProxyStats& TcpStatsFor(const std::string& prefix);
 
