@@ -45,10 +45,18 @@ def hcm(stat_prefix, access_log, body=None):
                 "@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"}}]}}
 
 
-def tcp_proxy(stat_prefix, upstream_port_cluster="backend"):
-    return {"name": "envoy.filters.network.tcp_proxy", "typed_config": {
-        "@type": "type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy",
-        "stat_prefix": stat_prefix, "cluster": upstream_port_cluster}}
+def tcp_proxy(stat_prefix, access_log=None):
+    config = {"@type": "type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy",
+              "stat_prefix": stat_prefix, "cluster": "backend"}
+    if access_log:
+        config["access_log"] = [{"name": "envoy.access_loggers.file", "typed_config": {
+            "@type": "type.googleapis.com/envoy.extensions.access_loggers.file.v3.FileAccessLog",
+            "path": access_log,
+            "log_format": {"text_format_source": {"inline_string":
+                "tcp tls=%DOWNSTREAM_TLS_VERSION% san=%DOWNSTREAM_PEER_URI_SAN% "
+                "sni=%REQUESTED_SERVER_NAME% cipher=%DOWNSTREAM_TLS_CIPHER% "
+                "subject=%DOWNSTREAM_PEER_SUBJECT%\n"}}}}]
+    return {"name": "envoy.filters.network.tcp_proxy", "typed_config": config}
 
 
 def config(port, upstream_port, chains, listener_extra=None):
@@ -224,7 +232,7 @@ class NetworkRbacAfterHandshakeTest(TlsInspectorTestBase):
                 "permissions": [{"any": True}],
                 "principals": [{"authenticated": {"principal_name": {"exact": CLIENT_ID}}}]}}}}}
         self.start_chains(echo.getsockname()[1], [
-            self.mtls_chain(filter_factory=lambda log: tcp_proxy("inbound_tcp"),
+            self.mtls_chain(filter_factory=lambda log: tcp_proxy("inbound_tcp", log),
                             network_filters=[rbac])])
 
         def talk(cert):
@@ -241,6 +249,9 @@ class NetworkRbacAfterHandshakeTest(TlsInspectorTestBase):
         self.assertEqual(self.counter("tcp.rbac.denied"), 1)
         self.assertEqual(len(accepted), 1)  # the denied peer never reached the upstream
         self.assertEqual(self.counter(f"listener.127.0.0.1_{self.port}.ssl.handshake"), 2)
+        log = self.access_log_text(CLIENT_ID)
+        self.assertIn(f"tcp tls=TLSv1.3 san={CLIENT_ID} sni=- cipher=TLS_", log)
+        self.assertIn("subject=CN=client", log)
 
 
 class ListenerFiltersTimeoutTest(TlsInspectorTestBase):
