@@ -228,7 +228,8 @@ class Worker::ProtocolInspection : public network::ConnectionCallbacks {
       return;
     }
     // The chain's filter now owns the connection: give it what was read so far.
-    if (data != nullptr && (!data->empty() || end_stream)) raw->callbacks()->OnData(*data, end_stream);
+    if (data != nullptr && (!data->empty() || end_stream))
+      raw->callbacks()->OnData(*data, end_stream);
   }
 
   Worker& worker_;
@@ -368,9 +369,9 @@ bool Worker::StartTerminalFilter(ActiveListener& listener, const FilterChainRunt
   // connection is closed before its terminal filter (or the upstream) ever sees it.
   const network::SecurityInfo* security = connection->security_info();
   const std::string_view sni = security ? std::string_view(security->sni) : std::string_view();
-  const std::string_view peer =
-      security && security->peer_certificate ? std::string_view(security->peer_uri_san)
-                                             : std::string_view();
+  const std::string_view peer = security && security->peer_certificate
+                                    ? std::string_view(security->peer_uri_san)
+                                    : std::string_view();
   if (!filters::NetworkRbacAllows(chain->config->network_rbacs, connection->local_address(),
                                   connection->remote_address(), sni, peer, stats_)) {
     connection->Close(network::Connection::CloseType::kNoFlush);
