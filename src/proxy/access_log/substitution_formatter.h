@@ -71,6 +71,8 @@ struct FormatPiece {
     kRequestedServerName,
     kDownstreamPeerUriSan,
     kDownstreamTlsVersion,
+    kDownstreamTlsCipher,
+    kDownstreamPeerSubject,
     kRouteName,
     kConnectionTerminationDetails,
     kHostname,

@@ -157,7 +157,8 @@ const FilterChainRuntime* ListenerRuntime::SelectChain(const network::Address& l
   };
   std::vector<std::pair<const FilterChainRuntime*, std::array<int, kLevels>>> candidates;
   candidates.reserve(chains.size());
-  for (const auto& chain : chains) candidates.emplace_back(&chain, score_chain(chain.config->match));
+  for (const auto& chain : chains)
+    candidates.emplace_back(&chain, score_chain(chain.config->match));
   for (size_t level = 0; level < kLevels && !candidates.empty(); ++level) {
     int best = -1;
     for (const auto& [chain, score] : candidates) best = std::max(best, score[level]);

@@ -5,6 +5,7 @@
 // (ssl.connection_error) and work as soon as the secrets arrive — weft does not hold a
 // listener back (Envoy warms it) so plaintext chains of the same listener serve meanwhile.
 #include "absl/strings/str_cat.h"
+#include "base/logging.h"
 #include "proxy/server/server.h"
 
 namespace weft::proxy {

@@ -125,23 +125,41 @@ void ExpectClustersExist(const XdsResources& r) {
   }
 }
 
-// NOT YET IN WEFT-PROXY (issue 6): upstream auto mTLS, i.e. cluster transport_socket_matches,
-// the endpoints' envoy.transport_socket_match metadata they select on, and some
-// UpstreamTlsContext fields (trust_chain_verification). weft-proxy is fed the clusters without
-// them, with a note, so the rest is still checked; listeners (mTLS chains, RBAC, jwt_authn)
-// are checked whole.
-void StripPendingExtensions(envoy::config::cluster::v3::Cluster& c) {
-  if (!c.has_transport_socket() && c.transport_socket_matches_size() == 0) return;
-  c.clear_transport_socket();
-  c.clear_transport_socket_matches();
-  // The endpoints' envoy.transport_socket_match metadata goes with the matches.
-  for (auto& l : *c.mutable_load_assignment()->mutable_endpoints()) {
-    for (auto& e : *l.mutable_lb_endpoints()) e.clear_metadata();
+// DestinationRule file paths (/etc/certs/... in the inputs) name files weft-proxy reads when it
+// translates: point them at a real certificate and key made for this run, so the whole cluster,
+// TLS context included, goes through the translator. Names with "key" get the key.
+void UseTestCertificateFiles(envoy::config::cluster::v3::Cluster& c) {
+  static const std::string dir = [] {
+    char tmpl[] = "/tmp/weft-golden-certs-XXXXXX";
+    std::string d = mkdtemp(tmpl);
+    const std::string cmd = "cd " + d +
+                            " && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 "
+                            "-nodes -keyout key.pem -out cert.pem -days 1 -subj /CN=golden "
+                            ">/dev/null 2>&1";
+    EXPECT_EQ(std::system(cmd.c_str()), 0);
+    return d;
+  }();
+  static const bool cleanup_registered =
+      std::atexit([] { std::filesystem::remove_all(dir); }) == 0;
+  (void)cleanup_registered;
+  std::string text;
+  ASSERT_TRUE(google::protobuf::util::MessageToJsonString(c, &text).ok());
+  if (text.find("/etc/certs/") == std::string::npos) return;
+  const std::string prefix = "\"/etc/certs/";
+  for (size_t at = text.find(prefix); at != std::string::npos; at = text.find(prefix, at)) {
+    const size_t end = text.find('"', at + 1);
+    const std::string name = text.substr(at + 1, end - at - 1);
+    const std::string local =
+        dir + (name.find("key") != std::string::npos ? "/key.pem" : "/cert.pem");
+    text.replace(at + 1, end - at - 1, local);
+    at += local.size() + 2;
   }
-  std::cout << "note: " << c.name() << ": upstream TLS not checked by weft-proxy yet\n";
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(text, &c).ok()) << text;
 }
 
-// Feeds everything through weft-proxy's translators; RDS/EDS resolved as the xDS client will.
+// Feeds everything through weft-proxy's translators, whole (listeners with their mTLS chains,
+// RBAC and jwt_authn; clusters with auto mTLS transport_socket_matches and the endpoints'
+// envoy.transport_socket_match metadata); RDS/EDS resolved as the xDS client will.
 void ExpectProxyAccepts(const XdsResources& r) {
   std::map<std::string, const envoy::config::route::v3::RouteConfiguration*> routes;
   for (const auto& rc : r.route_configs) {
@@ -174,9 +192,23 @@ void ExpectProxyAccepts(const XdsResources& r) {
       c.clear_eds_cluster_config();
       *c.mutable_load_assignment() = *it->second;
     }
-    StripPendingExtensions(c);
+    UseTestCertificateFiles(c);
     auto status = config::TranslateCluster(c, c.name());
-    EXPECT_TRUE(status.ok()) << status.status();
+    ASSERT_TRUE(status.ok()) << status.status();
+    // Auto mTLS arrives whole: every match, and every endpoint's tlsMode metadata.
+    EXPECT_EQ(status->transport_socket_matches.size(),
+              static_cast<size_t>(c.transport_socket_matches_size()))
+        << c.name();
+    size_t marked = 0, carried = 0;
+    for (const auto& l : c.load_assignment().endpoints()) {
+      for (const auto& e : l.lb_endpoints()) {
+        marked += e.metadata().filter_metadata().count("envoy.transport_socket_match");
+      }
+    }
+    for (const auto& l : status->localities) {
+      for (const auto& e : l.endpoints) carried += e.transport_socket_match.empty() ? 0 : 1;
+    }
+    EXPECT_EQ(carried, marked) << c.name();
   }
   ExpectClustersExist(r);
 }

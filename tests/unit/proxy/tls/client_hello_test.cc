@@ -8,7 +8,8 @@ namespace weft::tls {
 namespace {
 
 // Real ClientHellos, captured from `openssl s_client` (OpenSSL 3.0) by a loopback listener.
-// kIstioHello: openssl s_client -servername Outbound.Example.COM -alpn istio-peer-exchange,istio (358 bytes)
+// kIstioHello: openssl s_client -servername Outbound.Example.COM -alpn istio-peer-exchange,istio
+// (358 bytes)
 constexpr unsigned char kIstioHello[] = {
     0x16, 0x03, 0x01, 0x01, 0x61, 0x01, 0x00, 0x01, 0x5d, 0x03, 0x03, 0xdc, 0xcb, 0x28, 0x47, 0xc5,
     0xf4, 0x8e, 0x22, 0xe0, 0x3b, 0x70, 0x92, 0xca, 0x17, 0x45, 0xc6, 0x28, 0xa7, 0x6c, 0xc1, 0xe3,
@@ -79,8 +80,7 @@ TEST(ClientHelloTest, Tls12HelloWithoutSniOrAlpn) {
 TEST(ClientHelloTest, EveryTruncationWantsMoreData) {
   const std::string hello = Bytes(kIstioHello);
   for (size_t n = 0; n < hello.size(); ++n) {
-    EXPECT_EQ(Parse(std::string_view(hello).substr(0, n)), ClientHelloResult::kNeedMoreData)
-        << n;
+    EXPECT_EQ(Parse(std::string_view(hello).substr(0, n)), ClientHelloResult::kNeedMoreData) << n;
   }
 }
 
