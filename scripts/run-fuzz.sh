@@ -21,6 +21,7 @@ esac
 
 case $target in
   http1_parser_fuzz) seeds=$root/tests/fuzz/corpus/http1; dict=$root/tests/fuzz/http1.dict ;;
+  client_hello_fuzz) seeds=$root/tests/fuzz/corpus/client_hello; dict=$root/tests/fuzz/client_hello.dict ;;
   *) echo "unknown fuzz target: $target" >&2; exit 2 ;;
 esac
 

@@ -56,7 +56,8 @@ std::string Rev(const std::string& revision) {
 }
 
 // Profile, then -f files, then --set, validated. On error prints it and returns nullopt.
-std::optional<json> MergedValues(const InstallOptions& o, json base) {
+std::optional<json> MergedValues(const InstallOptions& o, const json& start) {
+  json base = WithDefaults(start);
   std::string error;
   for (const std::string& f : o.files) {
     if (!MergeValuesFile(&base, f, &error)) {
@@ -74,6 +75,10 @@ std::optional<json> MergedValues(const InstallOptions& o, json base) {
     std::fprintf(stderr, "error: %s\n", error.c_str());
     return std::nullopt;
   }
+  // weftd reads the plug-in CA files at each start, from whatever directory a later `weftctl
+  // upgrade` runs in: record where they are, not where they were relative to.
+  if (const std::string cacerts = base["security"]["cacerts"]; !cacerts.empty())
+    base["security"]["cacerts"] = fs::absolute(cacerts).lexically_normal().string();
   return base;
 }
 
@@ -106,9 +111,20 @@ std::string KeepPort(const std::optional<InstallRecord>& old, const json& values
   return values[key];
 }
 
-bool CheckPortsFree(const json& values, const std::string& api, const std::string& xds) {
+// KeepPort for the TLS port, whose value may be derived from xdsAddress: the bound one is kept
+// when neither changed.
+std::string KeepTlsPort(const std::optional<InstallRecord>& old, const json& values) {
+  if (old && !old->xds_tls_address.empty() && old->values.contains("xdsTlsAddress") &&
+      old->values["xdsTlsAddress"] == values["xdsTlsAddress"] &&
+      old->values["xdsAddress"] == values["xdsAddress"])
+    return old->xds_tls_address;
+  return XdsTlsAddress(values);
+}
+
+bool CheckPortsFree(const std::string& api, const std::string& xds, const std::string& xds_tls) {
   bool ok = true;
-  for (const auto& [key, address] : {std::pair{"apiAddress", api}, std::pair{"xdsAddress", xds}}) {
+  for (const auto& [key, address] : {std::pair{"apiAddress", api}, std::pair{"xdsAddress", xds},
+                                     std::pair{"xdsTlsAddress", xds_tls}}) {
     if (!PortFree(address)) {
       std::fprintf(stderr,
                    "error: %s %s: the port is already in use (`weftctl precheck` shows what is "
@@ -133,22 +149,37 @@ std::string WeftdBinary() {
 
 bool StartAndRecord(const std::string& binary, const std::string& revision,
                     const std::string& profile, const json& values, const std::string& api,
-                    const std::string& xds, InstallRecord* record) {
+                    const std::string& xds, const std::string& xds_tls, InstallRecord* record) {
   const fs::path dir = ControlPlaneDir(revision);
   if (!WriteMeshConfig(dir, values)) {
     std::fprintf(stderr, "error: cannot write %s\n", (dir / "mesh-config.yaml").c_str());
     return false;
   }
-  WeftdLaunch launch{
-      binary, dir, api, xds, revision, values["registrationGrace"], values["logLevel"]};
+  WeftdLaunch launch{binary,
+                     dir,
+                     api,
+                     xds,
+                     xds_tls,
+                     revision,
+                     values["registrationGrace"],
+                     values["logLevel"],
+                     values["security"]["workloadCertTTL"],
+                     values["security"]["cacerts"]};
   StartedWeftd started;
   std::string error;
   if (!StartWeftd(launch, kReadyTimeout, &started, &error)) {
     std::fprintf(stderr, "error: %s", error.c_str());
     return false;
   }
-  *record = InstallRecord{revision, profile, started.api_address, started.xds_address,
-                          kVersion, binary,  started.pid,         values};
+  *record = InstallRecord{revision,
+                          profile,
+                          started.api_address,
+                          started.xds_address,
+                          started.xds_tls_address,
+                          kVersion,
+                          binary,
+                          started.pid,
+                          values};
   if (!WriteInstallRecord(*record, &error)) {
     std::fprintf(stderr,
                  "error: %s (weftd pid %d is running; `weftctl uninstall` cannot find it)\n",
@@ -164,6 +195,8 @@ void PrintStarted(const InstallRecord& r) {
   std::printf("  pid:         %d\n", r.pid);
   std::printf("  API:         http://%s\n", r.api_address.c_str());
   std::printf("  xDS:         %s\n", r.xds_address.c_str());
+  std::printf("  xDS+CA/TLS:  %s (mesh root %s)\n", r.xds_tls_address.c_str(),
+              MeshRootCertPath(dir).c_str());
   std::printf("  data dir:    %s\n", (dir / "data").c_str());
   std::printf("  log:         %s\n", (dir / "weftd.log").c_str());
   std::printf("  mesh config: %s\n", (dir / "mesh-config.yaml").c_str());
@@ -250,8 +283,8 @@ int Install(const InstallOptions& o) {
   // A second revision beside the default one: its default ports are taken, so it gets free ones
   // unless the user chose them.
   if (revision != kDefaultRevision) {
-    for (const char* key : {"apiAddress", "xdsAddress"}) {
-      if ((*values)[key] == profile_defaults[key]) {
+    for (const char* key : {"apiAddress", "xdsAddress", "xdsTlsAddress"}) {
+      if ((*values)[key] == profile_defaults[key] && !(*values)[key].get<std::string>().empty()) {
         std::string host;
         int port = 0;
         SplitHostPort((*values)[key], &host, &port);
@@ -280,15 +313,16 @@ int Install(const InstallOptions& o) {
   }
   const std::string api = KeepPort(old, *values, "apiAddress", old ? old->api_address : "");
   const std::string xds = KeepPort(old, *values, "xdsAddress", old ? old->xds_address : "");
+  const std::string xds_tls = KeepTlsPort(old, *values);
   if (running) {
     if (!StopWeftd(old->pid, kStopTimeout, &error)) {
       std::fprintf(stderr, "error: %s\n", error.c_str());
       return 1;
     }
   }
-  if (!CheckPortsFree(*values, api, xds)) return 1;
+  if (!CheckPortsFree(api, xds, xds_tls)) return 1;
   InstallRecord record;
-  if (!StartAndRecord(binary, revision, o.profile, *values, api, xds, &record)) return 1;
+  if (!StartAndRecord(binary, revision, o.profile, *values, api, xds, xds_tls, &record)) return 1;
   if (running) {
     std::string keys;
     for (const std::string& k : changed) keys += (keys.empty() ? "" : ", ") + k;
@@ -347,7 +381,8 @@ int Uninstall(const std::string& rev, bool purge, bool force) {
     std::printf("weftd (revision %s, pid %d) was not running\n", revision.c_str(), record->pid);
   }
   std::error_code ec;
-  for (const char* f : {"install.json", "weftd.pid", "api-address", "xds-address"})
+  for (const char* f :
+       {"install.json", "weftd.pid", "api-address", "xds-address", "xds-tls-address"})
     fs::remove(dir / f, ec);
   if (purge) {
     fs::remove_all(dir, ec);
@@ -437,12 +472,14 @@ int Upgrade(const InstallOptions& o) {
   }
   const std::string api = KeepPort(old, *values, "apiAddress", old->api_address);
   const std::string xds = KeepPort(old, *values, "xdsAddress", old->xds_address);
+  const std::string xds_tls = KeepTlsPort(old, *values);
   if (running && !StopWeftd(old->pid, kStopTimeout, &error)) {
     std::fprintf(stderr, "error: %s\n", error.c_str());
     return 1;
   }
   InstallRecord record;
-  if (!StartAndRecord(binary, revision, old->profile, *values, api, xds, &record)) return 1;
+  if (!StartAndRecord(binary, revision, old->profile, *values, api, xds, xds_tls, &record))
+    return 1;
   std::printf(
       "✔ Upgraded revision %s to %s (pid %d -> %d); proxies reconnect on their own and "
       "weftd restores their registrations\n",

@@ -21,6 +21,7 @@ using nlohmann::json;
 json DefaultValues() {
   return {{"apiAddress", "127.0.0.1:15080"},
           {"xdsAddress", "0.0.0.0:15010"},
+          {"xdsTlsAddress", ""},
           {"registrationGrace", "10s"},
           {"logLevel", "info"},
           {"meshConfig",
@@ -29,7 +30,10 @@ json DefaultValues() {
             {"trustDomain", "cluster.local"},
             {"defaultConfig", {{"holdApplicationUntilProxyStarts", true}}}}},
           {"network", {{"bridge", "weft0"}, {"subnet", "10.250.0.0/16"}}},
-          {"dns", {{"upstream", ""}}}};
+          {"dns", {{"upstream", ""}}},
+          // Istio's DEFAULT_WORKLOAD_CERT_TTL is 24h; "cacerts": Istio's plug-in CA directory
+          // (ca-cert.pem, ca-key.pem, cert-chain.pem, root-cert.pem), "" for weftd's own root.
+          {"security", {{"workloadCertTTL", "24h"}, {"cacerts", ""}}}};
 }
 
 std::string Join(const std::string& prefix, const std::string& key) {
@@ -126,6 +130,15 @@ std::optional<json> ProfileValues(const std::string& profile) {
   return std::nullopt;
 }
 
+json WithDefaults(const json& values) {
+  json out = DefaultValues();
+  // Keys a newer weftctl knows and an older install record lacks keep their defaults; the
+  // recorded ones win. Unknown keys (an older record cannot have any) are dropped.
+  std::string ignored;
+  MergeInto(out, values.is_object() ? values : json::object(), DefaultValues(), "", "", &ignored);
+  return out;
+}
+
 bool MergeValues(json* values, const json& overrides, const std::string& where,
                  std::string* error) {
   if (!overrides.is_object()) {
@@ -211,12 +224,40 @@ bool SplitHostPort(const std::string& address, std::string* host, int* port) {
   return *port <= 65535;
 }
 
+std::string XdsTlsAddress(const json& values) {
+  const std::string explicit_address = values.value("xdsTlsAddress", "");
+  if (!explicit_address.empty()) return explicit_address;
+  std::string host;
+  int port = 0;
+  if (!SplitHostPort(values.value("xdsAddress", ""), &host, &port)) return "";
+  // Istio's istiod serves its CA and xDS over TLS on 15012 beside the plaintext 15010.
+  return host + (port == 0 ? ":0" : ":15012");
+}
+
 bool ValidateValues(const json& values, std::string* error) {
-  for (const char* key : {"apiAddress", "xdsAddress"}) {
+  for (const char* key : {"apiAddress", "xdsAddress", "xdsTlsAddress"}) {
     std::string host;
     int port = 0;
-    if (!SplitHostPort(values[key].get<std::string>(), &host, &port)) {
+    const std::string text = values[key].get<std::string>();
+    if (std::string(key) == "xdsTlsAddress" && text.empty()) continue;  // derived
+    if (!SplitHostPort(text, &host, &port)) {
       *error = std::string(key) + ": must be HOST:PORT with PORT 0..65535 (0: any free port)";
+      return false;
+    }
+  }
+  const std::string ttl = values["security"]["workloadCertTTL"];
+  if (const auto ns = control::ParseDuration(ttl); !ns || *ns < 1'000'000'000) {
+    *error = "security.workloadCertTTL: " + control::DurationError(ttl, 1'000'000'000);
+    return false;
+  }
+  const std::string cacerts = values["security"]["cacerts"];
+  for (const char* file : {"ca-cert.pem", "ca-key.pem", "cert-chain.pem", "root-cert.pem"}) {
+    if (cacerts.empty()) break;
+    std::ifstream probe(cacerts + "/" + file);
+    if (!probe) {
+      *error = "security.cacerts: " + cacerts + "/" + file +
+               " cannot be read (Istio's plug-in CA files: ca-cert.pem, ca-key.pem, "
+               "cert-chain.pem, root-cert.pem)";
       return false;
     }
   }

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "ctl/process.h"
+#include "ctl/workload_identity.h"
 
 namespace weft::ctl {
 namespace {
@@ -173,6 +174,16 @@ std::string PodResolvConf(const std::string& nameserver, const std::string& ns) 
   return out;
 }
 
+std::string PodHostsFile(const std::string& pod_ip, const std::string& pod_name,
+                         const std::string& gateway) {
+  std::string out =
+      "# Written by weftctl add-to-mesh (a pod's hosts file, as kubelet writes one)\n";
+  out += "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n";
+  if (!pod_ip.empty()) out += pod_ip + "\t" + pod_name + "\n";
+  if (!gateway.empty()) out += gateway + "\t" + kCaHostName + " istiod.istio-system istiod\n";
+  return out;
+}
+
 std::string DnsUpstream(const std::string& configured) {
   if (!configured.empty()) return configured;
   std::string ns = FirstNameserver("/etc/resolv.conf");
@@ -195,6 +206,14 @@ bool CreatePodNetwork(const WorkloadRecord& w, std::string* error) {
     out << PodResolvConf(w.dns, w.ns);
     if (!out.flush()) {
       *error = (EtcNetnsDir(w.netns) / "resolv.conf").string() + ": write failed";
+      return false;
+    }
+  }
+  {
+    std::ofstream out(EtcNetnsDir(w.netns) / "hosts", std::ios::trunc);
+    out << PodHostsFile(w.ip, w.name, w.gateway);
+    if (!out.flush()) {
+      *error = (EtcNetnsDir(w.netns) / "hosts").string() + ": write failed";
       return false;
     }
   }

@@ -37,6 +37,11 @@ std::string CaptureRules();
 // resolv.conf of a pod in namespace `ns` (Kubernetes' ClusterFirst policy: ndots 5 and the
 // namespace's search path).
 std::string PodResolvConf(const std::string& nameserver, const std::string& ns);
+// The pod's /etc/hosts (bind-mounted by `ip netns exec` from /etc/netns/<netns>/hosts), as
+// kubelet writes a pod's: loopback, the pod's own name, and weftd's CA name (kCaHostName of
+// workload_identity.h) on the gateway, where the sidecar reaches weftd's TLS port.
+std::string PodHostsFile(const std::string& pod_ip, const std::string& pod_name,
+                         const std::string& gateway);
 // dns.upstream when set, else the first non-loopback nameserver of the host's resolv.conf (or of
 // systemd-resolved's upstream list), "" when there is none.
 std::string DnsUpstream(const std::string& configured);

@@ -150,6 +150,18 @@ int VerifyInstall(const std::string& revision) {
           "xDS " + record->xds_address +
               (Accepting(record->xds_address) ? " accepts connections"
                                               : " does not accept connections"));
+    // The CA: weftd's TLS port (CA + ADS) and the mesh root sidecars are given to trust it.
+    const fs::path root = MeshRootCertPath(ControlPlaneDir(rev));
+    if (record->xds_tls_address.empty()) {
+      check(false, "CA: no TLS port recorded (installed by an older weftctl: weftctl upgrade)");
+    } else {
+      const bool ca_up = Accepting(record->xds_tls_address);
+      check(ca_up, "CA and xDS over TLS " + record->xds_tls_address +
+                       (ca_up ? " accept connections" : " do not accept connections"));
+    }
+    std::error_code ec;
+    const bool root_ok = fs::is_regular_file(root, ec) && fs::file_size(root, ec) > 0;
+    check(root_ok, "mesh root " + root.string() + (root_ok ? " exists" : ": missing or empty"));
     const fs::path mesh_config = ControlPlaneDir(rev) / "mesh-config.yaml";
     std::ifstream in(mesh_config);
     std::stringstream text;

@@ -26,6 +26,7 @@
 #include "ctl/process.h"
 #include "ctl/sidecar_bootstrap.h"
 #include "ctl/weft_home.h"
+#include "ctl/workload_identity.h"
 #include "ctl/workload_service.h"
 
 namespace weft::ctl {
@@ -51,11 +52,6 @@ void Log(const char* fmt, const std::string& a = "", const std::string& b = "") 
   std::fprintf(stderr, fmt, a.c_str(), b.c_str());
   std::fprintf(stderr, "\n");
 }
-
-struct AdminAnswer {
-  int status = 0;
-  std::string body;
-};
 
 // GET http://127.0.0.1:<port><path>. The socket is made inside `netns_fd` when it is >= 0 (a
 // socket belongs to the namespace it was created in; connect() then happens there).
@@ -112,6 +108,22 @@ bool WaitChild(pid_t pid, Clock::duration timeout, int* status) {
     std::this_thread::sleep_for(milliseconds(50));
   }
 }
+
+}  // namespace
+
+AdminAnswer SidecarAdminGet(const WorkloadRecord& w, const std::string& path) {
+  if (w.admin_port <= 0) return {};
+  const int host_ns = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+  const int pod_ns = w.capture ? open(("/run/netns/" + w.netns).c_str(), O_RDONLY | O_CLOEXEC) : -1;
+  AdminAnswer answer;
+  if (!w.capture || pod_ns >= 0) answer = AdminGet(host_ns, pod_ns, w.admin_port, path);
+  for (int fd : {host_ns, pod_ns}) {
+    if (fd >= 0) close(fd);
+  }
+  return answer;
+}
+
+namespace {
 
 class Supervisor {
  public:
@@ -201,6 +213,8 @@ class Supervisor {
         w_.revision = request.value("revision", w_.revision);
         w_.server = request.value("server", w_.server);
         w_.xds_address = request.value("xdsAddress", w_.xds_address);
+        w_.ca_address = request.value("caAddress", w_.ca_address);
+        w_.trust_domain = request.value("trustDomain", w_.trust_domain);
         w_.ports = request.contains("ports") ? PortsFromJson(request["ports"]) : w_.ports;
       }
     }
@@ -217,7 +231,33 @@ class Supervisor {
     SetStatus("running");
   }
 
-  std::vector<std::string> ProxyArgv(const std::string& bootstrap) const {
+  // The identity files, opened for the sidecar to inherit: it reads them as /proc/self/fd/N, since
+  // Istio's proxy uid may not be allowed to walk down to the workload directory (a 0700 WEFT_HOME),
+  // while the files themselves are its own. Closed again once the sidecar is started.
+  struct InheritedFiles {
+    int token = -1, root = -1;
+    ~InheritedFiles() {
+      for (int fd : {token, root}) {
+        if (fd >= 0) close(fd);
+      }
+    }
+  };
+
+  bool OpenIdentity(InheritedFiles* files, std::string* error) const {
+    if (w_.ca_address.empty()) return true;
+    const IdentityFiles paths = WorkloadIdentityFiles(w_.name);
+    files->token = open(paths.token.c_str(), O_RDONLY);  // no O_CLOEXEC: for the sidecar
+    files->root = open(paths.root_cert.c_str(), O_RDONLY);
+    if (files->token < 0 || files->root < 0) {
+      *error = "the workload's identity files (" + paths.dir.string() +
+               ") cannot be opened: " + std::strerror(errno);
+      return false;
+    }
+    return true;
+  }
+
+  std::vector<std::string> ProxyArgv(const std::string& bootstrap,
+                                     const InheritedFiles& identity) const {
     std::vector<std::string> argv;
     if (w_.capture) {
       // In the pod's namespace (with its resolv.conf), as Istio's proxy uid/gid, which the
@@ -234,6 +274,17 @@ class Supervisor {
           std::string("--drain-time-s"), std::to_string(kDrainSeconds)}) {
       argv.push_back(a);
     }
+    if (identity.token >= 0) {
+      // pilot-agent's CA_ADDR, the mesh root and the token: the identity agent in weft-proxy.
+      const std::string fd_dir = "/proc/self/fd/";
+      for (const std::string& a :
+           {std::string("--ca-addr"), w_.ca_address, std::string("--ca-root-cert"),
+            fd_dir + std::to_string(identity.root), std::string("--ca-token-file"),
+            fd_dir + std::to_string(identity.token), std::string("--trust-domain"),
+            w_.trust_domain}) {
+        argv.push_back(a);
+      }
+    }
     return argv;
   }
 
@@ -244,9 +295,13 @@ class Supervisor {
     std::ofstream(dir_ / "bootstrap.yaml", std::ios::trunc) << ToYaml(bootstrap);
     std::error_code ec;
     std::filesystem::remove(dir_ / "admin.addr", ec);
+    InheritedFiles identity;
+    if (!OpenIdentity(&identity, error)) return false;
     SpawnOptions options;
     options.log_path = (dir_ / "proxy.log").string();
-    w_.proxy_pid = Spawn(ProxyArgv(bootstrap.dump()), options, error);
+    // gRPC's own resolver reads DNS only; the CA's name is in the pod's /etc/hosts.
+    if (!w_.ca_address.empty()) options.env["GRPC_DNS_RESOLVER"] = "native";
+    w_.proxy_pid = Spawn(ProxyArgv(bootstrap.dump(), identity), options, error);
     if (w_.proxy_pid < 0) {
       w_.proxy_pid = 0;
       return false;
@@ -476,6 +531,7 @@ void TearDownWorkload(const WorkloadRecord& w) {
   }
   if (RunsCommand(w.proxy_pid, "weft-proxy")) kill(w.proxy_pid, SIGKILL);
   if (w.capture) DeletePodNetwork(w);
+  RemoveIdentity(w.name);  // the token must not outlive the workload
   std::string error;
   if (auto ipam = Ipam::Lock(&error)) {
     ipam->Release(w.name);

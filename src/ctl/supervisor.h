@@ -32,6 +32,14 @@ int RunSupervisor(const std::string& name, int report_fd);
 // by remove-from-mesh.
 void TearDownWorkload(const WorkloadRecord& w);
 
+struct AdminAnswer {
+  int status = 0;  // 0: no answer
+  std::string body;
+};
+// GET `path` on a workload's sidecar admin (127.0.0.1:<admin port>; inside the pod's network
+// namespace for a captured workload, which needs root).
+AdminAnswer SidecarAdminGet(const WorkloadRecord& w, const std::string& path);
+
 // The last `lines` lines of a file (for "see app.log").
 std::string Tail(const std::string& path, int lines);
 

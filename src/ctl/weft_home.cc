@@ -29,6 +29,7 @@ nlohmann::json ToJson(const InstallRecord& r) {
           {"profile", r.profile},
           {"apiAddress", r.api_address},
           {"xdsAddress", r.xds_address},
+          {"xdsTlsAddress", r.xds_tls_address},
           {"version", r.version},
           {"binary", r.binary},
           {"pid", r.pid},
@@ -52,7 +53,8 @@ std::optional<InstallRecord> InstallRecordFromJson(const nlohmann::json& j, std:
   };
   if (!str("revision", r.revision) || !str("profile", r.profile) ||
       !str("apiAddress", r.api_address) || !str("xdsAddress", r.xds_address) ||
-      !str("version", r.version) || !str("binary", r.binary)) {
+      !str("xdsTlsAddress", r.xds_tls_address) || !str("version", r.version) ||
+      !str("binary", r.binary)) {
     return std::nullopt;
   }
   if (j.contains("pid")) {

@@ -31,8 +31,11 @@ struct InstallRecord {
   std::string profile = "default";
   std::string api_address;  // HOST:PORT weftd's API answers on, as weftd reported it
   std::string xds_address;  // HOST:PORT of its ADS server, as weftd reported it
-  std::string version;      // weftd's version when it was started
-  std::string binary;       // the weftd executable that was started
+  // HOST:PORT of its TLS port (the CA and ADS, Istio's 15012), as weftd reported it; "" in a
+  // record written before weftd had one.
+  std::string xds_tls_address;
+  std::string version;  // weftd's version when it was started
+  std::string binary;   // the weftd executable that was started
   int pid = 0;
   nlohmann::json values = nlohmann::json::object();  // profile + -f files + --set, merged
 };

@@ -84,14 +84,19 @@ std::string FindProgram(const std::string& name) {
   return "";
 }
 
+fs::path MeshRootCertPath(const fs::path& control_plane_dir) {
+  return control_plane_dir / "data" / "ca" / "root-cert.pem";
+}
+
 bool StartWeftd(const WeftdLaunch& l, std::chrono::seconds timeout, StartedWeftd* started,
                 std::string* error) {
   const fs::path log = l.dir / "weftd.log", api_file = l.dir / "api-address",
-                 xds_file = l.dir / "xds-address";
+                 xds_file = l.dir / "xds-address", xds_tls_file = l.dir / "xds-tls-address";
   std::error_code ec;
   fs::create_directories(l.dir / "data", ec);
   fs::remove(api_file, ec);
   fs::remove(xds_file, ec);
+  fs::remove(xds_tls_file, ec);
   std::vector<std::string> args = {l.binary,
                                    "--data-dir",
                                    (l.dir / "data").string(),
@@ -103,6 +108,12 @@ bool StartWeftd(const WeftdLaunch& l, std::chrono::seconds timeout, StartedWeftd
                                    api_file.string(),
                                    "--xds-address-path",
                                    xds_file.string(),
+                                   "--xds-tls-addr",
+                                   l.xds_tls_address,
+                                   "--xds-tls-address-path",
+                                   xds_tls_file.string(),
+                                   "--workload-cert-ttl",
+                                   l.workload_cert_ttl,
                                    "--mesh-config",
                                    (l.dir / "mesh-config.yaml").string(),
                                    "--revision",
@@ -111,6 +122,10 @@ bool StartWeftd(const WeftdLaunch& l, std::chrono::seconds timeout, StartedWeftd
                                    l.registration_grace,
                                    "--log-level",
                                    l.log_level};
+  if (!l.cacerts.empty()) {
+    args.push_back("--cacerts");
+    args.push_back(l.cacerts);
+  }
   const int log_fd = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   if (log_fd < 0) {
     *error = log.string() + ": cannot be opened for writing";
@@ -152,8 +167,9 @@ bool StartWeftd(const WeftdLaunch& l, std::chrono::seconds timeout, StartedWeftd
                ") before it was ready; the end of " + log.string() + ":\n" + Tail(log, 15);
       return false;
     }
-    const std::string api = ReadLine(api_file), xds = ReadLine(xds_file);
-    if (!api.empty() && !xds.empty()) {
+    const std::string api = ReadLine(api_file), xds = ReadLine(xds_file),
+                      xds_tls = ReadLine(xds_tls_file);
+    if (!api.empty() && !xds.empty() && !xds_tls.empty()) {
       // The address files are written once both servers listen; /version proves the API serves.
       const int saved = dup(2);
       const int null_fd = open("/dev/null", O_WRONLY);
@@ -163,7 +179,7 @@ bool StartWeftd(const WeftdLaunch& l, std::chrono::seconds timeout, StartedWeftd
       close(saved);
       close(null_fd);
       if (r.status == 200) {
-        *started = StartedWeftd{pid, api, xds};
+        *started = StartedWeftd{pid, api, xds, xds_tls};
         return true;
       }
     }

@@ -20,13 +20,19 @@ struct WeftdLaunch {
   std::string binary;
   std::filesystem::path dir;  // <home>/control-planes/<revision>: log, pid file, address files
   std::string api_address, xds_address;  // HOST:PORT, port 0 for any free one
+  std::string xds_tls_address;           // --xds-tls-addr: the CA and ADS over TLS
   std::string revision, registration_grace, log_level;
+  std::string workload_cert_ttl = "24h";  // --workload-cert-ttl
+  std::string cacerts;                    // --cacerts DIR, "" for weftd's own root
 };
 
 struct StartedWeftd {
   int pid = 0;
-  std::string api_address, xds_address;  // as weftd bound them
+  std::string api_address, xds_address, xds_tls_address;  // as weftd bound them
 };
+
+// The mesh root weftd's CA signs with (Istio's plug-in name), in the revision's data dir.
+std::filesystem::path MeshRootCertPath(const std::filesystem::path& control_plane_dir);
 
 // Starts weftd (data in <dir>/data, mesh config <dir>/mesh-config.yaml, which must exist) and
 // waits up to `timeout` for GET /version to answer. On failure nothing is left running and

@@ -77,6 +77,8 @@ nlohmann::json ToJson(const WorkloadRecord& w) {
           {"dns", w.dns},
           {"server", w.server},
           {"xdsAddress", w.xds_address},
+          {"caAddress", w.ca_address},
+          {"trustDomain", w.trust_domain},
           {"proxyBinary", w.proxy_binary},
           {"createdService", w.created_service},
           {"adminPort", w.admin_port},
@@ -113,6 +115,8 @@ std::optional<WorkloadRecord> WorkloadFromJson(const nlohmann::json& j, std::str
     w.dns = j.value("dns", "");
     w.server = j.value("server", "");
     w.xds_address = j.value("xdsAddress", "");
+    w.ca_address = j.value("caAddress", "");
+    w.trust_domain = j.value("trustDomain", "cluster.local");
     w.proxy_binary = j.value("proxyBinary", "");
     w.created_service = j.value("createdService", false);
     w.admin_port = j.value("adminPort", kAdminPort);

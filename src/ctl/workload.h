@@ -51,6 +51,10 @@ struct WorkloadRecord {
   std::string bridge, subnet, gateway, dns;
   std::string server;       // weftd's API, HOST:PORT
   std::string xds_address;  // weftd's ADS as the sidecar reaches it, HOST:PORT
+  // weftd's CA (its TLS port) as the sidecar reaches it, HOST:PORT; "" = no identity (a control
+  // plane without one). The token and root are in WorkloadIdentityFiles (workload_identity.h).
+  std::string ca_address;
+  std::string trust_domain = "cluster.local";  // meshConfig.trustDomain: the SPIFFE id's
   std::string proxy_binary;
   bool created_service = false;  // add-to-mesh created the ServiceEntry
   int admin_port = kAdminPort;
@@ -59,7 +63,7 @@ struct WorkloadRecord {
 };
 
 // <workload dir>/restart-request.json: what `restart-proxy` asks the supervisor to change
-// (revision, server, xdsAddress, ports) before it sends SIGHUP.
+// (revision, server, xdsAddress, caAddress, ports) before it sends SIGHUP.
 inline constexpr const char* kRestartRequestFile = "restart-request.json";
 
 nlohmann::json ToJson(const WorkloadRecord& w);

@@ -22,7 +22,9 @@
 #include "ctl/sidecar_bootstrap.h"
 #include "ctl/supervisor.h"
 #include "ctl/weft_home.h"
+#include "ctl/weftd_process.h"
 #include "ctl/workload.h"
+#include "ctl/workload_identity.h"
 #include "ctl/workload_service.h"
 
 namespace weft::ctl {
@@ -89,6 +91,35 @@ bool CanBind(const std::string& ip, int port) {
   bool ok = bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
   close(fd);
   return ok;
+}
+
+// The user the sidecar runs as: Istio's proxy uid in a captured pod (the capture rules exclude
+// it), else the supervisor's own (weftctl's).
+void SidecarUser(const WorkloadRecord& w, uid_t* uid, gid_t* gid) {
+  *uid = w.capture ? kProxyUid : geteuid();
+  *gid = w.capture ? kProxyUid : getegid();
+}
+
+// The workload's identity from `control_plane`: the CA address its sidecar dials, a token from
+// weftd and the mesh root in <workload dir>/identity. A control plane recorded without a TLS port
+// (installed by an older weftctl) gives none, with a warning.
+bool GiveIdentity(Client& client, const InstallRecord& control_plane, WorkloadRecord& w,
+                  std::vector<std::string>* warnings, std::string* error) {
+  w.trust_domain = Value(control_plane.values, "meshConfig", "trustDomain", "cluster.local");
+  w.ca_address = SidecarCaAddress(w.capture, control_plane.xds_tls_address);
+  if (w.ca_address.empty()) {
+    RemoveIdentity(w.name);
+    warnings->push_back("control plane revision " + Revision(control_plane.revision) +
+                        " has no CA port recorded (installed by an older weftctl; `weftctl "
+                        "upgrade` adds it): the sidecar of " +
+                        w.name + " starts without a workload certificate");
+    return true;
+  }
+  uid_t uid = 0;
+  gid_t gid = 0;
+  SidecarUser(w, &uid, &gid);
+  return ProvisionIdentity(client, w, MeshRootCertPath(ControlPlaneDir(control_plane.revision)),
+                           uid, gid, error);
 }
 
 std::string ProxyBinary() {
@@ -308,6 +339,7 @@ int AddToMesh(const WorkloadCommandLine& cli, const std::string& server_flag, co
     if (!AllocateLoopback(w, &error)) return fail(error);
     w.xds_address = "127.0.0.1:" + XdsPort(*control_plane);
   }
+  if (!GiveIdentity(client, *control_plane, w, &warnings, &error)) return fail(error);
   w.status = "starting";
   if (!WriteWorkload(w, &error)) return fail(error);
 
@@ -375,13 +407,24 @@ int Exec(const std::string& name, const std::vector<std::string>& command) {
   return 127;
 }
 
+// The CERTIFICATE column: what the sidecar's admin /certs says it holds.
+std::string WorkloadCertificate(const WorkloadRecord& w) {
+  if (w.ca_address.empty()) return "no CA";
+  if (w.capture && geteuid() != 0) return "? (root reads a captured sidecar's admin)";
+  if (!Alive(w.proxy_pid)) return "-";
+  const AdminAnswer certs = SidecarAdminGet(w, "/certs");
+  if (certs.status != 200) return "? (admin /certs: no answer)";
+  return CertificateSummary(nlohmann::json::parse(certs.body, nullptr, false));
+}
+
 int ListWorkloads() {
-  Table table({"NAME", "NAMESPACE", "IP", "SERVICE", "REVISION", "CAPTURE", "STATUS"});
+  Table table(
+      {"NAME", "NAMESPACE", "IP", "SERVICE", "REVISION", "CAPTURE", "STATUS", "CERTIFICATE"});
   for (const auto& name : ListWorkloadNames()) {
     std::string error;
     auto w = ReadWorkload(name, &error);
     if (!w) {
-      table.AddRow({name, "", "", "", "", "", "unreadable: " + error});
+      table.AddRow({name, "", "", "", "", "", "unreadable: " + error, ""});
       continue;
     }
     std::string status = w->status;
@@ -389,7 +432,8 @@ int ListWorkloads() {
       status = "dead (weftctl remove-from-mesh " + name + " cleans up)";
     }
     table.AddRow({w->name, w->ns, w->ip.empty() ? "<none>" : w->ip, w->service,
-                  Revision(w->revision), w->capture ? "REDIRECT" : "NONE", status});
+                  Revision(w->revision), w->capture ? "REDIRECT" : "NONE", status,
+                  WorkloadCertificate(*w)});
   }
   if (table.rows() == 0) {
     std::fprintf(stderr, "No workloads found.\n");
@@ -422,16 +466,17 @@ int RestartProxy(const std::string& name, const std::string& revision,
     Client client(w->server);
     std::vector<std::string> warnings;
     if (!EnsureService(client, *w, &warnings, &error)) return Fail(error);
+    // Its own CA too (each revision's weftd has its own root and token key): a new token and root.
+    if (!GiveIdentity(client, *control_plane, *w, &warnings, &error)) return Fail(error);
     for (const auto& warning : warnings) std::fprintf(stderr, "warning: %s\n", warning.c_str());
   }
   const pid_t old_proxy = w->proxy_pid;
   {
     const auto request = WorkloadDir(name) / kRestartRequestFile;
     std::ofstream out(request, std::ios::trunc);
-    out << nlohmann::json{{"revision", w->revision},
-                          {"server", w->server},
-                          {"xdsAddress", w->xds_address},
-                          {"ports", PortsToJson(w->ports)}}
+    out << nlohmann::json{{"revision", w->revision},        {"server", w->server},
+                          {"xdsAddress", w->xds_address},   {"caAddress", w->ca_address},
+                          {"trustDomain", w->trust_domain}, {"ports", PortsToJson(w->ports)}}
                .dump()
         << "\n";
     if (!out.flush()) return Fail(request.string() + ": write failed");

@@ -95,6 +95,14 @@ void Connection::OnFileEvent(uint32_t events) {
   }
 }
 
+void Connection::SetTransportSocket(std::unique_ptr<TransportSocket> transport) {
+  transport_ = std::move(transport);
+  if (!read_buffer_.empty() && file_event_) {
+    wire_read_.Move(read_buffer_);
+    file_event_->Activate(event::kRead);
+  }
+}
+
 void Connection::DoRead() {
   if (read_eof_) return;
   bool got_eof = false;
@@ -155,6 +163,9 @@ bool Connection::ProcessWireData(bool& got_eof) {
   if (just_done && handshake_connect_pending_) {
     handshake_connect_pending_ = false;
     if (callbacks_) callbacks_->OnEvent(ConnectionEvent::kConnected);
+    if (state_ == State::kClosed) return false;
+  } else if (just_done && callbacks_) {
+    callbacks_->OnTransportSecured();
     if (state_ == State::kClosed) return false;
   }
   return true;

@@ -31,6 +31,9 @@ class ConnectionCallbacks {
   virtual void OnEvent(ConnectionEvent event) = 0;
   virtual void OnAboveWriteHighWatermark() {}
   virtual void OnBelowWriteLowWatermark() {}
+  // An accepted connection's transport socket finished its handshake (peer certificate, SNI,
+  // ALPN now in security_info()), before any plaintext is passed to OnData.
+  virtual void OnTransportSecured() {}
 };
 
 class Connection {
@@ -49,9 +52,9 @@ class Connection {
   // Puts a transport socket (TLS) between the socket and the owner. Set before any byte flows:
   // right after accept or Connect(). A client connection then raises kConnected only once the
   // handshake is done (as Envoy's TLS socket does), so connect timeouts cover the handshake.
-  void SetTransportSocket(std::unique_ptr<TransportSocket> transport) {
-    transport_ = std::move(transport);
-  }
+  // Bytes already read in plaintext (a listener filter's peek at a ClientHello) are the transport
+  // socket's first wire bytes: they are handed to it on the next loop iteration.
+  void SetTransportSocket(std::unique_ptr<TransportSocket> transport);
   const TransportSocket* transport_socket() const { return transport_.get(); }
   // The handshake's facts, or nullptr for a plaintext connection (or one not yet secured).
   const SecurityInfo* security_info() const {

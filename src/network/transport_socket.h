@@ -16,6 +16,8 @@ struct SecurityInfo {
   std::string alpn;          // negotiated ALPN protocol, "" if none
   std::string sni;           // server name the client asked for
   std::string peer_uri_san;  // first URI SAN of the verified peer certificate
+  std::string cipher;        // negotiated cipher suite, OpenSSL's name: "TLS_AES_128_GCM_SHA256"
+  std::string peer_subject;  // the peer certificate's subject, RFC 2253: "CN=client,O=acme"
   bool peer_certificate = false;
 };
 

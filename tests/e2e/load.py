@@ -9,6 +9,7 @@ import argparse
 import http.client
 import json
 import threading
+import time
 import urllib.parse
 
 
@@ -18,15 +19,24 @@ def main():
     parser.add_argument("--requests", type=int, default=20, help="per connection")
     parser.add_argument("--concurrency", type=int, default=1)
     parser.add_argument("--header", action="append", default=[], metavar="NAME:VALUE")
+    parser.add_argument("--duration", type=float, default=0,
+                        help="seconds to keep sending (per connection), instead of --requests")
     args = parser.parse_args()
     url = urllib.parse.urlsplit(args.url)
     headers = dict(h.split(":", 1) for h in args.header)
     counts = {}
     lock = threading.Lock()
 
+    deadline = time.monotonic() + args.duration
+
+    def more(sent):
+        return time.monotonic() < deadline if args.duration else sent < args.requests
+
     def client():
         conn = None
-        for _ in range(args.requests):
+        sent = 0
+        while more(sent):
+            sent += 1
             key = "error"
             try:
                 conn = conn or http.client.HTTPConnection(url.hostname, url.port or 80, timeout=10)

@@ -195,8 +195,10 @@ class WeftctlNoCaptureTest(WorkloadTestBase):
 
         # workloads: one row; proxy-status: the sidecar, registered with its instance address.
         table = self.ok("workloads")
-        self.assertRegex(table, r"^NAME +NAMESPACE +IP +SERVICE +REVISION +CAPTURE +STATUS\n")
-        self.assertRegex(table, r"(?m)^%s +default +%s +%s +default +NONE +running$"
+        self.assertRegex(table,
+                         r"^NAME +NAMESPACE +IP +SERVICE +REVISION +CAPTURE +STATUS +CERTIFICATE\n")
+        # CERTIFICATE "no CA": this install record (written by the test) has no xdsTlsAddress.
+        self.assertRegex(table, r"(?m)^%s +default +%s +%s +default +NONE +running +no CA$"
                          % (name, re.escape(instance_ip), svc))
         node = "sidecar~%s~%s.default~default.svc.cluster.local" % (instance_ip, name)
         self.assertTrue(wait_for(lambda: node in self.proxy_status()))
@@ -340,7 +342,7 @@ class WeftctlNoCaptureTest(WorkloadTestBase):
             node = "sidecar~%s~%s.default~default.svc.cluster.local" % (rec["ip"], name)
             status = lambda: self.ok("--server", canary_api, "proxy-status")
             self.assertTrue(wait_for(lambda: node in status()))
-            self.assertRegex(self.ok("workloads"), r"(?m)^%s .* canary +NONE +running$" % name)
+            self.assertRegex(self.ok("workloads"), r"(?m)^%s .* canary +NONE +running +no CA$" % name)
             # The canary's store got the service too (add-to-mesh's ServiceEntry).
             out = self.ok("--server", canary_api, "get", "serviceentry", name)
             self.assertIn(name, out)
@@ -470,7 +472,7 @@ class WeftctlCaptureTest(WorkloadTestBase):
                      "app: %s" % a, "address: %s" % gateway, "INSTANCE_IPS: %s" % ip_a):
             self.assertIn(line, bootstrap)
         table = self.ok("workloads")
-        self.assertRegex(table, r"(?m)^%s +default +%s +%s +default +REDIRECT +running$"
+        self.assertRegex(table, r"(?m)^%s +default +%s +%s +default +REDIRECT +running +no CA$"
                          % (a, re.escape(ip_a), a))
 
         # exec runs in the pod: the application answers on its loopback; exit status passes.

@@ -107,7 +107,12 @@ struct StreamInfo {
   // client certificate) is the peer's principal for RBAC and %DOWNSTREAM_PEER_URI_SAN%.
   bool downstream_tls = false;
   std::string downstream_peer_uri_san;
-  std::string downstream_tls_version;  // %DOWNSTREAM_TLS_VERSION%: "TLSv1.3"
+  std::string downstream_tls_version;   // %DOWNSTREAM_TLS_VERSION%: "TLSv1.3"
+  std::string downstream_tls_cipher;    // %DOWNSTREAM_TLS_CIPHER%: "TLS_AES_128_GCM_SHA256"
+  std::string downstream_peer_subject;  // %DOWNSTREAM_PEER_SUBJECT%: "CN=client" (RFC 2253)
+  // The peer presented a certificate that verified (Istio's connection_security_policy
+  // "mutual_tls" when set, else "none").
+  bool downstream_peer_certificate = false;
   // The upstream connection's verified peer URI SAN (%UPSTREAM_PEER_URI_SAN%): the SPIFFE id
   // of the sidecar reached with mTLS; empty for plaintext.
   std::string upstream_peer_uri_san;
@@ -117,6 +122,9 @@ struct StreamInfo {
     downstream_tls = true;
     downstream_peer_uri_san = security->peer_uri_san;
     downstream_tls_version = security->tls_version;
+    downstream_tls_cipher = security->cipher;
+    downstream_peer_subject = security->peer_subject;
+    downstream_peer_certificate = security->peer_certificate;
     if (requested_server_name.empty()) requested_server_name = security->sni;
   }
   // Envoy's dynamic metadata: what one filter learns about the request for later ones and for

@@ -62,6 +62,8 @@ constexpr OperatorSpec kOperators[] = {
     {"DOWNSTREAM_PEER_URI_SAN", Kind::kDownstreamPeerUriSan, ArgRule::kNone, false},
     {"DOWNSTREAM_TLS_VERSION", Kind::kDownstreamTlsVersion, ArgRule::kNone, false},
     {"UPSTREAM_PEER_URI_SAN", Kind::kUpstreamPeerUriSan, ArgRule::kNone, false},
+    {"DOWNSTREAM_TLS_CIPHER", Kind::kDownstreamTlsCipher, ArgRule::kNone, false},
+    {"DOWNSTREAM_PEER_SUBJECT", Kind::kDownstreamPeerSubject, ArgRule::kNone, false},
     {"ROUTE_NAME", Kind::kRouteName, ArgRule::kNone, false},
     {"CONNECTION_TERMINATION_DETAILS", Kind::kConnectionTerminationDetails, ArgRule::kNone, false},
     {"HOSTNAME", Kind::kHostname, ArgRule::kNone, false},
@@ -293,6 +295,10 @@ bool FormatPiece::AppendValue(const StreamInfo& info, std::string& out) const {
       return AppendNonEmpty(info.downstream_tls_version, out);
     case Kind::kUpstreamPeerUriSan:
       return AppendNonEmpty(info.upstream_peer_uri_san, out);
+    case Kind::kDownstreamTlsCipher:
+      return AppendNonEmpty(info.downstream_tls_cipher, out);
+    case Kind::kDownstreamPeerSubject:
+      return AppendNonEmpty(info.downstream_peer_subject, out);
     case Kind::kDownstreamLocalAddressWithoutPort:
       return AppendNonEmpty(AddressWithoutPort(info.downstream_local_address), out);
     case Kind::kDownstreamDirectRemoteAddress:

@@ -72,6 +72,8 @@ struct FormatPiece {
     kDownstreamPeerUriSan,
     kDownstreamTlsVersion,
     kUpstreamPeerUriSan,
+    kDownstreamTlsCipher,
+    kDownstreamPeerSubject,
     kRouteName,
     kConnectionTerminationDetails,
     kHostname,

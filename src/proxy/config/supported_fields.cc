@@ -61,7 +61,8 @@ constexpr SupportedFields kTable[] = {
     {"envoy.config.listener.v3.Listener",
      "name address filter_chains default_filter_chain listener_filters "
      "per_connection_buffer_limit_bytes use_original_dst stat_prefix bind_to_port freebind "
-     "tcp_backlog_size udp_listener_config"},
+     "tcp_backlog_size udp_listener_config listener_filters_timeout "
+     "continue_on_listener_filters_timeout"},
     // A UDP listener's own settings: Weft has none to tune (an empty message is accepted).
     {"envoy.config.listener.v3.UdpListenerConfig", ""},
     {"envoy.config.listener.v3.FilterChain", "name filter_chain_match filters transport_socket"},

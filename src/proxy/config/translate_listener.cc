@@ -399,6 +399,10 @@ absl::StatusOr<listener::ListenerConfig> TranslateUdpListener(const lst::Listene
                    Unpack<envoy::extensions::filters::udp::dns_filter::v3::DnsFilterConfig>(
                        f.typed_config(), c_path));
   ASSIGN_OR_RETURN(out.dns_filter, TranslateDnsFilter(proto, c_path));
+  if (p.has_listener_filters_timeout()) {
+    out.listener_filters_timeout = ToMilliseconds(p.listener_filters_timeout());
+  }
+  out.continue_on_listener_filters_timeout = p.continue_on_listener_filters_timeout();
   out.stat_prefix = p.stat_prefix();
   if (p.has_bind_to_port()) out.bind_to_port = p.bind_to_port().value();
   if (!out.bind_to_port) {
@@ -460,6 +464,10 @@ absl::StatusOr<listener::ListenerConfig> TranslateListenerUnchecked(const lst::L
     out.use_original_dst = true;
     out.restore_original_dst = true;
   }
+  if (p.has_listener_filters_timeout()) {
+    out.listener_filters_timeout = ToMilliseconds(p.listener_filters_timeout());
+  }
+  out.continue_on_listener_filters_timeout = p.continue_on_listener_filters_timeout();
   out.stat_prefix = p.stat_prefix();
   if (p.has_bind_to_port()) out.bind_to_port = p.bind_to_port().value();
   if (p.has_freebind()) out.freebind = p.freebind().value();

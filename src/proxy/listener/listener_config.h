@@ -161,6 +161,12 @@ struct ListenerConfig {
   bool use_original_dst = false;      // the hand-off
   bool tls_inspector = false;         // envoy.filters.listener.tls_inspector present
   bool http_inspector = false;        // envoy.filters.listener.http_inspector present
+  // How long the listener filters (tls_inspector, http_inspector) wait for a connection's first
+  // bytes; 0 = no limit. Envoy's Listener.listener_filters_timeout, default 15 s. On timeout the
+  // connection is closed, or with continue_on_listener_filters_timeout given to the chain that
+  // matches what is known (no TLS, no protocol).
+  Milliseconds listener_filters_timeout{15000};
+  bool continue_on_listener_filters_timeout = false;
   bool bind_to_port = true;
   bool freebind = false;
   uint32_t backlog = 1024;

@@ -2,8 +2,10 @@
 
 #include <arpa/inet.h>
 
+#include <algorithm>
 #include <array>
 #include <cstring>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 
@@ -48,6 +50,23 @@ int BestCidr(const network::Address& addr, const std::vector<listener::CidrRange
   return best;
 }
 
+// Envoy's server_names rules: an exact name beats any wildcard, a longer "*.suffix" beats a
+// shorter one, and a wildcard matches any depth ("*.example.com" matches "a.b.example.com", not
+// "example.com"). 0 without server_names (catch-all), -1 when names are given and none matches
+// (a connection without SNI matches only catch-all chains).
+int ServerNameScore(const std::vector<std::string>& names, std::string_view sni) {
+  if (names.empty()) return 0;
+  int best = -1;
+  for (const std::string& name : names) {
+    if (name == sni && !sni.empty()) return 1 << 20;
+    if (name.size() > 1 && name[0] == '*' && name[1] == '.' && sni.size() > name.size() - 1 &&
+        sni.ends_with(std::string_view(name).substr(1))) {
+      best = std::max(best, static_cast<int>(name.size()));
+    }
+  }
+  return best;
+}
+
 }  // namespace
 
 absl::StatusOr<std::shared_ptr<const ListenerRuntime>> ListenerRuntime::Build(
@@ -82,6 +101,7 @@ absl::StatusOr<std::shared_ptr<const ListenerRuntime>> ListenerRuntime::Build(
     ASSIGN_OR_RETURN(FilterChainRuntime rt, build_chain(*config->default_filter_chain));
     runtime->default_chain = std::move(rt);
   }
+  runtime->inspect_tls = config->tls_inspector;
   if (config->http_inspector) {
     for (const auto& chain : config->filter_chains) {
       runtime->inspect_http = runtime->inspect_http || !chain.match.application_protocols.empty();
@@ -94,55 +114,58 @@ absl::StatusOr<std::shared_ptr<const ListenerRuntime>> ListenerRuntime::Build(
 const FilterChainRuntime* ListenerRuntime::SelectChain(
     const network::Address& local, const network::Address& remote,
     std::string_view application_protocol) const {
-  // Every criterion must match; among the matches the most specific wins, compared in Envoy's
-  // order: destination port, destination IP, server name, transport protocol, application
-  // protocols, source type, source IP, source port. Plaintext connections carry no SNI, so chains
-  // that require one do not match (TLS brings it); application protocols come from the
-  // http_inspector when the listener has it.
-  const FilterChainRuntime* best = nullptr;
-  std::array<int, 8> best_score{};
-  for (const auto& chain : chains) {
-    const listener::FilterChainMatch& m = chain.config->match;
-    std::array<int, 8> score{};
-    if (m.destination_port) {
-      if (*m.destination_port != local.port()) continue;
-      score[0] = 1;
-    }
-    int dst = BestCidr(local, m.prefix_ranges);
-    if (dst < 0) continue;
-    score[1] = dst;
-    if (!m.server_names.empty()) continue;
-    if (!m.transport_protocol.empty()) {
-      if (m.transport_protocol != "raw_buffer") continue;
-      score[3] = 1;
-    }
+  DetectedFacts facts;
+  if (!application_protocol.empty()) facts.application_protocols.push_back(application_protocol);
+  return SelectChain(local, remote, facts);
+}
+
+const FilterChainRuntime* ListenerRuntime::SelectChain(const network::Address& local,
+                                                       const network::Address& remote,
+                                                       const DetectedFacts& facts) const {
+  // Per chain and level: -1 when the chain's criterion excludes the connection, 0 when the chain
+  // does not constrain that level (catch-all), higher = more specific.
+  constexpr size_t kLevels = 8;
+  const std::string_view transport =
+      facts.transport_protocol == "tls" ? std::string_view("tls") : std::string_view("raw_buffer");
+  auto score_chain = [&](const listener::FilterChainMatch& m) {
+    std::array<int, kLevels> score{};
+    if (m.destination_port) score[0] = *m.destination_port == local.port() ? 1 : -1;
+    score[1] = BestCidr(local, m.prefix_ranges);
+    score[2] = ServerNameScore(m.server_names, facts.server_name);
+    if (!m.transport_protocol.empty()) score[3] = m.transport_protocol == transport ? 1 : -1;
     if (!m.application_protocols.empty()) {
-      bool found = false;
-      for (const auto& p : m.application_protocols) found = found || p == application_protocol;
-      if (!found) continue;
-      score[4] = 1;
+      score[4] = -1;
+      for (const auto& want : m.application_protocols) {
+        for (std::string_view have : facts.application_protocols) {
+          if (want == have) score[4] = 1;  // any overlap, as Envoy matches the ALPN list
+        }
+      }
     }
     if (m.source_type != listener::FilterChainMatch::SourceType::kAny) {
       bool local_source = remote.IsLoopback() || remote.IpString() == local.IpString();
       bool want_local = m.source_type == listener::FilterChainMatch::SourceType::kSameIpOrLoopback;
-      if (local_source != want_local) continue;
-      score[5] = 1;
+      score[5] = local_source == want_local ? 1 : -1;
     }
-    int src = BestCidr(remote, m.source_prefix_ranges);
-    if (src < 0) continue;
-    score[6] = src;
+    score[6] = BestCidr(remote, m.source_prefix_ranges);
     if (!m.source_ports.empty()) {
-      bool found = false;
-      for (uint32_t p : m.source_ports) found = found || p == remote.port();
-      if (!found) continue;
-      score[7] = 1;
+      score[7] = -1;
+      for (uint32_t p : m.source_ports) {
+        if (p == remote.port()) score[7] = 1;
+      }
     }
-    if (best == nullptr || score > best_score) {
-      best = &chain;
-      best_score = score;
-    }
+    return score;
+  };
+  std::vector<std::pair<const FilterChainRuntime*, std::array<int, kLevels>>> candidates;
+  candidates.reserve(chains.size());
+  for (const auto& chain : chains)
+    candidates.emplace_back(&chain, score_chain(chain.config->match));
+  for (size_t level = 0; level < kLevels && !candidates.empty(); ++level) {
+    int best = -1;
+    for (const auto& [chain, score] : candidates) best = std::max(best, score[level]);
+    std::erase_if(candidates, [&](const auto& c) { return best < 0 || c.second[level] != best; });
   }
-  if (best) return best;
+  // Envoy refuses listeners whose chains have identical matches; the first one wins here.
+  if (!candidates.empty()) return candidates.front().first;
   return default_chain ? &*default_chain : nullptr;
 }
 

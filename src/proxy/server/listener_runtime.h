@@ -38,9 +38,30 @@ struct ListenerRuntime {
   // Whether a new connection's first bytes must be inspected before a chain can be chosen:
   // the listener has the http_inspector and some chain matches on application_protocols.
   bool inspect_http = false;
+  // The listener has envoy.filters.listener.tls_inspector: every connection's first bytes are
+  // looked at for a ClientHello (as Envoy runs its listener filters on every connection).
+  bool inspect_tls = false;
 
-  // The filter chain for a new connection (Envoy's most-specific-match order), or nullptr.
-  // `application_protocol` is what the http_inspector found ("http/1.1", "h2c", ...), if any.
+  // What the listener filters found out about a connection before a chain is chosen.
+  struct DetectedFacts {
+    // "tls" when the tls_inspector saw a ClientHello; anything else counts as "raw_buffer"
+    // (Envoy sets that when no listener filter detected a transport protocol).
+    std::string_view transport_protocol;
+    std::string_view server_name;  // the ClientHello's SNI (lower case)
+    // The ClientHello's ALPN list, or the http_inspector's one guess ("http/1.1", "h2c").
+    std::vector<std::string_view> application_protocols;
+  };
+
+  // The filter chain for a new connection, or nullptr: Envoy's FilterChainMatch order
+  // (destination port, destination IP, server name, transport protocol, application protocols,
+  // source type, source IP, source port); at each level only the most specific value matching
+  // the connection stays a candidate, and there is no backtracking to a less specific one when a
+  // later level fails (as in Envoy's filter-chain tree). Then the default_filter_chain.
+  const FilterChainRuntime* SelectChain(const network::Address& local,
+                                        const network::Address& remote,
+                                        const DetectedFacts& facts) const;
+  // Plaintext without the tls_inspector: `application_protocol` is what the http_inspector
+  // found ("http/1.1", "h2c", ...), if anything.
   const FilterChainRuntime* SelectChain(const network::Address& local,
                                         const network::Address& remote,
                                         std::string_view application_protocol = {}) const;

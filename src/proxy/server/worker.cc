@@ -8,6 +8,7 @@
 #include "proxy/filters/network_rbac.h"
 #include "proxy/server/listener_handoff.h"
 #include "proxy/server/protocol_inspector.h"
+#include "proxy/tls/client_hello.h"
 #include "proxy/tls/tls_socket.h"
 
 namespace weft::proxy {
@@ -85,9 +86,22 @@ void Worker::UpdateListener(const std::string& name,
       if (l.runtime->config->name != name) continue;
       retired_runtimes_.push_back(std::move(l.runtime));
       l.runtime = std::move(runtime);
+      // As Envoy drains a listener's connections when its filter chains change: a kept-alive
+      // connection must not go on with the old chains (an AuthorizationPolicy deleted, a
+      // PeerAuthentication made STRICT). Idle ones close now, busy ones after their response.
+      DrainHttpConnectionsOf(name);
       return;
     }
   });
+}
+
+void Worker::DrainHttpConnectionsOf(const std::string& listener_name) {
+  // StartDrain may close connections, which edits the maps: collect first.
+  std::vector<HttpConnectionManager*> drain;
+  for (auto& [h, listener] : http_connection_listener_) {
+    if (listener == listener_name) drain.push_back(h);
+  }
+  for (auto* h : drain) h->StartDrain();
 }
 
 void Worker::RemoveListener(const std::string& name) {
@@ -98,12 +112,7 @@ void Worker::RemoveListener(const std::string& name) {
       if (it->acceptor) it->acceptor->Close();
       // splice keeps the element (and references to it) alive in the retired list.
       retired_listeners_.splice(retired_listeners_.end(), listeners_, it);
-      // StartDrain may close connections, which edits the maps: collect first.
-      std::vector<HttpConnectionManager*> drain;
-      for (auto& [h, listener] : http_connection_listener_) {
-        if (listener == name) drain.push_back(h);
-      }
-      for (auto* h : drain) h->StartDrain();
+      DrainHttpConnectionsOf(name);
       return;
     }
   });
@@ -128,38 +137,64 @@ TcpProxyStats& Worker::TcpStatsFor(const std::string& prefix) {
   return *stats;
 }
 
-// Holds a new connection until its first bytes say which protocol it speaks (the
-// http_inspector listener filter), then hands it to its filter chain. Bytes it looked at stay in
-// the connection's buffer for the chain's filter.
+// Holds a new connection until its first bytes say what it is: the listener filters
+// envoy.filters.listener.tls_inspector (a ClientHello: transport "tls", SNI, ALPN) and
+// http_inspector (a plaintext HTTP/1 request line or the h2c preface). Then hands it to its filter
+// chain. The bytes looked at stay in the connection's read buffer: a plaintext chain's filter
+// gets them as its first data, a TLS chain's transport socket as its first wire bytes.
 class Worker::ProtocolInspection : public network::ConnectionCallbacks {
  public:
   ProtocolInspection(Worker& worker, ActiveListener& listener,
                      std::unique_ptr<network::Connection> connection)
       : worker_(worker), listener_(listener), connection_(std::move(connection)) {
     connection_->SetCallbacks(this);
-    // Envoy's listener_filters_timeout default: a client that sends nothing is dropped.
-    timer_ = worker_.dispatcher_.CreateTimer([this] {
-      worker_.stats_.counter(listener_.runtime->stat_prefix + "downstream_pre_cx_timeout").Inc();
-      connection_->Close(network::Connection::CloseType::kNoFlush);
-    });
-    timer_->Enable(std::chrono::seconds(15));
+    const listener::ListenerConfig& config = *listener_.runtime->config;
+    if (config.listener_filters_timeout.count() > 0) {
+      timer_ = worker_.dispatcher_.CreateTimer([this] { OnTimeout(); });
+      timer_->Enable(config.listener_filters_timeout);
+    }
   }
 
   void OnData(network::Buffer& data, bool end_stream) override {
+    read_ = &data;
+    const ListenerRuntime& rt = *listener_.runtime;
+    ListenerRuntime::DetectedFacts facts;
+    tls::ClientHelloInfo hello;
+    if (rt.inspect_tls) {
+      switch (tls::ParseClientHello(data.view(), hello)) {
+        case tls::ClientHelloResult::kNeedMoreData:
+          if (!end_stream) return;  // leave the bytes in place and wait for more
+          break;
+        case tls::ClientHelloResult::kTooLarge:
+          Counter("tls_inspector.client_hello_too_large").Inc();
+          Close();
+          return;
+        case tls::ClientHelloResult::kTls:
+          facts.transport_protocol = "tls";
+          facts.server_name = hello.sni;
+          for (const auto& p : hello.alpn) facts.application_protocols.emplace_back(p);
+          break;
+        case tls::ClientHelloResult::kNotTls:
+          break;
+      }
+      const bool tls = !facts.transport_protocol.empty();
+      Counter(tls ? "tls_inspector.tls_found" : "tls_inspector.tls_not_found").Inc();
+      if (tls) {
+        Counter(hello.sni.empty() ? "tls_inspector.sni_not_found" : "tls_inspector.sni_found")
+            .Inc();
+        Counter(hello.alpn.empty() ? "tls_inspector.alpn_not_found" : "tls_inspector.alpn_found")
+            .Inc();
+      }
+    }
     std::string_view protocol;
-    if (InspectHttpProtocol(data.view(), protocol) == InspectResult::kNeedMoreData && !end_stream) {
-      return;  // leave the bytes in place and wait for more
+    if (facts.transport_protocol.empty() && rt.inspect_http) {
+      if (InspectHttpProtocol(data.view(), protocol) == InspectResult::kNeedMoreData &&
+          !end_stream) {
+        return;
+      }
+      if (!protocol.empty()) facts.application_protocols.push_back(protocol);
     }
-    timer_->Disable();
-    std::unique_ptr<network::Connection> connection = std::move(connection_);
-    Worker& worker = worker_;
-    ActiveListener& listener = listener_;
-    worker.FinishInspection(this);  // deferred delete of *this
-    network::Connection* raw = connection.get();
-    if (worker.StartFilterChain(listener, std::move(connection), protocol)) {
-      // The chain's filter now owns the connection: give it what was read so far.
-      raw->callbacks()->OnData(data, end_stream);
-    }
+    Hand(facts, &data, end_stream);
   }
   void OnEvent(network::ConnectionEvent event) override {
     if (event == network::ConnectionEvent::kConnected || !connection_) return;
@@ -167,11 +202,98 @@ class Worker::ProtocolInspection : public network::ConnectionCallbacks {
   }
 
  private:
+  stats::Counter& Counter(const std::string& name) { return worker_.stats_.counter(name); }
+
+  void Close() {
+    if (timer_) timer_->Disable();
+    connection_->Close(network::Connection::CloseType::kNoFlush);  // OnEvent finishes
+  }
+
+  // Envoy's listener_filters_timeout: a client that has not said enough is dropped, or with
+  // continue_on_listener_filters_timeout matched as what is known (plaintext, no protocol).
+  void OnTimeout() {
+    worker_.stats_.counter(listener_.runtime->stat_prefix + "downstream_pre_cx_timeout").Inc();
+    if (!listener_.runtime->config->continue_on_listener_filters_timeout) {
+      connection_->Close(network::Connection::CloseType::kNoFlush);
+      return;
+    }
+    Hand({}, read_, false);
+  }
+
+  // `data`: the bytes read so far (the connection's read buffer), null when none were read.
+  void Hand(const ListenerRuntime::DetectedFacts& facts, network::Buffer* data, bool end_stream) {
+    if (timer_) timer_->Disable();
+    std::unique_ptr<network::Connection> connection = std::move(connection_);
+    Worker& worker = worker_;
+    ActiveListener& listener = listener_;
+    worker.FinishInspection(this);  // deferred delete of *this
+    network::Connection* raw = connection.get();
+    if (!worker.StartFilterChain(listener, std::move(connection), facts)) return;
+    if (raw->transport_socket() != nullptr) {
+      // The TLS socket took the ClientHello from the read buffer; a peer that already half-closed
+      // will never finish the handshake.
+      if (end_stream) raw->Close(network::Connection::CloseType::kNoFlush);
+      return;
+    }
+    // The chain's filter now owns the connection: give it what was read so far.
+    if (data != nullptr && (!data->empty() || end_stream))
+      raw->callbacks()->OnData(*data, end_stream);
+  }
+
   Worker& worker_;
   ActiveListener& listener_;
   std::unique_ptr<network::Connection> connection_;
   std::unique_ptr<event::Timer> timer_;
+  network::Buffer* read_ = nullptr;  // the connection's read buffer, once bytes arrived
 };
+
+// A TLS chain's connection from accept until its handshake is done: then the facts network
+// RBAC reads (the peer's verified URI SAN, the SNI) are known and the terminal filter starts, so
+// neither tcp_proxy's upstream nor the HTTP connection manager sees a connection that fails its
+// handshake or its policy. Envoy's network RBAC decides at the first byte; for a TLS chain the
+// completed handshake is the first moment the peer's identity is known.
+class Worker::HandshakeGate : public network::ConnectionCallbacks {
+ public:
+  HandshakeGate(Worker& worker, ActiveListener& listener, const FilterChainRuntime& chain,
+                std::unique_ptr<network::Connection> connection)
+      : worker_(worker), listener_(listener), chain_(chain), connection_(std::move(connection)) {
+    connection_->SetCallbacks(this);
+  }
+  void OnTransportSecured() override {
+    std::unique_ptr<network::Connection> connection = std::move(connection_);
+    Worker& worker = worker_;
+    ActiveListener& listener = listener_;
+    const FilterChainRuntime& chain = chain_;
+    worker.FinishHandshakeGate(this);  // deferred delete of *this
+    // The Connection passes the plaintext that came with the handshake to the callbacks set
+    // from here on (the terminal filter's) right after this returns.
+    worker.StartTerminalFilter(listener, chain, std::move(connection));
+  }
+  void OnData(network::Buffer&, bool end_stream) override {
+    // No plaintext before the handshake is done; a peer closing mid-handshake ends it here.
+    if (end_stream && connection_) connection_->Close(network::Connection::CloseType::kNoFlush);
+  }
+  void OnEvent(network::ConnectionEvent event) override {
+    if (event == network::ConnectionEvent::kConnected || !connection_) return;
+    worker_.FinishHandshakeGate(this);
+  }
+
+ private:
+  Worker& worker_;
+  ActiveListener& listener_;
+  const FilterChainRuntime& chain_;
+  std::unique_ptr<network::Connection> connection_;
+};
+
+void Worker::FinishHandshakeGate(HandshakeGate* gate) {
+  for (auto it = handshake_gates_.begin(); it != handshake_gates_.end(); ++it) {
+    if (it->get() == gate) {
+      dispatcher_.DeferredDelete(event::DeferLater(std::move(*it)));
+      handshake_gates_.erase(it);
+      return;
+    }
+  }
+}
 
 void Worker::FinishInspection(ProtocolInspection* inspection) {
   for (auto it = inspections_.begin(); it != inspections_.end(); ++it) {
@@ -208,7 +330,7 @@ void Worker::OnAccept(ActiveListener& accepting, int fd) {
   auto connection = std::make_unique<network::Connection>(
       dispatcher_, fd, rt.config->per_connection_buffer_limit_bytes);
   if (original_dst) connection->RestoreLocalAddress(*original_dst);
-  if (rt.inspect_http) {
+  if (rt.inspect_http || rt.inspect_tls) {
     inspections_.push_back(
         std::make_unique<ProtocolInspection>(*this, *listener, std::move(connection)));
     return;
@@ -218,10 +340,10 @@ void Worker::OnAccept(ActiveListener& accepting, int fd) {
 
 bool Worker::StartFilterChain(ActiveListener& listener,
                               std::unique_ptr<network::Connection> connection,
-                              std::string_view application_protocol) {
+                              const ListenerRuntime::DetectedFacts& facts) {
   const ListenerRuntime& rt = *listener.runtime;
-  const FilterChainRuntime* chain = rt.SelectChain(
-      connection->local_address(), connection->remote_address(), application_protocol);
+  const FilterChainRuntime* chain =
+      rt.SelectChain(connection->local_address(), connection->remote_address(), facts);
   if (chain == nullptr) {
     listener.no_filter_chain_match->Inc();
     // Close now, free later: we may be inside this connection's own read callback.
@@ -236,12 +358,30 @@ bool Worker::StartFilterChain(ActiveListener& listener,
     return false;
   }
   listener.cx_total->Inc();
-  // envoy.filters.network.rbac: Envoy decides at the first byte (ONE_TIME_ON_FIRST_BYTE); every
-  // input a network policy reads is known at accept, so a denied connection is closed before
-  // its terminal filter (or the upstream) ever sees it. The peer's SAN and SNI join the
-  // request once the downstream TLS transport socket provides them.
+  if (connection->transport_socket() != nullptr) {
+    handshake_gates_.push_back(
+        std::make_unique<HandshakeGate>(*this, listener, *chain, std::move(connection)));
+    return true;
+  }
+  StartTerminalFilter(listener, *chain, std::move(connection));
+  return true;
+}
+
+bool Worker::StartTerminalFilter(ActiveListener& listener, const FilterChainRuntime& chain_rt,
+                                 std::unique_ptr<network::Connection> connection) {
+  const ListenerRuntime& rt = *listener.runtime;
+  const FilterChainRuntime* chain = &chain_rt;
+  // envoy.filters.network.rbac (Envoy decides at the first byte, ONE_TIME_ON_FIRST_BYTE): a
+  // plaintext connection at accept, a TLS one once its handshake is done, with the verified
+  // peer's URI SAN (principal_name, authenticated) and the SNI (requested_server_name). A denied
+  // connection is closed before its terminal filter (or the upstream) ever sees it.
+  const network::SecurityInfo* security = connection->security_info();
+  const std::string_view sni = security ? std::string_view(security->sni) : std::string_view();
+  const std::string_view peer = security && security->peer_certificate
+                                    ? std::string_view(security->peer_uri_san)
+                                    : std::string_view();
   if (!filters::NetworkRbacAllows(chain->config->network_rbacs, connection->local_address(),
-                                  connection->remote_address(), {}, {}, stats_)) {
+                                  connection->remote_address(), sni, peer, stats_)) {
     connection->Close(network::Connection::CloseType::kNoFlush);
     dispatcher_.DeferredDelete(event::DeferLater(std::move(connection)));
     return false;
@@ -311,6 +451,7 @@ void Worker::Start() {
     dispatcher_.Run();
     // Close what is still open, on this thread, then flush the logs they write.
     inspections_.clear();
+    handshake_gates_.clear();
     http_connections_.clear();
     http_connection_listener_.clear();
     tcp_sessions_.clear();

@@ -73,14 +73,22 @@ class Worker {
     stats::Counter* no_filter_chain_match;
   };
   class ProtocolInspection;
+  class HandshakeGate;
   void OnAccept(ActiveListener& listener, int fd);
   // The listener a use_original_dst connection belongs to (see listener_handoff.h).
   ActiveListener* HandoffTarget(const network::Address& original_dst);
   // Hands a connection to the filter chain that matches it; false when none does.
+  // A TLS chain's connection waits in a HandshakeGate for its handshake first.
   bool StartFilterChain(ActiveListener& listener, std::unique_ptr<network::Connection> connection,
-                        std::string_view application_protocol);
+                        const ListenerRuntime::DetectedFacts& facts);
+  // Network RBAC, then the chain's HTTP connection manager or tcp_proxy; false when denied.
+  bool StartTerminalFilter(ActiveListener& listener, const FilterChainRuntime& chain,
+                           std::unique_ptr<network::Connection> connection);
   void FinishInspection(ProtocolInspection* inspection);
+  void FinishHandshakeGate(HandshakeGate* gate);
   HcmStats& HcmStatsFor(const std::string& prefix);
+  // StartDrain on each HTTP connection accepted by `listener_name` (removed or updated).
+  void DrainHttpConnectionsOf(const std::string& listener_name);
   const tls::TlsStats& TlsStatsFor(const std::string& listener_prefix);
   TcpProxyStats& TcpStatsFor(const std::string& prefix);
 
@@ -113,6 +121,7 @@ class Worker {
   // The listener (by name) each HTTP connection came through, to drain a removed listener's.
   std::unordered_map<HttpConnectionManager*, std::string> http_connection_listener_;
   std::list<std::unique_ptr<ProtocolInspection>> inspections_;
+  std::list<std::unique_ptr<HandshakeGate>> handshake_gates_;
   std::unique_ptr<event::Timer> flush_timer_;
   std::atomic<size_t> active_connections_{0};
 };

@@ -71,6 +71,9 @@ TcpProxySession::~TcpProxySession() {
 void TcpProxySession::Start() {
   const auto& cfg = *runtime_->config;
   stats_.downstream_cx_total.Inc();
+  // A TLS chain's session starts after the handshake (the worker's HandshakeGate): the peer's
+  // identity is known from the start, for filters and metrics as well as the access log.
+  info_.SetDownstreamSecurity(downstream_->security_info());
   // Pick the cluster (weighted clusters by weight).
   cluster_name_ = cfg.cluster;
   if (!cfg.weighted_clusters.empty() && cfg.total_weight > 0) {

@@ -66,6 +66,20 @@ int WireCreate(BIO* bio) {
   return 1;
 }
 
+// %DOWNSTREAM_PEER_SUBJECT%: Envoy prints the subject in RFC 2253 form ("CN=client,O=acme").
+std::string SubjectRfc2253(X509* cert) {
+  BIO* bio = BIO_new(BIO_s_mem());
+  if (bio == nullptr) return "";
+  std::string out;
+  if (X509_NAME_print_ex(bio, X509_get_subject_name(cert), 0, XN_FLAG_RFC2253) >= 0) {
+    char* data = nullptr;
+    long len = BIO_get_mem_data(bio, &data);
+    if (len > 0) out.assign(data, static_cast<size_t>(len));
+  }
+  BIO_free(bio);
+  return out;
+}
+
 std::string ErrorQueueText() {
   unsigned long e = ERR_get_error();
   ERR_clear_error();
@@ -199,6 +213,9 @@ network::TransportSocket::Result TlsSocket::Fail(const std::string& reason) {
 
 void TlsSocket::RecordPeer() {
   info_.tls_version = SSL_get_version(ssl_);
+  if (const SSL_CIPHER* cipher = SSL_get_current_cipher(ssl_)) {
+    info_.cipher = SSL_CIPHER_get_name(cipher);
+  }
   const unsigned char* alpn = nullptr;
   unsigned int alpn_len = 0;
   SSL_get0_alpn_selected(ssl_, &alpn, &alpn_len);
@@ -209,6 +226,7 @@ void TlsSocket::RecordPeer() {
   if (peer != nullptr) {
     PeerSans sans = ReadSans(peer);
     if (!sans.uris.empty()) info_.peer_uri_san = sans.uris.front();
+    info_.peer_subject = SubjectRfc2253(peer);
   }
 }
 

@@ -89,6 +89,52 @@ TEST(InstallValuesTest, ChangedKeysNamesLeafPaths) {
   EXPECT_TRUE(ChangedKeys(a, a).empty());
 }
 
+TEST(InstallValuesTest, XdsTlsAddressFollowsXdsAddressUnlessSet) {
+  json v = *ProfileValues("default");
+  EXPECT_EQ(XdsTlsAddress(v), "0.0.0.0:15012");  // Istio's 15012 beside 15010
+  v["xdsAddress"] = "127.0.0.1:0";
+  EXPECT_EQ(XdsTlsAddress(v), "127.0.0.1:0");  // any free port, like xDS
+  std::string error;
+  ASSERT_TRUE(ApplySet(&v, "xdsTlsAddress=10.0.0.1:16012", &error)) << error;
+  EXPECT_EQ(XdsTlsAddress(v), "10.0.0.1:16012");
+  ASSERT_TRUE(ApplySet(&v, "xdsTlsAddress=nope", &error));
+  EXPECT_FALSE(ValidateValues(v, &error));
+  EXPECT_EQ(error.rfind("xdsTlsAddress: must be HOST:PORT", 0), 0u) << error;
+}
+
+TEST(InstallValuesTest, SecurityValuesAreChecked) {
+  json v = *ProfileValues("default");
+  EXPECT_EQ(v["security"]["workloadCertTTL"], "24h");
+  EXPECT_EQ(v["security"]["cacerts"], "");
+  std::string error;
+  ASSERT_TRUE(ApplySet(&v, "security.workloadCertTTL=20s", &error)) << error;
+  EXPECT_TRUE(ValidateValues(v, &error)) << error;
+  for (const char* bad : {"500ms", "soon", "0s"}) {
+    json w = v;
+    ASSERT_TRUE(ApplySet(&w, std::string("security.workloadCertTTL=") + bad, &error));
+    EXPECT_FALSE(ValidateValues(w, &error)) << bad;
+    EXPECT_EQ(error.rfind("security.workloadCertTTL: ", 0), 0u) << error;
+  }
+  ASSERT_TRUE(ApplySet(&v, "security.cacerts=/nonexistent-weft-cacerts", &error));
+  EXPECT_FALSE(ValidateValues(v, &error));
+  EXPECT_NE(error.find("security.cacerts: /nonexistent-weft-cacerts/ca-cert.pem cannot be read"),
+            std::string::npos)
+      << error;
+}
+
+TEST(InstallValuesTest, WithDefaultsFillsWhatAnOlderRecordLacks) {
+  json old = *ProfileValues("default");
+  old.erase("security");
+  old.erase("xdsTlsAddress");
+  old["logLevel"] = "debug";
+  json filled = WithDefaults(old);
+  EXPECT_EQ(filled["security"]["workloadCertTTL"], "24h");
+  EXPECT_EQ(filled["xdsTlsAddress"], "");
+  EXPECT_EQ(filled["logLevel"], "debug");
+  std::string error;
+  EXPECT_TRUE(ValidateValues(filled, &error)) << error;
+}
+
 TEST(InstallValuesTest, SplitHostPort) {
   std::string host;
   int port = -1;

@@ -211,6 +211,8 @@ TEST_F(HomeTest, WorkloadJsonRoundTrips) {
   w.command = {"python3", "-m", "http.server"};
   w.upstreams = {{"ratings", 9080, "127.0.0.1:19081"}};
   w.proxy_pid = 42;
+  w.ca_address = "istiod.istio-system.svc:15012";
+  w.trust_domain = "example.org";
   std::string error;
   ASSERT_TRUE(WriteWorkload(w, &error)) << error;
   auto back = ReadWorkload("reviews-v2", &error);

@@ -124,6 +124,26 @@ TEST_F(FormatterTest, EveryScalarOperator) {
   EXPECT_EQ(Format("%RESPONSE_FLAGS%"), "LR,DC");
 }
 
+TEST_F(FormatterTest, DownstreamTlsOperators) {
+  EXPECT_EQ(Format("%DOWNSTREAM_TLS_VERSION% %DOWNSTREAM_TLS_CIPHER% %DOWNSTREAM_PEER_SUBJECT%"),
+            "- - -");  // plaintext
+  network::SecurityInfo security;
+  security.tls_version = "TLSv1.3";
+  security.cipher = "TLS_AES_128_GCM_SHA256";
+  security.peer_subject = "CN=client,O=acme";
+  security.peer_uri_san = "spiffe://cluster.local/ns/default/sa/client";
+  security.peer_certificate = true;
+  info_.SetDownstreamSecurity(&security);
+  EXPECT_EQ(Format("%DOWNSTREAM_TLS_VERSION% %DOWNSTREAM_TLS_CIPHER% %DOWNSTREAM_PEER_SUBJECT% "
+                   "%DOWNSTREAM_PEER_URI_SAN%"),
+            "TLSv1.3 TLS_AES_128_GCM_SHA256 CN=client,O=acme "
+            "spiffe://cluster.local/ns/default/sa/client");
+  EXPECT_TRUE(info_.downstream_peer_certificate);
+  info_.Reset();
+  EXPECT_EQ(Format("%DOWNSTREAM_TLS_CIPHER%"), "-");
+  EXPECT_FALSE(info_.downstream_peer_certificate);
+}
+
 TEST_F(FormatterTest, LiteralPercentAndOmitEmpty) {
   EXPECT_EQ(Format("100%% done"), "100% done");
   auto formatter = SubstitutionFormatter::Compile("[%REQ(X-NONE)%]", /*omit_empty_values=*/true);

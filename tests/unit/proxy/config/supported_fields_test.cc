@@ -8,6 +8,8 @@
 
 #include "absl/strings/str_split.h"
 #include "envoy/config/bootstrap/v3/bootstrap.pb.h"
+#include "envoy/config/listener/v3/listener.pb.h"
+#include "envoy/extensions/filters/network/tcp_proxy/v3/tcp_proxy.pb.h"
 #include "proxy/config/known_extensions.h"
 #include "proxy/config/translate.h"
 #include "proxy/config/translate_common.h"
@@ -86,6 +88,30 @@ TEST(TranslateTest, TranslateClusterChecksSupportedFields) {
   EXPECT_EQ(result.status().message(), "cds[c].ignore_health_on_host_removal: not supported");
   cluster.clear_ignore_health_on_host_removal();
   EXPECT_TRUE(TranslateCluster(cluster, "cds[c]").ok());
+}
+
+TEST(TranslateTest, ListenerFiltersTimeout) {
+  envoy::config::listener::v3::Listener listener;
+  listener.set_name("l");
+  auto* sa = listener.mutable_address()->mutable_socket_address();
+  sa->set_address("127.0.0.1");
+  sa->set_port_value(15006);
+  auto* tcp = listener.add_filter_chains()->add_filters();
+  tcp->set_name("envoy.filters.network.tcp_proxy");
+  envoy::extensions::filters::network::tcp_proxy::v3::TcpProxy tcp_config;
+  tcp_config.set_stat_prefix("t");
+  tcp_config.set_cluster("c");
+  tcp->mutable_typed_config()->PackFrom(tcp_config);
+  auto defaults = TranslateListener(listener, "lds[l]");
+  ASSERT_TRUE(defaults.ok()) << defaults.status();
+  EXPECT_EQ(defaults->listener_filters_timeout, std::chrono::milliseconds(15000));  // Envoy's
+  EXPECT_FALSE(defaults->continue_on_listener_filters_timeout);
+  listener.mutable_listener_filters_timeout()->set_nanos(250'000'000);
+  listener.set_continue_on_listener_filters_timeout(true);
+  auto set = TranslateListener(listener, "lds[l]");
+  ASSERT_TRUE(set.ok()) << set.status();
+  EXPECT_EQ(set->listener_filters_timeout, std::chrono::milliseconds(250));
+  EXPECT_TRUE(set->continue_on_listener_filters_timeout);
 }
 
 }  // namespace

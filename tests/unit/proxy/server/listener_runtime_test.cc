@@ -93,6 +93,72 @@ TEST(ListenerRuntimeTest, ApplicationProtocolsNeedTheHttpInspector) {
   EXPECT_EQ((*rt)->SelectChain(local, remote, "")->config->name, "tcp");
 }
 
+// One port, PERMISSIVE as Istio writes it: an mTLS chain (transport_protocol tls + the mesh
+// ALPNs), a plaintext chain, and a chain chosen by SNI.
+TEST(ListenerRuntimeTest, TlsInspectorFactsChooseTheChain) {
+  auto config = std::make_shared<listener::ListenerConfig>();
+  config->address = "0.0.0.0";
+  config->port = 15006;
+  config->tls_inspector = true;
+  auto mtls = TcpChain("mtls");
+  mtls.match.transport_protocol = "tls";
+  mtls.match.application_protocols = {"istio", "istio-http/1.1"};
+  auto plain = TcpChain("plain");
+  plain.match.transport_protocol = "raw_buffer";
+  auto exact = TcpChain("exact");
+  exact.match.server_names = {"api.example.com"};
+  auto wild = TcpChain("wild");
+  wild.match.server_names = {"*.example.com"};
+  auto wider = TcpChain("wider");
+  wider.match.server_names = {"*.com"};
+  config->filter_chains = {mtls, plain, exact, wild, wider};
+  auto rt = ListenerRuntime::Build(config);
+  ASSERT_TRUE(rt.ok());
+  EXPECT_TRUE((*rt)->inspect_tls);
+  auto local = *network::MakeAddress("10.0.0.1", 15006);
+  auto remote = *network::MakeAddress("10.0.0.2", 4000);
+  auto pick = [&](std::string_view transport, std::string_view sni,
+                  std::vector<std::string_view> alpn) {
+    ListenerRuntime::DetectedFacts facts{transport, sni, std::move(alpn)};
+    const FilterChainRuntime* c = (*rt)->SelectChain(local, remote, facts);
+    return c ? c->config->name : std::string("<none>");
+  };
+  EXPECT_EQ(pick("tls", "", {"h2", "istio-http/1.1"}), "mtls");  // any overlap
+  EXPECT_EQ(pick("", "", {}), "plain");
+  EXPECT_EQ(pick("", "", {"http/1.1"}), "plain");
+  EXPECT_EQ(pick("tls", "", {"h2"}), "<none>");  // TLS without the mesh ALPN: no chain
+  EXPECT_EQ(pick("tls", "api.example.com", {}), "exact");
+  EXPECT_EQ(pick("tls", "www.example.com", {}), "wild");
+  EXPECT_EQ(pick("tls", "a.b.example.com", {}), "wild");  // a wildcard matches any depth
+  EXPECT_EQ(pick("tls", "x.org.com", {}), "wider");
+  // "*.example.com" does not match "example.com"; "*.com" does.
+  EXPECT_EQ(pick("tls", "example.com", {}), "wider");
+  // The server-name level is decided before ALPN, without backtracking (Envoy's tree): an SNI
+  // that picks a server_names chain never falls back to the mTLS chain.
+  EXPECT_EQ(pick("tls", "api.example.com", {"istio"}), "exact");
+}
+
+TEST(ListenerRuntimeTest, NoBacktrackingToALessSpecificLevel) {
+  auto config = std::make_shared<listener::ListenerConfig>();
+  config->address = "0.0.0.0";
+  config->port = 443;
+  auto sni_h2 = TcpChain("sni-h2");
+  sni_h2.match.server_names = {"a.example.com"};
+  sni_h2.match.application_protocols = {"h2"};
+  auto any = TcpChain("any");
+  config->filter_chains = {sni_h2, any};
+  auto rt = ListenerRuntime::Build(config);
+  ASSERT_TRUE(rt.ok());
+  auto local = *network::MakeAddress("10.0.0.1", 443);
+  auto remote = *network::MakeAddress("10.0.0.2", 4000);
+  ListenerRuntime::DetectedFacts facts{"tls", "a.example.com", {"http/1.1"}};
+  EXPECT_EQ((*rt)->SelectChain(local, remote, facts), nullptr);
+  facts.application_protocols = {"h2"};
+  EXPECT_EQ((*rt)->SelectChain(local, remote, facts)->config->name, "sni-h2");
+  facts.server_name = "b.example.com";
+  EXPECT_EQ((*rt)->SelectChain(local, remote, facts)->config->name, "any");
+}
+
 std::shared_ptr<const router::RouteTable> NamedTable(const std::string& name) {
   auto config = std::make_shared<router::RouteConfiguration>();
   config->name = name;
