@@ -172,6 +172,38 @@ class PermissiveTest(TlsInspectorTestBase):
         self.assertEqual(self.counter(prefix + "no_filter_chain_match"), 2)
 
 
+    def test_with_the_http_inspector_a_slow_plaintext_request(self):
+        """Both listener filters: a request line that arrives in pieces is waited for, counted
+        once as not TLS, and chosen by the http_inspector's protocol."""
+        http_chain = lambda log: {
+            "name": "plaintext-http",
+            "filter_chain_match": {"transport_protocol": "raw_buffer",
+                                   "application_protocols": ["http/1.1", "h2c"]},
+            "filters": [hcm("plainhttp", log)]}
+        self.start_chains(self.plain_upstream().port, [self.mtls_chain(), http_chain],
+                          listener_filters=[
+                              {"name": "envoy.filters.listener.tls_inspector", "typed_config": {
+                                  "@type": "type.googleapis.com/envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector"}},
+                              {"name": "envoy.filters.listener.http_inspector", "typed_config": {
+                                  "@type": "type.googleapis.com/envoy.extensions.filters.listener.http_inspector.v3.HttpInspector"}}])
+        with socket.create_connection(("127.0.0.1", self.port), timeout=5) as s:
+            s.sendall(b"GE")
+            time.sleep(0.3)
+            s.sendall(b"T /pieces HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            data = b""
+            while True:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+        self.assertTrue(data.startswith(b"HTTP/1.1 200"), data[:200])
+        self.assertEqual(self.counter("tls_inspector.tls_not_found"), 1)
+        self.assertEqual(self.counter("http.plainhttp.downstream_rq_2xx"), 1)
+        status, _ = self.https_get(self.client_context())
+        self.assertEqual(status, "HTTP/1.1 200 OK")
+        self.assertEqual(self.counter("tls_inspector.tls_found"), 1)
+
+
 class StrictTest(TlsInspectorTestBase):
     def test_only_the_tls_chain_closes_plaintext(self):
         self.start_chains(self.plain_upstream().port, [self.mtls_chain()])

@@ -177,7 +177,18 @@ class Worker::ProtocolInspection : public network::ConnectionCallbacks {
         case tls::ClientHelloResult::kNotTls:
           break;
       }
-      const bool tls = !facts.transport_protocol.empty();
+    }
+    const bool tls = !facts.transport_protocol.empty();
+    std::string_view protocol;
+    if (!tls && rt.inspect_http) {
+      if (InspectHttpProtocol(data.view(), protocol) == InspectResult::kNeedMoreData &&
+          !end_stream) {
+        return;
+      }
+      if (!protocol.empty()) facts.application_protocols.push_back(protocol);
+    }
+    // Counted once per connection, when the inspection is over.
+    if (rt.inspect_tls) {
       Counter(tls ? "tls_inspector.tls_found" : "tls_inspector.tls_not_found").Inc();
       if (tls) {
         Counter(hello.sni.empty() ? "tls_inspector.sni_not_found" : "tls_inspector.sni_found")
@@ -185,14 +196,6 @@ class Worker::ProtocolInspection : public network::ConnectionCallbacks {
         Counter(hello.alpn.empty() ? "tls_inspector.alpn_not_found" : "tls_inspector.alpn_found")
             .Inc();
       }
-    }
-    std::string_view protocol;
-    if (facts.transport_protocol.empty() && rt.inspect_http) {
-      if (InspectHttpProtocol(data.view(), protocol) == InspectResult::kNeedMoreData &&
-          !end_stream) {
-        return;
-      }
-      if (!protocol.empty()) facts.application_protocols.push_back(protocol);
     }
     Hand(facts, &data, end_stream);
   }
