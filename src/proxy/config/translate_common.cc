@@ -27,6 +27,8 @@
 #include "envoy/extensions/retry/host/previous_hosts/v3/previous_hosts.pb.h"
 #include "envoy/extensions/transport_sockets/tls/v3/tls.pb.h"
 #include "envoy/extensions/upstreams/http/v3/http_protocol_options.pb.h"
+#include "udpa/type/v1/typed_struct.pb.h"
+#include "xds/type/v3/typed_struct.pb.h"
 
 // Weft accepts Envoy's deprecated spellings (they are still valid v3 config), so reading them
 // here is intended.
@@ -313,12 +315,33 @@ absl::StatusOr<Format> TranslateFormat(const core::SubstitutionFormatString& for
   return out;
 }
 
+std::string TypedStructInnerType(const google::protobuf::Any& any) {
+  const std::string_view type = TypeNameFromUrl(any.type_url());
+  if (type == "xds.type.v3.TypedStruct") {
+    xds::type::v3::TypedStruct typed_struct;
+    if (!typed_struct.ParseFromString(any.value())) return {};
+    return std::string(TypeNameFromUrl(typed_struct.type_url()));
+  }
+  if (type == "udpa.type.v1.TypedStruct") {
+    // Parsed as its own type (not as the identical xds one) so that its descriptor is linked in
+    // and a YAML/JSON config may name it.
+    udpa::type::v1::TypedStruct typed_struct;
+    if (!typed_struct.ParseFromString(any.value())) return {};
+    return std::string(TypeNameFromUrl(typed_struct.type_url()));
+  }
+  return {};
+}
+
 absl::StatusOr<const KnownExtension*> ResolveExtension(std::string_view name,
                                                        const google::protobuf::Any* typed_config,
                                                        ExtensionKind kind, std::string_view path) {
   const KnownExtension* ext = nullptr;
   if (typed_config != nullptr) {
-    const std::string_view type = TypeNameFromUrl(typed_config->type_url());
+    // An extension without a proto in Weft's tree (Istio's stats.PluginConfig) comes in a
+    // TypedStruct: the wrapped type selects it.
+    const std::string inner = TypedStructInnerType(*typed_config);
+    const std::string_view type =
+        inner.empty() ? TypeNameFromUrl(typed_config->type_url()) : std::string_view(inner);
     ext = FindExtensionByType(type);
     if (ext == nullptr) {
       return ConfigError(FieldPath(path, "typed_config"), "unsupported extension '", type, "'");

@@ -125,7 +125,8 @@ absl::StatusOr<listener::LocalReplyConfig> TranslateLocalReply(const hcm::LocalR
 }
 
 absl::StatusOr<listener::HttpConnectionManagerConfig> TranslateHcm(
-    const hcm::HttpConnectionManager& p, std::string_view path) {
+    const hcm::HttpConnectionManager& p, std::string_view path,
+    filters::istio::TrafficDirection direction) {
   listener::HttpConnectionManagerConfig out;
   switch (p.codec_type()) {
     case hcm::HttpConnectionManager::AUTO:
@@ -183,7 +184,7 @@ absl::StatusOr<listener::HttpConnectionManagerConfig> TranslateHcm(
     ASSIGN_OR_RETURN(
         auto factory,
         TranslateHttpFilter(*last_filter, name, f.has_typed_config() ? &f.typed_config() : nullptr,
-                            Cat("http.", out.stat_prefix, "."), f_path));
+                            Cat("http.", out.stat_prefix, "."), f_path, direction));
     out.http_filters.push_back(listener::HttpFilterConfig{
         std::move(name), f.has_typed_config() ? f.typed_config().type_url() : std::string(),
         std::move(factory)});
@@ -303,8 +304,8 @@ absl::StatusOr<listener::TcpProxyConfig> TranslateTcpProxy(const tcp::TcpProxy& 
   return out;
 }
 
-absl::StatusOr<listener::FilterChain> TranslateFilterChain(const lst::FilterChain& fc,
-                                                           std::string_view path) {
+absl::StatusOr<listener::FilterChain> TranslateFilterChain(
+    const lst::FilterChain& fc, std::string_view path, filters::istio::TrafficDirection direction) {
   listener::FilterChain out;
   out.name = fc.name();
   if (fc.has_filter_chain_match()) {
@@ -357,7 +358,7 @@ absl::StatusOr<listener::FilterChain> TranslateFilterChain(const lst::FilterChai
   if (ext->name == "envoy.filters.network.http_connection_manager") {
     ASSIGN_OR_RETURN(hcm::HttpConnectionManager proto,
                      Unpack<hcm::HttpConnectionManager>(f.typed_config(), c_path));
-    ASSIGN_OR_RETURN(out.filter, TranslateHcm(proto, c_path));
+    ASSIGN_OR_RETURN(out.filter, TranslateHcm(proto, c_path, direction));
   } else {
     ASSIGN_OR_RETURN(tcp::TcpProxy proto, Unpack<tcp::TcpProxy>(f.typed_config(), c_path));
     ASSIGN_OR_RETURN(out.filter, TranslateTcpProxy(proto, c_path));
@@ -433,15 +434,24 @@ absl::StatusOr<listener::ListenerConfig> TranslateListenerUnchecked(const lst::L
   if (p.filter_chains_size() == 0 && !p.has_default_filter_chain()) {
     return ConfigError(FieldPath(path, "filter_chains"), "a listener needs filter_chains");
   }
+  // Listener.traffic_direction: Istio marks its inbound and outbound listeners, and its stats
+  // filter reports as "destination" on INBOUND ones (config/core/v3/base.proto).
+  auto direction = filters::istio::TrafficDirection::kUnspecified;
+  if (p.traffic_direction() == envoy::config::core::v3::INBOUND) {
+    direction = filters::istio::TrafficDirection::kInbound;
+  } else if (p.traffic_direction() == envoy::config::core::v3::OUTBOUND) {
+    direction = filters::istio::TrafficDirection::kOutbound;
+  }
   for (int i = 0; i < p.filter_chains_size(); ++i) {
-    ASSIGN_OR_RETURN(listener::FilterChain fc,
-                     TranslateFilterChain(p.filter_chains(i), IndexPath(path, "filter_chains", i)));
+    ASSIGN_OR_RETURN(
+        listener::FilterChain fc,
+        TranslateFilterChain(p.filter_chains(i), IndexPath(path, "filter_chains", i), direction));
     out.filter_chains.push_back(std::move(fc));
   }
   if (p.has_default_filter_chain()) {
-    ASSIGN_OR_RETURN(
-        out.default_filter_chain,
-        TranslateFilterChain(p.default_filter_chain(), FieldPath(path, "default_filter_chain")));
+    ASSIGN_OR_RETURN(out.default_filter_chain,
+                     TranslateFilterChain(p.default_filter_chain(),
+                                          FieldPath(path, "default_filter_chain"), direction));
   }
   for (int i = 0; i < p.listener_filters_size(); ++i) {
     const lst::ListenerFilter& f = p.listener_filters(i);
