@@ -5,6 +5,7 @@ import json
 import re
 import shutil
 import tempfile
+import time
 import unittest
 
 from harness import Proxy, Upstream, curl, free_port
@@ -40,6 +41,19 @@ def listener(name, port, direction, cluster, transport=None):
         "http_filters": [ISTIO_STATS, ROUTER]}
     chain = {"filters": [{"name": "envoy.filters.network.http_connection_manager",
                           "typed_config": hcm}]}
+    if transport:
+        chain["transport_socket"] = transport
+    return {"name": name, "traffic_direction": direction,
+            "address": {"socket_address": {"address": "127.0.0.1", "port_value": port}},
+            "filter_chains": [chain]}
+
+
+def tcp_listener(name, port, direction, cluster, transport=None):
+    chain = {"filters": [
+        {"name": "istio.stats", "typed_config": ISTIO_STATS["typed_config"]},
+        {"name": "envoy.filters.network.tcp_proxy", "typed_config": {
+            "@type": "type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy",
+            "stat_prefix": name, "cluster": cluster}}]}
     if transport:
         chain["transport_socket"] = transport
     return {"name": name, "traffic_direction": direction,
@@ -83,14 +97,16 @@ class IstioStatsTest(unittest.TestCase):
         cls.pki_dir = tempfile.mkdtemp(prefix="weft-istio-stats-pki-")
         cls.pki = make_pki(cls.pki_dir)
         cls.app = Upstream("server-app")
-        cls.server_mtls_port, cls.server_plain_port, cls.client_port = (
-            free_port(), free_port(), free_port())
+        cls.server_mtls_port, cls.server_plain_port, cls.client_port, cls.server_tcp_port = (
+            free_port(), free_port(), free_port(), free_port())
         inbound = f"inbound|{cls.app.port}||"
         cls.server = Proxy(bootstrap(
             node("server-v1", "server", "server"),
             [listener("inbound_mtls", cls.server_mtls_port, "INBOUND", inbound,
                       downstream_tls(cls.pki, require_client=True, san=CLIENT_ID)),
-             listener("inbound_plain", cls.server_plain_port, "INBOUND", inbound)],
+             listener("inbound_plain", cls.server_plain_port, "INBOUND", inbound),
+             tcp_listener("inbound_tcp", cls.server_tcp_port, "INBOUND", inbound,
+                          downstream_tls(cls.pki, require_client=True, san=CLIENT_ID))],
             [cluster(inbound, cls.app.port)]))
         outbound = f"outbound|9080||{SERVICE}"
         try:
@@ -163,6 +179,32 @@ class IstioStatsTest(unittest.TestCase):
                        source_workload="unknown", destination_principal="unknown",
                        response_code="503")
         self.assertEqual(plain, [1.0], text)
+
+    def test_tcp_connection_over_mutual_tls(self):
+        # curl speaks HTTP over TLS with the client certificate; tcp_proxy relays the plaintext.
+        rc, out, err = curl("-o", "/dev/null", "-w", "%{http_code}", "--cacert",
+                            self.pki["ca.pem"], "--cert", self.pki["client.pem"], "--key",
+                            self.pki["client.key"], f"https://localhost:{self.server_tcp_port}/tcp")
+        self.assertEqual((rc, out), (0, "200"), err)
+        labels = dict(reporter="destination", request_protocol="tcp",
+                      connection_security_policy="mutual_tls", source_principal=CLIENT_ID,
+                      destination_workload="server-v1")
+        deadline = time.time() + 5
+        while True:  # the proxy sees the close a moment after curl exits
+            text = self.prometheus(self.server)
+            closed = series(text, "istio_tcp_connections_closed_total", **labels)
+            if closed or time.time() > deadline:
+                break
+            time.sleep(0.05)
+        self.assertEqual(closed, [1.0], text)
+        self.assertEqual(series(text, "istio_tcp_connections_opened_total", **labels), [1.0])
+        received = series(text, "istio_tcp_received_bytes_total", **labels)
+        sent = series(text, "istio_tcp_sent_bytes_total", **labels)
+        self.assertEqual(len(received), 1)
+        self.assertGreater(received[0], 50)  # at least the request line and headers
+        self.assertGreater(sent[0], 50)
+        self.assertNotIn("response_code", [l for l in text.splitlines()
+                                           if l.startswith("istio_tcp_sent_bytes_total")][0])
 
 
 class IstioStatsConfigTest(unittest.TestCase):

@@ -31,6 +31,7 @@ constexpr KnownExtension kExtensions[] = {
     // Its proto is not in Weft's tree: the config comes as an xds.type.v3.TypedStruct (or
     // udpa.type.v1.TypedStruct) naming this type, or as this type with no fields.
     {"istio.stats", "stats.PluginConfig", ExtensionKind::kHttpFilter},
+    {"istio.stats", "stats.PluginConfig", ExtensionKind::kNetworkFilter},  // TCP metrics
     {"envoy.filters.http.local_ratelimit",
      "envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit", ExtensionKind::kHttpFilter},
     {"envoy.retry_host_predicates.previous_hosts",

@@ -346,11 +346,20 @@ absl::StatusOr<const KnownExtension*> ResolveExtension(std::string_view name,
     if (ext == nullptr) {
       return ConfigError(FieldPath(path, "typed_config"), "unsupported extension '", type, "'");
     }
+    // One type may serve several kinds (istio.stats: HTTP and network filter).
+    for (const KnownExtension& other : KnownExtensions()) {
+      if (other.type_name == ext->type_name && other.kind == kind) ext = &other;
+    }
   } else {
     ext = FindExtensionByName(name);
     if (ext == nullptr) {
       return ConfigError(FieldPath(path, "name"), "unsupported extension '", name,
                          "' (and no typed_config)");
+    }
+    for (const KnownExtension& other : KnownExtensions()) {
+      if (other.name == ext->name && other.type_name == ext->type_name && other.kind == kind) {
+        ext = &other;
+      }
     }
   }
   if (ext->kind != kind) {

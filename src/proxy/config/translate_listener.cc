@@ -12,6 +12,7 @@
 #include "proxy/config/translate_common.h"
 #include "proxy/config/translate_dns_filter.h"
 #include "proxy/config/translate_filters.h"
+#include "proxy/config/translate_istio_stats.h"
 #include "proxy/config/translate_rbac.h"
 #include "proxy/config/translate_tls.h"
 
@@ -320,17 +321,32 @@ absl::StatusOr<listener::FilterChain> TranslateFilterChain(
     ASSIGN_OR_RETURN(out.tls, TranslateTransportSocket(fc.transport_socket(), /*server=*/true,
                                                        FieldPath(path, "transport_socket")));
   }
-  // Every filter but the last must be envoy.filters.network.rbac; the last is the terminal one.
+  // Every filter but the last must be envoy.filters.network.rbac or istio.stats (before a
+  // tcp_proxy); the last is the terminal one.
+  const bool tcp_chain =
+      TypeNameFromUrl(fc.filters(fc.filters_size() - 1).typed_config().type_url()) ==
+      tcp::TcpProxy::descriptor()->full_name();
   for (int i = 0; i + 1 < fc.filters_size(); ++i) {
     const lst::Filter& f = fc.filters(i);
     const std::string f_path = IndexPath(path, "filters", i);
     ASSIGN_OR_RETURN(const KnownExtension* ext,
                      ResolveExtension(f.name(), f.has_typed_config() ? &f.typed_config() : nullptr,
                                       ExtensionKind::kNetworkFilter, f_path));
+    if (ext->type_name == kIstioStatsType) {
+      if (!tcp_chain) {
+        return ConfigError(f_path,
+                           "istio.stats as a network filter only goes before tcp_proxy (an "
+                           "http_connection_manager takes it as an HTTP filter)");
+      }
+      ASSIGN_OR_RETURN(out.istio_tcp_stats,
+                       TranslateIstioStats(f.has_typed_config() ? &f.typed_config() : nullptr,
+                                           direction, FieldPath(f_path, "typed_config")));
+      continue;
+    }
     if (ext->type_name != kNetworkRbacType) {
       return ConfigError(f_path,
-                         "only envoy.filters.network.rbac may come before the terminal "
-                         "filter, got '",
+                         "only envoy.filters.network.rbac and istio.stats may come before the "
+                         "terminal filter, got '",
                          ext->name, "'");
     }
     if (!f.has_typed_config()) {

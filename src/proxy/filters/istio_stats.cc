@@ -120,15 +120,20 @@ class IstioStatsFilter : public StreamFilter {
     const RequestLabels labels =
         ComputeRequestLabels(config_, local.workload, local.principal, facts);
 
+    // The labels are rendered once; each metric's series name is "<metric>" + them.
+    std::string name = SeriesName("", labels);
+    const size_t labels_size = name.size();
+    auto series = [&](std::string_view metric) -> const std::string& {
+      name.replace(0, name.size() - labels_size, metric);
+      return name;
+    };
     stats::Store& store = callbacks_.stats();
-    store.counter(SeriesName("istio_requests_total", labels)).Inc();
+    store.counter(series("istio_requests_total")).Inc();
     const auto elapsed = callbacks_.dispatcher().Now() - info.start_monotonic;
-    store.histogram(SeriesName("istio_request_duration_milliseconds", labels))
+    store.histogram(series("istio_request_duration_milliseconds"))
         .Record(std::chrono::duration<double, std::milli>(elapsed).count());
-    store.histogram(SeriesName("istio_request_bytes", labels))
-        .Record(static_cast<double>(info.bytes_received));
-    store.histogram(SeriesName("istio_response_bytes", labels))
-        .Record(static_cast<double>(info.bytes_sent));
+    store.histogram(series("istio_request_bytes")).Record(static_cast<double>(info.bytes_received));
+    store.histogram(series("istio_response_bytes")).Record(static_cast<double>(info.bytes_sent));
   }
 
  private:
@@ -248,7 +253,37 @@ RequestLabels ComputeRequestLabels(const IstioStatsConfig& config, const Workloa
   return l;
 }
 
-std::string SeriesName(std::string_view metric, const RequestLabels& l) {
+namespace {
+
+RequestLabels TcpLabels(const IstioStatsConfig& config, const access_log::StreamInfo& info) {
+  RequestFacts facts;
+  facts.upstream_cluster = info.upstream_cluster;
+  facts.response_flags = info.response_flags;
+  facts.downstream_mtls = info.downstream_tls && !info.downstream_peer_uri_san.empty();
+  facts.downstream_peer_uri_san = info.downstream_peer_uri_san;
+  const Local& local = LocalState();
+  RequestLabels labels = ComputeRequestLabels(config, local.workload, local.principal, facts);
+  labels.request_protocol = "tcp";
+  return labels;
+}
+
+}  // namespace
+
+void RecordTcpOpened(const IstioStatsConfig& config, stats::Store& store,
+                     const access_log::StreamInfo& info) {
+  store.counter(SeriesName("istio_tcp_connections_opened_total", TcpLabels(config, info), true))
+      .Inc();
+}
+
+void RecordTcpClosed(const IstioStatsConfig& config, stats::Store& store,
+                     const access_log::StreamInfo& info, uint64_t received, uint64_t sent) {
+  const RequestLabels labels = TcpLabels(config, info);
+  store.counter(SeriesName("istio_tcp_connections_closed_total", labels, true)).Inc();
+  store.counter(SeriesName("istio_tcp_received_bytes_total", labels, true)).Inc(received);
+  store.counter(SeriesName("istio_tcp_sent_bytes_total", labels, true)).Inc(sent);
+}
+
+std::string SeriesName(std::string_view metric, const RequestLabels& l, bool tcp) {
   const std::pair<std::string_view, const std::string*> labels[] = {
       {"reporter", &l.reporter},
       {"source_workload", &l.source_workload},
@@ -282,6 +317,7 @@ std::string SeriesName(std::string_view metric, const RequestLabels& l) {
   out += '{';
   bool first = true;
   for (const auto& [name, value] : labels) {
+    if (tcp && (value == &l.response_code || value == &l.grpc_response_status)) continue;
     if (!first) out += ',';
     first = false;
     out.append(name);

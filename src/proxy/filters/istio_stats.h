@@ -78,8 +78,19 @@ struct RequestFacts {
 RequestLabels ComputeRequestLabels(const IstioStatsConfig& config, const WorkloadMetadata& local,
                                    std::string_view local_principal, const RequestFacts& facts);
 
-// `metric{label="value",...}`: the series name under which the store keeps it.
-std::string SeriesName(std::string_view metric, const RequestLabels& labels);
+// `metric{label="value",...}`: the series name under which the store keeps it. TCP metrics
+// have no response_code and grpc_response_status.
+std::string SeriesName(std::string_view metric, const RequestLabels& labels, bool tcp = false);
+
+// Istio's TCP metrics for one tcp_proxy connection (istio.stats as a network filter):
+// istio_tcp_connections_opened_total when the connection starts carrying bytes, and at its close
+// istio_tcp_connections_closed_total, istio_tcp_received_bytes_total (from downstream) and
+// istio_tcp_sent_bytes_total (to downstream). No peer metadata is exchanged over TCP (Istio's
+// istio-peer-exchange ALPN protocol is not implemented): the peer's workload is "unknown".
+void RecordTcpOpened(const IstioStatsConfig& config, stats::Store& store,
+                     const access_log::StreamInfo& info);
+void RecordTcpClosed(const IstioStatsConfig& config, stats::Store& store,
+                     const access_log::StreamInfo& info, uint64_t received, uint64_t sent);
 
 std::unique_ptr<FilterFactory> CreateIstioStatsFilterFactory(
     std::string name, std::shared_ptr<const IstioStatsConfig> config);

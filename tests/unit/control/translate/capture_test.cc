@@ -72,7 +72,8 @@ const lst::Listener* FindListener(const XdsResources& r, const std::string& name
 
 std::string TcpCluster(const lst::FilterChain& chain) {
   tcp::TcpProxy t;
-  EXPECT_TRUE(chain.filters(0).typed_config().UnpackTo(&t)) << chain.name();
+  // The terminal filter: istio.stats (and network RBAC) come before it.
+  EXPECT_TRUE(chain.filters(chain.filters_size() - 1).typed_config().UnpackTo(&t)) << chain.name();
   return t.cluster();
 }
 

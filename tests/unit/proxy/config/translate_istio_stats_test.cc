@@ -89,5 +89,50 @@ TEST(TranslateIstioStatsTest, RefusesAnUnknownWrappedType) {
   EXPECT_THAT(b.status().message(), HasSubstr("unsupported extension 'acme.Plugin'"));
 }
 
+TEST(TranslateIstioStatsTest, NetworkFilterGoesOnlyBeforeTcpProxy) {
+  const std::string tcp = R"Y(
+static_resources:
+  clusters:
+  - name: c
+    type: STATIC
+    load_assignment:
+      cluster_name: c
+      endpoints: [{lb_endpoints: [{endpoint: {address: {socket_address: {address: 127.0.0.1, port_value: 9}}}}]}]
+  listeners:
+  - name: l
+    traffic_direction: OUTBOUND
+    address: {socket_address: {address: 127.0.0.1, port_value: 15001}}
+    filter_chains:
+    - filters:
+      - name: istio.stats
+        typed_config:
+          "@type": type.googleapis.com/xds.type.v3.TypedStruct
+          type_url: type.googleapis.com/stats.PluginConfig
+      - name: envoy.filters.network.tcp_proxy
+        typed_config:
+          "@type": type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy
+          stat_prefix: t
+          cluster: c
+)Y";
+  auto b = LoadBootstrapFromString(tcp);
+  ASSERT_TRUE(b.ok()) << b.status();
+  const auto& chain = b->listeners.at(0).filter_chains.at(0);
+  ASSERT_NE(chain.istio_tcp_stats, nullptr);
+  EXPECT_FALSE(chain.istio_tcp_stats->reports_as_destination());
+
+  // Before an http_connection_manager it is refused: there it is an HTTP filter.
+  std::string http = Bootstrap("", "");
+  const std::string marker = "    - filters:\n";
+  http.insert(http.find(marker) + marker.size(), R"Y(      - name: istio.stats
+        typed_config:
+          "@type": type.googleapis.com/xds.type.v3.TypedStruct
+          type_url: type.googleapis.com/stats.PluginConfig
+)Y");
+  b = LoadBootstrapFromString(http);
+  ASSERT_FALSE(b.ok());
+  EXPECT_THAT(b.status().message(),
+              HasSubstr("filters[0]: istio.stats as a network filter only goes before tcp_proxy"));
+}
+
 }  // namespace
 }  // namespace weft::config

@@ -174,6 +174,28 @@ TEST(IstioLabelsTest, PrometheusRendersTheSeriesWithItsLabels) {
   EXPECT_NE(text.find("istio_request_duration_milliseconds_count{reporter="), std::string::npos);
 }
 
+TEST(IstioLabelsTest, TcpMetricsHaveNoResponseCodeLabels) {
+  IstioStatsConfig config;
+  config.direction = TrafficDirection::kInbound;
+  access_log::StreamInfo info;
+  info.upstream_cluster = "inbound|5432||";
+  info.downstream_tls = true;
+  info.downstream_peer_uri_san = "spiffe://cluster.local/ns/db/sa/client";
+  stats::Registry registry;
+  stats::Store& store = registry.NewStore();
+  RecordTcpOpened(config, store, info);
+  RecordTcpClosed(config, store, info, 100, 2000);
+  const std::string text = stats::FormatPrometheus(registry.Merge());
+  EXPECT_EQ(text.find("response_code"), std::string::npos) << text;
+  EXPECT_EQ(text.find("grpc_response_status"), std::string::npos);
+  EXPECT_NE(text.find("request_protocol=\"tcp\",response_flags=\"-\","
+                      "connection_security_policy=\"mutual_tls\"} 2000\n"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("# TYPE istio_tcp_connections_opened_total counter"), std::string::npos);
+  EXPECT_NE(text.find("# TYPE istio_tcp_received_bytes_total counter"), std::string::npos);
+}
+
 // A FilterCallbacks with a real dispatcher (the filter reads the clock) and a store.
 class Callbacks : public FilterCallbacks {
  public:
