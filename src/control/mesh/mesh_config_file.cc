@@ -68,12 +68,18 @@ absl::StatusOr<MeshConfig> ParseMeshConfig(std::string_view yaml) {
       st = ReadString(value, key, config.root_namespace);
     } else if (key == "trustDomain") {
       st = ReadString(value, key, config.trust_domain);
+    } else if (key == "accessLogFile") {
+      if (!value.is_string()) {
+        st = FieldError(key, "not a string");
+      } else {
+        config.access_log_file = value.get<std::string>();
+      }
     } else if (key == "defaultConfig") {
       st = ReadDefaultConfig(value, config);
     } else {
       st = FieldError(key,
                       "unknown field (weftd honours outboundTrafficPolicy, rootNamespace, "
-                      "trustDomain, defaultConfig.holdApplicationUntilProxyStarts)");
+                      "trustDomain, accessLogFile, defaultConfig.holdApplicationUntilProxyStarts)");
     }
     if (!st.ok()) return st;
   }

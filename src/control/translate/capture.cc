@@ -83,6 +83,7 @@ lst::FilterChain BlackholeChain(const char* name, uint32_t port) {
 lst::Listener VirtualOutbound(const View& view) {
   lst::Listener l = CaptureListener("virtualOutbound", "0.0.0.0", kOutboundCapturePort,
                                     Handoff::kToOriginalDestination);
+  l.set_traffic_direction(envoy::config::core::v3::OUTBOUND);
   *l.add_filter_chains() = BlackholeChain("virtualOutbound-blackhole", kOutboundCapturePort);
   *l.add_filter_chains() = EgressChain(view, "virtualOutbound-catchall-tcp");
   return l;
@@ -91,6 +92,7 @@ lst::Listener VirtualOutbound(const View& view) {
 lst::Listener VirtualInbound(const View& view) {
   lst::Listener l =
       CaptureListener("virtualInbound", "0.0.0.0", kInboundCapturePort, Handoff::kNone);
+  l.set_traffic_direction(envoy::config::core::v3::INBOUND);
   *l.add_filter_chains() = BlackholeChain("virtualInbound-blackhole", kInboundCapturePort);
   for (const ServicePort& p : view.proxy().ports) {
     lst::FilterChain chain = InboundChain(view, p, "0.0.0.0");

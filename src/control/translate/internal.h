@@ -159,6 +159,10 @@ void BuildUpstreamListeners(const View& view, XdsResources& out);
 // VirtualService routes configure (fault, cors); gRPC's proxyless clients only fault (gRPC has
 // no CORS filter and refuses unknown ones); inbound chains just the router.
 enum class HttpFilters { kRouterOnly, kProxylessGrpc, kSidecarOutbound };
+// access_log.cc: MeshConfig.accessLogFile -> Istio's default access log on every connection
+// manager and tcp_proxy of a sidecar's listeners.
+void AddMeshAccessLogs(const View& view, XdsResources& out);
+
 void AddHttpFilters(
     envoy::extensions::filters::network::http_connection_manager::v3::HttpConnectionManager& m,
     HttpFilters filters);

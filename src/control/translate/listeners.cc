@@ -16,6 +16,7 @@
 #include "envoy/extensions/filters/listener/tls_inspector/v3/tls_inspector.pb.h"
 #include "envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.pb.h"
 #include "envoy/extensions/filters/network/tcp_proxy/v3/tcp_proxy.pb.h"
+#include "xds/type/v3/typed_struct.pb.h"
 
 namespace weft::control::translate::internal {
 namespace {
@@ -162,8 +163,29 @@ void AddTcpChains(const Service& s, uint32_t port, bool tls, bool shared_port, l
 
 }  // namespace
 
+namespace {
+
+// Istio's stats.PluginConfig, which has no proto in Weft's tree, in a TypedStruct.
+google::protobuf::Any IstioStatsTypedConfig() {
+  xds::type::v3::TypedStruct stats;
+  stats.set_type_url("type.googleapis.com/stats.PluginConfig");
+  stats.mutable_value();
+  google::protobuf::Any any;
+  any.PackFrom(stats);
+  return any;
+}
+
+}  // namespace
+
 void SetNetworkFilter(lst::FilterChain& chain, const google::protobuf::Message& config,
                       const char* name) {
+  if (std::string_view(name) == "envoy.filters.network.tcp_proxy") {
+    // Istio's TCP metrics come from istio.stats right before every tcp_proxy (after network
+    // RBAC); the listener's traffic_direction makes it report as source or destination.
+    auto* stats = chain.add_filters();
+    stats->set_name("istio.stats");
+    *stats->mutable_typed_config() = IstioStatsTypedConfig();
+  }
   auto* f = chain.add_filters();
   f->set_name(name);
   f->mutable_typed_config()->PackFrom(config);
@@ -232,6 +254,14 @@ void AddHttpFilters(hcm::HttpConnectionManager& m, HttpFilters filters) {
     c->set_name("envoy.filters.http.cors");
     c->mutable_typed_config()->PackFrom(envoy::extensions::filters::http::cors::v3::Cors());
   }
+  if (filters != HttpFilters::kProxylessGrpc) {
+    // Istio's standard metrics, just before the router as Istio inserts them; the listener's
+    // traffic_direction makes it report as "source" (outbound) or "destination" (inbound).
+    // Istio's stats.PluginConfig has no proto in Weft's tree: it travels in a TypedStruct.
+    auto* s = m.add_http_filters();
+    s->set_name("istio.stats");
+    *s->mutable_typed_config() = IstioStatsTypedConfig();
+  }
   auto* r = m.add_http_filters();
   r->set_name("envoy.filters.http.router");
   r->mutable_typed_config()->PackFrom(envoy::extensions::filters::http::router::v3::Router());
@@ -259,6 +289,7 @@ void BuildListeners(const View& view, XdsResources& out) {
         // Istio's "<VIP>_<port>": the VIP tells services on one port apart.
         for (const std::string& vip : ServiceVips(*s)) {
           lst::Listener l = NewListener(vip, p.number);
+          l.set_traffic_direction(envoy::config::core::v3::OUTBOUND);
           if (!vip_listeners.insert(l.name()).second) {
             view.Warn(absl::StrCat("service ", s->hostname, ":", p.number, ": VIP ", vip,
                                    " already belongs to another TCP service on this port "
@@ -277,6 +308,7 @@ void BuildListeners(const View& view, XdsResources& out) {
   }
   for (const auto& [port, services] : by_port) {
     lst::Listener l = NewListener(address, port);
+    l.set_traffic_direction(envoy::config::core::v3::OUTBOUND);
     if (!services.http.empty()) {
       for (const auto* group : {&services.tcp, &services.tls}) {
         for (const Service* s : *group) {
@@ -333,6 +365,7 @@ void BuildListeners(const View& view, XdsResources& out) {
                              ": give the proxy its own IP or a different outbound_address"));
     }
     lst::Listener l = NewListener(inbound_address, p.number);
+    l.set_traffic_direction(envoy::config::core::v3::INBOUND);  // istio.stats reports by it
     // PeerAuthentication: an mTLS chain and/or the plaintext one (security.cc).
     AddInboundChains(view, p, InboundChain(view, p, inbound_address), l);
     out.listeners.push_back(std::move(l));

@@ -20,6 +20,9 @@ struct MeshConfig {
   // defaultConfig.holdApplicationUntilProxyStarts: start applications only once their sidecar
   // is ready (weftctl add-to-mesh always does on plain hosts; kept so the file round-trips).
   bool hold_application_until_proxy_starts = true;
+  // accessLogFile: where sidecars write Istio's default access log ("/dev/stdout", a path);
+  // empty = no access log (Istio's default).
+  std::string access_log_file;
 
   bool operator==(const MeshConfig&) const = default;
 };

@@ -22,6 +22,7 @@ XdsResources Translate(const Snapshot& snapshot, const ProxyIdentity& proxy) {
     } else {
       internal::BuildUpstreamListeners(view, out);
     }
+    internal::AddMeshAccessLogs(view, out);
   }
   auto by_name = [](const auto& a, const auto& b) { return a.name() < b.name(); };
   std::stable_sort(out.listeners.begin(), out.listeners.end(), by_name);

@@ -43,6 +43,7 @@ void BuildUpstreamListeners(const View& view, XdsResources& out) {
       continue;
     }
     lst::Listener l = NewListener(u.bind_address, u.bind_port);
+    l.set_traffic_direction(envoy::config::core::v3::OUTBOUND);
     if (!taken.insert(l.name()).second) {
       view.Warn(absl::StrCat(where, ": ", l.name(),
                              " is already an outbound listener of this proxy (no listener)"));

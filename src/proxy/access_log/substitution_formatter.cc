@@ -45,6 +45,8 @@ constexpr OperatorSpec kOperators[] = {
     {"UPSTREAM_HOST", Kind::kUpstreamHost, ArgRule::kNone, false},
     {"UPSTREAM_REMOTE_ADDRESS", Kind::kUpstreamHost, ArgRule::kNone, false},
     {"UPSTREAM_CLUSTER", Kind::kUpstreamCluster, ArgRule::kNone, false},
+    // Envoy's RAW variant ignores the cluster's alt_stat_name, which Weft does not have.
+    {"UPSTREAM_CLUSTER_RAW", Kind::kUpstreamCluster, ArgRule::kNone, false},
     {"UPSTREAM_LOCAL_ADDRESS", Kind::kUpstreamLocalAddress, ArgRule::kNone, false},
     {"UPSTREAM_TRANSPORT_FAILURE_REASON", Kind::kUpstreamTransportFailureReason, ArgRule::kNone,
      false},

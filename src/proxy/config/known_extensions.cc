@@ -27,6 +27,11 @@ constexpr KnownExtension kExtensions[] = {
      ExtensionKind::kHttpFilter},
     {"envoy.filters.http.jwt_authn", "envoy.extensions.filters.http.jwt_authn.v3.JwtAuthentication",
      ExtensionKind::kHttpFilter},
+    // Istio's standard metrics filter (istio/proxy source/extensions/filters/http/istio_stats).
+    // Its proto is not in Weft's tree: the config comes as an xds.type.v3.TypedStruct (or
+    // udpa.type.v1.TypedStruct) naming this type, or as this type with no fields.
+    {"istio.stats", "stats.PluginConfig", ExtensionKind::kHttpFilter},
+    {"istio.stats", "stats.PluginConfig", ExtensionKind::kNetworkFilter},  // TCP metrics
     {"envoy.filters.http.local_ratelimit",
      "envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit", ExtensionKind::kHttpFilter},
     {"envoy.retry_host_predicates.previous_hosts",

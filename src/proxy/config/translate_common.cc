@@ -28,6 +28,8 @@
 #include "envoy/extensions/transport_sockets/raw_buffer/v3/raw_buffer.pb.h"
 #include "envoy/extensions/transport_sockets/tls/v3/tls.pb.h"
 #include "envoy/extensions/upstreams/http/v3/http_protocol_options.pb.h"
+#include "udpa/type/v1/typed_struct.pb.h"
+#include "xds/type/v3/typed_struct.pb.h"
 
 // Weft accepts Envoy's deprecated spellings (they are still valid v3 config), so reading them
 // here is intended.
@@ -315,21 +317,51 @@ absl::StatusOr<Format> TranslateFormat(const core::SubstitutionFormatString& for
   return out;
 }
 
+std::string TypedStructInnerType(const google::protobuf::Any& any) {
+  const std::string_view type = TypeNameFromUrl(any.type_url());
+  if (type == "xds.type.v3.TypedStruct") {
+    xds::type::v3::TypedStruct typed_struct;
+    if (!typed_struct.ParseFromString(any.value())) return {};
+    return std::string(TypeNameFromUrl(typed_struct.type_url()));
+  }
+  if (type == "udpa.type.v1.TypedStruct") {
+    // Parsed as its own type (not as the identical xds one) so that its descriptor is linked in
+    // and a YAML/JSON config may name it.
+    udpa::type::v1::TypedStruct typed_struct;
+    if (!typed_struct.ParseFromString(any.value())) return {};
+    return std::string(TypeNameFromUrl(typed_struct.type_url()));
+  }
+  return {};
+}
+
 absl::StatusOr<const KnownExtension*> ResolveExtension(std::string_view name,
                                                        const google::protobuf::Any* typed_config,
                                                        ExtensionKind kind, std::string_view path) {
   const KnownExtension* ext = nullptr;
   if (typed_config != nullptr) {
-    const std::string_view type = TypeNameFromUrl(typed_config->type_url());
+    // An extension without a proto in Weft's tree (Istio's stats.PluginConfig) comes in a
+    // TypedStruct: the wrapped type selects it.
+    const std::string inner = TypedStructInnerType(*typed_config);
+    const std::string_view type =
+        inner.empty() ? TypeNameFromUrl(typed_config->type_url()) : std::string_view(inner);
     ext = FindExtensionByType(type);
     if (ext == nullptr) {
       return ConfigError(FieldPath(path, "typed_config"), "unsupported extension '", type, "'");
+    }
+    // One type may serve several kinds (istio.stats: HTTP and network filter).
+    for (const KnownExtension& other : KnownExtensions()) {
+      if (other.type_name == ext->type_name && other.kind == kind) ext = &other;
     }
   } else {
     ext = FindExtensionByName(name);
     if (ext == nullptr) {
       return ConfigError(FieldPath(path, "name"), "unsupported extension '", name,
                          "' (and no typed_config)");
+    }
+    for (const KnownExtension& other : KnownExtensions()) {
+      if (other.name == ext->name && other.type_name == ext->type_name && other.kind == kind) {
+        ext = &other;
+      }
     }
   }
   if (ext->kind != kind) {

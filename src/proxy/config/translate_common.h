@@ -47,6 +47,11 @@ absl::Status ConfigError(std::string_view path, const Args&... message) {
 
 std::chrono::milliseconds ToMilliseconds(const google::protobuf::Duration& d);
 
+// The extension a typed_config wrapped in a TypedStruct (xds.type.v3.TypedStruct, or the older
+// udpa.type.v1.TypedStruct: the same two fields type_url = 1, value = 2) names: its inner
+// message name, or "" when `any` is no TypedStruct or cannot be decoded.
+std::string TypedStructInnerType(const google::protobuf::Any& any);
+
 bool IsIpLiteral(const std::string& address);
 
 // SocketAddress -> (address, port). TCP only unless `allow_udp` (listeners may be UDP).

@@ -7,6 +7,7 @@
 #include "envoy/extensions/filters/http/local_ratelimit/v3/local_rate_limit.pb.h"
 #include "envoy/extensions/filters/http/router/v3/router.pb.h"
 #include "proxy/config/translate_common.h"
+#include "proxy/config/translate_istio_stats.h"
 #include "proxy/config/translate_jwt_authn.h"
 #include "proxy/config/translate_rbac.h"
 #include "proxy/filters/cors.h"
@@ -188,8 +189,14 @@ router::FractionalPercent TranslateFractionalPercent(const envoy::type::v3::Frac
 
 absl::StatusOr<std::shared_ptr<const filters::FilterFactory>> TranslateHttpFilter(
     const KnownExtension& extension, std::string name, const google::protobuf::Any* typed_config,
-    std::string_view http_stat_prefix, std::string_view path) {
+    std::string_view http_stat_prefix, std::string_view path,
+    filters::istio::TrafficDirection direction) {
   const std::string c_path = FieldPath(path, "typed_config");
+  if (extension.type_name == kIstioStatsType) {
+    ASSIGN_OR_RETURN(auto config, TranslateIstioStats(typed_config, direction, c_path));
+    return std::shared_ptr<const filters::FilterFactory>(
+        filters::istio::CreateIstioStatsFilterFactory(std::move(name), std::move(config)));
+  }
   if (extension.type_name == kCorsType) {
     // cors.v3.Cors has no fields: the policies are on the routes. Unpacking still checks the type.
     if (typed_config) RETURN_IF_ERROR(Unpack<cors_pb::Cors>(*typed_config, c_path).status());

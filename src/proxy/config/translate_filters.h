@@ -13,6 +13,7 @@
 #include "envoy/type/v3/percent.pb.h"
 #include "proxy/config/known_extensions.h"
 #include "proxy/filters/filter.h"
+#include "proxy/filters/istio_stats.h"
 #include "proxy/router/route_config.h"
 
 namespace envoy::config::route::v3 {
@@ -23,9 +24,11 @@ namespace weft::config {
 
 // The factory for an http_filters entry that resolved to `extension`; nullptr for the router.
 // `http_stat_prefix` is its connection manager's, as Envoy prints it: "http.<stat_prefix>.".
+// `direction` is the listener's traffic_direction (istio.stats reports by it).
 absl::StatusOr<std::shared_ptr<const filters::FilterFactory>> TranslateHttpFilter(
     const KnownExtension& extension, std::string name, const google::protobuf::Any* typed_config,
-    std::string_view http_stat_prefix, std::string_view path);
+    std::string_view http_stat_prefix, std::string_view path,
+    filters::istio::TrafficDirection direction = filters::istio::TrafficDirection::kUnspecified);
 
 // typed_per_filter_config: filter name -> that filter's per-route config.
 absl::StatusOr<router::PerFilterConfigs> TranslatePerFilterConfigs(

@@ -12,6 +12,7 @@
 #include "proxy/config/translate_common.h"
 #include "proxy/config/translate_dns_filter.h"
 #include "proxy/config/translate_filters.h"
+#include "proxy/config/translate_istio_stats.h"
 #include "proxy/config/translate_rbac.h"
 #include "proxy/config/translate_tls.h"
 
@@ -125,7 +126,8 @@ absl::StatusOr<listener::LocalReplyConfig> TranslateLocalReply(const hcm::LocalR
 }
 
 absl::StatusOr<listener::HttpConnectionManagerConfig> TranslateHcm(
-    const hcm::HttpConnectionManager& p, std::string_view path) {
+    const hcm::HttpConnectionManager& p, std::string_view path,
+    filters::istio::TrafficDirection direction) {
   listener::HttpConnectionManagerConfig out;
   switch (p.codec_type()) {
     case hcm::HttpConnectionManager::AUTO:
@@ -183,7 +185,7 @@ absl::StatusOr<listener::HttpConnectionManagerConfig> TranslateHcm(
     ASSIGN_OR_RETURN(
         auto factory,
         TranslateHttpFilter(*last_filter, name, f.has_typed_config() ? &f.typed_config() : nullptr,
-                            Cat("http.", out.stat_prefix, "."), f_path));
+                            Cat("http.", out.stat_prefix, "."), f_path, direction));
     out.http_filters.push_back(listener::HttpFilterConfig{
         std::move(name), f.has_typed_config() ? f.typed_config().type_url() : std::string(),
         std::move(factory)});
@@ -303,8 +305,8 @@ absl::StatusOr<listener::TcpProxyConfig> TranslateTcpProxy(const tcp::TcpProxy& 
   return out;
 }
 
-absl::StatusOr<listener::FilterChain> TranslateFilterChain(const lst::FilterChain& fc,
-                                                           std::string_view path) {
+absl::StatusOr<listener::FilterChain> TranslateFilterChain(
+    const lst::FilterChain& fc, std::string_view path, filters::istio::TrafficDirection direction) {
   listener::FilterChain out;
   out.name = fc.name();
   if (fc.has_filter_chain_match()) {
@@ -319,17 +321,32 @@ absl::StatusOr<listener::FilterChain> TranslateFilterChain(const lst::FilterChai
     ASSIGN_OR_RETURN(out.tls, TranslateTransportSocket(fc.transport_socket(), /*server=*/true,
                                                        FieldPath(path, "transport_socket")));
   }
-  // Every filter but the last must be envoy.filters.network.rbac; the last is the terminal one.
+  // Every filter but the last must be envoy.filters.network.rbac or istio.stats (before a
+  // tcp_proxy); the last is the terminal one.
+  const bool tcp_chain =
+      TypeNameFromUrl(fc.filters(fc.filters_size() - 1).typed_config().type_url()) ==
+      tcp::TcpProxy::descriptor()->full_name();
   for (int i = 0; i + 1 < fc.filters_size(); ++i) {
     const lst::Filter& f = fc.filters(i);
     const std::string f_path = IndexPath(path, "filters", i);
     ASSIGN_OR_RETURN(const KnownExtension* ext,
                      ResolveExtension(f.name(), f.has_typed_config() ? &f.typed_config() : nullptr,
                                       ExtensionKind::kNetworkFilter, f_path));
+    if (ext->type_name == kIstioStatsType) {
+      if (!tcp_chain) {
+        return ConfigError(f_path,
+                           "istio.stats as a network filter only goes before tcp_proxy (an "
+                           "http_connection_manager takes it as an HTTP filter)");
+      }
+      ASSIGN_OR_RETURN(out.istio_tcp_stats,
+                       TranslateIstioStats(f.has_typed_config() ? &f.typed_config() : nullptr,
+                                           direction, FieldPath(f_path, "typed_config")));
+      continue;
+    }
     if (ext->type_name != kNetworkRbacType) {
       return ConfigError(f_path,
-                         "only envoy.filters.network.rbac may come before the terminal "
-                         "filter, got '",
+                         "only envoy.filters.network.rbac and istio.stats may come before the "
+                         "terminal filter, got '",
                          ext->name, "'");
     }
     if (!f.has_typed_config()) {
@@ -357,7 +374,7 @@ absl::StatusOr<listener::FilterChain> TranslateFilterChain(const lst::FilterChai
   if (ext->name == "envoy.filters.network.http_connection_manager") {
     ASSIGN_OR_RETURN(hcm::HttpConnectionManager proto,
                      Unpack<hcm::HttpConnectionManager>(f.typed_config(), c_path));
-    ASSIGN_OR_RETURN(out.filter, TranslateHcm(proto, c_path));
+    ASSIGN_OR_RETURN(out.filter, TranslateHcm(proto, c_path, direction));
   } else {
     ASSIGN_OR_RETURN(tcp::TcpProxy proto, Unpack<tcp::TcpProxy>(f.typed_config(), c_path));
     ASSIGN_OR_RETURN(out.filter, TranslateTcpProxy(proto, c_path));
@@ -437,15 +454,24 @@ absl::StatusOr<listener::ListenerConfig> TranslateListenerUnchecked(const lst::L
   if (p.filter_chains_size() == 0 && !p.has_default_filter_chain()) {
     return ConfigError(FieldPath(path, "filter_chains"), "a listener needs filter_chains");
   }
+  // Listener.traffic_direction: Istio marks its inbound and outbound listeners, and its stats
+  // filter reports as "destination" on INBOUND ones (config/core/v3/base.proto).
+  auto direction = filters::istio::TrafficDirection::kUnspecified;
+  if (p.traffic_direction() == envoy::config::core::v3::INBOUND) {
+    direction = filters::istio::TrafficDirection::kInbound;
+  } else if (p.traffic_direction() == envoy::config::core::v3::OUTBOUND) {
+    direction = filters::istio::TrafficDirection::kOutbound;
+  }
   for (int i = 0; i < p.filter_chains_size(); ++i) {
-    ASSIGN_OR_RETURN(listener::FilterChain fc,
-                     TranslateFilterChain(p.filter_chains(i), IndexPath(path, "filter_chains", i)));
+    ASSIGN_OR_RETURN(
+        listener::FilterChain fc,
+        TranslateFilterChain(p.filter_chains(i), IndexPath(path, "filter_chains", i), direction));
     out.filter_chains.push_back(std::move(fc));
   }
   if (p.has_default_filter_chain()) {
-    ASSIGN_OR_RETURN(
-        out.default_filter_chain,
-        TranslateFilterChain(p.default_filter_chain(), FieldPath(path, "default_filter_chain")));
+    ASSIGN_OR_RETURN(out.default_filter_chain,
+                     TranslateFilterChain(p.default_filter_chain(),
+                                          FieldPath(path, "default_filter_chain"), direction));
   }
   for (int i = 0; i < p.listener_filters_size(); ++i) {
     const lst::ListenerFilter& f = p.listener_filters(i);

@@ -12,6 +12,7 @@
 
 #include "http/http2_options.h"
 #include "proxy/filters/filter.h"
+#include "proxy/filters/istio_stats.h"
 #include "proxy/filters/rbac_engine.h"
 #include "proxy/listener/dns_filter_config.h"
 #include "proxy/router/route_config.h"
@@ -137,6 +138,8 @@ struct FilterChain {
   // envoy.filters.network.rbac entries before the terminal filter, in order: each decides once,
   // when the connection starts, and a denial closes the connection.
   std::vector<std::shared_ptr<const rbac::RbacConfig>> network_rbacs;
+  // istio.stats as a network filter before tcp_proxy: Istio's TCP metrics; null = none.
+  std::shared_ptr<const filters::istio::IstioStatsConfig> istio_tcp_stats;
   // The terminal network filter (the chain's last): exactly one.
   std::variant<TcpProxyConfig, HttpConnectionManagerConfig> filter;
   // transport_socket envoy.transport_sockets.tls (DownstreamTlsContext); null = plaintext.

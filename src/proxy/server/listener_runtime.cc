@@ -88,6 +88,7 @@ absl::StatusOr<std::shared_ptr<const ListenerRuntime>> ListenerRuntime::Build(
       const auto& tcp = std::get<listener::TcpProxyConfig>(chain.filter);
       auto rt = std::make_shared<TcpProxyRuntime>();
       rt->config = &tcp;
+      rt->istio_stats = chain.istio_tcp_stats.get();
       ASSIGN_OR_RETURN(rt->access_logs, access_log::BuildAccessLogs(tcp.access_logs));
       out.tcp = std::move(rt);
     }

@@ -14,6 +14,7 @@
 #include "base/logging.h"
 #include "base/memory.h"
 #include "proxy/config/bootstrap_loader.h"
+#include "proxy/filters/istio_stats.h"
 #include "proxy/identity/identity_agent.h"
 #include "proxy/server/server.h"
 #include "proxy/xds/xds_client.h"
@@ -94,6 +95,10 @@ int main(int argc, char** argv) {
                  std::string(bootstrap.status().message()).c_str());
     return 1;
   }
+  // istio.stats labels this proxy's side of every request with its own workload.
+  weft::filters::istio::SetLocalWorkload(
+      weft::filters::istio::WorkloadFromNode(bootstrap->node.id, bootstrap->node.metadata),
+      trust_domain);
   if (mode == "validate") {
     std::printf("configuration '%s' OK\n", config_path.empty() ? "<inline>" : config_path.c_str());
     return 0;

@@ -120,6 +120,12 @@ std::string EscapeLabel(std::string_view s) {
 }
 
 PromName ToPrometheus(std::string_view stat) {
+  // A series stored under its Prometheus name, labels included (Istio's standard metrics,
+  // proxy/filters/istio_stats.h): printed as it is.
+  if (const size_t brace = stat.find('{'); brace != std::string_view::npos && stat.back() == '}') {
+    return {std::string(stat.substr(0, brace)),
+            std::string(stat.substr(brace + 1, stat.size() - brace - 2))};
+  }
   struct Rule {
     std::string_view prefix;
     std::string_view label;

@@ -100,7 +100,9 @@ class Registry {
 };
 
 // Text formats of a snapshot: Envoy's "name: value" lines, and Prometheus exposition with
-// Envoy's tag extraction for the common prefixes (cluster.<name>., http.<prefix>., ...).
+// Envoy's tag extraction for the common prefixes (cluster.<name>., http.<prefix>., ...). A stat
+// whose name is already a Prometheus series ("istio_requests_total{reporter=\"source\",...}")
+// is printed with its own labels.
 std::string FormatText(const Snapshot& snapshot, std::string_view filter = {});
 std::string FormatJson(const Snapshot& snapshot);
 std::string FormatPrometheus(const Snapshot& snapshot);

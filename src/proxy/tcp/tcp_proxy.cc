@@ -164,6 +164,7 @@ void TcpProxySession::CountUpstreamBytes() {
 
 void TcpProxySession::OnDownstreamData(network::Buffer& data, bool end_stream) {
   idle_timer_->Touch();
+  ReportIstioOpened();
   info_.bytes_received += data.length();
   if (upstream_connected_ && upstream_ && upstream_->IsOpen()) {
     upstream_->Write(data, end_stream);
@@ -175,6 +176,7 @@ void TcpProxySession::OnDownstreamData(network::Buffer& data, bool end_stream) {
 
 void TcpProxySession::OnUpstreamData(network::Buffer& data, bool end_stream) {
   idle_timer_->Touch();
+  ReportIstioOpened();
   info_.bytes_sent += data.length();
   downstream_->Write(data, end_stream);
 }
@@ -240,6 +242,16 @@ void TcpProxySession::CloseAll(network::Connection::CloseType type) {
   }
 }
 
+// Istio counts a connection as opened when its filter chain starts; here that is the first byte
+// either way (a TLS downstream's handshake, and so its peer identity, is done by then) or its
+// close, whichever comes first, so that opened and closed carry the same identity labels.
+void TcpProxySession::ReportIstioOpened() {
+  if (istio_opened_ || runtime_->istio_stats == nullptr) return;
+  istio_opened_ = true;
+  info_.SetDownstreamSecurity(downstream_->security_info());
+  filters::istio::RecordTcpOpened(*runtime_->istio_stats, worker_.stats, info_);
+}
+
 void TcpProxySession::Finish() {
   if (finished_ || downstream_->IsOpen()) return;
   finished_ = true;
@@ -247,6 +259,11 @@ void TcpProxySession::Finish() {
   info_.SetDownstreamSecurity(downstream_->security_info());  // known once the handshake is done
   stats_.downstream_cx_rx_bytes_total.Inc(downstream_->bytes_read());
   stats_.downstream_cx_tx_bytes_total.Inc(downstream_->bytes_written());
+  if (runtime_->istio_stats != nullptr) {
+    ReportIstioOpened();
+    filters::istio::RecordTcpClosed(*runtime_->istio_stats, worker_.stats, info_,
+                                    downstream_->bytes_read(), downstream_->bytes_written());
+  }
   worker_.access_logs.Write(runtime_->access_logs, info_);
   if (on_closed_) on_closed_(this);
 }

@@ -41,6 +41,7 @@ struct TcpProxyStats {
 // Prepared once per filter chain on the main thread.
 struct TcpProxyRuntime {
   const listener::TcpProxyConfig* config = nullptr;
+  const filters::istio::IstioStatsConfig* istio_stats = nullptr;  // the chain's, or null
   std::vector<access_log::AccessLog> access_logs;
 };
 
@@ -63,6 +64,7 @@ class TcpProxySession : public event::DeferredDeletable {
   void CloseAll(network::Connection::CloseType type);
   void CountUpstreamBytes();
   void Finish();
+  void ReportIstioOpened();
 
   WorkerContext& worker_;
   std::shared_ptr<const TcpProxyRuntime> runtime_;
@@ -81,6 +83,7 @@ class TcpProxySession : public event::DeferredDeletable {
   bool downstream_closed_ = false;
   bool upstream_closed_ = false;
   bool finished_ = false;
+  bool istio_opened_ = false;
   uint32_t connect_attempts_ = 0;
   std::string cluster_name_;
   access_log::StreamInfo info_;

@@ -21,12 +21,14 @@ TEST(MeshConfigFileTest, ReadsTheFieldsItHonours) {
 outboundTrafficPolicy: {mode: REGISTRY_ONLY}
 rootNamespace: mesh-root
 trustDomain: example.org
+accessLogFile: /dev/stdout
 defaultConfig: {holdApplicationUntilProxyStarts: false}
 )");
   ASSERT_TRUE(config.ok()) << config.status();
   EXPECT_EQ(config->outbound_traffic_policy, MeshConfig::OutboundTrafficPolicy::kRegistryOnly);
   EXPECT_EQ(config->root_namespace, "mesh-root");
   EXPECT_EQ(config->trust_domain, "example.org");
+  EXPECT_EQ(config->access_log_file, "/dev/stdout");
   EXPECT_FALSE(config->hold_application_until_proxy_starts);
 }
 
@@ -40,6 +42,7 @@ TEST(MeshConfigFileTest, RefusesWithTheFieldPath) {
       {"outboundTrafficPolicy: {egressProxy: x}",
        "meshConfig.outboundTrafficPolicy.egressProxy: unknown field"},
       {"trustDomain: 7", "meshConfig.trustDomain: not a string"},
+      {"accessLogFile: [a]", "meshConfig.accessLogFile: not a string"},
       {"defaultConfig: {holdApplicationUntilProxyStarts: maybe}",
        "meshConfig.defaultConfig.holdApplicationUntilProxyStarts: not a boolean"},
       {"enableTracing: true", "meshConfig.enableTracing: unknown field"},

@@ -7,9 +7,11 @@
 
 #include "control/translate/translate.h"
 #include "control/translate/view_key.h"
+#include "envoy/extensions/access_loggers/file/v3/file.pb.h"
 #include "envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.pb.h"
 #include "envoy/extensions/filters/network/tcp_proxy/v3/tcp_proxy.pb.h"
 #include "envoy/extensions/filters/udp/dns_filter/v3/dns_filter.pb.h"
+#include "proxy/config/translate.h"
 
 namespace weft::control::translate {
 namespace {
@@ -72,7 +74,8 @@ const lst::Listener* FindListener(const XdsResources& r, const std::string& name
 
 std::string TcpCluster(const lst::FilterChain& chain) {
   tcp::TcpProxy t;
-  EXPECT_TRUE(chain.filters(0).typed_config().UnpackTo(&t)) << chain.name();
+  // The terminal filter: istio.stats (and network RBAC) come before it.
+  EXPECT_TRUE(chain.filters(chain.filters_size() - 1).typed_config().UnpackTo(&t)) << chain.name();
   return t.cluster();
 }
 
@@ -365,6 +368,63 @@ TEST(ViewKeyTest, CaptureAndUpstreamsAreInTheKey) {
   for (size_t i = 0; i < full.listeners.size(); ++i) {
     EXPECT_EQ(full.listeners[i].SerializeAsString(), reduced.listeners[i].SerializeAsString())
         << full.listeners[i].name();
+  }
+}
+
+}  // namespace
+}  // namespace weft::control::translate
+
+namespace weft::control::translate {
+namespace {
+
+// MeshConfig.accessLogFile: Istio's default access log on every connection manager and
+// tcp_proxy of the sidecar, in a form weft-proxy accepts.
+TEST(MeshAccessLogTest, EveryConnectionManagerAndTcpProxyLogsToTheFile) {
+  Snapshot s;
+  s.resources = {Service("default", "reviews", 9080, "HTTP"),
+                 Service("default", "mongodb", 27017, "TCP")};
+  s.registry = BuildRegistry(s.resources);
+  s.mesh.access_log_file = "/dev/stdout";
+  const XdsResources r = Translate(s, Captured());
+  int http = 0, tcp_count = 0;
+  for (const auto& l : r.listeners) {
+    for (const auto& chain : l.filter_chains()) {
+      for (const auto& f : chain.filters()) {
+        const google::protobuf::RepeatedPtrField<envoy::config::accesslog::v3::AccessLog>* logs =
+            nullptr;
+        hcm::HttpConnectionManager m;
+        tcp::TcpProxy t;
+        if (f.typed_config().UnpackTo(&m)) {
+          logs = &m.access_log();
+          ++http;
+        } else if (f.typed_config().UnpackTo(&t)) {
+          logs = &t.access_log();
+          ++tcp_count;
+        } else {
+          continue;
+        }
+        ASSERT_EQ(logs->size(), 1) << l.name();
+        envoy::extensions::access_loggers::file::v3::FileAccessLog file;
+        ASSERT_TRUE(logs->Get(0).typed_config().UnpackTo(&file));
+        EXPECT_EQ(file.path(), "/dev/stdout");
+        EXPECT_NE(
+            file.log_format().text_format_source().inline_string().find("%UPSTREAM_CLUSTER_RAW%"),
+            std::string::npos);
+      }
+    }
+    EXPECT_TRUE(config::TranslateListener(l, l.name()).ok()) << l.name();
+  }
+  EXPECT_GT(http, 0);
+  EXPECT_GT(tcp_count, 0);
+
+  s.mesh.access_log_file.clear();  // Istio's default: no access log
+  for (const auto& l : Translate(s, Captured()).listeners) {
+    for (const auto& chain : l.filter_chains()) {
+      for (const auto& f : chain.filters()) {
+        hcm::HttpConnectionManager m;
+        if (f.typed_config().UnpackTo(&m)) EXPECT_EQ(m.access_log_size(), 0);
+      }
+    }
   }
 }
 

@@ -216,9 +216,10 @@ TEST(AuthorizationPolicyTest, OrderAndTcpRules) {
     }
     if (l.name() == "10.0.0.5_5432") {
       const auto& chain = l.filter_chains(0);
-      ASSERT_EQ(chain.filters_size(), 4);
+      ASSERT_EQ(chain.filters_size(), 5);
       EXPECT_EQ(chain.filters(0).name(), "envoy.filters.network.rbac");
-      EXPECT_EQ(chain.filters(3).name(), "envoy.filters.network.tcp_proxy");
+      EXPECT_EQ(chain.filters(3).name(), "istio.stats");  // Istio's TCP metrics, after RBAC
+      EXPECT_EQ(chain.filters(4).name(), "envoy.filters.network.tcp_proxy");
       // ALLOW with methods: dropped on TCP (nothing allowed); DENY: methods removed, the port
       // stays.
       envoy::extensions::filters::network::rbac::v3::RBAC allow, deny;

@@ -39,6 +39,8 @@ TEST(SupportedFieldsTest, TableNamesRealMessagesAndFields) {
 TEST(SupportedFieldsTest, EveryKnownExtensionIsLinked) {
   LinkExtensionTypes();
   for (const KnownExtension& ext : KnownExtensions()) {
+    // Istio's stats.PluginConfig has no proto in the tree: it comes in a TypedStruct.
+    if (ext.type_name == "stats.PluginConfig") continue;
     EXPECT_NE(
         pb::DescriptorPool::generated_pool()->FindMessageTypeByName(std::string(ext.type_name)),
         nullptr)

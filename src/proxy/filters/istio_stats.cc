@@ -1,0 +1,338 @@
+#include "proxy/filters/istio_stats.h"
+
+#include <chrono>
+
+#include "absl/strings/str_cat.h"
+#include "http/grpc.h"
+#include "http/header_map.h"
+
+namespace weft::filters::istio {
+namespace {
+
+// The process's own workload and what is derived from it once: the principal and the two
+// header values every request sends.
+struct Local {
+  WorkloadMetadata workload;
+  std::string principal;      // "" when NAMESPACE or SERVICE_ACCOUNT is missing
+  std::string header_id;      // x-envoy-peer-metadata-id
+  std::string header_struct;  // x-envoy-peer-metadata
+};
+
+Local& LocalState() {
+  static Local local;
+  return local;
+}
+
+constexpr std::string_view kUnknown = "unknown";
+
+std::string OrUnknown(std::string_view s) { return std::string(s.empty() ? kUnknown : s); }
+
+// "host:port" or "[v6]:port" -> host.
+std::string_view HostWithoutPort(std::string_view authority) {
+  if (!authority.empty() && authority.front() == '[') {
+    const size_t close = authority.find(']');
+    return close == std::string_view::npos ? authority : authority.substr(0, close + 1);
+  }
+  const size_t colon = authority.rfind(':');
+  return colon == std::string_view::npos ? authority : authority.substr(0, colon);
+}
+
+// Istio's cluster names: "outbound|<port>|<subset>|<host>", "inbound|<port>|<subset>|<host>"
+// (pilot/pkg/model/service.go BuildSubsetKey). The host, or "" for any other name.
+std::string_view HostFromClusterName(std::string_view cluster) {
+  if (cluster.substr(0, 9) != "outbound|" && cluster.substr(0, 8) != "inbound|") return {};
+  const size_t last = cluster.rfind('|');
+  return cluster.substr(last + 1);
+}
+
+std::string_view FirstLabel(std::string_view host, size_t index) {
+  for (size_t i = 0; i < index; ++i) {
+    const size_t dot = host.find('.');
+    if (dot == std::string_view::npos) return {};
+    host.remove_prefix(dot + 1);
+  }
+  return host.substr(0, host.find('.'));
+}
+
+void Escape(std::string& out, std::string_view value) {
+  for (char c : value) {
+    if (c == '\\')
+      out += "\\\\";
+    else if (c == '"')
+      out += "\\\"";
+    else if (c == '\n')
+      out += "\\n";
+    else
+      out += c;
+  }
+}
+
+class IstioStatsFilter : public StreamFilter {
+ public:
+  IstioStatsFilter(FilterCallbacks& callbacks, const IstioStatsConfig& config, const std::string&)
+      : callbacks_(callbacks), config_(config) {}
+
+  FilterStatus DecodeHeaders(http::HeaderMap& headers, bool) override {
+    decoded_ = true;
+    authority_ = std::string(headers.GetOr(":authority"));
+    grpc_ = http::IsGrpcRequest(headers);
+    const Local& local = LocalState();
+    if (config_.reports_as_destination()) {
+      ReadPeer(headers, /*remove=*/true);
+    } else {
+      // Ours go upstream whatever the application put there.
+      headers.Set(kPeerMetadataIdHeader, local.header_id);
+      headers.Set(kPeerMetadataHeader, local.header_struct);
+    }
+    return FilterStatus::kContinue;
+  }
+
+  void EncodeHeaders(http::HeaderMap& headers, bool) override {
+    if (config_.reports_as_destination()) {
+      const Local& local = LocalState();
+      headers.Set(kPeerMetadataIdHeader, local.header_id);
+      headers.Set(kPeerMetadataHeader, local.header_struct);
+    } else {
+      ReadPeer(headers, /*remove=*/true);
+    }
+  }
+
+  void OnDestroy() override {
+    const access_log::StreamInfo& info = callbacks_.info();
+    // A filter before this one answered (RBAC, jwt_authn): the request still counts, with what
+    // its headers say.
+    if (!decoded_ && info.request_headers != nullptr) {
+      authority_ = std::string(info.request_headers->GetOr(":authority"));
+      grpc_ = http::IsGrpcRequest(*info.request_headers);
+      if (config_.reports_as_destination()) ReadPeer(*info.request_headers, /*remove=*/false);
+    }
+    RequestFacts facts;
+    facts.peer = peer_ ? &*peer_ : nullptr;
+    facts.authority = authority_;
+    facts.upstream_cluster = info.upstream_cluster;
+    facts.grpc = grpc_;
+    if (grpc_) facts.grpc_status = GrpcStatus(info);
+    facts.response_code = info.response_code;
+    facts.response_flags = info.response_flags;
+    facts.downstream_mtls = info.downstream_tls && !info.downstream_peer_uri_san.empty();
+    facts.downstream_peer_uri_san = info.downstream_peer_uri_san;
+    const Local& local = LocalState();
+    const RequestLabels labels =
+        ComputeRequestLabels(config_, local.workload, local.principal, facts);
+
+    // The labels are rendered once; each metric's series name is "<metric>" + them.
+    std::string name = SeriesName("", labels);
+    const size_t labels_size = name.size();
+    auto series = [&](std::string_view metric) -> const std::string& {
+      name.replace(0, name.size() - labels_size, metric);
+      return name;
+    };
+    stats::Store& store = callbacks_.stats();
+    store.counter(series("istio_requests_total")).Inc();
+    const auto elapsed = callbacks_.dispatcher().Now() - info.start_monotonic;
+    store.histogram(series("istio_request_duration_milliseconds"))
+        .Record(std::chrono::duration<double, std::milli>(elapsed).count());
+    store.histogram(series("istio_request_bytes")).Record(static_cast<double>(info.bytes_received));
+    store.histogram(series("istio_response_bytes")).Record(static_cast<double>(info.bytes_sent));
+  }
+
+ private:
+  void ReadPeer(http::HeaderMap& headers, bool remove) {
+    if (const std::string* value = headers.Get(kPeerMetadataHeader)) {
+      peer_ = DecodePeerHeader(*value);
+      if (peer_) peer_->node_id = std::string(headers.GetOr(kPeerMetadataIdHeader));
+    }
+    if (remove) {
+      headers.Remove(kPeerMetadataHeader);
+      headers.Remove(kPeerMetadataIdHeader);
+    }
+  }
+  void ReadPeer(const http::HeaderMap& headers, bool) {
+    if (const std::string* value = headers.Get(kPeerMetadataHeader)) {
+      peer_ = DecodePeerHeader(*value);
+    }
+  }
+  static std::string_view GrpcStatus(const access_log::StreamInfo& info) {
+    // Trailers normally; a trailers-only response carries it in its headers.
+    if (info.response_trailers != nullptr) {
+      if (const std::string* s = info.response_trailers->Get("grpc-status")) return *s;
+    }
+    if (info.response_headers != nullptr) {
+      if (const std::string* s = info.response_headers->Get("grpc-status")) return *s;
+    }
+    return {};
+  }
+
+  FilterCallbacks& callbacks_;
+  const IstioStatsConfig& config_;
+  bool decoded_ = false;
+  bool grpc_ = false;
+  std::string authority_;
+  std::optional<WorkloadMetadata> peer_;
+};
+
+}  // namespace
+
+void SetLocalWorkload(WorkloadMetadata workload, std::string trust_domain) {
+  Local& local = LocalState();
+  local.principal = workload.namespace_.empty() || workload.service_account.empty()
+                        ? std::string()
+                        : absl::StrCat("spiffe://", trust_domain, "/ns/", workload.namespace_,
+                                       "/sa/", workload.service_account);
+  local.header_id = workload.node_id;
+  local.header_struct = EncodePeerHeader(workload);
+  local.workload = std::move(workload);
+}
+
+const WorkloadMetadata& LocalWorkload() { return LocalState().workload; }
+
+RequestLabels ComputeRequestLabels(const IstioStatsConfig& config, const WorkloadMetadata& local,
+                                   std::string_view local_principal, const RequestFacts& facts) {
+  const bool inbound = config.reports_as_destination();
+  static const WorkloadMetadata kNobody;
+  const WorkloadMetadata& source = inbound ? (facts.peer ? *facts.peer : kNobody) : local;
+  const WorkloadMetadata& destination = inbound ? local : (facts.peer ? *facts.peer : kNobody);
+  const bool source_known = !inbound || facts.peer != nullptr;
+  const bool destination_known = inbound || facts.peer != nullptr;
+
+  RequestLabels l;
+  l.reporter = inbound ? "destination" : "source";
+  l.source_workload = OrUnknown(source.workload_name);
+  l.source_canonical_service = source_known ? OrUnknown(source.CanonicalService()) : "unknown";
+  l.source_canonical_revision = source_known ? source.CanonicalRevision() : "unknown";
+  l.source_workload_namespace = OrUnknown(source.namespace_);
+  l.source_app = OrUnknown(source.Label("app"));
+  l.source_version = OrUnknown(source.Label("version"));
+  l.source_cluster = OrUnknown(source.cluster_id);
+  l.destination_workload = OrUnknown(destination.workload_name);
+  l.destination_workload_namespace = OrUnknown(destination.namespace_);
+  l.destination_app = OrUnknown(destination.Label("app"));
+  l.destination_version = OrUnknown(destination.Label("version"));
+  l.destination_canonical_service =
+      destination_known ? OrUnknown(destination.CanonicalService()) : "unknown";
+  l.destination_canonical_revision =
+      destination_known ? destination.CanonicalRevision() : "unknown";
+  l.destination_cluster = OrUnknown(destination.cluster_id);
+
+  // The principals are what the certificates proved. Inbound: the client's verified URI SAN
+  // (Istio keeps the "spiffe://"), and ours only when we presented it (mTLS). Outbound: ours;
+  // the server's would be the upstream certificate's SAN, which this filter cannot see yet.
+  if (inbound) {
+    l.source_principal =
+        facts.downstream_mtls ? OrUnknown(facts.downstream_peer_uri_san) : std::string(kUnknown);
+    l.destination_principal =
+        facts.downstream_mtls ? OrUnknown(local_principal) : std::string(kUnknown);
+    l.connection_security_policy = facts.downstream_mtls ? "mutual_tls" : "none";
+  } else {
+    l.source_principal = OrUnknown(local_principal);
+    l.destination_principal = std::string(kUnknown);
+    l.connection_security_policy = "unknown";  // the client side does not report it (Istio)
+  }
+
+  // The destination service: the Istio cluster's host, else the request's host.
+  std::string_view service = HostFromClusterName(facts.upstream_cluster);
+  if (service.empty() && !config.disable_host_header_fallback) {
+    service = HostWithoutPort(facts.authority);
+  }
+  l.destination_service = OrUnknown(service);
+  // "<name>.<namespace>.svc..." names both; a short name is the service in the destination's
+  // namespace.
+  if (const std::string_view ns = FirstLabel(service, 1);
+      !ns.empty() && FirstLabel(service, 2) == "svc") {
+    l.destination_service_name = std::string(FirstLabel(service, 0));
+    l.destination_service_namespace = std::string(ns);
+  } else {
+    l.destination_service_name = OrUnknown(service);
+    l.destination_service_namespace = OrUnknown(destination.namespace_);
+  }
+
+  l.request_protocol = facts.grpc ? "grpc" : "http";
+  l.response_code = std::to_string(facts.response_code.value_or(0));
+  l.grpc_response_status = std::string(facts.grpc_status);
+  access_log::AppendResponseFlags(facts.response_flags, l.response_flags);
+  return l;
+}
+
+namespace {
+
+RequestLabels TcpLabels(const IstioStatsConfig& config, const access_log::StreamInfo& info) {
+  RequestFacts facts;
+  facts.upstream_cluster = info.upstream_cluster;
+  facts.response_flags = info.response_flags;
+  facts.downstream_mtls = info.downstream_tls && !info.downstream_peer_uri_san.empty();
+  facts.downstream_peer_uri_san = info.downstream_peer_uri_san;
+  const Local& local = LocalState();
+  RequestLabels labels = ComputeRequestLabels(config, local.workload, local.principal, facts);
+  labels.request_protocol = "tcp";
+  return labels;
+}
+
+}  // namespace
+
+void RecordTcpOpened(const IstioStatsConfig& config, stats::Store& store,
+                     const access_log::StreamInfo& info) {
+  store.counter(SeriesName("istio_tcp_connections_opened_total", TcpLabels(config, info), true))
+      .Inc();
+}
+
+void RecordTcpClosed(const IstioStatsConfig& config, stats::Store& store,
+                     const access_log::StreamInfo& info, uint64_t received, uint64_t sent) {
+  const RequestLabels labels = TcpLabels(config, info);
+  store.counter(SeriesName("istio_tcp_connections_closed_total", labels, true)).Inc();
+  store.counter(SeriesName("istio_tcp_received_bytes_total", labels, true)).Inc(received);
+  store.counter(SeriesName("istio_tcp_sent_bytes_total", labels, true)).Inc(sent);
+}
+
+std::string SeriesName(std::string_view metric, const RequestLabels& l, bool tcp) {
+  const std::pair<std::string_view, const std::string*> labels[] = {
+      {"reporter", &l.reporter},
+      {"source_workload", &l.source_workload},
+      {"source_canonical_service", &l.source_canonical_service},
+      {"source_canonical_revision", &l.source_canonical_revision},
+      {"source_workload_namespace", &l.source_workload_namespace},
+      {"source_principal", &l.source_principal},
+      {"source_app", &l.source_app},
+      {"source_version", &l.source_version},
+      {"source_cluster", &l.source_cluster},
+      {"destination_workload", &l.destination_workload},
+      {"destination_workload_namespace", &l.destination_workload_namespace},
+      {"destination_principal", &l.destination_principal},
+      {"destination_app", &l.destination_app},
+      {"destination_version", &l.destination_version},
+      {"destination_service", &l.destination_service},
+      {"destination_canonical_service", &l.destination_canonical_service},
+      {"destination_canonical_revision", &l.destination_canonical_revision},
+      {"destination_service_name", &l.destination_service_name},
+      {"destination_service_namespace", &l.destination_service_namespace},
+      {"destination_cluster", &l.destination_cluster},
+      {"request_protocol", &l.request_protocol},
+      {"response_code", &l.response_code},
+      {"grpc_response_status", &l.grpc_response_status},
+      {"response_flags", &l.response_flags},
+      {"connection_security_policy", &l.connection_security_policy},
+  };
+  std::string out;
+  out.reserve(1024);
+  out.append(metric);
+  out += '{';
+  bool first = true;
+  for (const auto& [name, value] : labels) {
+    if (tcp && (value == &l.response_code || value == &l.grpc_response_status)) continue;
+    if (!first) out += ',';
+    first = false;
+    out.append(name);
+    out += "=\"";
+    Escape(out, *value);
+    out += '"';
+  }
+  out += '}';
+  return out;
+}
+
+std::unique_ptr<FilterFactory> CreateIstioStatsFilterFactory(
+    std::string name, std::shared_ptr<const IstioStatsConfig> config) {
+  return std::make_unique<TypedFilterFactory<IstioStatsFilter, IstioStatsConfig>>(
+      std::move(name), std::move(config));
+}
+
+}  // namespace weft::filters::istio
