@@ -69,7 +69,9 @@ add() {  # NAME SERVICE VERSION SCRIPT [ENV=VALUE...]
   fi
   # A record left by a workload that is no longer running: clear it first.
   [ -f "$HOME_DIR/workloads/$name/workload.json" ] && "$WEFTCTL" remove-from-mesh "$name" || true
+  # One service account per service, Istio's Bookinfo names: each gets its own SPIFFE identity.
   run "$WEFTCTL" add-to-mesh "$name" --service "$service" --port 9080 --label "version=$version" \
+    --service-account "bookinfo-$service" \
     -- env PYTHONUNBUFFERED=1 "$@" "$PYTHON" "$SAMPLES/$script.py"
 }
 add details-v1 details v1 details
@@ -106,6 +108,22 @@ echo "\$ 10 x curl '$URL/api/v1/products/0/reviews?u=jason'   # as jason"
 for _ in $(seq 10); do version_of jason; done | sort | uniq -c | sed 's/^/    /'
 run "$WEFTCTL" proxy-status
 
+say "Zero trust: each sidecar holds a SPIFFE certificate from weftd's CA; sidecars speak mTLS"
+run "$WEFTCTL" workloads
+# Istio's standard metric, as reviews-v1's sidecar reported the calls it received: who called
+# (from the certificate and the exchanged peer metadata) and whether it was mutual TLS.
+echo "\$ $WEFTCTL exec reviews-v1$SUFFIX -- curl -s localhost:15000/stats/prometheus | grep istio_requests_total"
+"$WEFTCTL" exec "reviews-v1$SUFFIX" -- curl -s --max-time 5 localhost:15000/stats/prometheus |
+  "$PYTHON" -c 'import re,sys
+for line in sys.stdin:
+    if not line.startswith("istio_requests_total{") or "reporter=\"destination\"" not in line:
+        continue
+    labels = dict(re.findall(r"(\w+)=\"([^\"]*)\"", line))
+    print("    {} -> {}  {}  {}  code {}: {}".format(
+        labels.get("source_workload"), labels.get("destination_workload"),
+        labels.get("connection_security_policy"), labels.get("source_principal"),
+        labels.get("response_code"), line.rsplit(" ", 1)[-1].strip()))'
+
 cat <<EOF
 
 == Bookinfo is running in the mesh. Open $URL/productpage (log in as jason to be him).
@@ -117,6 +135,11 @@ Try next (docs/user-guide/bookinfo.md tours each one):
   $WEFTCTL apply -f $ISTIO/virtual-service-reviews-80-20.yaml
   # a 7 s ratings delay for jason: productpage gives up after ~6 s
   $WEFTCTL apply -f $ISTIO/virtual-service-ratings-test-delay.yaml    # after the test-v2 one
+  # zero trust: reviews takes only mTLS, and only from productpage's identity
+  $WEFTCTL apply -f $SAMPLES/security/reviews-strict.yaml
+  curl -s http://\$($WEFTCTL workloads | awk '/^reviews-v1$SUFFIX /{print \$3}'):9080/reviews/0  # refused: plaintext from outside
+  $WEFTCTL apply -f $SAMPLES/security/reviews-only-productpage.yaml
+  $WEFTCTL exec ratings-v1$SUFFIX -- curl -s http://reviews:9080/reviews/0   # RBAC: access denied
   # what each sidecar was sent, and what it said
   $WEFTCTL proxy-status; $WEFTCTL proxy-config routes productpage-v1$SUFFIX
   # a workload's sidecar and app logs, its admin endpoint
