@@ -177,10 +177,11 @@ enum class MtlsMode { kUnset, kDisable, kPermissive, kStrict };
 // PERMISSIVE when nothing sets it).
 MtlsMode InboundMtlsMode(const View& view, uint32_t port);
 // Appends the chains of inbound port `p` built from `plaintext` (InboundChain, with its
-// filter_chain_match destination already set): an mTLS chain (tls + Istio's mesh ALPNs, SDS
-// `default`/`ROOTCA`, client certificate required) unless DISABLE, and the plaintext chain
-// unless STRICT. Returns whether an mTLS chain was added (the listener then needs the
-// tls_inspector).
+// filter_chain_match destination already set), as Istio by mode and protocol: an mTLS chain
+// (tls, + Istio's mesh ALPNs when PERMISSIVE; SDS `default`/`ROOTCA`, client certificate
+// required) unless DISABLE; when PERMISSIVE on a TCP port a TLS passthrough chain (tls, no
+// ALPN, no transport socket); and the plaintext chain (raw_buffer when PERMISSIVE) unless
+// STRICT. Returns whether an mTLS chain was added (the listener then has the tls_inspector).
 bool AddInboundChains(const View& view, const ServicePort& p,
                       envoy::config::listener::v3::FilterChain plaintext,
                       envoy::config::listener::v3::Listener& l);

@@ -258,18 +258,39 @@ bool AddInboundChains(const View& view, const ServicePort& p, lst::FilterChain p
                              "(WEFT_MTLS): no connection is accepted"));
     }
   }
+  // The chains of one inbound port, as Istio's filter-chain match options by mode and port
+  // protocol (pilot/pkg/networking/core/filterchain_options.go, getFilterChainMatchOptions;
+  // Istio 1.2x):
+  //   PERMISSIVE HTTP: mTLS {tls, mesh ALPNs}; plaintext {raw_buffer}
+  //   PERMISSIVE TCP:  mTLS {tls, mesh ALPNs}; TLS passthrough {tls}; plaintext {raw_buffer}
+  //   STRICT (both):   mTLS {tls} -- no ALPN: any TLS client reaches the handshake, which
+  //                    then requires the mesh's client certificate
+  //   DISABLE (both):  plaintext only
+  // The TLS passthrough chain is needed because chain matching does not fall back (Envoy's
+  // rule, tls.md): a ClientHello without mesh ALPNs (an application's own TLS, e.g.
+  // `curl https://pod:8443`) selects the `tls` level and would otherwise fail on ALPN and be
+  // closed. It is the plaintext chain (tcp_proxy to the application) without a transport
+  // socket: the bytes, ClientHello first, reach the application, which ends the TLS itself.
+  // Istio has no such chain on declared HTTP ports ("explicitly declared as HTTP type"), so
+  // neither do we: a non-mesh TLS client of an HTTP port is closed, as with Istio. Istio's
+  // plaintext ALPNs (http/1.1, h2c) only appear on ports of undeclared protocol, which Istio
+  // sniffs with the http_inspector; weftd treats such ports as TCP (no sniffing).
+  const bool http = IsHttpProtocol(PortProtocol(p));
   bool added_tls = false;
   if (mode != MtlsMode::kDisable) {
     lst::FilterChain mtls = plaintext;
     mtls.set_name(absl::StrCat(plaintext.name(), "-mtls"));
     auto* match = mtls.mutable_filter_chain_match();
     match->set_transport_protocol("tls");
-    for (const std::string& alpn : InboundMeshAlpns()) match->add_application_protocols(alpn);
+    if (mode == MtlsMode::kPermissive) {
+      // Istio's allIstioMtlsALPNs (PERMISSIVE HTTP and TCP options).
+      for (const std::string& alpn : InboundMeshAlpns()) match->add_application_protocols(alpn);
+    }
     tls::DownstreamTlsContext ctx;
     SetIstioCertificates(*ctx.mutable_common_tls_context());
     // The application protocols the HCM may speak after the handshake (Istio's inbound
     // ALPN h2, http/1.1 for HTTP ports).
-    if (IsHttpProtocol(PortProtocol(p))) {
+    if (http) {
       ctx.mutable_common_tls_context()->add_alpn_protocols("h2");
       ctx.mutable_common_tls_context()->add_alpn_protocols("http/1.1");
     }
@@ -278,6 +299,20 @@ bool AddInboundChains(const View& view, const ServicePort& p, lst::FilterChain p
     *l.add_filter_chains() = std::move(mtls);
     added_tls = true;
   }
+  if (mode == MtlsMode::kPermissive) {
+    if (!http) {
+      lst::FilterChain passthrough = plaintext;
+      passthrough.set_name(absl::StrCat(plaintext.name(), "-tls-passthrough"));
+      passthrough.mutable_filter_chain_match()->set_transport_protocol("tls");
+      *l.add_filter_chains() = std::move(passthrough);
+    }
+    plaintext.mutable_filter_chain_match()->set_transport_protocol("raw_buffer");
+  }
+  // DISABLE keeps the plaintext chain without transport_protocol: it then takes every
+  // connection to the port, TLS or not, even on a listener whose tls_inspector other ports
+  // need -- what Istio gets by disabling the inspector for ports that need no TLS
+  // (listener_builder.go, populateListenerFilters / filter_disabled), which weft-proxy does
+  // not implement.
   if (mode != MtlsMode::kStrict) *l.add_filter_chains() = std::move(plaintext);
   if (added_tls) AddTlsInspector(l);
   return added_tls;

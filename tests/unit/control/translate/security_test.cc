@@ -276,6 +276,50 @@ namespace {
 
 // A proxy without a workload certificate (no WEFT_MTLS): PERMISSIVE serves plaintext only, STRICT
 // still refuses plaintext, and its clusters get no auto mTLS.
+// The chains of an inbound port as "<transport_protocol>[<application_protocols>]<socket>",
+// socket "+tls" when the chain terminates TLS; its last (terminal) filter after "=>".
+std::vector<std::string> Chains(const std::vector<json>& resources, uint32_t port) {
+  Snapshot s;
+  s.resources = resources;
+  std::vector<std::string> out;
+  for (const lst::Listener& l : Translate(s, App()).listeners) {
+    if (l.name() != "10.0.0.5_" + std::to_string(port)) continue;
+    for (const auto& c : l.filter_chains()) {
+      std::string alpns;
+      for (const std::string& a : c.filter_chain_match().application_protocols()) {
+        alpns += (alpns.empty() ? "" : ",") + a;
+      }
+      std::string text = c.filter_chain_match().transport_protocol() + "[" + alpns + "]" +
+                         (c.has_transport_socket() ? "+tls" : "") + "=>";
+      if (c.filters_size() > 0) text += " " + c.filters(c.filters_size() - 1).name();
+      out.push_back(text);
+    }
+  }
+  return out;
+}
+
+// Istio's filter-chain match options by mode and protocol (filterchain_options.go).
+TEST(PeerAuthenticationTest, InboundChainsAsIstioByModeAndProtocol) {
+  const std::string mesh_alpns = "istio-peer-exchange,istio,istio-http/1.0,istio-http/1.1,istio-h2";
+  const std::string hcm = "=> envoy.filters.network.http_connection_manager";
+  const std::string tcp = "=> envoy.filters.network.tcp_proxy";
+  // PERMISSIVE TCP: TLS without the mesh ALPNs (the application's own TLS) is passed through
+  // to the application as TCP, not terminated.
+  EXPECT_EQ(Chains({}, 5432), (std::vector<std::string>{"tls[" + mesh_alpns + "]+tls" + tcp,
+                                                        "tls[]" + tcp, "raw_buffer[]" + tcp}));
+  // PERMISSIVE HTTP: no passthrough (Istio: "explicitly declared as HTTP type").
+  EXPECT_EQ(Chains({}, 8080),
+            (std::vector<std::string>{"tls[" + mesh_alpns + "]+tls" + hcm, "raw_buffer[]" + hcm}));
+  // STRICT: one terminating chain matching any TLS, whatever its ALPN.
+  const json strict = Pa("istio-system", "default", {{"mtls", {{"mode", "STRICT"}}}});
+  EXPECT_EQ(Chains({strict}, 5432), (std::vector<std::string>{"tls[]+tls" + tcp}));
+  EXPECT_EQ(Chains({strict}, 8080), (std::vector<std::string>{"tls[]+tls" + hcm}));
+  // DISABLE: one chain for every connection to the port, TLS or not.
+  const json disable = Pa("istio-system", "default", {{"mtls", {{"mode", "DISABLE"}}}});
+  EXPECT_EQ(Chains({disable}, 5432), (std::vector<std::string>{"[]" + tcp}));
+  EXPECT_EQ(Chains({disable}, 8080), (std::vector<std::string>{"[]" + hcm}));
+}
+
 TEST(PeerAuthenticationTest, WithoutCertificate) {
   ProxyIdentity plain = App();
   plain.mtls = false;
