@@ -23,28 +23,32 @@ WorkloadMetadata Workload(std::string name, std::string ns, std::string app) {
   return w;
 }
 
-// Every combination of the facts the labels depend on, for one direction.
+// Every combination of the facts the labels depend on, each varied on its own.
 std::vector<RequestFacts> FactsMatrix(const std::vector<const WorkloadMetadata*>& peers) {
   std::vector<RequestFacts> out;
+  RequestFacts f;
   for (const WorkloadMetadata* peer : peers) {
+    f.peer = peer;
     for (std::string_view cluster :
          {"outbound|9080||reviews.default.svc.cluster.local", "inbound|9080||", "plain"}) {
-      for (std::optional<uint32_t> code :
-           {std::optional<uint32_t>(200), std::optional<uint32_t>(503),
-            std::optional<uint32_t>()}) {
-        for (bool grpc : {false, true}) {
-          for (bool mtls : {false, true}) {
-            RequestFacts f;
-            f.peer = peer;
-            f.authority = "ratings:9080";
-            f.upstream_cluster = cluster;
-            f.grpc = grpc;
-            f.grpc_status = grpc ? "14" : "";
-            f.response_code = code;
-            f.response_flags = code == 503 ? 1 : 0;
-            f.downstream_mtls = mtls;
-            f.downstream_peer_uri_san = mtls ? "spiffe://cluster.local/ns/default/sa/a" : "";
-            out.push_back(f);
+      f.upstream_cluster = cluster;
+      for (std::string_view authority : {"ratings:9080", "details.other.svc.cluster.local"}) {
+        f.authority = authority;
+        for (std::optional<uint32_t> code :
+             {std::optional<uint32_t>(200), std::optional<uint32_t>(503),
+              std::optional<uint32_t>()}) {
+          f.response_code = code;
+          for (uint64_t flags : {0, 1}) {
+            f.response_flags = flags;
+            for (std::string_view grpc_status : {"none", "0", "14"}) {
+              f.grpc = grpc_status != "none";
+              f.grpc_status = f.grpc ? grpc_status : "";
+              for (bool mtls : {false, true}) {
+                f.downstream_mtls = mtls;
+                f.downstream_peer_uri_san = mtls ? "spiffe://cluster.local/ns/default/sa/a" : "";
+                out.push_back(f);
+              }
+            }
           }
         }
       }
@@ -69,7 +73,7 @@ class IstioSeriesCacheTest : public ::testing::Test {
 };
 
 TEST_F(IstioSeriesCacheTest, CachedPathGivesTheSlowPathsSeriesIncludingPastTheCap) {
-  constexpr size_t kCapacity = 20;
+  constexpr size_t kCapacity = 500;
   SeriesCache cache(store_, kCapacity);
   std::optional<WorkloadMetadata> overflow;
   const WorkloadMetadata* reviews =
