@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "http/grpc.h"
 #include "http/header_map.h"
+#include "proxy/filters/istio_series_cache.h"
 
 namespace weft::filters::istio {
 namespace {
@@ -16,6 +17,7 @@ struct Local {
   std::string principal;      // "" when NAMESPACE or SERVICE_ACCOUNT is missing
   std::string header_id;      // x-envoy-peer-metadata-id
   std::string header_struct;  // x-envoy-peer-metadata
+  uint64_t generation = 0;    // bumped by each SetLocalWorkload
 };
 
 Local& LocalState() {
@@ -107,7 +109,7 @@ class IstioStatsFilter : public StreamFilter {
       if (config_.reports_as_destination()) ReadPeer(*info.request_headers, /*remove=*/false);
     }
     RequestFacts facts;
-    facts.peer = peer_ ? &*peer_ : nullptr;
+    facts.peer = peer_;
     facts.authority = authority_;
     facts.upstream_cluster = info.upstream_cluster;
     facts.grpc = grpc_;
@@ -116,32 +118,18 @@ class IstioStatsFilter : public StreamFilter {
     facts.response_flags = info.response_flags;
     facts.downstream_mtls = info.downstream_tls && !info.downstream_peer_uri_san.empty();
     facts.downstream_peer_uri_san = info.downstream_peer_uri_san;
-    const Local& local = LocalState();
-    const RequestLabels labels =
-        ComputeRequestLabels(config_, local.workload, local.principal, facts);
-
-    // The labels are rendered once; each metric's series name is "<metric>" + them.
-    std::string name = SeriesName("", labels);
-    const size_t labels_size = name.size();
-    auto series = [&](std::string_view metric) -> const std::string& {
-      name.replace(0, name.size() - labels_size, metric);
-      return name;
-    };
-    stats::Store& store = callbacks_.stats();
-    store.counter(series("istio_requests_total")).Inc();
+    const HttpSeries series = SeriesCache::Of(callbacks_.stats()).Http(config_, facts);
+    series.requests->Inc();
     const auto elapsed = callbacks_.dispatcher().Now() - info.start_monotonic;
-    store.histogram(series("istio_request_duration_milliseconds"))
-        .Record(std::chrono::duration<double, std::milli>(elapsed).count());
-    store.histogram(series("istio_request_bytes")).Record(static_cast<double>(info.bytes_received));
-    store.histogram(series("istio_response_bytes")).Record(static_cast<double>(info.bytes_sent));
+    series.duration->Record(std::chrono::duration<double, std::milli>(elapsed).count());
+    series.request_bytes->Record(static_cast<double>(info.bytes_received));
+    series.response_bytes->Record(static_cast<double>(info.bytes_sent));
   }
 
  private:
+  // The peer's node id (x-envoy-peer-metadata-id) is no label, so only the Struct is read.
   void ReadPeer(http::HeaderMap& headers, bool remove) {
-    if (const std::string* value = headers.Get(kPeerMetadataHeader)) {
-      peer_ = DecodePeerHeader(*value);
-      if (peer_) peer_->node_id = std::string(headers.GetOr(kPeerMetadataIdHeader));
-    }
+    ReadPeer(static_cast<const http::HeaderMap&>(headers), remove);
     if (remove) {
       headers.Remove(kPeerMetadataHeader);
       headers.Remove(kPeerMetadataIdHeader);
@@ -149,7 +137,7 @@ class IstioStatsFilter : public StreamFilter {
   }
   void ReadPeer(const http::HeaderMap& headers, bool) {
     if (const std::string* value = headers.Get(kPeerMetadataHeader)) {
-      peer_ = DecodePeerHeader(*value);
+      peer_ = SeriesCache::Of(callbacks_.stats()).Peer(*value, overflow_peer_);
     }
   }
   static std::string_view GrpcStatus(const access_log::StreamInfo& info) {
@@ -168,7 +156,8 @@ class IstioStatsFilter : public StreamFilter {
   bool decoded_ = false;
   bool grpc_ = false;
   std::string authority_;
-  std::optional<WorkloadMetadata> peer_;
+  const WorkloadMetadata* peer_ = nullptr;         // interned by the worker's SeriesCache
+  std::optional<WorkloadMetadata> overflow_peer_;  // past the cache's peer cap
 };
 
 }  // namespace
@@ -182,9 +171,20 @@ void SetLocalWorkload(WorkloadMetadata workload, std::string trust_domain) {
   local.header_id = workload.node_id;
   local.header_struct = EncodePeerHeader(workload);
   local.workload = std::move(workload);
+  ++local.generation;
 }
 
 const WorkloadMetadata& LocalWorkload() { return LocalState().workload; }
+
+uint64_t LocalWorkloadGeneration() { return LocalState().generation; }
+
+std::string_view DestinationServiceHost(const IstioStatsConfig& config, const RequestFacts& facts) {
+  std::string_view service = HostFromClusterName(facts.upstream_cluster);
+  if (service.empty() && !config.disable_host_header_fallback) {
+    service = HostWithoutPort(facts.authority);
+  }
+  return service;
+}
 
 RequestLabels ComputeRequestLabels(const IstioStatsConfig& config, const WorkloadMetadata& local,
                                    std::string_view local_principal, const RequestFacts& facts) {
@@ -230,10 +230,7 @@ RequestLabels ComputeRequestLabels(const IstioStatsConfig& config, const Workloa
   }
 
   // The destination service: the Istio cluster's host, else the request's host.
-  std::string_view service = HostFromClusterName(facts.upstream_cluster);
-  if (service.empty() && !config.disable_host_header_fallback) {
-    service = HostWithoutPort(facts.authority);
-  }
+  const std::string_view service = DestinationServiceHost(config, facts);
   l.destination_service = OrUnknown(service);
   // "<name>.<namespace>.svc..." names both; a short name is the service in the destination's
   // namespace.
@@ -255,32 +252,72 @@ RequestLabels ComputeRequestLabels(const IstioStatsConfig& config, const Workloa
 
 namespace {
 
-RequestLabels TcpLabels(const IstioStatsConfig& config, const access_log::StreamInfo& info) {
+RequestLabels Labels(const IstioStatsConfig& config, const RequestFacts& facts) {
+  const Local& local = LocalState();
+  return ComputeRequestLabels(config, local.workload, local.principal, facts);
+}
+
+// The labels rendered once; each metric's series name is "<metric>" + them.
+class SeriesNames {
+ public:
+  SeriesNames(const RequestLabels& labels, bool tcp)
+      : name_(SeriesName("", labels, tcp)), labels_size_(name_.size()) {}
+  const std::string& operator()(std::string_view metric) {
+    name_.replace(0, name_.size() - labels_size_, metric);
+    return name_;
+  }
+
+ private:
+  std::string name_;
+  size_t labels_size_;
+};
+
+}  // namespace
+
+HttpSeries ResolveHttpSeries(stats::Store& store, const IstioStatsConfig& config,
+                             const RequestFacts& facts) {
+  SeriesNames series(Labels(config, facts), /*tcp=*/false);
+  HttpSeries out;
+  out.requests = &store.counter(series("istio_requests_total"));
+  out.duration = &store.histogram(series("istio_request_duration_milliseconds"));
+  out.request_bytes = &store.histogram(series("istio_request_bytes"));
+  out.response_bytes = &store.histogram(series("istio_response_bytes"));
+  return out;
+}
+
+RequestFacts TcpFacts(const access_log::StreamInfo& info) {
   RequestFacts facts;
   facts.upstream_cluster = info.upstream_cluster;
   facts.response_flags = info.response_flags;
   facts.downstream_mtls = info.downstream_tls && !info.downstream_peer_uri_san.empty();
   facts.downstream_peer_uri_san = info.downstream_peer_uri_san;
-  const Local& local = LocalState();
-  RequestLabels labels = ComputeRequestLabels(config, local.workload, local.principal, facts);
-  labels.request_protocol = "tcp";
-  return labels;
+  return facts;
 }
 
-}  // namespace
+TcpSeries ResolveTcpSeries(stats::Store& store, const IstioStatsConfig& config,
+                           const RequestFacts& facts) {
+  RequestLabels labels = Labels(config, facts);
+  labels.request_protocol = "tcp";
+  SeriesNames series(labels, /*tcp=*/true);
+  TcpSeries out;
+  out.opened = &store.counter(series("istio_tcp_connections_opened_total"));
+  out.closed = &store.counter(series("istio_tcp_connections_closed_total"));
+  out.received_bytes = &store.counter(series("istio_tcp_received_bytes_total"));
+  out.sent_bytes = &store.counter(series("istio_tcp_sent_bytes_total"));
+  return out;
+}
 
 void RecordTcpOpened(const IstioStatsConfig& config, stats::Store& store,
                      const access_log::StreamInfo& info) {
-  store.counter(SeriesName("istio_tcp_connections_opened_total", TcpLabels(config, info), true))
-      .Inc();
+  SeriesCache::Of(store).Tcp(config, TcpFacts(info)).opened->Inc();
 }
 
 void RecordTcpClosed(const IstioStatsConfig& config, stats::Store& store,
                      const access_log::StreamInfo& info, uint64_t received, uint64_t sent) {
-  const RequestLabels labels = TcpLabels(config, info);
-  store.counter(SeriesName("istio_tcp_connections_closed_total", labels, true)).Inc();
-  store.counter(SeriesName("istio_tcp_received_bytes_total", labels, true)).Inc(received);
-  store.counter(SeriesName("istio_tcp_sent_bytes_total", labels, true)).Inc(sent);
+  const TcpSeries series = SeriesCache::Of(store).Tcp(config, TcpFacts(info));
+  series.closed->Inc();
+  series.received_bytes->Inc(received);
+  series.sent_bytes->Inc(sent);
 }
 
 std::string SeriesName(std::string_view metric, const RequestLabels& l, bool tcp) {

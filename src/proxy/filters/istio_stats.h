@@ -78,6 +78,37 @@ struct RequestFacts {
 RequestLabels ComputeRequestLabels(const IstioStatsConfig& config, const WorkloadMetadata& local,
                                    std::string_view local_principal, const RequestFacts& facts);
 
+// The host the destination_service labels come from: the Istio cluster's, else the request's
+// (unless disable_host_header_fallback); "" when neither.
+std::string_view DestinationServiceHost(const IstioStatsConfig& config, const RequestFacts& facts);
+
+// Bumped by each SetLocalWorkload: what a cache of series built from the local workload checks.
+uint64_t LocalWorkloadGeneration();
+
+// The series one request or TCP connection records into, resolved in a store.
+struct HttpSeries {
+  stats::Counter* requests = nullptr;
+  stats::Histogram* duration = nullptr;
+  stats::Histogram* request_bytes = nullptr;
+  stats::Histogram* response_bytes = nullptr;
+};
+struct TcpSeries {
+  stats::Counter* opened = nullptr;
+  stats::Counter* closed = nullptr;
+  stats::Counter* received_bytes = nullptr;
+  stats::Counter* sent_bytes = nullptr;
+};
+
+// The slow path: the labels computed, the series names built, four lookups in the store. The
+// per-worker SeriesCache (istio_series_cache.h) calls it on a miss.
+HttpSeries ResolveHttpSeries(stats::Store& store, const IstioStatsConfig& config,
+                             const RequestFacts& facts);
+// `facts` as TcpFacts gives them.
+TcpSeries ResolveTcpSeries(stats::Store& store, const IstioStatsConfig& config,
+                           const RequestFacts& facts);
+// A TCP connection's facts: no peer, no HTTP.
+RequestFacts TcpFacts(const access_log::StreamInfo& info);
+
 // `metric{label="value",...}`: the series name under which the store keeps it. TCP metrics
 // have no response_code and grpc_response_status.
 std::string SeriesName(std::string_view metric, const RequestLabels& labels, bool tcp = false);

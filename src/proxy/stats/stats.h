@@ -13,6 +13,7 @@
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace weft::stats {
@@ -60,6 +61,12 @@ class Histogram {
   std::atomic<double> sum_{0};
 };
 
+// State kept beside a store by the thread that owns it (see Store::Attachment).
+class StoreAttachment {
+ public:
+  virtual ~StoreAttachment() = default;
+};
+
 // One thread's stats. Pointers it hands out stay valid for the store's life.
 class Store {
  public:
@@ -67,12 +74,28 @@ class Store {
   Gauge& gauge(std::string_view name);
   Histogram& histogram(std::string_view name);
 
+  // The store's one T (a StoreAttachment constructible from Store&), created on first use: state
+  // a hot path keeps beside the stats it resolves, e.g. istio.stats' cache of resolved series.
+  // It is destroyed before the stats, so the pointers into this store it holds never dangle.
+  // Only the owning thread calls it (no lock: the admin thread never reads attachments).
+  template <typename T>
+  T& Attachment() {
+    static const char kTag = 0;  // one address per T
+    for (auto& [tag, attachment] : attachments_) {
+      if (tag == &kTag) return static_cast<T&>(*attachment);
+    }
+    attachments_.emplace_back(&kTag, std::make_unique<T>(*this));
+    return static_cast<T&>(*attachments_.back().second);
+  }
+
  private:
   friend class Registry;
   std::mutex mutex_;
   std::map<std::string, std::unique_ptr<Counter>, std::less<>> counters_;      // GUARDED_BY(mutex_)
   std::map<std::string, std::unique_ptr<Gauge>, std::less<>> gauges_;          // GUARDED_BY(mutex_)
   std::map<std::string, std::unique_ptr<Histogram>, std::less<>> histograms_;  // GUARDED_BY(mutex_)
+  // Declared last: destroyed first, while the stats they point into still exist.
+  std::vector<std::pair<const void*, std::unique_ptr<StoreAttachment>>> attachments_;
 };
 
 struct HistogramSnapshot {
