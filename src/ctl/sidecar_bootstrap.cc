@@ -25,6 +25,9 @@ nlohmann::json SidecarBootstrap(const WorkloadRecord& w) {
   }
   nlohmann::json metadata = {
       {"NAME", w.name},
+      // Istio's workload (its Deployment's name; here the workload is its own instance): the
+      // source_workload / destination_workload of Istio's standard metrics.
+      {"WORKLOAD_NAME", w.name},
       {"NAMESPACE", w.ns},
       {"SERVICE_ACCOUNT", w.service_account},
       {"LABELS", WorkloadLabels(w)},

@@ -770,7 +770,8 @@ class BookinfoDemoTest(MeshTestCase):
         self.assertIn("virtual-service-reviews-test-v2.yaml", out)  # what to try next
         self.assertIn("uninstall --purge", out)  # how to tear it down
         # reviews-v1's sidecar saw productpage's calls over mutual TLS, with its SPIFFE id.
-        self.assertRegex(out, r"-> reviews-v1\S*\s+mutual_tls\s+spiffe://cluster\.local/ns/"
+        self.assertRegex(out, r"productpage-v1\S* -> reviews-v1\S*\s+mutual_tls\s+"
+                              r"spiffe://cluster\.local/ns/"
                               r"default/sa/bookinfo-productpage\s+code 200: [1-9]")
         weftd = self.mesh.weftd_pid()
         apps = {w: pid_of(self.mesh.workload(w), "app") for w in self.mesh.workloads}

@@ -119,6 +119,7 @@ TEST(SidecarBootstrapTest, IstioNodeIdAndMetadata) {
   EXPECT_EQ(b["node"]["id"], "sidecar~10.250.0.7~reviews-v2.default~default.svc.cluster.local");
   const auto& md = b["node"]["metadata"];
   EXPECT_EQ(md["NAME"], "reviews-v2");
+  EXPECT_EQ(md["WORKLOAD_NAME"], "reviews-v2");  // source/destination_workload in Istio metrics
   EXPECT_EQ(md["NAMESPACE"], "default");
   EXPECT_EQ(md["SERVICE_ACCOUNT"], "bookinfo-reviews");
   EXPECT_EQ(md["LABELS"], (nlohmann::json{{"app", "reviews"}, {"version", "v2"}}));
