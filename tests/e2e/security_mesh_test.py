@@ -222,6 +222,7 @@ class SecurityMeshTest(MeshTestCase):
         for client in (self.client_a, self.client_b):
             wait_for(lambda: self.call(client, "/reset")[0] == 200, 30,
                      "%s's requests allowed again once the policy is gone" % client)
+        time.sleep(6)  # the stale pooled connections' drain_timeout (see test_h)
 
     # ---- the cases ----
 
@@ -344,6 +345,15 @@ spec:
     def test_h_authorization_by_principal_and_namespace(self):
         self.authz_policies()
         try:
+            # A sidecar's pooled connection to the server's sidecar keeps the chain it was
+            # accepted under for at most one more request, or the HCM's drain_timeout (5 s,
+            # Envoy's default) when idle: as Envoy drains an updated listener. Wait for both
+            # clients to see the policy, then for that grace to pass.
+            wait_for(lambda: self.call(self.client_b, "/a/1")[0] == 403, 30,
+                     "client-b's sidecar connections under the policy")
+            wait_for(lambda: self.call(self.client_a, "/b/1")[0] == 403, 30,
+                     "client-a's sidecar connections under the policy")
+            time.sleep(6)
             for (what, client, path, want) in (
                     ("client-a's principal", self.client_a, "/a/1", 200),
                     ("client-b is not client-a", self.client_b, "/a/1", 403),

@@ -490,9 +490,12 @@ class XdsClientTest(unittest.TestCase):
         # Same name and address, inline routes to another cluster now.
         self.fixture.put("listener-http", listener("http", self.port, cluster="other"))
         wait_for(lambda: served_by(self.port) == "up2", what="the updated listener")
-        # The connection opened before the update finishes on the old config.
+        # The connection opened before the update finishes on the old config: one more request,
+        # answered with "connection: close" (Envoy drains an updated listener's connections).
         old.request("GET", "/")
-        self.assertEqual(json.loads(old.getresponse().read())["server"], "up1")
+        response = old.getresponse()
+        self.assertEqual(json.loads(response.read())["server"], "up1")
+        self.assertEqual(response.getheader("connection"), "close")
         old.close()
         # The RDS subscription is gone with the rds listener.
         self.assertEqual({served_by(self.port) for _ in range(3)}, {"up2"})

@@ -178,6 +178,13 @@ void HttpConnectionManager::StartDrain() {
   if (streams_.empty() && !http2_) CloseConnection(network::Connection::CloseType::kFlushWrite);
 }
 
+void HttpConnectionManager::DrainAfterNextResponse() {
+  if (codec_) codec_->ShutdownNotice();
+  if (stale_chain_timer_) return;
+  stale_chain_timer_ = worker_.dispatcher.CreateTimer([this] { StartDrain(); });
+  stale_chain_timer_->Enable(runtime_->config->drain_timeout);
+}
+
 void HttpConnectionManager::CloseConnection(network::Connection::CloseType type) {
   if (closed_) return;
   connection_->Close(type);
@@ -189,6 +196,7 @@ void HttpConnectionManager::OnEvent(network::ConnectionEvent event) {
   closed_ = true;
   idle_timer_->Stop();
   if (request_headers_timer_) request_headers_timer_->Disable();
+  if (stale_chain_timer_) stale_chain_timer_->Disable();
   if (event == network::ConnectionEvent::kRemoteClose || peer_closed_) {
     stats_.downstream_cx_destroy_remote.Inc();
   } else {

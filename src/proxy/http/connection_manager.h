@@ -44,8 +44,16 @@ class HttpConnectionManager : public network::ConnectionCallbacks,
   http::StreamDecoder& NewStream(http::StreamEncoder& response_encoder) override;
   void OnProtocolError(uint32_t status, std::string_view details) override;
 
-  // Drain: stop keeping the connection alive after the current request.
+  // Drain: stop keeping the connection alive after the current request; an idle HTTP/1
+  // connection is closed now (its listener is gone, or the proxy is shutting down).
   void StartDrain();
+  // The connection's filter chain was replaced (an LDS update): it serves at most one more
+  // request with the old chain, then ends — HTTP/1 answers it with "connection: close", HTTP/2
+  // gets GOAWAY. An idle HTTP/1 connection is not cut at once (a request may already be on its
+  // way: the client would see a reset) but after the HCM's drain_timeout, so a stale chain
+  // (an AuthorizationPolicy just deleted or added) outlives the update by seconds at most.
+  // Envoy drains an updated listener the same way, force-closing at the end of its drain time.
+  void DrainAfterNextResponse();
 
   WorkerContext& worker() { return worker_; }
   const HcmRuntime& runtime() const { return *runtime_; }
@@ -71,6 +79,7 @@ class HttpConnectionManager : public network::ConnectionCallbacks,
   std::vector<std::unique_ptr<ActiveStream>> streams_;
   std::optional<event::IdleTimer> idle_timer_;           // no stream active for idle_timeout
   std::unique_ptr<event::Timer> request_headers_timer_;  // first request's headers too slow
+  std::unique_ptr<event::Timer> stale_chain_timer_;      // DrainAfterNextResponse's grace
   event::MonotonicTime start_;
   bool closed_ = false;
   bool peer_closed_ = false;  // the client closed its side while a stream was active

@@ -88,20 +88,26 @@ void Worker::UpdateListener(const std::string& name,
       l.runtime = std::move(runtime);
       // As Envoy drains a listener's connections when its filter chains change: a kept-alive
       // connection must not go on with the old chains (an AuthorizationPolicy deleted, a
-      // PeerAuthentication made STRICT). Idle ones close now, busy ones after their response.
-      DrainHttpConnectionsOf(name);
+      // PeerAuthentication made STRICT). Each serves at most one more request, then ends.
+      DrainHttpConnectionsOf(name, /*close_idle=*/false);
       return;
     }
   });
 }
 
-void Worker::DrainHttpConnectionsOf(const std::string& listener_name) {
+void Worker::DrainHttpConnectionsOf(const std::string& listener_name, bool close_idle) {
   // StartDrain may close connections, which edits the maps: collect first.
   std::vector<HttpConnectionManager*> drain;
   for (auto& [h, listener] : http_connection_listener_) {
     if (listener == listener_name) drain.push_back(h);
   }
-  for (auto* h : drain) h->StartDrain();
+  for (auto* h : drain) {
+    if (close_idle) {
+      h->StartDrain();
+    } else {
+      h->DrainAfterNextResponse();
+    }
+  }
 }
 
 void Worker::RemoveListener(const std::string& name) {
@@ -112,7 +118,7 @@ void Worker::RemoveListener(const std::string& name) {
       if (it->acceptor) it->acceptor->Close();
       // splice keeps the element (and references to it) alive in the retired list.
       retired_listeners_.splice(retired_listeners_.end(), listeners_, it);
-      DrainHttpConnectionsOf(name);
+      DrainHttpConnectionsOf(name, /*close_idle=*/true);
       return;
     }
   });

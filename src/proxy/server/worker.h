@@ -88,7 +88,9 @@ class Worker {
   void FinishHandshakeGate(HandshakeGate* gate);
   HcmStats& HcmStatsFor(const std::string& prefix);
   // StartDrain on each HTTP connection accepted by `listener_name` (removed or updated).
-  void DrainHttpConnectionsOf(const std::string& listener_name);
+  // `close_idle`: StartDrain (idle HTTP/1 connections close now) rather than
+  // DrainAfterNextResponse.
+  void DrainHttpConnectionsOf(const std::string& listener_name, bool close_idle);
   const tls::TlsStats& TlsStatsFor(const std::string& listener_prefix);
   TcpProxyStats& TcpStatsFor(const std::string& prefix);
 
