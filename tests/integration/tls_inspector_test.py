@@ -84,15 +84,17 @@ class TlsInspectorTestBase(TlsTestBase):
         built = [c(self.access_log) if callable(c) else c for c in chains]
         self.proxy = Proxy(config(self.port, upstream_port, built, listener_extra))
 
-    def mtls_chain(self, filter_factory=None, network_filters=(), san=None):
+    def mtls_chain(self, filter_factory=None, network_filters=(), san=None, **chain_extra):
         def build(access_log):
             terminal = filter_factory(access_log) if filter_factory else hcm("mtls", access_log)
-            return {"name": "mtls",
-                    "filter_chain_match": {"transport_protocol": "tls",
-                                           "application_protocols": ISTIO_ALPNS},
-                    "filters": [*network_filters, terminal],
-                    "transport_socket": downstream_tls(self.pki, require_client=True, san=san,
-                                                       alpn=["istio-http/1.1", "istio"])}
+            chain = {"name": "mtls",
+                     "filter_chain_match": {"transport_protocol": "tls",
+                                            "application_protocols": ISTIO_ALPNS},
+                     "filters": [*network_filters, terminal],
+                     "transport_socket": downstream_tls(self.pki, require_client=True, san=san,
+                                                        alpn=["istio-http/1.1", "istio"])}
+            chain.update(chain_extra)
+            return chain
         return build
 
     def plaintext_chain(self):
@@ -319,6 +321,34 @@ class ListenerFiltersTimeoutTest(TlsInspectorTestBase):
                           continue_on_listener_filters_timeout=True)
         with socket.create_connection(("127.0.0.1", self.port), timeout=10) as s:
             self.assertEqual(s.recv(100), b"220 hello\r\n")
+
+
+class TransportSocketConnectTimeoutTest(TlsInspectorTestBase):
+    def test_stalled_handshake_is_closed_and_counted(self):
+        """A client that sends a complete ClientHello (so the tls_inspector is done and the mTLS
+        chain is chosen) and then never answers the server's flight is closed by the chain's
+        transport_socket_connect_timeout; a normal client on the same port still gets through."""
+        self.start_chains(self.plain_upstream().port,
+                          [self.mtls_chain(transport_socket_connect_timeout="0.5s")])
+        prefix = f"listener.127.0.0.1_{self.port}."
+        # The ClientHello of a real TLS client, produced in memory and sent by hand.
+        outgoing = ssl.MemoryBIO()
+        client = self.client_context().wrap_bio(ssl.MemoryBIO(), outgoing,
+                                                server_hostname="localhost")
+        with self.assertRaises(ssl.SSLWantReadError):
+            client.do_handshake()
+        client_hello = outgoing.read()
+        with socket.create_connection(("127.0.0.1", self.port), timeout=10) as s:
+            s.sendall(client_hello)
+            started = time.time()
+            while s.recv(65536):  # the server's flight, then the proxy's close
+                pass
+            self.assertLess(time.time() - started, 8)  # closed by the proxy, not our timeout
+        self.assertEqual(self.counter(prefix + "downstream_cx_transport_socket_connect_timeout"), 1)
+        self.assertEqual(self.counter("tls_inspector.tls_found"), 1)
+        status, _ = self.https_get(self.client_context())
+        self.assertEqual(status, "HTTP/1.1 200 OK")
+        self.assertEqual(self.counter(prefix + "downstream_cx_transport_socket_connect_timeout"), 1)
 
 
 if __name__ == "__main__":

@@ -185,7 +185,8 @@ MtlsMode InboundMtlsMode(const View& view, uint32_t port);
 bool AddInboundChains(const View& view, const ServicePort& p,
                       envoy::config::listener::v3::FilterChain plaintext,
                       envoy::config::listener::v3::Listener& l);
-// Adds envoy.filters.listener.tls_inspector to `l` unless it has it.
+// Adds envoy.filters.listener.tls_inspector to `l` unless it has it, and (as Istio's inbound)
+// continue_on_listener_filters_timeout: true.
 void AddTlsInspector(envoy::config::listener::v3::Listener& l);
 // Upstream TLS of an outbound cluster: the DestinationRule's `tls` (effective `policy`) when it
 // sets one, else Istio's auto mTLS (transport_socket_matches on endpoint metadata tlsMode istio).

@@ -242,6 +242,11 @@ void AddTlsInspector(lst::Listener& l) {
   f->set_name("envoy.filters.listener.tls_inspector");
   f->mutable_typed_config()->PackFrom(
       envoy::extensions::filters::listener::tls_inspector::v3::TlsInspector());
+  // As Istio's inbound listeners (pilot's listener builder sets ContinueOnListenerFiltersTimeout
+  // on them): a server-speaks-first protocol (MySQL, SMTP) on a PERMISSIVE port sends nothing
+  // for the inspector to look at, and after listener_filters_timeout (15 s) gets the plaintext
+  // chain instead of being closed.
+  l.set_continue_on_listener_filters_timeout(true);
 }
 
 bool AddInboundChains(const View& view, const ServicePort& p, lst::FilterChain plaintext,

@@ -66,7 +66,8 @@ constexpr SupportedFields kTable[] = {
      "continue_on_listener_filters_timeout traffic_direction"},
     // A UDP listener's own settings: Weft has none to tune (an empty message is accepted).
     {"envoy.config.listener.v3.UdpListenerConfig", ""},
-    {"envoy.config.listener.v3.FilterChain", "name filter_chain_match filters transport_socket"},
+    {"envoy.config.listener.v3.FilterChain",
+     "name filter_chain_match filters transport_socket transport_socket_connect_timeout"},
     // TLS (translate_tls.cc).
     {"envoy.config.core.v3.TransportSocket", "name typed_config"},
     {"envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext",

@@ -321,6 +321,15 @@ absl::StatusOr<listener::FilterChain> TranslateFilterChain(
     ASSIGN_OR_RETURN(out.tls, TranslateTransportSocket(fc.transport_socket(), /*server=*/true,
                                                        FieldPath(path, "transport_socket")));
   }
+  if (fc.has_transport_socket_connect_timeout()) {
+    const google::protobuf::Duration& d = fc.transport_socket_connect_timeout();
+    if (d.seconds() < 0 || d.nanos() < 0 || d.nanos() > 999999999) {
+      return ConfigError(FieldPath(path, "transport_socket_connect_timeout"),
+                         "must be a non-negative duration");
+    }
+    // Envoy: "If present and nonzero" the limit applies; zero, like unset, means none.
+    out.transport_socket_connect_timeout = ToMilliseconds(d);
+  }
   // Every filter but the last must be envoy.filters.network.rbac or istio.stats (before a
   // tcp_proxy); the last is the terminal one.
   const bool tcp_chain =

@@ -144,6 +144,11 @@ struct FilterChain {
   std::variant<TcpProxyConfig, HttpConnectionManagerConfig> filter;
   // transport_socket envoy.transport_sockets.tls (DownstreamTlsContext); null = plaintext.
   std::shared_ptr<tls::TlsContext> tls;
+  // Envoy's FilterChain.transport_socket_connect_timeout (listener_components.proto, field 9):
+  // how long a connection may take to finish its transport socket's handshake before it is
+  // closed and listener.<addr>.downstream_cx_transport_socket_connect_timeout counts it.
+  // 0 = no limit, Envoy's default (the field unset or zero).
+  Milliseconds transport_socket_connect_timeout{0};
 };
 
 struct ListenerConfig {

@@ -267,8 +267,16 @@ class Worker::HandshakeGate : public network::ConnectionCallbacks {
                 std::unique_ptr<network::Connection> connection)
       : worker_(worker), listener_(listener), chain_(chain), connection_(std::move(connection)) {
     connection_->SetCallbacks(this);
+    // Envoy's transport_socket_connect_timeout: without it (its default) a peer that stalls
+    // mid-handshake keeps its connection for as long as it likes.
+    const std::chrono::milliseconds limit = chain_.config->transport_socket_connect_timeout;
+    if (limit.count() > 0) {
+      timer_ = worker_.dispatcher_.CreateTimer([this] { OnTimeout(); });
+      timer_->Enable(limit);
+    }
   }
   void OnTransportSecured() override {
+    if (timer_) timer_->Disable();
     std::unique_ptr<network::Connection> connection = std::move(connection_);
     Worker& worker = worker_;
     ActiveListener& listener = listener_;
@@ -284,14 +292,23 @@ class Worker::HandshakeGate : public network::ConnectionCallbacks {
   }
   void OnEvent(network::ConnectionEvent event) override {
     if (event == network::ConnectionEvent::kConnected || !connection_) return;
+    if (timer_) timer_->Disable();
     worker_.FinishHandshakeGate(this);
   }
 
  private:
+  void OnTimeout() {
+    worker_.stats_
+        .counter(listener_.runtime->stat_prefix + "downstream_cx_transport_socket_connect_timeout")
+        .Inc();
+    connection_->Close(network::Connection::CloseType::kNoFlush);  // OnEvent finishes
+  }
+
   Worker& worker_;
   ActiveListener& listener_;
   const FilterChainRuntime& chain_;
   std::unique_ptr<network::Connection> connection_;
+  std::unique_ptr<event::Timer> timer_;  // transport_socket_connect_timeout; null = no limit
 };
 
 void Worker::FinishHandshakeGate(HandshakeGate* gate) {

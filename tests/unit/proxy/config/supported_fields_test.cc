@@ -92,7 +92,8 @@ TEST(TranslateTest, TranslateClusterChecksSupportedFields) {
   EXPECT_TRUE(TranslateCluster(cluster, "cds[c]").ok());
 }
 
-TEST(TranslateTest, ListenerFiltersTimeout) {
+// A listener on 127.0.0.1:15006 with one tcp_proxy filter chain.
+envoy::config::listener::v3::Listener TcpListener() {
   envoy::config::listener::v3::Listener listener;
   listener.set_name("l");
   auto* sa = listener.mutable_address()->mutable_socket_address();
@@ -104,6 +105,11 @@ TEST(TranslateTest, ListenerFiltersTimeout) {
   tcp_config.set_stat_prefix("t");
   tcp_config.set_cluster("c");
   tcp->mutable_typed_config()->PackFrom(tcp_config);
+  return listener;
+}
+
+TEST(TranslateTest, ListenerFiltersTimeout) {
+  envoy::config::listener::v3::Listener listener = TcpListener();
   auto defaults = TranslateListener(listener, "lds[l]");
   ASSERT_TRUE(defaults.ok()) << defaults.status();
   EXPECT_EQ(defaults->listener_filters_timeout, std::chrono::milliseconds(15000));  // Envoy's
@@ -114,6 +120,30 @@ TEST(TranslateTest, ListenerFiltersTimeout) {
   ASSERT_TRUE(set.ok()) << set.status();
   EXPECT_EQ(set->listener_filters_timeout, std::chrono::milliseconds(250));
   EXPECT_TRUE(set->continue_on_listener_filters_timeout);
+}
+
+TEST(TranslateTest, TransportSocketConnectTimeout) {
+  envoy::config::listener::v3::Listener listener = TcpListener();
+  auto unset = TranslateListener(listener, "lds[l]");
+  ASSERT_TRUE(unset.ok()) << unset.status();
+  // Envoy's default: no limit.
+  EXPECT_EQ(unset->filter_chains[0].transport_socket_connect_timeout.count(), 0);
+
+  auto* timeout = listener.mutable_filter_chains(0)->mutable_transport_socket_connect_timeout();
+  timeout->set_seconds(2);
+  timeout->set_nanos(500'000'000);
+  auto set = TranslateListener(listener, "lds[l]");
+  ASSERT_TRUE(set.ok()) << set.status();
+  EXPECT_EQ(set->filter_chains[0].transport_socket_connect_timeout,
+            std::chrono::milliseconds(2500));
+
+  timeout->set_seconds(-1);
+  timeout->set_nanos(0);
+  auto negative = TranslateListener(listener, "lds[l]");
+  ASSERT_FALSE(negative.ok());
+  EXPECT_EQ(negative.status().message(),
+            "lds[l].filter_chains[0].transport_socket_connect_timeout: must be a non-negative "
+            "duration");
 }
 
 }  // namespace
