@@ -6,6 +6,7 @@
 #include "http/grpc.h"
 #include "http/header_map.h"
 #include "proxy/filters/istio_series_cache.h"
+#include "proxy/stats/stats.h"
 
 namespace weft::filters::istio {
 namespace {
@@ -54,19 +55,6 @@ std::string_view FirstLabel(std::string_view host, size_t index) {
     host.remove_prefix(dot + 1);
   }
   return host.substr(0, host.find('.'));
-}
-
-void Escape(std::string& out, std::string_view value) {
-  for (char c : value) {
-    if (c == '\\')
-      out += "\\\\";
-    else if (c == '"')
-      out += "\\\"";
-    else if (c == '\n')
-      out += "\\n";
-    else
-      out += c;
-  }
 }
 
 class IstioStatsFilter : public StreamFilter {
@@ -359,7 +347,7 @@ std::string SeriesName(std::string_view metric, const RequestLabels& l, bool tcp
     first = false;
     out.append(name);
     out += "=\"";
-    Escape(out, *value);
+    stats::AppendPrometheusLabelValue(out, *value);
     out += '"';
   }
   out += '}';

@@ -104,21 +104,6 @@ std::string Sanitize(std::string_view s) {
   return out;
 }
 
-std::string EscapeLabel(std::string_view s) {
-  std::string out;
-  for (char c : s) {
-    if (c == '\\')
-      out += "\\\\";
-    else if (c == '"')
-      out += "\\\"";
-    else if (c == '\n')
-      out += "\\n";
-    else
-      out += c;
-  }
-  return out;
-}
-
 PromName ToPrometheus(std::string_view stat) {
   // A series stored under its Prometheus name, labels included (Istio's standard metrics,
   // proxy/filters/istio_stats.h): printed as it is.
@@ -149,9 +134,12 @@ PromName ToPrometheus(std::string_view stat) {
       metric = rest.substr(first + 1);
       value = value.substr(0, first);
     }
+    std::string label = absl::StrCat(std::string(rule.label), "=\"");
+    AppendPrometheusLabelValue(label, value);
+    label += '"';
     return {absl::StrCat("envoy_", Sanitize(rule.prefix.substr(0, rule.prefix.size() - 1)), "_",
                          Sanitize(metric)),
-            absl::StrCat(std::string(rule.label), "=\"", EscapeLabel(value), "\"")};
+            std::move(label)};
   }
   return {absl::StrCat("envoy_", Sanitize(stat)), ""};
 }
@@ -196,6 +184,19 @@ std::string FormatPrometheus(const Snapshot& snapshot) {
   emit(gauges, "gauge");
   emit(histograms, "histogram");
   return out;
+}
+
+void AppendPrometheusLabelValue(std::string& out, std::string_view value) {
+  for (char c : value) {
+    if (c == '\\')
+      out += "\\\\";
+    else if (c == '"')
+      out += "\\\"";
+    else if (c == '\n')
+      out += "\\n";
+    else
+      out += c;
+  }
 }
 
 }  // namespace weft::stats

@@ -129,5 +129,8 @@ class Registry {
 std::string FormatText(const Snapshot& snapshot, std::string_view filter = {});
 std::string FormatJson(const Snapshot& snapshot);
 std::string FormatPrometheus(const Snapshot& snapshot);
+// Appends `value` escaped as a Prometheus label value (backslash, double quote, newline), for
+// FormatPrometheus and the filters that store series under their Prometheus names.
+void AppendPrometheusLabelValue(std::string& out, std::string_view value);
 
 }  // namespace weft::stats
