@@ -60,6 +60,11 @@ def _missing():
 MISSING = _missing()
 
 
+def read_text(path):
+    with open(path) as f:
+        return f.read()
+
+
 def spiffe(ns, sa):
     return "spiffe://%s/ns/%s/sa/%s" % (TRUST_DOMAIN, ns, sa)
 
@@ -461,11 +466,11 @@ spec:
             wait_for(lambda: (self.metric("citadel_server_csr_sign_error_count") or 0) > before,
                      30, "weftd's citadel_server_csr_sign_error_count to grow")
             weftd_log = os.path.join(self.mesh.home, "control-planes", "default", "weftd.log")
-            refusals = [line for line in open(weftd_log, errors="replace")
-                        if "refused CreateCertificate" in line]
+            with open(weftd_log, errors="replace") as f:
+                refusals = [line for line in f if "refused CreateCertificate" in line]
             self.assertTrue(any(spiffe(NS, "server") in line for line in refusals),
                             "weftd's log names the refused identity:\n" + "".join(refusals[-5:]))
-            admin = wait_for(lambda: os.path.exists(admin_path) and open(admin_path).read().strip(),
+            admin = wait_for(lambda: os.path.exists(admin_path) and read_text(admin_path).strip(),
                              10, "the impostor's admin address")
             certs = subprocess.run(["curl", "-sS", "--max-time", "5",
                                     "http://%s/certs" % admin], capture_output=True,
