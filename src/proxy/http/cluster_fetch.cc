@@ -12,29 +12,9 @@ void ClusterFetches::Start(event::Dispatcher& dispatcher, cluster::ThreadLocalCl
     done(std::nullopt);
     return;
   }
-  fetches_.push_back(
-      std::make_unique<ClusterFetch>(*this, dispatcher, std::move(headers), std::move(done)));
-  ClusterFetch& fetch = *fetches_.back();
-  fetch.self_ = std::prev(fetches_.end());
-  if (timeout.count() > 0) {
-    fetch.timeout_ = dispatcher.CreateTimer([&fetch] {
-      if (fetch.upstream_) fetch.upstream_->OnTimeout();
-      fetch.Finish();
-    });
-    fetch.timeout_->Enable(timeout);
-  }
-  fetch.upstream_ = std::make_unique<UpstreamRequest>(fetch, cluster, host, cluster.PoolFor(host));
-  fetch.upstream_->Start(*fetch.headers_, true);
-}
-
-ClusterFetch::ClusterFetch(ClusterFetches& owner, event::Dispatcher& dispatcher,
-                           std::unique_ptr<http::HeaderMap> headers, ClusterFetches::Done done)
-    : owner_(owner), dispatcher_(dispatcher), headers_(std::move(headers)), done_(std::move(done)) {
-  info_.start_monotonic = dispatcher_.Now();
-}
-
-ClusterFetch::~ClusterFetch() {
-  if (timeout_) timeout_->Disable();
+  DetachedRequest::Launch(
+      fetches_, std::make_unique<ClusterFetch>(dispatcher, std::move(headers), std::move(done)),
+      cluster, host, timeout, /*end_stream=*/true);
 }
 
 void ClusterFetch::OnUpstreamHeaders(UpstreamRequest& /*request*/,
@@ -60,21 +40,10 @@ void ClusterFetch::OnUpstreamData(network::Buffer& data, bool end_stream) {
   }
 }
 
-void ClusterFetch::Finish() {
-  if (finished_) return;
-  finished_ = true;
-  if (timeout_) timeout_->Disable();
-  // Called from inside the attempt's callbacks: both go after this event.
-  if (upstream_) {
-    upstream_->Reset();
-    dispatcher_.DeferredDelete(std::move(upstream_));
-  }
-  ClusterFetches::Done done = std::move(done_);
+void ClusterFetch::OnFinished() {
   std::optional<std::string> result;
   if (ok_status_ && complete_) result = std::move(body_);
-  std::unique_ptr<ClusterFetch> self = std::move(*self_);
-  owner_.fetches_.erase(self_);
-  dispatcher_.DeferredDelete(event::DeferLater(std::move(self)));
+  ClusterFetches::Done done = std::move(done_);
   done(std::move(result));
 }
 

@@ -1,27 +1,19 @@
-// A request a filter makes of a cluster for itself (jwt_authn fetching a remote JWKS): sent to one
-// host through the worker's connection pools like any forwarded request (UpstreamRequest), its
-// response body collected, and the caller told the body of a 200 or nothing. Like a
-// ShadowRequest it lives in the worker's list, not in the stream that asked, so it may outlive
-// that stream; the caller's callback must cope.
+// A request a filter makes of a cluster for itself (jwt_authn fetching a remote JWKS): a
+// DetachedRequest whose response body is collected, and the caller told the body of a 200 or
+// nothing. It may outlive the stream that asked; the caller's callback must cope.
 //
 // Not thread-safe: lives on one worker.
 #pragma once
 
 #include <chrono>
 #include <functional>
-#include <list>
 #include <memory>
 #include <optional>
 #include <string>
 
-#include "event/dispatcher.h"
-#include "proxy/access_log/stream_info.h"
-#include "proxy/cluster_manager/thread_local_cluster.h"
-#include "proxy/http/upstream_request.h"
+#include "proxy/http/detached_request.h"
 
 namespace weft::proxy {
-
-class ClusterFetch;
 
 // The worker's fetches in flight; destroying it abandons them (their callbacks never run).
 class ClusterFetches {
@@ -35,47 +27,29 @@ class ClusterFetches {
   size_t size() const { return fetches_.size(); }
 
  private:
-  friend class ClusterFetch;
-  std::list<std::unique_ptr<ClusterFetch>> fetches_;
+  DetachedRequest::List fetches_;
 };
 
-class ClusterFetch : public UpstreamRequestCallbacks {
+class ClusterFetch : public DetachedRequest {
  public:
-  ClusterFetch(ClusterFetches& owner, event::Dispatcher& dispatcher,
-               std::unique_ptr<http::HeaderMap> headers, ClusterFetches::Done done);
-  ~ClusterFetch() override;
+  ClusterFetch(event::Dispatcher& dispatcher, std::unique_ptr<http::HeaderMap> headers,
+               ClusterFetches::Done done)
+      : DetachedRequest(dispatcher, std::move(headers)), done_(std::move(done)) {}
 
-  event::Dispatcher& dispatcher() override { return dispatcher_; }
-  access_log::StreamInfo& info() override { return info_; }
-  void OnUpstream1xxHeaders(std::unique_ptr<http::HeaderMap>) override {}
   void OnUpstreamHeaders(UpstreamRequest& request, std::unique_ptr<http::HeaderMap> headers,
                          bool end_stream) override;
   void OnUpstreamData(network::Buffer& data, bool end_stream) override;
-  void OnUpstreamTrailers(std::unique_ptr<http::HeaderMap>) override { Finish(); }
-  void OnUpstreamFailure(UpstreamRequest&, router::AttemptFailure, std::string_view) override {
-    Finish();
-  }
-  void OnUpstreamResetAfterHeaders(std::string_view) override { Finish(); }
 
  private:
-  friend class ClusterFetches;
-  void Finish();
+  void OnFinished() override;
 
   // A JWKS is small; a body past this is not one (and not worth holding).
   static constexpr size_t kMaxBody = 1 << 20;
 
-  ClusterFetches& owner_;
-  event::Dispatcher& dispatcher_;
-  std::list<std::unique_ptr<ClusterFetch>>::iterator self_;
-  std::unique_ptr<http::HeaderMap> headers_;
-  std::unique_ptr<UpstreamRequest> upstream_;
-  std::unique_ptr<event::Timer> timeout_;
-  access_log::StreamInfo info_;
   ClusterFetches::Done done_;
   bool ok_status_ = false;
   bool complete_ = false;  // the whole 200 response arrived
   std::string body_;
-  bool finished_ = false;
 };
 
 }  // namespace weft::proxy

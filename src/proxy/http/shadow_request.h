@@ -7,17 +7,12 @@
 // Not thread-safe: lives on one worker.
 #pragma once
 
-#include <list>
+#include <chrono>
 #include <memory>
 
-#include "event/dispatcher.h"
-#include "proxy/access_log/stream_info.h"
-#include "proxy/cluster_manager/thread_local_cluster.h"
-#include "proxy/http/upstream_request.h"
+#include "proxy/http/detached_request.h"
 
 namespace weft::proxy {
-
-class ShadowRequest;
 
 // The worker's shadows in flight; destroying it abandons them.
 class ShadowRequests {
@@ -30,41 +25,18 @@ class ShadowRequests {
   size_t size() const { return shadows_.size(); }
 
  private:
-  friend class ShadowRequest;
-  std::list<std::unique_ptr<ShadowRequest>> shadows_;
+  DetachedRequest::List shadows_;
 };
 
-class ShadowRequest : public UpstreamRequestCallbacks {
+class ShadowRequest : public DetachedRequest {
  public:
-  ShadowRequest(ShadowRequests& owner, event::Dispatcher& dispatcher,
-                std::unique_ptr<http::HeaderMap> headers);
-  ~ShadowRequest() override;
+  ShadowRequest(event::Dispatcher& dispatcher, std::unique_ptr<http::HeaderMap> headers)
+      : DetachedRequest(dispatcher, std::move(headers)) {}
 
-  // UpstreamRequestCallbacks: the response is dropped; any end finishes the shadow.
-  event::Dispatcher& dispatcher() override { return dispatcher_; }
-  access_log::StreamInfo& info() override { return info_; }
-  void OnUpstream1xxHeaders(std::unique_ptr<http::HeaderMap>) override {}
+  // The response is dropped; its end (or any failure) finishes the shadow.
   void OnUpstreamHeaders(UpstreamRequest& request, std::unique_ptr<http::HeaderMap> headers,
                          bool end_stream) override;
   void OnUpstreamData(network::Buffer& data, bool end_stream) override;
-  void OnUpstreamTrailers(std::unique_ptr<http::HeaderMap>) override { Finish(); }
-  void OnUpstreamFailure(UpstreamRequest&, router::AttemptFailure, std::string_view) override {
-    Finish();
-  }
-  void OnUpstreamResetAfterHeaders(std::string_view) override { Finish(); }
-
- private:
-  friend class ShadowRequests;
-  void Finish();
-
-  ShadowRequests& owner_;
-  event::Dispatcher& dispatcher_;
-  std::list<std::unique_ptr<ShadowRequest>>::iterator self_;
-  std::unique_ptr<http::HeaderMap> headers_;
-  std::unique_ptr<UpstreamRequest> upstream_;
-  std::unique_ptr<event::Timer> timeout_;
-  access_log::StreamInfo info_;
-  bool finished_ = false;
 };
 
 }  // namespace weft::proxy

@@ -1,7 +1,7 @@
 // One attempt at a request: the request forwarded to one upstream host through that host's
 // connection pool, and what came back (response, or why there was none) reported to its owner.
 // The owner is the stream's UpstreamRouter (which may make several attempts: retries) or a
-// ShadowRequest (a mirrored copy whose response is dropped).
+// DetachedRequest (a mirrored copy or a filter's own fetch, owned by the worker).
 #pragma once
 
 #include <memory>
