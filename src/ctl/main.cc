@@ -11,7 +11,6 @@
 // write to every installed revision (revisions.h). The commands live in resource_commands
 // (kubectl's verbs), proxy_commands (istioctl's), install_commands, status_commands, precheck and
 // workload_commands.
-#include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <cstdlib>
@@ -132,35 +131,17 @@ int main(int argc, char** argv) {
     return weft::ctl::Version(version_short, version_output, revision,
                               !server.empty() ? server : (env != nullptr ? env : ""));
   }
-  // Several revisions read the same manifests: stdin is read once, into a file they all read.
-  std::string stdin_copy;
-  auto once = [&](std::string& source) {
-    if (source != "-" || !weft::ctl::WritesToEveryRevision(server, revision)) return;
-    char path[] = "/tmp/weftctl-stdin-XXXXXX";
-    const int fd = mkstemp(path);
-    if (fd < 0) return;
-    char buf[65536];
-    for (ssize_t n; (n = read(0, buf, sizeof(buf))) > 0;) (void)!write(fd, buf, n);
-    close(fd);
-    source = stdin_copy = path;
-  };
-  struct RemoveCopy {
-    std::string& path;
-    ~RemoveCopy() {
-      if (!path.empty()) unlink(path.c_str());
-    }
-  } remove_copy{stdin_copy};
   if (*apply) {
-    once(apply_file);
-    return weft::ctl::ForEachWriteTarget(server, revision, [&](weft::ctl::Client& c) {
-      return weft::ctl::Apply(c, apply_file, ns);
-    });
+    return weft::ctl::ForEachWriteTargetReading(server, revision, apply_file,
+                                                [&](weft::ctl::Client& c, const std::string& file) {
+                                                  return weft::ctl::Apply(c, file, ns);
+                                                });
   }
   if (*del) {
-    once(delete_file);
-    return weft::ctl::ForEachWriteTarget(server, revision, [&](weft::ctl::Client& c) {
-      return weft::ctl::Delete(c, delete_file, delete_args, ns);
-    });
+    return weft::ctl::ForEachWriteTargetReading(
+        server, revision, delete_file, [&](weft::ctl::Client& c, const std::string& file) {
+          return weft::ctl::Delete(c, file, delete_args, ns);
+        });
   }
   weft::ctl::Client client(weft::ctl::ResolveServer(server, revision));
   if (*get) {

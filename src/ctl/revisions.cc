@@ -3,8 +3,10 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 
@@ -103,6 +105,38 @@ int ForEachWriteTarget(const std::string& flag_server, const std::string& revisi
     }
   }
   return worst;
+}
+
+int ForEachWriteTargetReading(const std::string& flag_server, const std::string& revision,
+                              const std::string& source,
+                              const std::function<int(Client&, const std::string& source)>& verb) {
+  if (source != "-" || !WritesToEveryRevision(flag_server, revision)) {
+    return ForEachWriteTarget(flag_server, revision,
+                              [&](Client& client) { return verb(client, source); });
+  }
+  char path[] = "/tmp/weftctl-stdin-XXXXXX";
+  const int fd = mkstemp(path);
+  if (fd < 0) {
+    std::fprintf(stderr, "error: cannot keep stdin for every revision: mkstemp: %s\n",
+                 std::strerror(errno));
+    return 1;
+  }
+  char buf[65536];
+  for (ssize_t n; (n = read(0, buf, sizeof(buf))) > 0;) {
+    if (write(fd, buf, n) != n) {
+      std::fprintf(stderr, "error: cannot keep stdin for every revision: %s: %s\n", path,
+                   std::strerror(errno));
+      close(fd);
+      unlink(path);
+      return 1;
+    }
+  }
+  close(fd);
+  const std::string copy = path;
+  const int code =
+      ForEachWriteTarget(flag_server, revision, [&](Client& client) { return verb(client, copy); });
+  unlink(path);
+  return code;
 }
 
 std::vector<std::string> WorkloadsUsing(const std::string& revision) {

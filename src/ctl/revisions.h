@@ -33,6 +33,13 @@ bool WritesToEveryRevision(const std::string& flag_server, const std::string& re
 int ForEachWriteTarget(const std::string& flag_server, const std::string& revision,
                        const std::function<int(Client&)>& verb);
 
+// ForEachWriteTarget for a verb that reads manifests from `source` (a file, a directory or "-"):
+// when it goes to several revisions, stdin is read once, into a temporary file every revision
+// reads (and that is removed after), so that each gets the same manifests.
+int ForEachWriteTargetReading(const std::string& flag_server, const std::string& revision,
+                              const std::string& source,
+                              const std::function<int(Client&, const std::string& source)>& verb);
+
 // Workloads (<home>/workloads/*/workload.json) whose "revision" is `revision` (absent: default).
 std::vector<std::string> WorkloadsUsing(const std::string& revision);
 
