@@ -1,5 +1,6 @@
 #include "ctl/status_commands.h"
 
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -13,6 +14,7 @@
 #include "ctl/json_fields.h"
 #include "ctl/output.h"
 #include "ctl/revisions.h"
+#include "ctl/tls_probe.h"
 #include "ctl/weft_home.h"
 #include "ctl/weftd_process.h"
 #include "weft_version.h"
@@ -155,9 +157,10 @@ int VerifyInstall(const std::string& revision) {
     if (record->xds_tls_address.empty()) {
       check(false, "CA: no TLS port recorded (installed by an older weftctl: weftctl upgrade)");
     } else {
-      const bool ca_up = Accepting(record->xds_tls_address);
-      check(ca_up, "CA and xDS over TLS " + record->xds_tls_address +
-                       (ca_up ? " accept connections" : " do not accept connections"));
+      // A sidecar's handshake: the chain verified against the mesh root, the name it dials.
+      const TlsProbe probe = ProbeTls(record->xds_tls_address, root.string(),
+                                      "istiod.istio-system.svc", std::chrono::seconds(5));
+      check(probe.ok, "CA and xDS over TLS " + record->xds_tls_address + ": " + probe.detail);
     }
     std::error_code ec;
     const bool root_ok = fs::is_regular_file(root, ec) && fs::file_size(root, ec) > 0;

@@ -243,14 +243,24 @@ bool PortFree(const std::string& address) {
   return ok;
 }
 
-bool Accepting(const std::string& address) {
+int ConnectTcp(const std::string& address) {
   sockaddr_in sa{};
-  if (!ToSockaddr(address, &sa)) return false;
+  if (!ToSockaddr(address, &sa)) return -1;
   if (sa.sin_addr.s_addr == htonl(INADDR_ANY)) sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  const bool ok = connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) == 0;
+  if (fd < 0) return -1;
+  if (connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) != 0) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+bool Accepting(const std::string& address) {
+  const int fd = ConnectTcp(address);
+  if (fd < 0) return false;
   close(fd);
-  return ok;
+  return true;
 }
 
 }  // namespace weft::ctl

@@ -52,5 +52,7 @@ std::string Tail(const std::filesystem::path& path, int lines);
 bool PortFree(const std::string& address);
 // Whether something accepts TCP connections on HOST:PORT (0.0.0.0 is tried as 127.0.0.1).
 bool Accepting(const std::string& address);
+// A connected TCP socket to HOST:PORT (0.0.0.0 as 127.0.0.1), or -1. The caller closes it.
+int ConnectTcp(const std::string& address);
 
 }  // namespace weft::ctl

@@ -92,6 +92,28 @@ class InstallTestBase(unittest.TestCase):
 
 
 class WeftctlInstallTest(InstallTestBase):
+    def check_ca_probe_refuses_a_foreign_root(self):
+        """verify-install's CA check is a verified handshake: against a root that did not sign
+        weftd's serving certificate it fails and says why."""
+        root = os.path.join(self.home, "control-planes", "default", "data", "ca", "root-cert.pem")
+        with open(root, "rb") as f:
+            saved = f.read()
+        with tempfile.TemporaryDirectory() as tmp:
+            subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                            "ec_paramgen_curve:P-256", "-nodes", "-subj", "/CN=foreign",
+                            "-days", "1", "-keyout", os.path.join(tmp, "k.pem"),
+                            "-out", os.path.join(tmp, "c.pem")], check=True,
+                           capture_output=True, timeout=30)
+            try:
+                shutil.copyfile(os.path.join(tmp, "c.pem"), root)
+                out = self.weftctl("verify-install")
+            finally:
+                with open(root, "wb") as f:
+                    f.write(saved)
+        self.assertNotEqual(out.returncode, 0)
+        self.assertRegex(out.stdout, r"✘ CA and xDS over TLS \S+: certificate not verified "
+                                     r"against the mesh root: ")
+
     def test_lifecycle(self):
         out = self.ok("install", "-y", *LOOPBACK_PORTS)
         self.assertIn("Weft control plane 0.5.0 installed", out)
@@ -108,7 +130,10 @@ class WeftctlInstallTest(InstallTestBase):
         self.assertIn("✔ weftd process %d is running" % first["pid"], out)
         self.assertIn("✔ weftd version 0.5.0 matches", out)
         self.assertIn("accepts connections", out)
+        self.assertRegex(out, r"✔ CA and xDS over TLS \S+: TLSv1\.3, certificate for "
+                              r"istiod\.istio-system\.svc valid until ")
         self.assertNotIn("✘", out)
+        self.check_ca_probe_refuses_a_foreign_root()
 
         # A resource under the deprecated v1alpha3 and one under v1, then a real proxy.
         self.ok("apply", "-f", "-", stdin=json.dumps(vs("old-style", "v1alpha3")))
