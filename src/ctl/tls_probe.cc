@@ -1,6 +1,5 @@
 #include "ctl/tls_probe.h"
 
-#include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 #include <sys/socket.h>
@@ -10,6 +9,7 @@
 #include <memory>
 
 #include "ctl/weftd_process.h"
+#include "security/openssl_util.h"
 
 namespace weft::ctl {
 namespace {
@@ -24,13 +24,7 @@ struct BioFree {
   void operator()(BIO* b) const { BIO_free(b); }
 };
 
-std::string OpenSslError(const char* what) {
-  const unsigned long e = ERR_get_error();
-  char buf[256] = "no detail";
-  if (e != 0) ERR_error_string_n(e, buf, sizeof(buf));
-  ERR_clear_error();
-  return std::string(what) + ": " + buf;
-}
+std::string OpenSslError(const std::string& what) { return what + ": " + security::OpenSslError(); }
 
 std::string NotAfter(X509* cert) {
   std::unique_ptr<BIO, BioFree> out(BIO_new(BIO_s_mem()));
@@ -48,7 +42,7 @@ TlsProbe ProbeTls(const std::string& address, const std::string& root_pem,
   if (!ctx) return {false, OpenSslError("SSL_CTX_new")};
   SSL_CTX_set_min_proto_version(ctx.get(), TLS1_2_VERSION);
   if (SSL_CTX_load_verify_locations(ctx.get(), root_pem.c_str(), nullptr) != 1) {
-    return {false, OpenSslError(("mesh root " + root_pem).c_str())};
+    return {false, OpenSslError("mesh root " + root_pem)};
   }
   SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_PEER, nullptr);
   // gRPC over TLS negotiates h2 (RFC 7540 section 3.3).
