@@ -228,8 +228,8 @@ absl::Status Server::UpdateListeners(std::vector<listener::ListenerConfig> updat
       // Warming (listener_warming.cc): the old version (if any) serves until the routes and
       // secrets arrive. Its sockets are bound now, so a port taken by someone else fails this
       // LDS update.
-      std::vector<int> fds;
-      if (NeedsNewSockets(config)) {
+      std::vector<int> fds = TakeWarmingSockets(config);
+      if (fds.empty() && NeedsNewSockets(config)) {
         auto address = network::MakeAddress(config.address, config.port);
         absl::StatusOr<std::vector<int>> bound =
             address.ok() ? BindWorkerSockets(config, *address)
@@ -246,8 +246,7 @@ absl::Status Server::UpdateListeners(std::vector<listener::ListenerConfig> updat
       StartWarming(std::move(config), std::move(fds), /*waits_for_routes=*/true);
       continue;
     }
-    warming_listeners_.erase(config.name);
-    absl::Status st = InstallListener(config);
+    absl::Status st = InstallListener(config, TakeWarmingSockets(config));
     if (st.ok()) continue;
     if (failed) failed->insert(config.name);
     if (first_error.ok()) first_error = st;

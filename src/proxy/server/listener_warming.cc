@@ -93,6 +93,19 @@ void Server::StartWarming(listener::ListenerConfig config, std::vector<int> fds,
   UpdateListenerState();
 }
 
+std::vector<int> Server::TakeWarmingSockets(const listener::ListenerConfig& config) {
+  auto it = warming_listeners_.find(config.name);
+  if (it == warming_listeners_.end()) return {};
+  const listener::ListenerConfig& old = it->second.config;
+  std::vector<int> fds;
+  if (old.address == config.address && old.port == config.port &&
+      old.bind_to_port == config.bind_to_port && old.udp == config.udp) {
+    fds = std::exchange(it->second.fds, {});
+  }
+  warming_listeners_.erase(it);  // closes the sockets not taken
+  return fds;
+}
+
 absl::Status Server::ActivateWarmListeners() {
   if (draining_) return absl::OkStatus();  // no new listener while the workers drain
   absl::Status first_error;

@@ -162,6 +162,9 @@ class Server {
   // Starts warming `config` (replacing a warming version of the same name) with its sockets
   // `fds`, and arms its initial_fetch_timeout.
   void StartWarming(listener::ListenerConfig config, std::vector<int> fds, bool waits_for_routes);
+  // Drops the warming version of `config`'s listener, if any, and returns its sockets when they
+  // are bound where `config` listens (clients held in their backlog are then kept), else none.
+  std::vector<int> TakeWarmingSockets(const listener::ListenerConfig& config);
   // What a warming listener still waits for ("secrets", "routes"); empty: it is warm.
   std::vector<std::string> WarmingTargets(const WarmingListener& warming) const;
   // Installs every warming listener that is now warm; the first install error, if any.
