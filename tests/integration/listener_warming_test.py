@@ -154,6 +154,23 @@ class ListenerWarmingTestBase(WeftdCaTestBase):
     def stat(self, proxy, name):
         return xds_test.stat(proxy, name) or 0
 
+    def held_handshake(self, port, path):
+        """A thread that connects to `port`, handshakes TLS and GETs `path`; its result dict
+        gets "status" (the status line) or "error"."""
+        result = {}
+
+        def run():
+            try:
+                s = self.ctx.wrap_socket(
+                    socket.create_connection(("127.0.0.1", port), timeout=30))
+                result["status"] = tls_get(s, self.ctx, path)
+            except (OSError, ssl.SSLError) as e:
+                result["error"] = repr(e)
+
+        client = threading.Thread(target=run, daemon=True)
+        client.start()
+        return client, result
+
     def warming(self, proxy):
         """{name: waiting_for} of /config_dump's dynamic_warming_listeners."""
         _, body = proxy.admin_get("/config_dump")
@@ -177,18 +194,7 @@ class BootstrapListenerWarmingTest(ListenerWarmingTestBase):
         self.assertNotIn("inbound::", proxy.admin_get("/listeners")[1])
 
         # A client's handshake now is held in the socket's backlog, not failed.
-        result = {}
-
-        def handshake():
-            try:
-                s = self.ctx.wrap_socket(
-                    socket.create_connection(("127.0.0.1", port), timeout=30))
-                result["status"] = tls_get(s, self.ctx, "/held")
-            except (OSError, ssl.SSLError) as e:
-                result["error"] = repr(e)
-
-        client = threading.Thread(target=handshake, daemon=True)
-        client.start()
+        client, result = self.held_handshake(port, "/held")
         time.sleep(1.5)
         self.assertTrue(client.is_alive(), "the handshake ended while warming: %s" % result)
         self.assertEqual(self.stat(proxy, prefix + "downstream_cx_total"), 0)
@@ -262,7 +268,7 @@ class LdsListenerWarmingTest(ListenerWarmingTestBase):
         fixture = xds_test.Fixture()
         self.addCleanup(shutil.rmtree, fixture.dir, ignore_errors=True)
         self.addCleanup(fixture.stop)
-        port, other = harness.free_port(), harness.free_port()
+        port, other, fresh = harness.free_port(), harness.free_port(), harness.free_port()
         fixture.put("cluster-app", xds_test.static_cluster("app", self.app.port))
         fixture.put("listener-web", xds_test.listener("web", port, cluster="app"))
         proxy = self.start_proxy(ads_bootstrap(fixture.port), wait_ready=True)
@@ -286,8 +292,24 @@ class LdsListenerWarmingTest(ListenerWarmingTestBase):
         self.assertEqual(xds_test.served_by(port), "app")
         self.assertEqual(self.stat(proxy, "listener_manager.listener_modified"), modified)
 
+        # A new TLS listener with a client held in its backlog, updated while it warms: the new
+        # version takes over the same sockets, so the held client is served once it is active.
+        fixture.put("listener-fresh", with_tls(xds_test.listener("fresh", fresh, cluster="app")))
+        self.wait(lambda: "fresh" in self.warming(proxy), "fresh warming", proxy)
+        client, result = self.held_handshake(fresh, "/fresh-held")
+        time.sleep(0.5)
+        updates = self.stat(proxy, "listener_manager.lds.update_success")
+        fixture.put("listener-fresh", with_tls(xds_test.listener("fresh", fresh, cluster="app",
+                                                                 stat_prefix="fresh_v2")))
+        self.wait(lambda: self.stat(proxy, "listener_manager.lds.update_success") > updates,
+                  "the fresh update applied", proxy)
+        self.assertEqual(self.warming(proxy), {"web": ["secrets"], "fresh": ["secrets"]})
+        self.assertTrue(client.is_alive(), "the held handshake ended while warming: %s" % result)
+
         # The certificate arrives: TLS replaces plaintext on the same port.
         self.gate.open()
+        client.join(30)
+        self.assertEqual(result, {"status": b"HTTP/1.1 200 OK"}, proxy.output())
         self.wait(lambda: self.stat(proxy, "listener_manager.total_listeners_warming") == 0,
                   "the TLS listener to become active", proxy)
         self.assertEqual(tls_get(port, self.ctx, "/tls"), b"HTTP/1.1 200 OK")
