@@ -162,7 +162,10 @@ class Upstream:
 class Proxy:
     """weft-proxy started from a bootstrap YAML text; stopped by PID."""
 
-    def __init__(self, bootstrap_yaml, concurrency=1, extra_args=(), drain_time_s=5):
+    def __init__(self, bootstrap_yaml, concurrency=1, extra_args=(), drain_time_s=5,
+                 wait_ready=True):
+        """Waits for the admin's /ready 200, or (wait_ready False) only for the admin address:
+        listeners warming for their secrets keep /ready at 503 INITIALIZING."""
         self.dir = tempfile.mkdtemp(prefix="weft-it-")
         self.config = os.path.join(self.dir, "bootstrap.yaml")
         with open(self.config, "w") as f:
@@ -182,6 +185,8 @@ class Proxy:
             if os.path.exists(self.admin_path) and os.path.getsize(self.admin_path) > 0:
                 with open(self.admin_path) as f:
                     self.admin = f.read().strip()
+                if not wait_ready:
+                    return
                 try:
                     if self.admin_get("/ready")[0] == 200:
                         return

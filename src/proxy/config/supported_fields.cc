@@ -118,8 +118,9 @@ constexpr SupportedFields kTable[] = {
     // rds: the routes come over ADS (bootstrap dynamic_resources.ads_config).
     {"envoy.extensions.filters.network.http_connection_manager.v3.Rds",
      "config_source route_config_name"},
-    // api_config_source and initial_fetch_timeout: Istio's SDS form (translate_tls.cc); rds and
-    // eds config sources still require ads.
+    // api_config_source and initial_fetch_timeout: Istio's SDS form (translate_tls.cc), where
+    // initial_fetch_timeout bounds listener warming; rds and eds config sources still require
+    // ads (and wait for their first response without a limit).
     {"envoy.config.core.v3.ConfigSource",
      "ads resource_api_version api_config_source initial_fetch_timeout"},
     {"envoy.config.core.v3.AggregatedConfigSource", ""},

@@ -2,6 +2,9 @@
 
 #include <openssl/ssl.h>
 
+#include <algorithm>
+#include <chrono>
+
 #include "base/status.h"
 #include "envoy/extensions/transport_sockets/tls/v3/tls.pb.h"
 #include "proxy/config/translate_common.h"
@@ -122,6 +125,22 @@ absl::StatusOr<std::string> TranslateSds(const tlsv3::SdsSecretConfig& sds, cons
                                          std::string_view path, tls::TlsContextConfig& out) {
   if (sds.has_sds_config()) {
     RETURN_IF_ERROR(CheckSdsConfig(sds.sds_config(), FieldPath(path, "sds_config")));
+  }
+  // The listener's warming bound (tls_context.h): unset = Envoy's 15 s default.
+  const std::chrono::milliseconds timeout =
+      sds.has_sds_config() && sds.sds_config().has_initial_fetch_timeout()
+          ? ToMilliseconds(sds.sds_config().initial_fetch_timeout())
+          : std::chrono::milliseconds(15000);
+  if (timeout.count() < 0) {
+    return ConfigError(FieldPath(FieldPath(path, "sds_config"), "initial_fetch_timeout"),
+                       "must not be negative");
+  }
+  if (out.sds_path.empty()) {
+    out.initial_fetch_timeout = timeout;  // the first SDS secret of this context
+  } else if (timeout.count() == 0 || out.initial_fetch_timeout.count() == 0) {
+    out.initial_fetch_timeout = std::chrono::milliseconds(0);
+  } else {
+    out.initial_fetch_timeout = std::max(out.initial_fetch_timeout, timeout);
   }
   if (sds.name() != kSdsCertificate && sds.name() != kSdsRoot) {
     return ConfigError(path, "SDS secret '", sds.name(),

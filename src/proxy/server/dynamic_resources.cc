@@ -37,17 +37,6 @@ void CloseAll(std::vector<int>& fds) {
 
 }  // namespace
 
-Server::WarmingListener& Server::WarmingListener::operator=(WarmingListener&& other) noexcept {
-  if (this != &other) {
-    CloseAll(fds);
-    config = std::move(other.config);
-    fds = std::exchange(other.fds, {});
-  }
-  return *this;
-}
-
-Server::WarmingListener::~WarmingListener() { CloseAll(fds); }
-
 bool Server::NeedsNewSockets(const listener::ListenerConfig& config) const {
   auto current = std::find_if(listeners_.begin(), listeners_.end(),
                               [&](const auto& l) { return l->config->name == config.name; });
@@ -172,6 +161,7 @@ absl::Status Server::InstallListener(const listener::ListenerConfig& given,
     // Same socket: swap the filter chains under it; nothing to rebind, no connection refused.
     CloseAll(prebound);
     for (auto& w : workers_) w->UpdateListener(given.name, *runtime);
+    main_stats_->counter("listener_manager.listener_create_success").Inc(workers_.size());
     *current = *runtime;
     main_stats_->counter("listener_manager.listener_modified").Inc();
     WEFT_LOG(info, "lds: listener '{}' updated", given.name);
@@ -199,11 +189,14 @@ void Server::AddToWorkers(const std::shared_ptr<const ListenerRuntime>& runtime,
     // plenty, keeps a lookup's upstream answer on the loop that sent it, and worker 0 always
     // exists. The nameservers are read now, when the listener starts.
     workers_[0]->AddUdpListener(runtime, fds.at(0), dns::ReadNameservers(dns::ResolvConfPath()));
+    main_stats_->counter("listener_manager.listener_create_success").Inc();
     return;
   }
   for (size_t i = 0; i < workers_.size(); ++i) {
     workers_[i]->AddListener(runtime, i < fds.size() ? fds[i] : -1);
   }
+  // Envoy counts one per worker the listener was added to.
+  main_stats_->counter("listener_manager.listener_create_success").Inc(workers_.size());
 }
 
 void Server::RemoveListener(const std::string& name) {
@@ -231,11 +224,12 @@ absl::Status Server::UpdateListeners(std::vector<listener::ListenerConfig> updat
       if (first_error.ok()) first_error = st;
       continue;
     }
-    if (!RoutesKnown(config)) {
-      // Warming: the old version (if any) serves until the routes arrive. Its sockets are bound
-      // now, so a port taken by someone else fails this LDS update.
-      std::vector<int> fds;
-      if (NeedsNewSockets(config)) {
+    if (!RoutesKnown(config) || !SecretsReady(config)) {
+      // Warming (listener_warming.cc): the old version (if any) serves until the routes and
+      // secrets arrive. Its sockets are bound now, so a port taken by someone else fails this
+      // LDS update.
+      std::vector<int> fds = TakeWarmingSockets(config);
+      if (fds.empty() && NeedsNewSockets(config)) {
         auto address = network::MakeAddress(config.address, config.port);
         absl::StatusOr<std::vector<int>> bound =
             address.ok() ? BindWorkerSockets(config, *address)
@@ -249,17 +243,15 @@ absl::Status Server::UpdateListeners(std::vector<listener::ListenerConfig> updat
         }
         fds = std::move(*bound);
       }
-      WEFT_LOG(info, "lds: listener '{}' warming (waiting for its routes)", config.name);
-      const std::string name = config.name;  // the right side is evaluated (moved) first
-      warming_listeners_[name] = WarmingListener(std::move(config), std::move(fds));
+      StartWarming(std::move(config), std::move(fds), /*waits_for_routes=*/true);
       continue;
     }
-    warming_listeners_.erase(config.name);
-    absl::Status st = InstallListener(config);
+    absl::Status st = InstallListener(config, TakeWarmingSockets(config));
     if (st.ok()) continue;
     if (failed) failed->insert(config.name);
     if (first_error.ok()) first_error = st;
   }
+  UpdateListenerState();
   return first_error;
 }
 
@@ -298,20 +290,8 @@ absl::Status Server::UpdateRoutes(
     }
     WEFT_LOG(info, "rds: route configuration '{}' updated", name);
   }
-  absl::Status first_error;
-  // Warming listeners whose routes are now all there open.
-  for (auto it = warming_listeners_.begin(); it != warming_listeners_.end();) {
-    if (!RoutesKnown(it->second.config)) {
-      ++it;
-      continue;
-    }
-    if (absl::Status st = InstallListener(it->second.config, std::exchange(it->second.fds, {}));
-        !st.ok() && first_error.ok()) {
-      first_error = st;
-    }
-    it = warming_listeners_.erase(it);
-  }
-  return first_error;
+  // Warming listeners whose routes (and secrets) are now all there open.
+  return ActivateWarmListeners();
 }
 
 std::vector<std::string> Server::EdsServiceNames() const {

@@ -1,9 +1,12 @@
 // The Server's side of SDS: every TlsContext of a listener (filter chains) or cluster
 // (transport_socket, transport_socket_matches), from the bootstrap, LDS or CDS, follows its SDS
 // names through the secret provider (the identity agent) before the config reaches a worker.
-// A context whose secrets have not arrived yet has no SSL_CTX: its handshakes fail cleanly
-// (ssl.connection_error) and work as soon as the secrets arrive — weft does not hold a
-// listener back (Envoy warms it) so plaintext chains of the same listener serve meanwhile.
+// A listener whose secrets have not arrived yet warms (listener_warming.cc, Envoy's listener
+// warming): it is not given to the workers — a client's connection waits in the socket's backlog
+// instead of failing its handshake, and an updated listener's old version keeps serving — until
+// the secrets arrive or their sds_config.initial_fetch_timeout passes (then it serves, and its
+// TLS chains fail their handshakes, ssl.connection_error, until the secrets come). Clusters do
+// not warm yet: a cluster's TLS context without its secrets fails its upstream handshakes.
 #include "absl/strings/str_cat.h"
 #include "base/logging.h"
 #include "proxy/server/server.h"
@@ -48,7 +51,27 @@ absl::Status Server::SubscribeSecrets(const std::vector<std::shared_ptr<tls::Tls
         "--ca-addr)"));
   }
   for (const auto& context : contexts) {
-    if (context->needs_secrets()) context->Subscribe(*secret_provider_);
+    if (!context->needs_secrets() || context->subscribed()) continue;
+    context->Subscribe(*secret_provider_);
+    if (context->ready()) continue;
+    // Warming listeners wait for this context: look again when its secrets arrive. Registered
+    // after the context's own callbacks, which the provider calls first (in subscription order);
+    // posted, so that every context naming the secret has rebuilt before the listeners are
+    // looked at, and the provider is not re-entered from its own callback.
+    std::weak_ptr<tls::TlsContext> weak = context;
+    auto on_secret = [this, weak] {
+      if (weak.expired()) return;
+      dispatcher_.Post([this] { (void)ActivateWarmListeners(); });
+    };
+    const tls::TlsContextConfig& c = context->config();
+    if (!c.certificate_sds_name.empty()) {
+      secret_provider_->SubscribeCertificate(
+          c.certificate_sds_name, [on_secret](const tls::TlsCertificate&) { on_secret(); });
+    }
+    if (!c.validation_sds_name.empty()) {
+      secret_provider_->SubscribeValidation(
+          c.validation_sds_name, [on_secret](const tls::ValidationContext&) { on_secret(); });
+    }
   }
   return absl::OkStatus();
 }

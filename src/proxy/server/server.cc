@@ -8,6 +8,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "base/logging.h"
@@ -107,8 +108,14 @@ absl::Status Server::Start() {
   }
 
   for (auto& [runtime, fds] : bound) {
+    if (!SecretsReady(*runtime->config)) {
+      // Warms until its SDS secrets arrive (listener_warming.cc); the server is INITIALIZING.
+      StartWarming(*runtime->config, std::exchange(fds, {}), /*waits_for_routes=*/false);
+      continue;
+    }
     listeners_.push_back(runtime);
     AddToWorkers(runtime, fds);
+    main_stats_->counter("listener_manager.listener_added").Inc();
     WEFT_LOG(info, "listener '{}' on {}{}", runtime->config->name, runtime->address.ToString(),
              runtime->config->bind_to_port ? "" : " (bind_to_port: false)");
   }
@@ -125,7 +132,7 @@ absl::Status Server::Start() {
   signal_event_ = dispatcher_.CreateFileEvent(signal_fd_, [this](uint32_t) { OnSignal(); });
   main_stats_->gauge("server.live").Set(1);
   main_stats_->gauge("server.concurrency").Set(n);
-  main_stats_->gauge("server.state").Set(0);  // LIVE
+  UpdateListenerState();  // server.state: LIVE, or INITIALIZING while listeners warm
   return absl::OkStatus();
 }
 
@@ -152,7 +159,7 @@ void Server::Drain(bool then_exit) {
   exit_after_drain_ = exit_after_drain_ || then_exit;
   if (draining_) return;
   draining_ = true;
-  main_stats_->gauge("server.state").Set(1);  // DRAINING
+  UpdateListenerState();  // server.state DRAINING
   for (auto& w : workers_) w->StartDrain();
   if (!exit_after_drain_) return;
   drain_timer_ = dispatcher_.CreateTimer([this] { Shutdown(); });
@@ -296,7 +303,9 @@ void Server::InstallAdminHandlers() {
   };
   admin_->AddHandler("/ready", "print server state, return 200 if LIVE, otherwise return 503",
                      false, [this, text](auto, auto, const auto&) {
-                       return draining_ ? text("DRAINING\n", 503) : text("LIVE\n");
+                       if (draining_) return text("DRAINING\n", 503);
+                       // Envoy's INITIALIZING: the initial listeners are still warming.
+                       return initializing_ ? text("INITIALIZING\n", 503) : text("LIVE\n");
                      });
   admin_->AddHandler(
       "/stats", "print server stats (?filter=, ?format=json|prometheus)", false,
@@ -318,12 +327,27 @@ void Server::InstallAdminHandlers() {
                      });
   admin_->AddHandler(
       "/config_dump", "dump current Envoy configs", false, [this](auto, auto, const auto&) {
-        if (dynamic_config_dump_.empty()) {
+        if (dynamic_config_dump_.empty() && warming_listeners_.empty()) {
           return AdminResponse{200, "application/json", bootstrap_.config_dump_json};
         }
-        // The bootstrap as written, and what the xDS client holds.
-        nlohmann::json dump = {{"bootstrap", nlohmann::json::parse(bootstrap_.config_dump_json)},
-                               {"dynamic", nlohmann::json::parse(dynamic_config_dump_)}};
+        nlohmann::json dump;
+        if (dynamic_config_dump_.empty()) {
+          dump = nlohmann::json::parse(bootstrap_.config_dump_json);
+        } else {
+          // The bootstrap as written, and what the xDS client holds.
+          dump = {{"bootstrap", nlohmann::json::parse(bootstrap_.config_dump_json)},
+                  {"dynamic", nlohmann::json::parse(dynamic_config_dump_)}};
+        }
+        // Listeners not serving yet (the name of Envoy's v2 ListenersConfigDump field), with
+        // what each still waits for.
+        if (!warming_listeners_.empty()) {
+          nlohmann::json warming = nlohmann::json::array();
+          for (const auto& [name, listener] : warming_listeners_) {
+            warming.push_back(
+                {{"name", name}, {"warming_state", {{"waiting_for", WarmingTargets(listener)}}}});
+          }
+          dump["dynamic_warming_listeners"] = std::move(warming);
+        }
         return AdminResponse{200, "application/json", dump.dump(2)};
       });
   admin_->AddHandler("/clusters", "upstream cluster status (?format=json)", false,
@@ -387,7 +411,9 @@ void Server::InstallAdminHandlers() {
             std::chrono::duration_cast<std::chrono::seconds>(dispatcher_.Now() - start_time_);
         nlohmann::json info = {
             {"version", "weft-proxy/0.1.0"},
-            {"state", draining_ ? "DRAINING" : "LIVE"},
+            {"state", draining_       ? "DRAINING"
+                      : initializing_ ? "INITIALIZING"
+                                      : "LIVE"},
             {"uptime_current_epoch", absl::StrCat(uptime.count(), "s")},
             {"node", {{"id", bootstrap_.node.id}, {"cluster", bootstrap_.node.cluster}}},
             {"command_line_options",

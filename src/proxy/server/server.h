@@ -108,6 +108,8 @@ class Server {
                     const std::vector<int>& fds);
   // Whether every rds chain of the listener names a route configuration already received.
   bool RoutesKnown(const listener::ListenerConfig& config) const;
+  // Whether every TLS context of the listener can handshake (its SDS secrets arrived).
+  static bool SecretsReady(const listener::ListenerConfig& config);
   // The swappable table of a route configuration (created on first use; it routes nothing
   // until RDS delivers the configuration, for static listeners that name one).
   std::shared_ptr<router::RdsRouteTable> RdsTable(const std::string& route_config_name);
@@ -129,21 +131,47 @@ class Server {
   std::unique_ptr<cluster::ClusterManager> clusters_;
   std::vector<std::shared_ptr<const ListenerRuntime>> listeners_;
   // xDS state.
-  // A listener waiting for its routes (RDS). Its sockets are bound when LDS delivers it, as
-  // Envoy does, so a busy port is the LDS update's error (NACK), not a later RDS one.
+  // A warming listener (Envoy's "listener warming"): not given to the workers until its init
+  // targets are ready — every SDS secret of its TLS contexts has arrived (or their
+  // initial_fetch_timeout passed: it then serves without them, as Envoy does) and, for LDS ones,
+  // every rds route configuration it names is known. Meanwhile the old version of the same name,
+  // if any, keeps serving. Its sockets are bound when it arrives, as Envoy does, so a busy port is
+  // the LDS update's error (NACK), not a later one; a client connecting meanwhile waits in the
+  // backlog and is served when the listener becomes active.
   struct WarmingListener {
     listener::ListenerConfig config;
     std::vector<int> fds;  // closed by ~WarmingListener unless handed to InstallListener
+    // False for bootstrap listeners: they route by an empty table until RDS delivers (as before).
+    bool waits_for_routes = true;
+    std::unique_ptr<event::Timer> secrets_timeout;  // initial_fetch_timeout; null: none
+    bool secrets_timed_out = false;
     WarmingListener() = default;
     WarmingListener(listener::ListenerConfig c, std::vector<int> f)
         : config(std::move(c)), fds(std::move(f)) {}
     WarmingListener(WarmingListener&& other) noexcept
-        : config(std::move(other.config)), fds(std::exchange(other.fds, {})) {}
+        : config(std::move(other.config)),
+          fds(std::exchange(other.fds, {})),
+          waits_for_routes(other.waits_for_routes),
+          secrets_timeout(std::move(other.secrets_timeout)),
+          secrets_timed_out(other.secrets_timed_out) {}
     WarmingListener& operator=(WarmingListener&& other) noexcept;
     WarmingListener(const WarmingListener&) = delete;
     WarmingListener& operator=(const WarmingListener&) = delete;
     ~WarmingListener();
   };
+  // Starts warming `config` (replacing a warming version of the same name) with its sockets
+  // `fds`, and arms its initial_fetch_timeout.
+  void StartWarming(listener::ListenerConfig config, std::vector<int> fds, bool waits_for_routes);
+  // Drops the warming version of `config`'s listener, if any, and returns its sockets when they
+  // are bound where `config` listens (clients held in their backlog are then kept), else none.
+  std::vector<int> TakeWarmingSockets(const listener::ListenerConfig& config);
+  // What a warming listener still waits for ("secrets", "routes"); empty: it is warm.
+  std::vector<std::string> WarmingTargets(const WarmingListener& warming) const;
+  // Installs every warming listener that is now warm; the first install error, if any.
+  absl::Status ActivateWarmListeners();
+  // listener_manager.total_listeners_warming / total_listeners_active, and the server's state:
+  // INITIALIZING until the listeners warming since startup are all active (or dropped).
+  void UpdateListenerState();
   std::map<std::string, WarmingListener> warming_listeners_;
   std::map<std::string, std::shared_ptr<const router::RouteTable>> routes_;  // received by RDS
   std::map<std::string, std::shared_ptr<router::RdsRouteTable>> rds_tables_;
@@ -156,6 +184,8 @@ class Server {
   std::unique_ptr<event::Timer> drain_timer_;
   std::unique_ptr<event::Timer> drain_poll_timer_;
   bool draining_ = false;
+  // Envoy's server.state INITIALIZING: bootstrap listeners (and any arriving meanwhile) warm.
+  bool initializing_ = true;
   bool exit_after_drain_ = false;
   event::MonotonicTime start_time_;
 };

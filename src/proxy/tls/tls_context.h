@@ -9,6 +9,7 @@
 
 #include <openssl/ssl.h>
 
+#include <chrono>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -59,6 +60,12 @@ struct TlsContextConfig {
   // Field path of the first SDS secret config, for errors found after translation (no provider
   // serves it): "...common_tls_context.tls_certificate_sds_secret_configs[0]".
   std::string sds_path;
+  // How long a listener naming these SDS secrets warms (is not given to the workers) waiting for
+  // them: sds_config.initial_fetch_timeout, Envoy's ConfigSource default 15 s when unset; 0 waits
+  // as long as it takes (Envoy: "0 means no timeout"). Of a certificate and a validation context
+  // with different timeouts, the longer one (0 if either is 0), as Envoy's init manager waits for
+  // every target.
+  std::chrono::milliseconds initial_fetch_timeout{15000};
 };
 
 // Envoy's ssl.* statistics of a listener or cluster (source/common/tls/stats.h names).
@@ -104,6 +111,8 @@ class TlsContext : public std::enable_shared_from_this<TlsContext> {
     return !config_->certificate_sds_name.empty() || !config_->validation_sds_name.empty();
   }
   std::shared_ptr<const SslContext> current() const;
+  // Whether it can handshake: no SDS secrets needed, or all of them have arrived.
+  bool ready() const { return current() != nullptr; }
   // Main thread: follow the SDS names through `provider`; each complete update rebuilds. A
   // context shared by several configs (a listener swapped in again) subscribes once.
   void Subscribe(SecretProvider& provider);

@@ -77,6 +77,27 @@ TEST(TranslateSdsTest, IstioAndAdsFormsNameTheAgentsSecrets) {
   }
 }
 
+// How long a listener warms for these secrets: Envoy's ConfigSource initial_fetch_timeout (15 s
+// when unset; 0 = no limit); of two SDS configs, the longer wait (0 wins).
+TEST(TranslateSdsTest, InitialFetchTimeoutBoundsWarming) {
+  auto timeout_of = [](const std::string& cert_sds, const std::string& root_sds) {
+    const std::string tls =
+        "          tls_certificate_sds_secret_configs: [{name: default, " + cert_sds +
+        "}]\n          validation_context_sds_secret_config: {name: ROOTCA, " + root_sds + "}";
+    auto config = LoadBootstrapFromString(Bootstrap(tls));
+    EXPECT_TRUE(config.ok()) << config.status();
+    return config.ok() ? config->clusters.at(0)->tls->config().initial_fetch_timeout.count() : -1;
+  };
+  const std::string ads = "sds_config: {ads: {}}";
+  const std::string two_s = "sds_config: {ads: {}, initial_fetch_timeout: 2s}";
+  const std::string five_s = "sds_config: {ads: {}, initial_fetch_timeout: 5s}";
+  EXPECT_EQ(timeout_of(ads, ads), 15000);
+  EXPECT_EQ(timeout_of(two_s, five_s), 5000);
+  EXPECT_EQ(timeout_of(five_s, two_s), 5000);
+  EXPECT_EQ(timeout_of(kIstioSds, two_s), 0);  // Istio's 0s: wait as long as it takes
+  EXPECT_EQ(timeout_of(two_s, kIstioSds), 0);
+}
+
 TEST(TranslateSdsTest, OtherSecretNamesAreRefusedWithTheirPath) {
   EXPECT_THAT(
       ErrorOf(Bootstrap(IstioMutual(kAdsSds, "kubernetes://my-cert"))),
