@@ -3,7 +3,8 @@
 spiffe://cluster.local/ns/default/sa/productpage from weftd's CA over TLS, shows it on Envoy's
 admin /certs, renews it at half-life (a 4 s --workload-cert-ttl: the serial changes), and no
 private key is written anywhere in the proxy's directories. A token for another service account
-gets nothing: the agent keeps retrying with back-off and /certs stays empty."""
+gets nothing: the agent keeps retrying with back-off and /certs stays empty. A CA down at the
+proxy's start delays its certificate only until the agent's next retry after the CA is back."""
 import json
 import os
 import shutil
@@ -14,6 +15,7 @@ import time
 import unittest
 
 import harness
+from listener_warming_test import CaGate
 from weftd_ca_test import WeftdCaTestBase, SPIFFE, openssl
 
 BOOTSTRAP = """
@@ -30,7 +32,7 @@ static_resources: {}
 class IdentityAgentTest(WeftdCaTestBase):
     EXTRA = ("--workload-cert-ttl", "4s")
 
-    def start_proxy(self, token):
+    def start_proxy(self, token, ca_addr=None):
         secrets = tempfile.mkdtemp(prefix="weft-agent-secrets-")
         self.addCleanup(shutil.rmtree, secrets, ignore_errors=True)
         token_file = os.path.join(secrets, "istio-token")
@@ -39,7 +41,7 @@ class IdentityAgentTest(WeftdCaTestBase):
         os.chmod(token_file, 0o600)
         self.secrets = secrets
         proxy = harness.Proxy(BOOTSTRAP, extra_args=[
-            "--ca-addr", self.tls_addr, "--ca-root-cert",
+            "--ca-addr", ca_addr or self.tls_addr, "--ca-root-cert",
             os.path.join(self.ca_dir, "root-cert.pem"), "--ca-token-file", token_file])
         self.addCleanup(proxy.stop)
         self.addCleanup(shutil.rmtree, proxy.dir, ignore_errors=True)
@@ -97,6 +99,20 @@ class IdentityAgentTest(WeftdCaTestBase):
         self.assertIn("retrying in", proxy.output())
         self.assertEqual(self.certs(proxy), [])
         self.assertGreaterEqual(self.metrics()["citadel_server_csr_sign_error_count"], 1)
+
+    def test_recovers_soon_after_the_ca_comes_back(self):
+        """The CA is down (connections closed at once) for the proxy's first 4 s: once it is
+        back, the agent's pending request gets through when the channel reconnects (back-off
+        bounded to 2 s) instead of failing fast until gRPC's own reconnect back-off, which
+        grows to 120 s, lets the channel try again."""
+        gate = CaGate(self.tls_addr, refuse=True)
+        self.addCleanup(gate.stop)
+        proxy = self.start_proxy(self.token(), ca_addr=gate.addr)
+        time.sleep(4)
+        self.assertEqual(self.certs(proxy), [])
+        gate.open()
+        certs = self.wait_certs(proxy, lambda c: bool(c), timeout=10)
+        self.assertEqual(certs[0]["cert_chain"][0]["subject_alt_names"], [{"uri": SPIFFE}])
 
 
 if __name__ == "__main__":

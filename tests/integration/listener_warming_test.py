@@ -29,10 +29,11 @@ import xds_test
 
 class CaGate:
     """A TCP forwarder to the CA on an ephemeral loopback port. Closed, it holds the connections
-    it accepts (the agent's request waits, within its deadline); open() forwards them and every
-    later one both ways."""
+    it accepts (the agent's request waits, within its deadline), or with refuse=True closes them
+    at once (a CA that is down); open() forwards them and every later one both ways."""
 
-    def __init__(self, target):
+    def __init__(self, target, refuse=False):
+        self.refuse = refuse
         host, port = target.rsplit(":", 1)
         self.target = (host, int(port))
         self.lock = threading.Lock()
@@ -62,7 +63,10 @@ class CaGate:
                 continue
             with self.lock:
                 if not self.is_open:
-                    self.held.append(conn)
+                    if self.refuse:
+                        conn.close()
+                    else:
+                        self.held.append(conn)
                     continue
             self._forward(conn)
 

@@ -13,8 +13,16 @@ class CaClient::Impl {
   Impl(const std::string& address, const std::string& root_cert_pem) {
     grpc::SslCredentialsOptions tls;
     tls.pem_root_certs = root_cert_pem;
+    // The agent retries with its own back-off; the channel's reconnect back-off (gRPC's default
+    // grows to 120 s, doc/connection-backoff.md) would otherwise fail its requests at once for
+    // minutes after the CA comes back. Bounded here, and requests wait for the reconnect
+    // (wait_for_ready) within their deadline instead of failing fast.
+    grpc::ChannelArguments args;
+    args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 500);
+    args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 500);
+    args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);
     stub_ = auth::IstioCertificateService::NewStub(
-        grpc::CreateChannel(address, grpc::SslCredentials(tls)));
+        grpc::CreateCustomChannel(address, grpc::SslCredentials(tls), args));
   }
   std::unique_ptr<auth::IstioCertificateService::Stub> stub_;
 };
@@ -33,6 +41,7 @@ absl::StatusOr<std::vector<std::string>> CaClient::CreateCertificate(const std::
   auth::IstioCertificateResponse response;
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() + timeout);
+  context.set_wait_for_ready(true);
   context.AddMetadata("authorization", "Bearer " + token);
   grpc::Status status = impl_->stub_->CreateCertificate(&context, request, &response);
   if (!status.ok()) {

@@ -20,7 +20,9 @@ namespace {
 
 using Clock = std::chrono::system_clock;
 constexpr std::chrono::milliseconds kInitialBackoff(1000);
-constexpr std::chrono::milliseconds kMaxBackoff(60000);
+// A sidecar without a certificate serves no TLS (its listeners warm): retry often enough that it
+// recovers within seconds of the CA coming back; a CSR is cheap for the CA.
+constexpr std::chrono::milliseconds kMaxBackoff(10000);
 constexpr double kRenewRatio = 0.5;
 constexpr double kJitter = 0.1;
 
