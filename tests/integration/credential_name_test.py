@@ -16,7 +16,7 @@ import threading
 import unittest
 
 from harness import Proxy, curl, free_port
-from weftd_api_test import WEFTCTL, Weftd, collection
+from weftd_api_test import WEFTCTL, Weftd, WeftdTestBase, collection
 from weftd_mesh_test import NODE_ID, bootstrap
 from xds_test import wait_for
 
@@ -97,6 +97,8 @@ def tls_secret(name, ns, pki, client, ca=True):
 
 
 class CredentialNameTest(unittest.TestCase):
+    API_TYPE = "GRPC"  # the proxy's ADS protocol; CredentialNameDeltaTest runs it over Delta
+
     def setUp(self):
         self.dir = tempfile.mkdtemp(prefix="weft-credname-")
         self.addCleanup(shutil.rmtree, self.dir, ignore_errors=True)
@@ -179,7 +181,7 @@ class CredentialNameTest(unittest.TestCase):
                                     "ports": {"http": self.upstream.server_address[1]}}]}})
         self.destination_rule("client-cred")
 
-        proxy = Proxy(bootstrap(self.xds_port))
+        proxy = Proxy(bootstrap(self.xds_port, self.API_TYPE))
         self.addCleanup(proxy.stop)
         wait_for(lambda: self.client_seen() == "client-a", timeout=20,
                  what="mTLS with client-a's certificate\n" + proxy.output())
@@ -205,9 +207,18 @@ class CredentialNameTest(unittest.TestCase):
         self.assertNotIn(key_line, self.weftd_log())
         self.assertNotIn(key_line, proxy.output())
 
+
+class CredentialNameDeltaTest(CredentialNameTest):
+    API_TYPE = "DELTA_GRPC"
+
+
+class SecretValidationApiTest(WeftdTestBase):
     def test_invalid_secrets_are_refused_with_the_field_path(self):
-        bad = tls_secret("bad", "default", self.pki, "client-a")
-        bad["stringData"]["tls.key"] = read(self.pki, "client-b.key")
+        pki = tempfile.mkdtemp(prefix="weft-pki-")
+        self.addCleanup(shutil.rmtree, pki, ignore_errors=True)
+        make_pki(pki)
+        bad = tls_secret("bad", "default", pki, "client-a")
+        bad["stringData"]["tls.key"] = read(pki, "client-b.key")
         status, body = self.weftd.request("POST", SECRETS % "default", bad)
         self.assertEqual(status, 422, body)
         self.assertEqual([c["field"] for c in body["details"]["causes"]], ["stringData[tls.key]"])
