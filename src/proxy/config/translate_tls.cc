@@ -150,21 +150,26 @@ absl::StatusOr<std::string> TranslateSds(const tlsv3::SdsSecretConfig& sds, cons
   return sds.name();
 }
 
+// A TlsCertificate's chain and key (file or inline), as PEM.
+absl::StatusOr<tls::TlsCertificate> TranslateTlsCertificate(const tlsv3::TlsCertificate& cert,
+                                                            std::string_view path) {
+  tls::TlsCertificate pem;
+  ASSIGN_OR_RETURN(pem.cert_chain_pem, TranslateDataSource(cert.certificate_chain(),
+                                                           FieldPath(path, "certificate_chain")));
+  ASSIGN_OR_RETURN(pem.private_key_pem,
+                   TranslateDataSource(cert.private_key(), FieldPath(path, "private_key")));
+  return pem;
+}
+
 absl::Status TranslateCommon(const tlsv3::CommonTlsContext& c, std::string_view path,
                              tls::TlsContextConfig& out) {
   if (c.tls_certificates_size() > 1) {
     return ConfigError(FieldPath(path, "tls_certificates"), "at most one certificate is supported");
   }
   if (c.tls_certificates_size() == 1) {
-    const auto& cert = c.tls_certificates(0);
-    const std::string c_path = IndexPath(path, "tls_certificates", 0);
-    tls::TlsCertificate pem;
     ASSIGN_OR_RETURN(
-        pem.cert_chain_pem,
-        TranslateDataSource(cert.certificate_chain(), FieldPath(c_path, "certificate_chain")));
-    ASSIGN_OR_RETURN(pem.private_key_pem,
-                     TranslateDataSource(cert.private_key(), FieldPath(c_path, "private_key")));
-    out.certificate = std::move(pem);
+        out.certificate,
+        TranslateTlsCertificate(c.tls_certificates(0), IndexPath(path, "tls_certificates", 0)));
   }
   if (c.tls_certificate_sds_secret_configs_size() > 1 ||
       (c.tls_certificate_sds_secret_configs_size() == 1 && out.certificate)) {
@@ -249,15 +254,8 @@ absl::StatusOr<SdsSecret> TranslateSecret(const tlsv3::Secret& proto, std::strin
   if (proto.name().empty()) return ConfigError(FieldPath(path, "name"), "is required");
   SdsSecret out;
   if (proto.has_tls_certificate()) {
-    const std::string c_path = FieldPath(path, "tls_certificate");
-    const auto& c = proto.tls_certificate();
-    tls::TlsCertificate pem;
-    ASSIGN_OR_RETURN(
-        pem.cert_chain_pem,
-        TranslateDataSource(c.certificate_chain(), FieldPath(c_path, "certificate_chain")));
-    ASSIGN_OR_RETURN(pem.private_key_pem,
-                     TranslateDataSource(c.private_key(), FieldPath(c_path, "private_key")));
-    out.certificate = std::move(pem);
+    ASSIGN_OR_RETURN(out.certificate, TranslateTlsCertificate(proto.tls_certificate(),
+                                                              FieldPath(path, "tls_certificate")));
   } else if (proto.has_validation_context()) {
     const std::string v_path = FieldPath(path, "validation_context");
     const auto& proto_v = proto.validation_context();
