@@ -228,6 +228,18 @@ class SecretValidationApiTest(WeftdTestBase):
             "type": "Opaque", "data": {"cacert": "%%%"}})
         self.assertEqual(status, 422, body)
         self.assertEqual([c["field"] for c in body["details"]["causes"]], ["data[cacert]"])
+        # immutable: true, as Kubernetes: the data cannot change any more.
+        frozen = tls_secret("frozen", "default", pki, "client-a")
+        frozen["immutable"] = True
+        status, body = self.weftd.request("POST", SECRETS % "default", frozen)
+        self.assertEqual(status, 201, body)
+        changed = tls_secret("frozen", "default", pki, "client-b")
+        changed["immutable"] = True
+        status, body = self.weftd.request("PUT", SECRETS % "default" + "/frozen", changed)
+        self.assertEqual(status, 422, body)
+        self.assertEqual([c["field"] for c in body["details"]["causes"]], ["data"])
+        status, body = self.weftd.request("PUT", SECRETS % "default" + "/frozen", frozen)
+        self.assertEqual(status, 200, body)  # the same data: allowed
 
 
 if __name__ == "__main__":

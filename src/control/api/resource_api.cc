@@ -326,6 +326,12 @@ void ResourceApi::Update(const Target& target, const HttpRequest& request, HttpE
   if (!current.ok()) {
     return Reply(exchange, FromStoreStatus(current.status(), target.resource(), name));
   }
+  if (target.kind->kind == "Secret") {
+    Errors immutable;
+    ValidateSecretUpdate(*current, *object, immutable);
+    if (!immutable.empty())
+      return Reply(exchange, Invalid(target.kind_group(), name, immutable.list()));
+  }
   // uid and creationTimestamp stay the object's; generation counts spec changes only (status
   // and metadata writes do not bump it), as for Kubernetes custom resources.
   const json& old_meta = (*current)["metadata"];

@@ -143,6 +143,17 @@ void ValidateSecretBody(const json& object, Errors& errors) {
   }
 }
 
+void ValidateSecretUpdate(const json& stored, const json& updated, Errors& errors) {
+  if (stored.value("immutable", json(false)) != json(true)) return;
+  for (const char* field : {"data", "type", "immutable"}) {
+    if (stored.value(field, json()) != updated.value(field, json())) {
+      // Kubernetes' wording (core/v1 validation, ValidateSecretUpdate).
+      errors.Invalid(field, "Forbidden: field is immutable when `immutable` is set");
+      return;
+    }
+  }
+}
+
 void FoldStringData(json& object) {
   auto sd = object.find("stringData");
   if (sd == object.end()) return;

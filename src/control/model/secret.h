@@ -28,6 +28,11 @@ inline constexpr char kSecretTypeOpaque[] = "Opaque";
 // too), with Kubernetes field paths: "data[tls.crt]: Invalid value: ...".
 void ValidateSecretBody(const nlohmann::json& object, Errors& errors);
 
+// Kubernetes' rule for an update of a Secret whose stored version has `immutable: true`:
+// data, type and immutable may not change (the error's field is the first that did).
+void ValidateSecretUpdate(const nlohmann::json& stored, const nlohmann::json& updated,
+                          Errors& errors);
+
 // Kubernetes' write: stringData's entries replace data's of the same key (base64-encoded), and
 // stringData is not stored.
 void FoldStringData(nlohmann::json& object);

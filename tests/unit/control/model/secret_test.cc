@@ -130,5 +130,22 @@ TEST(SecretValidationTest, RefusedWithTheFieldPath) {
             std::string::npos);
 }
 
+TEST(SecretValidationTest, ImmutableSecretsKeepTheirData) {
+  const Pair a = SelfSigned("a");
+  json stored = Secret("Opaque", {{"cacert", B64(a.cert)}});
+  json updated = Secret("Opaque", {{"cacert", B64(a.cert + a.cert)}});
+  Errors errors;
+  ValidateSecretUpdate(stored, updated, errors);
+  EXPECT_TRUE(errors.empty());  // not immutable: anything goes
+  stored["immutable"] = true;
+  updated["immutable"] = true;
+  ValidateSecretUpdate(stored, updated, errors);
+  ASSERT_EQ(errors.list().size(), 1u);
+  EXPECT_EQ(errors.list()[0].field, "data");
+  Errors same;
+  ValidateSecretUpdate(stored, stored, same);
+  EXPECT_TRUE(same.empty());
+}
+
 }  // namespace
 }  // namespace weft::control
