@@ -206,7 +206,9 @@ void ApplyClientTls(const View& view, const Service& service, const ServicePort&
     // Istio's SIMPLE/MUTUAL default SNI is the destination host when none is set (since 1.x
     // with VERIFY_CERTIFICATE_AT_CLIENT); the DR's sni wins below.
     ctx.set_sni(service.hostname);
-    if (!Str(t, "caCrl").empty()) view.Warn(absl::StrCat(where, ": tls.caCrl: not supported"));
+  }
+  if (mode != "ISTIO_MUTUAL" && !Str(t, "caCrl").empty()) {
+    view.Warn(absl::StrCat(where, ": tls.caCrl: not supported"));
   }
   if (const std::string sni = Str(t, "sni"); !sni.empty()) ctx.set_sni(sni);
   const json& sans = Arr(t, "subjectAltNames");
