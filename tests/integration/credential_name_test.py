@@ -44,6 +44,14 @@ def make_pki(d):
                 cwd=d)
 
 
+def proxy_stat(proxy, name):
+    _, body = proxy.admin_get("/stats")
+    for line in body.splitlines():
+        if line.startswith(name + ": "):
+            return int(line.split(": ")[1])
+    return 0
+
+
 def read(d, name):
     with open(os.path.join(d, name)) as f:
         return f.read()
@@ -192,6 +200,9 @@ class CredentialNameTest(unittest.TestCase):
         wait_for(lambda: self.client_seen() == "client-b", timeout=15,
                  what="rotation to client-b\n" + proxy.output())
         self.assertEqual([self.client_seen() for _ in range(5)], ["client-b"] * 5)
+        # Envoy's per-secret SDS counters: the certificate arrived twice, the CA (unchanged) once.
+        self.assertEqual(proxy_stat(proxy, "sds.kubernetes://client-cred.update_success"), 2)
+        self.assertEqual(proxy_stat(proxy, "sds.kubernetes://client-cred-cacert.update_success"), 1)
 
         # A credential that exists only in prod: the default proxy gets nothing, so its
         # handshakes have no certificate and no request reaches the upstream.

@@ -522,6 +522,8 @@ class XdsClient::Impl : public std::enable_shared_from_this<XdsClient::Impl> {
     for (auto& [name, secret] : changed) {
       if (secret.certificate) server_.secrets().SetFromAds(name, *secret.certificate);
       if (secret.validation) server_.secrets().SetFromAds(name, *secret.validation);
+      // Envoy's per-secret SDS counter (SdsApi's stats, scope "sds.<secret name>.").
+      server_.main_stats().counter("sds." + name + ".update_success").Inc();
       WEFT_LOG(info, "xds: secret '{}' {}", name,
                applied.count(name) ? "updated" : "received");  // the name only
     }
