@@ -48,7 +48,8 @@ ProxyIdentity Client(const std::string& ns = "default") {
   return p;
 }
 
-XdsResources TranslateFor(const std::vector<json>& resources, const ProxyIdentity& proxy = Client()) {
+XdsResources TranslateFor(const std::vector<json>& resources,
+                          const ProxyIdentity& proxy = Client()) {
   Snapshot s;
   s.resources = resources;
   s.resources.push_back(ServiceEntry());
@@ -68,9 +69,9 @@ tls::UpstreamTlsContext ContextOf(const XdsResources& r) {
 
 TEST(CredentialNameTest, MutualNamesIstiosSdsResourcesOverAds) {
   const XdsResources r = TranslateFor({Dr("default", {{"mode", "MUTUAL"},
-                                             {"credentialName", "client"},
-                                             {"subjectAltNames", {"api.example.com"}}}),
-                              Secret("default", "client", true)});
+                                                      {"credentialName", "client"},
+                                                      {"subjectAltNames", {"api.example.com"}}}),
+                                       Secret("default", "client", true)});
   const tls::UpstreamTlsContext ctx = ContextOf(r);
   const auto& common = ctx.common_tls_context();
   ASSERT_EQ(common.tls_certificate_sds_secret_configs_size(), 1);
@@ -114,9 +115,9 @@ TEST(CredentialNameTest, MutualNamesIstiosSdsResourcesOverAds) {
 }
 
 TEST(CredentialNameTest, SimpleValidatesOnly) {
-  const XdsResources r =
-      TranslateFor({Dr("default", {{"mode", "SIMPLE"}, {"credentialName", "client"}, {"sni", "x.test"}}),
-           Secret("default", "client", true)});
+  const XdsResources r = TranslateFor(
+      {Dr("default", {{"mode", "SIMPLE"}, {"credentialName", "client"}, {"sni", "x.test"}}),
+       Secret("default", "client", true)});
   const tls::UpstreamTlsContext ctx = ContextOf(r);
   EXPECT_EQ(ctx.common_tls_context().tls_certificate_sds_secret_configs_size(), 0);
   EXPECT_EQ(ctx.common_tls_context()
