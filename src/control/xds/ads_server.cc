@@ -321,8 +321,8 @@ class Stream final : public grpc::ServerBidiReactor<Request, Response>,
       if (secrets != nullptr && secrets->resources.count(name)) continue;
       if (!unserved_secrets_logged_.insert(name).second) continue;
       WEFT_LOG(warn,
-               "xds: node '{}' asked for secret '{}', which is not served to it (a proxy gets "
-               "the Secrets of its own namespace only)",
+               "xds: node '{}' asked for secret '{}', which is not served to it (no such "
+               "credential among the Secrets of its namespace; a proxy gets no other namespace's)",
                node_id_, name);
     }
   }
