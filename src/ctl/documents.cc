@@ -69,10 +69,10 @@ bool TargetOf(const Document& doc, const std::string& default_ns, Target* t) {
   t->name = TextField(meta, "name");
   t->ns = TextField(meta, "namespace", default_ns);
   t->kind = control::FindKindByName(kind);
-  size_t slash = api_version.find('/');
-  if (t->kind == nullptr || slash == std::string::npos ||
-      api_version.substr(0, slash) != t->kind->group ||
-      !control::IsServedVersion(*t->kind, api_version.substr(slash + 1))) {
+  std::string_view group, version;
+  control::SplitApiVersion(api_version, &group, &version);
+  if (t->kind == nullptr || api_version.empty() || group != t->kind->group ||
+      !control::IsServedVersion(*t->kind, version)) {
     // kubectl's wording when no CRD serves the kind.
     std::fprintf(stderr,
                  "error: resource mapping not found for name: \"%s\" namespace: \"%s\" from "
@@ -82,19 +82,19 @@ bool TargetOf(const Document& doc, const std::string& default_ns, Target* t) {
                  kind.c_str(), api_version.c_str());
     return false;
   }
-  t->version = api_version.substr(slash + 1);
+  t->version = std::string(version);
   return true;
 }
 
 std::string CollectionPath(const std::string& version, const control::KindInfo& kind,
                            const std::string& ns) {
-  std::string base = "/apis/" + std::string(kind.group) + "/" + version + "/";
+  std::string base = control::ApiPathPrefix(kind, version) + "/";
   if (!ns.empty()) base += "namespaces/" + ns + "/";
   return base + std::string(kind.plural);
 }
 
 std::string TypeLabel(const control::KindInfo& kind) {
-  return std::string(kind.singular) + "." + std::string(kind.group);
+  return control::ResourceGroupName(kind, kind.singular);
 }
 
 }  // namespace weft::ctl

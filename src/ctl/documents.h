@@ -28,7 +28,7 @@ struct Target {
 // weftd does not serve.
 bool TargetOf(const Document& doc, const std::string& default_ns, Target* target);
 
-// "/apis/networking.istio.io/<version>/[namespaces/<ns>/]<plural>".
+// "/apis/networking.istio.io/<version>/[namespaces/<ns>/]<plural>" ("/api/v1/..." for Secret).
 std::string CollectionPath(const std::string& version, const control::KindInfo& kind,
                            const std::string& ns);
 

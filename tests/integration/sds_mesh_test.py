@@ -364,9 +364,8 @@ class SdsWithoutAgentTest(unittest.TestCase):
                            timeout=30)
         self.assertNotEqual(p.returncode, 0)
         self.assertIn("listener 'inbound': ", p.stderr)
-        self.assertIn("tls_certificate_sds_secret_configs[0]: SDS secret 'default': weft-proxy "
-                      "serves only the identity agent's 'default' and 'ROOTCA' (start it with "
-                      "--ca-addr)", p.stderr)
+        self.assertIn("tls_certificate_sds_secret_configs[0]: SDS secret 'default' is the "
+                      "identity agent's (start weft-proxy with --ca-addr)", p.stderr)
 
 
 if __name__ == "__main__":

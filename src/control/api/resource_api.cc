@@ -8,6 +8,7 @@
 #include "absl/strings/str_split.h"
 #include "control/api/api_status.h"
 #include "control/model/kinds.h"
+#include "control/model/secret.h"
 #include "control/model/validation.h"
 
 namespace weft::control {
@@ -64,12 +65,12 @@ struct ResourceApi::Target {
   const KindInfo* kind = nullptr;
   std::string ns;  // empty: every namespace (list and watch only)
   std::string name;
-  std::string api_version() const { return absl::StrCat(std::string(kind->group), "/", version); }
-  std::string resource() const {  // "virtualservices.networking.istio.io"
-    return absl::StrCat(std::string(kind->plural), ".", std::string(kind->group));
+  std::string api_version() const { return ApiVersionOf(*kind, version); }
+  std::string resource() const {  // "virtualservices.networking.istio.io", "secrets"
+    return ResourceGroupName(*kind, kind->plural);
   }
-  std::string kind_group() const {  // "VirtualService.networking.istio.io"
-    return absl::StrCat(std::string(kind->kind), ".", std::string(kind->group));
+  std::string kind_group() const {  // "VirtualService.networking.istio.io", "Secret"
+    return ResourceGroupName(*kind, kind->kind);
   }
   // The object as this request's version shows it.
   json Serve(json object) const {
@@ -123,22 +124,31 @@ void ResourceApi::Handle(const HttpRequest& request, HttpExchange& exchange) {
     exchange.Respond(200, "text/plain", "ok");
     return;
   }
-  // /apis/<group>/<version>/[namespaces/<ns>/]<plural>[/<name>]
+  // /apis/<group>/<version>/[namespaces/<ns>/]<plural>[/<name>], and Kubernetes' core group
+  // (Secret) at /api/<version>/...
   std::vector<std::string> parts = absl::StrSplit(request.path, '/', absl::SkipEmpty());
   auto not_found = [&] { Reply(exchange, UnknownPath()); };
-  if (parts.size() < 4 || parts[0] != "apis" || !IsServedGroup(parts[1])) {
+  Target target;
+  std::string group;
+  size_t i = 0;
+  if (parts.size() >= 3 && parts[0] == "api") {
+    group = std::string(kCoreGroup);
+    target.version = parts[1];
+    i = 2;
+  } else if (parts.size() >= 4 && parts[0] == "apis" && IsServedGroup(parts[1])) {
+    group = parts[1];
+    target.version = parts[2];
+    i = 3;
+  } else {
     return not_found();
   }
-  Target target;
-  target.version = parts[2];
-  size_t i = 3;
   if (parts[i] == "namespaces") {
-    if (parts.size() < 6) return not_found();
-    target.ns = parts[4];
-    i = 5;
+    if (parts.size() < i + 3) return not_found();
+    target.ns = parts[i + 1];
+    i += 2;
   }
   target.kind = FindKindByPlural(parts[i]);
-  if (target.kind == nullptr || target.kind->group != parts[1] ||
+  if (target.kind == nullptr || target.kind->group != group ||
       !IsServedVersion(*target.kind, target.version) || parts.size() > i + 2) {
     return not_found();
   }
@@ -277,6 +287,7 @@ void ResourceApi::Create(const Target& target, const HttpRequest& request, HttpE
     return Reply(exchange,
                  Invalid(target.kind_group(), StringField(*object, "metadata", "name"), errors));
   }
+  if (target.kind->kind == "Secret") FoldStringData(*object);
   meta["uid"] = NewUid();
   meta["creationTimestamp"] = Rfc3339(now_());
   meta["generation"] = 1;
@@ -308,11 +319,18 @@ void ResourceApi::Update(const Target& target, const HttpRequest& request, HttpE
   meta.erase("generation");
   std::vector<FieldError> errors = ValidateResource(*object);
   if (!errors.empty()) return Reply(exchange, Invalid(target.kind_group(), name, errors));
+  if (target.kind->kind == "Secret") FoldStringData(*object);
 
   const ResourceKey key{std::string(target.kind->kind), target.ns, name};
   absl::StatusOr<json> current = store_.Get(key);
   if (!current.ok()) {
     return Reply(exchange, FromStoreStatus(current.status(), target.resource(), name));
+  }
+  if (target.kind->kind == "Secret") {
+    Errors immutable;
+    ValidateSecretUpdate(*current, *object, immutable);
+    if (!immutable.empty())
+      return Reply(exchange, Invalid(target.kind_group(), name, immutable.list()));
   }
   // uid and creationTimestamp stay the object's; generation counts spec changes only (status
   // and metadata writes do not bump it), as for Kubernetes custom resources.

@@ -16,9 +16,9 @@ namespace {
 
 // The kinds the registry and the translator read (translate.h, registry.h).
 constexpr const char* kMeshKinds[] = {
-    "ServiceEntry",       "WorkloadEntry",       "WorkloadGroup",
-    "VirtualService",     "DestinationRule",     "Sidecar",
-    "PeerAuthentication", "AuthorizationPolicy", "RequestAuthentication"};
+    "ServiceEntry",          "WorkloadEntry", "WorkloadGroup",      "VirtualService",
+    "DestinationRule",       "Sidecar",       "PeerAuthentication", "AuthorizationPolicy",
+    "RequestAuthentication", "Secret"};
 
 template <typename Message>
 void Put(xds::Snapshot& snapshot, const char* type_url, const std::string& name,
@@ -31,8 +31,8 @@ void Put(xds::Snapshot& snapshot, const char* type_url, const std::string& name,
 xds::Snapshot ToSnapshot(const translate::XdsResources& resources) {
   xds::Snapshot snapshot;
   // Every type is present even when empty, so a proxy that subscribed to it gets an answer.
-  for (const char* type :
-       {xds::kClusterType, xds::kEndpointType, xds::kListenerType, xds::kRouteType}) {
+  for (const char* type : {xds::kClusterType, xds::kEndpointType, xds::kListenerType,
+                           xds::kRouteType, xds::kSecretType}) {
     snapshot[type];
   }
   for (const auto& c : resources.clusters) Put(snapshot, xds::kClusterType, c.name(), c);
@@ -41,6 +41,7 @@ xds::Snapshot ToSnapshot(const translate::XdsResources& resources) {
   }
   for (const auto& l : resources.listeners) Put(snapshot, xds::kListenerType, l.name(), l);
   for (const auto& r : resources.route_configs) Put(snapshot, xds::kRouteType, r.name(), r);
+  for (const auto& s : resources.secrets) Put(snapshot, xds::kSecretType, s.name(), s);
   return snapshot;
 }
 

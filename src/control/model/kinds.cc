@@ -31,6 +31,8 @@ const std::vector<KindInfo>& AllKinds() {
        "requestauthentication",
        {"ra"},
        kIstioSecurityGroup},
+      // Kubernetes' core v1 Secret (weftd's own store keeps it: there is no Kubernetes here).
+      {"Secret", "secrets", "secret", {}, kCoreGroup},
   };
   return kinds;
 }
@@ -46,12 +48,40 @@ bool IsServedVersion(std::string_view version) {
 }
 
 bool IsServedVersion(const KindInfo& kind, std::string_view version) {
+  if (kind.group == kCoreGroup) return version == "v1";
   if (kind.group == kIstioSecurityGroup) return version == "v1beta1" || version == "v1";
   return IsServedVersion(version);
 }
 
 bool IsServedGroup(std::string_view group) {
   return group == kIstioNetworkingGroup || group == kIstioSecurityGroup;
+}
+
+std::string ApiVersionOf(const KindInfo& kind, std::string_view version) {
+  if (kind.group == kCoreGroup) return std::string(version);
+  return std::string(kind.group) + "/" + std::string(version);
+}
+
+void SplitApiVersion(std::string_view api_version, std::string_view* group,
+                     std::string_view* version) {
+  const size_t slash = api_version.find('/');
+  if (slash == std::string_view::npos) {
+    *group = kCoreGroup;
+    *version = api_version;
+    return;
+  }
+  *group = api_version.substr(0, slash);
+  *version = api_version.substr(slash + 1);
+}
+
+std::string ApiPathPrefix(const KindInfo& kind, std::string_view version) {
+  if (kind.group == kCoreGroup) return "/api/" + std::string(version);
+  return "/apis/" + std::string(kind.group) + "/" + std::string(version);
+}
+
+std::string ResourceGroupName(const KindInfo& kind, std::string_view name) {
+  if (kind.group == kCoreGroup) return std::string(name);
+  return std::string(name) + "." + std::string(kind.group);
 }
 
 const KindInfo* FindKindByPlural(std::string_view plural) {

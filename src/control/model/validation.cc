@@ -3,6 +3,7 @@
 #include "control/model/formats.h"
 #include "control/model/istio_schemas.h"
 #include "control/model/kinds.h"
+#include "control/model/secret.h"
 
 namespace weft::control {
 namespace {
@@ -47,15 +48,16 @@ std::vector<FieldError> ValidateResource(const json& object) {
   const KindInfo* kind_info = FindKindByName(kind);
   Check check_api_version = [kind_info](const json& v, const std::string& path, Errors& e) {
     const std::string& s = v.get_ref<const std::string&>();
-    size_t slash = s.find('/');
+    std::string_view got_group, got_version;
+    SplitApiVersion(s, &got_group, &got_version);
     const std::string_view group = kind_info != nullptr ? kind_info->group : kIstioNetworkingGroup;
-    if (slash == std::string::npos || s.substr(0, slash) != group ||
-        (kind_info != nullptr ? !IsServedVersion(*kind_info, s.substr(slash + 1))
-                              : !IsServedVersion(s.substr(slash + 1)))) {
+    if (got_group != group || (kind_info != nullptr ? !IsServedVersion(*kind_info, got_version)
+                                                    : !IsServedVersion(got_version))) {
       const std::string g(group);
       e.Add(FieldError::Type::kNotSupported, path,
             "Unsupported value: " + v.dump() + ": supported values: " +
-                (group == kIstioSecurityGroup
+                (group == kCoreGroup ? std::string("\"v1\"")
+                 : group == kIstioSecurityGroup
                      ? "\"" + g + "/v1beta1\", \"" + g + "/v1\""
                      : "\"" + g + "/v1alpha3\", \"" + g + "/v1beta1\", \"" + g + "/v1\""));
     }
@@ -69,6 +71,21 @@ std::vector<FieldError> ValidateResource(const json& object) {
             "Unsupported value: " + v.dump() + ": supported values: " + kinds);
     }
   };
+  if (kind == "Secret") {
+    // Kubernetes' core Secret has no spec: type, data, stringData, immutable (model/secret.h).
+    TypePtr secret = Object({
+        {"apiVersion", String(check_api_version), true},
+        {"kind", String(check_kind), true},
+        {"metadata", MetadataSchema(), true},
+        {"type", Free()},
+        {"data", Free()},
+        {"stringData", Free()},
+        {"immutable", Free()},
+    });
+    ValidateValue(*secret, object, "", errors);
+    if (errors.empty()) ValidateSecretBody(object, errors);
+    return errors.list();
+  }
   TypePtr resource = Object({
       {"apiVersion", String(check_api_version), true},
       {"kind", String(check_kind), true},

@@ -1,7 +1,12 @@
 #include "control/store/sqlite_store.h"
 
+#include <fcntl.h>
 #include <sqlite3.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -60,6 +65,21 @@ class SqliteStore::Statement {
 
 absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path,
                                                                SqliteStoreOptions options) {
+  if (path != ":memory:" && path.rfind("file:", 0) != 0) {
+    // The store holds Secrets (private keys, base64 only): owner-only, like the CA's key. The
+    // file is made 0600 before SQLite opens it (and an older, wider one is narrowed); SQLite
+    // gives its -wal and -shm files the database file's mode (unix VFS, findCreateFileMode).
+    const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) {
+      return absl::UnavailableError(absl::StrCat("cannot open ", path, ": ", std::strerror(errno)));
+    }
+    const int chmod_result = ::fchmod(fd, 0600);
+    ::close(fd);
+    if (chmod_result != 0) {
+      return absl::UnavailableError(
+          absl::StrCat("cannot make ", path, " 0600: ", std::strerror(errno)));
+    }
+  }
   sqlite3* db = nullptr;
   if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr) !=
       SQLITE_OK) {

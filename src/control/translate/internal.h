@@ -5,6 +5,7 @@
 
 #include <google/protobuf/duration.pb.h>
 
+#include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
@@ -60,6 +61,10 @@ class View {
   const std::vector<Config>& authorization_policies() const { return authorization_policies_; }
   const std::vector<Config>& request_authentications() const { return request_authentications_; }
 
+  // The proxy's namespace's Secrets by name (Istio: a sidecar's credentialName names a Secret of
+  // its own namespace), stored objects as the snapshot holds them.
+  const std::map<std::string, const json*>& secrets() const { return secrets_; }
+
   void Warn(std::string message) const { warnings_.insert(std::move(message)); }
   std::vector<std::string> TakeWarnings() const {
     return std::vector<std::string>(warnings_.begin(), warnings_.end());
@@ -78,6 +83,7 @@ class View {
   std::vector<Config> peer_authentications_;
   std::vector<Config> authorization_policies_;
   std::vector<Config> request_authentications_;
+  std::map<std::string, const json*> secrets_;
   bool registry_only_ = false;
   std::vector<const Service*> services_;
   mutable std::set<std::string> warnings_;
@@ -162,6 +168,11 @@ enum class HttpFilters { kRouterOnly, kProxylessGrpc, kSidecarOutbound };
 // access_log.cc: MeshConfig.accessLogFile -> Istio's default access log on every connection
 // manager and tcp_proxy of a sidecar's listeners.
 void AddMeshAccessLogs(const View& view, XdsResources& out);
+
+// secrets.cc: the proxy's namespace's Secrets as SDS resources, Istio's names.
+inline constexpr char kKubernetesSecretPrefix[] = "kubernetes://";
+inline constexpr char kSdsCaSuffix[] = "-cacert";
+void BuildSecrets(const View& view, XdsResources& out);
 
 void AddHttpFilters(
     envoy::extensions::filters::network::http_connection_manager::v3::HttpConnectionManager& m,

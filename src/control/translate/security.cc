@@ -14,6 +14,7 @@
 #include <set>
 
 #include "absl/strings/str_cat.h"
+#include "control/model/secret.h"
 #include "control/translate/internal.h"
 #include "envoy/extensions/filters/listener/tls_inspector/v3/tls_inspector.pb.h"
 #include "envoy/extensions/transport_sockets/tls/v3/tls.pb.h"
@@ -118,6 +119,59 @@ tls::UpstreamTlsContext IstioMutual(const View& view, const Service& service,
   return ctx;
 }
 
+// Where a context's own validation rules go: beside an SDS validation context (ISTIO_MUTUAL,
+// credentialName), in the combined context's default_validation_context; otherwise the plain
+// validation_context.
+tls::CertificateValidationContext* StaticValidation(tls::UpstreamTlsContext& ctx) {
+  auto* common = ctx.mutable_common_tls_context();
+  if (common->has_combined_validation_context()) {
+    return common->mutable_combined_validation_context()->mutable_default_validation_context();
+  }
+  return common->mutable_validation_context();
+}
+
+// ClientTLSSettings.credential_name: the certificates come from a Secret of the proxy's
+// namespace over SDS on the ADS stream, with Istio's names and shape (pilot/pkg/networking/core
+// cluster_tls.go, buildUpstreamClusterTLSContext: MUTUAL sets
+// tls_certificate_sds_secret_configs "kubernetes://<name>" and, for both SIMPLE and MUTUAL, a
+// combined_validation_context whose SDS part is "kubernetes://<name>-cacert", sds_config
+// {ads: {}, resource_api_version: V3} = credentials' SDSAdsConfig). weftd serves them
+// (secrets.cc); file paths in the same rule are ignored, as Istio ignores them.
+void ApplyCredentialName(const View& view, const Service& service, const std::string& mode,
+                         const std::string& credential, const json& t, const std::string& where,
+                         tls::UpstreamTlsContext& ctx) {
+  const auto secret = view.secrets().find(credential);
+  if (secret == view.secrets().end()) {
+    // Istio keeps the cluster and its handshakes fail until the Secret exists; weft does the
+    // same (the proxy's context waits for the SDS secret), and says why here.
+    view.Warn(absl::StrCat(where, ": tls.credentialName: no Secret ", view.proxy().namespace_, "/",
+                           credential, " (a sidecar's credential must be in its own namespace)"));
+  } else if (std::optional<TlsCredential> c = TlsCredentialOf(*secret->second); c) {
+    // What the handshake will wait for in vain: say so now.
+    if (c->ca_pem.empty()) {
+      view.Warn(absl::StrCat(where, ": tls.credentialName: Secret ", view.proxy().namespace_, "/",
+                             credential, " has no CA (ca.crt or cacert)"));
+    }
+    if (mode == "MUTUAL" && c->private_key_pem.empty()) {
+      view.Warn(absl::StrCat(where, ": tls.credentialName: Secret ", view.proxy().namespace_, "/",
+                             credential, " has no client certificate and key"));
+    }
+  }
+  const std::string name = absl::StrCat(kKubernetesSecretPrefix, credential);
+  auto* common = ctx.mutable_common_tls_context();
+  if (mode == "MUTUAL") *common->add_tls_certificate_sds_secret_configs() = Sds(name.c_str());
+  auto* combined = common->mutable_combined_validation_context();
+  combined->mutable_default_validation_context();
+  *combined->mutable_validation_context_sds_secret_config() =
+      Sds(absl::StrCat(name, kSdsCaSuffix).c_str());
+  ctx.set_sni(service.hostname);
+  for (const char* ignored : {"clientCertificate", "privateKey", "caCertificates"}) {
+    if (!Str(t, ignored).empty()) {
+      view.Warn(absl::StrCat(where, ": tls.", ignored, ": ignored (credentialName is set)"));
+    }
+  }
+}
+
 // DestinationRule ClientTLSSettings (networking/v1alpha3/destination_rule.proto) -> the
 // cluster's transport_socket; DISABLE leaves it plaintext.
 void ApplyClientTls(const View& view, const Service& service, const ServicePort& port,
@@ -128,7 +182,9 @@ void ApplyClientTls(const View& view, const Service& service, const ServicePort&
   tls::UpstreamTlsContext ctx;
   if (mode == "ISTIO_MUTUAL") {
     ctx = IstioMutual(view, service, port, subset);
-  } else {  // SIMPLE, MUTUAL
+  } else if (const std::string credential = Str(t, "credentialName"); !credential.empty()) {
+    ApplyCredentialName(view, service, mode, credential, t, where, ctx);
+  } else {  // SIMPLE, MUTUAL with file paths
     auto* common = ctx.mutable_common_tls_context();
     auto* v = common->mutable_validation_context();
     if (const std::string ca = Str(t, "caCertificates"); !ca.empty()) {
@@ -150,21 +206,16 @@ void ApplyClientTls(const View& view, const Service& service, const ServicePort&
     // Istio's SIMPLE/MUTUAL default SNI is the destination host when none is set (since 1.x
     // with VERIFY_CERTIFICATE_AT_CLIENT); the DR's sni wins below.
     ctx.set_sni(service.hostname);
-    if (!Str(t, "credentialName").empty()) {
-      view.Warn(absl::StrCat(where, ": tls.credentialName: not supported (only file paths)"));
-    }
-    if (!Str(t, "caCrl").empty()) view.Warn(absl::StrCat(where, ": tls.caCrl: not supported"));
+  }
+  if (mode != "ISTIO_MUTUAL" && !Str(t, "caCrl").empty()) {
+    view.Warn(absl::StrCat(where, ": tls.caCrl: not supported"));
   }
   if (const std::string sni = Str(t, "sni"); !sni.empty()) ctx.set_sni(sni);
   const json& sans = Arr(t, "subjectAltNames");
   if (!sans.empty()) {
     // The rule's SANs replace Istio's service-account ones; as Istio, each is matched as a URI
     // or DNS name (exact).
-    tls::CertificateValidationContext* v =
-        mode == "ISTIO_MUTUAL" ? ctx.mutable_common_tls_context()
-                                     ->mutable_combined_validation_context()
-                                     ->mutable_default_validation_context()
-                               : ctx.mutable_common_tls_context()->mutable_validation_context();
+    tls::CertificateValidationContext* v = StaticValidation(ctx);
     v->clear_match_typed_subject_alt_names();
     for (const json& san : sans) {
       if (!san.is_string()) continue;
@@ -181,7 +232,7 @@ void ApplyClientTls(const View& view, const Service& service, const ServicePort&
   if (t.contains("insecureSkipVerify") && t["insecureSkipVerify"].is_boolean() &&
       t["insecureSkipVerify"].get<bool>() && mode != "ISTIO_MUTUAL") {
     // Envoy's CertificateValidationContext.trust_chain_verification ACCEPT_UNTRUSTED.
-    ctx.mutable_common_tls_context()->mutable_validation_context()->set_trust_chain_verification(
+    StaticValidation(ctx)->set_trust_chain_verification(
         tls::CertificateValidationContext::ACCEPT_UNTRUSTED);
   }
   SetTransportSocket(*c.mutable_transport_socket(), ctx);

@@ -23,11 +23,13 @@ XdsResources Translate(const Snapshot& snapshot, const ProxyIdentity& proxy) {
       internal::BuildUpstreamListeners(view, out);
     }
     internal::AddMeshAccessLogs(view, out);
+    internal::BuildSecrets(view, out);
   }
   auto by_name = [](const auto& a, const auto& b) { return a.name() < b.name(); };
   std::stable_sort(out.listeners.begin(), out.listeners.end(), by_name);
   std::stable_sort(out.route_configs.begin(), out.route_configs.end(), by_name);
   std::stable_sort(out.clusters.begin(), out.clusters.end(), by_name);
+  std::stable_sort(out.secrets.begin(), out.secrets.end(), by_name);
   std::stable_sort(out.endpoints.begin(), out.endpoints.end(), [](const auto& a, const auto& b) {
     return a.cluster_name() < b.cluster_name();
   });

@@ -36,6 +36,7 @@
 #include "envoy/config/endpoint/v3/endpoint.pb.h"
 #include "envoy/config/listener/v3/listener.pb.h"
 #include "envoy/config/route/v3/route.pb.h"
+#include "envoy/extensions/transport_sockets/tls/v3/secret.pb.h"
 
 namespace weft::control::translate {
 
@@ -83,6 +84,10 @@ struct XdsResources {
   std::vector<envoy::config::route::v3::RouteConfiguration> route_configs;    // sorted by name
   std::vector<envoy::config::cluster::v3::Cluster> clusters;                  // sorted by name
   std::vector<envoy::config::endpoint::v3::ClusterLoadAssignment> endpoints;  // by cluster_name
+  // SDS secrets (secrets.cc): the proxy's namespace's Secrets, "kubernetes://<name>" (certificate
+  // and key) and "kubernetes://<name>-cacert" (the CA), sorted by name. They hold private keys:
+  // never log or dump them.
+  std::vector<envoy::extensions::transport_sockets::tls::v3::Secret> secrets;
   // What was skipped and why, e.g. "VirtualService default/reviews: http[0].corsPolicy: not
   // supported by weft-proxy yet (skipped)". Sorted, deduplicated.
   std::vector<std::string> warnings;

@@ -95,6 +95,11 @@ View::View(const Snapshot& snapshot, const ProxyIdentity& proxy)
   std::vector<Config> sidecars;
   for (const json& r : snapshot.resources) {
     if (!r.is_object()) continue;
+    if (r.value("kind", "") == "Secret") {
+      const json& meta = Obj(r, "metadata");
+      if (Str(meta, "namespace") == proxy.namespace_) secrets_[Str(meta, "name")] = &r;
+      continue;
+    }
     Config c = ConfigOf(r);
     if (c.kind == "VirtualService") {
       if (ExportedTo(Strings(Arr(c.spec, "exportTo")), c.namespace_)) {

@@ -11,6 +11,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <thread>
 #include <vector>
 
@@ -160,6 +161,16 @@ class WriteBudget {
   std::deque<std::weak_ptr<Pushable>> parked_;
 };
 
+// The names a request asks for: SotW's whole subscription, Delta's new subscriptions.
+const google::protobuf::RepeatedPtrField<std::string>& RequestedNames(
+    const discovery::DiscoveryRequest& request) {
+  return request.resource_names();
+}
+const google::protobuf::RepeatedPtrField<std::string>& RequestedNames(
+    const discovery::DeltaDiscoveryRequest& request) {
+  return request.resource_names_subscribe();
+}
+
 // What every stream shares: the cache, hooks, push settings and the set of open streams.
 struct ServerState {
   explicit ServerState(SnapshotCache& c) : cache(c) {}
@@ -228,6 +239,7 @@ class Stream final : public grpc::ServerBidiReactor<Request, Response>,
     {
       std::lock_guard lock(mu_);
       if (finished_) return;
+      LogUnservedSecrets(request_);
       requests_.push_back(std::move(request_));
       Pump();
     }
@@ -296,6 +308,25 @@ class Stream final : public grpc::ServerBidiReactor<Request, Response>,
   }
 
  private:
+  // A proxy asking for an SDS secret its snapshot lacks (another namespace's Secret, or one that
+  // does not exist) gets nothing; say so once per name and stream. Names only: never content.
+  void LogUnservedSecrets(const Request& request) {
+    if (request.type_url() != kSecretType) return;
+    std::shared_ptr<const Snapshot> snapshot = server_.cache.GetSnapshot(node_id_);
+    const TypeResources* secrets = nullptr;
+    if (snapshot) {
+      if (auto it = snapshot->find(kSecretType); it != snapshot->end()) secrets = &it->second;
+    }
+    for (const std::string& name : RequestedNames(request)) {
+      if (secrets != nullptr && secrets->resources.count(name)) continue;
+      if (!unserved_secrets_logged_.insert(name).second) continue;
+      WEFT_LOG(warn,
+               "xds: node '{}' asked for secret '{}', which is not served to it (no such "
+               "credential among the Secrets of its namespace; a proxy gets no other namespace's)",
+               node_id_, name);
+    }
+  }
+
   // The cache's watcher: remember what changed and schedule one push, `debounce` after the
   // first change not pushed yet, so a burst settles into one push of the latest snapshot.
   void OnSnapshotChanged(const std::vector<std::string>& types) {
@@ -395,6 +426,7 @@ class Stream final : public grpc::ServerBidiReactor<Request, Response>,
   bool done_ = false;
   std::vector<std::string> changed_types_;
   bool push_scheduled_ = false;
+  std::set<std::string> unserved_secrets_logged_;
 };
 
 class AdsService final : public ads::AggregatedDiscoveryService::CallbackService {

@@ -33,6 +33,10 @@ inline constexpr const char kListenerType[] =
     "type.googleapis.com/envoy.config.listener.v3.Listener";
 inline constexpr const char kRouteType[] =
     "type.googleapis.com/envoy.config.route.v3.RouteConfiguration";
+// SDS over ADS (DestinationRule credentialName): never wildcard, and it holds private keys, so
+// nothing that dumps a snapshot may print this type (the debug API serves the four above only).
+inline constexpr const char kSecretType[] =
+    "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret";
 
 // Position of a type in the push order (CDS 0, EDS 1, LDS 2, RDS 3, others after, by URL).
 int WarmingRank(const std::string& type_url);

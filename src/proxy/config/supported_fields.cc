@@ -84,6 +84,8 @@ constexpr SupportedFields kTable[] = {
      "trusted_ca match_typed_subject_alt_names match_subject_alt_names trust_chain_verification"},
     {"envoy.extensions.transport_sockets.tls.v3.SubjectAltNameMatcher", "san_type matcher"},
     {"envoy.extensions.transport_sockets.tls.v3.SdsSecretConfig", "name sds_config"},
+    // An SDS resource from ADS (DestinationRule credentialName; TranslateSecret).
+    {"envoy.extensions.transport_sockets.tls.v3.Secret", "name tls_certificate validation_context"},
     {"envoy.extensions.transport_sockets.raw_buffer.v3.RawBuffer", ""},
     {"envoy.extensions.transport_sockets.tls.v3.TlsParameters",
      "tls_minimum_protocol_version tls_maximum_protocol_version cipher_suites ecdh_curves"},

@@ -9,6 +9,7 @@
 // protobuf headers; do not include it from data-path headers. Stateless; thread-safe.
 #pragma once
 
+#include <optional>
 #include <string_view>
 
 #include "absl/status/statusor.h"
@@ -16,8 +17,10 @@
 #include "envoy/config/endpoint/v3/endpoint.pb.h"
 #include "envoy/config/listener/v3/listener.pb.h"
 #include "envoy/config/route/v3/route.pb.h"
+#include "envoy/extensions/transport_sockets/tls/v3/secret.pb.h"
 #include "proxy/listener/listener_config.h"
 #include "proxy/router/route_config.h"
+#include "proxy/tls/secret_provider.h"
 #include "proxy/upstream/cluster_config.h"
 
 namespace weft::config {
@@ -34,6 +37,15 @@ absl::StatusOr<router::RouteConfiguration> TranslateRouteConfiguration(
 // An EDS response's resource: the localities and endpoints of a `type: EDS` cluster.
 absl::StatusOr<std::vector<upstream::LocalityEndpoints>> TranslateClusterLoadAssignment(
     const envoy::config::endpoint::v3::ClusterLoadAssignment& proto, std::string_view path = "");
+
+// An SDS response's resource (envoy.extensions.transport_sockets.tls.v3.Secret): exactly one
+// of its tls_certificate (chain and key) or validation_context (trusted_ca) as PEM.
+struct SdsSecret {
+  std::optional<tls::TlsCertificate> certificate;
+  std::optional<tls::ValidationContext> validation;
+};
+absl::StatusOr<SdsSecret> TranslateSecret(
+    const envoy::extensions::transport_sockets::tls::v3::Secret& proto, std::string_view path = "");
 
 namespace internal {
 // The same without the supported-fields walk, for callers that walked an enclosing message.

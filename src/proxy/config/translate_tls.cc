@@ -7,6 +7,8 @@
 
 #include "base/status.h"
 #include "envoy/extensions/transport_sockets/tls/v3/tls.pb.h"
+#include "proxy/config/supported_fields.h"
+#include "proxy/config/translate.h"
 #include "proxy/config/translate_common.h"
 
 namespace weft::config {
@@ -101,7 +103,7 @@ constexpr char kSdsRoot[] = "ROOTCA";
 // sds_config: `ads: {}`, or Istio's form: api_config_source {api_type: GRPC, grpc_services:
 // [{envoy_grpc: {cluster_name: sds-grpc}}], set_node_on_first_message_only, transport_api_version
 // V3} with resource_api_version V3 and initial_fetch_timeout 0s (Istio's ConstructSdsSecretConfig).
-// Both name the in-process agent: nothing is fetched over the network.
+// For "default" and "ROOTCA" both name the in-process agent; other names need `ads` (below).
 absl::Status CheckSdsConfig(const envoy::config::core::v3::ConfigSource& source,
                             std::string_view path) {
   using envoy::config::core::v3::ApiConfigSource;
@@ -143,9 +145,19 @@ absl::StatusOr<std::string> TranslateSds(const tlsv3::SdsSecretConfig& sds, cons
     out.initial_fetch_timeout = std::max(out.initial_fetch_timeout, timeout);
   }
   if (sds.name() != kSdsCertificate && sds.name() != kSdsRoot) {
-    return ConfigError(path, "SDS secret '", sds.name(),
-                       "': weft-proxy serves only the identity agent's 'default' and 'ROOTCA' "
-                       "(start it with --ca-addr)");
+    // Any other name is fetched over the ADS stream (type
+    // envoy.extensions.transport_sockets.tls.v3.Secret): weftd serves DestinationRule
+    // credentialName's "kubernetes://<name>" and "kubernetes://<name>-cacert" there, and Istio
+    // names it with sds_config {ads: {}} (pilot/pkg/model/credentials SDSAdsConfig). Either
+    // kind of secret may stand in either place: the type arrives with the secret.
+    if (sds.name().empty()) return ConfigError(FieldPath(path, "name"), "is required");
+    if (!sds.has_sds_config() || !sds.sds_config().has_ads()) {
+      return ConfigError(FieldPath(path, "sds_config"), "SDS secret '", sds.name(),
+                         "': only the identity agent's 'default' and 'ROOTCA' are served "
+                         "in-process; other names need ads: {} (they come over ADS)");
+    }
+    if (out.sds_path.empty()) out.sds_path = std::string(path);
+    return sds.name();
   }
   if (sds.name() != served) {
     return ConfigError(
@@ -157,21 +169,26 @@ absl::StatusOr<std::string> TranslateSds(const tlsv3::SdsSecretConfig& sds, cons
   return sds.name();
 }
 
+// A TlsCertificate's chain and key (file or inline), as PEM.
+absl::StatusOr<tls::TlsCertificate> TranslateTlsCertificate(const tlsv3::TlsCertificate& cert,
+                                                            std::string_view path) {
+  tls::TlsCertificate pem;
+  ASSIGN_OR_RETURN(pem.cert_chain_pem, TranslateDataSource(cert.certificate_chain(),
+                                                           FieldPath(path, "certificate_chain")));
+  ASSIGN_OR_RETURN(pem.private_key_pem,
+                   TranslateDataSource(cert.private_key(), FieldPath(path, "private_key")));
+  return pem;
+}
+
 absl::Status TranslateCommon(const tlsv3::CommonTlsContext& c, std::string_view path,
                              tls::TlsContextConfig& out) {
   if (c.tls_certificates_size() > 1) {
     return ConfigError(FieldPath(path, "tls_certificates"), "at most one certificate is supported");
   }
   if (c.tls_certificates_size() == 1) {
-    const auto& cert = c.tls_certificates(0);
-    const std::string c_path = IndexPath(path, "tls_certificates", 0);
-    tls::TlsCertificate pem;
     ASSIGN_OR_RETURN(
-        pem.cert_chain_pem,
-        TranslateDataSource(cert.certificate_chain(), FieldPath(c_path, "certificate_chain")));
-    ASSIGN_OR_RETURN(pem.private_key_pem,
-                     TranslateDataSource(cert.private_key(), FieldPath(c_path, "private_key")));
-    out.certificate = std::move(pem);
+        out.certificate,
+        TranslateTlsCertificate(c.tls_certificates(0), IndexPath(path, "tls_certificates", 0)));
   }
   if (c.tls_certificate_sds_secret_configs_size() > 1 ||
       (c.tls_certificate_sds_secret_configs_size() == 1 && out.certificate)) {
@@ -249,6 +266,31 @@ absl::StatusOr<std::shared_ptr<tls::TlsContext>> TranslateTransportSocket(
   if (!context.ok())
     return ConfigError(FieldPath(c_path, "common_tls_context"), context.status().message());
   return context;
+}
+
+absl::StatusOr<SdsSecret> TranslateSecret(const tlsv3::Secret& proto, std::string_view path) {
+  RETURN_IF_ERROR(CheckSupportedFields(proto, path));
+  if (proto.name().empty()) return ConfigError(FieldPath(path, "name"), "is required");
+  SdsSecret out;
+  if (proto.has_tls_certificate()) {
+    ASSIGN_OR_RETURN(out.certificate, TranslateTlsCertificate(proto.tls_certificate(),
+                                                              FieldPath(path, "tls_certificate")));
+  } else if (proto.has_validation_context()) {
+    const std::string v_path = FieldPath(path, "validation_context");
+    const auto& proto_v = proto.validation_context();
+    if (proto_v.match_typed_subject_alt_names_size() > 0 ||
+        proto_v.match_subject_alt_names_size() > 0 || proto_v.trust_chain_verification() != 0) {
+      // The SAN rules belong to the cluster's own (default) validation context.
+      return ConfigError(v_path, "only trusted_ca is supported in an SDS validation context");
+    }
+    tls::ValidationContext v;
+    ASSIGN_OR_RETURN(v.trusted_ca_pem, TranslateDataSource(proto.validation_context().trusted_ca(),
+                                                           FieldPath(v_path, "trusted_ca")));
+    out.validation = std::move(v);
+  } else {
+    return ConfigError(path, "needs tls_certificate or validation_context");
+  }
+  return out;
 }
 
 }  // namespace weft::config

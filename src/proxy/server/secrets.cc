@@ -1,6 +1,8 @@
 // The Server's side of SDS: every TlsContext of a listener (filter chains) or cluster
 // (transport_socket, transport_socket_matches), from the bootstrap, LDS or CDS, follows its SDS
-// names through the secret provider (the identity agent) before the config reaches a worker.
+// names through the secret provider before the config reaches a worker: the identity agent's
+// `default`/`ROOTCA`, or any other name over the ADS stream (DestinationRule credentialName;
+// the xDS client subscribes to Server::SdsSecretNames() and delivers into secrets()).
 // A listener whose secrets have not arrived yet warms (listener_warming.cc, Envoy's listener
 // warming): it is not given to the workers — a client's connection waits in the socket's backlog
 // instead of failing its handshake, and an updated listener's old version keeps serving — until
@@ -41,18 +43,26 @@ absl::Status Server::SubscribeSecrets(const std::vector<std::shared_ptr<tls::Tls
                                       std::string_view owner) {
   // All or nothing: a config naming a secret no one serves is refused before any subscribes.
   for (const auto& context : contexts) {
-    if (!context->needs_secrets() || secret_provider_ != nullptr) continue;
+    if (!context->needs_secrets()) continue;
     const tls::TlsContextConfig& c = context->config();
-    const std::string& name =
-        c.certificate_sds_name.empty() ? c.validation_sds_name : c.certificate_sds_name;
-    return absl::InvalidArgumentError(absl::StrCat(
-        std::string(owner), ": ", c.sds_path, ": SDS secret '", name,
-        "': weft-proxy serves only the identity agent's 'default' and 'ROOTCA' (start it with "
-        "--ca-addr)"));
+    for (const std::string* name : {&c.certificate_sds_name, &c.validation_sds_name}) {
+      if (name->empty()) continue;
+      if (tls::RoutingSecretProvider::IsAgentName(*name)) {
+        if (secrets_.has_agent()) continue;
+        return absl::InvalidArgumentError(
+            absl::StrCat(std::string(owner), ": ", c.sds_path, ": SDS secret '", *name,
+                         "' is the identity agent's (start weft-proxy with --ca-addr)"));
+      }
+      if (!bootstrap_.xds.enabled) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            std::string(owner), ": ", c.sds_path, ": SDS secret '", *name,
+            "' comes over ADS, and the bootstrap has no dynamic_resources.ads_config"));
+      }
+    }
   }
   for (const auto& context : contexts) {
     if (!context->needs_secrets() || context->subscribed()) continue;
-    context->Subscribe(*secret_provider_);
+    context->Subscribe(secrets_);
     if (context->ready()) continue;
     // Warming listeners wait for this context: look again when its secrets arrive. Registered
     // after the context's own callbacks, which the provider calls first (in subscription order);
@@ -65,11 +75,11 @@ absl::Status Server::SubscribeSecrets(const std::vector<std::shared_ptr<tls::Tls
     };
     const tls::TlsContextConfig& c = context->config();
     if (!c.certificate_sds_name.empty()) {
-      secret_provider_->SubscribeCertificate(
+      secrets_.SubscribeCertificate(
           c.certificate_sds_name, [on_secret](const tls::TlsCertificate&) { on_secret(); });
     }
     if (!c.validation_sds_name.empty()) {
-      secret_provider_->SubscribeValidation(
+      secrets_.SubscribeValidation(
           c.validation_sds_name, [on_secret](const tls::ValidationContext&) { on_secret(); });
     }
   }

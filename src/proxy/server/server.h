@@ -17,7 +17,7 @@
 #include "proxy/server/listener_runtime.h"
 #include "proxy/server/worker.h"
 #include "proxy/stats/stats.h"
-#include "proxy/tls/secret_provider.h"
+#include "proxy/tls/routing_secret_provider.h"
 #include "proxy/tls/tls_context.h"
 
 namespace weft::proxy {
@@ -38,9 +38,10 @@ class Server {
   Server(ServerOptions options, config::BootstrapConfig bootstrap);
   ~Server();
 
-  // Before Start(): where SDS secrets come from (the identity agent; it must outlive the
-  // Server's use of it). Without one, any config naming an SDS secret is refused.
-  void SetSecretProvider(tls::SecretProvider* provider) { secret_provider_ = provider; }
+  // Before Start(): the identity agent, which serves SDS `default` and `ROOTCA` (it must
+  // outlive the Server's use of it). Without one, a config naming those is refused. Other SDS
+  // names come over ADS (secrets.cc), and are refused without an ADS server.
+  void SetSecretProvider(tls::SecretProvider* provider) { secrets_.SetAgent(provider); }
 
   // Binds every listener and the admin port, starts clusters and workers. An error (a port in
   // use, say) leaves nothing running.
@@ -75,6 +76,10 @@ class Server {
   // route_config_names of listeners' rds.
   std::vector<std::string> EdsServiceNames() const;
   std::vector<std::string> RdsRouteNames() const;
+  // SDS over ADS: the secret names TLS contexts wait for (not the agent's), and where the xDS
+  // client delivers them (main thread).
+  std::vector<std::string> SdsSecretNames() const { return secrets_.AdsNames(); }
+  tls::RoutingSecretProvider& secrets() { return secrets_; }
   // The xDS client's view for /config_dump (JSON object), set by the client.
   void SetDynamicConfigDump(std::string json) { dynamic_config_dump_ = std::move(json); }
   event::Dispatcher& dispatcher() { return dispatcher_; }
@@ -122,7 +127,7 @@ class Server {
 
   ServerOptions options_;
   config::BootstrapConfig bootstrap_;
-  tls::SecretProvider* secret_provider_ = nullptr;
+  tls::RoutingSecretProvider secrets_;
   event::Dispatcher dispatcher_;
   stats::Registry stats_;
   stats::Registry host_stats_;  // per-host numbers for /clusters

@@ -33,6 +33,9 @@ constexpr char kEndpointType[] =
     "type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment";
 constexpr char kListenerType[] = "type.googleapis.com/envoy.config.listener.v3.Listener";
 constexpr char kRouteType[] = "type.googleapis.com/envoy.config.route.v3.RouteConfiguration";
+// SDS over ADS: the secrets TLS contexts name other than the identity agent's (credentialName).
+constexpr char kSecretType[] =
+    "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret";
 
 // Reconnect back-off: Envoy's defaults for the xDS stream (500 ms base, 30 s max), with jitter.
 constexpr std::chrono::milliseconds kBackoffBase{500};
@@ -43,6 +46,7 @@ struct Verdict {
   absl::Status status;
   std::vector<std::string> eds_names;
   std::vector<std::string> rds_names;
+  std::vector<std::string> sds_names;
 };
 
 // Unpacks every resource of a response into `Proto`, keyed by `name_of`; the error names the
@@ -103,6 +107,7 @@ class XdsClient::Impl : public std::enable_shared_from_this<XdsClient::Impl> {
     // Subscriptions the bootstrap already implies (static EDS clusters, static rds listeners).
     names_[kEndpointType] = server_.EdsServiceNames();
     names_[kRouteType] = server_.RdsRouteNames();
+    names_[kSecretType] = server_.SdsSecretNames();
   }
 
   void Start() {
@@ -166,12 +171,13 @@ class XdsClient::Impl : public std::enable_shared_from_this<XdsClient::Impl> {
     }
   }
 
-  // The EDS and RDS subscriptions follow the clusters and listeners: after each applied update,
-  // `resubscribe(type, before, after)` for each of the two whose names changed.
+  // The EDS, RDS and SDS subscriptions follow the clusters and listeners: after each applied
+  // update, `resubscribe(type, before, after)` for each of the three whose names changed.
   template <typename Resubscribe>
   void FollowSubscriptions(const Verdict& verdict, Resubscribe resubscribe) {
-    for (const auto& [type, names] : {std::pair{kEndpointType, &verdict.eds_names},
-                                      std::pair{kRouteType, &verdict.rds_names}}) {
+    for (const auto& [type, names] :
+         {std::pair{kEndpointType, &verdict.eds_names}, std::pair{kRouteType, &verdict.rds_names},
+          std::pair{kSecretType, &verdict.sds_names}}) {
       if (*names == names_[type]) continue;
       std::vector<std::string> before = std::move(names_[type]);
       names_[type] = *names;
@@ -212,6 +218,7 @@ class XdsClient::Impl : public std::enable_shared_from_this<XdsClient::Impl> {
     if (!names_[kEndpointType].empty()) send(kEndpointType, "");
     if (xds_.lds) send(kListenerType, "");
     if (!names_[kRouteType].empty()) send(kRouteType, "");
+    if (!names_[kSecretType].empty()) send(kSecretType, "");
 
     bool got_response = false;
     discovery::DiscoveryResponse response;
@@ -267,7 +274,7 @@ class XdsClient::Impl : public std::enable_shared_from_this<XdsClient::Impl> {
       discovery::DeltaDiscoveryRequest request;
       request.set_type_url(type);
       // CDS and LDS: no names, the legacy wildcard (every server takes it).
-      if (type == kEndpointType || type == kRouteType) {
+      if (type == kEndpointType || type == kRouteType || type == kSecretType) {
         for (const auto& name : names_[type]) request.add_resource_names_subscribe(name);
       }
       for (const auto& [name, version] : delta_[type].Versions()) {
@@ -279,6 +286,7 @@ class XdsClient::Impl : public std::enable_shared_from_this<XdsClient::Impl> {
     if (!names_[kEndpointType].empty()) subscribe(kEndpointType);
     if (xds_.lds) subscribe(kListenerType);
     if (!names_[kRouteType].empty()) subscribe(kRouteType);
+    if (!names_[kSecretType].empty()) subscribe(kSecretType);
 
     bool got_response = false;
     discovery::DeltaDiscoveryResponse response;
@@ -299,7 +307,8 @@ class XdsClient::Impl : public std::enable_shared_from_this<XdsClient::Impl> {
         // Malformed at the protocol level: nothing to apply, and the subscriptions stand.
         WEFT_LOG(warn, "xds: rejected delta {}: {}", response.type_url(),
                  merged.status().message());
-        verdict = Verdict{merged.status(), names_[kEndpointType], names_[kRouteType]};
+        verdict = Verdict{merged.status(), names_[kEndpointType], names_[kRouteType],
+                          names_[kSecretType]};
       }
       discovery::DeltaDiscoveryRequest ack;
       ack.set_type_url(response.type_url());
@@ -362,6 +371,8 @@ class XdsClient::Impl : public std::enable_shared_from_this<XdsClient::Impl> {
     } else if (type == kRouteType) {
       stat = "http.rds.";
       status = ApplyRoutes(response);
+    } else if (type == kSecretType) {
+      status = ApplySecrets(response);
     } else {
       status = absl::InvalidArgumentError(config::Cat("unsupported type ", type));
     }
@@ -382,7 +393,8 @@ class XdsClient::Impl : public std::enable_shared_from_this<XdsClient::Impl> {
                status.message());
     }
     UpdateDump();
-    return Verdict{status, server_.EdsServiceNames(), server_.RdsRouteNames()};
+    return Verdict{status, server_.EdsServiceNames(), server_.RdsRouteNames(),
+                   server_.SdsSecretNames()};
   }
 
   absl::Status ApplyClusters(const discovery::DiscoveryResponse& response) {
@@ -487,6 +499,34 @@ class XdsClient::Impl : public std::enable_shared_from_this<XdsClient::Impl> {
     }
     RETURN_IF_ERROR(server_.UpdateRoutes(std::move(routes)));
     auto& applied = types_[kRouteType].applied;
+    for (auto& [name, entry] : incoming) applied[name] = std::move(entry.second);
+    return absl::OkStatus();
+  }
+
+  // SDS secrets: each changed one goes to its TLS contexts (a new SSL_CTX for new connections).
+  // As for EDS, a SotW response need not repeat unchanged secrets: merge. A secret the server
+  // stops sending keeps serving its last value (the key stays in memory only, never dumped).
+  absl::Status ApplySecrets(const discovery::DiscoveryResponse& response) {
+    using envoy::extensions::transport_sockets::tls::v3::Secret;
+    ASSIGN_OR_RETURN(auto incoming,
+                     Unpack<Secret>(response, "secret", [](const auto& s) { return s.name(); }));
+    std::vector<std::pair<std::string, config::SdsSecret>> changed;
+    auto& applied = types_[kSecretType].applied;
+    for (const auto& [name, entry] : incoming) {
+      auto translated = config::TranslateSecret(entry.first);
+      if (!translated.ok()) return Named("secret", name, translated.status());
+      auto known = applied.find(name);
+      if (known != applied.end() && known->second == entry.second) continue;
+      changed.emplace_back(name, std::move(*translated));
+    }
+    for (auto& [name, secret] : changed) {
+      if (secret.certificate) server_.secrets().SetFromAds(name, *secret.certificate);
+      if (secret.validation) server_.secrets().SetFromAds(name, *secret.validation);
+      // Envoy's per-secret SDS counter (SdsApi's stats, scope "sds.<secret name>.").
+      server_.main_stats().counter("sds." + name + ".update_success").Inc();
+      WEFT_LOG(info, "xds: secret '{}' {}", name,
+               applied.count(name) ? "updated" : "received");  // the name only
+    }
     for (auto& [name, entry] : incoming) applied[name] = std::move(entry.second);
     return absl::OkStatus();
   }

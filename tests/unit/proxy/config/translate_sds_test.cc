@@ -98,15 +98,28 @@ TEST(TranslateSdsTest, InitialFetchTimeoutBoundsWarming) {
   EXPECT_EQ(timeout_of(two_s, kIstioSds), 0);
 }
 
-TEST(TranslateSdsTest, OtherSecretNamesAreRefusedWithTheirPath) {
+TEST(TranslateSdsTest, OtherSecretNamesComeOverAds) {
+  // DestinationRule credentialName's names (weftd serves them over ADS).
+  auto config = LoadBootstrapFromString(
+      Bootstrap(IstioMutual(kAdsSds, "kubernetes://my-cert", "kubernetes://my-cert-cacert")));
+  ASSERT_TRUE(config.ok()) << config.status();
+  const auto& tls = config->clusters.at(0)->tls;
+  ASSERT_NE(tls, nullptr);
+  EXPECT_EQ(tls->config().certificate_sds_name, "kubernetes://my-cert");
+  EXPECT_EQ(tls->config().validation_sds_name, "kubernetes://my-cert-cacert");
+  EXPECT_TRUE(tls->needs_secrets());
+}
+
+TEST(TranslateSdsTest, OtherSecretNamesNeedAdsAndAreRefusedWithTheirPath) {
+  // Istio's sds-grpc is the in-process agent: it has only `default` and `ROOTCA`.
   EXPECT_THAT(
-      ErrorOf(Bootstrap(IstioMutual(kAdsSds, "kubernetes://my-cert"))),
-      HasSubstr("common_tls_context.tls_certificate_sds_secret_configs[0]: SDS secret "
-                "'kubernetes://my-cert': weft-proxy serves only the identity agent's 'default' "
-                "and 'ROOTCA' (start it with --ca-addr)"));
-  EXPECT_THAT(ErrorOf(Bootstrap(IstioMutual(kAdsSds, "default", "other-root"))),
-              HasSubstr("combined_validation_context.validation_context_sds_secret_config: SDS "
-                        "secret 'other-root'"));
+      ErrorOf(Bootstrap(IstioMutual(kIstioSds, "kubernetes://my-cert"))),
+      HasSubstr("common_tls_context.tls_certificate_sds_secret_configs[0].sds_config: SDS secret "
+                "'kubernetes://my-cert': only the identity agent's 'default' and 'ROOTCA' are "
+                "served in-process; other names need ads: {}"));
+  EXPECT_THAT(ErrorOf(Bootstrap(IstioMutual(kIstioSds, "default", "other-root"))),
+              HasSubstr("combined_validation_context.validation_context_sds_secret_config."
+                        "sds_config: SDS secret 'other-root'"));
   // The names swapped: ROOTCA is a root bundle, not a certificate.
   EXPECT_THAT(ErrorOf(Bootstrap(IstioMutual(kAdsSds, "ROOTCA", "default"))),
               HasSubstr("SDS secret 'ROOTCA' is the identity agent's root bundle"));
@@ -210,11 +223,13 @@ TEST(TranslateSdsTest, BadMatchesAreRefusedWithTheirPath) {
         typed_config:
           "@type": type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext
           common_tls_context:
-            tls_certificate_sds_secret_configs: [{name: x, sds_config: {ads: {}}}]
+            tls_certificate_sds_secret_configs: [{name: x}]
 )Y";
+  // A name other than the agent's needs ads: {} (no sds_config: refused with its path).
   EXPECT_THAT(ErrorOf(Bootstrap("          alpn_protocols: [h2]", other_sds)),
               HasSubstr("transport_socket_matches[0].transport_socket.typed_config.common_tls_"
-                        "context.tls_certificate_sds_secret_configs[0]: SDS secret 'x'"));
+                        "context.tls_certificate_sds_secret_configs[0].sds_config: SDS secret "
+                        "'x'"));
 }
 
 }  // namespace

@@ -1,0 +1,257 @@
+"""DestinationRule tls.credentialName end to end (issue 6): a Secret stored in weftd (Kubernetes'
+core v1 shape, applied with weftctl and the REST API) becomes SDS resources weftd serves over ADS,
+and weft-proxy originates mutual TLS with it to a real TLS upstream (Python's ssl server) that
+demands a client certificate from the test's CA. Updating the Secret rotates the client
+certificate; a Secret of another namespace is not served to the proxy (and weftd logs the ask)."""
+import http.server
+import json
+import os
+import shutil
+import socketserver
+import ssl
+import stat
+import subprocess
+import tempfile
+import threading
+import unittest
+
+from harness import Proxy, curl, free_port
+from weftd_api_test import WEFTCTL, Weftd, WeftdTestBase, collection
+from weftd_mesh_test import NODE_ID, bootstrap
+from xds_test import wait_for
+
+HOST = "api.secure.test"
+SECRETS = "/api/v1/namespaces/%s/secrets"
+
+
+def openssl(*args, cwd):
+    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True, timeout=30)
+
+
+def make_pki(d):
+    """A CA, a server certificate for HOST and two client certificates (client-a, client-b),
+    all signed by the CA; PEM files in `d`."""
+    openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+            "-keyout", "ca.key", "-out", "ca.crt", "-days", "1", "-subj", "/CN=test-ca", cwd=d)
+    for name, san in (("server", "DNS:" + HOST), ("client-a", "DNS:client-a"),
+                      ("client-b", "DNS:client-b")):
+        openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                "-keyout", name + ".key", "-out", name + ".csr", "-subj", "/CN=" + name, cwd=d)
+        with open(os.path.join(d, name + ".ext"), "w") as f:
+            f.write("subjectAltName=%s\n" % san)
+        openssl("x509", "-req", "-in", name + ".csr", "-CA", "ca.crt", "-CAkey", "ca.key",
+                "-CAcreateserial", "-out", name + ".crt", "-days", "1", "-extfile", name + ".ext",
+                cwd=d)
+
+
+def proxy_stat(proxy, name):
+    _, body = proxy.admin_get("/stats")
+    for line in body.splitlines():
+        if line.startswith(name + ": "):
+            return int(line.split(": ")[1])
+    return 0
+
+
+def read(d, name):
+    with open(os.path.join(d, name)) as f:
+        return f.read()
+
+
+class _MtlsHandler(http.server.BaseHTTPRequestHandler):
+    # HTTP/1.0: one request per connection, so each request is a new handshake (a rotated
+    # certificate shows on the next request).
+    def do_GET(self):
+        cert = self.connection.getpeercert()
+        cn = dict(x[0] for x in cert["subject"])["commonName"] if cert else None
+        body = json.dumps({"client": cn}).encode()
+        self.send_response(200)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+class _MtlsServer(socketserver.ThreadingMixIn, http.server.HTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        pass  # failed handshakes (a proxy without the client certificate) are expected
+
+
+def mtls_upstream(pki):
+    """An HTTPS server on loopback that requires a client certificate signed by the test CA."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(os.path.join(pki, "server.crt"), os.path.join(pki, "server.key"))
+    context.load_verify_locations(os.path.join(pki, "ca.crt"))
+    context.verify_mode = ssl.CERT_REQUIRED
+    server = _MtlsServer(("127.0.0.1", 0), _MtlsHandler, bind_and_activate=False)
+    server.allow_reuse_address = True
+    server.server_bind()
+    server.server_activate()
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def tls_secret(name, ns, pki, client, ca=True):
+    data = {"tls.crt": read(pki, client + ".crt"), "tls.key": read(pki, client + ".key")}
+    if ca:
+        data["ca.crt"] = read(pki, "ca.crt")
+    return {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name, "namespace": ns},
+            "type": "kubernetes.io/tls", "stringData": data}
+
+
+class CredentialNameTest(unittest.TestCase):
+    API_TYPE = "GRPC"  # the proxy's ADS protocol; CredentialNameDeltaTest runs it over Delta
+
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="weft-credname-")
+        self.addCleanup(shutil.rmtree, self.dir, ignore_errors=True)
+        self.pki = os.path.join(self.dir, "pki")
+        os.mkdir(self.pki)
+        make_pki(self.pki)
+        self.upstream = mtls_upstream(self.pki)
+        self.addCleanup(self.upstream.server_close)
+        self.addCleanup(self.upstream.shutdown)
+        self.xds_port = free_port()
+        self.service_port = free_port()
+        self.weftd = Weftd(self.dir, ["--xds-addr", "127.0.0.1:%d" % self.xds_port])
+        self.weftd.start()
+        self.addCleanup(self.weftd.stop)
+
+    def put(self, path, o):
+        """Creates or replaces `o` at collection `path`, like `weftctl apply`."""
+        name = o["metadata"]["name"]
+        status, current = self.weftd.request("GET", path + "/" + name)
+        if status == 200:
+            o = dict(o, metadata=dict(o["metadata"],
+                                      resourceVersion=current["metadata"]["resourceVersion"]))
+            status, body = self.weftd.request("PUT", path + "/" + name, o)
+        else:
+            status, body = self.weftd.request("POST", path, o)
+        self.assertIn(status, (200, 201), body)
+        return body
+
+    def destination_rule(self, credential):
+        self.put(collection("destinationrules"), {
+            "apiVersion": "networking.istio.io/v1", "kind": "DestinationRule",
+            "metadata": {"name": "api", "namespace": "default"},
+            "spec": {"host": HOST, "trafficPolicy": {"tls": {
+                "mode": "MUTUAL", "credentialName": credential, "subjectAltNames": [HOST]}}}})
+
+    def client_seen(self):
+        """The client certificate's CN the upstream saw for one request through the proxy."""
+        code, out, _ = curl("-H", "Host: " + HOST, "http://127.0.0.1:%d/" % self.service_port,
+                            timeout=3)
+        if code != 0:
+            return None
+        try:
+            return json.loads(out).get("client")
+        except ValueError:
+            return None
+
+    def weftd_log(self):
+        with open(os.path.join(self.dir, "weftd.log")) as f:
+            return f.read()
+
+    def test_credential_name_mtls_rotation_and_namespace_scope(self):
+        # The Secret through weftctl apply (stringData, as users write it), then GET shows it
+        # as Kubernetes does: data in base64, no stringData.
+        secret_file = os.path.join(self.dir, "secret.yaml")
+        with open(secret_file, "w") as f:
+            json.dump(tls_secret("client-cred", "default", self.pki, "client-a"), f)
+        out = subprocess.run([WEFTCTL, "--server", "%s:%d" % (self.weftd.host, self.weftd.port),
+                              "apply", "-f", secret_file], capture_output=True, text=True,
+                             timeout=30)
+        self.assertEqual(out.returncode, 0, out.stderr + out.stdout)
+        self.assertIn("secret/client-cred created", out.stdout)
+        status, got = self.weftd.request("GET", SECRETS % "default" + "/client-cred")
+        self.assertEqual(status, 200, got)
+        self.assertEqual(got["apiVersion"], "v1")
+        self.assertNotIn("stringData", got)
+        self.assertEqual(sorted(got["data"]), ["ca.crt", "tls.crt", "tls.key"])
+        # The store holds keys: owner-only.
+        mode = stat.S_IMODE(os.stat(os.path.join(self.dir, "store", "weft.db")).st_mode)
+        self.assertEqual(mode, 0o600)
+
+        # Another namespace's Secret of a name the proxy will ask for.
+        self.put(SECRETS % "prod", tls_secret("prod-cred", "prod", self.pki, "client-b"))
+
+        self.put(collection("serviceentries"), {
+            "apiVersion": "networking.istio.io/v1", "kind": "ServiceEntry",
+            "metadata": {"name": "api", "namespace": "default"},
+            "spec": {"hosts": [HOST], "location": "MESH_EXTERNAL", "resolution": "STATIC",
+                     "ports": [{"number": self.service_port, "name": "http", "protocol": "HTTP"}],
+                     "endpoints": [{"address": "127.0.0.1",
+                                    "ports": {"http": self.upstream.server_address[1]}}]}})
+        self.destination_rule("client-cred")
+
+        proxy = Proxy(bootstrap(self.xds_port, self.API_TYPE))
+        self.addCleanup(proxy.stop)
+        wait_for(lambda: self.client_seen() == "client-a", timeout=20,
+                 what="mTLS with client-a's certificate\n" + proxy.output())
+        self.assertEqual([self.client_seen() for _ in range(5)], ["client-a"] * 5)
+
+        # Rotation: the Secret now holds client-b's certificate; new connections present it.
+        self.put(SECRETS % "default", tls_secret("client-cred", "default", self.pki, "client-b"))
+        wait_for(lambda: self.client_seen() == "client-b", timeout=15,
+                 what="rotation to client-b\n" + proxy.output())
+        self.assertEqual([self.client_seen() for _ in range(5)], ["client-b"] * 5)
+        # Envoy's per-secret SDS counters: the certificate arrived twice, the CA (unchanged) once.
+        self.assertEqual(proxy_stat(proxy, "sds.kubernetes://client-cred.update_success"), 2)
+        self.assertEqual(proxy_stat(proxy, "sds.kubernetes://client-cred-cacert.update_success"), 1)
+
+        # A credential that exists only in prod: the default proxy gets nothing, so its
+        # handshakes have no certificate and no request reaches the upstream.
+        self.destination_rule("prod-cred")
+        wait_for(lambda: "asked for secret 'kubernetes://prod-cred', which is not served to it"
+                 in self.weftd_log(), timeout=15, what="weftd logging the refused secret")
+        wait_for(lambda: self.client_seen() is None, timeout=15, what="requests failing")
+        self.assertEqual([self.client_seen() for _ in range(3)], [None] * 3)
+        self.assertIn("no Secret default/prod-cred", self.weftd_log())
+
+        # Secrets never reach a log: neither weftd's nor the proxy's.
+        key_line = read(self.pki, "client-b.key").splitlines()[1]
+        self.assertNotIn(key_line, self.weftd_log())
+        self.assertNotIn(key_line, proxy.output())
+
+
+class CredentialNameDeltaTest(CredentialNameTest):
+    API_TYPE = "DELTA_GRPC"
+
+
+class SecretValidationApiTest(WeftdTestBase):
+    def test_invalid_secrets_are_refused_with_the_field_path(self):
+        pki = tempfile.mkdtemp(prefix="weft-pki-")
+        self.addCleanup(shutil.rmtree, pki, ignore_errors=True)
+        make_pki(pki)
+        bad = tls_secret("bad", "default", pki, "client-a")
+        bad["stringData"]["tls.key"] = read(pki, "client-b.key")
+        status, body = self.weftd.request("POST", SECRETS % "default", bad)
+        self.assertEqual(status, 422, body)
+        self.assertEqual([c["field"] for c in body["details"]["causes"]], ["stringData[tls.key]"])
+        self.assertIn("does not match the certificate", body["details"]["causes"][0]["message"])
+        status, body = self.weftd.request("POST", SECRETS % "default", {
+            "apiVersion": "v1", "kind": "Secret", "metadata": {"name": "b64"},
+            "type": "Opaque", "data": {"cacert": "%%%"}})
+        self.assertEqual(status, 422, body)
+        self.assertEqual([c["field"] for c in body["details"]["causes"]], ["data[cacert]"])
+        # immutable: true, as Kubernetes: the data cannot change any more.
+        frozen = tls_secret("frozen", "default", pki, "client-a")
+        frozen["immutable"] = True
+        status, body = self.weftd.request("POST", SECRETS % "default", frozen)
+        self.assertEqual(status, 201, body)
+        changed = tls_secret("frozen", "default", pki, "client-b")
+        changed["immutable"] = True
+        status, body = self.weftd.request("PUT", SECRETS % "default" + "/frozen", changed)
+        self.assertEqual(status, 422, body)
+        self.assertEqual([c["field"] for c in body["details"]["causes"]], ["data"])
+        status, body = self.weftd.request("PUT", SECRETS % "default" + "/frozen", frozen)
+        self.assertEqual(status, 200, body)  # the same data: allowed
+
+
+if __name__ == "__main__":
+    unittest.main()
