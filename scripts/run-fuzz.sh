@@ -22,6 +22,7 @@ esac
 case $target in
   http1_parser_fuzz) seeds=$root/tests/fuzz/corpus/http1; dict=$root/tests/fuzz/http1.dict ;;
   client_hello_fuzz) seeds=$root/tests/fuzz/corpus/client_hello; dict=$root/tests/fuzz/client_hello.dict ;;
+  mx_frame_fuzz) seeds=$root/tests/fuzz/corpus/mx_frame; dict=$root/tests/fuzz/mx_frame.dict ;;
   *) echo "unknown fuzz target: $target" >&2; exit 2 ;;
 esac
 

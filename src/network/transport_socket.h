@@ -12,12 +12,13 @@ namespace weft::network {
 
 // What a secured connection learned in its handshake, for access logs and filters.
 struct SecurityInfo {
-  std::string tls_version;   // "TLSv1.3"
-  std::string alpn;          // negotiated ALPN protocol, "" if none
-  std::string sni;           // server name the client asked for
-  std::string peer_uri_san;  // first URI SAN of the verified peer certificate
-  std::string cipher;        // negotiated cipher suite, OpenSSL's name: "TLS_AES_128_GCM_SHA256"
-  std::string peer_subject;  // the peer certificate's subject, RFC 2253: "CN=client,O=acme"
+  std::string tls_version;    // "TLSv1.3"
+  std::string alpn;           // negotiated ALPN protocol, "" if none
+  std::string sni;            // server name the client asked for
+  std::string peer_uri_san;   // first URI SAN of the verified peer certificate
+  std::string local_uri_san;  // first URI SAN of the certificate this side holds, "" if none
+  std::string cipher;         // negotiated cipher suite, OpenSSL's name: "TLS_AES_128_GCM_SHA256"
+  std::string peer_subject;   // the peer certificate's subject, RFC 2253: "CN=client,O=acme"
   bool peer_certificate = false;
 };
 

@@ -160,9 +160,12 @@ class IstioStatsTest(unittest.TestCase):
         self.assertIn('le="0.5"', server_text)
 
         client_text = self.prometheus(self.client)
+        # Outbound, both principals are the upstream connection's certificates: ours and the
+        # server's verified URI SAN.
         outbound = series(client_text, "istio_requests_total", reporter="source",
                           source_workload="client-v1",
                           source_principal="spiffe://cluster.local/ns/default/sa/client",
+                          destination_principal=SERVER_ID,
                           destination_workload="server-v1", destination_service=SERVICE,
                           connection_security_policy="unknown", response_code="200")
         self.assertEqual(outbound, [1.0], client_text)
@@ -205,6 +208,122 @@ class IstioStatsTest(unittest.TestCase):
         self.assertGreater(sent[0], 50)
         self.assertNotIn("response_code", [l for l in text.splitlines()
                                            if l.startswith("istio_tcp_sent_bytes_total")][0])
+
+
+METADATA_EXCHANGE = {
+    "name": "istio.metadata_exchange",
+    "typed_config": {
+        "@type": "type.googleapis.com/udpa.type.v1.TypedStruct",
+        "type_url": "type.googleapis.com/envoy.tcp.metadataexchange.config.MetadataExchange",
+        "value": {"protocol": "istio-peer-exchange", "enable_discovery": True}}}
+# Istio's ALPNs for TCP over mTLS: the client's util.ALPNInMeshWithMxc, the server's
+# util.ALPNDownstreamWithMxc.
+CLIENT_TCP_ALPN = ["istio-peer-exchange", "istio"]
+SERVER_TCP_ALPN = ["istio-peer-exchange", "h2", "http/1.1"]
+
+
+class IstioTcpPeerExchangeTest(unittest.TestCase):
+    """Istio's TCP metadata exchange between two weft-proxies: the client sidecar's cluster and
+    the server sidecar's inbound chain carry istio.metadata_exchange, the mTLS handshake
+    negotiates istio-peer-exchange, and both sides label istio_tcp_* with the other's workload.
+    The application on each end sees only its own bytes (curl's HTTP request and the answer)."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.pki_dir = tempfile.mkdtemp(prefix="weft-istio-mx-pki-")
+        cls.pki = make_pki(cls.pki_dir)
+        cls.app = Upstream("tcp-app")
+        cls.server_port, cls.client_port, cls.client_no_mx_port = (
+            free_port(), free_port(), free_port())
+        inbound = f"inbound|{cls.app.port}||"
+        server_chain = tcp_listener("inbound_tcp", cls.server_port, "INBOUND", inbound,
+                                    downstream_tls(cls.pki, require_client=True, san=CLIENT_ID,
+                                                   alpn=SERVER_TCP_ALPN))
+        server_chain["filter_chains"][0]["filters"].insert(0, METADATA_EXCHANGE)
+        cls.server = Proxy(bootstrap(node("db-v1", "db", "server"), [server_chain],
+                                     [cluster(inbound, cls.app.port)]))
+        outbound = f"outbound|3306||db.default.svc.cluster.local"
+        plain = "outbound|3307||db.default.svc.cluster.local"
+        mtls = upstream_tls(cls.pki, SERVER_ID, client_cert=True)
+        mtls["typed_config"]["common_tls_context"]["alpn_protocols"] = CLIENT_TCP_ALPN
+        with_mx = cluster(outbound, cls.server_port, mtls)
+        with_mx["filters"] = [METADATA_EXCHANGE]
+        # The same server without the exchange on the client side: ALPN "istio" only.
+        mtls_no_mx = upstream_tls(cls.pki, SERVER_ID, client_cert=True)
+        mtls_no_mx["typed_config"]["common_tls_context"]["alpn_protocols"] = ["istio"]
+        try:
+            cls.client = Proxy(bootstrap(
+                node("client-v1", "client", "client"),
+                [tcp_listener("outbound_tcp", cls.client_port, "OUTBOUND", outbound),
+                 tcp_listener("outbound_tcp_no_mx", cls.client_no_mx_port, "OUTBOUND", plain)],
+                [with_mx, cluster(plain, cls.server_port, mtls_no_mx)]))
+        except Exception:
+            cls.server.stop()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.client.stop()
+        cls.server.stop()
+        cls.app.stop()
+        shutil.rmtree(cls.pki_dir, ignore_errors=True)
+
+    def wait_for(self, proxy, metric, **labels):
+        deadline = time.time() + 5
+        while True:  # the proxies see the close a moment after curl exits
+            _, text = proxy.admin_get("/stats/prometheus")
+            found = series(text, metric, **labels)
+            if found or time.time() > deadline:
+                return found, text
+            time.sleep(0.05)
+
+    def test_both_sides_label_the_connection_with_the_peer_workload(self):
+        seen_before = len(self.app.seen)
+        rc, out, err = curl("-o", "/dev/null", "-w", "%{http_code}",
+                            f"http://127.0.0.1:{self.client_port}/mx")
+        self.assertEqual((rc, out), (0, "200"), err)
+        # The frames never reach the application: it parsed a clean HTTP request.
+        self.assertEqual(self.app.seen[seen_before][1], "/mx")
+
+        source = dict(reporter="source", request_protocol="tcp",
+                      source_workload="client-v1", source_app="client",
+                      source_principal=CLIENT_ID, destination_principal=SERVER_ID,
+                      destination_workload="db-v1", destination_app="db",
+                      destination_version="v1", destination_workload_namespace="default",
+                      destination_canonical_service="db", destination_cluster="Kubernetes",
+                      destination_service="db.default.svc.cluster.local")
+        closed, text = self.wait_for(self.client, "istio_tcp_connections_closed_total", **source)
+        self.assertEqual(closed, [1.0], text)
+        self.assertEqual(series(text, "istio_tcp_connections_opened_total", **source), [1.0], text)
+
+        destination = dict(reporter="destination", request_protocol="tcp",
+                           connection_security_policy="mutual_tls",
+                           source_workload="client-v1", source_app="client",
+                           source_version="v1", source_workload_namespace="default",
+                           source_canonical_service="client", source_cluster="Kubernetes",
+                           source_principal=CLIENT_ID, destination_workload="db-v1",
+                           destination_principal=SERVER_ID)
+        closed, text = self.wait_for(self.server, "istio_tcp_connections_closed_total",
+                                     **destination)
+        self.assertEqual(closed, [1.0], text)
+        self.assertEqual(series(text, "istio_tcp_connections_opened_total", **destination),
+                         [1.0], text)
+
+    def test_without_the_exchange_the_peer_stays_unknown(self):
+        rc, out, err = curl("-o", "/dev/null", "-w", "%{http_code}",
+                            f"http://127.0.0.1:{self.client_no_mx_port}/no-mx")
+        self.assertEqual((rc, out), (0, "200"), err)
+        # mTLS still proves both principals; only the workload labels are unknown.
+        labels = dict(reporter="source", request_protocol="tcp",
+                      destination_service="db.default.svc.cluster.local",
+                      source_principal=CLIENT_ID, destination_principal=SERVER_ID,
+                      destination_workload="unknown", destination_app="unknown")
+        closed, text = self.wait_for(self.client, "istio_tcp_connections_closed_total", **labels)
+        self.assertEqual(closed, [1.0], text)
+        labels = dict(reporter="destination", source_workload="unknown",
+                      source_principal=CLIENT_ID, connection_security_policy="mutual_tls")
+        closed, text = self.wait_for(self.server, "istio_tcp_connections_closed_total", **labels)
+        self.assertEqual(closed, [1.0], text)
 
 
 class IstioStatsConfigTest(unittest.TestCase):

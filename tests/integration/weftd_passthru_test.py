@@ -189,7 +189,87 @@ class WeftdTlsPassthroughTest(WeftdCaTestBase):
         ctx.load_verify_locations(os.path.join(self.ca_dir, "root-cert.pem"))
         ctx.load_cert_chain(self.client_cert, self.client_key)
         ctx.set_alpn_protocols(["istio-peer-exchange", "istio"])
-        return self.exchange(ctx)
+        got, cert = self.exchange(ctx)
+        # ALPN istio-peer-exchange: the sidecar first writes its metadata exchange frame (magic
+        # 0x3D230467, size, payload; telemetry.md), which a sidecar client reads off; this one
+        # sends none, so its own bytes reach the application as they are.
+        if got[:4] == bytes.fromhex("3d230467") and len(got) >= 8:
+            got = got[8 + int.from_bytes(got[4:8], "big"):]
+        return got, cert
+
+    def mesh_tls_with_metadata_exchange(self, workload):
+        """A sidecar's client that speaks Istio's TCP metadata exchange: its frame (encoded here
+        by hand, independently of weft-proxy's encoder) before b"hello". Returns the ALPN,
+        the sidecar's frame and what the application answered."""
+        def varint(n):
+            out = b""
+            while n >= 0x80:
+                out += bytes([(n & 0x7F) | 0x80])
+                n >>= 7
+            return out + bytes([n])
+
+        def ld(field, payload):  # a length-delimited protobuf field
+            return bytes([field << 3 | 2]) + varint(len(payload)) + payload
+
+        def entry(key, value):  # one Struct.fields map entry
+            return ld(1, ld(1, key.encode()) + ld(2, value))
+
+        metadata = b"".join(entry(k, ld(3, v.encode())) for k, v in (
+            ("NAME", workload + "-abc"), ("NAMESPACE", "default"),
+            ("WORKLOAD_NAME", workload), ("SERVICE_ACCOUNT", "client"))) + entry(
+            "LABELS", ld(5, entry("app", ld(3, b"client"))))
+        data = entry("x-envoy-peer-metadata", ld(5, metadata)) + entry(
+            "x-envoy-peer-metadata-id", ld(3, b"sidecar~127.0.0.9~%s-abc.default~default.svc.cluster.local"
+                                           % workload.encode()))
+        any_ = ld(1, b"type.googleapis.com/google.protobuf.Struct") + ld(2, data)
+        frame = bytes.fromhex("3d230467") + len(any_).to_bytes(4, "big") + any_
+
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.check_hostname = False
+        ctx.load_verify_locations(os.path.join(self.ca_dir, "root-cert.pem"))
+        ctx.load_cert_chain(self.client_cert, self.client_key)
+        ctx.set_alpn_protocols(["istio-peer-exchange", "istio"])
+        got = b""
+        with socket.create_connection((self.ip, self.port), timeout=5) as raw:
+            with ctx.wrap_socket(raw) as sock:
+                alpn = sock.selected_alpn_protocol()
+                sock.sendall(frame + b"hello")
+                try:
+                    while True:
+                        chunk = sock.recv(1024)
+                        if not chunk:
+                            break
+                        got += chunk
+                except (OSError, ssl.SSLError):
+                    pass
+        size = int.from_bytes(got[4:8], "big") if len(got) >= 8 else 0
+        return alpn, got[:8 + size], got[8 + size:]
+
+    def test_metadata_exchange_labels_the_tcp_metrics(self):
+        # weftd's inbound TCP chain: server ALPN istio-peer-exchange first, the exchange filter.
+        alpn, frame, answer = self.mesh_tls_with_metadata_exchange("client-v9")
+        self.assertEqual(alpn, "istio-peer-exchange")
+        self.assertEqual(frame[:4], bytes.fromhex("3d230467"))
+        self.assertIn(b"type.googleapis.com/google.protobuf.Struct", frame)
+        self.assertIn(b"secure-v1", frame)  # the sidecar's NAME
+        self.assertIn(b"sidecar~%s~secure-v1" % self.ip.encode(), frame)  # and its node id
+        self.assertEqual(answer, b"plain:hello")  # our frame never reached the application
+        labels = dict(reporter="destination", request_protocol="tcp",
+                      source_workload="client-v9", source_app="client",
+                      source_workload_namespace="default",
+                      source_principal="spiffe://cluster.local/ns/default/sa/client",
+                      connection_security_policy="mutual_tls")
+        deadline = time.time() + 10
+        while True:
+            _, text = self.proxy.admin_get("/stats/prometheus")
+            closed = [l for l in text.splitlines()
+                      if l.startswith("istio_tcp_connections_closed_total{")
+                      and all('%s="%s"' % kv in l for kv in labels.items())]
+            if closed or time.time() > deadline:
+                break
+            time.sleep(0.1)
+        self.assertEqual(len(closed), 1, text)
+        self.assertTrue(closed[0].endswith(" 1"), closed[0])
 
     def subject(self, der):
         pem = ssl.DER_cert_to_PEM_cert(der)

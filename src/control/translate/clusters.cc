@@ -403,6 +403,7 @@ void AddCluster(const View& view, const Service& service, const ServicePort& por
   ApplyConnectionPool(Obj(policy, "connectionPool"), c, http_options, view, where);
   ApplyOutlierDetection(Obj(policy, "outlierDetection"), c, view, where);
   ApplyUpstreamTls(view, service, port, subset, policy, where, c);
+  AddClusterMetadataExchange(port, c);
   const std::string protocol = PortProtocol(port);
   if (IsHttpProtocol(protocol)) {
     if (!http_options.has_use_downstream_protocol_config()) {

@@ -199,6 +199,12 @@ bool AddInboundChains(const View& view, const ServicePort& p,
 // Adds envoy.filters.listener.tls_inspector to `l` unless it has it, and (as Istio's inbound)
 // continue_on_listener_filters_timeout: true.
 void AddTlsInspector(envoy::config::listener::v3::Listener& l);
+// Istio's TCP metadata exchange (security.cc): the istio.metadata_exchange filter first on an
+// inbound TCP chain (xdsfilters.TCPListenerMx), and as a cluster filter of an outbound cluster
+// of a TCP port (xdsfilters.TCPClusterMx); it runs on connections whose mTLS negotiated the
+// ALPN "istio-peer-exchange".
+void AddInboundMetadataExchange(envoy::config::listener::v3::FilterChain& chain);
+void AddClusterMetadataExchange(const ServicePort& port, envoy::config::cluster::v3::Cluster& c);
 // Upstream TLS of an outbound cluster: the DestinationRule's `tls` (effective `policy`) when it
 // sets one, else Istio's auto mTLS (transport_socket_matches on endpoint metadata tlsMode istio).
 void ApplyUpstreamTls(const View& view, const Service& service, const ServicePort& port,

@@ -231,6 +231,7 @@ lst::FilterChain InboundChain(const View& view, const ServicePort& p,
     AddHttpFilters(m, HttpFilters::kRouterOnly);
     SetNetworkFilter(chain, m, "envoy.filters.network.http_connection_manager");
   } else {
+    AddInboundMetadataExchange(chain);
     AddInboundNetworkRbac(view, chain);
     tcp::TcpProxy t;
     t.set_stat_prefix(cluster);

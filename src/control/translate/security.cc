@@ -18,6 +18,7 @@
 #include "control/translate/internal.h"
 #include "envoy/extensions/filters/listener/tls_inspector/v3/tls_inspector.pb.h"
 #include "envoy/extensions/transport_sockets/tls/v3/tls.pb.h"
+#include "xds/type/v3/typed_struct.pb.h"
 
 namespace weft::control::translate::internal {
 namespace {
@@ -83,15 +84,32 @@ void AddUriSan(tls::CertificateValidationContext& v, const std::string& uri) {
 }
 
 // Istio's ALPN of an mTLS client by the port's protocol (util.ALPNInMeshH2 / ALPNInMesh, with
-// the istio-http ones the contract names for HTTP/1.1).
+// the istio-http ones the contract names for HTTP/1.1). TCP offers util.ALPNInMeshWithMxc
+// ("istio-peer-exchange", "istio": cluster_tls.go, "For TCP with mTLS, we advertise
+// istio-peer-exchange from client and expect the same from server") so that the two sidecars
+// exchange their workload metadata (AddClusterMetadataExchange).
 std::vector<std::string> UpstreamMeshAlpns(const ServicePort& port) {
   const std::string protocol = PortProtocol(port);
   if (protocol == "HTTP2" || protocol == "GRPC" || protocol == "GRPC-WEB") {
     return {"istio-h2", "istio", "h2"};
   }
   if (IsHttpProtocol(protocol)) return {"istio-http/1.1", "istio"};
-  return {"istio"};
+  return {"istio-peer-exchange", "istio"};
 }
+
+// Istio's MetadataExchange config (pilot/pkg/xds/filters: tcpMx), in a TypedStruct: its proto
+// is not in Weft's tree. enable_discovery (Istio's workload discovery fallback) is left out:
+// weftd serves no workload discovery.
+google::protobuf::Any MetadataExchangeTypedConfig() {
+  xds::type::v3::TypedStruct mx;
+  mx.set_type_url("type.googleapis.com/envoy.tcp.metadataexchange.config.MetadataExchange");
+  (*mx.mutable_value()->mutable_fields())["protocol"].set_string_value("istio-peer-exchange");
+  google::protobuf::Any any;
+  any.PackFrom(mx);
+  return any;
+}
+
+constexpr char kMetadataExchangeFilter[] = "istio.metadata_exchange";  // xdsfilters.MxFilterName
 
 // Istio's ISTIO_MUTUAL context to a mesh destination: SNI names the cluster
 // (outbound_.<port>_.<subset>_.<host>, model.BuildDNSSrvSubsetKey), SANs are the destination's
@@ -345,11 +363,12 @@ bool AddInboundChains(const View& view, const ServicePort& p, lst::FilterChain p
     tls::DownstreamTlsContext ctx;
     SetIstioCertificates(*ctx.mutable_common_tls_context());
     // The application protocols the HCM may speak after the handshake (Istio's inbound
-    // ALPN h2, http/1.1 for HTTP ports).
-    if (http) {
-      ctx.mutable_common_tls_context()->add_alpn_protocols("h2");
-      ctx.mutable_common_tls_context()->add_alpn_protocols("http/1.1");
-    }
+    // ALPN h2, http/1.1 for HTTP ports). TCP ports offer "istio-peer-exchange" first, which a
+    // mesh client offers for the metadata exchange (pilot/pkg/security/authn BuildInboundTLS:
+    // util.ALPNDownstreamWithMxc = istio-peer-exchange, h2, http/1.1).
+    if (!http) ctx.mutable_common_tls_context()->add_alpn_protocols("istio-peer-exchange");
+    ctx.mutable_common_tls_context()->add_alpn_protocols("h2");
+    ctx.mutable_common_tls_context()->add_alpn_protocols("http/1.1");
     ctx.mutable_require_client_certificate()->set_value(true);
     SetTransportSocket(*mtls.mutable_transport_socket(), ctx);
     *l.add_filter_chains() = std::move(mtls);
@@ -400,6 +419,25 @@ void SetEndpointTlsMetadata(const Endpoint& e, envoy::config::endpoint::v3::LbEn
   if (EndpointTlsMode(e) != "istio") return;
   auto& md = (*lb.mutable_metadata()->mutable_filter_metadata())[kTransportSocketMatchKey];
   (*md.mutable_fields())["tlsMode"].set_string_value("istio");
+}
+
+void AddInboundMetadataExchange(lst::FilterChain& chain) {
+  // First on the chain, before network RBAC and istio.stats (networkfilter.go:
+  // buildMetadataExchangeNetworkFilters, "We add metadata exchange on inbound only; outbound is
+  // handled in cluster filter").
+  auto* f = chain.add_filters();
+  f->set_name(kMetadataExchangeFilter);
+  *f->mutable_typed_config() = MetadataExchangeTypedConfig();
+}
+
+void AddClusterMetadataExchange(const ServicePort& port, cluster_pb::Cluster& c) {
+  // Istio puts it on every outbound cluster (cluster_builder.go applyMetadataExchange); it can
+  // only act where the client offers istio-peer-exchange, i.e. TCP ports, so weftd writes it
+  // there only.
+  if (IsHttpProtocol(PortProtocol(port))) return;
+  auto* f = c.add_filters();
+  f->set_name(kMetadataExchangeFilter);
+  *f->mutable_typed_config() = MetadataExchangeTypedConfig();
 }
 
 }  // namespace weft::control::translate::internal

@@ -116,6 +116,14 @@ struct StreamInfo {
   // The upstream connection's verified peer URI SAN (%UPSTREAM_PEER_URI_SAN%): the SPIFFE id
   // of the sidecar reached with mTLS; empty for plaintext.
   std::string upstream_peer_uri_san;
+  // The URI SAN of the certificate this proxy holds on that connection (its own SPIFFE id).
+  std::string upstream_local_uri_san;
+  // Copies what the upstream connection's handshake learned (a no-op for plaintext).
+  void SetUpstreamSecurity(const network::SecurityInfo* security) {
+    if (security == nullptr) return;
+    upstream_peer_uri_san = security->peer_uri_san;
+    upstream_local_uri_san = security->local_uri_san;
+  }
   // Copies what the downstream connection's handshake learned (a no-op for plaintext).
   void SetDownstreamSecurity(const network::SecurityInfo* security) {
     if (security == nullptr) return;

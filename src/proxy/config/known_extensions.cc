@@ -32,6 +32,13 @@ constexpr KnownExtension kExtensions[] = {
     // udpa.type.v1.TypedStruct) naming this type, or as this type with no fields.
     {"istio.stats", "stats.PluginConfig", ExtensionKind::kHttpFilter},
     {"istio.stats", "stats.PluginConfig", ExtensionKind::kNetworkFilter},  // TCP metrics
+    // Istio's TCP metadata exchange (istio/proxy source/extensions/filters/network/
+    // metadata_exchange): inbound a listener filter, outbound a cluster filter. Its proto is not
+    // in Weft's tree either (translate_metadata_exchange.h).
+    {"istio.metadata_exchange", "envoy.tcp.metadataexchange.config.MetadataExchange",
+     ExtensionKind::kNetworkFilter},
+    {"istio.metadata_exchange", "envoy.tcp.metadataexchange.config.MetadataExchange",
+     ExtensionKind::kUpstreamNetworkFilter},
     {"envoy.filters.http.local_ratelimit",
      "envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit", ExtensionKind::kHttpFilter},
     {"envoy.retry_host_predicates.previous_hosts",
@@ -135,6 +142,8 @@ std::string_view ExtensionKindName(ExtensionKind kind) {
       return "load balancing policy";
     case ExtensionKind::kTransportSocket:
       return "transport socket";
+    case ExtensionKind::kUpstreamNetworkFilter:
+      return "cluster filter";
   }
   return "extension";
 }

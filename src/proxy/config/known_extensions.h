@@ -20,7 +20,8 @@ enum class ExtensionKind {
   kDnsResolver,
   kRetryHostPredicate,
   kLoadBalancingPolicy,
-  kTransportSocket,  // filter chain / cluster transport_socket
+  kTransportSocket,        // filter chain / cluster transport_socket
+  kUpstreamNetworkFilter,  // Cluster.filters
 };
 
 struct KnownExtension {

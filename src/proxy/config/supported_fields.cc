@@ -281,7 +281,8 @@ constexpr SupportedFields kTable[] = {
      "per_connection_buffer_limit_bytes max_requests_per_connection common_http_protocol_options "
      "typed_extension_protocol_options http2_protocol_options original_dst_lb_config "
      "circuit_breakers health_checks outlier_detection load_balancing_policy common_lb_config "
-     "eds_cluster_config transport_socket transport_socket_matches"},
+     "eds_cluster_config transport_socket transport_socket_matches filters"},
+    {"envoy.config.cluster.v3.Filter", "name typed_config"},
     {"envoy.config.cluster.v3.Cluster.TransportSocketMatch", "name match transport_socket"},
     {"envoy.config.cluster.v3.Cluster.EdsClusterConfig", "eds_config service_name"},
     {"envoy.config.cluster.v3.CircuitBreakers", "thresholds"},

@@ -9,6 +9,7 @@
 #include "proxy/config/translate_common.h"
 #include "proxy/config/translate_health.h"
 #include "proxy/config/translate_lb_policy.h"
+#include "proxy/config/translate_metadata_exchange.h"
 #include "proxy/config/translate_tls.h"
 
 // Weft accepts Envoy's deprecated spellings (they are still valid v3 config), so reading them
@@ -441,6 +442,20 @@ absl::StatusOr<upstream::ClusterConfig> TranslateClusterUnchecked(const cluster:
                      TranslateTransportSocket(m.transport_socket(), /*server=*/false,
                                               FieldPath(m_path, "transport_socket"), alpn));
     out.transport_socket_matches.push_back(std::move(match));
+  }
+  for (int i = 0; i < p.filters_size(); ++i) {
+    // Only Istio's metadata exchange is implemented as a cluster filter.
+    const auto& f = p.filters(i);
+    const std::string f_path = IndexPath(path, "filters", i);
+    RETURN_IF_ERROR(ResolveExtension(f.name(), f.has_typed_config() ? &f.typed_config() : nullptr,
+                                     ExtensionKind::kUpstreamNetworkFilter, f_path)
+                        .status());
+    if (!out.metadata_exchange_protocol.empty()) {
+      return ConfigError(f_path, "istio.metadata_exchange is given twice");
+    }
+    ASSIGN_OR_RETURN(
+        out.metadata_exchange_protocol,
+        TranslateMetadataExchange(f.has_typed_config() ? &f.typed_config() : nullptr, f_path));
   }
   RETURN_IF_ERROR(TranslateClusterHealth(p, path, out));
   if (p.has_circuit_breakers()) {

@@ -13,6 +13,7 @@
 #include "proxy/config/translate_dns_filter.h"
 #include "proxy/config/translate_filters.h"
 #include "proxy/config/translate_istio_stats.h"
+#include "proxy/config/translate_metadata_exchange.h"
 #include "proxy/config/translate_rbac.h"
 #include "proxy/config/translate_tls.h"
 
@@ -352,10 +353,22 @@ absl::StatusOr<listener::FilterChain> TranslateFilterChain(
                                            direction, FieldPath(f_path, "typed_config")));
       continue;
     }
+    if (ext->type_name == kMetadataExchangeType) {
+      if (!tcp_chain) {
+        return ConfigError(f_path, "istio.metadata_exchange only goes before tcp_proxy");
+      }
+      if (!out.metadata_exchange_protocol.empty()) {
+        return ConfigError(f_path, "istio.metadata_exchange is given twice");
+      }
+      ASSIGN_OR_RETURN(
+          out.metadata_exchange_protocol,
+          TranslateMetadataExchange(f.has_typed_config() ? &f.typed_config() : nullptr, f_path));
+      continue;
+    }
     if (ext->type_name != kNetworkRbacType) {
       return ConfigError(f_path,
-                         "only envoy.filters.network.rbac and istio.stats may come before the "
-                         "terminal filter, got '",
+                         "only envoy.filters.network.rbac, istio.stats and "
+                         "istio.metadata_exchange may come before the terminal filter, got '",
                          ext->name, "'");
     }
     if (!f.has_typed_config()) {

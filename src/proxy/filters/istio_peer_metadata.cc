@@ -1,5 +1,6 @@
 #include "proxy/filters/istio_peer_metadata.h"
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/escaping.h"
@@ -243,6 +244,95 @@ std::optional<WorkloadMetadata> DecodeWorkloadStruct(std::string_view bytes) {
 
 std::string EncodePeerHeader(const WorkloadMetadata& workload) {
   return absl::Base64Escape(EncodeWorkloadStruct(workload));
+}
+
+namespace {
+
+// google/protobuf/any.proto: type_url = 1, value = 2.
+constexpr uint32_t kAnyTypeUrl = 1, kAnyValue = 2;
+constexpr std::string_view kStructTypeUrl = "type.googleapis.com/google.protobuf.Struct";
+
+void PutBigEndian32(std::string& out, uint32_t v) {
+  for (int shift = 24; shift >= 0; shift -= 8) out += static_cast<char>((v >> shift) & 0xff);
+}
+
+uint32_t BigEndian32(std::string_view b) {
+  uint32_t v = 0;
+  for (int i = 0; i < 4; ++i) v = (v << 8) | static_cast<uint8_t>(b[i]);
+  return v;
+}
+
+}  // namespace
+
+std::string EncodeMxFrame(const WorkloadMetadata& workload) {
+  // Istio serializes the Struct deterministically (map keys sorted): "...-metadata" comes
+  // before "...-metadata-id".
+  std::string data;
+  PutEntry(data, kPeerMetadataHeader, kValueStruct, EncodeWorkloadStruct(workload));
+  if (!workload.node_id.empty()) {
+    PutEntry(data, kPeerMetadataIdHeader, kValueString, workload.node_id);
+  }
+  std::string any;
+  PutLengthDelimited(any, kAnyTypeUrl, kStructTypeUrl);
+  PutLengthDelimited(any, kAnyValue, data);
+  std::string frame;
+  PutBigEndian32(frame, kMxMagic);
+  PutBigEndian32(frame, static_cast<uint32_t>(any.size()));
+  frame += any;
+  return frame;
+}
+
+MxRead ReadMxFrame(std::string_view bytes) {
+  MxRead out;
+  // Decide on the magic as soon as its bytes are there, so that a stream that is not a frame is
+  // not held back.
+  const std::string_view magic = "\x3d\x23\x04\x67";
+  const size_t have = std::min(bytes.size(), magic.size());
+  if (bytes.substr(0, have) != magic.substr(0, have)) {
+    out.status = MxRead::Status::kNotAFrame;
+    return out;
+  }
+  if (bytes.size() < kMxHeaderSize) return out;  // kNeedMore
+  const uint32_t data_size = BigEndian32(bytes.substr(4, 4));
+  if (data_size > kMxMaxDataSize) {
+    out.status = MxRead::Status::kNotAFrame;
+    return out;
+  }
+  if (bytes.size() - kMxHeaderSize < data_size) return out;  // kNeedMore
+  out.status = MxRead::Status::kDone;
+  out.size = kMxHeaderSize + data_size;
+
+  // The Any, then the Struct in it.
+  Reader any(bytes.substr(kMxHeaderSize, data_size));
+  std::string_view type_url, value;
+  bool has_value = false;
+  while (!any.done()) {
+    uint32_t field = 0, wire = 0;
+    if (!any.Tag(field, wire)) return out;
+    if (field == kAnyTypeUrl && wire == kLengthDelimited) {
+      if (!any.Bytes(type_url)) return out;
+    } else if (field == kAnyValue && wire == kLengthDelimited) {
+      if (!any.Bytes(value)) return out;
+      has_value = true;
+    } else if (!any.Skip(wire)) {
+      return out;
+    }
+  }
+  if (type_url != kStructTypeUrl || !has_value) return out;
+  std::optional<std::string_view> metadata;
+  std::string node_id;
+  const bool ok = ForEachEntry(value, [&](std::string_view key, const StructValue& v) {
+    if (key == kPeerMetadataHeader && v.struct_bytes) metadata = v.struct_bytes;
+    if (key == kPeerMetadataIdHeader && v.string_value) node_id = *v.string_value;
+    return true;
+  });
+  if (!ok || !metadata) return out;
+  out.peer = DecodeWorkloadStruct(*metadata);
+  if (out.peer) {
+    out.peer->node_id = std::move(node_id);
+    out.peer_struct = *metadata;
+  }
+  return out;
 }
 
 std::optional<WorkloadMetadata> DecodePeerHeader(std::string_view value) {

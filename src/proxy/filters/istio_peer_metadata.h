@@ -59,4 +59,39 @@ std::optional<WorkloadMetadata> DecodeWorkloadStruct(std::string_view bytes);
 std::string EncodePeerHeader(const WorkloadMetadata& workload);
 std::optional<WorkloadMetadata> DecodePeerHeader(std::string_view value);
 
+// Istio's TCP metadata exchange (the `mx` protocol of istio/proxy
+// source/extensions/filters/network/metadata_exchange): on a connection whose TLS negotiated the
+// ALPN "istio-peer-exchange", each side first writes one frame, and reads the peer's frame off
+// the front of what it receives before the application's bytes:
+//   magic     uint32, big-endian, 0x3D230467 (metadata_exchange_initial_header.h)
+//   data_size uint32, big-endian: the size of what follows
+//   data      google.protobuf.Any{type_url "type.googleapis.com/google.protobuf.Struct",
+//             value: Struct{"x-envoy-peer-metadata": <the node metadata Struct above>,
+//                           "x-envoy-peer-metadata-id": <the node id>}}
+// (metadata_exchange.cc constructProxyHeaderData / writeNodeMetadata / tryReadProxyData).
+inline constexpr std::string_view kPeerExchangeAlpn = "istio-peer-exchange";
+inline constexpr uint32_t kMxMagic = 0x3D230467;
+inline constexpr size_t kMxHeaderSize = 8;
+// Weft's bound on data_size (Istio has none): node metadata is a few hundred bytes; a larger
+// size is taken as "not a frame" rather than buffered.
+inline constexpr uint32_t kMxMaxDataSize = 64 * 1024;
+
+std::string EncodeMxFrame(const WorkloadMetadata& workload);
+
+struct MxRead {
+  enum class Status {
+    kNeedMore,   // a prefix of a frame: wait for more bytes
+    kNotAFrame,  // wrong magic or an oversized length: the bytes are the application's
+    kDone,       // a whole frame of `size` bytes
+  };
+  Status status = Status::kNeedMore;
+  size_t size = 0;
+  // kDone: the peer, unless the frame's data is not the Struct described above (then the frame
+  // is still consumed and the peer stays unknown).
+  std::optional<WorkloadMetadata> peer;
+  std::string_view peer_struct;  // the peer's node metadata Struct, a view into the input
+};
+// Reads the frame at the start of `bytes`. Never reads past `bytes`, whatever they hold.
+MxRead ReadMxFrame(std::string_view bytes);
+
 }  // namespace weft::filters::istio

@@ -12,9 +12,12 @@ SeriesCache::Key::Key(const KeyView& v)
     : fixed(v),
       service(v.service),
       grpc_status(v.grpc_status),
-      downstream_peer_uri_san(v.downstream_peer_uri_san) {
+      downstream_peer_uri_san(v.downstream_peer_uri_san),
+      upstream_peer_uri_san(v.upstream_peer_uri_san),
+      upstream_local_uri_san(v.upstream_local_uri_san) {
   // The views would point into the request; the owned strings replace them (View()).
   fixed.service = fixed.grpc_status = fixed.downstream_peer_uri_san = {};
+  fixed.upstream_peer_uri_san = fixed.upstream_local_uri_san = {};
 }
 
 SeriesCache::KeyView SeriesCache::Key::View() const {
@@ -22,6 +25,8 @@ SeriesCache::KeyView SeriesCache::Key::View() const {
   v.service = service;
   v.grpc_status = grpc_status;
   v.downstream_peer_uri_san = downstream_peer_uri_san;
+  v.upstream_peer_uri_san = upstream_peer_uri_san;
+  v.upstream_local_uri_san = upstream_local_uri_san;
   return v;
 }
 
@@ -41,6 +46,8 @@ std::optional<SeriesCache::KeyView> SeriesCache::MakeKey(const IstioStatsConfig&
   k.service = DestinationServiceHost(config, facts);
   k.grpc_status = facts.grpc_status;
   k.downstream_peer_uri_san = facts.downstream_peer_uri_san;
+  k.upstream_peer_uri_san = facts.upstream_peer_uri_san;
+  k.upstream_local_uri_san = facts.upstream_local_uri_san;
   return k;
 }
 
@@ -89,15 +96,28 @@ const WorkloadMetadata* SeriesCache::Peer(std::string_view header_value,
   if (auto it = peers_.find(value); it != peers_.end()) return it->second.get();
   std::optional<WorkloadMetadata> peer = DecodePeerHeader(header_value);
   if (!peer) return nullptr;  // not remembered: garbage must not fill the cache
+  return Intern(header_value, std::move(*peer), overflow);
+}
+
+const WorkloadMetadata* SeriesCache::PeerFromExchange(std::string_view struct_bytes,
+                                                      WorkloadMetadata peer,
+                                                      std::optional<WorkloadMetadata>& overflow) {
+  const absl::string_view key(struct_bytes.data(), struct_bytes.size());
+  if (auto it = peers_.find(key); it != peers_.end()) return it->second.get();
+  return Intern(struct_bytes, std::move(peer), overflow);
+}
+
+const WorkloadMetadata* SeriesCache::Intern(std::string_view key, WorkloadMetadata peer,
+                                            std::optional<WorkloadMetadata>& overflow) {
   if (peers_.size() >= peer_capacity_) {
     CountOverflow();
     overflow = std::move(peer);
     return &*overflow;
   }
-  auto owned = std::make_unique<WorkloadMetadata>(std::move(*peer));
+  auto owned = std::make_unique<WorkloadMetadata>(std::move(peer));
   const WorkloadMetadata* interned = owned.get();
   interned_.insert(interned);
-  peers_.emplace(std::string(header_value), std::move(owned));
+  peers_.emplace(std::string(key), std::move(owned));
   return interned;
 }
 

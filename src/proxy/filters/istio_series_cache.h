@@ -54,6 +54,10 @@ class SeriesCache : public stats::StoreAttachment {
   // `overflow` and points there.
   const WorkloadMetadata* Peer(std::string_view header_value,
                                std::optional<WorkloadMetadata>& overflow);
+  // The same for a peer the TCP metadata exchange decoded (MxRead): interned by its node
+  // metadata Struct's bytes, which cannot be mistaken for a header value (those are base64).
+  const WorkloadMetadata* PeerFromExchange(std::string_view struct_bytes, WorkloadMetadata peer,
+                                           std::optional<WorkloadMetadata>& overflow);
 
   size_t size() const { return series_.size(); }
   size_t peers() const { return peers_.size(); }
@@ -66,7 +70,8 @@ class SeriesCache : public stats::StoreAttachment {
     uint64_t response_flags;
     uint32_t response_code;
     bool inbound, tcp, grpc, downstream_mtls;
-    std::string_view service, grpc_status, downstream_peer_uri_san;
+    std::string_view service, grpc_status, downstream_peer_uri_san, upstream_peer_uri_san,
+        upstream_local_uri_san;
 
     bool operator==(const KeyView&) const = default;
     template <typename H>
@@ -75,14 +80,16 @@ class SeriesCache : public stats::StoreAttachment {
       auto view = [](std::string_view s) { return absl::string_view(s.data(), s.size()); };
       return H::combine(std::move(h), k.peer, k.response_flags, k.response_code, k.inbound, k.tcp,
                         k.grpc, k.downstream_mtls, view(k.service), view(k.grpc_status),
-                        view(k.downstream_peer_uri_san));
+                        view(k.downstream_peer_uri_san), view(k.upstream_peer_uri_san),
+                        view(k.upstream_local_uri_san));
     }
   };
   struct Key {
     explicit Key(const KeyView& v);
     KeyView View() const;
     KeyView fixed;  // the non-string part; its views are not used
-    std::string service, grpc_status, downstream_peer_uri_san;
+    std::string service, grpc_status, downstream_peer_uri_san, upstream_peer_uri_san,
+        upstream_local_uri_san;
   };
   struct KeyHash {
     using is_transparent = void;
@@ -109,6 +116,9 @@ class SeriesCache : public stats::StoreAttachment {
   // Empties the series when the local workload changed since they were built.
   void CheckGeneration();
   void CountOverflow();
+  // Remembers `peer` under `key` unless past the peer cap (then it goes to `overflow`).
+  const WorkloadMetadata* Intern(std::string_view key, WorkloadMetadata peer,
+                                 std::optional<WorkloadMetadata>& overflow);
 
   stats::Store& store_;
   const size_t capacity_;

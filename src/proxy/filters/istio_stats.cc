@@ -15,10 +15,11 @@ namespace {
 // header values every request sends.
 struct Local {
   WorkloadMetadata workload;
-  std::string principal;      // "" when NAMESPACE or SERVICE_ACCOUNT is missing
-  std::string header_id;      // x-envoy-peer-metadata-id
-  std::string header_struct;  // x-envoy-peer-metadata
-  uint64_t generation = 0;    // bumped by each SetLocalWorkload
+  std::string principal;       // "" when NAMESPACE or SERVICE_ACCOUNT is missing
+  std::string header_id;       // x-envoy-peer-metadata-id
+  std::string header_struct;   // x-envoy-peer-metadata
+  std::string exchange_frame;  // the istio-peer-exchange frame (TCP)
+  uint64_t generation = 0;     // bumped by each SetLocalWorkload
 };
 
 Local& LocalState() {
@@ -106,6 +107,8 @@ class IstioStatsFilter : public StreamFilter {
     facts.response_flags = info.response_flags;
     facts.downstream_mtls = info.downstream_tls && !info.downstream_peer_uri_san.empty();
     facts.downstream_peer_uri_san = info.downstream_peer_uri_san;
+    facts.upstream_peer_uri_san = info.upstream_peer_uri_san;
+    facts.upstream_local_uri_san = info.upstream_local_uri_san;
     const HttpSeries series = SeriesCache::Of(callbacks_.stats()).Http(config_, facts);
     series.requests->Inc();
     const auto elapsed = callbacks_.dispatcher().Now() - info.start_monotonic;
@@ -158,11 +161,14 @@ void SetLocalWorkload(WorkloadMetadata workload, std::string trust_domain) {
                                        "/sa/", workload.service_account);
   local.header_id = workload.node_id;
   local.header_struct = EncodePeerHeader(workload);
+  local.exchange_frame = EncodeMxFrame(workload);
   local.workload = std::move(workload);
   ++local.generation;
 }
 
 const WorkloadMetadata& LocalWorkload() { return LocalState().workload; }
+
+const std::string& LocalExchangeFrame() { return LocalState().exchange_frame; }
 
 uint64_t LocalWorkloadGeneration() { return LocalState().generation; }
 
@@ -203,8 +209,11 @@ RequestLabels ComputeRequestLabels(const IstioStatsConfig& config, const Workloa
   l.destination_cluster = OrUnknown(destination.cluster_id);
 
   // The principals are what the certificates proved. Inbound: the client's verified URI SAN
-  // (Istio keeps the "spiffe://"), and ours only when we presented it (mTLS). Outbound: ours;
-  // the server's would be the upstream certificate's SAN, which this filter cannot see yet.
+  // (Istio keeps the "spiffe://"), and ours only when we presented it (mTLS). Outbound: the
+  // upstream connection's, as Istio's client side takes them (istio/proxy
+  // source/extensions/filters/http/istio_stats/istio_stats.cc, populatePeerInfo, ClientSidecar:
+  // peer_san = uriSanPeerCertificate()[0], local_san = uriSanLocalCertificate()[0], each
+  // "unknown" when empty): a plaintext upstream has both unknown.
   if (inbound) {
     l.source_principal =
         facts.downstream_mtls ? OrUnknown(facts.downstream_peer_uri_san) : std::string(kUnknown);
@@ -212,8 +221,8 @@ RequestLabels ComputeRequestLabels(const IstioStatsConfig& config, const Workloa
         facts.downstream_mtls ? OrUnknown(local_principal) : std::string(kUnknown);
     l.connection_security_policy = facts.downstream_mtls ? "mutual_tls" : "none";
   } else {
-    l.source_principal = OrUnknown(local_principal);
-    l.destination_principal = std::string(kUnknown);
+    l.source_principal = OrUnknown(facts.upstream_local_uri_san);
+    l.destination_principal = OrUnknown(facts.upstream_peer_uri_san);
     l.connection_security_policy = "unknown";  // the client side does not report it (Istio)
   }
 
@@ -273,12 +282,15 @@ HttpSeries ResolveHttpSeries(stats::Store& store, const IstioStatsConfig& config
   return out;
 }
 
-RequestFacts TcpFacts(const access_log::StreamInfo& info) {
+RequestFacts TcpFacts(const access_log::StreamInfo& info, const WorkloadMetadata* peer) {
   RequestFacts facts;
+  facts.peer = peer;
   facts.upstream_cluster = info.upstream_cluster;
   facts.response_flags = info.response_flags;
   facts.downstream_mtls = info.downstream_tls && !info.downstream_peer_uri_san.empty();
   facts.downstream_peer_uri_san = info.downstream_peer_uri_san;
+  facts.upstream_peer_uri_san = info.upstream_peer_uri_san;
+  facts.upstream_local_uri_san = info.upstream_local_uri_san;
   return facts;
 }
 
@@ -296,13 +308,14 @@ TcpSeries ResolveTcpSeries(stats::Store& store, const IstioStatsConfig& config,
 }
 
 void RecordTcpOpened(const IstioStatsConfig& config, stats::Store& store,
-                     const access_log::StreamInfo& info) {
-  SeriesCache::Of(store).Tcp(config, TcpFacts(info)).opened->Inc();
+                     const access_log::StreamInfo& info, const WorkloadMetadata* peer) {
+  SeriesCache::Of(store).Tcp(config, TcpFacts(info, peer)).opened->Inc();
 }
 
 void RecordTcpClosed(const IstioStatsConfig& config, stats::Store& store,
-                     const access_log::StreamInfo& info, uint64_t received, uint64_t sent) {
-  const TcpSeries series = SeriesCache::Of(store).Tcp(config, TcpFacts(info));
+                     const access_log::StreamInfo& info, uint64_t received, uint64_t sent,
+                     const WorkloadMetadata* peer) {
+  const TcpSeries series = SeriesCache::Of(store).Tcp(config, TcpFacts(info, peer));
   series.closed->Inc();
   series.received_bytes->Inc(received);
   series.sent_bytes->Inc(sent);

@@ -14,9 +14,10 @@
 //     outbound filter adds ours to the request and reads the server's from the response; the
 //     inbound filter reads the client's from the request and adds ours to the response; both
 //     remove what they read;
-//   - the peer's identity: the downstream's verified certificate (source_principal, and
-//     connection_security_policy "mutual_tls" / "none"; "unknown" when reporting as source, as
-//     Istio does);
+//   - the identities: inbound, the downstream's verified certificate (source_principal, and
+//     connection_security_policy "mutual_tls" / "none"); outbound, the upstream connection's
+//     certificates (destination_principal the server's URI SAN, source_principal our own's;
+//     connection_security_policy "unknown", as Istio's client side reports it);
 //   - the destination service: an Istio cluster name (outbound|port|subset|host), else the
 //     request's host (unless disable_host_header_fallback).
 //
@@ -48,6 +49,8 @@ struct IstioStatsConfig {
 // spiffe://<trust_domain>/ns/<NAMESPACE>/sa/<SERVICE_ACCOUNT>). Call before workers start.
 void SetLocalWorkload(WorkloadMetadata workload, std::string trust_domain);
 const WorkloadMetadata& LocalWorkload();
+// This proxy's TCP metadata exchange frame (EncodeMxFrame of the local workload), built once.
+const std::string& LocalExchangeFrame();
 
 // Istio's request labels, in Istio's order.
 struct RequestLabels {
@@ -73,6 +76,10 @@ struct RequestFacts {
   uint64_t response_flags = 0;
   bool downstream_mtls = false;
   std::string_view downstream_peer_uri_san;
+  // The upstream connection's TLS (reporter="source"): the server certificate's URI SAN and the
+  // one of the certificate this proxy presented; both "" for plaintext.
+  std::string_view upstream_peer_uri_san;
+  std::string_view upstream_local_uri_san;
 };
 
 RequestLabels ComputeRequestLabels(const IstioStatsConfig& config, const WorkloadMetadata& local,
@@ -106,8 +113,9 @@ HttpSeries ResolveHttpSeries(stats::Store& store, const IstioStatsConfig& config
 // `facts` as TcpFacts gives them.
 TcpSeries ResolveTcpSeries(stats::Store& store, const IstioStatsConfig& config,
                            const RequestFacts& facts);
-// A TCP connection's facts: no peer, no HTTP.
-RequestFacts TcpFacts(const access_log::StreamInfo& info);
+// A TCP connection's facts: no HTTP; the peer is what the TCP metadata exchange read (an
+// interned SeriesCache peer), or null: unknown.
+RequestFacts TcpFacts(const access_log::StreamInfo& info, const WorkloadMetadata* peer = nullptr);
 
 // `metric{label="value",...}`: the series name under which the store keeps it. TCP metrics
 // have no response_code and grpc_response_status.
@@ -116,12 +124,14 @@ std::string SeriesName(std::string_view metric, const RequestLabels& labels, boo
 // Istio's TCP metrics for one tcp_proxy connection (istio.stats as a network filter):
 // istio_tcp_connections_opened_total when the connection starts carrying bytes, and at its close
 // istio_tcp_connections_closed_total, istio_tcp_received_bytes_total (from downstream) and
-// istio_tcp_sent_bytes_total (to downstream). No peer metadata is exchanged over TCP (Istio's
-// istio-peer-exchange ALPN protocol is not implemented): the peer's workload is "unknown".
+// istio_tcp_sent_bytes_total (to downstream). The peer's workload comes from Istio's TCP
+// metadata exchange (istio.metadata_exchange, ALPN istio-peer-exchange) when it took place,
+// else it is "unknown".
 void RecordTcpOpened(const IstioStatsConfig& config, stats::Store& store,
-                     const access_log::StreamInfo& info);
+                     const access_log::StreamInfo& info, const WorkloadMetadata* peer = nullptr);
 void RecordTcpClosed(const IstioStatsConfig& config, stats::Store& store,
-                     const access_log::StreamInfo& info, uint64_t received, uint64_t sent);
+                     const access_log::StreamInfo& info, uint64_t received, uint64_t sent,
+                     const WorkloadMetadata* peer = nullptr);
 
 std::unique_ptr<FilterFactory> CreateIstioStatsFilterFactory(
     std::string name, std::shared_ptr<const IstioStatsConfig> config);

@@ -140,6 +140,9 @@ struct FilterChain {
   std::vector<std::shared_ptr<const rbac::RbacConfig>> network_rbacs;
   // istio.stats as a network filter before tcp_proxy: Istio's TCP metrics; null = none.
   std::shared_ptr<const filters::istio::IstioStatsConfig> istio_tcp_stats;
+  // istio.metadata_exchange before tcp_proxy: the ALPN on which the downstream exchanges
+  // workload metadata (Istio's istio-peer-exchange); "" = none.
+  std::string metadata_exchange_protocol;
   // The terminal network filter (the chain's last): exactly one.
   std::variant<TcpProxyConfig, HttpConnectionManagerConfig> filter;
   // transport_socket envoy.transport_sockets.tls (DownstreamTlsContext); null = plaintext.

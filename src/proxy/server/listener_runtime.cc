@@ -89,6 +89,7 @@ absl::StatusOr<std::shared_ptr<const ListenerRuntime>> ListenerRuntime::Build(
       auto rt = std::make_shared<TcpProxyRuntime>();
       rt->config = &tcp;
       rt->istio_stats = chain.istio_tcp_stats.get();
+      rt->downstream_exchange_protocol = chain.metadata_exchange_protocol;
       ASSIGN_OR_RETURN(rt->access_logs, access_log::BuildAccessLogs(tcp.access_logs));
       out.tcp = std::move(rt);
     }

@@ -1,6 +1,8 @@
 #include "proxy/tcp/tcp_proxy.h"
 
 #include "base/logging.h"
+#include "proxy/filters/istio_series_cache.h"
+#include "proxy/filters/istio_stats.h"
 #include "proxy/tls/tls_socket.h"
 
 namespace weft::proxy {
@@ -74,6 +76,7 @@ void TcpProxySession::Start() {
   // A TLS chain's session starts after the handshake (the worker's HandshakeGate): the peer's
   // identity is known from the start, for filters and metrics as well as the access log.
   info_.SetDownstreamSecurity(downstream_->security_info());
+  StartExchange(downstream_exchange_, *downstream_, runtime_->downstream_exchange_protocol);
   // Pick the cluster (weighted clusters by weight).
   cluster_name_ = cfg.cluster;
   if (!cfg.weighted_clusters.empty() && cfg.total_weight > 0) {
@@ -162,8 +165,40 @@ void TcpProxySession::CountUpstreamBytes() {
   }
 }
 
+void TcpProxySession::StartExchange(PeerExchange& exchange, network::Connection& connection,
+                                    const std::string& protocol) {
+  const network::SecurityInfo* security = connection.security_info();
+  if (protocol.empty() || security == nullptr || security->alpn != protocol) return;
+  // Istio writes its frame on the connection's first read or write; nothing was written yet,
+  // so writing it now puts it at the same place on the wire.
+  connection.Write(filters::istio::LocalExchangeFrame(), false);
+  exchange.reading = true;
+}
+
+bool TcpProxySession::ReadPeerFrame(PeerExchange& exchange, network::Buffer& data,
+                                    bool end_stream) {
+  if (!exchange.reading) return true;
+  exchange.pending.Move(data);
+  filters::istio::MxRead read = filters::istio::ReadMxFrame(exchange.pending.view());
+  if (read.status == filters::istio::MxRead::Status::kNeedMore && !end_stream) return false;
+  exchange.reading = false;
+  if (read.status == filters::istio::MxRead::Status::kDone) {
+    if (read.peer) {
+      exchange.peer =
+          filters::istio::SeriesCache::Of(worker_.stats)
+              .PeerFromExchange(read.peer_struct, std::move(*read.peer), exchange.overflow_peer);
+    }
+    exchange.pending.Drain(read.size);
+  }
+  // Not a frame (or cut short by the end of the stream): the bytes are the application's,
+  // relayed as they came, and the peer stays unknown.
+  data.Move(exchange.pending);
+  return true;
+}
+
 void TcpProxySession::OnDownstreamData(network::Buffer& data, bool end_stream) {
   idle_timer_->Touch();
+  if (!ReadPeerFrame(downstream_exchange_, data, end_stream)) return;
   ReportIstioOpened();
   info_.bytes_received += data.length();
   if (upstream_connected_ && upstream_ && upstream_->IsOpen()) {
@@ -176,6 +211,7 @@ void TcpProxySession::OnDownstreamData(network::Buffer& data, bool end_stream) {
 
 void TcpProxySession::OnUpstreamData(network::Buffer& data, bool end_stream) {
   idle_timer_->Touch();
+  if (!ReadPeerFrame(upstream_exchange_, data, end_stream)) return;
   ReportIstioOpened();
   info_.bytes_sent += data.length();
   downstream_->Write(data, end_stream);
@@ -185,11 +221,15 @@ void TcpProxySession::OnUpstreamEvent(network::ConnectionEvent event) {
   if (event == network::ConnectionEvent::kConnected) {
     connect_timer_->Disable();
     upstream_connected_ = true;
-    if (const network::SecurityInfo* security = upstream_->security_info()) {
-      info_.upstream_peer_uri_san = security->peer_uri_san;
+    info_.SetUpstreamSecurity(upstream_->security_info());
+    // Cluster.filters' istio.metadata_exchange: our frame goes before the client's bytes.
+    if (auto* cluster = worker_.clusters.Get(cluster_name_)) {
+      StartExchange(upstream_exchange_, *upstream_, cluster->config().metadata_exchange_protocol);
     }
-    if (early_data_.length() > 0 || early_end_stream_)
+    if (early_data_.length() > 0 || early_end_stream_) {
       upstream_->Write(early_data_, early_end_stream_);
+      ReportIstioOpened();  // bytes already went through: the connection is open
+    }
     downstream_->ReadDisable(false);
     return;
   }
@@ -245,11 +285,15 @@ void TcpProxySession::CloseAll(network::Connection::CloseType type) {
 // Istio counts a connection as opened when its filter chain starts; here that is the first byte
 // either way (a TLS downstream's handshake, and so its peer identity, is done by then) or its
 // close, whichever comes first, so that opened and closed carry the same identity labels.
-void TcpProxySession::ReportIstioOpened() {
+void TcpProxySession::ReportIstioOpened(bool closing) {
   if (istio_opened_ || runtime_->istio_stats == nullptr) return;
+  if (!closing &&
+      (!upstream_connected_ || downstream_exchange_.reading || upstream_exchange_.reading)) {
+    return;
+  }
   istio_opened_ = true;
   info_.SetDownstreamSecurity(downstream_->security_info());
-  filters::istio::RecordTcpOpened(*runtime_->istio_stats, worker_.stats, info_);
+  filters::istio::RecordTcpOpened(*runtime_->istio_stats, worker_.stats, info_, IstioPeer());
 }
 
 void TcpProxySession::Finish() {
@@ -260,9 +304,10 @@ void TcpProxySession::Finish() {
   stats_.downstream_cx_rx_bytes_total.Inc(downstream_->bytes_read());
   stats_.downstream_cx_tx_bytes_total.Inc(downstream_->bytes_written());
   if (runtime_->istio_stats != nullptr) {
-    ReportIstioOpened();
+    ReportIstioOpened(/*closing=*/true);
     filters::istio::RecordTcpClosed(*runtime_->istio_stats, worker_.stats, info_,
-                                    downstream_->bytes_read(), downstream_->bytes_written());
+                                    downstream_->bytes_read(), downstream_->bytes_written(),
+                                    IstioPeer());
   }
   worker_.access_logs.Write(runtime_->access_logs, info_);
   if (on_closed_) on_closed_(this);

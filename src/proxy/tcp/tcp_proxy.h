@@ -15,6 +15,7 @@
 #include "network/connection.h"
 #include "proxy/access_log/access_log.h"
 #include "proxy/access_log/stream_info.h"
+#include "proxy/filters/istio_peer_metadata.h"
 #include "proxy/http/worker_context.h"
 #include "proxy/listener/listener_config.h"
 #include "proxy/stats/stats.h"
@@ -42,6 +43,8 @@ struct TcpProxyStats {
 struct TcpProxyRuntime {
   const listener::TcpProxyConfig* config = nullptr;
   const filters::istio::IstioStatsConfig* istio_stats = nullptr;  // the chain's, or null
+  // The chain's istio.metadata_exchange ALPN (Istio's "istio-peer-exchange"), or "".
+  std::string downstream_exchange_protocol;
   std::vector<access_log::AccessLog> access_logs;
 };
 
@@ -64,7 +67,30 @@ class TcpProxySession : public event::DeferredDeletable {
   void CloseAll(network::Connection::CloseType type);
   void CountUpstreamBytes();
   void Finish();
-  void ReportIstioOpened();
+  // Istio's TCP metadata exchange on one side (istio_peer_metadata.h, ReadMxFrame): when the
+  // connection negotiated the filter's ALPN, this proxy writes its frame first, and the peer's
+  // frame is read off the front of what the peer sends before any byte is relayed.
+  struct PeerExchange {
+    bool reading = false;     // the peer's frame is still expected
+    network::Buffer pending;  // what the peer sent while its frame is incomplete
+    const filters::istio::WorkloadMetadata* peer = nullptr;  // interned; null: unknown
+    std::optional<filters::istio::WorkloadMetadata> overflow_peer;
+  };
+  // Starts the exchange on `connection` when it negotiated `protocol`.
+  void StartExchange(PeerExchange& exchange, network::Connection& connection,
+                     const std::string& protocol);
+  // Feeds what the peer sent. False while its frame is incomplete (the bytes wait); true once
+  // read or known absent, `data` then holding the application's bytes.
+  bool ReadPeerFrame(PeerExchange& exchange, network::Buffer& data, bool end_stream);
+  // opened_total is counted once the labels are final: the upstream connected and both
+  // exchanges done (or at close, whichever comes first).
+  void ReportIstioOpened(bool closing = false);
+  // The peer the labels describe: the client's inbound (reporter="destination"), the server's
+  // outbound.
+  const filters::istio::WorkloadMetadata* IstioPeer() const {
+    return runtime_->istio_stats->reports_as_destination() ? downstream_exchange_.peer
+                                                           : upstream_exchange_.peer;
+  }
 
   WorkerContext& worker_;
   std::shared_ptr<const TcpProxyRuntime> runtime_;
@@ -87,6 +113,8 @@ class TcpProxySession : public event::DeferredDeletable {
   uint32_t connect_attempts_ = 0;
   std::string cluster_name_;
   access_log::StreamInfo info_;
+  PeerExchange downstream_exchange_;
+  PeerExchange upstream_exchange_;
 };
 
 }  // namespace weft::proxy

@@ -228,6 +228,11 @@ void TlsSocket::RecordPeer() {
     if (!sans.uris.empty()) info_.peer_uri_san = sans.uris.front();
     info_.peer_subject = SubjectRfc2253(peer);
   }
+  // Ours, as Envoy's uriSanLocalCertificate() reads it: Istio's client-side source_principal.
+  if (X509* local = SSL_get_certificate(ssl_)) {
+    PeerSans sans = ReadSans(local);
+    if (!sans.uris.empty()) info_.local_uri_san = sans.uris.front();
+  }
 }
 
 network::TransportSocket::Result TlsSocket::DoHandshake() {

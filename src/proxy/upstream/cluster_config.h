@@ -144,6 +144,9 @@ struct PeakEwmaConfig {
 
 struct ClusterConfig {
   std::string name;
+  // Cluster.filters' istio.metadata_exchange: the ALPN on which tcp_proxy connections to this
+  // cluster exchange workload metadata with the peer sidecar; "" = none.
+  std::string metadata_exchange_protocol;
   std::string alt_stat_name;
   DiscoveryType type = DiscoveryType::kStatic;
   LbPolicy lb_policy = LbPolicy::kRoundRobin;

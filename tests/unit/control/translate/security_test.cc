@@ -216,16 +216,19 @@ TEST(AuthorizationPolicyTest, OrderAndTcpRules) {
     }
     if (l.name() == "10.0.0.5_5432") {
       const auto& chain = l.filter_chains(0);
-      ASSERT_EQ(chain.filters_size(), 5);
-      EXPECT_EQ(chain.filters(0).name(), "envoy.filters.network.rbac");
-      EXPECT_EQ(chain.filters(3).name(), "istio.stats");  // Istio's TCP metrics, after RBAC
-      EXPECT_EQ(chain.filters(4).name(), "envoy.filters.network.tcp_proxy");
+      ASSERT_EQ(chain.filters_size(), 6);
+      // Istio's TCP metadata exchange goes first "so RBAC failures, etc can access the state"
+      // (inbound.go buildInboundNetworkFiltersForHTTP, istio/istio#41066).
+      EXPECT_EQ(chain.filters(0).name(), "istio.metadata_exchange");
+      EXPECT_EQ(chain.filters(1).name(), "envoy.filters.network.rbac");
+      EXPECT_EQ(chain.filters(4).name(), "istio.stats");  // Istio's TCP metrics, after RBAC
+      EXPECT_EQ(chain.filters(5).name(), "envoy.filters.network.tcp_proxy");
       // ALLOW with methods: dropped on TCP (nothing allowed); DENY: methods removed, the port
       // stays.
       envoy::extensions::filters::network::rbac::v3::RBAC allow, deny;
-      ASSERT_TRUE(chain.filters(2).typed_config().UnpackTo(&allow));
+      ASSERT_TRUE(chain.filters(3).typed_config().UnpackTo(&allow));
       EXPECT_EQ(allow.rules().policies_size(), 0);
-      ASSERT_TRUE(chain.filters(1).typed_config().UnpackTo(&deny));
+      ASSERT_TRUE(chain.filters(2).typed_config().UnpackTo(&deny));
       ASSERT_EQ(deny.rules().policies_size(), 1);
       EXPECT_EQ(deny.rules().policies().begin()->second.permissions(0).destination_port(), 5432u);
     }
@@ -261,6 +264,12 @@ TEST(AutoMtlsTest, SidecarEndpointsGetIstioMutual) {
                 .matcher()
                 .exact(),
             "spiffe://example.org/ns/prod/sa/db");
+  // A TCP port: Istio's ALPNInMeshWithMxc, and the metadata exchange as a cluster filter.
+  EXPECT_EQ(std::vector<std::string>(ctx.common_tls_context().alpn_protocols().begin(),
+                                     ctx.common_tls_context().alpn_protocols().end()),
+            (std::vector<std::string>{"istio-peer-exchange", "istio"}));
+  ASSERT_EQ(c->filters_size(), 1);
+  EXPECT_EQ(c->filters(0).name(), "istio.metadata_exchange");
   ASSERT_EQ(r.endpoints.size(), 1u);
   const auto& eps = r.endpoints[0].endpoints(0).lb_endpoints();
   ASSERT_EQ(eps.size(), 2);

@@ -46,7 +46,14 @@ std::vector<RequestFacts> FactsMatrix(const std::vector<const WorkloadMetadata*>
               for (bool mtls : {false, true}) {
                 f.downstream_mtls = mtls;
                 f.downstream_peer_uri_san = mtls ? "spiffe://cluster.local/ns/default/sa/a" : "";
-                out.push_back(f);
+                // The upstream connection's certificates (outbound principals).
+                for (int upstream : {0, 1, 2}) {
+                  f.upstream_peer_uri_san =
+                      upstream > 0 ? "spiffe://cluster.local/ns/default/sa/reviews" : "";
+                  f.upstream_local_uri_san =
+                      upstream > 1 ? "spiffe://cluster.local/ns/default/sa/a" : "";
+                  out.push_back(f);
+                }
               }
             }
           }
@@ -157,6 +164,25 @@ TEST_F(IstioSeriesCacheTest, PeersAreDecodedOnceAndCapped) {
   facts.response_code = 200;
   ExpectSameHttp(cache.Http(config, facts), ResolveHttpSeries(store_, config, facts));
   EXPECT_EQ(cache.size(), 0u);
+}
+
+TEST_F(IstioSeriesCacheTest, ExchangedPeersAreInternedByTheirStruct) {
+  SeriesCache cache(store_);
+  const std::string frame = EncodeMxFrame(Workload("db", "shop", "db"));
+  MxRead a = ReadMxFrame(frame);
+  MxRead b = ReadMxFrame(frame);
+  ASSERT_TRUE(a.peer.has_value() && b.peer.has_value());
+  std::optional<WorkloadMetadata> overflow;
+  const WorkloadMetadata* first = cache.PeerFromExchange(a.peer_struct, *a.peer, overflow);
+  const WorkloadMetadata* second = cache.PeerFromExchange(b.peer_struct, *b.peer, overflow);
+  EXPECT_EQ(first, second);  // one peer, so one cache key for its connections' series
+  EXPECT_EQ(first->workload_name, "db");
+  EXPECT_EQ(cache.peers(), 1u);
+  EXPECT_FALSE(overflow.has_value());
+  // The same workload in the HTTP header form is keyed apart (base64 never equals the bytes).
+  std::optional<WorkloadMetadata> header_overflow;
+  EXPECT_NE(cache.Peer(EncodePeerHeader(Workload("db", "shop", "db")), header_overflow), nullptr);
+  EXPECT_EQ(cache.peers(), 2u);
 }
 
 TEST_F(IstioSeriesCacheTest, ANewLocalWorkloadEmptiesTheCache) {

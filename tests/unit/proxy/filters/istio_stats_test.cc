@@ -145,7 +145,9 @@ TEST(IstioLabelsTest, OutboundTakesTheServiceFromTheIstioClusterName) {
   const RequestLabels l = ComputeRequestLabels(config, local, "spiffe://td/ns/default/sa/x", facts);
   EXPECT_EQ(l.reporter, "source");
   EXPECT_EQ(l.source_workload, "productpage-v1");
-  EXPECT_EQ(l.source_principal, "spiffe://td/ns/default/sa/x");
+  // A plaintext upstream proved no identity either way (Istio's client side).
+  EXPECT_EQ(l.source_principal, "unknown");
+  EXPECT_EQ(l.destination_principal, "unknown");
   EXPECT_EQ(l.destination_workload, "unknown");
   EXPECT_EQ(l.destination_service, "reviews.shop.svc.cluster.local");
   EXPECT_EQ(l.destination_service_name, "reviews");
@@ -154,6 +156,32 @@ TEST(IstioLabelsTest, OutboundTakesTheServiceFromTheIstioClusterName) {
   EXPECT_EQ(l.request_protocol, "grpc");
   EXPECT_EQ(l.grpc_response_status, "14");
   EXPECT_EQ(l.response_code, "0");
+}
+
+TEST(IstioLabelsTest, OutboundMutualTlsTakesBothPrincipalsFromTheUpstreamConnection) {
+  IstioStatsConfig config;
+  config.direction = TrafficDirection::kOutbound;
+  RequestFacts facts;
+  facts.upstream_cluster = "outbound|9080||reviews.default.svc.cluster.local";
+  facts.upstream_peer_uri_san = "spiffe://cluster.local/ns/default/sa/reviews";
+  facts.upstream_local_uri_san = "spiffe://cluster.local/ns/default/sa/bookinfo-productpage";
+  // The configured identity is not what counts: the certificate presented is.
+  const RequestLabels l =
+      ComputeRequestLabels(config, Productpage(), "spiffe://configured/ns/x/sa/y", facts);
+  EXPECT_EQ(l.source_principal, "spiffe://cluster.local/ns/default/sa/bookinfo-productpage");
+  EXPECT_EQ(l.destination_principal, "spiffe://cluster.local/ns/default/sa/reviews");
+  EXPECT_EQ(l.connection_security_policy, "unknown");
+}
+
+TEST(IstioLabelsTest, OutboundTlsWithoutClientCertificateHasOnlyTheServerPrincipal) {
+  IstioStatsConfig config;
+  config.direction = TrafficDirection::kOutbound;
+  RequestFacts facts;
+  facts.upstream_peer_uri_san = "spiffe://cluster.local/ns/default/sa/reviews";
+  const RequestLabels l =
+      ComputeRequestLabels(config, Productpage(), "spiffe://a/ns/b/sa/c", facts);
+  EXPECT_EQ(l.source_principal, "unknown");
+  EXPECT_EQ(l.destination_principal, "spiffe://cluster.local/ns/default/sa/reviews");
 }
 
 TEST(IstioLabelsTest, PrometheusRendersTheSeriesWithItsLabels) {
