@@ -73,7 +73,7 @@ void TcpProxySession::Start() {
   stats_.downstream_cx_total.Inc();
   // A TLS chain's session starts after the handshake (the worker's HandshakeGate): the peer's
   // identity is known from the start, for filters and metrics as well as the access log.
-  info_.SetDownstreamSecurity(downstream_->security_info());
+  info_.SetDownstreamSecurity(downstream_->shared_security_info());
   // Pick the cluster (weighted clusters by weight).
   cluster_name_ = cfg.cluster;
   if (!cfg.weighted_clusters.empty() && cfg.total_weight > 0) {
@@ -185,9 +185,7 @@ void TcpProxySession::OnUpstreamEvent(network::ConnectionEvent event) {
   if (event == network::ConnectionEvent::kConnected) {
     connect_timer_->Disable();
     upstream_connected_ = true;
-    if (const network::SecurityInfo* security = upstream_->security_info()) {
-      info_.upstream_peer_uri_san = security->peer_uri_san;
-    }
+    info_.SetUpstreamSecurity(upstream_->shared_security_info());
     if (early_data_.length() > 0 || early_end_stream_)
       upstream_->Write(early_data_, early_end_stream_);
     downstream_->ReadDisable(false);
@@ -248,7 +246,7 @@ void TcpProxySession::CloseAll(network::Connection::CloseType type) {
 void TcpProxySession::ReportIstioOpened() {
   if (istio_opened_ || runtime_->istio_stats == nullptr) return;
   istio_opened_ = true;
-  info_.SetDownstreamSecurity(downstream_->security_info());
+  info_.SetDownstreamSecurity(downstream_->shared_security_info());
   filters::istio::RecordTcpOpened(*runtime_->istio_stats, worker_.stats, info_);
 }
 
@@ -256,7 +254,8 @@ void TcpProxySession::Finish() {
   if (finished_ || downstream_->IsOpen()) return;
   finished_ = true;
   info_.request_complete = worker_.dispatcher.Now() - info_.start_monotonic;
-  info_.SetDownstreamSecurity(downstream_->security_info());  // known once the handshake is done
+  // Known once the handshake is done.
+  info_.SetDownstreamSecurity(downstream_->shared_security_info());
   stats_.downstream_cx_rx_bytes_total.Inc(downstream_->bytes_read());
   stats_.downstream_cx_tx_bytes_total.Inc(downstream_->bytes_written());
   if (runtime_->istio_stats != nullptr) {
