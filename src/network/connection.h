@@ -58,7 +58,12 @@ class Connection {
   const TransportSocket* transport_socket() const { return transport_.get(); }
   // The handshake's facts, or nullptr for a plaintext connection (or one not yet secured).
   const SecurityInfo* security_info() const {
-    return transport_ && transport_->HandshakeDone() ? &transport_->security_info() : nullptr;
+    return transport_ && transport_->HandshakeDone() ? transport_->security_info().get() : nullptr;
+  }
+  // The same object, for a holder that may outlive the connection (a stream's StreamInfo).
+  std::shared_ptr<const SecurityInfo> shared_security_info() const {
+    if (!transport_ || !transport_->HandshakeDone()) return nullptr;
+    return transport_->security_info();
   }
   ConnectionCallbacks* callbacks() const { return callbacks_; }
   // For a connection redirected to the proxy (iptables REDIRECT): from now on local_address() is

@@ -4,13 +4,17 @@
 // back, through buffers (OpenSSL memory BIOs in proxy/tls), so it never touches the fd.
 #pragma once
 
+#include <memory>
 #include <string>
 
 #include "network/buffer.h"
 
 namespace weft::network {
 
-// What a secured connection learned in its handshake, for access logs and filters.
+// What a secured connection learned in its handshake, for access logs and filters. One immutable
+// object per connection, shared (shared_ptr<const>) by every stream of the connection and by the
+// access log, which may outlive the connection: a keep-alive request takes a reference instead of
+// copying the strings.
 struct SecurityInfo {
   std::string tls_version;    // "TLSv1.3"
   std::string alpn;           // negotiated ALPN protocol, "" if none
@@ -38,7 +42,8 @@ class TransportSocket {
   virtual void CloseNotify(Buffer& wire_out) = 0;
   virtual bool HandshakeDone() const = 0;
   virtual const std::string& failure_reason() const = 0;
-  virtual const SecurityInfo& security_info() const = 0;
+  // Set once the handshake is done (null before): immutable from then on.
+  virtual const std::shared_ptr<const SecurityInfo>& security_info() const = 0;
 };
 
 }  // namespace weft::network

@@ -47,12 +47,18 @@ void StreamInfo::Reset() {
        {&upstream_host, &upstream_cluster, &upstream_local_address,
         &upstream_transport_failure_reason, &downstream_remote_address, &downstream_local_address,
         &downstream_direct_remote_address, &route_name, &response_code_details, &local_reply_body,
-        &connection_termination_details, &requested_server_name, &request_id,
-        &downstream_peer_uri_san, &downstream_tls_version, &downstream_tls_cipher,
-        &downstream_peer_subject}) {
+        &connection_termination_details, &request_id}) {
     s->clear();
   }
   upstream_service_time.reset();
+  for (std::string_view* v :
+       {&requested_server_name, &downstream_peer_uri_san, &downstream_tls_version,
+        &downstream_tls_cipher, &downstream_peer_subject, &upstream_peer_uri_san,
+        &upstream_local_uri_san}) {
+    *v = {};
+  }
+  downstream_security.reset();
+  upstream_security.reset();
   downstream_tls = false;
   downstream_peer_certificate = false;
   dynamic_metadata.clear();

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -98,34 +99,35 @@ struct StreamInfo {
   std::string response_code_details;
   std::string local_reply_body;  // %LOCAL_REPLY_BODY%: the body of a local reply, before mapping
   std::string connection_termination_details;
-  std::string requested_server_name;                               // SNI
+  std::string_view requested_server_name;                          // SNI (a view, see below)
   std::string request_id;                                          // x-request-id
   std::optional<std::chrono::milliseconds> upstream_service_time;  // x-envoy-upstream-service-time
 
   // The downstream connection's TLS, when it has any: the client certificate's URI SAN (a
   // SPIFFE id, "spiffe://cluster.local/ns/default/sa/productpage"; empty without a verified
   // client certificate) is the peer's principal for RBAC and %DOWNSTREAM_PEER_URI_SAN%.
+  // The views (and requested_server_name) point into downstream_security, the connection's own
+  // SecurityInfo that every stream of a keep-alive connection shares: a request takes a
+  // reference, not a copy of each string (two allocations per request with a SPIFFE SAN). Set
+  // them through SetDownstreamSecurity (tests may point them at literals).
+  std::shared_ptr<const network::SecurityInfo> downstream_security;
   bool downstream_tls = false;
-  std::string downstream_peer_uri_san;
-  std::string downstream_tls_version;   // %DOWNSTREAM_TLS_VERSION%: "TLSv1.3"
-  std::string downstream_tls_cipher;    // %DOWNSTREAM_TLS_CIPHER%: "TLS_AES_128_GCM_SHA256"
-  std::string downstream_peer_subject;  // %DOWNSTREAM_PEER_SUBJECT%: "CN=client" (RFC 2253)
+  std::string_view downstream_peer_uri_san;
+  std::string_view downstream_tls_version;   // %DOWNSTREAM_TLS_VERSION%: "TLSv1.3"
+  std::string_view downstream_tls_cipher;    // %DOWNSTREAM_TLS_CIPHER%: "TLS_AES_128_GCM_SHA256"
+  std::string_view downstream_peer_subject;  // %DOWNSTREAM_PEER_SUBJECT%: "CN=client" (RFC 2253)
   // The peer presented a certificate that verified (Istio's connection_security_policy
   // "mutual_tls" when set, else "none").
   bool downstream_peer_certificate = false;
   // The upstream connection's verified peer URI SAN (%UPSTREAM_PEER_URI_SAN%): the SPIFFE id
-  // of the sidecar reached with mTLS; empty for plaintext.
-  std::string upstream_peer_uri_san;
+  // of the sidecar reached with mTLS; empty for plaintext. A view into upstream_security, the
+  // upstream connection's SecurityInfo (kept here: the access log may outlive that connection).
+  std::shared_ptr<const network::SecurityInfo> upstream_security;
+  std::string_view upstream_peer_uri_san;
   // The URI SAN of the certificate this proxy holds on that connection (its own SPIFFE id).
-  std::string upstream_local_uri_san;
-  // Copies what the upstream connection's handshake learned (a no-op for plaintext).
-  void SetUpstreamSecurity(const network::SecurityInfo* security) {
-    if (security == nullptr) return;
-    upstream_peer_uri_san = security->peer_uri_san;
-    upstream_local_uri_san = security->local_uri_san;
-  }
-  // Copies what the downstream connection's handshake learned (a no-op for plaintext).
-  void SetDownstreamSecurity(const network::SecurityInfo* security) {
+  std::string_view upstream_local_uri_san;
+  // Takes what the downstream connection's handshake learned (a no-op for plaintext).
+  void SetDownstreamSecurity(std::shared_ptr<const network::SecurityInfo> security) {
     if (security == nullptr) return;
     downstream_tls = true;
     downstream_peer_uri_san = security->peer_uri_san;
@@ -134,6 +136,14 @@ struct StreamInfo {
     downstream_peer_subject = security->peer_subject;
     downstream_peer_certificate = security->peer_certificate;
     if (requested_server_name.empty()) requested_server_name = security->sni;
+    downstream_security = std::move(security);
+  }
+  // The same for the upstream connection the request was sent on (a no-op for plaintext).
+  void SetUpstreamSecurity(std::shared_ptr<const network::SecurityInfo> security) {
+    if (security == nullptr) return;
+    upstream_peer_uri_san = security->peer_uri_san;
+    upstream_local_uri_san = security->local_uri_san;
+    upstream_security = std::move(security);
   }
   // Envoy's dynamic metadata: what one filter learns about the request for later ones and for
   // the access log, by filter namespace, then key, then value(s). The JWT filter writes the

@@ -52,7 +52,7 @@ ActiveStream::ActiveStream(HttpConnectionManager& hcm, http::StreamEncoder& resp
   info_.downstream_local_address = hcm_.connection().local_address_string();
   info_.downstream_direct_remote_address = hcm_.connection().remote_address_string();
   info_.downstream_remote_address = info_.downstream_direct_remote_address;
-  info_.SetDownstreamSecurity(hcm_.connection().security_info());
+  info_.SetDownstreamSecurity(hcm_.connection().shared_security_info());
   hcm_.stats().downstream_rq_total.Inc();
   hcm_.stats().downstream_rq_active.Inc();
   const auto& cfg = *hcm_.runtime().config;

@@ -56,7 +56,7 @@ void UpstreamRequest::OnPoolReady(http::StreamEncoder& encoder,
   encoder_->SetCallbacks(this);
   callbacks_.info().upstream_local_address = connection.local_address_string();
   // The pool hands over connections whose TLS handshake is done.
-  callbacks_.info().SetUpstreamSecurity(connection.security_info());
+  callbacks_.info().SetUpstreamSecurity(connection.shared_security_info());
   bool end = headers_end_stream_;
   encoder_->EncodeHeaders(*headers_, end);
   if (encoder_ == nullptr) return;  // reset synchronously

@@ -75,7 +75,7 @@ void TcpProxySession::Start() {
   stats_.downstream_cx_total.Inc();
   // A TLS chain's session starts after the handshake (the worker's HandshakeGate): the peer's
   // identity is known from the start, for filters and metrics as well as the access log.
-  info_.SetDownstreamSecurity(downstream_->security_info());
+  info_.SetDownstreamSecurity(downstream_->shared_security_info());
   StartExchange(downstream_exchange_, *downstream_, runtime_->downstream_exchange_protocol);
   // Pick the cluster (weighted clusters by weight).
   cluster_name_ = cfg.cluster;
@@ -221,7 +221,7 @@ void TcpProxySession::OnUpstreamEvent(network::ConnectionEvent event) {
   if (event == network::ConnectionEvent::kConnected) {
     connect_timer_->Disable();
     upstream_connected_ = true;
-    info_.SetUpstreamSecurity(upstream_->security_info());
+    info_.SetUpstreamSecurity(upstream_->shared_security_info());
     // Cluster.filters' istio.metadata_exchange: our frame goes before the client's bytes.
     if (auto* cluster = worker_.clusters.Get(cluster_name_)) {
       StartExchange(upstream_exchange_, *upstream_, cluster->config().metadata_exchange_protocol);
@@ -292,7 +292,7 @@ void TcpProxySession::ReportIstioOpened(bool closing) {
     return;
   }
   istio_opened_ = true;
-  info_.SetDownstreamSecurity(downstream_->security_info());
+  info_.SetDownstreamSecurity(downstream_->shared_security_info());
   filters::istio::RecordTcpOpened(*runtime_->istio_stats, worker_.stats, info_, IstioPeer());
 }
 
@@ -300,7 +300,8 @@ void TcpProxySession::Finish() {
   if (finished_ || downstream_->IsOpen()) return;
   finished_ = true;
   info_.request_complete = worker_.dispatcher.Now() - info_.start_monotonic;
-  info_.SetDownstreamSecurity(downstream_->security_info());  // known once the handshake is done
+  // Known once the handshake is done.
+  info_.SetDownstreamSecurity(downstream_->shared_security_info());
   stats_.downstream_cx_rx_bytes_total.Inc(downstream_->bytes_read());
   stats_.downstream_cx_tx_bytes_total.Inc(downstream_->bytes_written());
   if (runtime_->istio_stats != nullptr) {

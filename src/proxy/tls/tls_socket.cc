@@ -80,6 +80,15 @@ std::string SubjectRfc2253(X509* cert) {
   return out;
 }
 
+// Empties the thread's error queue before an SSL call, as SSL_get_error requires (it reads
+// ERR_peek_error first), but only when the queue holds something: ERR_clear_error always rewrites
+// all 16 slots of the queue, ~840 instructions in OpenSSL 3.0 (callgrind, server side of a
+// keep-alive mTLS pair: 1.7k of the ~16k instructions mTLS adds per request), and the queue is
+// almost always empty; ERR_peek_error only looks.
+void ClearErrorQueue() {
+  if (ERR_peek_error() != 0) ERR_clear_error();
+}
+
 std::string ErrorQueueText() {
   unsigned long e = ERR_get_error();
   ERR_clear_error();
@@ -212,31 +221,33 @@ network::TransportSocket::Result TlsSocket::Fail(const std::string& reason) {
 }
 
 void TlsSocket::RecordPeer() {
-  info_.tls_version = SSL_get_version(ssl_);
+  auto info = std::make_shared<network::SecurityInfo>();
+  info->tls_version = SSL_get_version(ssl_);
   if (const SSL_CIPHER* cipher = SSL_get_current_cipher(ssl_)) {
-    info_.cipher = SSL_CIPHER_get_name(cipher);
+    info->cipher = SSL_CIPHER_get_name(cipher);
   }
   const unsigned char* alpn = nullptr;
   unsigned int alpn_len = 0;
   SSL_get0_alpn_selected(ssl_, &alpn, &alpn_len);
-  if (alpn != nullptr) info_.alpn.assign(reinterpret_cast<const char*>(alpn), alpn_len);
-  if (const char* sni = SSL_get_servername(ssl_, TLSEXT_NAMETYPE_host_name)) info_.sni = sni;
+  if (alpn != nullptr) info->alpn.assign(reinterpret_cast<const char*>(alpn), alpn_len);
+  if (const char* sni = SSL_get_servername(ssl_, TLSEXT_NAMETYPE_host_name)) info->sni = sni;
   X509* peer = SSL_get0_peer_certificate(ssl_);
-  info_.peer_certificate = peer != nullptr;
+  info->peer_certificate = peer != nullptr;
   if (peer != nullptr) {
     PeerSans sans = ReadSans(peer);
-    if (!sans.uris.empty()) info_.peer_uri_san = sans.uris.front();
-    info_.peer_subject = SubjectRfc2253(peer);
+    if (!sans.uris.empty()) info->peer_uri_san = sans.uris.front();
+    info->peer_subject = SubjectRfc2253(peer);
   }
   // Ours, as Envoy's uriSanLocalCertificate() reads it: Istio's client-side source_principal.
   if (X509* local = SSL_get_certificate(ssl_)) {
     PeerSans sans = ReadSans(local);
-    if (!sans.uris.empty()) info_.local_uri_san = sans.uris.front();
+    if (!sans.uris.empty()) info->local_uri_san = sans.uris.front();
   }
+  info_ = std::move(info);
 }
 
 network::TransportSocket::Result TlsSocket::DoHandshake() {
-  ERR_clear_error();
+  ClearErrorQueue();
   int rc = SSL_do_handshake(ssl_);
   if (rc == 1) {
     handshake_done_ = true;
@@ -244,7 +255,7 @@ network::TransportSocket::Result TlsSocket::DoHandshake() {
     if (stats_ != nullptr) {
       stats_->handshake->Inc();
       if (SSL_session_reused(ssl_) == 1) stats_->session_reused->Inc();
-      if (context_->config().server && !info_.peer_certificate) stats_->no_certificate->Inc();
+      if (context_->config().server && !info_->peer_certificate) stats_->no_certificate->Inc();
     }
     return Result::kOk;
   }
@@ -275,7 +286,7 @@ network::TransportSocket::Result TlsSocket::OnWireData(network::Buffer& wire_in,
   if (!handshake_done_) result = DoHandshake();
   if (result == Result::kOk && handshake_done_) {
     // Once, not per SSL_read: OpenSSL queues errors only for a failing call, which ends the loop.
-    ERR_clear_error();
+    ClearErrorQueue();
     for (;;) {
       char* dst = plain_out.Reserve(kChunk);
       int n = SSL_read(ssl_, dst, static_cast<int>(plain_out.TailRoom()));
@@ -303,7 +314,7 @@ network::TransportSocket::Result TlsSocket::OnWireData(network::Buffer& wire_in,
 network::TransportSocket::Result TlsSocket::Encrypt(network::Buffer& plain_in,
                                                     network::Buffer& wire_out) {
   WireScope scope(*this, nullptr, &wire_out);
-  ERR_clear_error();
+  ClearErrorQueue();
   while (!plain_in.empty()) {
     // The wire buffer grows as needed, so a write never wants to wait.
     int n = SSL_write(ssl_, plain_in.data(), static_cast<int>(plain_in.length()));
@@ -318,7 +329,7 @@ network::TransportSocket::Result TlsSocket::Encrypt(network::Buffer& plain_in,
 
 void TlsSocket::CloseNotify(network::Buffer& wire_out) {
   WireScope scope(*this, nullptr, &wire_out);
-  ERR_clear_error();
+  ClearErrorQueue();
   SSL_shutdown(ssl_);
 }
 

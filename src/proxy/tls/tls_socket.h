@@ -31,7 +31,9 @@ class TlsSocket : public network::TransportSocket {
   void CloseNotify(network::Buffer& wire_out) override;
   bool HandshakeDone() const override { return handshake_done_; }
   const std::string& failure_reason() const override { return failure_reason_; }
-  const network::SecurityInfo& security_info() const override { return info_; }
+  const std::shared_ptr<const network::SecurityInfo>& security_info() const override {
+    return info_;
+  }
 
   // SSL_CTX_set_verify's callback: the SAN matchers on the peer's leaf certificate.
   static int VerifyCallback(int preverify_ok, X509_STORE_CTX* store);
@@ -61,7 +63,7 @@ class TlsSocket : public network::TransportSocket {
   bool handshake_done_ = false;
   bool san_mismatch_ = false;
   std::string failure_reason_;
-  network::SecurityInfo info_;
+  std::shared_ptr<const network::SecurityInfo> info_;  // set by RecordPeer at the handshake
 };
 
 // Puts a TLS socket with `context`'s current SSL_CTX under `connection` (before any byte flows).

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <memory>
+
 #include "http/header_map.h"
 
 namespace weft::access_log {
@@ -127,13 +129,13 @@ TEST_F(FormatterTest, EveryScalarOperator) {
 TEST_F(FormatterTest, DownstreamTlsOperators) {
   EXPECT_EQ(Format("%DOWNSTREAM_TLS_VERSION% %DOWNSTREAM_TLS_CIPHER% %DOWNSTREAM_PEER_SUBJECT%"),
             "- - -");  // plaintext
-  network::SecurityInfo security;
-  security.tls_version = "TLSv1.3";
-  security.cipher = "TLS_AES_128_GCM_SHA256";
-  security.peer_subject = "CN=client,O=acme";
-  security.peer_uri_san = "spiffe://cluster.local/ns/default/sa/client";
-  security.peer_certificate = true;
-  info_.SetDownstreamSecurity(&security);
+  auto security = std::make_shared<network::SecurityInfo>();
+  security->tls_version = "TLSv1.3";
+  security->cipher = "TLS_AES_128_GCM_SHA256";
+  security->peer_subject = "CN=client,O=acme";
+  security->peer_uri_san = "spiffe://cluster.local/ns/default/sa/client";
+  security->peer_certificate = true;
+  info_.SetDownstreamSecurity(security);
   EXPECT_EQ(Format("%DOWNSTREAM_TLS_VERSION% %DOWNSTREAM_TLS_CIPHER% %DOWNSTREAM_PEER_SUBJECT% "
                    "%DOWNSTREAM_PEER_URI_SAN%"),
             "TLSv1.3 TLS_AES_128_GCM_SHA256 CN=client,O=acme "
@@ -142,6 +144,34 @@ TEST_F(FormatterTest, DownstreamTlsOperators) {
   info_.Reset();
   EXPECT_EQ(Format("%DOWNSTREAM_TLS_CIPHER%"), "-");
   EXPECT_FALSE(info_.downstream_peer_certificate);
+}
+
+// A stream takes the connection's SecurityInfo by reference, not by copy, and keeps it: the access
+// log of a request may be written after its upstream (or downstream) connection is gone.
+TEST_F(FormatterTest, SecurityInfoIsSharedAndOutlivesItsConnection) {
+  auto downstream = std::make_shared<network::SecurityInfo>();
+  downstream->peer_uri_san = "spiffe://cluster.local/ns/default/sa/client";
+  downstream->sni = "outbound_.9080_._.reviews.default.svc.cluster.local";
+  auto upstream = std::make_shared<network::SecurityInfo>();
+  upstream->peer_uri_san = "spiffe://cluster.local/ns/default/sa/reviews";
+  info_.requested_server_name = {};
+  StreamInfo second;
+  info_.SetDownstreamSecurity(downstream);
+  second.SetDownstreamSecurity(downstream);
+  info_.SetUpstreamSecurity(upstream);
+  EXPECT_EQ(info_.downstream_security.get(), second.downstream_security.get());
+  EXPECT_EQ(info_.downstream_peer_uri_san.data(), downstream->peer_uri_san.data());  // no copy
+  downstream.reset();  // the connections close before the access log is written
+  upstream.reset();
+  EXPECT_EQ(
+      Format("%DOWNSTREAM_PEER_URI_SAN% %UPSTREAM_PEER_URI_SAN% %REQUESTED_SERVER_NAME%"),
+      "spiffe://cluster.local/ns/default/sa/client spiffe://cluster.local/ns/default/sa/reviews "
+      "outbound_.9080_._.reviews.default.svc.cluster.local");
+  info_.Reset();
+  EXPECT_EQ(info_.downstream_security, nullptr);
+  EXPECT_EQ(info_.upstream_security, nullptr);
+  EXPECT_EQ(Format("%DOWNSTREAM_PEER_URI_SAN% %UPSTREAM_PEER_URI_SAN%"), "- -");
+  EXPECT_EQ(second.downstream_peer_uri_san, "spiffe://cluster.local/ns/default/sa/client");
 }
 
 TEST_F(FormatterTest, LiteralPercentAndOmitEmpty) {

@@ -119,14 +119,14 @@ TEST_F(TlsSocketTest, MutualHandshakeCarriesDataAndIdentities) {
   p.Run();
   ASSERT_TRUE(p.client.HandshakeDone()) << p.client.failure_reason();
   ASSERT_TRUE(p.server.HandshakeDone()) << p.server.failure_reason();
-  EXPECT_EQ(p.server.security_info().peer_uri_san, "spiffe://test/b");
-  EXPECT_EQ(p.client.security_info().peer_uri_san, "spiffe://test/a");
+  EXPECT_EQ(p.server.security_info()->peer_uri_san, "spiffe://test/b");
+  EXPECT_EQ(p.client.security_info()->peer_uri_san, "spiffe://test/a");
   // Each side's own certificate too (Istio's client-side source_principal).
-  EXPECT_EQ(p.client.security_info().local_uri_san, "spiffe://test/b");
-  EXPECT_EQ(p.server.security_info().local_uri_san, "spiffe://test/a");
-  EXPECT_EQ(p.server.security_info().sni, "a.test");
-  EXPECT_EQ(p.server.security_info().tls_version, "TLSv1.3");
-  EXPECT_EQ(p.server.security_info().alpn, "h2");  // the server's preference
+  EXPECT_EQ(p.client.security_info()->local_uri_san, "spiffe://test/b");
+  EXPECT_EQ(p.server.security_info()->local_uri_san, "spiffe://test/a");
+  EXPECT_EQ(p.server.security_info()->sni, "a.test");
+  EXPECT_EQ(p.server.security_info()->tls_version, "TLSv1.3");
+  EXPECT_EQ(p.server.security_info()->alpn, "h2");  // the server's preference
   Buffer request;
   request.Append("GET / HTTP/1.1\r\n\r\n");
   ASSERT_EQ(p.client.Encrypt(request, p.c2s), Result::kOk);
@@ -237,8 +237,8 @@ TEST_F(TlsSocketTest, SessionCacheResumesTheNextConnection) {
   ASSERT_TRUE(second.client.HandshakeDone()) << second.client.failure_reason();
   EXPECT_EQ(stats.session_reused->value(), 1u);
   EXPECT_EQ(stats.handshake->value(), 2u);
-  EXPECT_EQ(second.client.security_info().peer_uri_san, "spiffe://test/a");
-  EXPECT_EQ(second.client.security_info().local_uri_san, "spiffe://test/b");  // resumed too
+  EXPECT_EQ(second.client.security_info()->peer_uri_san, "spiffe://test/a");
+  EXPECT_EQ(second.client.security_info()->local_uri_san, "spiffe://test/b");  // resumed too
   auto other = Client("b", {ExactUri("spiffe://test/a")})->current();
   EXPECT_EQ(sessions->SessionFor(other.get()), nullptr);
   Pair no_cache(client, server, nullptr, &stats);
