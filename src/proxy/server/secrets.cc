@@ -75,12 +75,12 @@ absl::Status Server::SubscribeSecrets(const std::vector<std::shared_ptr<tls::Tls
     };
     const tls::TlsContextConfig& c = context->config();
     if (!c.certificate_sds_name.empty()) {
-      secrets_.SubscribeCertificate(
-          c.certificate_sds_name, [on_secret](const tls::TlsCertificate&) { on_secret(); });
+      secrets_.SubscribeCertificate(c.certificate_sds_name,
+                                    [on_secret](const tls::TlsCertificate&) { on_secret(); });
     }
     if (!c.validation_sds_name.empty()) {
-      secrets_.SubscribeValidation(
-          c.validation_sds_name, [on_secret](const tls::ValidationContext&) { on_secret(); });
+      secrets_.SubscribeValidation(c.validation_sds_name,
+                                   [on_secret](const tls::ValidationContext&) { on_secret(); });
     }
   }
   return absl::OkStatus();
