@@ -15,6 +15,7 @@
 #include <cstring>
 
 #include "base/logging.h"
+#include "base/status.h"
 #include "control/api/debug_api.h"
 #include "control/api/http_server.h"
 #include "control/api/lifecycle_api.h"
@@ -25,6 +26,7 @@
 #include "control/ca/token_authority.h"
 #include "control/mesh/mesh_config_file.h"
 #include "control/mesh/mesh_controller.h"
+#include "control/mesh/node_identity.h"
 #include "control/model/formats.h"
 #include "control/store/sqlite_store.h"
 #include "control/xds/ads_server.h"
@@ -223,6 +225,20 @@ int main(int argc, char** argv) {
   }
   ads.AddTlsPort(xds_tls_addr, serving->cert_chain_pem, serving->private_key_pem,
                  {ca_service.grpc_service()});
+  // ADS streams on the TLS port authenticate with the token the CA accepts; the node must be of
+  // the token's namespace (as the translator reads it: node id, then NAMESPACE metadata).
+  ads.SetAuthentication(
+      [&tokens](const std::string& token) -> absl::StatusOr<weft::control::xds::StreamIdentity> {
+        ASSIGN_OR_RETURN(weft::control::ca::ServiceAccount account, (*tokens)->Verify(token));
+        return weft::control::xds::StreamIdentity{account.ns, account.name};
+      },
+      [](const weft::control::xds::NodeInfo& node) {
+        auto identity =
+            weft::control::mesh::ParseNodeIdentity(node.id, node.metadata_json, node.locality);
+        // An unreadable node claims nothing, which matches no token.
+        if (!identity.ok()) return weft::control::xds::StreamIdentity{};
+        return weft::control::xds::StreamIdentity{identity->namespace_, identity->service_account};
+      });
   absl::Status ads_started = ads.Start(xds_addr);
   if (!ads_started.ok() && !tls_addr_explicit) {
     WEFT_LOG(warn, "weftd: {} (the default TLS port): {}; running without the TLS port and CA",
@@ -253,7 +269,8 @@ int main(int argc, char** argv) {
     if (weft::control::LifecycleApi::Serves(request)) {
       lifecycle.Handle(request, exchange);
     } else if (request.path == "/metrics") {
-      exchange.Respond(200, "text/plain; version=0.0.4", ca_service.PrometheusText());
+      exchange.Respond(200, "text/plain; version=0.0.4",
+                       ca_service.PrometheusText() + ads.PrometheusText());
     } else if (weft::control::TokenApi::Serves(request)) {
       token_api.Handle(request, exchange);
     } else if (weft::control::DebugApi::Serves(request)) {

@@ -1,6 +1,7 @@
 #include "ctl/sidecar_bootstrap.h"
 
 #include "ctl/weft_home.h"
+#include "ctl/workload_identity.h"
 
 namespace weft::ctl {
 
@@ -17,7 +18,7 @@ std::map<std::string, std::string> WorkloadLabels(const WorkloadRecord& w) {
   return labels;
 }
 
-nlohmann::json SidecarBootstrap(const WorkloadRecord& w) {
+nlohmann::json SidecarBootstrap(const WorkloadRecord& w, const std::string& mesh_root_pem) {
   // POD_PORTS is a string holding a JSON array, as pilot-agent sends it.
   nlohmann::json pod_ports = nlohmann::json::array();
   for (const auto& p : w.ports) {
@@ -46,10 +47,27 @@ nlohmann::json SidecarBootstrap(const WorkloadRecord& w) {
   }
   std::string xds_host = w.xds_address.substr(0, w.xds_address.rfind(':'));
   int xds_port = std::stoi(w.xds_address.substr(w.xds_address.rfind(':') + 1));
+  // With an identity: weftd's TLS port (the CA's, ca_address) on the host the sidecar already
+  // reaches weftd at; the certificate is checked for kCaHostName, which weftd's carries.
+  const bool tls = !w.ca_address.empty() && !mesh_root_pem.empty();
+  nlohmann::json xds_cluster = {{"name", "xds"}, {"type", "STATIC"}, {"connect_timeout", "1s"}};
+  if (tls) {
+    xds_port = std::stoi(w.ca_address.substr(w.ca_address.rfind(':') + 1));
+    xds_cluster["transport_socket"] = {
+        {"name", "envoy.transport_sockets.tls"},
+        {"typed_config",
+         {{"@type",
+           "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext"},
+          {"sni", kCaHostName},
+          {"common_tls_context",
+           {{"validation_context", {{"trusted_ca", {{"inline_string", mesh_root_pem}}}}}}}}}};
+  }
   nlohmann::json xds_endpoint = {
       {"endpoint",
        {{"address", {{"socket_address", {{"address", xds_host}, {"port_value", xds_port}}}}}}}};
   nlohmann::json ads = {{"ads", nlohmann::json::object()}, {"resource_api_version", "V3"}};
+  xds_cluster["load_assignment"] = {{"cluster_name", "xds"},
+                                    {"endpoints", {{{"lb_endpoints", {xds_endpoint}}}}}};
   return {
       {"node",
        {{"id", SidecarNodeId(w)}, {"cluster", w.service + "." + w.ns}, {"metadata", metadata}}},
@@ -63,13 +81,7 @@ nlohmann::json SidecarBootstrap(const WorkloadRecord& w) {
           {"grpc_services", {{{"envoy_grpc", {{"cluster_name", "xds"}}}}}}}},
         {"cds_config", ads},
         {"lds_config", ads}}},
-      {"static_resources",
-       {{"clusters",
-         {{{"name", "xds"},
-           {"type", "STATIC"},
-           {"connect_timeout", "1s"},
-           {"load_assignment",
-            {{"cluster_name", "xds"}, {"endpoints", {{{"lb_endpoints", {xds_endpoint}}}}}}}}}}}},
+      {"static_resources", {{"clusters", {xds_cluster}}}},
   };
 }
 

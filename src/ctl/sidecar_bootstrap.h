@@ -16,7 +16,11 @@ std::string SidecarNodeId(const WorkloadRecord& w);
 // non-default revision (Istio's revision label).
 std::map<std::string, std::string> WorkloadLabels(const WorkloadRecord& w);
 
-// The whole bootstrap (Envoy v3 Bootstrap as JSON).
-nlohmann::json SidecarBootstrap(const WorkloadRecord& w);
+// The whole bootstrap (Envoy v3 Bootstrap as JSON). A sidecar with an identity (w.ca_address
+// set, `mesh_root_pem` its copy of the mesh root) reaches ADS on weftd's TLS port, verifying
+// weftd as istiod.istio-system.svc, as Istio's sidecars reach istiod on 15012; its token
+// (--ca-token-file) authenticates the stream, which is what gets it its namespace's Secrets.
+// Without one, the plaintext xDS port.
+nlohmann::json SidecarBootstrap(const WorkloadRecord& w, const std::string& mesh_root_pem = "");
 
 }  // namespace weft::ctl

@@ -16,6 +16,7 @@
 #include <cstring>
 #include <deque>
 #include <fstream>
+#include <iterator>
 #include <thread>
 
 #include "ctl/client.h"
@@ -291,7 +292,13 @@ class Supervisor {
   bool StartProxy(std::string* error) {
     // The bootstrap goes on the command line (JSON is YAML): the proxy's uid may not be able to
     // read the workload directory. bootstrap.yaml is the same, for people to read.
-    nlohmann::json bootstrap = SidecarBootstrap(w_);
+    // With an identity, ADS goes over TLS, verified against the workload's copy of the root.
+    std::string mesh_root;
+    if (!w_.ca_address.empty()) {
+      std::ifstream root_in(WorkloadIdentityFiles(w_.name).root_cert);
+      mesh_root.assign(std::istreambuf_iterator<char>(root_in), std::istreambuf_iterator<char>());
+    }
+    nlohmann::json bootstrap = SidecarBootstrap(w_, mesh_root);
     std::ofstream(dir_ / "bootstrap.yaml", std::ios::trunc) << ToYaml(bootstrap);
     std::error_code ec;
     std::filesystem::remove(dir_ / "admin.addr", ec);

@@ -2,7 +2,13 @@
 core v1 shape, applied with weftctl and the REST API) becomes SDS resources weftd serves over ADS,
 and weft-proxy originates mutual TLS with it to a real TLS upstream (Python's ssl server) that
 demands a client certificate from the test's CA. Updating the Secret rotates the client
-certificate; a Secret of another namespace is not served to the proxy (and weftd logs the ask)."""
+certificate; a Secret of another namespace is not served to the proxy (and weftd logs the ask).
+
+Secrets go only over an authenticated stream: the proxy reaches weftd's TLS xDS port (the ADS
+cluster's UpstreamTlsContext with the mesh root and SNI istiod.istio-system.svc) with its token
+(--ca-token-file) as `authorization: Bearer`. The same proxy on the plaintext port gets no Secret;
+a proxy whose token is of another namespace than its node claims is refused (PERMISSION_DENIED,
+pilot_xds_auth_failures{reason="authorization"}), a bad token too (reason="authentication")."""
 import http.server
 import json
 import os
@@ -13,6 +19,7 @@ import stat
 import subprocess
 import tempfile
 import threading
+import time
 import unittest
 
 from harness import Proxy, curl, free_port
@@ -42,6 +49,19 @@ def make_pki(d):
         openssl("x509", "-req", "-in", name + ".csr", "-CA", "ca.crt", "-CAkey", "ca.key",
                 "-CAcreateserial", "-out", name + ".crt", "-days", "1", "-extfile", name + ".ext",
                 cwd=d)
+
+
+def tls_bootstrap(tls_port, api_type, root_file):
+    """weftd_mesh_test's bootstrap with its ADS cluster over TLS to weftd's TLS port, verified
+    against the mesh root for istiod.istio-system.svc, as Istio's sidecars reach istiod:15012."""
+    return bootstrap(tls_port, api_type) + """    transport_socket:
+      name: envoy.transport_sockets.tls
+      typed_config:
+        "@type": type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext
+        sni: istiod.istio-system.svc
+        common_tls_context:
+          validation_context: {trusted_ca: {filename: %s}}
+""" % root_file
 
 
 def proxy_stat(proxy, name):
@@ -118,9 +138,49 @@ class CredentialNameTest(unittest.TestCase):
         self.addCleanup(self.upstream.shutdown)
         self.xds_port = free_port()
         self.service_port = free_port()
-        self.weftd = Weftd(self.dir, ["--xds-addr", "127.0.0.1:%d" % self.xds_port])
+        tls_file = os.path.join(self.dir, "xds-tls.addr")
+        self.weftd = Weftd(self.dir, ["--xds-addr", "127.0.0.1:%d" % self.xds_port,
+                                      "--xds-tls-addr", "127.0.0.1:0",
+                                      "--xds-tls-address-path", tls_file])
         self.weftd.start()
         self.addCleanup(self.weftd.stop)
+        wait_for(lambda: os.path.exists(tls_file) and os.path.getsize(tls_file) > 0, timeout=10,
+                 what="weftd's TLS xDS address")
+        with open(tls_file) as f:
+            self.tls_port = int(f.read().strip().rsplit(":", 1)[1])
+        self.root = os.path.join(self.dir, "store", "ca", "root-cert.pem")
+
+    def token_file(self, ns, sa="productpage", token=None):
+        """A file holding a weftd token for ns/sa (or `token` as given)."""
+        if token is None:
+            status, got = self.weftd.request(
+                "POST", "/apis/weft.io/v1/namespaces/%s/serviceaccounts/%s/token" % (ns, sa), {})
+            self.assertEqual(status, 201, got)
+            token = got["token"]
+        path = os.path.join(self.dir, "token-%s-%s-%d" % (ns, sa, time.monotonic_ns()))
+        with open(path, "w") as f:
+            f.write(token + "\n")
+        os.chmod(path, 0o600)
+        return path
+
+    def authenticated_proxy(self, ns="default", **kwargs):
+        """weft-proxy over the TLS xDS port with a token of `ns` (its node claims default)."""
+        proxy = Proxy(tls_bootstrap(self.tls_port, self.API_TYPE, self.root),
+                      extra_args=["--ca-token-file", self.token_file(ns, **kwargs)],
+                      wait_ready=ns == "default" and not kwargs)
+        self.addCleanup(proxy.stop)
+        return proxy
+
+    def metric(self, name):
+        import http.client
+        conn = http.client.HTTPConnection(self.weftd.host, self.weftd.port, timeout=10)
+        conn.request("GET", "/metrics")
+        text = conn.getresponse().read().decode()
+        conn.close()
+        for line in text.splitlines():
+            if line.startswith(name + " "):
+                return int(line.split()[1])
+        return None
 
     def put(self, path, o):
         """Creates or replaces `o` at collection `path`, like `weftctl apply`."""
@@ -189,8 +249,7 @@ class CredentialNameTest(unittest.TestCase):
                                     "ports": {"http": self.upstream.server_address[1]}}]}})
         self.destination_rule("client-cred")
 
-        proxy = Proxy(bootstrap(self.xds_port, self.API_TYPE))
-        self.addCleanup(proxy.stop)
+        proxy = self.authenticated_proxy()
         wait_for(lambda: self.client_seen() == "client-a", timeout=20,
                  what="mTLS with client-a's certificate\n" + proxy.output())
         self.assertEqual([self.client_seen() for _ in range(5)], ["client-a"] * 5)
@@ -217,6 +276,54 @@ class CredentialNameTest(unittest.TestCase):
         key_line = read(self.pki, "client-b.key").splitlines()[1]
         self.assertNotIn(key_line, self.weftd_log())
         self.assertNotIn(key_line, proxy.output())
+
+
+    def test_secrets_only_over_an_authenticated_stream_of_the_namespace(self):
+        self.put(SECRETS % "default", tls_secret("client-cred", "default", self.pki, "client-a"))
+        self.put(collection("serviceentries"), {
+            "apiVersion": "networking.istio.io/v1", "kind": "ServiceEntry",
+            "metadata": {"name": "api", "namespace": "default"},
+            "spec": {"hosts": [HOST], "location": "MESH_EXTERNAL", "resolution": "STATIC",
+                     "ports": [{"number": self.service_port, "name": "http", "protocol": "HTTP"}],
+                     "endpoints": [{"address": "127.0.0.1",
+                                    "ports": {"http": self.upstream.server_address[1]}}]}})
+        self.destination_rule("client-cred")
+
+        # The plaintext port: the rest of the config, no Secret, and weftd says why.
+        plain = Proxy(bootstrap(self.xds_port, self.API_TYPE), wait_ready=False)
+        self.addCleanup(plain.stop)
+        wait_for(lambda: "secret kubernetes://client-cred not served: the stream is not "
+                 "authenticated (use the TLS xDS port with a token)" in self.weftd_log(),
+                 timeout=15, what="weftd refusing the secret on the plaintext port")
+        wait_for(lambda: proxy_stat(plain, "cluster_manager.cds.update_success") >= 1,
+                 timeout=15, what="CDS still served on the plaintext port\n" + plain.output())
+        self.assertEqual([self.client_seen() for _ in range(3)], [None] * 3)
+        self.assertEqual(proxy_stat(plain, "sds.kubernetes://client-cred.update_success"), 0)
+        plain.stop()
+
+        # A token of prod on a node that claims default: refused, logged, counted.
+        self.assertEqual(self.metric('pilot_xds_auth_failures{reason="authorization"}'), 0)
+        other = self.authenticated_proxy(ns="prod")
+        wait_for(lambda: (self.metric('pilot_xds_auth_failures{reason="authorization"}') or 0)
+                 >= 1, timeout=15, what="the prod token refused\n" + self.weftd_log())
+        self.assertIn("authorization failed: the token is of prod/productpage, the node claims "
+                      "default/*", self.weftd_log())
+        self.assertEqual([self.client_seen() for _ in range(3)], [None] * 3)
+        self.assertEqual(proxy_stat(other, "sds.kubernetes://client-cred.update_success"), 0)
+        other.stop()
+
+        # A token that does not verify: refused as unauthenticated.
+        forged = self.authenticated_proxy(token="eyJhbGciOiJIUzI1NiJ9.e30.AAAA")
+        wait_for(lambda: (self.metric('pilot_xds_auth_failures{reason="authentication"}') or 0)
+                 >= 1, timeout=15, what="the forged token refused\n" + self.weftd_log())
+        self.assertEqual(proxy_stat(forged, "sds.kubernetes://client-cred.update_success"), 0)
+        forged.stop()
+
+        # The namespace's own token over TLS: the Secret, and mTLS with it.
+        proxy = self.authenticated_proxy()
+        wait_for(lambda: self.client_seen() == "client-a", timeout=20,
+                 what="mTLS with client-a's certificate\n" + proxy.output())
+        self.assertIn("authenticated in namespace default", self.weftd_log())
 
 
 class CredentialNameDeltaTest(CredentialNameTest):

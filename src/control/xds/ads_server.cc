@@ -4,6 +4,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
@@ -27,6 +28,16 @@ namespace ads = envoy::service::discovery::v3;
 struct Hooks {
   AdsServer::StreamOpenedHook opened;
   AdsServer::StreamClosedHook closed;
+};
+
+constexpr std::string_view kBearer = "Bearer ";
+
+// How streams authenticate, and how many did not.
+struct Authentication {
+  AdsServer::TokenVerifier verify;
+  AdsServer::NodeClaim claim;
+  std::atomic<int64_t> authentication_failures{0};  // no valid token
+  std::atomic<int64_t> authorization_failures{0};   // a valid token of another identity
 };
 
 NodeInfo ToNodeInfo(const envoy::config::core::v3::Node& node) {
@@ -177,6 +188,7 @@ struct ServerState {
   SnapshotCache& cache;
   std::chrono::milliseconds debounce{0};
   Hooks hooks;
+  Authentication auth;
   std::unique_ptr<PushQueue> pushes;  // from Start() to Shutdown()
   WriteBudget budget;
   std::mutex mu;
@@ -194,7 +206,10 @@ class Stream final : public grpc::ServerBidiReactor<Request, Response>,
                      public Pushable,
                      public std::enable_shared_from_this<Stream<Session, Request, Response>> {
  public:
-  Stream(ServerState& server, std::string peer) : server_(server), peer_(std::move(peer)) {}
+  // `authorization`: the stream's `authorization` metadata on the TLS port; "" on the
+  // plaintext port or when the client sent none (an unauthenticated stream).
+  Stream(ServerState& server, std::string peer, std::string authorization)
+      : server_(server), peer_(std::move(peer)), authorization_(std::move(authorization)) {}
 
   void Begin() {
     self_ = this->shared_from_this();
@@ -223,14 +238,24 @@ class Stream final : public grpc::ServerBidiReactor<Request, Response>,
               grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "the first request needs node.id"));
           return;
         }
-        WEFT_LOG(info, "xds: stream opened by node '{}' ({})", node_id_, peer_);
+        opened = ToNodeInfo(request_.node());
+        if (!authorization_.empty()) {
+          grpc::Status refused = Authenticate(*opened);
+          if (!refused.ok()) {
+            FinishLocked(std::move(refused));
+            return;
+          }
+        }
+        WEFT_LOG(
+            info, "xds: stream opened by node '{}' ({}{})", node_id_, peer_,
+            authenticated_ns_.empty() ? "" : ", authenticated in namespace " + authenticated_ns_);
         server_.cache.StreamOpened(node_id_);
         session_.emplace(server_.cache, node_id_);
+        session_->ServeSecrets(!authenticated_ns_.empty());
         std::weak_ptr<Stream> weak = this->weak_from_this();
         watch_ = server_.cache.Watch(node_id_, [weak](const std::vector<std::string>& types) {
           if (auto stream = weak.lock()) stream->OnSnapshotChanged(types);
         });
-        opened = ToNodeInfo(request_.node());
       }
     }
     // Outside our lock: the hook may set a snapshot, whose watcher (above) takes it. It runs
@@ -308,10 +333,55 @@ class Stream final : public grpc::ServerBidiReactor<Request, Response>,
   }
 
  private:
+  // Istio's order (pilot/pkg/xds/authentication.go): authenticate the caller (here its bearer
+  // token, checked as weftd's CA checks it), then authorize the node against that identity
+  // (checkConnectionIdentity: the namespace must match, and the service account when the node
+  // claims one). On success the session remembers the token's namespace.
+  grpc::Status Authenticate(const NodeInfo& node) {
+    Authentication& auth = server_.auth;
+    auto refuse = [&](std::atomic<int64_t>& counter, grpc::StatusCode code, std::string why) {
+      ++counter;
+      WEFT_LOG(warn, "xds: refused the stream of node '{}' ({}): {}", node.id, peer_, why);
+      return grpc::Status(code, why);
+    };
+    if (authorization_.rfind(kBearer, 0) != 0) {
+      return refuse(auth.authentication_failures, grpc::StatusCode::UNAUTHENTICATED,
+                    "authentication failure: authorization is not a Bearer token");
+    }
+    if (!auth.verify || !auth.claim) {
+      return refuse(auth.authentication_failures, grpc::StatusCode::UNAUTHENTICATED,
+                    "authentication failure: this server checks no tokens");
+    }
+    absl::StatusOr<StreamIdentity> token = auth.verify(authorization_.substr(kBearer.size()));
+    if (!token.ok()) {
+      return refuse(auth.authentication_failures, grpc::StatusCode::UNAUTHENTICATED,
+                    "authentication failure: " + std::string(token.status().message()));
+    }
+    const StreamIdentity claim = auth.claim(node);
+    if (claim.ns != token->ns ||
+        (!claim.service_account.empty() && claim.service_account != token->service_account)) {
+      return refuse(auth.authorization_failures, grpc::StatusCode::PERMISSION_DENIED,
+                    "authorization failed: the token is of " + token->ns + "/" +
+                        token->service_account + ", the node claims " + claim.ns + "/" +
+                        (claim.service_account.empty() ? "*" : claim.service_account));
+    }
+    authenticated_ns_ = token->ns;
+    return grpc::Status::OK;
+  }
+
   // A proxy asking for an SDS secret its snapshot lacks (another namespace's Secret, or one that
   // does not exist) gets nothing; say so once per name and stream. Names only: never content.
   void LogUnservedSecrets(const Request& request) {
     if (request.type_url() != kSecretType) return;
+    if (authenticated_ns_.empty()) {
+      if (RequestedNames(request).empty() || unauthenticated_secret_logged_) return;
+      unauthenticated_secret_logged_ = true;
+      WEFT_LOG(warn,
+               "xds: node '{}': secret {} not served: the stream is not authenticated (use the "
+               "TLS xDS port with a token)",
+               node_id_, RequestedNames(request)[0]);
+      return;
+    }
     std::shared_ptr<const Snapshot> snapshot = server_.cache.GetSnapshot(node_id_);
     const TypeResources* secrets = nullptr;
     if (snapshot) {
@@ -408,6 +478,7 @@ class Stream final : public grpc::ServerBidiReactor<Request, Response>,
 
   ServerState& server_;
   const std::string peer_;
+  const std::string authorization_;
   std::shared_ptr<Stream> self_;
   Request request_;  // the read in flight
   // mu_ guards what follows. Recursive: gRPC may run a reaction inline from a Start* call.
@@ -427,11 +498,14 @@ class Stream final : public grpc::ServerBidiReactor<Request, Response>,
   std::vector<std::string> changed_types_;
   bool push_scheduled_ = false;
   std::set<std::string> unserved_secrets_logged_;
+  bool unauthenticated_secret_logged_ = false;
+  std::string authenticated_ns_;  // "" unless the stream authenticated (Authenticate)
 };
 
 class AdsService final : public ads::AggregatedDiscoveryService::CallbackService {
  public:
-  explicit AdsService(ServerState& state) : state_(state) {}
+  // `tls`: the TLS port's service, whose streams may authenticate with a bearer token.
+  AdsService(ServerState& state, bool tls) : state_(state), tls_(tls) {}
 
   grpc::ServerBidiReactor<ads::DiscoveryRequest, ads::DiscoveryResponse>* StreamAggregatedResources(
       grpc::CallbackServerContext* context) override {
@@ -445,19 +519,29 @@ class AdsService final : public ads::AggregatedDiscoveryService::CallbackService
  private:
   template <typename Session, typename Request, typename Response>
   grpc::ServerBidiReactor<Request, Response>* Open(grpc::CallbackServerContext* context) {
-    auto stream = std::make_shared<Stream<Session, Request, Response>>(state_, context->peer());
+    std::string authorization;
+    if (tls_) {
+      const auto& metadata = context->client_metadata();
+      if (auto it = metadata.find("authorization"); it != metadata.end()) {
+        authorization.assign(it->second.data(), it->second.size());
+      }
+    }
+    auto stream = std::make_shared<Stream<Session, Request, Response>>(state_, context->peer(),
+                                                                       std::move(authorization));
     stream->Begin();
     return stream.get();  // owned by itself until OnDone
   }
 
   ServerState& state_;
+  const bool tls_;
 };
 
 }  // namespace
 
 class AdsServer::Impl {
  public:
-  explicit Impl(SnapshotCache& cache) : state(cache), service(state), tls_service(state) {}
+  explicit Impl(SnapshotCache& cache)
+      : state(cache), service(state, /*tls=*/false), tls_service(state, /*tls=*/true) {}
   ServerState state;
   AdsService service;
   std::unique_ptr<grpc::Server> server;
@@ -539,6 +623,24 @@ void AdsServer::SetPushDebounce(std::chrono::milliseconds debounce) {
 
 void AdsServer::SetStreamHooks(StreamOpenedHook on_opened, StreamClosedHook on_closed) {
   impl_->state.hooks = Hooks{std::move(on_opened), std::move(on_closed)};
+}
+
+void AdsServer::SetAuthentication(TokenVerifier verify, NodeClaim claim) {
+  impl_->state.auth.verify = std::move(verify);
+  impl_->state.auth.claim = std::move(claim);
+}
+
+std::string AdsServer::PrometheusText() const {
+  // Istio logs these refusals ("Unauthorized XDS") without a metric of its own; the name follows
+  // its pilot_xds_* family.
+  const Authentication& auth = impl_->state.auth;
+  return "# HELP pilot_xds_auth_failures ADS streams refused: no valid token (authentication) "
+         "or a node claiming another identity than its token's (authorization).\n"
+         "# TYPE pilot_xds_auth_failures counter\n"
+         "pilot_xds_auth_failures{reason=\"authentication\"} " +
+         std::to_string(auth.authentication_failures.load()) +
+         "\npilot_xds_auth_failures{reason=\"authorization\"} " +
+         std::to_string(auth.authorization_failures.load()) + "\n";
 }
 
 void AdsServer::Shutdown() {

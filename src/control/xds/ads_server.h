@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "control/xds/snapshot_cache.h"
 
 namespace grpc {
@@ -38,8 +39,20 @@ struct NodeInfo {
   std::string user_agent_version;
 };
 
+// Who a stream is: the service account a bearer token names, or the one a node claims in its
+// metadata (NAMESPACE, SERVICE_ACCOUNT; service_account "" when it claims none).
+struct StreamIdentity {
+  std::string ns;
+  std::string service_account;
+};
+
 class AdsServer {
  public:
+  // The token of `authorization: Bearer <token>` -> its service account, or why it is refused.
+  using TokenVerifier = std::function<absl::StatusOr<StreamIdentity>(const std::string& token)>;
+  // What the node's first request claims (the namespace the translator will serve it).
+  using NodeClaim = std::function<StreamIdentity(const NodeInfo& node)>;
+
   // Run on the stream's gRPC thread: keep them short (post the work elsewhere).
   using StreamOpenedHook = std::function<void(const NodeInfo& node)>;
   using StreamClosedHook = std::function<void(const std::string& node_id)>;
@@ -62,6 +75,18 @@ class AdsServer {
   // services must outlive the server.
   void AddTlsPort(std::string address, std::string cert_chain_pem, std::string private_key_pem,
                   std::vector<grpc::Service*> extra_services);
+
+  // Before Start(): how streams of the TLS port that carry `authorization: Bearer <token>`
+  // metadata are authenticated (Istio's pilot/pkg/xds/authentication.go: authenticate, then
+  // authorize by checkConnectionIdentity). A token that does not verify ends the stream with
+  // UNAUTHENTICATED; a node whose claimed namespace (or service account, when it claims one)
+  // differs from the token's ends with PERMISSION_DENIED. Both are logged and counted
+  // (PrometheusText). Only an authenticated stream is served Secrets (tls.v3.Secret), and only
+  // those of the token's namespace; every other type is served alike on both ports.
+  void SetAuthentication(TokenVerifier verify, NodeClaim claim);
+
+  // pilot_xds_auth_failures{reason="authentication"|"authorization"} in Prometheus text.
+  std::string PrometheusText() const;
 
   // Listens on "host:port" (port 0: any; see port()), and on the TLS port if one was added, and
   // serves until Shutdown().

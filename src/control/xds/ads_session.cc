@@ -47,6 +47,22 @@ std::string TypeVersion(const Snapshot* snapshot, const std::string& type) {
   return it == snapshot->end() ? "empty" : it->second.version;
 }
 
+// What a session sees of its node's snapshot for `type`: a stream that did not authenticate
+// sees no Secret (private keys go only to proxies that proved their namespace, ads_server.h),
+// as if the snapshot had none: the proxy is answered, with nothing, and does not wait.
+std::shared_ptr<const Snapshot> VisibleSnapshot(const SnapshotCache& cache,
+                                                const std::string& node_id, const std::string& type,
+                                                bool serve_secrets) {
+  std::shared_ptr<const Snapshot> snapshot = cache.GetSnapshot(node_id);
+  if (!snapshot || serve_secrets || type != kSecretType) return snapshot;
+  static const auto* const kNoSecrets = new std::shared_ptr<const Snapshot>([] {
+    auto none = std::make_shared<Snapshot>();
+    (*none)[kSecretType].version = "unauthenticated";
+    return none;
+  }());
+  return *kNoSecrets;
+}
+
 bool IsWildcardRequest(const std::string& type, const std::set<std::string>& names) {
   return names.count("*") > 0 || (names.empty() && IsWildcardType(type));
 }
@@ -235,7 +251,8 @@ std::vector<discovery::DiscoveryResponse> SotwSession::OnSnapshotChanged(
 
 std::vector<discovery::DiscoveryResponse> SotwSession::Respond(const std::string& type,
                                                                TypeState& state, bool force) {
-  std::shared_ptr<const Snapshot> snapshot = cache_.GetSnapshot(node_id_);
+  std::shared_ptr<const Snapshot> snapshot =
+      VisibleSnapshot(cache_, node_id_, type, serve_secrets_);
   if (!snapshot) return {};  // nothing to serve yet: the snapshot's arrival will answer
   const bool wildcard = IsWildcardRequest(type, *state.names);
   if (!wildcard && state.names->empty()) return {};  // subscribed to nothing
@@ -354,7 +371,8 @@ std::vector<discovery::DeltaDiscoveryResponse> DeltaSession::OnSnapshotChanged(
 std::vector<discovery::DeltaDiscoveryResponse> DeltaSession::Respond(const std::string& type,
                                                                      TypeState& state,
                                                                      bool always) {
-  std::shared_ptr<const Snapshot> snapshot = cache_.GetSnapshot(node_id_);
+  std::shared_ptr<const Snapshot> snapshot =
+      VisibleSnapshot(cache_, node_id_, type, serve_secrets_);
   if (!snapshot) return {};
   discovery::DeltaDiscoveryResponse response;
   response.set_type_url(type);

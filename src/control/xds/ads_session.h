@@ -67,6 +67,10 @@ class SotwSession {
   SotwSession(SnapshotCache& cache, std::string node_id)
       : cache_(cache), node_id_(std::move(node_id)) {}
 
+  // Whether Secrets (kSecretType) are served: only on a stream that authenticated as the node's
+  // namespace (ads_server.h). Off by default: an unauthenticated stream sees none.
+  void ServeSecrets(bool serve) { serve_secrets_ = serve; }
+
   std::vector<discovery::DiscoveryResponse> OnRequest(const discovery::DiscoveryRequest& request);
   // The cache says these types changed for this node (push order).
   std::vector<discovery::DiscoveryResponse> OnSnapshotChanged(
@@ -89,12 +93,17 @@ class SotwSession {
   std::string node_id_;
   std::map<std::string, TypeState> types_;
   uint64_t nonce_counter_ = 0;
+  bool serve_secrets_ = false;
 };
 
 class DeltaSession {
  public:
   DeltaSession(SnapshotCache& cache, std::string node_id)
       : cache_(cache), node_id_(std::move(node_id)) {}
+
+  // Whether Secrets (kSecretType) are served: only on a stream that authenticated as the node's
+  // namespace (ads_server.h). Off by default: an unauthenticated stream sees none.
+  void ServeSecrets(bool serve) { serve_secrets_ = serve; }
 
   std::vector<discovery::DeltaDiscoveryResponse> OnRequest(
       const discovery::DeltaDiscoveryRequest& request);
@@ -117,6 +126,7 @@ class DeltaSession {
   std::string node_id_;
   std::map<std::string, TypeState> types_;
   uint64_t nonce_counter_ = 0;
+  bool serve_secrets_ = false;
 };
 
 }  // namespace weft::control::xds

@@ -36,6 +36,14 @@ struct XdsConfig {
   bool cds = false;    // cds_config present: clusters come from the server
   bool delta = false;  // ads_config.api_type DELTA_GRPC: DeltaAggregatedResources, not SotW
   std::string node_metadata_json;  // node.metadata (a Struct) as JSON, sent with the node
+  // The ADS cluster's transport_socket (an UpstreamTlsContext): TLS to the xDS server, verified
+  // against `tls_root_pem` (validation_context.trusted_ca), with `tls_sni` as the name checked
+  // (the certificate's SAN) when set; a static client certificate is presented if one is set.
+  bool tls = false;
+  std::string tls_root_pem, tls_sni, tls_cert_chain_pem, tls_private_key_pem;
+  // weft-proxy's --ca-token-file (set by main, not by the bootstrap): on a TLS stream, its
+  // token goes in `authorization: Bearer <token>`, re-read at each stream start.
+  std::string token_path;
 };
 
 struct BootstrapConfig {

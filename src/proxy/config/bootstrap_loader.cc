@@ -15,6 +15,7 @@
 #include "proxy/config/translate.h"
 #include "proxy/config/translate_common.h"
 #include "proxy/config/yaml_to_json.h"
+#include "proxy/tls/tls_context.h"
 
 // Weft accepts Envoy's deprecated spellings (they are still valid v3 config), so reading them
 // here is intended.
@@ -173,6 +174,46 @@ absl::StatusOr<std::string> ReadFile(const std::string& path) {
 
 // dynamic_resources -> XdsConfig. The ADS server is reached through a cluster of the bootstrap
 // (envoy_grpc: its first endpoint) or a gRPC target URI (google_grpc).
+// The ADS cluster's UpstreamTlsContext, for the xDS client's own gRPC channel (not weft-proxy's
+// connection pools): gRPC's TLS needs the trusted CA and, for a client certificate, the PEMs
+// themselves, so neither may come from SDS (the SDS secrets would arrive over this very
+// stream). Istio's sidecars reach istiod's 15012 this way, verifying its certificate for
+// istiod.istio-system.svc (the SNI).
+absl::Status AdsClusterTls(const upstream::ClusterConfig& cluster, const std::string& path,
+                           XdsConfig& xds) {
+  if (!cluster.tls) return absl::OkStatus();
+  const tls::TlsContextConfig& tls = cluster.tls->config();
+  if (!tls.validation || !tls.validation_sds_name.empty()) {
+    return ConfigError(path, "cluster '", cluster.name,
+                       "' is the ADS cluster: its UpstreamTlsContext needs "
+                       "common_tls_context.validation_context.trusted_ca (a file or inline, not "
+                       "SDS) to verify the xDS server");
+  }
+  if (!tls.certificate_sds_name.empty()) {
+    return ConfigError(path, "cluster '", cluster.name,
+                       "' is the ADS cluster: its client certificate cannot come from SDS");
+  }
+  if (tls.accept_untrusted || !tls.san_matchers.empty()) {
+    return ConfigError(path, "cluster '", cluster.name,
+                       "' is the ADS cluster: only trusted_ca verification (and the SNI as the "
+                       "server name) is supported for it, not SAN matchers or ACCEPT_UNTRUSTED");
+  }
+  if (tls.params.min_version != 0 || tls.params.max_version != 0 ||
+      !tls.params.cipher_suites.empty() || !tls.params.ecdh_curves.empty()) {
+    return ConfigError(path, "cluster '", cluster.name,
+                       "' is the ADS cluster: gRPC chooses its TLS versions and ciphers, so "
+                       "tls_params cannot be set on it");
+  }
+  xds.tls = true;
+  xds.tls_root_pem = tls.validation->trusted_ca_pem;
+  xds.tls_sni = tls.sni;
+  if (tls.certificate) {
+    xds.tls_cert_chain_pem = tls.certificate->cert_chain_pem;
+    xds.tls_private_key_pem = tls.certificate->private_key_pem;
+  }
+  return absl::OkStatus();
+}
+
 absl::Status TranslateDynamicResources(const bootstrap::Bootstrap& proto, BootstrapConfig& config) {
   const std::string path = "dynamic_resources";
   const auto& dr = proto.dynamic_resources();
@@ -230,6 +271,8 @@ absl::Status TranslateDynamicResources(const bootstrap::Bootstrap& proto, Bootst
       return ConfigError(FieldPath(s_path, "envoy_grpc.cluster_name"), "cluster '", cluster,
                          "' has no endpoint");
     }
+    RETURN_IF_ERROR(
+        AdsClusterTls(*found, FieldPath(s_path, "envoy_grpc.cluster_name"), config.xds));
     const auto& e = found->localities[0].endpoints[0];
     config.xds.target = e.address.find(':') != std::string::npos
                             ? Cat("ipv6:[", e.address, "]:", e.port)

@@ -65,7 +65,8 @@ int main(int argc, char** argv) {
                  "PEM file of the mesh root, to verify the CA's TLS certificate")
       ->envname("CA_ROOT_CERT");
   app.add_option("--ca-token-file", ca_token_file,
-                 "file holding the workload's token for the CA (re-read at each request)")
+                 "file holding the workload's token for the CA and, over TLS, the ADS stream "
+                 "(re-read at each request and stream)")
       ->envname("CA_TOKEN_FILE");
   app.add_option("--trust-domain", trust_domain,
                  "the SPIFFE trust domain of the workload's identity (default cluster.local)")
@@ -126,6 +127,8 @@ int main(int argc, char** argv) {
   options.admin_address_path = admin_address_path;
   options.hostname = hostname;
   const bool use_xds = bootstrap->xds.enabled;
+  // The token authenticates the ADS stream too, when it goes over TLS (xds_client.cc).
+  bootstrap->xds.token_path = ca_token_file;
   // The identity agent: the workload's certificate, from the node's NAMESPACE and
   // SERVICE_ACCOUNT metadata (as Istio's pilot-agent reads POD_NAMESPACE/SERVICE_ACCOUNT).
   // Made before the Server starts so every SDS-named TLS context (bootstrap, LDS, CDS) is

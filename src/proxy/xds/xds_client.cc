@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
+#include <fstream>
 #include <future>
 #include <iterator>
 #include <map>
@@ -127,13 +128,48 @@ class XdsClient::Impl : public std::enable_shared_from_this<XdsClient::Impl> {
 
  private:
   // ---- The stream's thread. ----
+  // Plaintext, or TLS verified against the ADS cluster's trusted CA when its transport_socket
+  // says so (bootstrap_loader.cc, AdsClusterTls).
+  std::shared_ptr<grpc::Channel> MakeChannel() const {
+    if (!xds_.tls) return grpc::CreateChannel(xds_.target, grpc::InsecureChannelCredentials());
+    grpc::SslCredentialsOptions tls;
+    tls.pem_root_certs = xds_.tls_root_pem;
+    tls.pem_cert_chain = xds_.tls_cert_chain_pem;
+    tls.pem_private_key = xds_.tls_private_key_pem;
+    grpc::ChannelArguments args;
+    // The name the server's certificate must carry, as Envoy verifies an upstream against its
+    // SNI: Istio's sidecars dial istiod's address and check istiod.istio-system.svc.
+    if (!xds_.tls_sni.empty()) args.SetSslTargetNameOverride(xds_.tls_sni);
+    return grpc::CreateCustomChannel(xds_.target, grpc::SslCredentials(tls), args);
+  }
+
+  // The workload's token (--ca-token-file, re-read now: it may have been rotated) as
+  // `authorization: Bearer`, so weftd knows the stream's namespace and serves its Secrets. Only
+  // over TLS: a token in the clear could be replayed by whoever sees it.
+  void AddToken(grpc::ClientContext& context) const {
+    if (!xds_.tls || xds_.token_path.empty()) return;
+    std::ifstream in(xds_.token_path);
+    std::string token((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    while (!token.empty() &&
+           (token.back() == '\n' || token.back() == '\r' || token.back() == ' ')) {
+      token.pop_back();
+    }
+    if (token.empty()) {
+      WEFT_LOG(warn, "xds: no token in {}: the stream is not authenticated (no Secrets)",
+               xds_.token_path);
+      return;
+    }
+    context.AddMetadata("authorization", "Bearer " + token);
+  }
+
   void Run() {
     int attempt = 0;
     std::mt19937_64 rng(std::random_device{}());
     while (!stopped()) {
-      auto channel = grpc::CreateChannel(xds_.target, grpc::InsecureChannelCredentials());
+      auto channel = MakeChannel();
       auto stub = discovery::AggregatedDiscoveryService::NewStub(channel);
       auto context = std::make_shared<grpc::ClientContext>();
+      AddToken(*context);
       {
         std::lock_guard lock(mu_);
         if (stop_) break;

@@ -113,6 +113,29 @@ WorkloadRecord Reviews() {
   return w;
 }
 
+// A sidecar with an identity reaches ADS over TLS on weftd's TLS port (the CA's), at the host it
+// already reaches weftd at, verifying weftd as istiod.istio-system.svc with the mesh root.
+TEST(SidecarBootstrapTest, AdsOverTlsWithAnIdentity) {
+  WorkloadRecord w = Reviews();
+  const nlohmann::json plain = SidecarBootstrap(w)["static_resources"]["clusters"][0];
+  EXPECT_FALSE(plain.contains("transport_socket"));
+  EXPECT_EQ(plain["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["endpoint"]["address"]
+                 ["socket_address"]["port_value"],
+            15010);
+
+  w.ca_address = "istiod.istio-system.svc:15012";
+  nlohmann::json b = SidecarBootstrap(w, "-----BEGIN CERTIFICATE-----\nroot\n");
+  const auto& xds = b["static_resources"]["clusters"][0];
+  const auto& address = xds["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["endpoint"]
+                           ["address"]["socket_address"];
+  EXPECT_EQ(address["address"], "10.250.0.1");
+  EXPECT_EQ(address["port_value"], 15012);
+  const auto& tls = xds["transport_socket"]["typed_config"];
+  EXPECT_EQ(tls["sni"], "istiod.istio-system.svc");
+  EXPECT_EQ(tls["common_tls_context"]["validation_context"]["trusted_ca"]["inline_string"],
+            "-----BEGIN CERTIFICATE-----\nroot\n");
+}
+
 TEST(SidecarBootstrapTest, IstioNodeIdAndMetadata) {
   WorkloadRecord w = Reviews();
   nlohmann::json b = SidecarBootstrap(w);

@@ -379,5 +379,43 @@ TEST(SubscriptionTest, EqualNameSetsAreOneObject) {
   EXPECT_NE(InternNames({"x"}).get(), a.get());
 }
 
+// Secrets hold private keys: a session serves them only once its stream authenticated
+// (ads_server.h); until then a Secret request is answered, with nothing.
+TEST(SotwSessionTest, SecretsOnlyWhenTheStreamAuthenticated) {
+  SnapshotCache cache;
+  cache.SetSnapshot("node-a",
+                    Snapshot{{kSecretType, {"1", {{"kubernetes://cred", ClusterAny("s")}}}},
+                             {kClusterType, {"1", {{"c1", ClusterAny("c1")}}}}});
+  SotwSession anonymous(cache, "node-a");
+  auto none = anonymous.OnRequest(Sotw(kSecretType, "", "", {"kubernetes://cred"}));
+  ASSERT_EQ(none.size(), 1u);
+  EXPECT_EQ(none[0].resources_size(), 0);
+  EXPECT_EQ(anonymous.OnRequest(Sotw(kClusterType))[0].resources_size(), 1)
+      << "every other type is served as before";
+
+  SotwSession authenticated(cache, "node-a");
+  authenticated.ServeSecrets(true);
+  auto some = authenticated.OnRequest(Sotw(kSecretType, "", "", {"kubernetes://cred"}));
+  ASSERT_EQ(some.size(), 1u);
+  EXPECT_EQ(some[0].resources_size(), 1);
+}
+
+TEST(DeltaSessionTest, SecretsOnlyWhenTheStreamAuthenticated) {
+  SnapshotCache cache;
+  cache.SetSnapshot("node-a",
+                    Snapshot{{kSecretType, {"1", {{"kubernetes://cred", ClusterAny("s")}}}}});
+  discovery::DeltaDiscoveryRequest request;
+  request.mutable_node()->set_id("node-a");
+  request.set_type_url(kSecretType);
+  request.add_resource_names_subscribe("kubernetes://cred");
+  for (bool serve : {false, true}) {
+    DeltaSession session(cache, "node-a");
+    session.ServeSecrets(serve);
+    auto out = session.OnRequest(request);
+    ASSERT_EQ(out.size(), 1u);
+    EXPECT_EQ(out[0].resources_size(), serve ? 1 : 0);
+  }
+}
+
 }  // namespace
 }  // namespace weft::control::xds

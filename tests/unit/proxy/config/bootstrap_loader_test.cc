@@ -3,7 +3,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <fstream>
+#include <iterator>
 #include <string>
 
 namespace weft::config {
@@ -807,6 +809,55 @@ static_resources:
   auto config = LoadBootstrapFromString(yaml);
   ASSERT_TRUE(config.ok()) << config.status();
   EXPECT_EQ(config->clusters[0]->eds_service_name, "web-v1");
+}
+
+// The ADS cluster's UpstreamTlsContext becomes the xDS client's own TLS settings (its gRPC
+// channel does not go through the cluster's connection pools).
+TEST(BootstrapLoaderTest, AdsClusterTlsGivesTheXdsClientItsRootAndSni) {
+  char dir_template[] = "/tmp/weft-ads-tls-XXXXXX";
+  ASSERT_NE(mkdtemp(dir_template), nullptr);
+  const std::string dir = dir_template;
+  ASSERT_EQ(std::system(("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
+                         "-keyout " +
+                         dir + "/ca.key -out " + dir + "/ca.pem -days 1 -subj /CN=root 2>/dev/null")
+                            .c_str()),
+            0);
+  std::ifstream in(dir + "/ca.pem");
+  const std::string root((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::string dynamic = R"Y(
+node: {id: sidecar-1, cluster: web, metadata: {NAMESPACE: default}}
+dynamic_resources:
+  ads_config: {api_type: GRPC, transport_api_version: V3, grpc_services: [{envoy_grpc: {cluster_name: xds}}]}
+  cds_config: {ads: {}, resource_api_version: V3}
+)Y";
+  auto with_tls = [&](const std::string& context) {
+    return dynamic + kXdsCluster +
+           "    transport_socket: {name: envoy.transport_sockets.tls, typed_config: {\"@type\": "
+           "type.googleapis.com/"
+           "envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext, " +
+           context + "}}\n";
+  };
+  auto config = LoadBootstrapFromString(with_tls(
+      "sni: istiod.istio-system.svc, common_tls_context: {validation_context: {trusted_ca: "
+      "{filename: " +
+      dir + "/ca.pem}}}"));
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_TRUE(config->xds.tls);
+  EXPECT_EQ(config->xds.tls_root_pem, root);
+  EXPECT_EQ(config->xds.tls_sni, "istiod.istio-system.svc");
+  EXPECT_TRUE(config->xds.tls_cert_chain_pem.empty());
+
+  // Plaintext stays the default.
+  auto plain = LoadBootstrapFromString(dynamic + kXdsCluster);
+  ASSERT_TRUE(plain.ok()) << plain.status();
+  EXPECT_FALSE(plain->xds.tls);
+
+  // Nothing to verify the server with: refused with the path.
+  EXPECT_THAT(ErrorOf(with_tls("sni: istiod.istio-system.svc")),
+              HasSubstr("dynamic_resources.ads_config.grpc_services[0].envoy_grpc.cluster_name: "
+                        "cluster 'xds' is the ADS cluster: its UpstreamTlsContext needs "
+                        "common_tls_context.validation_context.trusted_ca"));
+  std::system(("rm -rf " + dir).c_str());
 }
 
 }  // namespace
