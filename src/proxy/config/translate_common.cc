@@ -483,16 +483,17 @@ absl::StatusOr<http::Http2Options> TranslateHttp2Options(
 
 absl::StatusOr<listener::CidrRange> TranslateCidr(const envoy::config::core::v3::CidrRange& c,
                                                   std::string_view path) {
-  if (!IsIpLiteral(c.address_prefix())) {
+  const uint32_t len = c.has_prefix_len() ? c.prefix_len().value() : 0;
+  std::optional<network::Cidr> cidr = network::Cidr::Parse(c.address_prefix(), len);
+  if (!cidr) {
     return ConfigError(FieldPath(path, "address_prefix"), "'", c.address_prefix(),
                        "' is not an IP address");
   }
-  const uint32_t max_len = c.address_prefix().find(':') == std::string::npos ? 32 : 128;
-  const uint32_t len = c.has_prefix_len() ? c.prefix_len().value() : 0;
+  const uint32_t max_len = cidr->family == AF_INET ? 32 : 128;
   if (len > max_len) {
     return ConfigError(FieldPath(path, "prefix_len"), "must be at most ", max_len);
   }
-  return listener::CidrRange{c.address_prefix(), len};
+  return *cidr;
 }
 
 }  // namespace weft::config

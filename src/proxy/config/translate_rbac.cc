@@ -13,14 +13,6 @@ namespace rbac_pb = envoy::config::rbac::v3;
 namespace http_pb = envoy::extensions::filters::http::rbac::v3;
 namespace net_pb = envoy::extensions::filters::network::rbac::v3;
 
-absl::StatusOr<rbac::Cidr> TranslateRbacCidr(const envoy::config::core::v3::CidrRange& c,
-                                             std::string_view path) {
-  ASSIGN_OR_RETURN(listener::CidrRange range, TranslateCidr(c, path));
-  auto cidr = rbac::Cidr::Parse(range.address_prefix, range.prefix_len);
-  if (!cidr) return ConfigError(path, "'", range.address_prefix, "' is not an IP address");
-  return *cidr;
-}
-
 absl::StatusOr<router::StringMatcher> TranslatePathMatcher(
     const envoy::type::matcher::v3::PathMatcher& m, std::string_view path) {
   if (!m.has_path()) return ConfigError(FieldPath(path, "path"), "is required");
@@ -123,7 +115,7 @@ absl::StatusOr<rbac::MatcherPtr> TranslatePermission(const rbac_pb::Permission& 
     }
     case P::kDestinationIp: {
       ASSIGN_OR_RETURN(auto c,
-                       TranslateRbacCidr(p.destination_ip(), FieldPath(path, "destination_ip")));
+                       TranslateCidr(p.destination_ip(), FieldPath(path, "destination_ip")));
       return rbac::MatchIp(rbac::IpSource::kLocal, c);
     }
     case P::kDestinationPort: {
@@ -190,16 +182,16 @@ absl::StatusOr<rbac::MatcherPtr> TranslatePrincipal(const rbac_pb::Principal& p,
     }
     // source_ip (deprecated by Envoy) is the socket's peer, as direct_remote_ip.
     case P::kSourceIp: {
-      ASSIGN_OR_RETURN(auto c, TranslateRbacCidr(p.source_ip(), FieldPath(path, "source_ip")));
+      ASSIGN_OR_RETURN(auto c, TranslateCidr(p.source_ip(), FieldPath(path, "source_ip")));
       return rbac::MatchIp(rbac::IpSource::kDirectRemote, c);
     }
     case P::kDirectRemoteIp: {
-      ASSIGN_OR_RETURN(
-          auto c, TranslateRbacCidr(p.direct_remote_ip(), FieldPath(path, "direct_remote_ip")));
+      ASSIGN_OR_RETURN(auto c,
+                       TranslateCidr(p.direct_remote_ip(), FieldPath(path, "direct_remote_ip")));
       return rbac::MatchIp(rbac::IpSource::kDirectRemote, c);
     }
     case P::kRemoteIp: {
-      ASSIGN_OR_RETURN(auto c, TranslateRbacCidr(p.remote_ip(), FieldPath(path, "remote_ip")));
+      ASSIGN_OR_RETURN(auto c, TranslateCidr(p.remote_ip(), FieldPath(path, "remote_ip")));
       return rbac::MatchIp(rbac::IpSource::kRemote, c);
     }
     case P::kHeader: {

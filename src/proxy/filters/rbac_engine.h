@@ -20,6 +20,7 @@
 #include <string_view>
 #include <vector>
 
+#include "network/cidr.h"
 #include "proxy/access_log/stream_info.h"
 #include "proxy/router/route_config.h"
 
@@ -32,27 +33,9 @@ struct Address;
 
 namespace weft::rbac {
 
-// An IP address (and port) in a form matchers compare without parsing or allocating.
-struct IpPort {
-  int family = 0;  // AF_INET, AF_INET6; 0 = unknown (matches no CIDR)
-  std::array<uint8_t, 16> bytes{};
-  uint32_t port = 0;
-
-  static IpPort FromAddress(const network::Address& address);
-  // "1.2.3.4", "1.2.3.4:80", "::1", "[::1]:80"; unknown (family 0) when unparseable.
-  static IpPort FromString(std::string_view text);
-};
-
-// envoy.config.core.v3.CidrRange, parsed once.
-struct Cidr {
-  int family = 0;
-  std::array<uint8_t, 16> bytes{};
-  uint32_t prefix_len = 0;
-
-  // Nullopt when `prefix` is not an IP literal. prefix_len is clamped to the family's width.
-  static std::optional<Cidr> Parse(std::string_view prefix, uint32_t prefix_len);
-  bool Contains(const IpPort& ip) const;
-};
+// Addresses and CIDR ranges as the matchers compare them (network/cidr.h).
+using IpPort = network::IpPort;
+using Cidr = network::Cidr;
 
 // What the matchers look at. HTTP fills every field; the network filter has no headers.
 struct RbacRequest {

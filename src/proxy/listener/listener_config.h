@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "http/http2_options.h"
+#include "network/cidr.h"
 #include "proxy/filters/filter.h"
 #include "proxy/filters/istio_stats.h"
 #include "proxy/filters/rbac_engine.h"
@@ -36,11 +37,8 @@ struct AccessLogConfig {
   std::vector<std::pair<std::string, std::string>> json_format;
 };
 
-// envoy.config.core.v3.CidrRange.
-struct CidrRange {
-  std::string address_prefix;
-  uint32_t prefix_len = 0;
-};
+// envoy.config.core.v3.CidrRange, parsed once with the config.
+using CidrRange = network::Cidr;
 
 // envoy.config.listener.v3.FilterChainMatch.
 struct FilterChainMatch {

@@ -13,39 +13,12 @@ namespace weft::proxy {
 
 namespace {
 
-bool InCidr(const network::Address& addr, const listener::CidrRange& range) {
-  auto prefix = network::MakeAddress(range.address_prefix, 0);
-  if (!prefix.ok() || prefix->family() != addr.family()) return false;
-  const uint8_t* a;
-  const uint8_t* b;
-  size_t bytes;
-  if (addr.family() == AF_INET) {
-    a = reinterpret_cast<const uint8_t*>(
-        &reinterpret_cast<const sockaddr_in*>(&addr.storage)->sin_addr);
-    b = reinterpret_cast<const uint8_t*>(
-        &reinterpret_cast<const sockaddr_in*>(&prefix->storage)->sin_addr);
-    bytes = 4;
-  } else {
-    a = reinterpret_cast<const uint8_t*>(
-        &reinterpret_cast<const sockaddr_in6*>(&addr.storage)->sin6_addr);
-    b = reinterpret_cast<const uint8_t*>(
-        &reinterpret_cast<const sockaddr_in6*>(&prefix->storage)->sin6_addr);
-    bytes = 16;
-  }
-  uint32_t bits = std::min<uint32_t>(range.prefix_len, static_cast<uint32_t>(bytes * 8));
-  for (uint32_t i = 0; i < bits; ++i) {
-    uint8_t mask = static_cast<uint8_t>(0x80 >> (i % 8));
-    if ((a[i / 8] & mask) != (b[i / 8] & mask)) return false;
-  }
-  return true;
-}
-
 // Longest matching prefix length, -1 when ranges are given and none matches, 0 when none given.
-int BestCidr(const network::Address& addr, const std::vector<listener::CidrRange>& ranges) {
+int BestCidr(const network::IpPort& ip, const std::vector<listener::CidrRange>& ranges) {
   if (ranges.empty()) return 0;
   int best = -1;
   for (const auto& r : ranges) {
-    if (InCidr(addr, r)) best = std::max(best, static_cast<int>(r.prefix_len) + 1);
+    if (r.Contains(ip)) best = std::max(best, static_cast<int>(r.prefix_len) + 1);
   }
   return best;
 }
@@ -129,10 +102,12 @@ const FilterChainRuntime* ListenerRuntime::SelectChain(const network::Address& l
   constexpr size_t kLevels = 8;
   const std::string_view transport =
       facts.transport_protocol == "tls" ? std::string_view("tls") : std::string_view("raw_buffer");
+  const network::IpPort local_ip = network::IpPort::FromAddress(local);
+  const network::IpPort remote_ip = network::IpPort::FromAddress(remote);
   auto score_chain = [&](const listener::FilterChainMatch& m) {
     std::array<int, kLevels> score{};
     if (m.destination_port) score[0] = *m.destination_port == local.port() ? 1 : -1;
-    score[1] = BestCidr(local, m.prefix_ranges);
+    score[1] = BestCidr(local_ip, m.prefix_ranges);
     score[2] = ServerNameScore(m.server_names, facts.server_name);
     if (!m.transport_protocol.empty()) score[3] = m.transport_protocol == transport ? 1 : -1;
     if (!m.application_protocols.empty()) {
@@ -148,7 +123,7 @@ const FilterChainRuntime* ListenerRuntime::SelectChain(const network::Address& l
       bool want_local = m.source_type == listener::FilterChainMatch::SourceType::kSameIpOrLoopback;
       score[5] = local_source == want_local ? 1 : -1;
     }
-    score[6] = BestCidr(remote, m.source_prefix_ranges);
+    score[6] = BestCidr(remote_ip, m.source_prefix_ranges);
     if (!m.source_ports.empty()) {
       score[7] = -1;
       for (uint32_t p : m.source_ports) {

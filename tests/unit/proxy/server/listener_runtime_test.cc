@@ -27,7 +27,7 @@ TEST(ListenerRuntimeTest, MostSpecificChainWins) {
   config->filter_chains.push_back(port_chain);
   auto cidr_chain = TcpChain("port-9080-10.1");
   cidr_chain.match.destination_port = 9080;
-  cidr_chain.match.prefix_ranges.push_back({"10.1.0.0", 16});
+  cidr_chain.match.prefix_ranges.push_back(*network::Cidr::Parse("10.1.0.0", 16));
   config->filter_chains.push_back(cidr_chain);
   auto sni_chain = TcpChain("needs-sni");
   sni_chain.match.server_names.push_back("a.example.com");
