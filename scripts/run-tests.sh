@@ -41,7 +41,11 @@ echo "no sanitizer reports"
 echo "== the whole suite"
 ctest --test-dir "$BUILD_DIR" --output-on-failure --timeout 300
 
-echo "== fuzzing the HTTP/1 parser for ${WEFT_FUZZ_SECONDS:-60}s"
-./scripts/run-fuzz.sh "${WEFT_FUZZ_SECONDS:-60}"
+# Each parser of untrusted bytes: the HTTP/1 codec, the tls_inspector's ClientHello reader and
+# Istio's TCP metadata-exchange frame reader; WEFT_FUZZ_SECONDS (default 20) each.
+for target in http1_parser_fuzz client_hello_fuzz mx_frame_fuzz; do
+  echo "== fuzzing $target for ${WEFT_FUZZ_SECONDS:-20}s"
+  ./scripts/run-fuzz.sh "${WEFT_FUZZ_SECONDS:-20}" "$target"
+done
 echo "== benchmark harness smoke run"
 ./bench/smoke_test.sh "$BUILD_DIR"
