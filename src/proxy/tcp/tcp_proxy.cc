@@ -292,7 +292,6 @@ void TcpProxySession::ReportIstioOpened(bool closing) {
     return;
   }
   istio_opened_ = true;
-  info_.SetDownstreamSecurity(downstream_->shared_security_info());
   filters::istio::RecordTcpOpened(*runtime_->istio_stats, worker_.stats, info_, IstioPeer());
 }
 
@@ -300,8 +299,6 @@ void TcpProxySession::Finish() {
   if (finished_ || downstream_->IsOpen()) return;
   finished_ = true;
   info_.request_complete = worker_.dispatcher.Now() - info_.start_monotonic;
-  // Known once the handshake is done.
-  info_.SetDownstreamSecurity(downstream_->shared_security_info());
   stats_.downstream_cx_rx_bytes_total.Inc(downstream_->bytes_read());
   stats_.downstream_cx_tx_bytes_total.Inc(downstream_->bytes_written());
   if (runtime_->istio_stats != nullptr) {

@@ -111,6 +111,24 @@ SslContext::~SslContext() {
   if (ctx_ != nullptr) SSL_CTX_free(ctx_);
 }
 
+CertificateSans ReadSans(X509* cert) {
+  CertificateSans out;
+  auto* names =
+      static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr));
+  if (names == nullptr) return out;
+  for (int i = 0; i < sk_GENERAL_NAME_num(names); ++i) {
+    const GENERAL_NAME* name = sk_GENERAL_NAME_value(names, i);
+    if (name->type != GEN_URI && name->type != GEN_DNS) continue;
+    const ASN1_IA5STRING* s =
+        name->type == GEN_URI ? name->d.uniformResourceIdentifier : name->d.dNSName;
+    std::string value(reinterpret_cast<const char*>(ASN1_STRING_get0_data(s)),
+                      static_cast<size_t>(ASN1_STRING_length(s)));
+    (name->type == GEN_URI ? out.uris : out.dnss).push_back(std::move(value));
+  }
+  GENERAL_NAMES_free(names);
+  return out;
+}
+
 absl::StatusOr<std::shared_ptr<const SslContext>> SslContext::Build(
     std::shared_ptr<const TlsContextConfig> config, const std::optional<TlsCertificate>& cert,
     const std::optional<ValidationContext>& validation) {
@@ -182,6 +200,10 @@ absl::StatusOr<std::shared_ptr<const SslContext>> SslContext::Build(
     // Clients keep sessions in the per-host SessionCache (session_cache.h), not OpenSSL's.
     SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
     SSL_CTX_sess_set_new_cb(ctx, TlsSocket::NewSessionCallback);
+  }
+  if (X509* leaf = SSL_CTX_get0_certificate(ctx)) {
+    CertificateSans sans = ReadSans(leaf);
+    if (!sans.uris.empty()) context->local_uri_san_ = std::move(sans.uris.front());
   }
   return std::shared_ptr<const SslContext>(std::move(context));
 }

@@ -80,6 +80,12 @@ struct TlsStats {
   static TlsStats Create(stats::Store& store, const std::string& prefix);
 };
 
+// A certificate's subjectAltNames of the two types SAN matchers look at.
+struct CertificateSans {
+  std::vector<std::string> uris, dnss;
+};
+CertificateSans ReadSans(X509* cert);
+
 // One built SSL_CTX and the config it was built from. Immutable; SSL_new on it is thread-safe.
 class SslContext {
  public:
@@ -93,12 +99,15 @@ class SslContext {
   const TlsContextConfig& config() const { return *config_; }
   // ALPN in wire format (length-prefixed), for the client hello and the server's selection.
   const std::string& alpn_wire() const { return alpn_wire_; }
+  // The first URI SAN of the certificate this context presents ("" without one).
+  const std::string& local_uri_san() const { return local_uri_san_; }
 
  private:
   SslContext() = default;
   SSL_CTX* ctx_ = nullptr;
   std::shared_ptr<const TlsContextConfig> config_;
   std::string alpn_wire_;
+  std::string local_uri_san_;
 };
 
 class TlsContext : public std::enable_shared_from_this<TlsContext> {

@@ -15,29 +15,7 @@ namespace {
 
 constexpr size_t kChunk = 16 * 1024;
 
-struct PeerSans {
-  std::vector<std::string> uris, dnss;
-};
-
-PeerSans ReadSans(X509* cert) {
-  PeerSans out;
-  auto* names =
-      static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr));
-  if (names == nullptr) return out;
-  for (int i = 0; i < sk_GENERAL_NAME_num(names); ++i) {
-    const GENERAL_NAME* name = sk_GENERAL_NAME_value(names, i);
-    if (name->type != GEN_URI && name->type != GEN_DNS) continue;
-    const ASN1_IA5STRING* s =
-        name->type == GEN_URI ? name->d.uniformResourceIdentifier : name->d.dNSName;
-    std::string value(reinterpret_cast<const char*>(ASN1_STRING_get0_data(s)),
-                      static_cast<size_t>(ASN1_STRING_length(s)));
-    (name->type == GEN_URI ? out.uris : out.dnss).push_back(std::move(value));
-  }
-  GENERAL_NAMES_free(names);
-  return out;
-}
-
-bool SansMatch(const std::vector<SanMatcher>& matchers, const PeerSans& sans) {
+bool SansMatch(const std::vector<SanMatcher>& matchers, const CertificateSans& sans) {
   if (matchers.empty()) return true;
   // Any matcher matching any SAN of its type accepts the peer (Envoy's semantics).
   for (const SanMatcher& m : matchers) {
@@ -234,15 +212,13 @@ void TlsSocket::RecordPeer() {
   X509* peer = SSL_get0_peer_certificate(ssl_);
   info->peer_certificate = peer != nullptr;
   if (peer != nullptr) {
-    PeerSans sans = ReadSans(peer);
+    CertificateSans sans = ReadSans(peer);
     if (!sans.uris.empty()) info->peer_uri_san = sans.uris.front();
     info->peer_subject = SubjectRfc2253(peer);
   }
   // Ours, as Envoy's uriSanLocalCertificate() reads it: Istio's client-side source_principal.
-  if (X509* local = SSL_get_certificate(ssl_)) {
-    PeerSans sans = ReadSans(local);
-    if (!sans.uris.empty()) info->local_uri_san = sans.uris.front();
-  }
+  // Every connection of the context holds the same certificate: read once when it was built.
+  info->local_uri_san = context_->local_uri_san();
   info_ = std::move(info);
 }
 
