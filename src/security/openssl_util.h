@@ -48,6 +48,9 @@ absl::StatusOr<PkeyPtr> NewEcP256Key();
 absl::StatusOr<std::string> MakeCsr(EVP_PKEY* key, const std::string& subject_alt_name);
 
 absl::StatusOr<std::string> ReadFile(const std::string& path);
+// A bearer token (a workload's istio-token) from a file, trailing whitespace and newlines
+// dropped; an empty file is an error. Read at each use: the file may have been rotated.
+absl::StatusOr<std::string> ReadTokenFile(const std::string& path);
 // Written to a temporary file with `mode` from creation (never briefly wider), then renamed.
 absl::Status WriteFileWithMode(const std::string& path, const std::string& content, int mode);
 

@@ -195,6 +195,16 @@ class CredentialNameTest(unittest.TestCase):
         self.assertIn(status, (200, 201), body)
         return body
 
+    def service_entry(self):
+        """The TLS upstream as a mesh-external service of namespace default."""
+        self.put(collection("serviceentries"), {
+            "apiVersion": "networking.istio.io/v1", "kind": "ServiceEntry",
+            "metadata": {"name": "api", "namespace": "default"},
+            "spec": {"hosts": [HOST], "location": "MESH_EXTERNAL", "resolution": "STATIC",
+                     "ports": [{"number": self.service_port, "name": "http", "protocol": "HTTP"}],
+                     "endpoints": [{"address": "127.0.0.1",
+                                    "ports": {"http": self.upstream.server_address[1]}}]}})
+
     def destination_rule(self, credential):
         self.put(collection("destinationrules"), {
             "apiVersion": "networking.istio.io/v1", "kind": "DestinationRule",
@@ -240,13 +250,7 @@ class CredentialNameTest(unittest.TestCase):
         # Another namespace's Secret of a name the proxy will ask for.
         self.put(SECRETS % "prod", tls_secret("prod-cred", "prod", self.pki, "client-b"))
 
-        self.put(collection("serviceentries"), {
-            "apiVersion": "networking.istio.io/v1", "kind": "ServiceEntry",
-            "metadata": {"name": "api", "namespace": "default"},
-            "spec": {"hosts": [HOST], "location": "MESH_EXTERNAL", "resolution": "STATIC",
-                     "ports": [{"number": self.service_port, "name": "http", "protocol": "HTTP"}],
-                     "endpoints": [{"address": "127.0.0.1",
-                                    "ports": {"http": self.upstream.server_address[1]}}]}})
+        self.service_entry()
         self.destination_rule("client-cred")
 
         proxy = self.authenticated_proxy()
@@ -277,16 +281,9 @@ class CredentialNameTest(unittest.TestCase):
         self.assertNotIn(key_line, self.weftd_log())
         self.assertNotIn(key_line, proxy.output())
 
-
     def test_secrets_only_over_an_authenticated_stream_of_the_namespace(self):
         self.put(SECRETS % "default", tls_secret("client-cred", "default", self.pki, "client-a"))
-        self.put(collection("serviceentries"), {
-            "apiVersion": "networking.istio.io/v1", "kind": "ServiceEntry",
-            "metadata": {"name": "api", "namespace": "default"},
-            "spec": {"hosts": [HOST], "location": "MESH_EXTERNAL", "resolution": "STATIC",
-                     "ports": [{"number": self.service_port, "name": "http", "protocol": "HTTP"}],
-                     "endpoints": [{"address": "127.0.0.1",
-                                    "ports": {"http": self.upstream.server_address[1]}}]}})
+        self.service_entry()
         self.destination_rule("client-cred")
 
         # The plaintext port: the rest of the config, no Secret, and weftd says why.

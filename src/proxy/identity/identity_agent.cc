@@ -121,16 +121,12 @@ class IdentityAgent::Worker {
   }
 
   absl::StatusOr<Issued> Request() {
-    absl::StatusOr<std::string> token = security::ReadFile(options_.token_path);
-    if (!token.ok()) return token.status();
-    while (!token->empty() && std::isspace(static_cast<unsigned char>(token->back()))) {
-      token->pop_back();
-    }
+    ASSIGN_OR_RETURN(std::string token, security::ReadTokenFile(options_.token_path));
     ASSIGN_OR_RETURN(security::PkeyPtr key, security::NewEcP256Key());
     ASSIGN_OR_RETURN(std::string csr, security::MakeCsr(key.get(), "URI:" + options_.spiffe_id));
     ASSIGN_OR_RETURN(
         std::vector<std::string> chain,
-        client_.CreateCertificate(csr, *token, std::chrono::seconds(0), options_.request_timeout));
+        client_.CreateCertificate(csr, token, std::chrono::seconds(0), options_.request_timeout));
     Issued issued;
     for (size_t i = 0; i + 1 < chain.size(); ++i) issued.certificate.cert_chain_pem += chain[i];
     issued.certificate.private_key_pem = security::PrivateKeyToPem(key.get());

@@ -6,7 +6,6 @@
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
-#include <fstream>
 #include <future>
 #include <iterator>
 #include <map>
@@ -22,6 +21,7 @@
 #include "proxy/config/translate.h"
 #include "proxy/server/server.h"
 #include "proxy/xds/delta_state.h"
+#include "security/openssl_util.h"
 #include "weft_version.h"
 
 namespace weft::proxy {
@@ -148,18 +148,13 @@ class XdsClient::Impl : public std::enable_shared_from_this<XdsClient::Impl> {
   // over TLS: a token in the clear could be replayed by whoever sees it.
   void AddToken(grpc::ClientContext& context) const {
     if (!xds_.tls || xds_.token_path.empty()) return;
-    std::ifstream in(xds_.token_path);
-    std::string token((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    while (!token.empty() &&
-           (token.back() == '\n' || token.back() == '\r' || token.back() == ' ')) {
-      token.pop_back();
-    }
-    if (token.empty()) {
-      WEFT_LOG(warn, "xds: no token in {}: the stream is not authenticated (no Secrets)",
-               xds_.token_path);
+    absl::StatusOr<std::string> token = security::ReadTokenFile(xds_.token_path);
+    if (!token.ok()) {
+      WEFT_LOG(warn, "xds: {}: the stream is not authenticated (no Secrets)",
+               token.status().message());
       return;
     }
-    context.AddMetadata("authorization", "Bearer " + token);
+    context.AddMetadata("authorization", "Bearer " + *token);
   }
 
   void Run() {
